@@ -1,0 +1,1 @@
+//! proclings week 1, days 4-7: redirection, the log capture tool and the command executor

@@ -1,0 +1,1 @@
+//! proclings week 2, days 1-2: pipes

@@ -1,0 +1,1 @@
+//! proclings week 2, days 3-4: Unix domain sockets

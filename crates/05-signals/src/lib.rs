@@ -1,0 +1,1 @@
+//! proclings week 2, days 5-7: signals and graceful shutdown

@@ -1,0 +1,1 @@
+//! Benchmarks of spawning and IPC mechanisms, run by `cargo xtask bench`.

@@ -1,0 +1,578 @@
+//! Shared test support for every topic's tests, so that no test copies these patterns.
+//!
+//! What lives here, and why each piece exists:
+//! - [`temp_dir`] and [`unique_name`]: a private directory per test and a unique name for every
+//!   OS object (socket, FIFO, shm segment, queue), so tests run in parallel without colliding.
+//! - [`wait_until`], [`wait_for_exit`], [`wait_for_path`], [`connect_unix`]: waiting for an
+//!   event with a deadline, never `sleep` as synchronisation. A wait that times out panics with a
+//!   message saying what was awaited and what was seen.
+//! - [`ChildGuard`]: a child that is killed and reaped when the guard drops, also when the test
+//!   panics, so a failing test never leaks a process.
+//! - [`assert_reaped`], [`zombie_children`], [`children_of`], [`proc_state`]: hygiene checks read
+//!   from `/proc` (Linux).
+//! - [`FdSnapshot`]: this process's open fds before and after, to prove nothing leaked.
+//! - [`isolated!`]: runs the current test alone in a fresh process (the test binary re-executes
+//!   itself), for tests that count fds, install signal handlers or change process-wide state.
+//! - [`run_with_deadline`] and [`run_demo`]: run a binary to completion with a deadline and print
+//!   command, status, stdout and stderr when it fails.
+//!
+//! Run its own tests with `cargo test -p testkit`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The deadline tests use when nothing more specific applies. Generous on purpose: a loaded
+/// 2-core machine must never turn a correct program into a failed test.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique name for an OS object: `pl-<tag>-<pid>-<counter>-<nanos>`.
+///
+/// Use it for shm segments, message queues, abstract socket names and FIFOs. The tag should name
+/// the test so that a leftover object says where it came from. Only `[A-Za-z0-9_-]` is kept from
+/// the tag, and the result stays under 64 bytes (a POSIX shm or queue name must be short).
+pub fn unique_name(tag: &str) -> String {
+    let clean: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(24)
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "pl-{clean}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh private directory for one test, removed when the returned value drops.
+///
+/// It lives directly under the system temp dir (not under `target/`) so that Unix socket paths
+/// inside it stay well under the ~108-byte limit of `sun_path`.
+pub fn temp_dir(tag: &str) -> tempfile::TempDir {
+    let prefix = format!("{}-", unique_name(tag));
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temp dir for {tag}: {e}"))
+}
+
+/// Polls `condition` with a small backoff until it holds or `deadline` passes.
+///
+/// Returns `Err` with a message naming `what` when the deadline passes. Use it only where the
+/// kernel offers no event to wait on (e.g. "this pid is gone from /proc").
+pub fn try_wait_until(
+    deadline: Duration,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if condition() {
+            return Ok(());
+        }
+        if start.elapsed() >= deadline {
+            return Err(format!("timed out after {deadline:?} waiting for {what}"));
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Like [`try_wait_until`], but panics with the message when the deadline passes.
+#[track_caller]
+pub fn wait_until(deadline: Duration, what: &str, condition: impl FnMut() -> bool) {
+    if let Err(msg) = try_wait_until(deadline, what, condition) {
+        panic!("{msg}");
+    }
+}
+
+/// Waits until `path` exists (a socket bound, a pid file written), with a deadline.
+#[track_caller]
+pub fn wait_for_path(path: &Path, deadline: Duration) {
+    wait_until(deadline, &format!("{} to appear", path.display()), || {
+        path.exists()
+    });
+}
+
+/// Connects to the Unix socket at `path`, retrying until a server accepts or the deadline passes.
+#[track_caller]
+pub fn connect_unix(path: &Path, deadline: Duration) -> UnixStream {
+    let mut last = None;
+    let ok = try_wait_until(
+        deadline,
+        &format!("a server to accept on {}", path.display()),
+        || match UnixStream::connect(path) {
+            Ok(s) => {
+                last = Some(Ok(s));
+                true
+            }
+            Err(e) => {
+                last = Some(Err(e));
+                false
+            }
+        },
+    );
+    match (ok, last) {
+        (Ok(()), Some(Ok(s))) => s,
+        (_, Some(Err(e))) => panic!(
+            "timed out after {deadline:?} connecting to {}: last error: {e}",
+            path.display()
+        ),
+        _ => panic!(
+            "timed out after {deadline:?} connecting to {}",
+            path.display()
+        ),
+    }
+}
+
+/// Waits for `child` to exit, with a deadline. On overrun the child is killed and reaped, and
+/// the function panics with its pid and its state from `/proc`.
+#[track_caller]
+pub fn wait_for_exit(child: &mut Child, deadline: Duration) -> ExitStatus {
+    let pid = child.id();
+    let mut status = None;
+    let res = try_wait_until(deadline, &format!("pid {pid} to exit"), || {
+        match child.try_wait() {
+            Ok(Some(s)) => {
+                status = Some(s);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => panic!("try_wait on pid {pid} failed: {e}"),
+        }
+    });
+    match (res, status) {
+        (Ok(()), Some(s)) => s,
+        _ => {
+            let state = proc_state(pid);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "pid {pid} did not exit within {deadline:?} (state before kill: {})",
+                state.map_or("gone".to_string(), |c| c.to_string())
+            )
+        }
+    }
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+///
+/// Wrap every child a test starts, so that a failing assertion cannot leave it running.
+#[derive(Debug)]
+pub struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    /// Takes ownership of `child`.
+    pub fn new(child: Child) -> Self {
+        ChildGuard(Some(child))
+    }
+
+    /// Spawns `cmd` and guards the child; panics with the command when it cannot start.
+    #[track_caller]
+    pub fn spawn(cmd: &mut Command) -> Self {
+        match cmd.spawn() {
+            Ok(c) => ChildGuard(Some(c)),
+            Err(e) => panic!("cannot spawn {cmd:?}: {e}"),
+        }
+    }
+
+    /// The guarded child.
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child was already taken")
+    }
+
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits for the child with a deadline (see [`wait_for_exit`]).
+    #[track_caller]
+    pub fn wait(&mut self, deadline: Duration) -> ExitStatus {
+        wait_for_exit(self.child(), deadline)
+    }
+
+    /// Gives the child back; the guard no longer kills it.
+    pub fn into_inner(mut self) -> Child {
+        self.0.take().expect("the child was already taken")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take()
+            && let Ok(None) = c.try_wait()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The one-letter state of `pid` from `/proc/PID/stat` (`R`, `S`, `Z`, ...), or `None` when the
+/// pid no longer exists.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain spaces or ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// The parent pid of `pid` from `/proc/PID/stat`.
+pub fn proc_ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The command line of `pid`, arguments joined by spaces (empty for a zombie).
+pub fn proc_cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Every live process whose parent is `pid`, with its state, read from `/proc`.
+pub fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if proc_ppid(p) == Some(pid)
+            && let Some(state) = proc_state(p)
+        {
+            out.push((p, state));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The zombie children of `pid`: exited, but not yet waited for.
+pub fn zombie_children(pid: u32) -> Vec<u32> {
+    children_of(pid)
+        .into_iter()
+        .filter(|&(_, s)| s == 'Z')
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Asserts that `pid`, a child of this process, was reaped: it is gone from `/proc`, or the pid
+/// was already reused by a process that is not our zombie.
+#[track_caller]
+pub fn assert_reaped(pid: u32) {
+    let me = std::process::id();
+    if proc_state(pid) == Some('Z') && proc_ppid(pid) == Some(me) {
+        panic!(
+            "pid {pid} is a zombie: it exited but was never waited for (call wait() or \
+             waitpid() on every child you start)"
+        );
+    }
+}
+
+/// One entry of this process's fd table: the fd number and what it points to.
+pub type FdTable = BTreeMap<i32, String>;
+
+/// This process's open file descriptors, read from `/proc/self/fd`.
+pub fn open_fds() -> FdTable {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        if let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        {
+            let target = std::fs::read_link(entry.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            out.insert(fd, target);
+        }
+    }
+    // The directory handle used to list the table is itself an fd that is already closed.
+    out.retain(|_, target| !target.starts_with("/proc/") || !target.ends_with("/fd"));
+    out
+}
+
+/// A snapshot of this process's fd table, to compare with a later one.
+///
+/// Other threads open fds too: take snapshots only in a test that runs alone in its process
+/// (see [`isolated!`]), or the comparison can blame the learner for another test's fds.
+#[derive(Debug, Clone)]
+pub struct FdSnapshot(FdTable);
+
+impl FdSnapshot {
+    /// Takes a snapshot now.
+    pub fn take() -> Self {
+        FdSnapshot(open_fds())
+    }
+
+    /// The fds open now that were not open at the snapshot.
+    pub fn new_fds(&self) -> FdTable {
+        let now = open_fds();
+        now.into_iter()
+            .filter(|(fd, target)| self.0.get(fd) != Some(target))
+            .collect()
+    }
+
+    /// Panics, listing each fd and what it points to, if any fd was opened since the snapshot
+    /// and is still open.
+    #[track_caller]
+    pub fn assert_no_leak(&self, context: &str) {
+        let leaked = self.new_fds();
+        if !leaked.is_empty() {
+            let mut msg = format!("{context}: {} file descriptor(s) leaked:\n", leaked.len());
+            for (fd, target) in &leaked {
+                let _ = writeln!(msg, "  fd {fd} -> {target}");
+            }
+            msg.push_str("every pipe end, socket and file you open must be closed (dropped)");
+            panic!("{msg}");
+        }
+    }
+}
+
+/// The environment variable that marks a process as the isolated re-run of one test.
+pub const ISOLATED_ENV: &str = "PROCLINGS_ISOLATED_TEST";
+
+/// Runs the calling test alone in a fresh process of the same test binary.
+///
+/// Returns `true` in that fresh process (go on with the test) and `false` in the original one,
+/// after the fresh process passed. Panics with its output when it failed. Prefer the
+/// [`isolated!`] macro, which fills in the test's name.
+#[track_caller]
+pub fn isolate(test_path: &str) -> bool {
+    if std::env::var_os(ISOLATED_ENV).is_some_and(|v| v == OsStr::new(test_path)) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("cannot find the test binary");
+    let mut cmd = Command::new(exe);
+    cmd.args([test_path, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ISOLATED_ENV, test_path)
+        .stdin(Stdio::null());
+    let out = run_with_deadline(&mut cmd, Duration::from_secs(60));
+    let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
+    if !out.status.success() || !ran {
+        panic!(
+            "the isolated run of {test_path} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            describe_status(out.status),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    false
+}
+
+/// Re-runs the enclosing `#[test]` function alone in a fresh process (see [`isolate`]).
+///
+/// Put `testkit::isolated!();` as the first statement of a test that counts fds, installs signal
+/// handlers, blocks signals or forks: those act on the whole process, and `cargo test` runs the
+/// tests of a binary as threads of one process.
+#[macro_export]
+macro_rules! isolated {
+    () => {{
+        fn here() {}
+        let full = ::std::any::type_name_of_val(&here);
+        let full = full.strip_suffix("::here").unwrap_or(full);
+        // Drop the crate name: libtest names tests by their path inside the crate.
+        let path = full.split_once("::").map_or(full, |(_, rest)| rest);
+        if !$crate::isolate(path) {
+            return;
+        }
+    }};
+}
+
+/// `exited N` or `killed by signal N`: an exit status in words.
+pub fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => format!("{status}"),
+    }
+}
+
+/// Runs `cmd` to completion with piped stdout and stderr, read concurrently (so neither pipe can
+/// fill and block the child). On overrun the child is killed, reaped, and the function panics
+/// with the command and the output so far.
+#[track_caller]
+pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(cmd);
+    let child = guard.child();
+    let mut out_pipe = child.stdout.take().expect("stdout is piped");
+    let mut err_pipe = child.stderr.take().expect("stderr is piped");
+    let out_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let pid = child.id();
+    let mut status = None;
+    let res = try_wait_until(deadline, &format!("{cmd:?} to exit"), || {
+        match guard.child().try_wait() {
+            Ok(Some(s)) => {
+                status = Some(s);
+                true
+            }
+            _ => false,
+        }
+    });
+    if res.is_err() {
+        let _ = guard.child().kill();
+        let _ = guard.child().wait();
+    }
+    // A grandchild that inherited the pipes could keep them open forever; the readers are
+    // joined only once the child is gone, and a leaked grandchild is the test's to report.
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    match status {
+        Some(status) => Output {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{cmd:?} (pid {pid}) did not finish within {deadline:?}; it was killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ),
+    }
+}
+
+/// Runs a demo binary to completion with a deadline and asserts it succeeded and left no child
+/// behind; returns its stdout. On failure prints command, status, stdout and stderr.
+#[track_caller]
+pub fn run_demo(bin: impl AsRef<OsStr>, deadline: Duration) -> String {
+    let bin = bin.as_ref();
+    let mut cmd = Command::new(bin);
+    cmd.stdin(Stdio::null()).env("NO_COLOR", "1");
+    let out = run_with_deadline(&mut cmd, deadline);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        panic!(
+            "demo {} failed ({})\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+            Path::new(bin).display(),
+            describe_status(out.status),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stdout
+}
+
+/// A `/bin/sh -c SCRIPT` command: the simplest way for a test to make a child that behaves in a
+/// chosen way (writes, exits with a code, kills itself with a signal).
+pub fn sh(script: &str) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(script);
+    cmd
+}
+
+/// A path for a Unix socket, FIFO or file named `name` inside `dir`.
+pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_stay_short() {
+        let a = unique_name("a-very-long-test-name-that-goes-on-and-on");
+        let b = unique_name("a-very-long-test-name-that-goes-on-and-on");
+        assert_ne!(a, b);
+        assert!(a.len() < 64, "{a} is too long for a POSIX name");
+    }
+
+    #[test]
+    fn wait_for_exit_reaps_and_reports_status() {
+        let mut g = ChildGuard::spawn(&mut sh("exit 3"));
+        let st = g.wait(DEFAULT_DEADLINE);
+        assert_eq!(st.code(), Some(3));
+        assert_reaped(g.id());
+    }
+
+    #[test]
+    fn wait_until_times_out_with_a_message() {
+        let err = try_wait_until(Duration::from_millis(30), "never", || false).unwrap_err();
+        assert!(err.contains("never"), "{err}");
+    }
+
+    #[test]
+    fn run_with_deadline_kills_an_overrunning_child() {
+        let r = std::panic::catch_unwind(|| {
+            run_with_deadline(&mut sh("exec sleep 30"), Duration::from_millis(200))
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_zombie_is_seen_and_reaping_clears_it() {
+        testkit_isolated_zombie();
+    }
+
+    fn testkit_isolated_zombie() {
+        let mut child = sh("exit 0").spawn().unwrap();
+        let pid = child.id();
+        wait_until(DEFAULT_DEADLINE, "the child to become a zombie", || {
+            proc_state(pid) == Some('Z')
+        });
+        assert!(zombie_children(std::process::id()).contains(&pid));
+        child.wait().unwrap();
+        assert_reaped(pid);
+    }
+
+    #[test]
+    fn isolated_tests_run_in_a_fresh_process() {
+        crate::isolated!();
+        assert_eq!(
+            std::env::var(ISOLATED_ENV).unwrap(),
+            "tests::isolated_tests_run_in_a_fresh_process"
+        );
+    }
+
+    #[test]
+    fn fd_snapshot_sees_a_leak() {
+        crate::isolated!();
+        let snap = FdSnapshot::take();
+        let (r, w) = std::io::pipe().unwrap();
+        assert_eq!(snap.new_fds().len(), 2);
+        drop((r, w));
+        snap.assert_no_leak("after closing both ends");
+    }
+}

@@ -1,0 +1,2 @@
+//! The proclings runner (placeholder while the runner is being written).
+fn main() {}
