@@ -1,0 +1,40 @@
+//! Exercise `command-basics/timeout`: give a command a deadline, and never leave a zombie.
+//!
+//! Scenario: a CI step runs a test suite that sometimes hangs. The step must wait at most a
+//! given time, then kill the command, and report "timed out" instead of hanging forever. When a
+//! process ends, the kernel keeps its exit status in the process table until the parent
+//! collects it with `wait`: until then it is a *zombie* (state `Z` in `/proc/PID/stat`). A
+//! killed child must be waited for too.
+//!
+//! Goal: `run_with_timeout` spawns the command, polls it with `try_wait` until it exits or the
+//! limit passes, and on overrun kills it (SIGKILL) and reaps it. Whatever happens, no child of
+//! ours is left running or as a zombie when it returns.
+//!
+//! Read: `docs/src/01-command-basics.md#timeout`.
+//! Check: `cargo xtask check command-basics/timeout`.
+
+use std::io;
+use std::process::{Child, Command, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How a command run with a time limit ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// It ended by itself before the limit (with an exit code or by a signal).
+    Exited(ExitStatus),
+    /// It was still running at the limit, so it was killed and reaped.
+    TimedOut,
+}
+
+/// Runs `cmd` for at most `limit`; on overrun kills it with SIGKILL and reaps it.
+///
+/// # References
+/// `waitpid(2)` with `WNOHANG`, `kill(2)`.
+pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> io::Result<Finished> {
+    // TODO: spawn the command (do not wait for it: `status()` would block until it ends).
+    // TODO: poll with `Child::try_wait` until it returns a status, or the deadline passes;
+    // pause a little between polls (a few milliseconds) so you do not spin.
+    // TODO: on overrun, `Child::kill` it, then `wait` for it so it does not stay a zombie.
+    todo!("run with a deadline: Exited(status) or TimedOut")
+}
