@@ -1,0 +1,207 @@
+//! Tests for `unix-sockets/socket_files`: a stale socket file is replaced, a live server is not,
+//! a file that is not a socket is never deleted, the guard removes its file (also on panic),
+//! and a private socket sits in an owner-only directory with owner-only mode bits.
+
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::thread;
+
+use testkit::{path_in, temp_dir};
+use unix_sockets::socket_files::{SocketFile, bind_private};
+
+/// Leaves a stale socket file at `path`: a listener bound there, then closed.
+fn make_stale(path: &Path) {
+    drop(UnixListener::bind(path).expect("bind for the stale file"));
+    assert!(
+        path.exists(),
+        "closing a listener leaves its file behind (setup)"
+    );
+}
+
+/// Proves `sock` really listens: connect, accept, exchange one byte.
+fn assert_serves(sock: &SocketFile) {
+    let mut client = UnixStream::connect(sock.path())
+        .unwrap_or_else(|e| panic!("connecting to {} failed: {e}", sock.path().display()));
+    let (mut server_side, _) = sock.listener().accept().expect("accept");
+    client.write_all(b"x").unwrap();
+    let mut b = [0u8; 1];
+    server_side.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"x");
+}
+
+#[test]
+fn binding_a_fresh_path_listens_there() {
+    let dir = temp_dir("sf-fresh");
+    let path = path_in(&dir, "fresh.sock");
+    let sock = SocketFile::bind(&path).expect("bind on a fresh path failed");
+    assert_eq!(sock.path(), path);
+    assert_serves(&sock);
+}
+
+#[test]
+fn stale_socket_file_is_replaced() {
+    let dir = temp_dir("sf-stale");
+    let path = path_in(&dir, "stale.sock");
+    make_stale(&path);
+    let sock = SocketFile::bind(&path).unwrap_or_else(|e| {
+        panic!(
+            "bind over a stale socket file failed: {e}\n\
+                nobody listens there (connect gives ECONNREFUSED): remove the file and bind again"
+        )
+    });
+    assert_serves(&sock);
+}
+
+#[test]
+fn live_server_is_refused_and_keeps_its_file() {
+    let dir = temp_dir("sf-live");
+    let path = path_in(&dir, "live.sock");
+    let live = UnixListener::bind(&path).unwrap();
+    match SocketFile::bind(&path) {
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {}
+        Err(e) => panic!(
+            "expected AddrInUse for a path a live server listens on, got {:?}: {e}",
+            e.kind()
+        ),
+        Ok(_) => {
+            panic!("bind took over a path where a live server listens: it must refuse (AddrInUse)")
+        }
+    }
+    // The live server must still be reachable through its file.
+    live.set_nonblocking(true).unwrap();
+    let _client = UnixStream::connect(&path).unwrap_or_else(|e| {
+        panic!("the live server's socket file was removed or replaced ({e}): never delete a file a server listens on")
+    });
+    // Drain the probe connection (if any) and ours: both are queued on the live listener.
+    let mut accepted = 0;
+    while live.accept().is_ok() {
+        accepted += 1;
+    }
+    assert!(
+        accepted >= 1,
+        "the live server did not receive the new connection"
+    );
+}
+
+#[test]
+fn a_regular_file_at_the_path_is_never_deleted() {
+    let dir = temp_dir("sf-regular");
+    let path = path_in(&dir, "precious.txt");
+    fs::write(&path, "do not delete me").unwrap();
+    let res = SocketFile::bind(&path);
+    let content = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the regular file at {} is gone ({e}): check the file type before removing anything",
+            path.display()
+        )
+    });
+    assert_eq!(content, "do not delete me");
+    assert!(
+        res.is_err(),
+        "bind must fail when the path is a regular file"
+    );
+}
+
+#[test]
+fn dropping_the_guard_removes_the_socket_file() {
+    let dir = temp_dir("sf-drop");
+    let path = path_in(&dir, "guarded.sock");
+    let sock = SocketFile::bind(&path).expect("bind failed");
+    let meta = fs::symlink_metadata(&path).expect("the socket file should exist while bound");
+    assert!(
+        meta.file_type().is_socket(),
+        "the bound path should be a socket file"
+    );
+    drop(sock);
+    assert!(
+        !path.exists(),
+        "{} still exists after the SocketFile was dropped: remove it in Drop",
+        path.display()
+    );
+}
+
+#[test]
+fn the_guard_removes_the_file_when_a_panic_unwinds() {
+    let dir = temp_dir("sf-panic");
+    let path = path_in(&dir, "p.sock");
+    let p = path.clone();
+    let res = thread::spawn(move || {
+        let _sock = SocketFile::bind(&p).expect("bind failed");
+        panic!("simulated failure while serving");
+    })
+    .join();
+    let payload = res.expect_err("the thread should have panicked");
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        msg, "simulated failure while serving",
+        "the thread panicked before serving"
+    );
+    assert!(
+        !path.exists(),
+        "the socket file outlived a panic: removing it in Drop covers unwinding too"
+    );
+}
+
+#[test]
+fn private_socket_lives_in_an_owner_only_directory() {
+    let dir = temp_dir("sf-private");
+    let private = path_in(&dir, "private");
+    let sock = bind_private(&private, "svc.sock").expect("bind_private failed");
+    let dmode = fs::metadata(&private).unwrap().mode() & 0o777;
+    assert_eq!(
+        dmode, 0o700,
+        "directory mode: expected 700, got {dmode:o} (group and others must not even reach the socket)"
+    );
+    let smode = fs::symlink_metadata(sock.path()).unwrap().mode() & 0o777;
+    assert_eq!(
+        smode, 0o600,
+        "socket file mode: expected 600, got {smode:o} (connecting needs write permission on the file)"
+    );
+    assert_eq!(sock.path(), private.join("svc.sock"));
+    assert_serves(&sock);
+    drop(sock);
+    assert!(
+        !private.join("svc.sock").exists(),
+        "the private socket's file must go when it drops"
+    );
+}
+
+#[test]
+fn existing_directory_open_to_others_is_refused() {
+    let dir = temp_dir("sf-open");
+    let open = path_in(&dir, "open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+    match bind_private(&open, "svc.sock") {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        Err(e) => panic!(
+            "expected PermissionDenied for a directory with mode 755, got {:?}: {e}",
+            e.kind()
+        ),
+        Ok(_) => panic!(
+            "bind_private accepted a directory with mode 755: others can reach the socket there"
+        ),
+    }
+    assert!(
+        !open.join("svc.sock").exists(),
+        "no socket should be created in a refused directory"
+    );
+}
+
+#[test]
+fn existing_private_directory_is_reused() {
+    let dir = temp_dir("sf-reuse");
+    let private = path_in(&dir, "mine");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let sock = bind_private(&private, "a.sock")
+        .expect("an existing 0700 directory of ours must be accepted");
+    assert_serves(&sock);
+}

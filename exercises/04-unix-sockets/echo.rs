@@ -1,0 +1,50 @@
+//! An echo server and its client over a Unix stream socket.
+//!
+//! Scenario: a local service listens on a socket file. A client connects, sends a request,
+//! says "I am done" with `shutdown(Write)`, and reads the whole reply. The server echoes every
+//! byte back as soon as it arrives, and serves many clients at the same time, one thread each.
+//!
+//! Goal: write the connection handler, the server loop and the client.
+//!
+//! Read: `docs/src/04-unix-sockets.md#echo`.
+//! Check: `cargo xtask check unix-sockets/echo`.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::thread;
+
+/// Echoes everything read from `stream` back to it until the client shuts down its writing
+/// side (EOF), then closes. Returns the number of bytes echoed.
+///
+/// # References
+/// `read(2)`, `write(2)`, `unix(7)`
+pub fn handle_client(stream: UnixStream) -> io::Result<u64> {
+    // TODO: make `stream` mutable (`mut stream`) to read and write it; loop: read a chunk; 0 bytes means EOF (stop); write the chunk back right away
+    // (all of it), and count the bytes.
+    todo!("echo each chunk back as it arrives, until EOF")
+}
+
+/// Accepts exactly `connections` clients on `listener`, serves each on its own thread (all at
+/// the same time), waits for every handler to finish, and returns.
+///
+/// A handler's error ends only that client; the first error is returned once all are done.
+///
+/// # References
+/// `accept(2)`, `listen(2)`
+pub fn serve(listener: UnixListener, connections: usize) -> io::Result<()> {
+    // TODO: accept `connections` times, spawn `handle_client` on a thread for each
+    // (`thread::scope` joins them all for you), then report the first error, if any.
+    todo!("accept and serve clients concurrently")
+}
+
+/// Connects to the server at `path`, sends `request`, signals the end of the request with
+/// `shutdown(Write)`, and returns everything the server sent back until it closed.
+///
+/// # References
+/// `connect(2)`, `shutdown(2)`
+pub fn request(path: &Path, request: &[u8]) -> io::Result<Vec<u8>> {
+    // TODO: connect, write the whole request, half-close the writing side, read to the end.
+    todo!("send a request and read the whole reply")
+}

@@ -1,0 +1,76 @@
+//! Socket files: stale ones, live ones, removing ours, and who may connect.
+//!
+//! Scenario: binding a path creates a socket file, and nothing removes it when the server
+//! exits or crashes. The next `bind` then fails with `AddrInUse`. A server must tell a stale
+//! file (nobody listens: `connect` is refused) from a live server (`connect` succeeds), replace
+//! only the first, remove its own file when it stops, and, for a private service, make sure
+//! only its owner can connect.
+//!
+//! Goal: `SocketFile::bind` with stale-file recovery, a `Drop` that removes the file, and
+//! `bind_private` in an owner-only directory.
+//!
+//! Read: `docs/src/04-unix-sockets.md#socket_files`.
+//! Check: `cargo xtask check unix-sockets/socket_files`.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// A listening socket and the file it is bound to; the file is removed when this drops.
+#[derive(Debug)]
+pub struct SocketFile {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl SocketFile {
+    /// Binds and listens on `path`.
+    ///
+    /// If a socket file is already there and nobody listens on it (connecting is refused),
+    /// it is stale: remove it and bind again. If a server accepts connections there, fail with
+    /// `AddrInUse` and leave its file alone. If the path is not a socket at all, fail with
+    /// `AlreadyExists` and leave the file alone.
+    ///
+    /// # References
+    /// `bind(2)`, `connect(2)`, `unix(7)`
+    pub fn bind(path: &Path) -> io::Result<SocketFile> {
+        // TODO: try `UnixListener::bind`; on AddrInUse: is the path a socket
+        // (`symlink_metadata`, `is_socket`)? does `UnixStream::connect` succeed (live server:
+        // AddrInUse) or fail with ConnectionRefused (stale: remove the file, bind again)?
+        todo!("bind, recovering from a stale socket file")
+    }
+
+    /// The listening socket.
+    pub fn listener(&self) -> &UnixListener {
+        &self.listener
+    }
+
+    /// The path of the socket file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        // TODO: remove the socket file (closing the listener does not); ignore a failure here.
+    }
+}
+
+/// Creates `dir` with mode `0700` (or accepts an existing directory that is ours and has no
+/// permission bits for group or others), binds `name` inside it, and sets the socket file's
+/// mode to `0600`.
+///
+/// An existing directory owned by another user or open to group or others fails with
+/// `PermissionDenied`.
+///
+/// # References
+/// `mkdir(2)`, `chmod(2)`, `unix(7)` (connecting needs write permission on the socket file)
+pub fn bind_private(dir: &Path, name: &str) -> io::Result<SocketFile> {
+    // TODO: `DirBuilder::new().mode(0o700).create(dir)` (AlreadyExists is fine); then check
+    // what is there: a directory, owned by `nix::unistd::geteuid()`, `mode() & 0o077 == 0`;
+    // bind inside it with `SocketFile::bind`; `set_permissions` 0o600 on the socket file.
+    todo!("bind in an owner-only directory")
+}

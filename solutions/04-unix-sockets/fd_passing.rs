@@ -1,0 +1,88 @@
+//! Passing an open file descriptor to another process with `SCM_RIGHTS`.
+//!
+//! Scenario: a parent opens a file (it may be the only one allowed to) and hands the open file
+//! to a child over a Unix socket. What travels is not a number and not a path: the kernel
+//! installs a new descriptor in the receiver that refers to the same open file description,
+//! with the same offset and flags, as if the receiver had called `dup`.
+//!
+//! Goal: `send_fd` sends one descriptor with one byte of data as ancillary data; `recv_fd`
+//! receives it as an `OwnedFd` (close-on-exec set). The binary `fd_reader` calls your
+//! `recv_fd` in a child process.
+//!
+//! Read: `docs/src/04-unix-sockets.md#fd_passing`.
+//! Check: `cargo xtask check unix-sockets/fd_passing`.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+
+/// Sends `fd` over `sock` as `SCM_RIGHTS` ancillary data, along with one byte of normal data.
+///
+/// The caller keeps its own `fd`; closing it afterwards does not affect the receiver.
+///
+/// # References
+/// `sendmsg(2)`, `unix(7)` (`SCM_RIGHTS`), `cmsg(3)`
+pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
+    // Ancillary data rides along with normal data: on a stream socket at least one byte must
+    // be sent, or there is no message to attach the descriptor to.
+    let data = [b'F'];
+    let iov = [IoSlice::new(&data)];
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
+    if sent != data.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "the data byte was not sent",
+        ));
+    }
+    Ok(())
+}
+
+/// Receives one descriptor sent with [`send_fd`] from `sock`.
+///
+/// Fails with `UnexpectedEof` when the peer closed without sending, and with `InvalidData`
+/// when a message arrived without a descriptor. The returned fd has close-on-exec set.
+///
+/// # References
+/// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `MSG_CMSG_CLOEXEC`)
+pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    let mut data = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut data)];
+    // Room for exactly one descriptor. Too small a buffer truncates the control data
+    // (MSG_CTRUNC), and the kernel closes the descriptors that did not fit.
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    // MSG_CMSG_CLOEXEC sets close-on-exec atomically on arrival, so a concurrent fork+exec
+    // in another thread cannot leak the new descriptor into an unrelated program.
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut received: Vec<OwnedFd> = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            for raw in fds {
+                // SAFETY: the kernel has just installed `raw` in our fd table for this
+                // message; nothing else in the process knows or owns it.
+                received.push(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+    }
+    if msg.bytes == 0 && received.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the socket without sending a descriptor",
+        ));
+    }
+    // Any extra descriptors are dropped (closed) here: we asked for one.
+    received.into_iter().next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a message arrived without a descriptor",
+        )
+    })
+}
