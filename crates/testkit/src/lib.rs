@@ -576,3 +576,226 @@ mod tests {
         snap.assert_no_leak("after closing both ends");
     }
 }
+
+/// Runs `f` on a new thread and returns its value if it finishes within `deadline`, or `None`
+/// if it is still running then (the thread is left behind, blocked; the caller reports the hang
+/// and cleans up what it can, e.g. with [`kill_and_reap_children`]).
+///
+/// A panic in `f` (a `todo!()` in a stub, a failed assertion) is re-raised in the caller at once,
+/// so an unfinished exercise fails fast instead of waiting for the deadline.
+pub fn call_with_deadline<T: Send + 'static>(
+    deadline: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(v) => {
+            let _ = handle.join();
+            Some(v)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => None,
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+    }
+}
+
+/// The pipe ends `pid` holds open, one line each: `fd 4 -> pipe:[123456] (write end)`, read from
+/// `/proc/PID/fd` and the flags in `/proc/PID/fdinfo` (Linux). Use it to say what keeps a reader
+/// from seeing EOF: some process still holds a write end of its pipe.
+pub fn pipe_fds(pid: u32) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(i32, String)> = Vec::new();
+    for entry in dir.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.display().to_string();
+        if !target.starts_with("pipe:") {
+            continue;
+        }
+        // fdinfo's `flags:` field is octal; the access mode is its low two bits.
+        let end = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            })
+            .map_or("end unknown", |flags| match flags & 0o3 {
+                0 => "read end",
+                _ => "write end",
+            });
+        out.push((fd, format!("fd {fd} -> {target} ({end})")));
+    }
+    out.sort();
+    out.into_iter().map(|(_, line)| line).collect()
+}
+
+/// Kills (SIGKILL) and reaps every child of this process, returning their pids.
+///
+/// Only for a test that runs alone in its process ([`isolated!`]) and must clean up after code
+/// under test that hung while owning children it can no longer wait for.
+pub fn kill_and_reap_children() -> Vec<u32> {
+    let kids: Vec<u32> = children_of(std::process::id())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    for &pid in &kids {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            continue;
+        };
+        // SAFETY: kill and waitpid take plain integers and touch no memory of ours except the
+        // status slot, which is a live local; the pid is our own child, read from /proc.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+        }
+    }
+    kids
+}
+
+/// Reads a child's output line by line on a thread, so a test can wait for a given line with a
+/// deadline (`ready`, `got SIGHUP`) instead of sleeping, and fails fast when the child exits.
+///
+/// Every line read is kept, so a failure message can show everything the child said.
+#[derive(Debug)]
+pub struct LineReader {
+    what: String,
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    eof: bool,
+}
+
+impl LineReader {
+    /// Starts reading `source` (e.g. a `ChildStdout`); `what` names it in failure messages.
+    pub fn new(source: impl Read + Send + 'static, what: &str) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(source).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LineReader {
+            what: what.to_string(),
+            rx,
+            seen: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The next line, or `None` at EOF; panics when `deadline` passes first.
+    #[track_caller]
+    pub fn next_line(&mut self, deadline: Duration) -> Option<String> {
+        if self.eof {
+            return None;
+        }
+        match self.rx.recv_timeout(deadline) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                self.eof = true;
+                None
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                "timed out after {deadline:?} waiting for a line from {}; seen so far:\n{}",
+                self.what,
+                self.seen.join("\n")
+            ),
+        }
+    }
+
+    /// Skips lines until one contains `needle` and returns it. Panics, showing every line seen,
+    /// at EOF (the child exited or closed the stream) or when `deadline` passes.
+    #[track_caller]
+    pub fn expect(&mut self, needle: &str, deadline: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let left = deadline.saturating_sub(start.elapsed());
+            let left = if left.is_zero() {
+                Duration::from_millis(1)
+            } else {
+                left
+            };
+            match self.next_line(left) {
+                Some(line) if line.contains(needle) => return line,
+                Some(_) => {}
+                None => panic!(
+                    "{} ended (EOF) before a line containing {needle:?}; it said:\n{}",
+                    self.what,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Every remaining line until EOF; panics when `deadline` passes first.
+    #[track_caller]
+    pub fn rest(&mut self, deadline: Duration) -> Vec<String> {
+        let start = Instant::now();
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+            match self.next_line(left) {
+                Some(line) => out.push(line),
+                None => return out,
+            }
+        }
+    }
+
+    /// Every line read so far, in order.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
+
+/// For a test that runs alone in its process ([`isolated!`]) and found the code under test hung
+/// on a pipe: describes which pipe ends this process and each of its children hold (a held write
+/// end is why a reader never sees EOF), then kills and reaps the children so nothing is left
+/// running. Returns the description, to put in the failure message.
+pub fn hang_report(what: &str) -> String {
+    let me = std::process::id();
+    let mut msg = format!("{what}\npipe ends held by this process (pid {me}):\n");
+    let own = pipe_fds(me);
+    if own.is_empty() {
+        msg.push_str("  (none)\n");
+    }
+    for line in own {
+        let _ = writeln!(msg, "  {line}");
+    }
+    for (pid, state) in children_of(me) {
+        let _ = writeln!(
+            msg,
+            "child pid {pid} (state {state}) `{}` holds:",
+            proc_cmdline(pid)
+        );
+        for line in pipe_fds(pid) {
+            let _ = writeln!(msg, "  {line}");
+        }
+    }
+    let killed = kill_and_reap_children();
+    if !killed.is_empty() {
+        let _ = writeln!(msg, "(children {killed:?} were killed and reaped)");
+    }
+    msg
+}

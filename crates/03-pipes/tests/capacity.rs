@@ -1,0 +1,134 @@
+//! Tests for `pipes/capacity`: F_GETPIPE_SZ, F_SETPIPE_SZ and writing without blocking.
+//!
+//! The reader is a real child (`sleep`) that holds the read end and never reads, so a write
+//! that does not fit blocks. Such writes run on a thread with a deadline; the child is killed
+//! by its guard afterwards, which turns any blocked write into EPIPE and ends the thread.
+
+use std::io::{self, PipeWriter, Write};
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use pipes::capacity::{capacity, grow_to_fit, write_without_blocking};
+use testkit::{ChildGuard, call_with_deadline};
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A pipe whose read end belongs to a child that never reads; the parent keeps the write end.
+fn pipe_to_a_child_that_never_reads() -> (ChildGuard, PipeWriter) {
+    let (reader, writer) = io::pipe().expect("pipe");
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30").stdin(reader);
+    let guard = ChildGuard::spawn(&mut cmd);
+    // `cmd` holds the parent's copy of the read end: drop it so only the child has one.
+    drop(cmd);
+    (guard, writer)
+}
+
+fn nonblocking(fd: impl AsFd) -> bool {
+    let flags = fcntl(fd.as_fd(), FcntlArg::F_GETFL).expect("F_GETFL");
+    OFlag::from_bits_retain(flags).contains(OFlag::O_NONBLOCK)
+}
+
+#[test]
+fn a_new_pipe_holds_64_kib() {
+    let (reader, writer) = io::pipe().expect("pipe");
+    let got = capacity(&writer).expect("capacity of the write end");
+    assert_eq!(
+        got, 65536,
+        "a new Linux pipe holds 16 pages of 4 KiB = 65536 bytes (unless the per-user pipe \
+         page limit was hit); got {got}"
+    );
+    assert_eq!(capacity(&reader).expect("capacity of the read end"), got);
+}
+
+#[test]
+fn a_grown_pipe_takes_a_message_larger_than_64_kib_without_a_reader() {
+    let (_child, mut writer) = pipe_to_a_child_that_never_reads();
+    let message = vec![b'x'; 200_000];
+    let size = grow_to_fit(&writer, message.len()).expect("grow_to_fit");
+    assert!(
+        size >= message.len(),
+        "grow_to_fit must return a capacity of at least {}, got {size}",
+        message.len()
+    );
+    assert_eq!(
+        capacity(&writer).expect("capacity"),
+        size,
+        "grow_to_fit must return the capacity the kernel reports afterwards"
+    );
+    let wrote = call_with_deadline(DEADLINE, move || writer.write_all(&message));
+    match wrote {
+        Some(Ok(())) => {}
+        Some(Err(e)) => panic!("writing 200000 bytes failed: {e}"),
+        None => panic!(
+            "writing 200000 bytes into the grown pipe blocked: the pipe did not hold them, and \
+             the child never reads"
+        ),
+    }
+}
+
+#[test]
+fn growing_never_shrinks_a_pipe() {
+    let (_reader, writer) = io::pipe().expect("pipe");
+    let big = grow_to_fit(&writer, 256 * 1024).expect("grow to 256 KiB");
+    let again = grow_to_fit(&writer, 1000).expect("grow to 1000 bytes");
+    assert_eq!(
+        again, big,
+        "asking for 1000 bytes on a pipe of {big} must leave it at {big}"
+    );
+}
+
+#[test]
+fn a_nonblocking_write_stops_at_the_capacity_and_returns() {
+    let (_child, mut writer) = pipe_to_a_child_that_never_reads();
+    let cap = capacity(&writer).expect("capacity");
+    let result = call_with_deadline(DEADLINE, move || {
+        let n = write_without_blocking(&mut writer, &vec![b'y'; 1 << 20]);
+        (n, writer)
+    });
+    let Some((n, writer)) = result else {
+        panic!("write_without_blocking blocked on a full pipe: set O_NONBLOCK before writing");
+    };
+    let n = n.expect("write_without_blocking");
+    assert_eq!(
+        n, cap,
+        "with nobody reading, exactly the pipe's capacity ({cap} bytes) fits; reported {n}"
+    );
+    assert!(
+        !nonblocking(&writer),
+        "the pipe must be back in blocking mode afterwards (O_NONBLOCK is shared with every \
+         copy of the fd)"
+    );
+}
+
+#[test]
+fn the_reported_count_is_what_the_reader_receives() {
+    let (reader, mut writer) = io::pipe().expect("pipe");
+    let mut cmd = Command::new("wc");
+    cmd.arg("-c")
+        .stdin(reader)
+        .stdout(std::process::Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    drop(cmd);
+    let data = vec![b'z'; 300_000];
+    let result = call_with_deadline(DEADLINE, move || {
+        let n = write_without_blocking(&mut writer, &data);
+        drop(writer);
+        n
+    });
+    let n = result
+        .expect("write_without_blocking blocked")
+        .expect("write_without_blocking");
+    let mut out = String::new();
+    io::Read::read_to_string(guard.child().stdout.as_mut().expect("stdout"), &mut out)
+        .expect("read wc's output");
+    guard.wait(DEADLINE);
+    assert_eq!(
+        out.trim().parse::<usize>().ok(),
+        Some(n),
+        "`wc -c` counted {} bytes but write_without_blocking reported {n}",
+        out.trim()
+    );
+}

@@ -1,0 +1,54 @@
+//! Pipe capacity, and the deadlock of writing more than a pipe holds.
+//!
+//! Scenario: a parent hands a large message to a child through a pipe, but the child reads it
+//! only later (it is busy starting up). `write` blocks as soon as the pipe is full, so the parent
+//! hangs until the child reads, and if the child is itself waiting for the parent, forever.
+//!
+//! Goal: implement [`capacity`] (`F_GETPIPE_SZ`), [`grow_to_fit`] (`F_SETPIPE_SZ`, so that a
+//! message fits without blocking) and [`write_without_blocking`] (`O_NONBLOCK`: write what fits,
+//! report how much, and never block).
+//!
+//! Linux only: `F_GETPIPE_SZ` and `F_SETPIPE_SZ` do not exist on other Unix systems.
+//!
+//! Chapter: `docs/src/03-pipes.md#capacity`. Check it with `cargo xtask check pipes/capacity`.
+
+use std::io::{self, PipeWriter, Write};
+use std::os::fd::AsFd;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+
+/// How many bytes the pipe behind `pipe` (either end) can hold before a writer blocks.
+///
+/// # References
+/// `fcntl(2)`, `F_GETPIPE_SZ`; `pipe(7)`, "Pipe capacity".
+pub fn capacity(pipe: impl AsFd) -> io::Result<usize> {
+    // TODO: `fcntl(pipe.as_fd(), FcntlArg::F_GETPIPE_SZ)`, converted to usize.
+    todo!("ask the kernel for the pipe's size")
+}
+
+/// Makes the pipe behind `pipe` hold at least `len` bytes and returns its new capacity.
+///
+/// Never shrinks a pipe that is already large enough. The kernel rounds the size up to a power
+/// of two pages; an unprivileged process may not go beyond `/proc/sys/fs/pipe-max-size`
+/// (1 MiB by default) and gets `EPERM` if it asks for more.
+///
+/// # References
+/// `fcntl(2)`, `F_SETPIPE_SZ`.
+pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
+    // TODO: return the current capacity if it is already at least `len`.
+    // TODO: otherwise `FcntlArg::F_SETPIPE_SZ(len as i32)` (check the conversion) and return
+    //       the size the kernel reports.
+    todo!("grow the pipe")
+}
+
+/// Writes as much of `data` as fits into the pipe right now and returns how many bytes that was;
+/// never blocks. The pipe is left in the blocking mode it was in.
+///
+/// # References
+/// `pipe(7)` on `O_NONBLOCK`; `fcntl(2)`, `F_GETFL`/`F_SETFL`.
+pub fn write_without_blocking(pipe: &mut PipeWriter, data: &[u8]) -> io::Result<usize> {
+    // TODO: read the flags (`F_GETFL`), add `OFlag::O_NONBLOCK` (`F_SETFL`).
+    // TODO: write in a loop, counting bytes, until all is written or `ErrorKind::WouldBlock`.
+    // TODO: restore the original flags, also when writing failed.
+    todo!("write what fits")
+}
