@@ -2,7 +2,7 @@
 //!
 //! One module per exercise. Without the `solution` feature each module is the learner's stub
 //! from `exercises/03-pipes/`; with it, the reference solution from `solutions/03-pipes/`.
-//! The chapter is `docs/src/03-pipes.md`; `cargo run -p pipes --bin demo` narrates the topic.
+//! The chapter is `docs/src/03-pipes.md`; `cargo run -p pipes` narrates the topic.
 
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/03-pipes/two_stage.rs"]

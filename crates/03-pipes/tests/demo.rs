@@ -4,7 +4,7 @@ use std::time::Duration;
 
 #[test]
 fn the_demo_runs_to_completion_and_narrates_each_step() {
-    let out = testkit::run_demo(env!("CARGO_BIN_EXE_demo"), Duration::from_secs(10));
+    let out = testkit::run_demo(env!("CARGO_BIN_EXE_pipes-demo"), Duration::from_secs(10));
     for expected in [
         "\"HELLO PIPES\"",
         "-> pipe:[",

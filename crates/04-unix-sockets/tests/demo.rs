@@ -6,7 +6,7 @@ use testkit::{DEFAULT_DEADLINE, run_demo};
 
 #[test]
 fn demo_narrates_every_part_and_leaves_nothing() {
-    let out = run_demo(env!("CARGO_BIN_EXE_demo"), DEFAULT_DEADLINE);
+    let out = run_demo(env!("CARGO_BIN_EXE_unix-sockets-demo"), DEFAULT_DEADLINE);
     for key in [
         "a socket file: true",
         "got \"HELLO\"",

@@ -3,7 +3,7 @@
 //! `/proc` and then reaped, a deadline enforced with `try_wait` + `kill`, and fork + exec +
 //! waitpid by hand.
 //!
-//! Run it with `cargo run -p command-basics --bin demo`. It exits by itself and leaves nothing
+//! Run it with `cargo run -p command-basics`. It exits by itself and leaves nothing
 //! behind. It does not use the exercises: it is the whole story in one file.
 
 use std::error::Error;

@@ -1,7 +1,7 @@
 //! A narrated tour of pipes: a two-process pipeline, pipe fds in /proc, capacity, EOF, EPIPE and
 //! a named pipe. Independent of the exercises; exits by itself and leaves nothing behind.
 //!
-//! Run it with `cargo run -p pipes --bin demo`.
+//! Run it with `cargo run -p pipes`.
 
 use std::fs;
 use std::io::{self, Read, Write};

@@ -5,7 +5,7 @@
 //! an open file to a child process with `SCM_RIGHTS`. It exits by itself and leaves no socket
 //! file behind.
 //!
-//! Run it: `cargo run -p unix-sockets --bin demo`.
+//! Run it: `cargo run -p unix-sockets`.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
