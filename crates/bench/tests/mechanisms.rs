@@ -1,0 +1,199 @@
+//! Smoke tests of the benchmarked mechanisms: each spawning function really starts the program,
+//! reports its exit status and reaps it; each IPC transport really round-trips and drains bytes,
+//! and its peer exits cleanly once the connection closes. No timing is asserted here.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use proclings_bench::affinity::{Placement, cpus_of};
+use proclings_bench::heap::LargeHeap;
+use proclings_bench::ipc::{CHUNK_BYTES, Mode, Peer, Transport};
+use proclings_bench::spawn::{self, Program, TRUE_PATH};
+use proclings_bench::throughput::{spawn_many_threads, spawn_many_tokio, tokio_pool_runtime};
+
+const FALSE_PATH: &str = "/bin/false";
+
+/// Tests create children of this process and check that none is left: one at a time.
+static CHILDREN: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn assert_no_children(after: &str) {
+    let left = testkit::children_of(std::process::id());
+    assert!(
+        left.is_empty(),
+        "after {after}: children left behind (pid, state): {left:?}"
+    );
+}
+
+#[test]
+fn every_spawn_mechanism_reports_success_and_failure_and_reaps() {
+    let _lock = one_at_a_time();
+    let rt = spawn::tokio_runtime().expect("tokio runtime");
+    let yes = Program::new(TRUE_PATH).expect("prepare /bin/true");
+    let no = Program::new(FALSE_PATH).expect("prepare /bin/false");
+    type Spawn<'a> = Box<dyn Fn(&Program) -> std::io::Result<std::process::ExitStatus> + 'a>;
+    let mechanisms: Vec<(&str, Spawn<'_>)> = vec![
+        ("std_status", Box::new(|p| spawn::std_status(p.path()))),
+        ("std_output", Box::new(|p| spawn::std_output(p.path()))),
+        ("posix_spawn", Box::new(|p| p.posix_spawn())),
+        ("fork_exec", Box::new(|p| p.fork_exec())),
+        ("clone_vfork", Box::new(|p| p.clone_vfork())),
+        ("tokio", Box::new(|p| spawn::tokio_status(&rt, p.path()))),
+        ("duct", Box::new(|p| spawn::duct_run(p.path()))),
+    ];
+    for (name, run) in &mechanisms {
+        let ok = run(&yes).unwrap_or_else(|e| panic!("{name} {TRUE_PATH}: {e}"));
+        assert!(
+            ok.success(),
+            "{name} {TRUE_PATH}: expected success, got {ok}"
+        );
+        let fail = run(&no).unwrap_or_else(|e| panic!("{name} {FALSE_PATH}: {e}"));
+        assert_eq!(
+            fail.code(),
+            Some(1),
+            "{name} {FALSE_PATH}: expected exit code 1, got {fail}"
+        );
+        assert_no_children(name);
+    }
+}
+
+#[test]
+fn raw_spawns_report_a_missing_program() {
+    let _lock = one_at_a_time();
+    let missing = Program::new("/nonexistent/proclings-bench").expect("prepare a missing path");
+    let err = missing
+        .posix_spawn()
+        .expect_err("posix_spawn of a missing program");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "posix_spawn: {err}");
+    let err = missing
+        .clone_vfork()
+        .expect_err("clone_vfork of a missing program");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "clone_vfork: {err}");
+    let status = missing
+        .fork_exec()
+        .expect("fork_exec reports a failed exec as exit 127");
+    assert_eq!(
+        status.code(),
+        Some(127),
+        "fork_exec of a missing program: got {status}"
+    );
+    assert_no_children("spawning a missing program");
+}
+
+#[test]
+fn fork_and_posix_spawn_work_from_a_large_parent() {
+    let _lock = one_at_a_time();
+    let heap = LargeHeap::touch(16 << 20).expect("map 16 MiB");
+    assert_eq!(
+        heap.checksum(),
+        (16 << 20) / 4096,
+        "one byte written per 4 KiB page"
+    );
+    let program = Program::new(TRUE_PATH).expect("prepare /bin/true");
+    assert!(program.fork_exec().expect("fork_exec").success());
+    assert!(program.posix_spawn().expect("posix_spawn").success());
+    assert_no_children("spawning from a large parent");
+}
+
+#[test]
+fn thread_pools_and_tokio_run_every_process() {
+    let _lock = one_at_a_time();
+    let path = Path::new(TRUE_PATH);
+    for threads in [1, 2, 4] {
+        spawn_many_threads(path, 6, threads)
+            .unwrap_or_else(|e| panic!("{threads} threads spawning {TRUE_PATH}: {e}"));
+    }
+    let err = spawn_many_threads(Path::new(FALSE_PATH), 3, 2).expect_err("/bin/false fails");
+    assert!(
+        err.to_string().contains("exit status: 1"),
+        "unexpected error: {err}"
+    );
+    let rt = tokio_pool_runtime().expect("tokio runtime");
+    spawn_many_tokio(&rt, path, 12, 5).expect("tokio spawning /bin/true");
+    spawn_many_tokio(&rt, Path::new(FALSE_PATH), 4, 2).expect_err("tokio spawning /bin/false");
+    assert_no_children("the throughput runs");
+}
+
+#[test]
+fn every_transport_echoes_and_drains_then_its_peer_exits() {
+    let _lock = one_at_a_time();
+    let msg: Vec<u8> = (0..64).collect();
+    let chunk = vec![0xA5; CHUNK_BYTES];
+    for transport in Transport::ALL {
+        let name = transport.name();
+        let mut echo = Peer::start(transport, Mode::Echo, None).expect(name);
+        for _ in 0..3 {
+            let back = echo
+                .round_trip(&msg)
+                .unwrap_or_else(|e| panic!("{name} round trip: {e}"));
+            assert_eq!(
+                back,
+                &msg[..],
+                "{name}: the echo differs from what was sent"
+            );
+        }
+        let status = echo
+            .finish()
+            .unwrap_or_else(|e| panic!("{name} echo peer: {e}"));
+        assert!(status.success(), "{name}: echo peer ended with {status}");
+
+        let mut drain = Peer::start(transport, Mode::Drain, None).expect(name);
+        drain
+            .send_bulk(&chunk, 40)
+            .unwrap_or_else(|e| panic!("{name} burst of 40: {e}"));
+        drain
+            .send_bulk(&chunk, 1)
+            .unwrap_or_else(|e| panic!("{name} burst of 1: {e}"));
+        let status = drain
+            .finish()
+            .unwrap_or_else(|e| panic!("{name} drain peer: {e}"));
+        assert!(status.success(), "{name}: drain peer ended with {status}");
+        assert_no_children(name);
+    }
+}
+
+#[test]
+fn a_dropped_peer_is_reaped() {
+    let _lock = one_at_a_time();
+    let mut peer = Peer::start(Transport::Socketpair, Mode::Echo, None).expect("start");
+    peer.round_trip(b"x").expect("round trip");
+    drop(peer);
+    assert_no_children("dropping a peer");
+}
+
+#[test]
+fn pinned_peers_run_on_the_requested_cpu() {
+    let _lock = one_at_a_time();
+    for placement in Placement::ALL {
+        let Some((mine, theirs)) = placement.cpus().expect("read the affinity") else {
+            continue;
+        };
+        let before = cpus_of(0).expect("my affinity");
+        {
+            let mut peer =
+                Peer::start(Transport::Pipe, Mode::Echo, Some((mine, theirs))).expect("start");
+            assert_eq!(
+                cpus_of(0).expect("my affinity"),
+                vec![mine],
+                "{placement:?}: this thread"
+            );
+            assert_eq!(
+                cpus_of(peer.pid()).expect("peer affinity"),
+                vec![theirs],
+                "{placement:?}: peer"
+            );
+            peer.round_trip(b"ping").expect("round trip");
+        }
+        assert_eq!(
+            cpus_of(0).expect("my affinity"),
+            before,
+            "{placement:?}: mask restored"
+        );
+    }
+    assert_no_children("the pinned peers");
+}
