@@ -1,0 +1,149 @@
+//! Tests of `redirection/feed_and_read`: MiBs through `cat` in both directions at once. The
+//! naive "write everything, then read" hangs with both pipes full; each test runs the call on a
+//! thread, and on a deadline kills the child (which unblocks the call) and reports the deadlock.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use redirection::feed_and_read::feed_and_read;
+use testkit::{assert_reaped, proc_ppid, proc_state, sh};
+
+/// A correct version moves 8 MiB through `cat` in well under a second, even on a busy machine.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// `cmd` spawned with stdin and stdout piped, as `feed_and_read` expects, in a process group of
+/// its own, so that on a deadline the test can kill it together with any process it started.
+fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"))
+}
+
+/// Deterministic bytes that are not all alike (so a reordering would show).
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Calls `feed_and_read(child, input)` on a thread. If it has not returned by the deadline,
+/// kills the child (still ours: the call never reaped it), which closes the pipes and unblocks
+/// the call, then panics with `stuck`.
+fn feed_with_deadline(child: Child, input: Vec<u8>, stuck: &str) -> (ExitStatus, Vec<u8>) {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let _ = tx.send(feed_and_read(child, input));
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(result) => {
+            let _ = handle.join();
+            result.unwrap_or_else(|e| panic!("feed_and_read returned an error: {e}"))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the thread ended without sending"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Only signal the group while its leader is still our unreaped child: never a
+            // stranger. The whole group, because a shell's own children hold the pipes too.
+            if proc_ppid(pid) == Some(std::process::id()) && proc_state(pid) != Some('Z') {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            // With the child gone its pipe ends close: the stuck write fails, the read ends.
+            let _ = rx.recv_timeout(DEADLINE);
+            let _ = handle.join();
+            panic!("{stuck}");
+        }
+    }
+}
+
+const DEADLOCK: &str = "deadlock: both pipes full. feed_and_read did not return within 5 s \
+     (the child was killed to end the test). The child blocked writing its stdout because \
+     nobody read it, so it stopped reading its stdin, so your write to stdin blocked too. \
+     Write stdin on a separate thread while this thread reads stdout";
+
+#[test]
+fn eight_mib_both_ways_through_cat_do_not_deadlock() {
+    let input = pattern(8 << 20);
+    let child = spawn_piped(&mut Command::new("cat"));
+    let (status, out) = feed_with_deadline(child, input.clone(), DEADLOCK);
+    assert!(status.success(), "cat failed: {status}");
+    assert_eq!(
+        out.len(),
+        input.len(),
+        "cat gave back a different number of bytes"
+    );
+    assert!(out == input, "cat gave back different bytes");
+}
+
+#[test]
+fn a_child_that_answers_before_reading_does_not_deadlock() {
+    // The child writes 4 MiB before it reads a single byte of its 4 MiB of input.
+    let child = spawn_piped(&mut sh("head -c 4194304 /dev/zero; wc -c"));
+    let (status, out) = feed_with_deadline(child, pattern(4 << 20), DEADLOCK);
+    assert!(status.success());
+    assert_eq!(
+        out.len(),
+        (4 << 20) + "4194304\n".len(),
+        "unexpected output length"
+    );
+    assert!(
+        out.ends_with(b"4194304\n"),
+        "the child did not see all 4 MiB of input"
+    );
+}
+
+#[test]
+fn stdin_is_closed_so_the_child_sees_eof() {
+    let child = spawn_piped(Command::new("wc").arg("-c"));
+    let (status, out) = feed_with_deadline(
+        child,
+        b"hello".to_vec(),
+        "feed_and_read did not return within 5 s for 5 bytes through `wc -c`: the child never \
+         saw EOF on its stdin. Drop the ChildStdin after writing, so the pipe's write end closes",
+    );
+    assert!(status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out).trim(),
+        "5",
+        "`wc -c` should have counted 5 bytes"
+    );
+}
+
+#[test]
+fn returns_the_exit_status_and_reaps_the_child() {
+    let child = spawn_piped(&mut sh("cat; exit 3"));
+    let pid = child.id();
+    let (status, out) = feed_with_deadline(child, b"x".to_vec(), DEADLOCK);
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the child's exit status was not returned"
+    );
+    assert_eq!(out, b"x");
+    assert_reaped(pid);
+}
+
+#[test]
+fn a_child_that_stops_reading_early_is_not_an_error() {
+    // `head -c 10` exits after 10 bytes; the rest of the input cannot be written (EPIPE).
+    let child = spawn_piped(Command::new("head").args(["-c", "10"]));
+    let (status, out) = feed_with_deadline(child, pattern(4 << 20), DEADLOCK);
+    assert!(status.success());
+    assert_eq!(out, pattern(10), "expected the first 10 bytes back");
+}
