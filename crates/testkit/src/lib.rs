@@ -755,7 +755,9 @@ impl LineReader {
         let start = Instant::now();
         let mut out = Vec::new();
         loop {
-            let left = deadline.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+            let left = deadline
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1));
             match self.next_line(left) {
                 Some(line) => out.push(line),
                 None => return out,
