@@ -1,20 +1,90 @@
-//! The proclings runner: `cargo xtask [VERB]` (verbs are being written).
+//! The proclings runner: `cargo xtask [VERB] [ARGS]`.
+//!
+//! `main` is a flat `match` on the verb; each verb is its own module with a `run` function that
+//! returns the process exit status (0 pass, 1 fail, 2 usage error). Shared modules: `manifest`
+//! (curriculum.toml), `progress` (.proclings/progress.toml), `term` (colour), `sandbox` (the
+//! time-limited, leak-checked run of a test binary), `libtest` (reading test output) and `tidy`
+//! (the repository's conventions, also checked by a `#[test]`).
 
 mod bench;
+mod cargo;
+mod check;
 mod doctor;
 mod explain;
+mod hint;
+mod libtest;
+mod list;
+mod manifest;
+mod pristine;
+mod progress;
+mod reset;
+mod sandbox;
+mod solution;
+mod status;
+mod term;
+mod tidy;
+mod verify;
+mod watch;
 
+use std::io::Write;
 use std::process::ExitCode;
+
+/// The usage text printed by `--help` and after an unknown verb.
+const USAGE: &str = "\
+usage: cargo xtask [VERB] [ARGS]
+
+verbs:
+  status            where you are and the exact next command (the default)
+  list [FILTER]     the curriculum with done/pending (--pending, --done, --topic T, --week N)
+  check [ID]        build and run an exercise's tests (default: the current exercise)
+  watch [--poll]    check the current exercise again on every save, moving on when it passes
+  hint [ID]         the next hint for an exercise (default: the current exercise)
+  reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
+  solution ID       the reference solution (--diff: compared with yours; --yes: no question)
+  pristine          which exercise files differ from the originals (--refresh: maintainers)
+  explain TOPIC     what an error or a symptom means and what to do about it
+  doctor            checks this machine for what the course needs
+  verify            maintainers and CI: fmt, clippy, solutions pass, stubs fail, demos, tidy, leaks
+  bench             runs the benchmarks and prints the comparison table
+
+An ID looks like `command-basics/spawn_and_wait`; `cargo xtask list` shows them all.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (verb, rest) = args.split_first().map_or(("status", &[][..]), |(v, r)| (v.as_str(), r));
+    let (verb, rest) = args
+        .split_first()
+        .map_or(("status", &[][..]), |(v, r)| (v.as_str(), r));
+    if matches!(verb, "status" | "list" | "hint" | "solution" | "pristine") {
+        // A closed stdout (`cargo xtask list | head`) is a normal way for these verbs to end: let
+        // SIGPIPE end the process quietly instead of `println!` panicking on EPIPE. (Not for
+        // `check` or `verify`, which must outlive their output to clean up what they ran.)
+        // SAFETY: restoring a signal's default disposition touches no memory of ours, and no
+        // other thread exists yet.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match verb {
+        "status" => status::run(rest),
+        "list" => list::run(rest),
+        "check" => check::run(rest),
+        "hint" => hint::run(rest),
+        "verify" => verify::run(rest),
         "bench" => bench::run(rest),
         "doctor" => doctor::run(rest),
         "explain" => explain::run(rest),
-        other => Err(anyhow::anyhow!("unknown verb `{other}`")),
+        "watch" => watch::run(rest),
+        "reset" => reset::run(rest),
+        "solution" => solution::run(rest),
+        "pristine" => pristine::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!("error: unknown verb `{other}`\n\n{USAGE}");
+            Ok(ExitCode::from(2))
+        }
     };
+    let _ = std::io::stdout().flush();
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -22,4 +92,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Returns the exit status for a usage error after printing `message` and the usage text.
+pub fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}\n\n{USAGE}");
+    ExitCode::from(2)
 }

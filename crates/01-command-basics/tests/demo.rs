@@ -6,7 +6,10 @@ use std::time::Duration;
 
 #[test]
 fn the_demo_runs_to_completion_and_narrates_each_step() {
-    let out = testkit::run_demo(env!("CARGO_BIN_EXE_command-basics-demo"), Duration::from_secs(20));
+    let out = testkit::run_demo(
+        env!("CARGO_BIN_EXE_command-basics-demo"),
+        Duration::from_secs(20),
+    );
     for line in [
         "exited with code 3",
         "killed by signal 9 (SIGKILL)",

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 #[test]
 fn demo_runs_and_narrates_fds_append_merge_and_deadlock() {
-    let out = testkit::run_demo(env!("CARGO_BIN_EXE_redirection-demo"), Duration::from_secs(20));
+    let out = testkit::run_demo(
+        env!("CARGO_BIN_EXE_redirection-demo"),
+        Duration::from_secs(20),
+    );
     let line = |prefix: &str| {
         out.lines()
             .find(|l| l.starts_with(prefix))

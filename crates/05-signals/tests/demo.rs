@@ -2,7 +2,10 @@
 
 #[test]
 fn demo_narrates_handlers_masks_children_and_sigpipe() {
-    let out = testkit::run_demo(env!("CARGO_BIN_EXE_signals-demo"), testkit::DEFAULT_DEADLINE);
+    let out = testkit::run_demo(
+        env!("CARGO_BIN_EXE_signals-demo"),
+        testkit::DEFAULT_DEADLINE,
+    );
     for needle in [
         "flag is now true",
         "handler ran 0 times",

@@ -1,0 +1,63 @@
+//! `cargo xtask hint [ID]`: the next hint level of an exercise on each call (a nudge, then the
+//! API, then the approach); once all are shown, the last one again.
+
+use std::process::ExitCode;
+
+use crate::manifest::Curriculum;
+use crate::progress::Progress;
+use crate::term;
+
+/// Runs `hint`.
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    if args.len() > 1 {
+        return Ok(crate::usage_error("`hint` takes at most one exercise id"));
+    }
+    let root = crate::manifest::root();
+    let curriculum = Curriculum::load(&root)?;
+    let mut progress = Progress::load(&root);
+    let ex = match crate::check::pick_exercise(&curriculum, &progress, args.first())? {
+        Ok(ex) => ex,
+        Err(code) => return Ok(code),
+    };
+    let paths = curriculum.paths(ex);
+    if progress.is_done(&ex.id) {
+        crate::solution::print_all_hints(&root, ex, &paths);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = ex.hints.len();
+    if total == 0 {
+        println!(
+            "{} has no hints; its chapter section is {}",
+            ex.id, paths.section
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shown = usize::try_from(progress.get(&ex.id).hint).unwrap_or(usize::MAX);
+    let level = (shown + 1).min(total);
+    println!(
+        "{} {}",
+        term::yellow(&format!("hint {level} of {total}")),
+        term::dim(&format!("for {}", ex.id))
+    );
+    println!("{}", ex.hints[level - 1]);
+    if shown >= total {
+        println!(
+            "{}",
+            term::dim(&format!(
+                "(that was the last hint, shown again; the chapter section {} goes further)",
+                paths.section
+            ))
+        );
+    } else if level < total {
+        println!(
+            "{}",
+            term::dim(&format!(
+                "(run `cargo xtask hint {}` again for the next one)",
+                ex.id
+            ))
+        );
+    }
+    progress.set_hint_level(&ex.id, u32::try_from(level).unwrap_or(u32::MAX));
+    progress.save()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,93 @@
+//! `cargo xtask` / `cargo xtask status`: progress per week, the current exercise, its files and
+//! the exact next command.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use crate::manifest::{Curriculum, Exercise};
+use crate::progress::Progress;
+use crate::term;
+
+/// The first exercise not done, in curriculum order.
+pub fn current<'c>(curriculum: &'c Curriculum, progress: &Progress) -> Option<&'c Exercise> {
+    curriculum
+        .exercises
+        .iter()
+        .find(|e| !progress.is_done(&e.id))
+}
+
+/// Prints where to go next after `ex` (or that the course is done).
+pub fn print_next_steps(curriculum: &Curriculum, ex: &Exercise) {
+    let paths = curriculum.paths(ex);
+    println!(
+        "{} {}  {}  {}",
+        term::bold("current:"),
+        term::bold(&ex.id),
+        ex.title,
+        term::dim(&format!("(week {}, day {})", ex.week, ex.day))
+    );
+    println!(
+        "  edit  {}",
+        term::link(&crate::manifest::root(), &paths.stub)
+    );
+    println!("  read  {}", paths.section);
+    println!(
+        "  next  {}",
+        term::bold(&format!("cargo xtask check {}", ex.id))
+    );
+    println!(
+        "        {}",
+        term::dim(&format!("(stuck? cargo xtask hint {})", ex.id))
+    );
+}
+
+/// Runs `status`.
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    if let Some(extra) = args.first() {
+        return Ok(crate::usage_error(&format!(
+            "`status` takes no arguments (got `{extra}`)"
+        )));
+    }
+    let root = crate::manifest::root();
+    let curriculum = Curriculum::load(&root)?;
+    let progress = Progress::load(&root);
+    let total = curriculum.exercises.len();
+    if total == 0 {
+        println!("proclings: the curriculum has no exercises yet.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = curriculum
+        .exercises
+        .iter()
+        .filter(|e| progress.is_done(&e.id))
+        .count();
+    println!(
+        "{}  {done} of {total} exercises done  {}  {}%",
+        term::bold("proclings"),
+        term::bar(done, total, 30),
+        done * 100 / total
+    );
+    let mut weeks: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+    for e in &curriculum.exercises {
+        let week = weeks.entry(e.week).or_default();
+        week.1 += 1;
+        if progress.is_done(&e.id) {
+            week.0 += 1;
+        }
+    }
+    for (week, (done, total)) in weeks {
+        println!(
+            "  week {week:<2} {}  {done}/{total}",
+            term::bar(done, total, 20)
+        );
+    }
+    println!();
+    match current(&curriculum, &progress) {
+        Some(ex) => print_next_steps(&curriculum, ex),
+        None => println!(
+            "{}",
+            term::green("Every exercise is done. Well done! `cargo xtask list` shows them all.")
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,385 @@
+//! The tidy check: the repository's conventions, enforced by code rather than by memory.
+//!
+//! Run by `cargo xtask verify` and by this module's `#[test]` against the real repository:
+//! - every curriculum exercise has its stub, solution, test file, at least two hints, its module
+//!   declared in its topic's lib.rs, and a `{#NAME}` anchor in its chapter;
+//! - no orphan files in exercises/, solutions/ or crates/*/tests/ (tests/demo.rs is allowed)
+//!   that no curriculum entry names;
+//! - every topic crate exists, is named after its topic, has a `solution` feature, a demo
+//!   (src/bin/demo.rs) with its test (tests/demo.rs), and a chapter;
+//! - every stub and test file has an identical copy in the pristine mirror (see `pristine`);
+//! - every `.rs` file opens with a `//!` doc comment;
+//! - every `unsafe` block, fn or impl has a `// SAFETY:` comment (or, for an
+//!   `unsafe fn`, a `# Safety` doc section) just above it.
+//!
+//! target/ directories, hidden directories and the runner's test fixtures are not looked at.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::Curriculum;
+
+/// How many lines above an `unsafe` its `SAFETY:` comment may start.
+const SAFETY_WINDOW: usize = 8;
+
+/// Every miss of the conventions under `root`, each a sentence naming the file.
+pub fn check(root: &Path) -> Vec<String> {
+    let mut misses = Vec::new();
+    match Curriculum::load(root) {
+        Ok(curriculum) => {
+            check_curriculum(root, &curriculum, &mut misses);
+            misses.extend(crate::pristine::tidy_misses(root, &curriculum));
+        }
+        Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
+    }
+    for file in rust_files(root) {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => check_source(&rel, &text, &mut misses),
+            Err(e) => misses.push(format!("{rel}: cannot be read ({e})")),
+        }
+    }
+    misses
+}
+
+fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    for topic in &curriculum.topics {
+        let crate_dir = root.join("crates").join(&topic.dir);
+        let manifest = crate_dir.join("Cargo.toml");
+        match std::fs::read_to_string(&manifest) {
+            Ok(text) => {
+                let value: Option<toml::Value> = toml::from_str(&text).ok();
+                let name = value
+                    .as_ref()
+                    .and_then(|v| v.get("package")?.get("name")?.as_str().map(str::to_owned));
+                if name.as_deref() != Some(topic.name.as_str()) {
+                    misses.push(format!(
+                        "crates/{}/Cargo.toml: the package must be named `{}` (found {name:?})",
+                        topic.dir, topic.name
+                    ));
+                }
+                let has_feature = value
+                    .as_ref()
+                    .and_then(|v| v.get("features")?.get("solution"))
+                    .is_some();
+                if !has_feature {
+                    misses.push(format!(
+                        "crates/{}/Cargo.toml: no `solution` feature",
+                        topic.dir
+                    ));
+                }
+                // Binaries of every member land in one target/debug/: a demo named plainly
+                // `demo` would overwrite another topic's.
+                let demo_bin = format!("{}-demo", topic.name);
+                let declares_demo = value
+                    .as_ref()
+                    .and_then(|v| v.get("bin")?.as_array().cloned())
+                    .is_some_and(|bins| {
+                        bins.iter().any(|b| {
+                            b.get("name").and_then(|n| n.as_str()) == Some(demo_bin.as_str())
+                                && b.get("path").and_then(|p| p.as_str()) == Some("src/bin/demo.rs")
+                        })
+                    });
+                if !declares_demo {
+                    misses.push(format!(
+                        "crates/{}/Cargo.toml: declare the demo as [[bin]] name = \"{demo_bin}\", \
+                         path = \"src/bin/demo.rs\" (all members' binaries share target/debug/)",
+                        topic.dir
+                    ));
+                }
+            }
+            Err(_) => misses.push(format!(
+                "topic `{}`: crates/{}/Cargo.toml is missing",
+                topic.name, topic.dir
+            )),
+        }
+        for (file, what) in [
+            ("src/bin/demo.rs", "no demo"),
+            ("tests/demo.rs", "no test of its demo"),
+        ] {
+            if !crate_dir.join(file).is_file() {
+                misses.push(format!(
+                    "topic `{}`: {what} (crates/{}/{file})",
+                    topic.name, topic.dir
+                ));
+            }
+        }
+        if !root
+            .join("docs/src")
+            .join(format!("{}.md", topic.dir))
+            .is_file()
+        {
+            misses.push(format!(
+                "topic `{}`: no chapter (docs/src/{}.md)",
+                topic.name, topic.dir
+            ));
+        }
+    }
+
+    let mut named: BTreeSet<PathBuf> = BTreeSet::new();
+    for ex in &curriculum.exercises {
+        let paths = curriculum.paths(ex);
+        for (file, what) in [
+            (&paths.stub, "stub"),
+            (&paths.solution, "solution"),
+            (&paths.test, "test file"),
+        ] {
+            named.insert(file.clone());
+            if !root.join(file).is_file() {
+                misses.push(format!("{}: no {what} ({})", ex.id, file.display()));
+            }
+        }
+        if ex.hints.len() < 2 {
+            misses.push(format!(
+                "{}: {} hint(s) in curriculum.toml, at least 2 needed",
+                ex.id,
+                ex.hints.len()
+            ));
+        }
+        let lib = paths.crate_dir.join("src/lib.rs");
+        let lib_text = std::fs::read_to_string(root.join(&lib)).unwrap_or_default();
+        for file in [&paths.stub, &paths.solution] {
+            if !lib_text.contains(&file.display().to_string()) {
+                misses.push(format!(
+                    "{}: {} does not declare the module at {}",
+                    ex.id,
+                    lib.display(),
+                    file.display()
+                ));
+            }
+        }
+        let chapter = std::fs::read_to_string(root.join(&paths.chapter)).unwrap_or_default();
+        let anchor = format!("{{#{}}}", ex.name());
+        if !chapter
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(&anchor))
+        {
+            misses.push(format!(
+                "{}: no section with the anchor `{anchor}` in {}",
+                ex.id,
+                paths.chapter.display()
+            ));
+        }
+    }
+
+    // Orphans: files in the mirrored folders that no curriculum entry names.
+    let topic_dirs: Vec<&str> = curriculum.topics.iter().map(|t| t.dir.as_str()).collect();
+    for top in ["exercises", "solutions"] {
+        for file in files_under(&root.join(top)) {
+            let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+            if !named.contains(&rel) {
+                misses.push(format!(
+                    "{}: an orphan file that no curriculum.toml entry names",
+                    rel.display()
+                ));
+            }
+        }
+    }
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        for entry in crates.flatten() {
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            if !topic_dirs.contains(&dir_name.as_str()) {
+                continue;
+            }
+            for file in files_under(&entry.path().join("tests")) {
+                let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+                let is_demo_test = rel == Path::new("crates").join(&dir_name).join("tests/demo.rs");
+                if !is_demo_test && !named.contains(&rel) {
+                    misses.push(format!(
+                        "{}: an orphan test file that no curriculum.toml entry names",
+                        rel.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The `//!` header and `SAFETY:` rules for one source file.
+fn check_source(rel: &str, text: &str, misses: &mut Vec<String>) {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if !first.trim_start().starts_with("//!") {
+        misses.push(format!("{rel}: does not open with a `//!` doc comment"));
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let code = code_part(line);
+        let Some(kind) = unsafe_kind(&code) else {
+            continue;
+        };
+        let start = i.saturating_sub(SAFETY_WINDOW);
+        let window_end = (i + 2).min(lines.len());
+        let documented = lines[start..window_end]
+            .iter()
+            .any(|l| l.contains("SAFETY:"))
+            || (kind == "fn" && has_safety_doc(&lines[..i]));
+        if !documented {
+            let wanted = if kind == "fn" {
+                "a `# Safety` doc section or a `// SAFETY:` comment"
+            } else {
+                "a `// SAFETY:` comment"
+            };
+            misses.push(format!(
+                "{rel}:{}: `unsafe {kind}` without {wanted} just above it",
+                i + 1
+            ));
+        }
+    }
+}
+
+/// The line without its `//` comment and with string literals blanked out.
+fn code_part(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    in_string = false;
+                    out.push('"');
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push('"');
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `block`, `fn` or `impl` when the code has that kind of `unsafe` (an `unsafe extern` block
+/// only declares foreign items: the calls into them are the unsafe blocks that need a comment).
+fn unsafe_kind(code: &str) -> Option<&'static str> {
+    let mut rest = code;
+    while let Some(at) = rest.find("unsafe") {
+        let before = rest[..at].chars().next_back();
+        let after = &rest[at + "unsafe".len()..];
+        let is_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if is_word {
+            let next = after.trim_start();
+            if next.is_empty() || next.starts_with('{') {
+                return Some("block");
+            }
+            for kind in ["fn", "impl"] {
+                if next.starts_with(kind) {
+                    return Some(kind);
+                }
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
+/// Whether the doc comment right above (attributes skipped) has a `# Safety` section.
+fn has_safety_doc(above: &[&str]) -> bool {
+    for line in above.iter().rev() {
+        let line = line.trim();
+        if line.starts_with("///") {
+            if line.trim_start_matches('/').trim() == "# Safety" {
+                return true;
+            }
+        } else if !line.starts_with("#[") {
+            return false;
+        }
+    }
+    false
+}
+
+/// Every `.rs` file under `root`, skipping target/, hidden directories and the runner's fixtures.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let fixtures = root.join("xtask/tests/fixtures");
+    files_under(root)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs") && !f.starts_with(&fixtures))
+        .collect()
+}
+
+/// Every file under `dir`, recursively, skipping target/ and hidden directories.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    stack.push(entry.path());
+                }
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_is_tidy() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace root");
+        let misses = check(root);
+        assert!(
+            misses.is_empty(),
+            "`cargo xtask verify` tidy misses ({}):\n  {}",
+            misses.len(),
+            misses.join("\n  ")
+        );
+    }
+
+    #[test]
+    fn undocumented_unsafe_is_found_and_documented_unsafe_is_not() {
+        let mut misses = Vec::new();
+        let text = "//! x\nfn a() {\n    // SAFETY: fine\n    unsafe { f() };\n    unsafe { g() };\n}\n/// Does it.\n///\n/// # Safety\n/// Callers promise.\npub unsafe fn h() {}\nlet s = \"unsafe { in a string }\"; // unsafe { in a comment }\nunsafe_op_in_unsafe_fn();\n";
+        check_source("a.rs", text, &mut misses);
+        // The first `unsafe` is 1 line below its comment; the second is within the window too,
+        // so write one far from any comment.
+        assert!(misses.is_empty(), "got {misses:?}");
+        let far = format!(
+            "//! x\n{}unsafe {{ g() }};\n",
+            "\n".repeat(SAFETY_WINDOW + 2)
+        );
+        check_source("b.rs", &far, &mut misses);
+        assert_eq!(misses.len(), 1, "got {misses:?}");
+        assert!(misses[0].starts_with("b.rs:"), "got {misses:?}");
+    }
+
+    #[test]
+    fn a_file_without_a_module_doc_is_found() {
+        let mut misses = Vec::new();
+        check_source("c.rs", "\n// a plain comment\nfn main() {}\n", &mut misses);
+        assert_eq!(misses.len(), 1, "got {misses:?}");
+    }
+}

@@ -1,0 +1,382 @@
+//! The runner's own tests: the `xtask` binary against a small fixture course
+//! (tests/fixtures/course), copied to a fresh temporary directory for each test.
+//!
+//! Each test points `PROCLINGS_ROOT` at its copy and `CARGO_TARGET_DIR` inside it, so tests run
+//! in parallel without sharing anything and leave nothing behind; a marker unique to the test
+//! (`FIXTURE_MARKER`, read by the fixture's stubs) names every process the stubs start, so the
+//! tests can prove through /proc that none of them survives.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A private copy of the fixture course.
+struct Course {
+    dir: tempfile::TempDir,
+    marker: String,
+}
+
+impl Course {
+    fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("proclings-xtask-{tag}-"))
+            .tempdir()
+            .expect("a temporary directory");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
+        copy_tree(&fixture, dir.path());
+        let marker = format!(
+            "pxfix-{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        Course { dir, marker }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `xtask ARGS` on this course.
+    fn xtask(&self, args: &[&str]) -> Run {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .env("PROCLINGS_ROOT", self.root())
+            .env("CARGO_TARGET_DIR", self.root().join("target"))
+            .env("FIXTURE_MARKER", &self.marker)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the xtask binary starts");
+        Run {
+            args: args.join(" "),
+            output,
+        }
+    }
+
+    /// Processes still alive that the fixture started: the marker in their command line, or a
+    /// working directory inside this course.
+    fn survivors(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let root = self.root().canonicalize().expect("the course exists");
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline"))
+                .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+                .unwrap_or_default();
+            let cwd_inside = std::fs::read_link(entry.path().join("cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(&root));
+            if cmdline.contains(&self.marker) || cwd_inside {
+                found.push(format!("pid {pid}: {cmdline}"));
+            }
+        }
+        found
+    }
+
+    fn assert_nothing_left(&self) {
+        let survivors = self.survivors();
+        assert!(
+            survivors.is_empty(),
+            "processes of the fixture still alive after xtask ended:\n{}",
+            survivors.join("\n")
+        );
+    }
+
+    fn progress_file(&self) -> PathBuf {
+        self.root().join(".proclings/progress.toml")
+    }
+}
+
+/// One finished xtask run.
+struct Run {
+    args: String,
+    output: Output,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "command: xtask {}\nstatus: {}\n--- stdout\n{}--- stderr\n{}",
+            self.args,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.output.status.code(),
+            Some(code),
+            "expected exit code {code}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    fn assert_stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout().contains(text),
+            "expected stdout to contain {text:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    fn assert_stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr().contains(text),
+            "expected stderr to contain {text:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read the fixture").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            if entry.file_name() != "target" {
+                copy_tree(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
+        }
+    }
+}
+
+/// The pids in `leak: process still running: pid N ...` lines.
+fn leaked_pids(stdout: &str) -> Vec<u32> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split("pid ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn status_shows_progress_the_current_exercise_and_the_next_command() {
+    let course = Course::new("status");
+    course
+        .xtask(&[])
+        .assert_code(0)
+        .assert_stdout_has("0 of 4 exercises done")
+        .assert_stdout_has("week 1")
+        .assert_stdout_has("current: basics/passing")
+        .assert_stdout_has("exercises/01-basics/passing.rs")
+        .assert_stdout_has("docs/src/01-basics.md#passing")
+        .assert_stdout_has("cargo xtask check basics/passing");
+}
+
+#[test]
+fn checking_a_passing_exercise_marks_it_done_and_names_the_next() {
+    let course = Course::new("pass");
+    course
+        .xtask(&["check", "basics/passing"])
+        .assert_code(0)
+        .assert_stdout_has("ok      answer_is_forty_two")
+        .assert_stdout_has("PASS basics/passing")
+        .assert_stdout_has("cargo xtask check basics/failing");
+    let progress = std::fs::read_to_string(course.progress_file()).expect("a progress file");
+    assert!(
+        progress.contains("done = true"),
+        "progress file:\n{progress}"
+    );
+    course
+        .xtask(&["status"])
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    course
+        .xtask(&["list", "--done"])
+        .assert_code(0)
+        .assert_stdout_has("basics/passing");
+    let pending = course.xtask(&["list", "--pending"]);
+    pending.assert_code(0).assert_stdout_has("basics/failing");
+    assert!(
+        !pending.stdout().contains("basics/passing"),
+        "a done exercise is listed as pending\n{}",
+        pending.describe()
+    );
+}
+
+#[test]
+fn checking_a_failing_exercise_names_the_failed_test_and_its_message() {
+    let course = Course::new("fail");
+    course
+        .xtask(&["check", "basics/failing"])
+        .assert_code(1)
+        .assert_stdout_has("ok      doubles_one")
+        .assert_stdout_has("FAILED  doubles_twenty_one")
+        .assert_stdout_has("double(21): expected 42, got 22")
+        .assert_stdout_has("FAIL basics/failing: 1 of 2 test(s) failed")
+        .assert_stdout_has("cargo xtask hint basics/failing");
+    assert!(
+        !course.progress_file().exists()
+            || !std::fs::read_to_string(course.progress_file())
+                .unwrap_or_default()
+                .contains("done = true"),
+        "a failed check marked the exercise done"
+    );
+}
+
+#[test]
+fn a_stub_that_loops_forever_is_stopped_at_its_limit_and_nothing_of_it_remains() {
+    let course = Course::new("loop");
+    let run = course.xtask(&["check", "basics/forever"]);
+    run.assert_code(1)
+        .assert_stdout_has("timed out after 2 s")
+        .assert_stdout_has("TIMEOUT compute_returns_seven")
+        .assert_stdout_has(&format!("{}-forever 1000", course.marker));
+    course.assert_nothing_left();
+}
+
+#[test]
+fn a_background_process_and_a_daemonized_grandchild_are_reported_and_killed() {
+    let course = Course::new("leak");
+    let run = course.xtask(&["check", "basics/leaky"]);
+    run.assert_code(1)
+        .assert_stdout_has("ok      helpers_return_forty_two")
+        .assert_stdout_has(&format!("{}-background 1000", course.marker))
+        .assert_stdout_has(&format!("{}-daemon", course.marker))
+        .assert_stdout_has("docs/src/01-command-basics.md")
+        .assert_stdout_has("FAIL basics/leaky");
+    let pids = leaked_pids(&run.stdout());
+    assert!(
+        pids.len() >= 2,
+        "expected at least two leaked pids\n{}",
+        run.describe()
+    );
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "leaked pid {pid} still exists after xtask ended\n{}",
+            run.describe()
+        );
+    }
+    course.assert_nothing_left();
+}
+
+#[test]
+fn a_corrupt_progress_file_is_reported_backed_up_and_recovered() {
+    let course = Course::new("corrupt");
+    let dir = course.root().join(".proclings");
+    std::fs::create_dir_all(&dir).expect("create .proclings");
+    let corrupt =
+        "[\"basics/passing\"]\ndone = true\n[\"basics/failing\"\nhint = = 2\n\u{1}garbage";
+    std::fs::write(course.progress_file(), corrupt).expect("write the progress file");
+    course
+        .xtask(&["status"])
+        .assert_code(0)
+        .assert_stderr_has("progress file")
+        .assert_stderr_has("recovered 1 exercise")
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    let backups: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list .proclings")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+        .collect();
+    assert_eq!(backups.len(), 1, "expected one backup in {}", dir.display());
+    let kept = std::fs::read_to_string(backups[0].path()).expect("read the backup");
+    assert_eq!(
+        kept, corrupt,
+        "the backup must hold the corrupt file as it was"
+    );
+    // The recovered file is valid again: a second run says nothing about corruption.
+    let again = course.xtask(&["status"]);
+    again
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done");
+    assert!(
+        !again.stderr().contains("progress file"),
+        "{}",
+        again.describe()
+    );
+}
+
+#[test]
+fn an_unknown_id_exits_2_and_suggests_the_closest() {
+    let course = Course::new("unknown");
+    course
+        .xtask(&["check", "basics/failng"])
+        .assert_code(2)
+        .assert_stderr_has("no exercise `basics/failng`")
+        .assert_stderr_has("`basics/failing`");
+    course
+        .xtask(&["hint", "leaky"])
+        .assert_code(2)
+        .assert_stderr_has("`basics/leaky`");
+}
+
+#[test]
+fn hints_advance_one_level_per_call_and_then_repeat_the_last() {
+    let course = Course::new("hint");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("hint 1 of 2")
+        .assert_stdout_has("Adding one is not doubling.");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("hint 2 of 2")
+        .assert_stdout_has("Multiply by two.");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("hint 2 of 2")
+        .assert_stdout_has("last hint");
+}
+
+#[test]
+fn an_unknown_verb_exits_2_with_the_usage() {
+    let course = Course::new("verb");
+    course
+        .xtask(&["frobnicate"])
+        .assert_code(2)
+        .assert_stderr_has("unknown verb `frobnicate`")
+        .assert_stderr_has("verify");
+    course
+        .xtask(&["--help"])
+        .assert_code(0)
+        .assert_stdout_has("check [ID]");
+}
+
+#[test]
+fn verify_names_every_test_that_does_not_fail_on_its_stub() {
+    let course = Course::new("verify");
+    let run = course.xtask(&["verify"]);
+    run.assert_code(1)
+        .assert_stdout_has("basics/passing: test answer_is_forty_two passes on the stub")
+        .assert_stdout_has("basics/failing: test doubles_one passes on the stub")
+        .assert_stdout_has("basics/forever: test compute_returns_seven was still running")
+        .assert_stdout_has(&format!("{}-background 1000", course.marker))
+        .assert_stdout_has("basics: the demo ran to completion")
+        .assert_stdout_has("verify summary");
+    assert!(
+        !run.stdout()
+            .contains("basics/failing: test doubles_twenty_one"),
+        "a test that fails on the stub was named as a miss\n{}",
+        run.describe()
+    );
+    course.assert_nothing_left();
+}
