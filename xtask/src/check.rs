@@ -252,10 +252,28 @@ pub fn print_verdict(
         };
         println!("{line}");
     }
+    // Tests that failed the same way (typically every test on an untouched `todo!()`) are shown
+    // once, so the first real difference is not buried under copies.
+    let mut groups: Vec<(String, Vec<&str>, &str)> = Vec::new();
     for (name, message) in &report.failures {
+        let key = same_failure_key(message);
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, names, _)) => names.push(name),
+            None => groups.push((key, vec![name.as_str()], message.as_str())),
+        }
+    }
+    for (_, names, message) in &groups {
         println!();
-        println!("{}", term::red(&format!("---- {name} ----")));
-        println!("{message}");
+        let title = match names.as_slice() {
+            [one] => format!("---- {one} ----"),
+            many => format!(
+                "---- {} tests failed the same way: {} ----",
+                many.len(),
+                many.join(", ")
+            ),
+        };
+        println!("{}", term::red(&title));
+        println!("{}", readable_paths(message));
     }
     if outcome.timed_out {
         println!();
@@ -284,6 +302,42 @@ pub fn print_verdict(
     outcome.clean_success() && !failed && !nothing_passed
 }
 
+/// A failure message with what differs between tests that failed the same way (the thread's
+/// name and id in libtest's `thread 'NAME' (TID) panicked at` line) taken out.
+fn same_failure_key(message: &str) -> String {
+    message
+        .lines()
+        .map(
+            |line| match (line.strip_prefix("thread '"), line.find(" panicked at ")) {
+                (Some(_), Some(at)) => &line[at..],
+                _ => line,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Shortens the paths rustc records for `#[path]` modules, `crates/DIR/src/../../../exercises/
+/// DIR/NAME.rs`, to the file the learner edits, `exercises/DIR/NAME.rs`.
+fn readable_paths(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(up) = rest.find("/src/../../../") {
+        let before = &rest[..up];
+        // Drop the `crates/DIR` that precedes `/src/../../../`.
+        let start = before
+            .rfind("crates/")
+            .filter(|&i| !before[i..].contains(char::is_whitespace));
+        match start {
+            Some(i) => out.push_str(&before[..i]),
+            None => out.push_str(&rest[..up + "/src/../../../".len()]),
+        }
+        rest = &rest[up + "/src/../../../".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Reports what a run left behind and where the course explains it.
 pub fn print_leaks(leaks: &sandbox::Leaks) {
     if leaks.is_empty() {
@@ -298,13 +352,14 @@ pub fn print_leaks(leaks: &sandbox::Leaks) {
             "  Processes were still running after the tests ended. Every child must be waited \
              for (or killed and then waited for) before the code that started it returns; a \
              child that outlives its parent becomes an orphan, one never waited for stays a \
-             zombie. See {PROCESS_LEAK_CHAPTER}."
+             zombie. See {PROCESS_LEAK_CHAPTER}, or run `cargo xtask explain leftover-process`."
         );
     }
     if !leaks.shm.is_empty() || !leaks.mqueues.is_empty() {
         println!(
             "  Named IPC objects outlive the processes that create them: unlink every shared \
-             memory segment, semaphore and message queue when done. See {IPC_LEAK_CHAPTER}."
+             memory segment, semaphore and message queue when done. See {IPC_LEAK_CHAPTER}, \
+             or run `cargo xtask explain shm-leak`."
         );
     }
 }
@@ -320,5 +375,30 @@ fn print_tail(output: &str, lines: usize) {
     }
     for line in &all[start..] {
         println!("  {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_paths_are_shown_as_the_file_the_learner_edits() {
+        let msg = "panicked at crates/01-command-basics/src/../../../exercises/01-command-basics/\
+                   exit_status.rs:37:5:";
+        assert_eq!(
+            readable_paths(msg),
+            "panicked at exercises/01-command-basics/exit_status.rs:37:5:"
+        );
+        assert_eq!(readable_paths("no paths here"), "no paths here");
+    }
+
+    #[test]
+    fn failures_that_differ_only_in_the_thread_are_the_same() {
+        let a = "\nthread 'a' (101) panicked at x.rs:1:1:\nnot yet implemented";
+        let b = "\nthread 'b_other' (102) panicked at x.rs:1:1:\nnot yet implemented";
+        let c = "\nthread 'c' (103) panicked at x.rs:9:1:\nassertion failed";
+        assert_eq!(same_failure_key(a), same_failure_key(b));
+        assert_ne!(same_failure_key(a), same_failure_key(c));
     }
 }

@@ -3,8 +3,6 @@
 //!
 //! Run them with `cargo xtask check command-basics/capture_output`.
 
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use command_basics::capture_output::{Captured, TextError, capture, stdout_text};
@@ -79,30 +77,29 @@ fn large_output_on_both_streams_does_not_deadlock() {
         "echo $$ > '{}'; head -c 200000 /dev/zero | tr '\\0' o; head -c 200000 /dev/zero | tr '\\0' e >&2",
         pid_file.display()
     );
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let _ = tx.send(capture("/bin/sh", &["-c", &script]));
-    });
-    let got = rx.recv_timeout(Duration::from_secs(8));
-    if got.is_err() {
-        // Unblock the stuck child (and so the learner's code) before failing.
-        if let Some(pid) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        let _ = worker.join();
+    let got = testkit::call_or_unblock(
+        Duration::from_secs(8),
+        move || capture("/bin/sh", &["-c", &script]),
+        || {
+            // Unblock the stuck child (and so the learner's code) before failing.
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        },
+    );
+    let Some(got) = got else {
         panic!(
             "capture did not return within 8 s for a child writing 200 KB to both stdout and \
              stderr: both pipes must be read while the child runs (a full pipe blocks the writer)"
         );
-    }
-    let _ = worker.join();
-    let c = got.unwrap().expect("capture of the large output");
+    };
+    let c = got.expect("capture of the large output");
     assert_eq!(c.stdout.len(), 200_000, "all of stdout is captured");
     assert_eq!(c.stderr.len(), 200_000, "all of stderr is captured");
     assert!(c.stdout.bytes().all(|b| b == b'o') && c.stderr.bytes().all(|b| b == b'e'));

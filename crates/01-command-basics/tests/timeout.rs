@@ -20,31 +20,20 @@ use nix::unistd::Pid;
 /// Calls `run_with_timeout` on a thread and gives it `limit` plus 5 s to return. If it does not,
 /// kills our children (so the learner's code unblocks), then fails with a message.
 fn call(mut cmd: Command, limit: Duration) -> io::Result<Finished> {
-    let (tx, rx) = mpsc::channel();
     let shown = format!("{cmd:?}");
-    let worker = thread::spawn(move || {
-        let _ = tx.send(run_with_timeout(&mut cmd, limit));
-    });
-    match rx.recv_timeout(limit + Duration::from_secs(5)) {
-        Ok(result) => {
-            let _ = worker.join();
-            result
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            // The learner's code panicked: show that panic, not a timeout.
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the worker always sends before it ends"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let left = kill_our_children();
-            let _ = worker.join();
-            panic!(
-                "run_with_timeout({shown}, {limit:?}) did not return within the limit + 5 s; \
-                 children still there: {left:?}. Poll with try_wait and kill with SIGKILL \
-                 (a child may ignore SIGTERM)."
-            )
-        }
-    }
+    let mut left = Vec::new();
+    let result = testkit::call_or_unblock(
+        limit + Duration::from_secs(5),
+        move || run_with_timeout(&mut cmd, limit),
+        || left = kill_our_children(),
+    );
+    result.unwrap_or_else(|| {
+        panic!(
+            "run_with_timeout({shown}, {limit:?}) did not return within the limit + 5 s; \
+             children still there: {left:?}. Poll with try_wait and kill with SIGKILL \
+             (a child may ignore SIGTERM)."
+        )
+    })
 }
 
 /// Kills and reaps every child of this process; returns what was found, as (pid, state).

@@ -4,8 +4,6 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -45,30 +43,21 @@ fn pattern(len: usize) -> Vec<u8> {
 /// the call, then panics with `stuck`.
 fn feed_with_deadline(child: Child, input: Vec<u8>, stuck: &str) -> (ExitStatus, Vec<u8>) {
     let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(feed_and_read(child, input));
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(result) => {
-            let _ = handle.join();
-            result.unwrap_or_else(|e| panic!("feed_and_read returned an error: {e}"))
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
+    let result = testkit::call_or_unblock(
+        DEADLINE,
+        move || feed_and_read(child, input),
+        || {
             // Only signal the group while its leader is still our unreaped child: never a
             // stranger. The whole group, because a shell's own children hold the pipes too.
+            // With the child gone its pipe ends close: the stuck write fails, the read ends.
             if proc_ppid(pid) == Some(std::process::id()) && proc_state(pid) != Some('Z') {
                 let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
-            // With the child gone its pipe ends close: the stuck write fails, the read ends.
-            let _ = rx.recv_timeout(DEADLINE);
-            let _ = handle.join();
-            panic!("{stuck}");
-        }
+        },
+    );
+    match result {
+        Some(result) => result.unwrap_or_else(|e| panic!("feed_and_read returned an error: {e}")),
+        None => panic!("{stuck}"),
     }
 }
 

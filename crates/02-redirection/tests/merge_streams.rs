@@ -2,8 +2,6 @@
 //! the merged result must keep that exact interleaving.
 
 use std::process::Command;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use redirection::merge_streams::{capture_merged, run_merged_to_file};
@@ -79,21 +77,11 @@ fn merged_file_is_truncated_and_the_status_returned() {
 
 /// Runs `capture_merged` on a thread, failing with a clear message if it never returns.
 fn capture_with_deadline(cmd: Command) -> (std::process::ExitStatus, Vec<u8>) {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(capture_merged(cmd));
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(result) => {
-            let _ = handle.join();
-            result.expect("capture_merged failed")
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        // The child has long exited (it writes a few KiB); the reader is still waiting for EOF.
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+    // The child has long exited when it overruns (it writes a few KiB): the reader is still
+    // waiting for EOF, and nothing is left to kill.
+    match testkit::call_or_unblock(DEADLINE, move || capture_merged(cmd), || {}) {
+        Some(result) => result.expect("capture_merged failed"),
+        None => panic!(
             "capture_merged did not return within {DEADLINE:?}: reading the pipe never saw EOF. \
              EOF comes only when EVERY write end is closed, and this process still holds one \
              (the Command keeps the Stdio it was given until it is dropped; drop the writers and \

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use redirection::stdio_modes::{capture_stdout, run_silenced, run_with_files};
@@ -163,34 +161,21 @@ fn call_with_deadline<T: Send + 'static>(
     marker: &str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> std::io::Result<T> {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(result) => {
-            let _ = handle.join();
-            result
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            for (pid, _) in children_of(std::process::id()) {
-                if proc_cmdline(pid).contains(marker) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+    let unblock = || {
+        for (pid, _) in children_of(std::process::id()) {
+            if proc_cmdline(pid).contains(marker) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
-            let _ = rx.recv_timeout(DEADLINE);
-            panic!(
-                "capture_stdout did not return within {DEADLINE:?} for a child writing 1 MiB: \
-                 a pipe holds only 64 KiB, so the child blocks until someone reads. Read stdout \
-                 to its end BEFORE waiting for the child"
-            );
         }
-    }
+    };
+    testkit::call_or_unblock(DEADLINE, f, unblock).unwrap_or_else(|| {
+        panic!(
+            "capture_stdout did not return within {DEADLINE:?} for a child writing 1 MiB: \
+             a pipe holds only 64 KiB, so the child blocks until someone reads. Read stdout \
+             to its end BEFORE waiting for the child"
+        )
+    })
 }

@@ -604,6 +604,42 @@ pub fn call_with_deadline<T: Send + 'static>(
     }
 }
 
+/// Like [`call_with_deadline`], for a call that hangs on something the test can release: when
+/// `f` is still running at `deadline`, runs `unblock` (typically: kill the child `f` waits on),
+/// then gives `f`'s thread up to `deadline` again to finish, so nothing of the hung call is left
+/// running. Returns `None` when `f` overran; the caller then fails with a message saying why the
+/// call probably hung.
+///
+/// A panic in `f` is re-raised at once, as in [`call_with_deadline`].
+pub fn call_or_unblock<T: Send + 'static>(
+    deadline: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+    unblock: impl FnOnce(),
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(v) => {
+            let _ = handle.join();
+            Some(v)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => None,
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            unblock();
+            let _ = rx.recv_timeout(deadline);
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+            None
+        }
+    }
+}
+
 /// The pipe ends `pid` holds open, one line each: `fd 4 -> pipe:[123456] (write end)`, read from
 /// `/proc/PID/fd` and the flags in `/proc/PID/fdinfo` (Linux). Use it to say what keeps a reader
 /// from seeing EOF: some process still holds a write end of its pipe.
