@@ -28,6 +28,7 @@ pub fn check(root: &Path) -> Vec<String> {
     match Curriculum::load(root) {
         Ok(curriculum) => {
             check_curriculum(root, &curriculum, &mut misses);
+            check_binary_names(root, &curriculum, &mut misses);
             misses.extend(crate::pristine::tidy_misses(root, &curriculum));
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
@@ -44,6 +45,58 @@ pub fn check(root: &Path) -> Vec<String> {
         }
     }
     misses
+}
+
+/// Binary names must be unique across the topic crates: every member's binaries are written to
+/// the same `target/debug/`, so two `kvd`s would overwrite each other and a test could run the
+/// other topic's.
+fn check_binary_names(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for topic in &curriculum.topics {
+        let crate_dir = root.join("crates").join(&topic.dir);
+        let manifest: Option<toml::Value> = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok());
+        let declared: Vec<(String, String)> = manifest
+            .as_ref()
+            .and_then(|v| v.get("bin")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| {
+                let name = b.get("name")?.as_str()?.to_owned();
+                let path = b
+                    .get("path")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                Some((name, path))
+            })
+            .collect();
+        let mut names: Vec<String> = declared.iter().map(|(n, _)| n.clone()).collect();
+        for file in files_under(&crate_dir.join("src/bin")) {
+            let Ok(rel) = file.strip_prefix(&crate_dir) else {
+                continue;
+            };
+            let rel = rel.display().to_string();
+            let direct = file.parent() == Some(crate_dir.join("src/bin").as_path());
+            if direct
+                && file.extension().is_some_and(|e| e == "rs")
+                && !declared.iter().any(|(_, p)| *p == rel)
+                && let Some(stem) = file.file_stem().and_then(|s| s.to_str())
+            {
+                names.push(stem.to_owned());
+            }
+        }
+        for name in names {
+            if let Some(other) = seen.insert(name.clone(), topic.dir.clone()) {
+                misses.push(format!(
+                    "binary `{name}` is built by both crates/{other} and crates/{}: binaries share \
+                     target/debug/, give one of them a topic-specific name",
+                    topic.dir
+                ));
+            }
+        }
+    }
 }
 
 fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
@@ -374,6 +427,38 @@ mod tests {
         check_source("b.rs", &far, &mut misses);
         assert_eq!(misses.len(), 1, "got {misses:?}");
         assert!(misses[0].starts_with("b.rs:"), "got {misses:?}");
+    }
+
+    #[test]
+    fn a_binary_name_used_by_two_topics_is_found() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        std::fs::write(
+            root.join("curriculum.toml"),
+            "[[topic]]\nname = \"a\"\ndir = \"01-a\"\ntitle = \"A\"\nweek = 1\ndays = \"1\"\n\n\
+             [[topic]]\nname = \"b\"\ndir = \"02-b\"\ntitle = \"B\"\nweek = 1\ndays = \"2\"\n",
+        )
+        .expect("write curriculum.toml");
+        for (dir, manifest) in [
+            ("01-a", "[package]\nname = \"a\"\n"),
+            (
+                "02-b",
+                "[package]\nname = \"b\"\n[[bin]]\nname = \"b-demo\"\npath = \"src/bin/demo.rs\"\n",
+            ),
+        ] {
+            let bin = root.join("crates").join(dir).join("src/bin");
+            std::fs::create_dir_all(&bin).expect("create src/bin");
+            std::fs::write(root.join("crates").join(dir).join("Cargo.toml"), manifest)
+                .expect("write Cargo.toml");
+            std::fs::write(bin.join("server.rs"), "//! x\nfn main() {}\n").expect("write bin");
+            std::fs::write(bin.join("demo.rs"), "//! x\nfn main() {}\n").expect("write bin");
+        }
+        let curriculum = Curriculum::load(root).expect("the curriculum loads");
+        let mut misses = Vec::new();
+        check_binary_names(root, &curriculum, &mut misses);
+        // `server` twice; `demo` only once, since crate b renames its demo to `b-demo`.
+        assert_eq!(misses.len(), 1, "got {misses:?}");
+        assert!(misses[0].contains("`server`"), "got {misses:?}");
     }
 
     #[test]
