@@ -122,9 +122,10 @@ pub static ENTRIES: &[Entry] = &[
             "strace -f -e trace=write,close -p PID",
         ],
         fix: "Treat EPIPE as a normal end of the conversation (the reader is done), not as a \
-              crash. Rust ignores SIGPIPE at start-up so you get the error instead of dying; a \
-              child you spawn inherits \"ignored\" unless you restore the default in pre_exec, \
-              which is what `head`-style consumers expect.",
+              crash. Rust ignores SIGPIPE at start-up so you get the error instead of dying. \
+              std's Command puts the default back in the children it spawns (so `yes | head` \
+              ends as in a shell), but a child made by hand with fork and exec inherits \
+              \"ignored\" across exec: restore SIG_DFL before exec.",
         chapter: "03-pipes.md",
     },
     Entry {
