@@ -29,6 +29,7 @@ pub fn check(root: &Path) -> Vec<String> {
         Ok(curriculum) => {
             check_curriculum(root, &curriculum, &mut misses);
             check_binary_names(root, &curriculum, &mut misses);
+            check_doc_links(root, &mut misses);
             misses.extend(crate::pristine::tidy_misses(root, &curriculum));
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
@@ -97,6 +98,105 @@ fn check_binary_names(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Str
             }
         }
     }
+}
+
+/// Every relative link in the book and the top-level documents points at a file that exists,
+/// and every `FILE.md#ANCHOR` at a heading of that file (an explicit `{#ANCHOR}` or the slug
+/// mdBook derives from the heading's text).
+fn check_doc_links(root: &Path, misses: &mut Vec<String>) {
+    let mut docs: Vec<PathBuf> = files_under(&root.join("docs/src"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+        .collect();
+    for top in ["README.md", "ARCHITECTURE.md", "CONTRIBUTING.md"] {
+        docs.push(root.join(top));
+    }
+    for doc in docs {
+        let Ok(text) = std::fs::read_to_string(&doc) else {
+            continue;
+        };
+        let rel = doc.strip_prefix(root).unwrap_or(&doc).display().to_string();
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if path.is_empty() {
+                doc.clone()
+            } else {
+                doc.parent().unwrap_or(root).join(path)
+            };
+            if !file.exists() {
+                misses.push(format!("{rel}: the link `{target}` points at no file"));
+                continue;
+            }
+            if !anchor.is_empty()
+                && file.extension().is_some_and(|e| e == "md")
+                && let Ok(linked) = std::fs::read_to_string(&file)
+                && !heading_anchors(&linked).iter().any(|a| a == anchor)
+            {
+                misses.push(format!(
+                    "{rel}: the link `{target}` names no heading of that file"
+                ));
+            }
+        }
+    }
+}
+
+/// The targets of the Markdown links `[text](target)` outside fenced code blocks.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("](") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find(')') else {
+                break;
+            };
+            let target = &after[..end];
+            if !target.is_empty() && !target.contains(char::is_whitespace) {
+                out.push(target.to_owned());
+            }
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+/// The anchors of a Markdown file's headings: explicit `{#id}`s and mdBook's slugs (lower
+/// case, spaces to `-`, only letters, digits, `-` and `_` kept).
+fn heading_anchors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with('#')) {
+        let heading = line.trim_start_matches('#').trim();
+        let (title, explicit) = match heading.rfind("{#") {
+            Some(i) => (&heading[..i], heading[i + 2..].strip_suffix('}')),
+            None => (heading, None),
+        };
+        if let Some(id) = explicit {
+            out.push(id.to_owned());
+        }
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        out.push(slug);
+    }
+    out
 }
 
 fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
@@ -459,6 +559,16 @@ mod tests {
         // `server` twice; `demo` only once, since crate b renames its demo to `b-demo`.
         assert_eq!(misses.len(), 1, "got {misses:?}");
         assert!(misses[0].contains("`server`"), "got {misses:?}");
+    }
+
+    #[test]
+    fn links_and_their_anchors_are_read_from_markdown() {
+        let text = "See [a](x.md#one) and [b](https://e.org).\n```\n[no](code.md)\n```\n";
+        assert_eq!(link_targets(text), ["x.md#one", "https://e.org"]);
+        let anchors = heading_anchors("# Top\n## Exercise: pipes! {#two_stage}\n### `2>&1` here\n");
+        assert!(anchors.contains(&"top".to_owned()), "{anchors:?}");
+        assert!(anchors.contains(&"two_stage".to_owned()), "{anchors:?}");
+        assert!(anchors.contains(&"21-here".to_owned()), "{anchors:?}");
     }
 
     #[test]
