@@ -273,8 +273,16 @@ fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Strin
         }
     }
 
+    // The book's "curriculum at a glance" lists every exercise by id.
+    let glance = std::fs::read_to_string(root.join("docs/src/curriculum.md")).unwrap_or_default();
     let mut named: BTreeSet<PathBuf> = BTreeSet::new();
     for ex in &curriculum.exercises {
+        if !glance.contains(&format!("`{}`", ex.id)) {
+            misses.push(format!(
+                "{}: not listed in docs/src/curriculum.md (the curriculum at a glance)",
+                ex.id
+            ));
+        }
         let paths = curriculum.paths(ex);
         for (file, what) in [
             (&paths.stub, "stub"),
