@@ -128,6 +128,34 @@ fn a_file_as_working_directory_is_a_bad_working_directory() {
 }
 
 #[test]
+fn an_executable_file_is_not_a_working_directory_either() {
+    // Execute permission on a FILE is not search permission on a directory: only a directory
+    // can be entered, whatever its mode bits say.
+    let dir = testkit::temp_dir("spawn-execcwd");
+    let file = dir.path().join("a-script");
+    fs::write(&file, "#!/bin/sh\n").expect("write the file");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    let err = spawn_err(Command::new("/bin/true").current_dir(&file));
+    assert!(
+        matches!(err, SpawnError::BadWorkingDir { .. }),
+        "chdir into an executable file fails too (ENOTDIR): expected BadWorkingDir, got {err:?}"
+    );
+}
+
+#[test]
+fn a_missing_program_in_a_good_working_directory_is_not_found() {
+    // Setting a working directory must not make every failure its fault: here the directory is
+    // fine and the program is what is missing.
+    let dir = testkit::temp_dir("spawn-goodcwd");
+    let err = spawn_err(Command::new("proclings-no-such-program").current_dir(dir.path()));
+    assert!(
+        matches!(err, SpawnError::NotFound { .. }),
+        "the working directory {} exists, the program does not: expected NotFound, got {err:?}",
+        dir.path().display()
+    );
+}
+
+#[test]
 fn other_errors_keep_their_errno() {
     // One argument longer than the kernel accepts (MAX_ARG_STRLEN, 128 KiB): execve says E2BIG.
     let huge = "x".repeat(200_000);

@@ -8,8 +8,6 @@
 
 use std::io;
 use std::process::Command;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use command_basics::timeout::{Finished, run_with_timeout};
@@ -71,6 +69,36 @@ fn a_command_that_finishes_in_time_reports_its_exit_status() {
         }
     }
     assert_no_children_left("a command that exited");
+}
+
+/// CPU time this process has used so far (user + system), from getrusage(2).
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+#[test]
+fn waiting_pauses_between_polls_instead_of_spinning() {
+    testkit::isolated!();
+    // A loop that calls try_wait without pausing burns a whole core for as long as the child
+    // runs. Pausing a few milliseconds between polls costs next to nothing.
+    let before = cpu_time();
+    let result = call(testkit::sh("exec sleep 1"), Duration::from_secs(10));
+    let used = cpu_time().saturating_sub(before);
+    assert!(
+        matches!(result, Ok(Finished::Exited(_))),
+        "`sleep 1` with a 10 s limit: expected Exited, got {result:?}"
+    );
+    assert!(
+        used < Duration::from_millis(150),
+        "waiting 1 s for `sleep 1` used {used:?} of CPU: the loop spins. Sleep a little \
+         (a few milliseconds) between two try_wait calls"
+    );
+    assert_no_children_left("a command waited for by polling");
 }
 
 #[test]
