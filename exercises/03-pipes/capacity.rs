@@ -44,6 +44,9 @@ pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
 /// Writes as much of `data` as fits into the pipe right now and returns how many bytes that was;
 /// never blocks. The pipe is left in the blocking mode it was in.
 ///
+/// A full pipe is not an error (it is the count so far); any other failure is, such as
+/// `BrokenPipe` when no reader is left.
+///
 /// # References
 /// `pipe(7)` on `O_NONBLOCK`; `fcntl(2)`, `F_GETFL`/`F_SETFL`.
 pub fn write_without_blocking(pipe: &mut PipeWriter, data: &[u8]) -> io::Result<usize> {

@@ -29,7 +29,8 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 /// Reads one frame. `Ok(None)` on a clean EOF before the first byte of a frame (the other side
 /// closed its end between messages); an `UnexpectedEof` error on EOF inside a frame.
 pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    // TODO: read the first byte alone: 0 bytes read there is a clean EOF, `Ok(None)`.
+    // TODO: read the first byte alone: 0 bytes read there is a clean EOF, `Ok(None)`; retry
+    //       `ErrorKind::Interrupted` (a signal arrived while waiting), return other errors.
     // TODO: read the rest of the header and the payload with `read_exact` (EOF inside a frame
     //       is then an `UnexpectedEof` error); refuse lengths above MAX_FRAME.
     todo!("read one frame")
@@ -105,6 +106,7 @@ impl Worker {
         // TODO: write the request frame; `BrokenPipe` means the worker is gone.
         // TODO: read the response frame; `None` or `UnexpectedEof` means the worker died:
         //       reap it (`wait`) and return `WorkerError::Died(status)`.
+        // TODO: any other error is `WorkerError::Io`: the worker may be fine, leave it running.
         todo!("one request, one response")
     }
 

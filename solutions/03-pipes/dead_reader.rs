@@ -48,12 +48,14 @@ pub fn write_all_or_gone(out: &mut impl Write, data: &[u8]) -> io::Result<WriteO
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 return Ok(WriteOutcome::ReaderGone { written });
             }
+            // EINTR: a signal was handled while write waited for room, nothing was written.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
     }
     // A buffered writer may still hold bytes: flushing them can also meet a dead reader. Those
-    // bytes were never accepted by the pipe, so they are not counted as written.
+    // bytes were accepted by `out` and are counted in `written` (a generic writer cannot tell
+    // how many of them reached the pipe); any other flush error is a real error.
     match out.flush() {
         Ok(()) => Ok(WriteOutcome::Complete),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(WriteOutcome::ReaderGone { written }),

@@ -42,6 +42,8 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
         match input.read(&mut header[..1]) {
             Ok(0) => return Ok(None),
             Ok(n) => break n,
+            // EINTR: a signal was handled while read waited and nothing was read. Not an
+            // error: read again (read_exact below retries it by itself).
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }

@@ -132,3 +132,90 @@ fn the_reported_count_is_what_the_reader_receives() {
         out.trim()
     );
 }
+
+#[test]
+fn a_message_that_fits_is_written_whole() {
+    let (_child, mut writer) = pipe_to_a_child_that_never_reads();
+    let message = vec![b'm'; 1000];
+    let result = call_with_deadline(DEADLINE, move || {
+        write_without_blocking(&mut writer, &message)
+    });
+    let Some(n) = result else {
+        panic!("write_without_blocking blocked on an almost empty pipe: set O_NONBLOCK first");
+    };
+    match n {
+        Ok(n) => assert_eq!(
+            n, 1000,
+            "1000 bytes fit into an empty pipe of 64 KiB: all of them must be reported written"
+        ),
+        Err(e) => panic!(
+            "1000 bytes fit into an empty pipe, yet write_without_blocking failed: {e} (stop \
+             the loop once every byte is written: a write of 0 bytes is not progress)"
+        ),
+    }
+}
+
+#[test]
+fn a_pipe_that_was_already_nonblocking_stays_nonblocking() {
+    let (_child, mut writer) = pipe_to_a_child_that_never_reads();
+    let flags = OFlag::from_bits_retain(fcntl(writer.as_fd(), FcntlArg::F_GETFL).expect("F_GETFL"));
+    fcntl(writer.as_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).expect("F_SETFL");
+    let cap = capacity(&writer).expect("capacity");
+    let result = call_with_deadline(DEADLINE, move || {
+        let n = write_without_blocking(&mut writer, &vec![b'n'; 1 << 20]);
+        (n, writer)
+    });
+    let Some((n, writer)) = result else {
+        panic!(
+            "write_without_blocking blocked on a full pipe that was already O_NONBLOCK: add the \
+             flag to the ones you read (flags | O_NONBLOCK), do not toggle it"
+        );
+    };
+    let n = n.expect("write_without_blocking");
+    assert_eq!(
+        n, cap,
+        "exactly the capacity ({cap} bytes) fits; reported {n}"
+    );
+    assert!(
+        nonblocking(&writer),
+        "the pipe was O_NONBLOCK before the call and must still be afterwards: restore the \
+         flags you read, do not just clear O_NONBLOCK"
+    );
+}
+
+#[test]
+fn a_reader_that_is_gone_is_an_error_not_a_full_pipe() {
+    // Alone in a process: a child that another test's thread is spawning holds a copy of every
+    // fd until its exec, the read end too, and while it does the pipe still has a reader.
+    testkit::isolated!();
+    let (reader, mut writer) = io::pipe().expect("pipe");
+    let mut cmd = Command::new("true");
+    cmd.stdin(reader);
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    drop(cmd);
+    // Once `true` has exited, nobody holds the read end any more.
+    guard.wait(DEADLINE);
+    let result = call_with_deadline(DEADLINE, move || {
+        let n = write_without_blocking(&mut writer, b"nobody will read this");
+        (n, writer)
+    });
+    let Some((n, writer)) = result else {
+        panic!("write_without_blocking did not return on a pipe without a reader");
+    };
+    match n {
+        Err(e) => assert_eq!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe,
+            "a pipe without a reader fails with EPIPE (BrokenPipe); got {e}"
+        ),
+        Ok(n) => panic!(
+            "the reader (`true`) has exited, so the write fails with EPIPE; \
+             write_without_blocking reported Ok({n}) instead: only WouldBlock means \"full\", \
+             every other error must be returned"
+        ),
+    }
+    assert!(
+        !nonblocking(&writer),
+        "the pipe must be back in blocking mode also when the write failed"
+    );
+}

@@ -158,3 +158,27 @@ fn send_reaches_an_unrelated_reader_process() {
     assert_eq!(out, "hello through a name\n");
     assert!(status.success(), "cat {}", describe_status(status));
 }
+
+#[test]
+fn a_missing_fifo_is_an_error_not_a_missing_reader() {
+    let dir = temp_dir("fifo_missing");
+    // No Fifo::create: nothing exists at this path.
+    let path = path_in(&dir, "nowhere");
+    let target = path.clone();
+    let opened = call_with_deadline(DEADLINE, move || try_open_writer(&target))
+        .expect("try_open_writer blocked: open it with O_NONBLOCK");
+    match opened {
+        Err(e) => assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::NotFound,
+            "opening {} (which does not exist) must fail with NotFound; got {e}",
+            path.display()
+        ),
+        Ok(None) => panic!(
+            "{} does not exist, yet try_open_writer said \"no reader\" (Ok(None)): only ENXIO \
+             means that; return every other error",
+            path.display()
+        ),
+        Ok(Some(_)) => panic!("{} does not exist, yet it was opened", path.display()),
+    }
+}

@@ -3,12 +3,18 @@
 //! The worker is this crate's `pipes-worker` binary, which runs your `serve` loop: it answers each
 //! request with the same bytes in upper case, and dies (exit 3) on the request `crash`.
 
+use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::unix::thread::JoinHandleExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
-use pipes::worker::{Worker, WorkerError, read_frame, serve, write_frame};
-use testkit::{assert_reaped, call_with_deadline, describe_status, proc_state};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use pipes::worker::{MAX_FRAME, Worker, WorkerError, read_frame, serve, write_frame};
+use testkit::{assert_reaped, call_with_deadline, describe_status, proc_state, sh, wait_until};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -176,4 +182,326 @@ fn dropping_a_worker_leaves_no_process() {
         None,
         "the worker (pid {pid}) must be killed and reaped when its Worker is dropped"
     );
+}
+
+/// The 4-byte header announcing `len` bytes.
+fn header(len: usize) -> [u8; 4] {
+    u32::try_from(len)
+        .expect("a length that fits a header")
+        .to_be_bytes()
+}
+
+#[test]
+fn a_frame_of_exactly_max_frame_bytes_is_accepted() {
+    let (mut reader, mut writer) = io::pipe().expect("pipe");
+    let sender = thread::spawn(move || -> io::Result<()> {
+        writer.write_all(&header(MAX_FRAME))?;
+        writer.write_all(&vec![b'z'; MAX_FRAME])
+    });
+    let frame = call_with_deadline(DEADLINE, move || read_frame(&mut reader))
+        .expect("read_frame blocked on a complete frame");
+    match frame {
+        Ok(Some(payload)) => assert_eq!(
+            payload.len(),
+            MAX_FRAME,
+            "the payload of a frame of MAX_FRAME bytes"
+        ),
+        other => panic!(
+            "MAX_FRAME ({MAX_FRAME}) is the largest payload accepted, so a frame of exactly \
+             MAX_FRAME bytes is valid (refuse only len > MAX_FRAME); got {:?}",
+            other.map(|f| f.map(|p| p.len()))
+        ),
+    }
+    sender
+        .join()
+        .expect("sender thread")
+        .expect("writing the frame");
+}
+
+#[test]
+fn a_length_over_max_frame_is_invalid_data() {
+    let (mut reader, mut writer) = io::pipe().expect("pipe");
+    // Only the header: a reader that checks the length never waits for the payload.
+    writer.write_all(&header(MAX_FRAME + 1)).expect("write");
+    drop(writer);
+    let result = call_with_deadline(DEADLINE, move || read_frame(&mut reader))
+        .expect("read_frame blocked after a header announcing too much");
+    match result {
+        Err(e) => assert_eq!(
+            e.kind(),
+            io::ErrorKind::InvalidData,
+            "a header announcing MAX_FRAME + 1 bytes must be refused as InvalidData before \
+             allocating or reading the payload; got {e}"
+        ),
+        Ok(frame) => panic!(
+            "a header announcing MAX_FRAME + 1 bytes must be refused (InvalidData); got \
+             Ok({:?})",
+            frame.map(|p| p.len())
+        ),
+    }
+}
+
+#[test]
+fn a_read_error_is_returned_not_retried() {
+    // /dev/null opened write-only: every read fails with EBADF.
+    let mut write_only = OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .expect("open /dev/null write-only");
+    let result = call_with_deadline(DEADLINE, move || read_frame(&mut write_only)).expect(
+        "read_frame kept retrying a read that fails with EBADF: retry only Interrupted, \
+         return every other error",
+    );
+    assert!(
+        result.is_err(),
+        "a read failing with EBADF must be an error, got {result:?}"
+    );
+}
+
+/// Set by [`note_signal`] once the signal was handled, so the interrupted call has returned.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+/// Installs a SIGUSR1 handler without `SA_RESTART`: a blocking call it interrupts then fails
+/// with EINTR (`ErrorKind::Interrupted`) instead of being restarted by the kernel. Process-wide,
+/// so only in an isolated test.
+fn handle_sigusr1_without_restart() {
+    let action = SigAction::new(
+        SigHandler::Handler(note_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe, and this runs
+    // in the isolated process of one test, so no other test's signal handling changes.
+    unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction(SIGUSR1)");
+}
+
+/// Whether thread `tid` of this process sleeps inside system call `nr` (by
+/// `/proc/self/task/TID/syscall`, when the kernel provides it).
+fn sleeps_in_syscall(tid: i32, nr: libc::c_long) -> bool {
+    let Ok(tid) = u32::try_from(tid) else {
+        return false;
+    };
+    if proc_state(tid) != Some('S') {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
+        Ok(text) => text.split_whitespace().next() == Some(nr.to_string().as_str()),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn a_signal_while_waiting_for_a_frame_is_retried() {
+    testkit::isolated!();
+    handle_sigusr1_without_restart();
+    let (mut reader, mut writer) = io::pipe().expect("pipe");
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let reading = thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        // The pipe is empty and its writer open: this blocks inside read(2).
+        read_frame(&mut reader)
+    });
+    let tid = tid_rx.recv().expect("the reading thread's id");
+    wait_until(DEADLINE, "read_frame to block on the empty pipe", || {
+        reading.is_finished() || sleeps_in_syscall(tid, libc::SYS_read)
+    });
+    if reading.is_finished() {
+        match reading.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(frame) => panic!(
+                "read_frame returned {frame:?} before anything was written: it must wait for \
+                 a frame"
+            ),
+        }
+    }
+    // SAFETY: `reading` has not been joined, so its pthread_t still names a live thread.
+    let rc = unsafe { libc::pthread_kill(reading.as_pthread_t(), libc::SIGUSR1) };
+    assert_eq!(rc, 0, "pthread_kill(SIGUSR1) failed");
+    // The handler runs as the interrupted read(2) returns: EINTR, nothing read.
+    wait_until(DEADLINE, "the SIGUSR1 handler to run", || {
+        SIGNALLED.load(Ordering::SeqCst)
+    });
+    // Only now send the frame; closing the writer also ends any read still waiting.
+    writer
+        .write_all(b"\x00\x00\x00\x02ok")
+        .expect("write a frame");
+    drop(writer);
+    wait_until(DEADLINE, "read_frame to return", || reading.is_finished());
+    let frame = match reading.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(frame) => frame,
+    };
+    match frame {
+        Ok(Some(payload)) => assert_eq!(payload, b"ok", "the frame sent after the signal"),
+        other => panic!(
+            "a signal interrupted read(2) while read_frame waited for the first byte, so it \
+             failed with EINTR (ErrorKind::Interrupted): that is not an error, read again \
+             (read_exact does this for you, your own read of the first byte must too). Got \
+             {other:?}"
+        ),
+    }
+}
+
+#[test]
+fn a_request_over_max_frame_is_refused_and_the_worker_lives_on() {
+    let worker = Worker::spawn(&mut worker_command()).expect("spawn the worker");
+    let pid = worker.pid();
+    let (too_big, after, status) = within_deadline(pid, "a request over MAX_FRAME", move || {
+        let mut worker = worker;
+        let too_big = worker.request(&vec![b'x'; MAX_FRAME + 1]);
+        let after = worker.request(b"still here").map_err(|e| e.to_string());
+        (too_big, after, worker.shutdown().map_err(|e| e.to_string()))
+    });
+    match too_big {
+        Err(WorkerError::Io(e)) => assert_eq!(
+            e.kind(),
+            io::ErrorKind::InvalidInput,
+            "write_frame refuses a payload over MAX_FRAME with InvalidInput; got {e}"
+        ),
+        Err(WorkerError::Died(status)) => panic!(
+            "a request over MAX_FRAME is refused before anything is sent, so the worker is \
+             fine: only BrokenPipe means it is gone. Got Died({})",
+            describe_status(status)
+        ),
+        Ok(r) => panic!(
+            "a request over MAX_FRAME must be refused, yet {} bytes came back",
+            r.len()
+        ),
+    }
+    assert_eq!(
+        after.as_deref(),
+        Ok(&b"STILL HERE"[..]),
+        "the worker must still answer after a refused request"
+    );
+    let status = status.unwrap_or_else(|e| panic!("shutdown failed: {e}"));
+    assert!(status.success(), "the worker {}", describe_status(status));
+    assert_reaped(pid);
+}
+
+#[test]
+fn a_worker_gone_before_the_request_is_reported_dead_with_its_status() {
+    let worker = Worker::spawn(&mut sh("exit 5")).expect("spawn the worker");
+    let pid = worker.pid();
+    // A process closes its fds as it exits: once it is a zombie its stdin has no reader.
+    wait_until(DEADLINE, "the worker to exit", || {
+        proc_state(pid) == Some('Z')
+    });
+    let result = within_deadline(pid, "a request to a worker that has exited", move || {
+        let mut worker = worker;
+        worker.request(b"anyone there?")
+    });
+    match result {
+        Err(e @ WorkerError::Died(status)) => {
+            assert_eq!(
+                status.code(),
+                Some(5),
+                "Died must carry the status the worker exited with (`exit 5`); got {}",
+                describe_status(status)
+            );
+            let message = e.to_string();
+            assert!(
+                message.contains(&status.to_string()),
+                "the error's message must say how the worker ended ({status}); got {message:?}"
+            );
+        }
+        Err(WorkerError::Io(e)) => panic!(
+            "writing to a worker that has exited fails with EPIPE (BrokenPipe): reap it and \
+             return WorkerError::Died(status), not Io({e})"
+        ),
+        Ok(r) => panic!("the worker had exited, yet a response came: {r:?}"),
+    }
+    assert_reaped(pid);
+}
+
+#[test]
+fn a_response_cut_short_by_the_workers_death_is_reported_dead() {
+    // Reads the 6 bytes of the request frame `hi`, starts a response announcing 10 bytes,
+    // sends only 3 and exits 4.
+    let worker = Worker::spawn(&mut sh(
+        "head -c 6 >/dev/null; printf '\\000\\000\\000\\012abc'; exit 4",
+    ))
+    .expect("spawn the worker");
+    let pid = worker.pid();
+    let result = within_deadline(pid, "a request whose response is cut short", move || {
+        let mut worker = worker;
+        worker.request(b"hi")
+    });
+    match result {
+        Err(WorkerError::Died(status)) => assert_eq!(
+            status.code(),
+            Some(4),
+            "the worker exited 4 after half a response; got {}",
+            describe_status(status)
+        ),
+        Err(WorkerError::Io(e)) => panic!(
+            "EOF inside the response (UnexpectedEof) means the worker died: reap it and return \
+             WorkerError::Died(status), not Io({e})"
+        ),
+        Ok(r) => panic!("the response was cut short, yet request returned {r:?}"),
+    }
+    assert_reaped(pid);
+}
+
+#[test]
+fn a_garbled_response_is_an_io_error_not_a_death() {
+    // Answers with a header announcing 4 GiB - 1, then keeps running until its stdin closes.
+    let worker = Worker::spawn(&mut sh(
+        "printf '\\377\\377\\377\\377'; exec cat >/dev/null",
+    ))
+    .expect("spawn the worker");
+    let pid = worker.pid();
+    let result = within_deadline(pid, "a request answered with garbage", move || {
+        let mut worker = worker;
+        // The worker is dropped (killed and reaped) at the end of this closure.
+        worker.request(b"hi")
+    });
+    let err = match result {
+        Err(e) => e,
+        Ok(r) => panic!(
+            "the response was garbage, yet request returned {} bytes",
+            r.len()
+        ),
+    };
+    let io_error = match &err {
+        WorkerError::Io(e) => e,
+        WorkerError::Died(status) => panic!(
+            "the worker was alive and sent a bad frame: that is an I/O error \
+             (WorkerError::Io(InvalidData)), not a death; only None and UnexpectedEof mean \
+             the worker died. Got Died({})",
+            describe_status(*status)
+        ),
+    };
+    assert_eq!(
+        io_error.kind(),
+        io::ErrorKind::InvalidData,
+        "a response header over MAX_FRAME is InvalidData; got {io_error}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&io_error.to_string()),
+        "the error's message must name the cause ({io_error}); got {message:?}"
+    );
+    assert_reaped(pid);
+}
+
+#[test]
+fn shutdown_returns_the_workers_exit_status() {
+    // Exits 6 once its stdin reaches EOF.
+    let worker = Worker::spawn(&mut sh("cat >/dev/null; exit 6")).expect("spawn the worker");
+    let pid = worker.pid();
+    let status = within_deadline(pid, "shutdown", move || {
+        worker.shutdown().map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|e| panic!("shutdown failed: {e}"));
+    assert_eq!(
+        status.code(),
+        Some(6),
+        "shutdown must return the status the worker exited with (`exit 6` after EOF); got {}",
+        describe_status(status)
+    );
+    assert_reaped(pid);
 }
