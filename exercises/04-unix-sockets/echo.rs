@@ -18,11 +18,15 @@ use std::thread;
 /// Echoes everything read from `stream` back to it until the client shuts down its writing
 /// side (EOF), then closes. Returns the number of bytes echoed.
 ///
+/// A read that a signal interrupts is retried; any other error (a client that reset the
+/// connection) is returned.
+///
 /// # References
 /// `read(2)`, `write(2)`, `unix(7)`
 pub fn handle_client(stream: UnixStream) -> io::Result<u64> {
     // TODO: make `stream` mutable (`mut stream`) to read and write it; loop: read a chunk; 0 bytes means EOF (stop); write the chunk back right away
-    // (all of it), and count the bytes.
+    // (all of it), and count the bytes. A read that fails with `ErrorKind::Interrupted` (a
+    // signal arrived) is retried; any other error is returned.
     todo!("echo each chunk back as it arrives, until EOF")
 }
 

@@ -29,9 +29,11 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 ///
 /// Returns `Ok(None)` when the stream ends cleanly before the first byte of a frame,
 /// `UnexpectedEof` when it ends inside a frame, and `InvalidData` when the header announces
-/// more than [`MAX_FRAME`] bytes.
+/// more than [`MAX_FRAME`] bytes. A read that a signal interrupts is retried; any other error
+/// (a reset connection) is returned.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     // TODO: read the 4 header bytes in a loop (EOF before any byte: Ok(None); EOF after some:
-    // UnexpectedEof); check the length against MAX_FRAME; then read exactly that many bytes.
+    // UnexpectedEof; `Interrupted`: read again; any other error: return it); check the length
+    // against MAX_FRAME; then read exactly that many bytes.
     todo!("read a length-prefixed frame")
 }

@@ -18,6 +18,9 @@ use std::thread;
 /// Echoes everything read from `stream` back to it until the client shuts down its writing
 /// side (EOF), then closes. Returns the number of bytes echoed.
 ///
+/// A read that a signal interrupts is retried; any other error (a client that reset the
+/// connection) is returned.
+///
 /// # References
 /// `read(2)`, `write(2)`, `unix(7)`
 pub fn handle_client(mut stream: UnixStream) -> io::Result<u64> {
@@ -29,6 +32,8 @@ pub fn handle_client(mut stream: UnixStream) -> io::Result<u64> {
         let n = match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
+            // A signal handler ran while `read` waited (EINTR): nothing was read and nothing
+            // is wrong, so read again. Every other error is real and ends this client.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };

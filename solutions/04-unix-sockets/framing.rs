@@ -39,7 +39,8 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 ///
 /// Returns `Ok(None)` when the stream ends cleanly before the first byte of a frame,
 /// `UnexpectedEof` when it ends inside a frame, and `InvalidData` when the header announces
-/// more than [`MAX_FRAME`] bytes.
+/// more than [`MAX_FRAME`] bytes. A read that a signal interrupts is retried; any other error
+/// (a reset connection) is returned.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut header = [0u8; 4];
     // The header itself can arrive in pieces, so it is read with a loop that also tells
@@ -55,6 +56,8 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
                 ));
             }
             Ok(n) => filled += n,
+            // EINTR: a signal handler ran before any byte arrived; read again. Any other
+            // error (ECONNRESET, ...) is not a clean end and is returned.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }

@@ -64,15 +64,16 @@ pub fn execute(store: &Store, line: &str) -> (String, After) {
             }
             _ => "ERROR usage: SET key value".to_string(),
         },
-        ("GET", key) if is_key(key) => match map.get(key) {
+        // Both take exactly one word: check it once, before either touches the map.
+        ("GET" | "DEL", key) if !is_key(key) => format!("ERROR usage: {command} key"),
+        ("GET", key) => match map.get(key) {
             Some(value) => format!("VALUE {value}"),
             None => "NOT_FOUND".to_string(),
         },
-        ("DEL", key) if is_key(key) => match map.remove(key) {
+        ("DEL", key) => match map.remove(key) {
             Some(_) => "DELETED".to_string(),
             None => "NOT_FOUND".to_string(),
         },
-        ("GET" | "DEL", _) => format!("ERROR usage: {command} key"),
         ("QUIT", "") => return ("BYE".to_string(), After::Close),
         ("SHUTDOWN", "") => return ("BYE".to_string(), After::Shutdown),
         _ => format!("ERROR unknown command: {line}"),
@@ -80,6 +81,7 @@ pub fn execute(store: &Store, line: &str) -> (String, After) {
     (reply, After::Continue)
 }
 
+/// A key is one word: not empty, no space.
 fn is_key(s: &str) -> bool {
     !s.is_empty() && !s.contains(' ')
 }

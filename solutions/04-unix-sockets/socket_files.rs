@@ -31,7 +31,8 @@ impl SocketFile {
     /// If a socket file is already there and nobody listens on it (connecting is refused),
     /// it is stale: remove it and bind again. If a server accepts connections there, fail with
     /// `AddrInUse` and leave its file alone. If the path is not a socket at all, fail with
-    /// `AlreadyExists` and leave the file alone.
+    /// `AlreadyExists` and leave the file alone. Any other error, of `bind` or of the probing
+    /// `connect`, is returned as it is, and the file is left alone.
     ///
     /// # References
     /// `bind(2)`, `connect(2)`, `unix(7)`
@@ -98,8 +99,8 @@ impl Drop for SocketFile {
 /// permission bits for group or others), binds `name` inside it, and sets the socket file's
 /// mode to `0600`.
 ///
-/// An existing directory owned by another user or open to group or others fails with
-/// `PermissionDenied`.
+/// Anything else already at `dir` fails with `PermissionDenied`: a file, a symlink (even to a
+/// private directory), or a directory owned by another user or open to group or others.
 ///
 /// # References
 /// `mkdir(2)`, `chmod(2)`, `unix(7)` (connecting needs write permission on the socket file)

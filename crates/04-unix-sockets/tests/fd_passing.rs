@@ -13,6 +13,10 @@ use std::process::{Command, Stdio};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, FdSnapshot, describe_status, path_in, temp_dir};
 use unix_sockets::fd_passing::{recv_fd, send_fd};
 
+/// Why `recv_fd` may fail in these tests, where the sender closes its end after `send_fd`.
+const RECV_FAILED: &str = "recv_fd failed (UnexpectedEof: the sender closed without sending \
+                           anything, so check send_fd too)";
+
 fn file_with(dir: &Path, name: &str, content: &str) -> File {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
@@ -25,7 +29,10 @@ fn received_fd_is_a_new_descriptor_for_the_same_file() {
     let file = file_with(dir.path(), "a.txt", "shared content");
     let (a, b) = UnixStream::pair().unwrap();
     send_fd(&a, file.as_fd()).expect("send_fd failed");
-    let got: OwnedFd = recv_fd(&b).expect("recv_fd failed");
+    // What was sent stays queued after the sender closes; a send_fd that sent nothing now
+    // makes recv_fd see EOF at once instead of waiting forever.
+    drop(a);
+    let got: OwnedFd = recv_fd(&b).expect(RECV_FAILED);
     assert_ne!(
         got.as_raw_fd(),
         file.as_raw_fd(),
@@ -56,7 +63,8 @@ fn the_open_file_description_and_its_offset_are_shared() {
     file.read_exact(&mut header).unwrap();
     let (a, b) = UnixStream::pair().unwrap();
     send_fd(&a, file.as_fd()).expect("send_fd failed");
-    let mut theirs = File::from(recv_fd(&b).expect("recv_fd failed"));
+    drop(a);
+    let mut theirs = File::from(recv_fd(&b).expect(RECV_FAILED));
     let mut rest = String::new();
     theirs.read_to_string(&mut rest).unwrap();
     assert_eq!(
@@ -79,9 +87,9 @@ fn the_file_survives_sender_close_and_unlink() {
     let (a, b) = UnixStream::pair().unwrap();
     send_fd(&a, file.as_fd()).expect("send_fd failed");
     // In flight, the message holds its own reference: the sender may close and the name may go.
-    drop(file);
+    drop((file, a));
     std::fs::remove_file(&path).unwrap();
-    let mut got = File::from(recv_fd(&b).expect("recv_fd failed"));
+    let mut got = File::from(recv_fd(&b).expect(RECV_FAILED));
     let mut s = String::new();
     got.seek(SeekFrom::Start(0)).unwrap();
     got.read_to_string(&mut s).unwrap();
@@ -155,8 +163,9 @@ fn passing_a_descriptor_leaks_none() {
         let file = File::open(&path).unwrap();
         let (a, b) = UnixStream::pair().unwrap();
         send_fd(&a, file.as_fd()).expect("send_fd failed");
-        let got = recv_fd(&b).expect("recv_fd failed");
-        drop((file, a, b, got));
+        drop(a);
+        let got = recv_fd(&b).expect(RECV_FAILED);
+        drop((file, b, got));
     }
     before.assert_no_leak("after sending and receiving one descriptor and dropping everything");
 }

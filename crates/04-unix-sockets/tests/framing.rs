@@ -1,11 +1,14 @@
 //! Tests for `unix-sockets/framing`: length-prefixed frames over a real stream socket, with
 //! short reads forced one byte at a time, large frames that need many writes, a clean end
-//! told apart from a cut frame, and an oversized header refused.
+//! told apart from a cut frame or a reset connection, a read a signal interrupted, a frame of
+//! exactly `MAX_FRAME` bytes accepted, and an oversized one refused.
 
 use std::io::{ErrorKind, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -35,18 +38,22 @@ fn frame_written_one_byte_at_a_time_is_read_whole() {
     wire.extend_from_slice(&11u32.to_be_bytes());
     wire.extend_from_slice(b"hello world");
     let reader_sock = rx.try_clone().unwrap();
+    let reader_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&reader_done);
     // Each byte is sent only after the reader has taken the previous one out of the socket,
     // so every read the reader makes returns exactly one byte: the shortest read there is.
     let writer = thread::spawn(move || {
         for b in wire {
             tx.write_all(&[b]).unwrap();
-            let pending = || unread_bytes(&reader_sock) == 0;
+            // A reader that returned early will never take the byte: stop waiting at once.
+            let taken_or_gone = || unread_bytes(&reader_sock) == 0 || done.load(Ordering::SeqCst);
             if testkit::try_wait_until(
                 Duration::from_secs(5),
                 "the reader to take the byte",
-                pending,
+                taken_or_gone,
             )
             .is_err()
+                || unread_bytes(&reader_sock) != 0
             {
                 return Err("the reader stopped reading in the middle of a frame");
             }
@@ -54,6 +61,7 @@ fn frame_written_one_byte_at_a_time_is_read_whole() {
         Ok(tx)
     });
     let got = read_frame(&mut rx);
+    reader_done.store(true, Ordering::SeqCst);
     let tx = writer.join().unwrap();
     let got = got.unwrap_or_else(|e| {
         panic!(
@@ -79,13 +87,14 @@ fn large_frame_survives_short_writes_and_reads() {
     let expected = payload.clone();
     let writer = thread::spawn(move || write_frame(&mut tx, &payload).map(|()| tx));
     let got = read_frame(&mut rx);
-    let tx = writer
-        .join()
-        .expect("write_frame panicked")
-        .expect("write_frame failed");
-    let got = got
-        .expect("read_frame failed")
-        .expect("expected a frame, got a clean end");
+    // Closing our end releases a writer still blocked on bytes a failed read left unread.
+    drop(rx);
+    let sent = writer.join().expect("write_frame panicked");
+    let got = match got {
+        Ok(got) => got.expect("expected a frame, got a clean end"),
+        Err(e) => panic!("read_frame failed: {e} (write_frame returned {sent:?})"),
+    };
+    let tx = sent.expect("write_frame failed");
     assert_eq!(
         got.len(),
         expected.len(),
@@ -171,6 +180,9 @@ fn stream_cut_inside_a_frame_is_unexpected_eof() {
 fn oversized_header_is_refused_before_allocating() {
     let (mut tx, mut rx) = pair();
     tx.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    // The stream ends after the header: a read_frame that does not refuse it fails at once
+    // (EOF inside the payload) instead of waiting for 4 GiB that never come.
+    tx.shutdown(Shutdown::Write).unwrap();
     match read_frame(&mut rx) {
         Err(e) if e.kind() == ErrorKind::InvalidData => {}
         other => panic!(
@@ -178,11 +190,132 @@ fn oversized_header_is_refused_before_allocating() {
             u32::MAX
         ),
     }
+    let (mut tx, rx) = pair();
     let big = vec![0u8; MAX_FRAME + 1];
+    // Non-blocking, so that a write_frame that does not refuse fails at once (WouldBlock: the
+    // socket buffer holds far less than 16 MiB) instead of waiting for a reader forever.
+    tx.set_nonblocking(true).unwrap();
     match write_frame(&mut tx, &big) {
         Err(e) if e.kind() == ErrorKind::InvalidInput => {}
         other => {
             panic!("write_frame of MAX_FRAME + 1 bytes must fail with InvalidInput, got {other:?}")
         }
+    }
+    assert_eq!(
+        unread_bytes(&rx),
+        0,
+        "write_frame refused the frame but wrote bytes first: check the length before writing \
+         anything, or the peer reads a header without its payload"
+    );
+}
+
+#[test]
+fn a_frame_of_exactly_max_frame_bytes_goes_through() {
+    let (mut tx, mut rx) = pair();
+    let writer = thread::spawn(move || {
+        let sent = write_frame(&mut tx, &vec![7u8; MAX_FRAME]);
+        // Closing at once: a reader waiting for a frame that was never written sees EOF
+        // instead of waiting for its deadline.
+        drop(tx);
+        sent
+    });
+    let got = read_frame(&mut rx);
+    // Closing our end releases a writer blocked on a frame we did not read.
+    drop(rx);
+    let sent = writer.join().expect("write_frame panicked");
+    if let Err(e) = &sent
+        && e.kind() == ErrorKind::InvalidInput
+    {
+        panic!(
+            "write_frame refused a payload of exactly MAX_FRAME = {MAX_FRAME} bytes: {e}\n\
+             MAX_FRAME is the largest size allowed, not the first one refused (`>`, not `>=`)"
+        );
+    }
+    match got {
+        Ok(Some(payload)) => assert!(
+            payload.len() == MAX_FRAME && payload.iter().all(|&b| b == 7),
+            "the frame of MAX_FRAME bytes came out as {} bytes, or with other bytes",
+            payload.len()
+        ),
+        other => panic!(
+            "read_frame of a frame of exactly MAX_FRAME = {MAX_FRAME} bytes: expected the \
+             payload, got {:?}\nMAX_FRAME is the largest size allowed, not the first one \
+             refused (`>`, not `>=`)",
+            other.map(|frame| frame.map(|p| p.len()))
+        ),
+    }
+    sent.expect("write_frame failed");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_reset_connection_is_an_error_not_a_clean_end() {
+    let (tx, mut rx) = pair();
+    // Our peer closes with a byte we sent still unread in its buffer: on Linux that resets
+    // the connection, and our next read fails with ECONNRESET instead of returning 0 (EOF).
+    rx.write_all(b"x").unwrap();
+    drop(tx);
+    match read_frame(&mut rx) {
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!(
+            "the peer reset the connection, so read() failed with ECONNRESET: expected \
+             Err(ConnectionReset), got {other:?}. Retry only ErrorKind::Interrupted; return \
+             every other read error (Ok(None) means a clean end, and this was not one)"
+        ),
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_read_interrupted_by_a_signal_is_retried() {
+    testkit::isolated!();
+    testkit::handle_sigusr1_without_restart();
+    let (mut tx, mut rx) = pair();
+    // The read deadline would turn a lost wake-up into an error; the test waits on events.
+    rx.set_read_timeout(None).unwrap();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let reading = thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        // Nothing was sent yet: this blocks inside the read of the header's first byte.
+        let frame = read_frame(&mut rx);
+        // Handing `rx` back keeps it open, so the frame written below is never refused.
+        (frame, rx)
+    });
+    let tid = tid_rx.recv().expect("the reading thread's id");
+    testkit::wait_until(
+        testkit::DEFAULT_DEADLINE,
+        "read_frame to block on the silent socket",
+        || {
+            reading.is_finished()
+                || testkit::thread_sleeps_in(tid, &[libc::SYS_read, libc::SYS_recvfrom])
+        },
+    );
+    if reading.is_finished() {
+        match reading.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok((frame, _)) => panic!(
+                "read_frame returned {frame:?} before anything was sent: it must wait for a frame"
+            ),
+        }
+    }
+    // The handler runs as the interrupted read returns: EINTR, nothing read.
+    testkit::interrupt_thread(&reading);
+    // Only now send the frame; closing our end also ends any read still waiting.
+    write_frame(&mut tx, b"ok").expect("write_frame failed");
+    drop(tx);
+    testkit::wait_until(testkit::DEFAULT_DEADLINE, "read_frame to return", || {
+        reading.is_finished()
+    });
+    let (frame, _rx) = match reading.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(done) => done,
+    };
+    match frame {
+        Ok(Some(payload)) => assert_eq!(payload, b"ok", "the frame sent after the signal"),
+        other => panic!(
+            "a signal interrupted read() while read_frame waited for the header, so it failed \
+             with EINTR (ErrorKind::Interrupted): that is not an error, read again (read_exact \
+             does this for you; your own loop over the header must too). Got {other:?}"
+        ),
     }
 }

@@ -123,7 +123,18 @@ fn missing_keys_and_deletes() {
 fn bad_requests_get_an_error_and_the_connection_stays_open() {
     let kvd = Kvd::start("kv-errors");
     let mut c = kvd.client();
-    for bad in ["FROB x", "SET onlykey", "GET", "get k", ""] {
+    // Keys are one word: a missing key, an empty one or two words are errors too.
+    for bad in [
+        "FROB x",
+        "SET onlykey",
+        "SET  empty-key",
+        "GET",
+        "GET two words",
+        "DEL",
+        "DEL two words",
+        "get k",
+        "",
+    ] {
         let reply = c.ask(bad);
         assert!(
             reply.starts_with("ERROR "),

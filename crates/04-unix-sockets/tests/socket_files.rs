@@ -1,13 +1,16 @@
-//! Tests for `unix-sockets/socket_files`: a stale socket file is replaced, a live server is not,
-//! a file that is not a socket is never deleted, the guard removes its file (also on panic),
-//! and a private socket sits in an owner-only directory with owner-only mode bits.
+//! Tests for `unix-sockets/socket_files`: a stale socket file is replaced, a live server is not
+//! (a live datagram socket neither), a file that is not a socket is never deleted, other bind
+//! errors are reported as they are, the guard removes its file (also on panic), and a private
+//! socket sits in an owner-only directory (never a file or a symlink in its place) with
+//! owner-only mode bits.
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::Path;
 use std::thread;
+use std::time::Duration;
 
 use testkit::{path_in, temp_dir};
 use unix_sockets::socket_files::{SocketFile, bind_private};
@@ -84,6 +87,48 @@ fn live_server_is_refused_and_keeps_its_file() {
         accepted >= 1,
         "the live server did not receive the new connection"
     );
+}
+
+#[test]
+fn a_live_datagram_socket_at_the_path_is_not_stale() {
+    let dir = temp_dir("sf-dgram");
+    let path = path_in(&dir, "dgram.sock");
+    let live = UnixDatagram::bind(&path).expect("bind a datagram socket (setup)");
+    let res = SocketFile::bind(&path);
+    // The datagram socket must still be reachable through its file.
+    let probe = UnixDatagram::unbound().expect("an unbound datagram socket");
+    let sent = probe.send_to(b"still mine", &path);
+    live.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 16];
+    let received = sent.and_then(|_| live.recv(&mut buf));
+    assert!(
+        matches!(received, Ok(10)) && &buf[..10] == b"still mine",
+        "the live datagram socket's file was removed or replaced (sending to it gave \
+         {received:?}); SocketFile::bind returned {res:?}\nconnect to a datagram socket fails \
+         with EPROTOTYPE (wrong socket type), not ECONNREFUSED: somebody is there. Only a \
+         refused connect means a stale file; return any other connect error as it is"
+    );
+    assert!(
+        res.is_err(),
+        "bind must fail when a live datagram socket owns the path"
+    );
+}
+
+#[test]
+fn a_path_too_long_for_a_socket_address_is_reported_as_it_is() {
+    let dir = temp_dir("sf-long");
+    // One name of 120 bytes: the whole path exceeds the 108 bytes of `sun_path`.
+    let path = path_in(&dir, &"x".repeat(120));
+    match SocketFile::bind(&path) {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => {}
+        other => panic!(
+            "a path of {} bytes does not fit in sun_path (108 bytes): UnixListener::bind fails \
+             with InvalidInput, and bind must return that error, got {other:?}\nonly AddrInUse \
+             means a file is in the way; return every other bind error as it is",
+            path.as_os_str().len()
+        ),
+    }
+    assert!(!path.exists(), "nothing may be created at the long path");
 }
 
 #[test]
@@ -192,6 +237,51 @@ fn existing_directory_open_to_others_is_refused() {
     assert!(
         !open.join("svc.sock").exists(),
         "no socket should be created in a refused directory"
+    );
+}
+
+#[test]
+fn a_file_in_place_of_the_private_directory_is_refused() {
+    let dir = temp_dir("sf-notdir");
+    let file = path_in(&dir, "notadir");
+    fs::write(&file, "mine").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    match bind_private(&file, "svc.sock") {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        other => panic!(
+            "{} is a regular file (ours, mode 600), not a directory: expected PermissionDenied, \
+             got {other:?}\ncheck that what is there is a directory, not only its owner and \
+             mode bits",
+            file.display()
+        ),
+    }
+    assert_eq!(
+        fs::read_to_string(&file).ok().as_deref(),
+        Some("mine"),
+        "the file in the way must be left alone"
+    );
+}
+
+#[test]
+fn a_symlink_in_place_of_the_private_directory_is_refused() {
+    let dir = temp_dir("sf-symlink");
+    let target = path_in(&dir, "real");
+    fs::create_dir(&target).unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o700)).unwrap();
+    let link = path_in(&dir, "link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    match bind_private(&link, "svc.sock") {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        other => panic!(
+            "{} is a symlink (to a private directory of ours): expected PermissionDenied, got \
+             {other:?}\nwhoever owns a symlink can point it elsewhere later: inspect the path \
+             itself with symlink_metadata, not what it points to with metadata",
+            link.display()
+        ),
+    }
+    assert!(
+        !target.join("svc.sock").exists(),
+        "no socket may be created through the symlink"
     );
 }
 
