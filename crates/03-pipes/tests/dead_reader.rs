@@ -7,17 +7,14 @@ use std::fs::File;
 use std::io::{self, BufWriter, PipeWriter, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::os::unix::thread::JoinHandleExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use pipes::dead_reader::{SigPipe, WriteOutcome, spawn_with_sigpipe, write_all_or_gone};
-use testkit::{ChildGuard, call_with_deadline, describe_status, proc_state, sh, wait_until};
+use testkit::{ChildGuard, call_with_deadline, describe_status, sh, wait_until};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -171,42 +168,6 @@ fn a_flush_error_other_than_a_dead_reader_is_still_an_error() {
     );
 }
 
-/// Set by [`note_signal`] once the signal was handled, so the interrupted call has returned.
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn note_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::SeqCst);
-}
-
-/// Installs a SIGUSR1 handler without `SA_RESTART`: a blocking call it interrupts then fails
-/// with EINTR (`ErrorKind::Interrupted`) instead of being restarted by the kernel. Process-wide,
-/// so only in an isolated test.
-fn handle_sigusr1_without_restart() {
-    let action = SigAction::new(
-        SigHandler::Handler(note_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe, and this runs
-    // in the isolated process of one test, so no other test's signal handling changes.
-    unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction(SIGUSR1)");
-}
-
-/// Whether thread `tid` of this process sleeps inside system call `nr` (by
-/// `/proc/self/task/TID/syscall`, when the kernel provides it).
-fn sleeps_in_syscall(tid: i32, nr: libc::c_long) -> bool {
-    let Ok(tid) = u32::try_from(tid) else {
-        return false;
-    };
-    if proc_state(tid) != Some('S') {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
-        Ok(text) => text.split_whitespace().next() == Some(nr.to_string().as_str()),
-        Err(_) => true,
-    }
-}
-
 /// Fills the pipe behind `writer` with whole 4 KiB blocks until not one more fits, and returns
 /// how many bytes it now holds.
 fn fill(writer: &mut PipeWriter) -> usize {
@@ -228,7 +189,7 @@ fn fill(writer: &mut PipeWriter) -> usize {
 #[test]
 fn a_write_interrupted_by_a_signal_is_retried() {
     testkit::isolated!();
-    handle_sigusr1_without_restart();
+    testkit::handle_sigusr1_without_restart();
     let (mut reader, mut writer) = io::pipe().expect("pipe");
     let filled = fill(&mut writer);
     let message = b"written after the signal";
@@ -241,7 +202,7 @@ fn a_write_interrupted_by_a_signal_is_retried() {
     });
     let tid = tid_rx.recv().expect("the writing thread's id");
     wait_until(DEADLINE, "the write to block on the full pipe", || {
-        writing.is_finished() || sleeps_in_syscall(tid, libc::SYS_write)
+        writing.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_write])
     });
     if writing.is_finished() {
         match writing.join() {
@@ -252,13 +213,8 @@ fn a_write_interrupted_by_a_signal_is_retried() {
             ),
         }
     }
-    // SAFETY: `writing` has not been joined, so its pthread_t still names a live thread.
-    let rc = unsafe { libc::pthread_kill(writing.as_pthread_t(), libc::SIGUSR1) };
-    assert_eq!(rc, 0, "pthread_kill(SIGUSR1) failed");
     // The handler runs as the interrupted write(2) returns: EINTR, nothing written.
-    wait_until(DEADLINE, "the SIGUSR1 handler to run", || {
-        SIGNALLED.load(Ordering::SeqCst)
-    });
+    testkit::interrupt_thread(&writing);
     // Only now make room, so the retried write can complete.
     let read = call_with_deadline(DEADLINE, move || {
         let mut got = Vec::new();

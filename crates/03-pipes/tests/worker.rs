@@ -5,14 +5,11 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::os::unix::thread::JoinHandleExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use pipes::worker::{MAX_FRAME, Worker, WorkerError, read_frame, serve, write_frame};
 use testkit::{assert_reaped, call_with_deadline, describe_status, proc_state, sh, wait_until};
 
@@ -258,46 +255,10 @@ fn a_read_error_is_returned_not_retried() {
     );
 }
 
-/// Set by [`note_signal`] once the signal was handled, so the interrupted call has returned.
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn note_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::SeqCst);
-}
-
-/// Installs a SIGUSR1 handler without `SA_RESTART`: a blocking call it interrupts then fails
-/// with EINTR (`ErrorKind::Interrupted`) instead of being restarted by the kernel. Process-wide,
-/// so only in an isolated test.
-fn handle_sigusr1_without_restart() {
-    let action = SigAction::new(
-        SigHandler::Handler(note_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe, and this runs
-    // in the isolated process of one test, so no other test's signal handling changes.
-    unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction(SIGUSR1)");
-}
-
-/// Whether thread `tid` of this process sleeps inside system call `nr` (by
-/// `/proc/self/task/TID/syscall`, when the kernel provides it).
-fn sleeps_in_syscall(tid: i32, nr: libc::c_long) -> bool {
-    let Ok(tid) = u32::try_from(tid) else {
-        return false;
-    };
-    if proc_state(tid) != Some('S') {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
-        Ok(text) => text.split_whitespace().next() == Some(nr.to_string().as_str()),
-        Err(_) => true,
-    }
-}
-
 #[test]
 fn a_signal_while_waiting_for_a_frame_is_retried() {
     testkit::isolated!();
-    handle_sigusr1_without_restart();
+    testkit::handle_sigusr1_without_restart();
     let (mut reader, mut writer) = io::pipe().expect("pipe");
     let (tid_tx, tid_rx) = mpsc::channel();
     let reading = thread::spawn(move || {
@@ -307,7 +268,7 @@ fn a_signal_while_waiting_for_a_frame_is_retried() {
     });
     let tid = tid_rx.recv().expect("the reading thread's id");
     wait_until(DEADLINE, "read_frame to block on the empty pipe", || {
-        reading.is_finished() || sleeps_in_syscall(tid, libc::SYS_read)
+        reading.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_read])
     });
     if reading.is_finished() {
         match reading.join() {
@@ -318,13 +279,8 @@ fn a_signal_while_waiting_for_a_frame_is_retried() {
             ),
         }
     }
-    // SAFETY: `reading` has not been joined, so its pthread_t still names a live thread.
-    let rc = unsafe { libc::pthread_kill(reading.as_pthread_t(), libc::SIGUSR1) };
-    assert_eq!(rc, 0, "pthread_kill(SIGUSR1) failed");
     // The handler runs as the interrupted read(2) returns: EINTR, nothing read.
-    wait_until(DEADLINE, "the SIGUSR1 handler to run", || {
-        SIGNALLED.load(Ordering::SeqCst)
-    });
+    testkit::interrupt_thread(&reading);
     // Only now send the frame; closing the writer also ends any read still waiting.
     writer
         .write_all(b"\x00\x00\x00\x02ok")

@@ -837,3 +837,77 @@ pub fn hang_report(what: &str) -> String {
     }
     msg
 }
+
+/// How many SIGUSR1s the handler of [`handle_sigusr1_without_restart`] has run for.
+static SIGUSR1_HANDLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn count_sigusr1(_: libc::c_int) {
+    SIGUSR1_HANDLED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Installs a SIGUSR1 handler WITHOUT `SA_RESTART`: a blocking system call it interrupts then
+/// fails with EINTR (`ErrorKind::Interrupted`) instead of being restarted by the kernel. With
+/// [`thread_sleeps_in`] and [`interrupt_thread`], a test provokes EINTR deterministically.
+///
+/// Signal dispositions belong to the whole process: call it only in a test that runs alone
+/// (see [`isolated!`]).
+pub fn handle_sigusr1_without_restart() {
+    // SAFETY: an all-zero `sigaction` is a valid value (no flags, SIG_DFL); the fields that
+    // matter are set below before it is used.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = count_sigusr1 as *const () as libc::sighandler_t;
+    action.sa_flags = 0;
+    // SAFETY: `sa_mask` is a valid sigset_t owned by `action`.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: the handler only increments an atomic, which is async-signal-safe; the caller
+    // runs isolated, so no other test's signal handling changes.
+    let rc = unsafe { libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "sigaction(SIGUSR1): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether thread `tid` of this process is asleep inside one of the system calls `syscalls`
+/// (numbers such as `libc::SYS_read`), read from `/proc/self/task/TID/syscall`. Where the kernel
+/// does not expose that file, any sleep counts.
+pub fn thread_sleeps_in(tid: i32, syscalls: &[libc::c_long]) -> bool {
+    let Ok(tid) = u32::try_from(tid) else {
+        return false;
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    let sleeping = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        == Some("S");
+    if !sleeping {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) {
+        Ok(text) => {
+            let nr = text.split_whitespace().next().unwrap_or("");
+            syscalls.iter().any(|s| nr == s.to_string())
+        }
+        Err(_) => true,
+    }
+}
+
+/// Sends SIGUSR1 to the thread behind `handle` and waits until the handler has run, which is
+/// when the system call that thread slept in has returned EINTR. Install the handler first
+/// with [`handle_sigusr1_without_restart`].
+#[track_caller]
+pub fn interrupt_thread<T>(handle: &thread::JoinHandle<T>) {
+    use std::os::unix::thread::JoinHandleExt;
+    let before = SIGUSR1_HANDLED.load(Ordering::SeqCst);
+    // SAFETY: `handle` has not been joined (we only borrow it), so its pthread_t still names a
+    // thread of this process.
+    let rc = unsafe { libc::pthread_kill(handle.as_pthread_t(), libc::SIGUSR1) };
+    assert_eq!(rc, 0, "pthread_kill(SIGUSR1) failed");
+    wait_until(DEFAULT_DEADLINE, "the SIGUSR1 handler to run", || {
+        SIGUSR1_HANDLED.load(Ordering::SeqCst) > before
+    });
+}
