@@ -10,10 +10,14 @@
 //!   exits 0;
 //! - a second SIGTERM/SIGINT, or the config's deadline passing first, prints `forced: abandoned
 //!   N request(s) (second signal)` or `(deadline passed)` and exits 1;
-//! - SIGHUP re-reads the config (`reloaded: greeting=G deadline_ms=D`, or `reload failed: ...`)
-//!   without touching any connection; answers written after it use the new greeting.
+//! - SIGHUP re-reads the config (`reloaded: greeting=G deadline_ms=D`, or `reload failed: ...`
+//!   and the old config stays in force) without touching any connection; answers written after
+//!   it use the new greeting.
 //!
-//! It prints `ready` once the socket is bound and every handler installed.
+//! It prints `ready` once the socket is bound and every handler installed. Between signals it
+//! sleeps: nothing wakes it but a signal, a client or the end of a request. An error it cannot
+//! recover from (such as `accept` failing with EMFILE, out of file descriptors) makes `serve`
+//! return it: `main` prints it and exits 2, and the socket file is removed all the same.
 //!
 //! Goal: an event loop that waits on the listening socket and a self-pipe written by the signal
 //! handlers, plus a thread per connection.
@@ -123,8 +127,9 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
     // TODO: shutdown deadline once stopping), read the pipe empty, then act on the flags:
     // TODO: reload; first stop = remove the socket file, drop the listener, start draining;
     // TODO: second stop = forced exit. Exit when nothing is in flight or the deadline passed.
-    // TODO: accept every pending connection into a thread of its own: `REQ NAME` (refused
-    // TODO: once stopping), `accepted NAME`, wait for a line, `GREETING NAME`; count requests
-    // TODO: in flight under a Mutex the loop also takes, and wake the loop when one ends.
+    // TODO: accept every pending connection (until WouldBlock; return any other error) into a
+    // TODO: thread of its own: `REQ NAME` (refused once stopping), `accepted NAME`, wait for a
+    // TODO: line, `GREETING NAME`; count requests in flight under a Mutex the loop also takes,
+    // TODO: and wake the loop when one ends.
     todo!("the graceful server")
 }

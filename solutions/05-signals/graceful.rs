@@ -10,10 +10,14 @@
 //!   exits 0;
 //! - a second SIGTERM/SIGINT, or the config's deadline passing first, prints `forced: abandoned
 //!   N request(s) (second signal)` or `(deadline passed)` and exits 1;
-//! - SIGHUP re-reads the config (`reloaded: greeting=G deadline_ms=D`, or `reload failed: ...`)
-//!   without touching any connection; answers written after it use the new greeting.
+//! - SIGHUP re-reads the config (`reloaded: greeting=G deadline_ms=D`, or `reload failed: ...`
+//!   and the old config stays in force) without touching any connection; answers written after
+//!   it use the new greeting.
 //!
-//! It prints `ready` once the socket is bound and every handler installed.
+//! It prints `ready` once the socket is bound and every handler installed. Between signals it
+//! sleeps: nothing wakes it but a signal, a client or the end of a request. An error it cannot
+//! recover from (such as `accept` failing with EMFILE, out of file descriptors) makes `serve`
+//! return it: `main` prints it and exits 2, and the socket file is removed all the same.
 //!
 //! Goal: an event loop that waits on the listening socket and a self-pipe written by the signal
 //! handlers, plus a thread per connection.
@@ -136,12 +140,20 @@ impl Shared {
     }
 }
 
-/// Removes the socket file when dropped, so that no path of ours outlives the server.
-struct SocketFile(PathBuf);
+/// The listening socket and its path. Dropping it stops accepting at once: the path is removed,
+/// so that a new `connect` finds nothing, and the socket is closed, which resets connections
+/// queued but never accepted. It is dropped at the first stop signal, and on every way out of
+/// `serve` (an error too), so that no path of ours outlives the server.
+struct Listening {
+    listener: UnixListener,
+    path: PathBuf,
+}
 
-impl Drop for SocketFile {
+impl Drop for Listening {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        // Best effort: if someone else removed the file already, there is nothing left to do,
+        // and a shutdown must not fail on it. The listener closes right after this body runs.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -167,11 +179,14 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
         pipe::register(sig, wake_w.try_clone()?)?;
     }
 
-    let listener = UnixListener::bind(socket)?;
-    let socket_file = SocketFile(socket.to_path_buf());
+    // Owned by the guard from the moment it is bound, so that even an error removes the path.
+    let listening = Listening {
+        listener: UnixListener::bind(socket)?,
+        path: socket.to_path_buf(),
+    };
     // Non-blocking, so that accepting in a loop stops with WouldBlock instead of hanging.
-    listener.set_nonblocking(true)?;
-    let mut listener = Some(listener);
+    listening.listener.set_nonblocking(true)?;
+    let mut listening = Some(listening);
 
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
@@ -191,8 +206,8 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
             }
         };
         let mut fds = vec![PollFd::new(wake_r.as_fd(), PollFlags::POLLIN)];
-        if let Some(l) = &listener {
-            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+        if let Some(l) = &listening {
+            fds.push(PollFd::new(l.listener.as_fd(), PollFlags::POLLIN));
         }
         match poll(&mut fds, timeout) {
             // A handler ran during poll: poll is never restarted, the byte is in the pipe.
@@ -204,7 +219,9 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
             .and_then(PollFd::revents)
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
         drop(fds);
-        drain(&wake_r)?;
+        // Level-triggered: a byte left in the pipe would make every later `poll` return at
+        // once, and the loop would spin instead of sleeping.
+        drain(&wake_r);
 
         if reload.swap(false, Ordering::SeqCst) {
             match Config::load(config_path) {
@@ -232,10 +249,9 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
                 println!("forced: abandoned {n} request(s) (second signal)");
                 return Ok(ExitCode::from(1));
             }
-            // Stop accepting at once: without the path nobody can connect, and closing the
-            // listening socket resets connections that were queued but never accepted.
-            socket_file_removed(&socket_file)?;
-            listener = None;
+            // Stop accepting at once: dropping the guard removes the path and closes the
+            // listening socket.
+            listening = None;
             let n = {
                 let mut st = shared.state();
                 st.stopping = true;
@@ -265,32 +281,19 @@ pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
             }
         }
 
-        if can_accept && let Some(l) = &listener {
-            accept_all(l, &shared)?;
+        if can_accept && let Some(l) = &listening {
+            accept_all(&l.listener, &shared)?;
         }
-    }
-}
-
-/// Removes the socket file now (the guard's drop would do it again, harmlessly).
-fn socket_file_removed(file: &SocketFile) -> io::Result<()> {
-    match std::fs::remove_file(&file.0) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
     }
 }
 
 /// Reads every byte waiting in the self-pipe.
-fn drain(mut wake: &UnixStream) -> io::Result<()> {
+fn drain(mut wake: &UnixStream) {
     let mut buf = [0u8; 64];
-    loop {
-        match wake.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // Until the read fails with WouldBlock: the pipe is empty. A non-blocking read never sleeps,
+    // so no signal can interrupt it (EINTR), and there is no EOF while `Shared` holds the write
+    // end.
+    while let Ok(1..) = wake.read(&mut buf) {}
 }
 
 /// Accepts every pending connection and gives each its own thread.
@@ -307,10 +310,12 @@ fn accept_all(listener: &UnixListener, shared: &Arc<Shared>) -> io::Result<()> {
                     let _ = handle_connection(stream, &shared);
                 });
             }
+            // The queue is empty. A non-blocking accept never sleeps, so it is never
+            // interrupted (EINTR); and a Unix socket does not report a client that left before
+            // the accept (ECONNABORTED): it is accepted, and its thread reads EOF.
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // The client gave up between poll and accept: not the server's problem.
-            Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+            // Anything else, such as EMFILE (out of file descriptors), leaves the connection
+            // queued: `poll` would wake the loop for it again at once, and it would spin. Give up.
             Err(e) => return Err(e),
         }
     }

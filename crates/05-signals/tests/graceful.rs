@@ -5,6 +5,11 @@
 //! the client sends its second line; so the test decides which requests are in flight when the
 //! signal lands, without any timing. The server prints `ready` once it listens and its handlers
 //! are installed, and a line for each signal it handles; the test waits for those lines.
+//!
+//! Two failures do not show in what the server prints, so the tests look at the server process
+//! itself: a loop that never empties its self-pipe spins (a thread stays running, state `R` in
+//! `/proc`), and an `accept` error is provoked by lowering the server's file-descriptor limit
+//! (`prlimit(2)`, allowed on one's own child without privileges).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -14,7 +19,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, describe_status, temp_dir};
+use testkit::{
+    ChildGuard, DEFAULT_DEADLINE, LineReader, describe_status, proc_state, temp_dir, try_wait_until,
+};
 
 const WAIT: Duration = DEFAULT_DEADLINE;
 const CLIENTS: usize = 16;
@@ -167,6 +174,12 @@ fn connections_after_sigint_are_refused() {
     let held = srv.begin("held");
     srv.signal(Signal::SIGINT);
     srv.out.expect("stopping: draining 1 request(s)", WAIT);
+    assert!(
+        !srv.socket.exists(),
+        "the server said `stopping` but its socket file {} is still there: remove it as soon as \
+         the signal arrives, not only when the server exits",
+        srv.socket.display()
+    );
     // The server is still running (it drains `held`), yet nobody may connect any more.
     for _ in 0..3 {
         if let Ok(mut s) = UnixStream::connect(&srv.socket) {
@@ -243,4 +256,148 @@ fn sighup_reloads_the_config_without_dropping_connections() {
     let (code, rest) = srv.exit();
     assert_eq!(code, Some(0), "output:\n{rest}");
     assert!(rest.contains("served 2"), "{rest}");
+}
+
+#[test]
+fn a_config_that_fails_to_load_on_sighup_leaves_the_old_one_in_force() {
+    // Comments and blank lines are part of the format.
+    let mut srv = Server::start(
+        "graceful-badconf",
+        "# the first word of every answer\n\
+         \n\
+         greeting = hello\n\
+         \x20 # how long a shutdown may take\n\
+         deadline_ms = 20000\n",
+    );
+    let before = srv.begin("early");
+    // A greeting is one word: this file is invalid.
+    std::fs::write(&srv.config, "greeting = good day\n").expect("rewrite");
+    srv.signal(Signal::SIGHUP);
+    let line = srv.out.expect("reload", WAIT);
+    assert!(
+        line.starts_with("reload failed: "),
+        "`greeting = good day` is not a valid config (a greeting is one word): expected \
+         `reload failed: ...`, got {line:?}"
+    );
+    assert_eq!(
+        before.finish(),
+        "hello early",
+        "after a failed reload the old config stays in force; server output:\n{}",
+        srv.output()
+    );
+    let after = srv.begin("late");
+    assert_eq!(after.finish(), "hello late", "after a failed reload");
+    srv.signal(Signal::SIGTERM);
+    let (code, rest) = srv.exit();
+    assert_eq!(code, Some(0), "output:\n{rest}");
+    assert!(rest.contains("served 2"), "{rest}");
+}
+
+/// The threads (tids) of `pid` that are running or runnable (state `R`).
+fn running_threads(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&tid| proc_state(tid) == Some('R'))
+        .collect()
+}
+
+/// Waits until no thread of the server runs: between events it must sleep (in `poll`).
+#[track_caller]
+fn assert_sleeps(srv: &Server, after: &str) {
+    let pid = srv.guard.id();
+    if let Err(msg) = try_wait_until(WAIT, "every thread of the server to sleep", || {
+        running_threads(pid).is_empty()
+    }) {
+        panic!(
+            "{msg}: after {after}, thread(s) {:?} of the server kept running (state R in \
+             /proc/{pid}/task/TID/stat). `poll` is level-triggered: read the self-pipe until it \
+             is empty (WouldBlock), or every later `poll` returns at once and the loop spins; \
+             server output:\n{}",
+            running_threads(pid),
+            srv.output()
+        );
+    }
+}
+
+#[test]
+fn an_idle_server_sleeps_after_handling_a_signal() {
+    let mut srv = Server::start("graceful-idle", "deadline_ms = 20000\n");
+    srv.signal(Signal::SIGHUP);
+    srv.out.expect("reload", WAIT);
+    assert_sleeps(&srv, "a SIGHUP");
+    let req = srv.begin("one");
+    assert_eq!(req.finish(), "hello one");
+    assert_sleeps(&srv, "a request ended");
+    srv.signal(Signal::SIGTERM);
+    let (code, rest) = srv.exit();
+    assert_eq!(code, Some(0), "output:\n{rest}");
+    assert!(rest.contains("served 1"), "{rest}");
+}
+
+#[test]
+fn an_accept_error_ends_the_server_with_status_2_and_removes_its_socket_file() {
+    let mut srv = Server::start("graceful-emfile", "deadline_ms = 20000\n");
+    let pid = srv.guard.id() as libc::pid_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `pid` is our own child, still running (we hold its guard, it has not been
+    // reaped); `limit` is a valid rlimit to write the current limit into.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit) };
+    assert_eq!(rc, 0, "prlimit (read): {}", std::io::Error::last_os_error());
+    // A new fd takes the lowest free number, which must be below the soft limit: with the limit
+    // at that number, the next `accept` fails with EMFILE, while everything open stays usable.
+    // (Not 0: `poll` refuses more fds than the limit with EINVAL.) The hard limit stays.
+    limit.rlim_cur = lowest_free_fd(srv.guard.id());
+    // SAFETY: as above; `limit` is a valid rlimit to read the new limit from.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit (write): {}",
+        std::io::Error::last_os_error()
+    );
+    // The connection is queued in the listener's backlog; the server cannot accept it.
+    let _client = UnixStream::connect(&srv.socket).expect("connect to the server");
+    let exited = try_wait_until(WAIT, "the server to exit", || {
+        !matches!(srv.guard.child().try_wait(), Ok(None))
+    });
+    if let Err(msg) = exited {
+        panic!(
+            "{msg}: `accept` fails with EMFILE (out of file descriptors) and the connection stays \
+             queued, so the listener stays readable: a loop that treats the error as `nothing \
+             more to accept` spins (threads running: {:?}). `serve` must return the error \
+             (exit status 2); server output:\n{}",
+            running_threads(srv.guard.id()),
+            srv.output()
+        );
+    }
+    let (code, rest) = srv.exit();
+    assert_eq!(
+        code,
+        Some(2),
+        "`accept` failed with EMFILE (out of file descriptors): the connection stays queued, so \
+         ignoring the error would make the loop spin; `serve` must return the error (exit \
+         status 2). Output:\n{rest}"
+    );
+    assert!(
+        ["Too many open files", "os error 24", "EMFILE"]
+            .iter()
+            .any(|e| rest.contains(e)),
+        "the server exited 2 as it should, but the error it reports is not EMFILE (out of file \
+         descriptors) from `accept`; output:\n{rest}"
+    );
+}
+
+/// The fd number a new descriptor of `pid` would get: the lowest one not open.
+fn lowest_free_fd(pid: u32) -> libc::rlim_t {
+    let open: Vec<libc::rlim_t> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list the server's fds")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|fd| !open.contains(fd)).expect("a free fd")
 }
