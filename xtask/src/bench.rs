@@ -702,10 +702,17 @@ fn xml_escape(text: &str) -> String {
 /// A horizontal bar chart, one section per group; each bar is scaled to the largest value of its
 /// group (times for latency groups, rates for throughput groups).
 fn render_svg(results: &[Measurement]) -> String {
-    const WIDTH: f64 = 860.0;
-    const LABEL: f64 = 250.0;
     const BAR: f64 = 440.0;
     const ROW: f64 = 22.0;
+    // The label column fits the longest label: about 7.5 px a character at 13 px sans-serif
+    // (an estimate, SVG has no text measuring), plus a margin.
+    let longest = results
+        .iter()
+        .map(|m| m.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_column = (longest as f64 * 7.5 + 24.0).max(180.0);
+    let width = label_column + BAR + 110.0;
     let groups = by_group(results);
     let rows: usize = groups.iter().map(|g| g.3.len()).sum();
     let height = 20.0 + groups.len() as f64 * 40.0 + rows as f64 * ROW;
@@ -728,13 +735,13 @@ fn render_svg(results: &[Measurement]) -> String {
             };
             let _ = writeln!(
                 body,
-                r##"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text><rect x="{LABEL:.0}" y="{:.0}" width="{w:.1}" height="{:.0}" fill="#4a7ab5"/><text x="{:.1}" y="{:.0}">{}</text>"##,
-                LABEL - 8.0,
+                r##"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text><rect x="{label_column:.0}" y="{:.0}" width="{w:.1}" height="{:.0}" fill="#4a7ab5"/><text x="{:.1}" y="{:.0}">{}</text>"##,
+                label_column - 8.0,
                 y + 14.0,
                 xml_escape(m.label()),
                 y + 3.0,
                 ROW - 6.0,
-                LABEL + w + 6.0,
+                label_column + w + 6.0,
                 y + 14.0,
                 xml_escape(&m.show(m.median_ns)),
             );
@@ -743,7 +750,7 @@ fn render_svg(results: &[Measurement]) -> String {
         y += 14.0;
     }
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0}" height="{height:.0}" viewBox="0 0 {WIDTH:.0} {height:.0}" font-family="sans-serif" font-size="13">
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="white"/>
 {body}</svg>
 "##
