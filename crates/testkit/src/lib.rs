@@ -567,6 +567,31 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_in_a_deadlined_call_is_raised_at_once() {
+        let start = Instant::now();
+        let r = std::panic::catch_unwind(|| {
+            call_or_unblock(Duration::from_secs(30), || panic!("todo"), || ())
+        });
+        assert!(r.is_err());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "it waited for the deadline"
+        );
+    }
+
+    #[test]
+    fn a_hung_call_is_unblocked_and_reported() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let got = call_or_unblock(
+            Duration::from_millis(50),
+            move || rx.recv().is_err(),
+            move || drop(tx),
+        );
+        assert_eq!(got, None);
+        assert_eq!(call_with_deadline(DEFAULT_DEADLINE, || 7), Some(7));
+    }
+
+    #[test]
     fn fd_snapshot_sees_a_leak() {
         crate::isolated!();
         let snap = FdSnapshot::take();
@@ -587,20 +612,38 @@ pub fn call_with_deadline<T: Send + 'static>(
     deadline: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
+    let (rx, handle) = call_on_thread(f);
+    finish_within(&rx, handle, deadline).ok()
+}
+
+/// Starts `f` on a new thread; its value arrives on the returned channel.
+fn call_on_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (std::sync::mpsc::Receiver<T>, thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = thread::spawn(move || {
         let _ = tx.send(f());
     });
+    (rx, handle)
+}
+
+/// `f`'s value if it arrives within `deadline` (joining its thread), its panic re-raised if it
+/// panicked, or the still-running thread back when the deadline passed.
+fn finish_within<T>(
+    rx: &std::sync::mpsc::Receiver<T>,
+    handle: thread::JoinHandle<()>,
+    deadline: Duration,
+) -> Result<T, thread::JoinHandle<()>> {
     match rx.recv_timeout(deadline) {
         Ok(v) => {
             let _ = handle.join();
-            Some(v)
+            Ok(v)
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
             Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => None,
+            Ok(()) => unreachable!("the thread sends before it ends"),
         },
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(handle),
     }
 }
 
@@ -616,28 +659,18 @@ pub fn call_or_unblock<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
     unblock: impl FnOnce(),
 ) -> Option<T> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(v) => {
-            let _ = handle.join();
-            Some(v)
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => None,
-        },
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            unblock();
-            let _ = rx.recv_timeout(deadline);
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
-            None
-        }
+    let (rx, handle) = call_on_thread(f);
+    let handle = match finish_within(&rx, handle, deadline) {
+        Ok(v) => return Some(v),
+        Err(still_running) => still_running,
+    };
+    unblock();
+    // Whatever the call returns now is too late; give its thread the time to end.
+    let _ = rx.recv_timeout(deadline);
+    if handle.is_finished() {
+        let _ = handle.join();
     }
+    None
 }
 
 /// The pipe ends `pid` holds open, one line each: `fd 4 -> pipe:[123456] (write end)`, read from
