@@ -8,203 +8,16 @@
 //! and by writing files, and every wait is on its output, with a deadline.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Course;
+
 /// How long a wait on the runner may take: it builds the fixture course from scratch.
 const DEADLINE: Duration = Duration::from_secs(180);
-
-/// A private copy of the fixture course with its pristine mirror.
-struct Course {
-    dir: tempfile::TempDir,
-    marker: String,
-}
-
-impl Course {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("proclings-learner-{tag}-"))
-            .tempdir()
-            .expect("a temporary directory");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
-        copy_tree(&fixture, dir.path());
-        let marker = format!(
-            "pxlearn-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let course = Course { dir, marker };
-        course
-            .xtask(&["pristine", "--refresh"])
-            .assert_code(0)
-            .assert_stdout_has("8 file(s)");
-        course
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root().join(rel)
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel))
-            .unwrap_or_else(|e| panic!("cannot read {rel} in the course: {e}"))
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.path(rel), text)
-            .unwrap_or_else(|e| panic!("cannot write {rel} in the course: {e}"));
-    }
-
-    /// Copies the fixture's solution of `name` over its stub, as a learner who solved it.
-    fn solve(&self, name: &str) {
-        let solution = self.read(&format!("solutions/01-basics/{name}.rs"));
-        self.write(&format!("exercises/01-basics/{name}.rs"), &solution);
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.args(args)
-            .env("PROCLINGS_ROOT", self.root())
-            .env("CARGO_TARGET_DIR", self.root().join("target"))
-            .env("FIXTURE_MARKER", &self.marker)
-            .env("NO_COLOR", "1")
-            .env_remove("FORCE_HYPERLINK")
-            .env_remove("PROCLINGS_WATCH_POLL");
-        cmd
-    }
-
-    /// Runs `xtask ARGS` to its end, stdin closed.
-    fn xtask(&self, args: &[&str]) -> Run {
-        self.run(self.command(args), args)
-    }
-
-    fn run(&self, mut cmd: Command, args: &[&str]) -> Run {
-        let output = cmd
-            .stdin(Stdio::null())
-            .output()
-            .expect("the xtask binary starts");
-        Run {
-            args: args.join(" "),
-            output,
-        }
-    }
-
-    /// Processes still alive that the fixture started (its marker, or a cwd in the course).
-    fn survivors(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        let root = self.root().canonicalize().expect("the course exists");
-        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid == std::process::id() {
-                continue;
-            }
-            let cmdline = std::fs::read(entry.path().join("cmdline"))
-                .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
-                .unwrap_or_default();
-            let cwd_inside = std::fs::read_link(entry.path().join("cwd"))
-                .is_ok_and(|cwd| cwd.starts_with(&root));
-            if cmdline.contains(&self.marker) || cwd_inside {
-                found.push(format!("pid {pid}: {cmdline}"));
-            }
-        }
-        found
-    }
-
-    fn progress(&self) -> String {
-        std::fs::read_to_string(self.path(".proclings/progress.toml")).unwrap_or_default()
-    }
-}
-
-/// One finished xtask run.
-struct Run {
-    args: String,
-    output: Output,
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "command: xtask {}\nstatus: {}\n--- stdout\n{}--- stderr\n{}",
-            self.args,
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
-    }
-
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.output.status.code(),
-            Some(code),
-            "expected exit code {code}\n{}",
-            self.describe()
-        );
-        self
-    }
-
-    fn assert_stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout().contains(text),
-            "expected stdout to contain {text:?}\n{}",
-            self.describe()
-        );
-        self
-    }
-
-    fn assert_stdout_lacks(&self, text: &str) -> &Self {
-        assert!(
-            !self.stdout().contains(text),
-            "expected stdout NOT to contain {text:?}\n{}",
-            self.describe()
-        );
-        self
-    }
-
-    fn assert_stderr_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stderr().contains(text),
-            "expected stderr to contain {text:?}\n{}",
-            self.describe()
-        );
-        self
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a directory");
-    for entry in std::fs::read_dir(from).expect("read the fixture").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            if entry.file_name() != "target" {
-                copy_tree(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
-        }
-    }
-}
 
 /// Text a reader thread collects from a pipe, with a condition variable to wait on.
 type Collected = Arc<(Mutex<(String, bool)>, Condvar)>;
@@ -352,7 +165,7 @@ const FAILING_TEST: &str = "crates/01-basics/tests/failing.rs";
 
 #[test]
 fn pristine_lists_the_files_a_learner_edited() {
-    let course = Course::new("pristine");
+    let course = Course::with_pristine("pristine");
     course
         .xtask(&["pristine"])
         .assert_code(0)
@@ -373,7 +186,7 @@ fn pristine_lists_the_files_a_learner_edited() {
 
 #[test]
 fn reset_after_an_edit_restores_the_stub_and_marks_it_pending() {
-    let course = Course::new("reset");
+    let course = Course::with_pristine("reset");
     let original = course.read(FAILING_STUB);
     course.solve("failing");
     course.xtask(&["check", "basics/failing"]).assert_code(0);
@@ -427,7 +240,7 @@ fn commit_everything(root: &Path) {
 
 #[test]
 fn reset_without_a_terminal_and_without_yes_refuses_and_changes_nothing() {
-    let course = Course::new("reset-ask");
+    let course = Course::with_pristine("reset-ask");
     course.solve("failing");
     let solved = course.read(FAILING_STUB);
     course
@@ -444,7 +257,7 @@ fn reset_without_a_terminal_and_without_yes_refuses_and_changes_nothing() {
 
 #[test]
 fn reset_also_restores_an_edited_test_file() {
-    let course = Course::new("reset-test");
+    let course = Course::with_pristine("reset-test");
     let original = course.read(FAILING_TEST);
     course.write(FAILING_TEST, &original.replace("42", "22"));
     course
@@ -456,7 +269,7 @@ fn reset_also_restores_an_edited_test_file() {
 
 #[test]
 fn solution_refuses_without_yes_when_not_done_and_no_terminal() {
-    let course = Course::new("sol-ask");
+    let course = Course::with_pristine("sol-ask");
     let run = course.xtask(&["solution", "basics/failing"]);
     run.assert_code(2)
         .assert_stderr_has("not done yet")
@@ -466,7 +279,7 @@ fn solution_refuses_without_yes_when_not_done_and_no_terminal() {
 
 #[test]
 fn solution_with_yes_prints_the_reference_and_diff_compares_it_with_yours() {
-    let course = Course::new("sol");
+    let course = Course::with_pristine("sol");
     course
         .xtask(&["solution", "basics/failing", "--yes"])
         .assert_code(0)
@@ -488,7 +301,7 @@ fn solution_with_yes_prints_the_reference_and_diff_compares_it_with_yours() {
 
 #[test]
 fn solution_of_a_done_exercise_needs_no_confirmation() {
-    let course = Course::new("sol-done");
+    let course = Course::with_pristine("sol-done");
     course.xtask(&["check", "basics/passing"]).assert_code(0);
     course
         .xtask(&["solution", "basics/passing"])
@@ -498,7 +311,7 @@ fn solution_of_a_done_exercise_needs_no_confirmation() {
 
 #[test]
 fn hint_after_done_shows_every_level_and_the_solution_path() {
-    let course = Course::new("hint-done");
+    let course = Course::with_pristine("hint-done");
     course
         .xtask(&["hint", "basics/passing"])
         .assert_code(0)
@@ -516,7 +329,7 @@ fn hint_after_done_shows_every_level_and_the_solution_path() {
 
 #[test]
 fn an_edited_test_file_is_reported_and_the_original_tests_still_grade() {
-    let course = Course::new("edited-test");
+    let course = Course::with_pristine("edited-test");
     // The learner "fixes" the test instead of the code: it now expects the stub's answer.
     let edited = course.read(FAILING_TEST).replace("42", "22");
     course.write(FAILING_TEST, &edited);
@@ -549,7 +362,7 @@ fn an_edited_test_file_is_reported_and_the_original_tests_still_grade() {
 
 #[test]
 fn file_paths_are_links_only_where_links_are_wanted() {
-    let course = Course::new("links");
+    let course = Course::with_pristine("links");
     let mut cmd = course.command(&["solution", "basics/failing", "--yes"]);
     cmd.env_remove("NO_COLOR").env("FORCE_HYPERLINK", "1");
     let linked = course.run(cmd, &["solution", "basics/failing", "--yes"]);
@@ -573,7 +386,7 @@ fn file_paths_are_links_only_where_links_are_wanted() {
 
 #[test]
 fn watch_advances_when_a_save_fixes_the_exercise() {
-    let course = Course::new("watch-fix");
+    let course = Course::with_pristine("watch-fix");
     let mut watch = Watch::start(&course);
     // basics/passing passes as shipped, so the watch moves on to basics/failing by itself.
     watch.wait_for("moving on to basics/failing", 1);
@@ -610,7 +423,7 @@ fn watch_advances_when_a_save_fixes_the_exercise() {
 
 #[test]
 fn watch_shows_a_compile_error_and_keeps_watching() {
-    let course = Course::new("watch-broken");
+    let course = Course::with_pristine("watch-broken");
     let mut watch = Watch::start(&course);
     let waiting = format!("watching {FAILING_STUB}");
     watch.wait_for(&waiting, 1);
@@ -640,7 +453,7 @@ fn watch_shows_a_compile_error_and_keeps_watching() {
 
 #[test]
 fn a_failing_check_that_mentions_an_errno_points_at_its_explain_entry() {
-    let course = Course::new("explain");
+    let course = Course::with_pristine("explain");
     course.write(
         FAILING_STUB,
         "//! Fails the way a pipe does.\n\n/// Doubles `x`.\npub fn double(_x: u32) -> u32 {\n    \
@@ -663,7 +476,7 @@ fn a_failing_check_that_mentions_an_errno_points_at_its_explain_entry() {
 
 #[test]
 fn a_test_file_left_swapped_by_a_killed_check_is_put_back() {
-    let course = Course::new("swap-recover");
+    let course = Course::with_pristine("swap-recover");
     // As a check killed during its build leaves things: the original tests in place, the
     // learner's version parked.
     let learners = course.read(FAILING_TEST).replace("42", "22");
@@ -682,7 +495,7 @@ fn a_test_file_left_swapped_by_a_killed_check_is_put_back() {
 
 #[test]
 fn watch_falls_back_to_polling_and_still_sees_a_save() {
-    let course = Course::new("watch-poll");
+    let course = Course::with_pristine("watch-poll");
     let mut cmd = course.command(&["watch", "--poll"]);
     let mut watch = Watch::spawn(&mut cmd);
     watch.wait_for("watching for saves (polling)", 1);
