@@ -44,6 +44,8 @@ struct Verify {
     root: std::path::PathBuf,
     misses: Vec<String>,
     steps: Vec<StepRecord>,
+    /// Tests that passed and failed with the solutions, summed over every test binary.
+    solution_tests: (usize, usize),
 }
 
 /// Stops verify after Ctrl-C or SIGTERM (the sandbox has already stopped the run).
@@ -129,6 +131,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         root: root.clone(),
         misses: Vec::new(),
         steps: Vec::new(),
+        solution_tests: (0, 0),
     };
     match run_steps(&mut v)? {
         Ok(()) => {}
@@ -157,9 +160,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         );
     }
     let total = start.elapsed().as_secs_f64();
-    if v.misses.is_empty() {
+    let code = if v.misses.is_empty() {
         println!("{} every check passed ({total:.1} s)", term::green("PASS"));
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     } else {
         println!(
             "{} {} miss(es) ({total:.1} s):",
@@ -169,8 +172,12 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         for miss in &v.misses {
             println!("  - {miss}");
         }
-        Ok(ExitCode::FAILURE)
-    }
+        ExitCode::FAILURE
+    };
+    // The conventional closing line of a test run, for tools that read the last line.
+    let (passed, failed) = v.solution_tests;
+    println!("tests: {passed} passed, {failed} failed");
+    Ok(code)
 }
 
 fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
@@ -241,11 +248,29 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         for failed in failed_tests_by_binary(&outcome.output) {
             v.miss(format!("fails with the solution: {failed}"));
         }
+        v.solution_tests = test_totals(&outcome.output);
         Ok(Ok(()))
     });
     step!(6, "every test fails on its stub", stubs_step);
     step!(7, "every demo runs to completion", demos_step);
     Ok(Ok(()))
+}
+
+/// The passed and failed counts of every `test result:` line of `cargo test` output, summed.
+fn test_totals(output: &str) -> (usize, usize) {
+    let count = |summary: &str, word: &str| -> usize {
+        summary
+            .split(';')
+            .find_map(|part| part.trim().strip_suffix(word)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("test result: "))
+        .map(|r| r.split_once(". ").map_or(r, |(_, counts)| counts))
+        .fold((0, 0), |(p, f), counts| {
+            (p + count(counts, "passed"), f + count(counts, "failed"))
+        })
 }
 
 /// `BINARY: TEST` for every failed test in `cargo test` output, from its `Running` lines.
@@ -465,5 +490,14 @@ mod tests {
                 "doc-tests of testkit: src/lib.rs - x (line 3)"
             ]
         );
+    }
+
+    #[test]
+    fn test_totals_sum_every_binary() {
+        let out = "running 2 tests\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; \
+                   0 filtered out; finished in 0.01s\n\ntest result: FAILED. 3 passed; 1 failed; \
+                   0 ignored; 0 measured; 0 filtered out; finished in 0.2s\n";
+        assert_eq!(super::test_totals(out), (5, 1));
+        assert_eq!(super::test_totals("nothing ran"), (0, 0));
     }
 }
