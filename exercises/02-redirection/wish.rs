@@ -6,7 +6,7 @@
 //!
 //! - built-ins, run by the shell itself: `exit`, `cd DIR`, `path [DIR ...]`;
 //! - any other command is searched in the search path (initially `/bin`), started with its
-//!   arguments and waited for;
+//!   arguments (and its name as typed, not the path found, as its argv[0]) and waited for;
 //! - `CMD ARGS > FILE` sends the command's stdout AND stderr to FILE (created or truncated);
 //! - `CMD1 & CMD2 & CMD3` starts every command before waiting for any of them.
 //!

@@ -6,7 +6,7 @@
 //!
 //! - built-ins, run by the shell itself: `exit`, `cd DIR`, `path [DIR ...]`;
 //! - any other command is searched in the search path (initially `/bin`), started with its
-//!   arguments and waited for;
+//!   arguments (and its name as typed, not the path found, as its argv[0]) and waited for;
 //! - `CMD ARGS > FILE` sends the command's stdout AND stderr to FILE (created or truncated);
 //! - `CMD1 & CMD2 & CMD3` starts every command before waiting for any of them.
 //!
@@ -24,6 +24,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode};
 
@@ -196,7 +197,10 @@ impl Shell {
             io::Error::new(ErrorKind::NotFound, format!("{name}: command not found"))
         })?;
         let mut child = std::process::Command::new(program);
-        child.args(&command.argv[1..]);
+        // `Command::new(path)` would make argv[0] the whole path (`/bin/ls`), and programs
+        // name themselves by their argv[0] in their messages (`/bin/ls: cannot access ...`).
+        // A shell executes the file it found but passes the name as typed, as every shell does.
+        child.arg0(name).args(&command.argv[1..]);
         if let Some(file) = &command.output {
             // ONE open file for both streams (what `> FILE 2>&1` does): both fds share one file
             // offset, so the writes land one after the other in the order they were made. Two

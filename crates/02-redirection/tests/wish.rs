@@ -635,6 +635,31 @@ fn an_unknown_command_is_an_error_and_the_shell_goes_on() {
 }
 
 #[test]
+fn a_command_gets_its_name_as_typed_as_argv0() {
+    let fx = Fixture::new("argv0");
+    // `kitty` is a copy of cat in a path directory of its own. cat prints the file
+    // /proc/self/cmdline: the argv the kernel gave it, each word ending in a NUL.
+    let tools = fx.root_path("tools");
+    fs::create_dir(&tools).unwrap_or_else(|e| panic!("cannot create {tools:?}: {e}"));
+    let st = Command::new("/bin/cp")
+        .arg("/bin/cat")
+        .arg(tools.join("kitty"))
+        .status()
+        .expect("cannot run cp");
+    assert!(st.success(), "cp /bin/cat {tools:?}/kitty failed");
+    fx.run("cat /proc/self/cmdline\npath ../tools\nkitty /proc/self/cmdline\n")
+        .expect(
+            "cat\0/proc/self/cmdline\0kitty\0/proc/self/cmdline\0",
+            "",
+            0,
+            "a shell runs the file it found in the path, but the program's argv[0] is the name as \
+             typed (`cat`), not that file's path (`/bin/cat`): programs name themselves by it in \
+             their messages (`ls: cannot access ...`). `Command::new(path)` sets argv[0] to \
+             `path`; `CommandExt::arg0` sets it apart",
+        );
+}
+
+#[test]
 fn a_command_that_fails_is_not_a_shell_error() {
     let fx = Fixture::new("false");
     fx.run("false\necho after\n").expect(
