@@ -25,8 +25,9 @@ fn main() -> ExitCode {
         n += 1;
         println!("step {n}");
         let _ = std::io::stdout().flush();
-        // One step: wait for a line from the test. A signal interrupts nothing here: std
-        // retries the read after EINTR, and the loop sees the flag once the step is over.
+        // One step: wait for a line from the test. A signal interrupts nothing here:
+        // `read_line` retries the read after EINTR, and the loop sees the flag once the step
+        // is over.
         let mut line = String::new();
         let _ = stdin.lock().read_line(&mut line);
     });
