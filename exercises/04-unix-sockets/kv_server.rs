@@ -14,7 +14,7 @@
 //! | `GET k`       | `VALUE v`, or `NOT_FOUND`                   |
 //! | `DEL k`       | `DELETED`, or `NOT_FOUND`                   |
 //! | `QUIT`        | `BYE`, then the server closes this client   |
-//! | `SHUTDOWN`    | `BYE`, then the server stops, removes PATH and exits 0 |
+//! | `SHUTDOWN`    | `BYE`, then the server closes every connection, removes PATH and exits 0 |
 //! | anything else | `ERROR <why>`; the connection stays open    |
 //!
 //! Goal: `execute` (one request against the map), `serve_client` (one connection),
@@ -63,8 +63,8 @@ pub fn serve_client(stream: UnixStream, store: &Store) -> io::Result<After> {
 }
 
 /// Binds `path`, prints `ready` on stdout, and serves clients, each on its own thread, until one
-/// sends `SHUTDOWN`; then waits for the clients still connected to leave, removes `path` and
-/// returns.
+/// sends `SHUTDOWN`; then closes the connections still open (a client that sends nothing must
+/// not keep the server alive), removes `path` and returns.
 pub fn run(path: &Path) -> io::Result<()> {
     // TODO: bind; print and flush `ready` (only now can clients connect); accept in a loop,
     // one thread per client (`thread::scope`), sharing one `Store`. On SHUTDOWN: set an

@@ -14,7 +14,7 @@
 //! | `GET k`       | `VALUE v`, or `NOT_FOUND`                   |
 //! | `DEL k`       | `DELETED`, or `NOT_FOUND`                   |
 //! | `QUIT`        | `BYE`, then the server closes this client   |
-//! | `SHUTDOWN`    | `BYE`, then the server stops, removes PATH and exits 0 |
+//! | `SHUTDOWN`    | `BYE`, then the server closes every connection, removes PATH and exits 0 |
 //! | anything else | `ERROR <why>`; the connection stays open    |
 //!
 //! Goal: `execute` (one request against the map), `serve_client` (one connection),
@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
+use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::ExitCode;
@@ -53,9 +54,7 @@ pub fn execute(store: &Store, line: &str) -> (String, After) {
     let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
     // A poisoned lock means another client's thread panicked while holding it; the map
     // itself is still a valid map, so keep serving.
-    let mut map = store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = lock(store);
     let reply = match (command, rest) {
         ("SET", rest) => match rest.split_once(' ') {
             Some((key, value)) if !key.is_empty() => {
@@ -79,6 +78,13 @@ pub fn execute(store: &Store, line: &str) -> (String, After) {
         _ => format!("ERROR unknown command: {line}"),
     };
     (reply, After::Continue)
+}
+
+/// Locks `mutex`, also when a thread panicked while holding it: the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A key is one word: not empty, no space.
@@ -108,8 +114,8 @@ pub fn serve_client(stream: UnixStream, store: &Store) -> io::Result<After> {
 }
 
 /// Binds `path`, prints `ready` on stdout, and serves clients, each on its own thread, until one
-/// sends `SHUTDOWN`; then waits for the clients still connected to leave, removes `path` and
-/// returns.
+/// sends `SHUTDOWN`; then closes the connections still open (a client that sends nothing must
+/// not keep the server alive), removes `path` and returns.
 pub fn run(path: &Path) -> io::Result<()> {
     let listener = UnixListener::bind(path)?;
     // Announce readiness only after bind and listen succeeded: a client that waits for this
@@ -121,23 +127,49 @@ pub fn run(path: &Path) -> io::Result<()> {
     }
     let store = Store::default();
     let stopping = AtomicBool::new(false);
+    // A second handle on every connection still open, by client number, so that stopping can
+    // reach the threads blocked in `read_line`.
+    let clients = Mutex::new(HashMap::<u64, UnixStream>::new());
     let result = thread::scope(|scope| -> io::Result<()> {
-        loop {
-            let (stream, _addr) = listener.accept()?;
-            // `accept` cannot be interrupted from another thread; the client that asked for
-            // SHUTDOWN wakes it with one last connection, and the flag says why it woke.
+        let mut number = 0_u64;
+        let result = loop {
+            let stream = match listener.accept() {
+                Ok((stream, _addr)) => stream,
+                Err(e) => break Err(e),
+            };
+            // The client that asked for SHUTDOWN wakes the blocked `accept` with one last
+            // connection, and the flag says why it woke. (On Linux, `shutdown(SHUT_RD)` on the
+            // listening socket from another thread also wakes `accept`, with EINVAL;
+            // connecting to ourselves works on every Unix.)
             if stopping.load(Ordering::SeqCst) {
-                return Ok(());
+                break Ok(());
             }
-            let (store, stopping) = (&store, &stopping);
+            let handle = match stream.try_clone() {
+                Ok(handle) => handle,
+                Err(e) => break Err(e),
+            };
+            number += 1;
+            lock(&clients).insert(number, handle);
+            let (store, stopping, clients) = (&store, &stopping, &clients);
             scope.spawn(move || {
-                if let Ok(After::Shutdown) = serve_client(stream, store) {
+                let after = serve_client(stream, store);
+                // Our second handle would keep the connection open after `QUIT`.
+                lock(clients).remove(&number);
+                if let Ok(After::Shutdown) = after {
                     stopping.store(true, Ordering::SeqCst);
                     // Wake the accept loop; if this fails, the next client will.
                     let _ = UnixStream::connect(path);
                 }
             });
+        };
+        // The scope waits for every client thread, and a client that sends nothing keeps its
+        // thread in `read_line` forever. Shutting its connection down ends that read with EOF
+        // (and a write blocked on a client that does not read with EPIPE), so every thread
+        // ends. Only this thread registers clients, so none can slip in after this loop.
+        for stream in lock(&clients).values() {
+            let _ = stream.shutdown(Shutdown::Both);
         }
+        result
     });
     // Closing the listener does not remove the socket file: that is our job.
     drop(listener);

@@ -1,6 +1,7 @@
 //! Tests for `unix-sockets/kv_server`: the `kvd` binary driven end to end through its socket,
 //! by our own client and by a standard tool (`socat`), with clients at the same time, a shared
-//! store, `QUIT`, errors that keep the connection open, and `SHUTDOWN` removing the socket file.
+//! store, `QUIT`, errors that keep the connection open, and `SHUTDOWN` closing every connection,
+//! an idle one too, and removing the socket file.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -192,6 +193,48 @@ fn shutdown_stops_the_server_and_removes_its_socket_file() {
     assert_eq!(c.ask("SHUTDOWN"), "BYE");
     assert!(c.at_eof(), "after BYE the server must close the connection");
     drop(c);
+    let status = kvd.guard.wait(DEFAULT_DEADLINE);
+    assert!(
+        status.success(),
+        "kvd should exit 0 after SHUTDOWN, it {}",
+        describe_status(status)
+    );
+    assert!(
+        !kvd.path.exists(),
+        "kvd exited but left its socket file {} behind",
+        kvd.path.display()
+    );
+}
+
+#[test]
+fn shutdown_stops_the_server_even_with_an_idle_client_connected() {
+    let mut kvd = Kvd::start("kv-idle");
+    // `idle` is served once, then stays connected and sends nothing more: its thread in the
+    // server waits for a request line that never comes.
+    let mut idle = kvd.client();
+    assert_eq!(idle.ask("SET k v"), "OK");
+    let mut c = kvd.client();
+    assert_eq!(c.ask("SHUTDOWN"), "BYE");
+    assert!(c.at_eof(), "after BYE the server must close the connection");
+    let mut rest = String::new();
+    match idle.reader.read_line(&mut rest) {
+        Ok(0) => {}
+        Ok(_) => panic!("the idle client got {rest:?} after another client's SHUTDOWN"),
+        Err(e) => panic!(
+            "after SHUTDOWN the server must close every connection, but the idle client's stayed \
+             open for {READ_DEADLINE:?} ({e}): a server that waits for its clients to leave \
+             is kept alive forever by one that never does"
+        ),
+    }
+    let exited = testkit::try_wait_until(DEFAULT_DEADLINE, "kvd to exit", || {
+        !matches!(kvd.guard.child().try_wait(), Ok(None))
+    });
+    assert!(
+        exited.is_ok(),
+        "kvd closed its connections after SHUTDOWN but was still running {DEFAULT_DEADLINE:?} \
+         later (state {:?}): \"BYE, then the server stops\" must hold with a client connected",
+        testkit::proc_state(kvd.guard.id())
+    );
     let status = kvd.guard.wait(DEFAULT_DEADLINE);
     assert!(
         status.success(),
