@@ -37,8 +37,10 @@ pub fn handle_client(mut stream: UnixStream) -> io::Result<u64> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        // `write` may accept fewer bytes than offered when the socket buffer is full;
-        // `write_all` loops until every byte is sent.
+        // A blocking `write` to a Unix stream socket queues the whole buffer, but it returns
+        // early with a partial count when a signal handler runs after some bytes went out (or
+        // on a send timeout, or in non-blocking mode): `write_all` loops until every byte is
+        // sent.
         stream.write_all(&buf[..n])?;
         total += n as u64;
     }

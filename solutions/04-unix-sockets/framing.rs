@@ -28,8 +28,8 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     }
     // The cast cannot truncate: MAX_FRAME fits in a u32.
     let header = (payload.len() as u32).to_be_bytes();
-    // `write` may send only part of a buffer (a full socket buffer, a signal); `write_all`
-    // loops until all of it is sent.
+    // `write` may send only part of a buffer (a signal handler that runs after some bytes went
+    // out, a send timeout, a non-blocking socket); `write_all` loops until all of it is sent.
     w.write_all(&header)?;
     w.write_all(payload)?;
     w.flush()
