@@ -100,13 +100,16 @@ impl Worker {
 
     /// Sends one request and waits for its response.
     ///
+    /// A payload over [`MAX_FRAME`] is refused before anything is sent, and the worker lives on.
     /// If the worker is gone (it exited or was killed before answering), it is reaped and
-    /// [`WorkerError::Died`] says how it ended.
+    /// [`WorkerError::Died`] says how it ended. Any other error leaves the two streams out of
+    /// step, so the worker is killed and reaped before [`WorkerError::Io`] is returned; every
+    /// later request then fails at once.
     pub fn request(&mut self, payload: &[u8]) -> Result<Vec<u8>, WorkerError> {
         // TODO: write the request frame; `BrokenPipe` means the worker is gone.
         // TODO: read the response frame; `None` or `UnexpectedEof` means the worker died:
-        //       reap it (`wait`) and return `WorkerError::Died(status)`.
-        // TODO: any other error is `WorkerError::Io`: the worker may be fine, leave it running.
+        //       reap it and return `WorkerError::Died(status)`.
+        // TODO: any other error is `WorkerError::Io`, as the contract above says.
         todo!("one request, one response")
     }
 

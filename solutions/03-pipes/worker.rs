@@ -143,27 +143,34 @@ impl Worker {
 
     /// Sends one request and waits for its response.
     ///
+    /// A payload over [`MAX_FRAME`] is refused before anything is sent, and the worker lives on.
     /// If the worker is gone (it exited or was killed before answering), it is reaped and
-    /// [`WorkerError::Died`] says how it ended.
+    /// [`WorkerError::Died`] says how it ended. Any other error leaves the two streams out of
+    /// step, so the worker is killed and reaped before [`WorkerError::Io`] is returned; every
+    /// later request then fails at once.
     pub fn request(&mut self, payload: &[u8]) -> Result<Vec<u8>, WorkerError> {
+        if payload.len() > MAX_FRAME {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "request too large").into());
+        }
         let Some(requests) = self.requests.as_mut() else {
-            return Err(
-                io::Error::new(io::ErrorKind::NotConnected, "the worker was shut down").into(),
-            );
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the worker is gone").into());
         };
         match write_frame(requests, payload) {
             Ok(()) => {}
             // EPIPE: the worker already closed its stdin, so it has exited (or is exiting).
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(self.reap_dead()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.poison(e)),
         }
         match read_frame(&mut self.responses) {
             Ok(Some(response)) => Ok(response),
-            // EOF instead of a response: the worker's stdout closed, so it has ended. Its
-            // status says how; waiting cannot hang, the process is gone or going.
+            // EOF instead of a response: the worker's stdout closed, so it has ended or stopped
+            // answering. Its status says how.
             Ok(None) => Err(self.reap_dead()),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(self.reap_dead()),
-            Err(e) => Err(e.into()),
+            // A bad header, or a read that failed in the middle of a frame: where the next
+            // frame starts is unknown, and the next request would read payload bytes as a
+            // length. The worker cannot be talked to any more.
+            Err(e) => Err(self.poison(e)),
         }
     }
 
@@ -182,14 +189,33 @@ impl Worker {
 
     /// Reaps a worker that stopped answering and builds the error saying how it ended.
     fn reap_dead(&mut self) -> WorkerError {
-        self.requests = None;
-        match self.child.take() {
-            Some(mut child) => match child.wait() {
-                Ok(status) => WorkerError::Died(status),
-                Err(e) => WorkerError::Io(e),
-            },
+        match self.stop() {
+            Some(Ok(status)) => WorkerError::Died(status),
+            Some(Err(e)) => WorkerError::Io(e),
             None => io::Error::new(io::ErrorKind::NotConnected, "the worker was reaped").into(),
         }
+    }
+
+    /// Kills and reaps a worker whose streams are out of step, and returns the error `e` that
+    /// put them there.
+    fn poison(&mut self, e: io::Error) -> WorkerError {
+        // Its exit status is of no interest: we killed it.
+        let _ = self.stop();
+        e.into()
+    }
+
+    /// Closes the request pipe, kills the worker and reaps it; `None` if it was already reaped.
+    ///
+    /// Killing first is what makes the wait safe. A worker whose stdout reached EOF has usually
+    /// exited, but one that closed its stdout (or its stdin) and keeps running would make a
+    /// bare `wait` hang forever. A SIGKILL to a process that is already exiting changes
+    /// nothing: its status stays the one it exited with.
+    fn stop(&mut self) -> Option<io::Result<ExitStatus>> {
+        self.requests = None;
+        let mut child = self.child.take()?;
+        // A kill that fails (the process is already gone) changes nothing: wait reports it.
+        let _ = child.kill();
+        Some(child.wait())
     }
 }
 
@@ -197,10 +223,6 @@ impl Drop for Worker {
     fn drop(&mut self) {
         // A Worker dropped without shutdown (an early return, a panic) must not leave a process
         // or a zombie: close its input, then kill and reap it.
-        self.requests = None;
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.stop();
     }
 }

@@ -445,6 +445,68 @@ fn a_garbled_response_is_an_io_error_not_a_death() {
 }
 
 #[test]
+fn a_garbled_response_stops_the_worker_and_later_requests_fail_at_once() {
+    // Answers with a header announcing 4 GiB - 1, then keeps reading its stdin with its stdout
+    // still open: a worker left running would take the next request, and the parent would
+    // wait for a response that never comes.
+    let worker = Worker::spawn(&mut sh("printf '\\377\\377\\377\\377'; cat >/dev/null"))
+        .expect("spawn the worker");
+    let pid = worker.pid();
+    let (first, state_after, second) = within_deadline(
+        pid,
+        "two requests to a worker that garbled its response",
+        move || {
+            let mut worker = worker;
+            let first = worker.request(b"hi").map(|r| r.len());
+            let state_after = proc_state(pid);
+            let second = worker.request(b"again").map(|r| r.len());
+            (first, state_after, second)
+        },
+    );
+    assert!(
+        matches!(first, Err(WorkerError::Io(_))),
+        "a response header over MAX_FRAME is WorkerError::Io; got {first:?}"
+    );
+    assert_eq!(
+        state_after, None,
+        "after a bad frame the response stream is out of step (the next read would take \
+         payload bytes for a length): the worker must be killed and reaped before request \
+         returns, but pid {pid} was still there (state {state_after:?})"
+    );
+    assert!(
+        matches!(second, Err(WorkerError::Io(_))),
+        "a request to a worker that was stopped after an error must fail at once with \
+         WorkerError::Io; got {second:?}"
+    );
+}
+
+#[test]
+fn a_worker_that_closes_its_stdout_but_keeps_running_is_killed_not_waited_for_forever() {
+    // Closes its stdout and goes on running, its stdin still open: EOF where the response
+    // should be, from a process that will not exit by itself.
+    let worker = Worker::spawn(&mut sh("exec >&-; exec sleep 1000")).expect("spawn the worker");
+    let pid = worker.pid();
+    let result = within_deadline(
+        pid,
+        "a request to a worker that closed its stdout but keeps running (EOF where the \
+         response should be, then a wait for a process that does not exit: kill it before \
+         waiting)",
+        move || {
+            let mut worker = worker;
+            worker.request(b"hi").map(|r| r.len())
+        },
+    );
+    match result {
+        Err(WorkerError::Died(_)) => {}
+        other => panic!(
+            "EOF instead of a response means the worker stopped answering: it is killed, \
+             reaped and reported as WorkerError::Died; got {other:?}"
+        ),
+    }
+    assert_reaped(pid);
+}
+
+#[test]
 fn shutdown_returns_the_workers_exit_status() {
     // Exits 6 once its stdin reaches EOF.
     let worker = Worker::spawn(&mut sh("cat >/dev/null; exit 6")).expect("spawn the worker");
