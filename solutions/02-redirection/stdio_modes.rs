@@ -64,8 +64,10 @@ pub fn run_with_files(cmd: &mut Command, input: &Path, output: &Path) -> io::Res
     let stdin = File::open(input)?;
     // `File::create` is open(O_WRONLY | O_CREAT | O_TRUNC): an older, longer file leaves no tail.
     let stdout = File::create(output)?;
-    // `Stdio::from(File)` hands the open file to the child as fd 0 or 1; the parent's copies
-    // are closed when `cmd` spawns (and dropped with it).
+    // `Stdio::from(File)` moves the open file into `cmd`, and spawning dup2()s it onto the
+    // child's fd 0 or 1. Spawning does not close the parent's fds: `cmd` keeps them open until
+    // it is dropped or given another `Stdio`. Harmless for two files; for the write end of a
+    // pipe it would keep the reader from ever seeing EOF.
     cmd.stdin(Stdio::from(stdin))
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::inherit())
