@@ -86,7 +86,9 @@ pub fn spawn_checked(cmd: &mut Command) -> Result<Child, SpawnError> {
 
 /// Whether `dir` is a directory this process may enter (search permission, `X_OK`).
 fn dir_is_usable(dir: &std::path::Path) -> bool {
-    // access(2) checks with our real uid, as chdir in the child will. As root it always allows
-    // search, as chdir does.
-    dir.is_dir() && nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_ok()
+    // chdir checks permissions with the effective uid and gid; so does eaccess (euidaccess(3),
+    // `faccessat` with `AT_EACCESS`), where access(2) would use the real ones, which differ in a
+    // set-uid program. Root may search any directory, with either. (A `Command` given
+    // `uid`/`gid` changes them in the child before its chdir: this check does not see that.)
+    dir.is_dir() && nix::unistd::eaccess(dir, nix::unistd::AccessFlags::X_OK).is_ok()
 }
