@@ -6,7 +6,8 @@
 //! turns "killed by signal 9" into exit code 137, but a program you run yourself reports no code.
 //!
 //! Goal: `run` starts a program with its arguments (no shell in between) and waits for it;
-//! `ending` decodes the `ExitStatus` into [`Ending::Exited`] or [`Ending::Signaled`].
+//! `ending` decodes the `ExitStatus` into [`Ending::Exited`] or [`Ending::Signaled`] (and, for a
+//! status from a `wait` that asked for them, [`Ending::Stopped`] or [`Ending::Continued`]).
 //!
 //! Read: `docs/src/01-command-basics.md#exit_status`.
 //! Check: `cargo xtask check command-basics/exit_status`.
@@ -23,6 +24,13 @@ pub enum Ending {
     Exited(i32),
     /// A signal ended the process (9 for SIGKILL, 15 for SIGTERM, ...). It has no exit code.
     Signaled(i32),
+    /// A signal stopped the process (19 for SIGSTOP, 20 for SIGTSTP, ...): it has not ended
+    /// and may be continued. `wait` reports this only when asked to (`WUNTRACED`), as a shell
+    /// with job control does.
+    Stopped(i32),
+    /// SIGCONT continued a stopped process. `wait` reports this only when asked to
+    /// (`WCONTINUED`).
+    Continued,
 }
 
 /// Runs `program` with `args` and waits for it to end.
@@ -40,6 +48,7 @@ pub fn run(program: &str, args: &[&str]) -> io::Result<ExitStatus> {
 /// Decodes how a child ended.
 pub fn ending(status: ExitStatus) -> Ending {
     // TODO: an exit code (`status.code()`) means Exited; otherwise the signal
-    // (`ExitStatusExt::signal`) means Signaled.
+    // (`ExitStatusExt::signal`) means Signaled; and a status that is neither must not panic
+    // (see the other two variants of `Ending`).
     todo!("decode the ExitStatus")
 }

@@ -6,7 +6,8 @@
 //! turns "killed by signal 9" into exit code 137, but a program you run yourself reports no code.
 //!
 //! Goal: `run` starts a program with its arguments (no shell in between) and waits for it;
-//! `ending` decodes the `ExitStatus` into [`Ending::Exited`] or [`Ending::Signaled`].
+//! `ending` decodes the `ExitStatus` into [`Ending::Exited`] or [`Ending::Signaled`] (and, for a
+//! status from a `wait` that asked for them, [`Ending::Stopped`] or [`Ending::Continued`]).
 //!
 //! Read: `docs/src/01-command-basics.md#exit_status`.
 //! Check: `cargo xtask check command-basics/exit_status`.
@@ -23,6 +24,13 @@ pub enum Ending {
     Exited(i32),
     /// A signal ended the process (9 for SIGKILL, 15 for SIGTERM, ...). It has no exit code.
     Signaled(i32),
+    /// A signal stopped the process (19 for SIGSTOP, 20 for SIGTSTP, ...): it has not ended
+    /// and may be continued. `wait` reports this only when asked to (`WUNTRACED`), as a shell
+    /// with job control does.
+    Stopped(i32),
+    /// SIGCONT continued a stopped process. `wait` reports this only when asked to
+    /// (`WCONTINUED`).
+    Continued,
 }
 
 /// Runs `program` with `args` and waits for it to end.
@@ -40,12 +48,15 @@ pub fn run(program: &str, args: &[&str]) -> io::Result<ExitStatus> {
 
 /// Decodes how a child ended.
 pub fn ending(status: ExitStatus) -> Ending {
-    // `code()` is `Some` only for a normal exit (WIFEXITED); `signal()` only for a death by
-    // signal (WIFSIGNALED). Never both.
-    match (status.code(), status.signal()) {
-        (Some(code), _) => Ending::Exited(code),
-        (None, Some(signal)) => Ending::Signaled(signal),
-        // A status from wait() without WUNTRACED/WCONTINUED is always one of the two above.
-        (None, None) => unreachable!("wait() reported neither an exit nor a signal: {status:?}"),
+    // `code()` is `Some` only for a normal exit (WIFEXITED), `signal()` only for a death by
+    // signal (WIFSIGNALED), `stopped_signal()` only for a stop (WIFSTOPPED): at most one.
+    match (status.code(), status.signal(), status.stopped_signal()) {
+        (Some(code), _, _) => Ending::Exited(code),
+        (None, Some(signal), _) => Ending::Signaled(signal),
+        // A plain `wait` never reports these two, but a status can come from a `waitpid` with
+        // WUNTRACED or WCONTINUED (or from `ExitStatus::from_raw`): decoding must not panic.
+        (None, None, Some(signal)) => Ending::Stopped(signal),
+        // The one status left that the kernel reports: continued (WIFCONTINUED, 0xffff).
+        (None, None, None) => Ending::Continued,
     }
 }

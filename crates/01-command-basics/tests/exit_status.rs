@@ -109,16 +109,89 @@ fn a_shell_reports_its_childs_signal_death_as_exit_code_128_plus_n() {
 #[test]
 fn ending_decodes_raw_wait_statuses() {
     // The kernel's encoding (see wait(2)): exit code in bits 8..16, signal in bits 0..7,
-    // bit 7 set when a core was dumped.
+    // bit 7 set when a core was dumped; 0x7f in bits 0..8 and the signal in bits 8..16 for a
+    // stop; 0xffff for a continue.
     let cases = [
         (0x0000, Ending::Exited(0)),
         (0x0300, Ending::Exited(3)),
         (0xff00, Ending::Exited(255)),
         (0x0009, Ending::Signaled(9)),
         (0x0086, Ending::Signaled(6)), // SIGABRT with a core dump
+        (0x137f, Ending::Stopped(19)), // stopped by SIGSTOP (WUNTRACED)
+        (0x147f, Ending::Stopped(20)), // stopped by SIGTSTP
+        (0xffff, Ending::Continued),   // continued by SIGCONT (WCONTINUED)
     ];
     for (raw, want) in cases {
         let got = ending(ExitStatus::from_raw(raw));
         assert_eq!(got, want, "raw wait status {raw:#06x}");
     }
+}
+
+/// `waitpid(pid, flags)` on a helper thread with a deadline; the raw status it reported.
+fn waitpid_raw(pid: libc::pid_t, flags: libc::c_int, what: &str) -> i32 {
+    let waited = testkit::call_with_deadline(testkit::DEFAULT_DEADLINE, move || {
+        loop {
+            let mut raw = 0;
+            // SAFETY: `raw` is a valid, writable c_int for the call's duration.
+            let r = unsafe { libc::waitpid(pid, &mut raw, flags) };
+            if r == pid {
+                return Ok(raw);
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    });
+    match waited {
+        Some(Ok(raw)) => raw,
+        Some(Err(e)) => panic!("waitpid({pid}) for {what} failed: {e}"),
+        None => {
+            // Kill it so that the blocked waitpid returns and reaps it.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("pid {pid} did not report {what} within the deadline")
+        }
+    }
+}
+
+#[test]
+fn a_child_that_stops_and_is_continued_is_neither_exited_nor_signaled() {
+    // The shell stops itself; once continued, it waits for its stdin to close, then exits 7.
+    // (Exiting at once would race with the test: a child that is already a zombie is reported
+    // as exited, and the "continued" event is never seen.)
+    let mut child = std::process::Command::new("/bin/sh")
+        .args(["-c", "kill -STOP $$; read line; exit 7"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn /bin/sh");
+    let stdin = child.stdin.take();
+    // The guard kills the child if an assertion fails; it is reaped here by waitpid.
+    let guard = testkit::ChildGuard::new(child);
+    let pid = libc::pid_t::try_from(guard.id()).expect("a pid fits in pid_t");
+    let stopped = ExitStatus::from_raw(waitpid_raw(pid, libc::WUNTRACED, "a stop"));
+    assert_eq!(
+        ending(stopped),
+        Ending::Stopped(libc::SIGSTOP),
+        "waitpid with WUNTRACED reported a stop (raw status {:#06x}): the process has not ended",
+        stopped.into_raw()
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap_or_else(|e| panic!("SIGCONT to {pid}: {e}"));
+    let continued = ExitStatus::from_raw(waitpid_raw(pid, libc::WCONTINUED, "a continue"));
+    assert_eq!(
+        ending(continued),
+        Ending::Continued,
+        "waitpid with WCONTINUED reported a continue (raw status {:#06x})",
+        continued.into_raw()
+    );
+    drop(stdin);
+    let exited = ExitStatus::from_raw(waitpid_raw(pid, 0, "its exit"));
+    assert_eq!(ending(exited), Ending::Exited(7));
+    drop(guard);
 }
