@@ -33,12 +33,14 @@ pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
 /// Receives one descriptor sent with [`send_fd`] from `sock`.
 ///
 /// Fails with `UnexpectedEof` when the peer closed without sending, and with `InvalidData`
-/// when a message arrived without a descriptor. The returned fd has close-on-exec set.
+/// when a message arrived without a descriptor or with more than one; every descriptor that
+/// did arrive is then closed. The returned fd has close-on-exec set.
 ///
 /// # References
-/// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `MSG_CMSG_CLOEXEC`)
+/// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `SCM_MAX_FD`, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC`)
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
-    // TODO: a 1-byte buffer in an `IoSliceMut`, control space from `nix::cmsg_space!([RawFd; 1])`,
+    // TODO: a 1-byte buffer in an `IoSliceMut`, control space from `nix::cmsg_space!` (see the
+    // contract above: how many descriptors can a message bring?),
     // `recvmsg::<()>(.., MsgFlags::MSG_CMSG_CLOEXEC)`; walk `msg.cmsgs()?` for
     // `ControlMessageOwned::ScmRights(fds)` and wrap each raw fd in an `OwnedFd` (unsafe: say
     // why it holds). No bytes and no fd: UnexpectedEof; bytes but no fd: InvalidData.

@@ -41,19 +41,26 @@ pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// The most descriptors one `SCM_RIGHTS` message can carry on Linux (`unix(7)`): `sendmsg`
+/// refuses more with `EINVAL`.
+const SCM_MAX_FD: usize = 253;
+
 /// Receives one descriptor sent with [`send_fd`] from `sock`.
 ///
 /// Fails with `UnexpectedEof` when the peer closed without sending, and with `InvalidData`
-/// when a message arrived without a descriptor. The returned fd has close-on-exec set.
+/// when a message arrived without a descriptor or with more than one; every descriptor that
+/// did arrive is then closed. The returned fd has close-on-exec set.
 ///
 /// # References
-/// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `MSG_CMSG_CLOEXEC`)
+/// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `SCM_MAX_FD`, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC`)
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
     let mut data = [0u8; 1];
     let mut iov = [IoSliceMut::new(&mut data)];
-    // Room for exactly one descriptor. Too small a buffer truncates the control data
-    // (MSG_CTRUNC), and the kernel closes the descriptors that did not fit.
-    let mut space = nix::cmsg_space!([RawFd; 1]);
+    // Room for as many descriptors as a message can carry, though we expect one. Too small a
+    // buffer truncates the control data (MSG_CTRUNC): the kernel closes the descriptors that
+    // did not fit and installs the others, and nix's `cmsgs()` then refuses to walk the buffer
+    // (ENOBUFS), so those would be lost to us, open, in our fd table.
+    let mut space = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
     // MSG_CMSG_CLOEXEC sets close-on-exec atomically on arrival, so a concurrent fork+exec
     // in another thread cannot leak the new descriptor into an unrelated program.
     let msg = recvmsg::<()>(
@@ -62,6 +69,14 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
+    // Cannot happen with the buffer above and SCM_RIGHTS alone, but other control messages
+    // (credentials, with SO_PASSCRED) take room too: say what went wrong.
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the control data was truncated (MSG_CTRUNC): descriptors were lost",
+        ));
+    }
     let mut received: Vec<OwnedFd> = Vec::new();
     for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
@@ -78,8 +93,14 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
             "the peer closed the socket without sending a descriptor",
         ));
     }
-    // Any extra descriptors are dropped (closed) here: we asked for one.
-    received.into_iter().next().ok_or_else(|| {
+    if received.len() > 1 {
+        // Dropping `received` closes them all: none is left open in our table.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} descriptors arrived, one was expected", received.len()),
+        ));
+    }
+    received.pop().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             "a message arrived without a descriptor",

@@ -1,6 +1,7 @@
 //! Tests for `unix-sockets/fd_passing`: a descriptor sent with SCM_RIGHTS arrives as a new fd
 //! for the same open file (same inode, shared offset, close-on-exec set), survives the sender
-//! closing it and the file being unlinked, reaches a child process, and nothing leaks.
+//! closing it and the file being unlinked, reaches a child process, and nothing leaks, not
+//! even when one message brings more descriptors than expected.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
@@ -116,6 +117,44 @@ fn recv_fd_reports_data_without_a_descriptor() {
         Err(e) if e.kind() == ErrorKind::InvalidData => {}
         other => panic!("a byte arrived without SCM_RIGHTS: expected InvalidData, got {other:?}"),
     }
+}
+
+#[test]
+fn a_message_with_several_descriptors_is_refused_and_leaks_none() {
+    testkit::isolated!();
+    let dir = temp_dir("fdp-many");
+    let path = path_in(&dir, "m.txt");
+    std::fs::write(&path, "x").unwrap();
+    let file = File::open(&path).unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    // One message carrying the file 8 times: more than a receiver that made room for only
+    // one descriptor can take (the kernel then truncates, MSG_CTRUNC, and installs those that
+    // fit), and more than `recv_fd` wants in any case.
+    let fds = [file.as_raw_fd(); 8];
+    let data = [b'F'];
+    nix::sys::socket::sendmsg::<()>(
+        a.as_raw_fd(),
+        &[std::io::IoSlice::new(&data)],
+        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .expect("sendmsg with 8 descriptors");
+    drop((a, file));
+    let before = FdSnapshot::take();
+    match recv_fd(&b) {
+        Err(e) if e.kind() == ErrorKind::InvalidData => {}
+        other => panic!(
+            "one message brought 8 descriptors where one was expected: expected InvalidData, \
+             got {other:?}"
+        ),
+    }
+    before.assert_no_leak(
+        "after recv_fd refused a message with 8 descriptors: every descriptor that arrived \
+         must be closed. A control buffer with room for fewer than were sent is truncated \
+         (MSG_CTRUNC), and the descriptors that did fit are in your fd table even so (nix's \
+         cmsgs() then returns ENOBUFS instead of them): make room for SCM_MAX_FD (253)",
+    );
 }
 
 #[test]
