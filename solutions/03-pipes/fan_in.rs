@@ -33,7 +33,9 @@ pub fn fan_in(commands: Vec<Command>) -> io::Result<FanInOutput> {
     let (mut reader, writer) = io::pipe()?;
     let mut children: Vec<Child> = Vec::with_capacity(commands.len());
     for mut command in commands {
-        // Each child needs its own copies (dup) of the write end; the kernel counts them all.
+        // Each child needs its own copies (dup) of the write end. They all point to the one
+        // open file description of the write end, which stays open, and keeps EOF away, until
+        // every one of them is closed.
         let started = writer
             .try_clone()
             .and_then(|out| Ok((out, writer.try_clone()?)))
