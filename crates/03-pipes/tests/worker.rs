@@ -145,6 +145,26 @@ fn a_request_larger_than_a_pipe_round_trips() {
 }
 
 #[test]
+fn a_request_of_exactly_max_frame_bytes_round_trips() {
+    let worker = Worker::spawn(&mut worker_command()).expect("spawn the worker");
+    let pid = worker.pid();
+    let answer = within_deadline(pid, "a request of MAX_FRAME bytes", move || {
+        let mut worker = worker;
+        let answer = worker
+            .request(&vec![b'm'; MAX_FRAME])
+            .map(|r| r.len())
+            .map_err(|e| e.to_string());
+        let _ = worker.shutdown();
+        answer
+    });
+    assert_eq!(
+        answer,
+        Ok(MAX_FRAME),
+        "MAX_FRAME itself is allowed, in both directions; only one byte more is refused"
+    );
+}
+
+#[test]
 fn a_worker_that_dies_mid_request_is_a_typed_error_not_a_hang() {
     let worker = Worker::spawn(&mut worker_command()).expect("spawn the worker");
     let pid = worker.pid();
@@ -476,6 +496,66 @@ fn a_garbled_response_stops_the_worker_and_later_requests_fail_at_once() {
     assert!(
         matches!(second, Err(WorkerError::Io(_))),
         "a request to a worker that was stopped after an error must fail at once with \
+         WorkerError::Io; got {second:?}"
+    );
+}
+
+/// Makes the parent's end of the worker's stdin pipe non-blocking. `O_NONBLOCK` belongs to the
+/// open file description, so setting it through any fd of ours that points to that pipe
+/// changes the `Worker`'s own handle; the worker's `/proc/PID/fd/0` names the pipe.
+fn make_request_pipe_non_blocking(worker_pid: u32) {
+    let pipe = std::fs::read_link(format!("/proc/{worker_pid}/fd/0"))
+        .unwrap_or_else(|e| panic!("cannot read the worker's fd 0: {e}"));
+    let ours = std::fs::read_dir("/proc/self/fd")
+        .expect("list /proc/self/fd")
+        .flatten()
+        .find(|entry| std::fs::read_link(entry.path()).is_ok_and(|target| target == pipe))
+        .and_then(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .unwrap_or_else(|| panic!("no fd of this process points to {pipe:?}"));
+    // SAFETY: `ours` is the Worker's write end of the pipe, open for as long as the Worker,
+    // which outlives this borrow.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(ours) };
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).expect("F_GETFL");
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("F_SETFL");
+}
+
+#[test]
+fn a_write_that_fails_inside_a_request_stops_the_worker() {
+    // The worker never reads its stdin but stays alive with its stdout open. With the request
+    // pipe made non-blocking, a 1 MiB request fills the pipe and the write fails with
+    // WouldBlock half-way through the frame: the worker has part of a request it can never
+    // make sense of.
+    let worker = Worker::spawn(&mut sh("exec sleep 1000")).expect("spawn the worker");
+    let pid = worker.pid();
+    make_request_pipe_non_blocking(pid);
+    let (first, state_after, second) =
+        within_deadline(pid, "a request whose write fails half-way", move || {
+            let mut worker = worker;
+            let first = worker.request(&vec![b'w'; 1 << 20]).map(|r| r.len());
+            let state_after = proc_state(pid);
+            let second = worker.request(b"again").map(|r| r.len());
+            (first, state_after, second)
+        });
+    match &first {
+        Err(WorkerError::Io(e)) => assert_eq!(
+            e.kind(),
+            io::ErrorKind::WouldBlock,
+            "the write failed with WouldBlock; request must return that error, got {e}"
+        ),
+        other => panic!(
+            "a write that fails inside a frame (not BrokenPipe: the worker is alive) is \
+             WorkerError::Io; got {other:?}"
+        ),
+    }
+    assert_eq!(
+        state_after, None,
+        "half a request is in the worker's stdin: the streams are out of step, so the worker \
+         must be killed and reaped before request returns, but pid {pid} was still there"
+    );
+    assert!(
+        matches!(second, Err(WorkerError::Io(_))),
+        "a request to a worker stopped after an error must fail at once with \
          WorkerError::Io; got {second:?}"
     );
 }
