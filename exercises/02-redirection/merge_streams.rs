@@ -31,7 +31,7 @@ pub fn run_merged_to_file(cmd: &mut Command, path: &Path) -> io::Result<ExitStat
 /// # References
 /// `pipe(2)`, `dup(2)`
 pub fn capture_merged(cmd: Command) -> io::Result<(ExitStatus, Vec<u8>)> {
-    // TODO: make one pipe with `io::pipe()`, give the child two handles to its write end,
-    // close every write end this process still holds, read to EOF, wait.
+    // TODO: make one pipe with `io::pipe()` and give its write end to the child as stdout and
+    // as stderr; read everything the child writes, then wait for it.
     todo!("send stdout and stderr into one pipe and read it")
 }
