@@ -33,7 +33,8 @@ pub enum Outcome {
 }
 
 /// Forks, and in the child execs `path` with `args` (argv[0] is `path`). Returns the child's pid
-/// without waiting. If exec fails, the child exits with code 127.
+/// without waiting. If exec fails, the child exits with code 127. The program starts with
+/// SIGPIPE at its default action (death), as a program started by `Command` does.
 ///
 /// Fails with `EINVAL`, before forking, if `path` or an argument contains a NUL byte.
 ///
@@ -43,9 +44,9 @@ pub fn spawn_by_hand(path: &str, args: &[&str]) -> nix::Result<Pid> {
     // TODO: before forking, turn `path` and every argument into a `CString` (a NUL byte inside
     // is `Errno::EINVAL`), argv[0] being `path` itself, and build the NULL-terminated array of
     // pointers that execv wants.
-    // TODO: `unsafe { fork() }` (with a `// SAFETY:` comment). The parent returns the child's
-    // pid. The child calls only async-signal-safe functions: reset SIGPIPE to SIG_DFL
-    // (`libc::signal`), `libc::execv`, and if that returns, `libc::_exit(127)`.
+    // TODO: fork (unsafe: write the `// SAFETY:` comment). The parent returns the child's pid;
+    // the child sets up what the program must start with, execs it, and exits with 127 if
+    // exec fails, calling only async-signal-safe functions.
     todo!("fork, and exec in the child")
 }
 

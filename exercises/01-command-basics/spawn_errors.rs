@@ -59,9 +59,7 @@ pub enum SpawnError {
 /// `execve(2)` (ERRORS), `chdir(2)`, `posix_spawn(3)`.
 pub fn spawn_checked(cmd: &mut Command) -> Result<Child, SpawnError> {
     // TODO: spawn; on success return the child.
-    // TODO: on failure, if a working directory was set (`Command::get_current_dir`) and it is
-    // not a directory we can enter, it is `BadWorkingDir`: chdir fails with the same ENOENT.
-    // TODO: otherwise decide by the raw errno (`io::Error::raw_os_error`): ENOENT is
-    // `NotFound`, EACCES is `NotExecutable`, anything else `Other` (keep the error).
+    // TODO: on failure, decide which `SpawnError` it is, from the error and from what the
+    // command was asked to do (the errno alone can name the wrong culprit).
     todo!("spawn, and diagnose a failure")
 }

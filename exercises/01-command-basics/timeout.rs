@@ -3,12 +3,11 @@
 //! Scenario: a CI step runs a test suite that sometimes hangs. The step must wait at most a
 //! given time, then kill the command, and report "timed out" instead of hanging forever. When a
 //! process ends, the kernel keeps its exit status in the process table until the parent
-//! collects it with `wait`: until then it is a *zombie* (state `Z` in `/proc/PID/stat`). A
-//! killed child must be waited for too.
+//! collects it with `wait`: until then it is a *zombie* (state `Z` in `/proc/PID/stat`).
 //!
-//! Goal: `run_with_timeout` spawns the command, polls it with `try_wait` until it exits or the
-//! limit passes, and on overrun kills it (SIGKILL) and reaps it. Whatever happens, no child of
-//! ours is left running or as a zombie when it returns.
+//! Goal: `run_with_timeout` runs the command for at most the limit and, on overrun, kills it
+//! (SIGKILL). It does not burn a CPU while it waits, and whatever happens, no child of ours is
+//! left running or as a zombie when it returns.
 //!
 //! Read: `docs/src/01-command-basics.md#timeout`.
 //! Check: `cargo xtask check command-basics/timeout`.
@@ -32,9 +31,8 @@ pub enum Finished {
 /// # References
 /// `waitpid(2)` with `WNOHANG`, `kill(2)`.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> io::Result<Finished> {
-    // TODO: spawn the command (do not wait for it: `status()` would block until it ends).
-    // TODO: poll with `Child::try_wait` until it returns a status, or the deadline passes;
-    // pause a little between polls (a few milliseconds) so you do not spin.
-    // TODO: on overrun, `Child::kill` it, then `wait` for it so it does not stay a zombie.
+    // TODO: start the command without waiting for it to end.
+    // TODO: until it has ended or the limit has passed, check on it without blocking.
+    // TODO: on overrun, kill it; then keep the promise of the goal above.
     todo!("run with a deadline: Exited(status) or TimedOut")
 }

@@ -4,8 +4,8 @@
 //! and wants the result back. Writing all the input first and reading the output afterwards
 //! works for small data and hangs forever for large data.
 //!
-//! Goal: write the input on one thread while this thread reads the output, so that neither
-//! pipe can stay full.
+//! Goal: send all of the input to the child and return all of its output, for inputs and
+//! outputs of any size (the tests push megabytes both ways).
 //!
 //! Chapter: `docs/src/02-redirection.md#feed_and_read`.
 //! Check: `cargo xtask check redirection/feed_and_read`.
@@ -24,7 +24,7 @@ use std::thread;
 /// # References
 /// `pipe(7)` ("Pipe capacity")
 pub fn feed_and_read(child: Child, input: Vec<u8>) -> io::Result<(ExitStatus, Vec<u8>)> {
-    // TODO: take the child's stdin and write `input` to it on a new thread (then drop it so the
-    // child sees EOF), read stdout to its end here, join the thread, wait for the child.
+    // TODO: give the child all of `input` (it must then see EOF on its stdin), collect all of
+    // its stdout, and wait for it.
     todo!("write stdin and read stdout at the same time")
 }

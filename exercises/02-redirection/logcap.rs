@@ -33,8 +33,8 @@ pub const DEFAULT_LOG: &str = "logcap.log";
 /// status.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     // TODO: parse the arguments (usage error: print `USAGE`, exit 2); open the log in append
-    // mode; spawn the command with stdout and stderr piped (cannot start: 127 or 126); copy
-    // each pipe on its own thread, line by line, to the echo and to the log; wait; exit with
-    // the command's code, or 128+N for a signal N.
+    // mode; spawn the command with stdout and stderr piped (cannot start: 127 or 126); echo
+    // and log both streams, line by line, as they come; wait; exit with the command's code, or
+    // 128+N for a signal N.
     todo!("the log capture tool")
 }

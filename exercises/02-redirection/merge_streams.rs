@@ -3,8 +3,8 @@
 //! Scenario: a CI system keeps one combined log per build step. A reader must see an error
 //! message right after the output line that came before it, not in a separate section.
 //!
-//! Goal: give the child ONE open file (or ONE pipe) as both fd 1 and fd 2, by duplicating the
-//! handle (`try_clone`, which is `dup`) instead of opening the file twice.
+//! Goal: the child's stdout and stderr land in one file (or one pipe) in exactly the order the
+//! child wrote them, as with the shell's `2>&1`.
 //!
 //! Chapter: `docs/src/02-redirection.md#merge_streams`.
 //! Check: `cargo xtask check redirection/merge_streams`.
@@ -20,7 +20,7 @@ use std::process::{Command, ExitStatus, Stdio};
 /// # References
 /// `dup(2)`, `open(2)`
 pub fn run_merged_to_file(cmd: &mut Command, path: &Path) -> io::Result<ExitStatus> {
-    // TODO: create the file once, duplicate the handle, give one to stdout and one to stderr.
+    // TODO: create (or truncate) the file at `path` and send the child's stdout and stderr to it.
     todo!("send stdout and stderr to one open file")
 }
 
@@ -31,7 +31,7 @@ pub fn run_merged_to_file(cmd: &mut Command, path: &Path) -> io::Result<ExitStat
 /// # References
 /// `pipe(2)`, `dup(2)`
 pub fn capture_merged(cmd: Command) -> io::Result<(ExitStatus, Vec<u8>)> {
-    // TODO: make one pipe with `io::pipe()`, give the child two handles to its write end,
-    // close every write end this process still holds, read to EOF, wait.
+    // TODO: make one pipe with `io::pipe()` and give its write end to the child as stdout and
+    // as stderr; read everything the child writes, then wait for it.
     todo!("send stdout and stderr into one pipe and read it")
 }

@@ -4,8 +4,8 @@
 //! stream and the time it came. Collecting everything at the end shows nothing until the build
 //! is over, and reading one stream to its end before the other can hang.
 //!
-//! Goal: read both pipes at the same time (one thread each) and hand every line on as soon as
-//! it is complete.
+//! Goal: hand on every line of both streams as soon as it is complete, whatever the other
+//! stream is doing.
 //!
 //! Chapter: `docs/src/02-redirection.md#stream_lines`.
 //! Check: `cargo xtask check redirection/stream_lines`.
@@ -46,7 +46,7 @@ pub struct Line {
 /// # References
 /// `pipe(7)`
 pub fn stream_lines(child: Child, lines: Sender<Line>) -> io::Result<ExitStatus> {
-    // TODO: take both pipes; on one thread per pipe, read with `BufReader::read_until(b'\n')`
-    // and send a `Line` for each; join both threads, then wait for the child.
+    // TODO: send a `Line` for every line of stdout and of stderr as soon as it is complete.
+    // TODO: once both streams reached EOF, wait for the child and return its status.
     todo!("stream both pipes line by line")
 }

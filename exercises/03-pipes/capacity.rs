@@ -50,8 +50,7 @@ pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
 /// # References
 /// `pipe(7)` on `O_NONBLOCK`; `fcntl(2)`, `F_GETFL`/`F_SETFL`.
 pub fn write_without_blocking(pipe: &mut PipeWriter, data: &[u8]) -> io::Result<usize> {
-    // TODO: read the flags (`F_GETFL`), add `OFlag::O_NONBLOCK` (`F_SETFL`).
-    // TODO: write in a loop, counting bytes, until all is written or `ErrorKind::WouldBlock`.
-    // TODO: restore the original flags, also when writing failed.
+    // TODO: write as much of `data` as fits right now, without ever blocking, and count it.
+    // TODO: leave the pipe's flags exactly as you found them, also when writing failed.
     todo!("write what fits")
 }

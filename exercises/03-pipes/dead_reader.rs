@@ -38,11 +38,9 @@ pub enum WriteOutcome {
 /// # References
 /// `write(2)` (`EPIPE`), `pipe(7)`.
 pub fn write_all_or_gone(out: &mut impl Write, data: &[u8]) -> io::Result<WriteOutcome> {
-    // TODO: loop over `out.write(&data[written..])`, adding up what each call accepted
-    //       (`write_all` would lose that count).
-    // TODO: `ErrorKind::BrokenPipe` ends the loop with `ReaderGone { written }`; retry
-    //       `Interrupted`; return any other error.
-    // TODO: flush at the end (a flush can meet a dead reader too).
+    // TODO: write all of `data`, knowing at every moment how much the reader has accepted.
+    // TODO: a reader that is gone is `ReaderGone { written }`, not an error.
+    // TODO: return `Complete` only once everything has really left for the reader.
     todo!("write until done or until the reader is gone")
 }
 
@@ -63,9 +61,7 @@ pub enum SigPipe {
 /// # References
 /// `sigaction(2)`, `execve(2)` ("signals set to be ignored remain ignored"), `signal-safety(7)`.
 pub fn spawn_with_sigpipe(cmd: &mut Command, disposition: SigPipe) -> io::Result<Child> {
-    // TODO: build a `SigAction` with `SigHandler::SigDfl` or `SigHandler::SigIgn` before forking.
-    // TODO: in `unsafe { cmd.pre_exec(...) }` call `sigaction(Signal::SIGPIPE, &action)`, with a
-    //       `// SAFETY:` comment: only async-signal-safe calls between fork and exec.
-    // TODO: spawn.
+    // TODO: set SIGPIPE's disposition in the child, between fork and exec
+    //       (`CommandExt::pre_exec`, unsafe: write the `// SAFETY:` comment), then spawn.
     todo!("spawn with the chosen SIGPIPE disposition")
 }

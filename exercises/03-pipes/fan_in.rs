@@ -4,10 +4,9 @@
 //! stderr together, the way `(job1; job2) 2>&1 | less` does. All the jobs write into one pipe;
 //! the parent reads it until EOF.
 //!
-//! Goal: implement [`fan_in`]. Create one pipe with `std::io::pipe()`, give every command a copy
-//! of the write end as both stdout and stderr, read the read end to EOF, then wait for every
-//! command. The catch: the reader sees EOF only when NO process holds a write end any more,
-//! including the parent itself. Keep one open and `fan_in` hangs forever.
+//! Goal: implement [`fan_in`]. Create one pipe with `std::io::pipe()`, give every command the
+//! write end as both stdout and stderr, read the read end to EOF, then wait for every command,
+//! and return once all of them have finished: never hang.
 //!
 //! Chapter: `docs/src/03-pipes.md#fan_in`. Check it with `cargo xtask check pipes/fan_in`.
 
@@ -31,9 +30,7 @@ pub struct FanInOutput {
 /// then an attempt to read(2) from the pipe will see end-of-file").
 pub fn fan_in(commands: Vec<Command>) -> io::Result<FanInOutput> {
     // TODO: create the pipe with `io::pipe()`.
-    // TODO: for each command, give it `writer.try_clone()?` as stdout and another as stderr,
-    //       spawn it, and drop the command (it holds those copies).
-    // TODO: close the parent's own write end before reading.
+    // TODO: for each command, give it the write end as stdout and as stderr, and spawn it.
     // TODO: read the read end to EOF, then wait every child; return output and statuses.
     todo!("run the commands into one pipe")
 }

@@ -4,9 +4,9 @@
 //! path. `mkfifo` creates the name; each side opens it like a file; the data still goes through
 //! the kernel's pipe buffer, never to disk.
 //!
-//! Goal: implement [`Fifo::create`] (mode exactly 0600 whatever the umask, never replacing an
-//! existing file), its `Drop` (unlink the name), [`try_open_writer`] (`O_NONBLOCK`: no reader
-//! means `ENXIO`, reported as `None`), and [`send`] (open blocks until a reader opens).
+//! Goal: implement [`Fifo::create`] (mode exactly 0600, never replacing an existing file), its
+//! `Drop` (the name goes away with the value), [`try_open_writer`] (never waits: no reader is
+//! `None`), and [`send`] (waits for a reader, then delivers the message).
 //!
 //! Chapter: `docs/src/03-pipes.md#fifo`. Check it with `cargo xtask check pipes/fifo`.
 
@@ -31,10 +31,10 @@ impl Fifo {
     /// Fails with `AlreadyExists` if anything exists at `path`; the existing file is untouched.
     ///
     /// # References
-    /// `mkfifo(3)`, `umask(2)`, `chmod(2)`.
+    /// `mkfifo(3)`, `umask(2)`.
     pub fn create(path: &Path) -> io::Result<Fifo> {
-        // TODO: `nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR)?` (it never replaces).
-        // TODO: the umask filtered that mode: set exactly 0600 with `fs::set_permissions`.
+        // TODO: create the FIFO at `path` with mode 0600 (`mkfifo(3)`, see `nix::unistd`).
+        // TODO: make sure the mode on disk is exactly 0600.
         todo!("create the FIFO")
     }
 
@@ -46,7 +46,7 @@ impl Fifo {
 
 impl Drop for Fifo {
     fn drop(&mut self) {
-        // TODO: remove the name from the file system (`fs::remove_file`), ignoring an error.
+        // TODO: remove the name from the file system (a failure here cannot be reported).
     }
 }
 
@@ -55,12 +55,10 @@ impl Drop for Fifo {
 /// The returned file is in blocking mode, like any ordinary writer.
 ///
 /// # References
-/// `fifo(7)` ("opening for write-only with O_NONBLOCK fails with ENXIO unless the other end has
-/// already been opened"), `open(2)`.
+/// `fifo(7)`, `open(2)`.
 pub fn try_open_writer(path: &Path) -> io::Result<Option<File>> {
-    // TODO: open write-only with `.custom_flags(libc::O_NONBLOCK)`.
-    // TODO: `ENXIO` (`e.raw_os_error() == Some(libc::ENXIO)`) means no reader: `Ok(None)`.
-    // TODO: clear `O_NONBLOCK` on the opened file (`F_GETFL`, `F_SETFL`) before returning it.
+    // TODO: open write-only without waiting for a reader; "no reader" is `Ok(None)`.
+    // TODO: return the file in blocking mode.
     todo!("open without waiting for a reader")
 }
 
@@ -70,6 +68,6 @@ pub fn try_open_writer(path: &Path) -> io::Result<Option<File>> {
 /// # References
 /// `fifo(7)`: "opening the FIFO blocks until the other end is opened also".
 pub fn send(path: &Path, message: &[u8]) -> io::Result<()> {
-    // TODO: a plain blocking open for writing, `write_all`, then close (drop).
+    // TODO: open for writing (waiting for a reader), write the whole message, close.
     todo!("send a message through the FIFO")
 }

@@ -43,11 +43,8 @@ impl PipelineOutput {
 /// `pipe(2)`, `pipe(7)`, bash(1) on `pipefail`.
 pub fn run_pipeline(commands: Vec<Command>) -> io::Result<PipelineOutput> {
     // TODO: refuse an empty list with `ErrorKind::InvalidInput`.
-    // TODO: for every stage but the last, create a pipe with `io::pipe()`: the writer becomes
-    //       this stage's stdout, the reader the next stage's stdin. The last stage's stdout is
-    //       `Stdio::piped()`.
-    // TODO: spawn each stage, then drop its `Command`: it holds the parent's copies of the pipe
-    //       ends, and a parent holding a write end hides EOF from the next stage.
+    // TODO: connect each stage's stdout to the next stage's stdin with a pipe (`io::pipe()`);
+    //       the last stage's stdout comes back to you. Spawn every stage.
     // TODO: if a spawn fails, kill and wait the stages already started, return the error.
     // TODO: read the last stage's stdout to EOF, then wait every stage in order.
     todo!("run the pipeline")

@@ -4,8 +4,10 @@
 //! first one's standard output to the second one's standard input with a pipe. The parent only
 //! collects the result.
 //!
-//! Goal: implement [`two_stage`]: start `first` with a piped stdout, hand that `ChildStdout` to
-//! `second` as its stdin, read `second`'s output, and wait for both. Return both statuses.
+//! Goal: implement [`two_stage`]: run both commands at once, `first`'s stdout connected to
+//! `second`'s stdin, read `second`'s output, and wait for both. Return both statuses. It must
+//! behave as a shell's pipeline does: when `second` stops reading and exits (`yes | head -n 1`),
+//! `first` is told (it dies of SIGPIPE) instead of running forever.
 //!
 //! Chapter: `docs/src/03-pipes.md#two_stage`. Check it with `cargo xtask check pipes/two_stage`.
 
@@ -31,10 +33,8 @@ pub struct TwoStageOutput {
 /// # References
 /// `pipe(2)`, `pipe(7)`.
 pub fn two_stage(first: &mut Command, second: &mut Command) -> io::Result<TwoStageOutput> {
-    // TODO: spawn `first` with `Stdio::piped()` stdout and take its `ChildStdout`.
-    // TODO: spawn `second` with that `ChildStdout` as stdin (`Stdio::from`) and a piped stdout.
-    // TODO: the caller's `second` still holds the read end it was given: replace it (for
-    //       example with `Stdio::null()`) so `first` gets EPIPE if `second` exits early.
+    // TODO: spawn `first` with its stdout on a pipe, and `second` reading from that pipe.
+    // TODO: if `second` cannot start, leave no `first` running behind you.
     // TODO: read `second`'s output to EOF, wait for both children, return the statuses.
     todo!("connect first's stdout to second's stdin")
 }

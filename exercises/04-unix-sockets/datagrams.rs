@@ -51,8 +51,7 @@ pub fn serve_uppercase(sock: &UnixDatagram, count: usize) -> io::Result<()> {
 /// # References
 /// `socketpair(2)`
 pub fn spawn_connected(cmd: &mut Command) -> io::Result<(Child, UnixStream)> {
-    // TODO: `UnixStream::pair()`; give the child its end as stdin and (a clone) as stdout
-    // (`Stdio::from(OwnedFd::from(...))`); spawn; make sure no copy of the child's end stays
-    // open here (the Command keeps its Stdio settings until they are replaced or it drops).
+    // TODO: `UnixStream::pair()`; give the child its end as stdin and as stdout
+    // (`Stdio::from(OwnedFd::from(...))`), spawn, and return the child and your end.
     todo!("spawn a child connected by a socket pair")
 }

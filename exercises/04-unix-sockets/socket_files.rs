@@ -37,9 +37,8 @@ impl SocketFile {
     /// # References
     /// `bind(2)`, `connect(2)`, `unix(7)`
     pub fn bind(path: &Path) -> io::Result<SocketFile> {
-        // TODO: try `UnixListener::bind`; on AddrInUse: is the path a socket
-        // (`symlink_metadata`, `is_socket`)? does `UnixStream::connect` succeed (live server:
-        // AddrInUse) or fail with ConnectionRefused (stale: remove the file, bind again)?
+        // TODO: try `UnixListener::bind`; when the address is in use, tell the three cases
+        // of the contract above apart, and act as it says.
         todo!("bind, recovering from a stale socket file")
     }
 
@@ -70,8 +69,7 @@ impl Drop for SocketFile {
 /// # References
 /// `mkdir(2)`, `chmod(2)`, `unix(7)` (connecting needs write permission on the socket file)
 pub fn bind_private(dir: &Path, name: &str) -> io::Result<SocketFile> {
-    // TODO: `DirBuilder::new().mode(0o700).create(dir)` (AlreadyExists is fine); then check
-    // what is there: a directory, owned by `nix::unistd::geteuid()`, `mode() & 0o077 == 0`;
-    // bind inside it with `SocketFile::bind`; `set_permissions` 0o600 on the socket file.
+    // TODO: create `dir` as the contract says, or accept the existing one only if it passes
+    // every check above; bind inside it with `SocketFile::bind`; make the socket file 0600.
     todo!("bind in an owner-only directory")
 }

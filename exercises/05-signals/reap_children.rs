@@ -23,9 +23,8 @@ use signal_hook::iterator::Signals;
 /// # References
 /// `waitpid(2)`
 pub fn reap_ready() -> nix::Result<Vec<(Pid, WaitStatus)>> {
-    // TODO: loop on `waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG))`:
-    // TODO: StillAlive ends the loop, a status is collected (`status.pid()`),
-    // TODO: Errno::ECHILD (no children at all) ends it too, EINTR retries.
+    // TODO: collect the children that have exited, with `waitpid` (`WNOHANG`: never block);
+    // TODO: no exited child, or no child at all, is not an error; EINTR is retried.
     todo!("reap every child that has exited, without blocking")
 }
 

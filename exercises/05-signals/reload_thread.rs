@@ -38,8 +38,8 @@ pub fn read_config(path: &std::path::Path) -> io::Result<String> {
 /// `signal(7)`, the self-pipe trick
 pub fn start(config_path: PathBuf, events: Sender<String>) -> io::Result<JoinHandle<u32>> {
     // TODO: read the config first (`read_config`), returning its error.
-    // TODO: create `Signals::new([SIGHUP, SIGUSR1, SIGTERM])` HERE, before spawning (why?).
-    // TODO: spawn a thread that loops over `signals.forever()` and matches on each signal,
-    // TODO: sending the lines documented above; on SIGTERM send the last line and return.
+    // TODO: register for SIGHUP, SIGUSR1 and SIGTERM, and spawn a thread that handles them
+    // TODO: (`Signals`, `signals.forever()`), sending the lines documented above; on SIGTERM
+    // TODO: send the last line and return.
     todo!("register the signals and spawn the handling thread")
 }

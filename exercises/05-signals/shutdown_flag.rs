@@ -25,8 +25,8 @@ pub const FORCED_EXIT_STATUS: i32 = 1;
 /// # References
 /// `sigaction(2)`, `signal-safety(7)`
 pub fn install_shutdown_flag() -> io::Result<Arc<AtomicBool>> {
-    // TODO: create the flag; for SIGINT and SIGTERM register `flag::register_conditional_shutdown`
-    // TODO: (exit with FORCED_EXIT_STATUS if the flag is already set) and then `flag::register`.
+    // TODO: create the flag; make SIGINT and SIGTERM set it, and a second one, arriving while
+    // TODO: the flag is already set, exit at once with FORCED_EXIT_STATUS (`signal_hook::flag`).
     todo!("register SIGINT and SIGTERM handlers that set a flag")
 }
 

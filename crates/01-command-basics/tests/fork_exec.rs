@@ -78,7 +78,9 @@ fn the_child_gets_the_default_sigpipe_disposition() {
     assert_eq!(
         run("/bin/sh", &["-c", "kill -PIPE $$; exit 0"]),
         Outcome::Signaled(Signal::SIGPIPE),
-        "reset SIGPIPE to SIG_DFL in the child before exec, as std's Command does"
+        "`kill -PIPE $$` must kill sh. The test process, like every Rust program, ignores \
+         SIGPIPE, the child inherits that, and an ignored signal stays ignored across exec: \
+         put SIGPIPE back to its default in the child before exec, as std's Command does"
     );
 }
 

@@ -31,16 +31,39 @@ fn nonblocking(fd: impl AsFd) -> bool {
     OFlag::from_bits_retain(flags).contains(OFlag::O_NONBLOCK)
 }
 
+/// The capacity of `fd`'s pipe as the kernel reports it, asked by the test itself.
+fn kernel_capacity(fd: impl AsFd) -> usize {
+    let size = fcntl(fd.as_fd(), FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ");
+    usize::try_from(size).expect("a pipe size is positive")
+}
+
 #[test]
-fn a_new_pipe_holds_64_kib() {
+fn capacity_is_what_the_kernel_reports_for_either_end() {
+    // The default is 16 pages: 64 KiB with 4 KiB pages, 1 MiB with 64 KiB pages. So the test
+    // compares with what the kernel says, and also resizes a pipe so no constant can pass.
     let (reader, writer) = io::pipe().expect("pipe");
+    let kernel = kernel_capacity(&writer);
     let got = capacity(&writer).expect("capacity of the write end");
     assert_eq!(
-        got, 65536,
-        "a new Linux pipe holds 16 pages of 4 KiB = 65536 bytes (unless the per-user pipe \
-         page limit was hit); got {got}"
+        got, kernel,
+        "capacity must ask the kernel (fcntl F_GETPIPE_SZ), which reports {kernel} bytes for a \
+         new pipe here; got {got}"
     );
-    assert_eq!(capacity(&reader).expect("capacity of the read end"), got);
+    assert_eq!(
+        capacity(&reader).expect("capacity of the read end"),
+        kernel,
+        "both ends share one buffer: the read end reports the same capacity"
+    );
+
+    let twice = i32::try_from(kernel * 2).expect("a small size");
+    fcntl(writer.as_fd(), FcntlArg::F_SETPIPE_SZ(twice)).expect("F_SETPIPE_SZ");
+    let resized = kernel_capacity(&writer);
+    assert_eq!(
+        capacity(&reader).expect("capacity after resizing"),
+        resized,
+        "after F_SETPIPE_SZ the kernel reports {resized} bytes: capacity must return what the \
+         kernel reports now, not a constant"
+    );
 }
 
 #[test]
@@ -146,7 +169,8 @@ fn a_message_that_fits_is_written_whole() {
     match n {
         Ok(n) => assert_eq!(
             n, 1000,
-            "1000 bytes fit into an empty pipe of 64 KiB: all of them must be reported written"
+            "1000 bytes fit into an empty pipe (it holds at least a page): all of them must be \
+             reported written"
         ),
         Err(e) => panic!(
             "1000 bytes fit into an empty pipe, yet write_without_blocking failed: {e} (stop \

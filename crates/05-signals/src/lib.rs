@@ -6,13 +6,6 @@
 //! handlers, masks and signals stay out of the test harness.
 
 #[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/05-signals/exit_status.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod exit_status;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/05-signals/exit_status.rs"]
-pub mod exit_status;
-#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/05-signals/forward.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod forward;
@@ -26,6 +19,13 @@ pub mod graceful;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/05-signals/graceful.rs"]
 pub mod graceful;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/05-signals/masks.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod masks;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/05-signals/masks.rs"]
+pub mod masks;
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/05-signals/reap_children.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
@@ -47,10 +47,3 @@ pub mod shutdown_flag;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/05-signals/shutdown_flag.rs"]
 pub mod shutdown_flag;
-#[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/05-signals/sigpipe.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod sigpipe;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/05-signals/sigpipe.rs"]
-pub mod sigpipe;

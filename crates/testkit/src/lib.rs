@@ -848,19 +848,59 @@ pub fn hang_report(what: &str) -> String {
     let me = std::process::id();
     let mut msg = format!("{what}\npipe ends held by this process (pid {me}):\n");
     let own = pipe_fds(me);
+    let children: Vec<(u32, char, String, Vec<String>)> = children_of(me)
+        .into_iter()
+        .map(|(pid, state)| (pid, state, proc_cmdline(pid), pipe_fds(pid)))
+        .collect();
     if own.is_empty() {
         msg.push_str("  (none)\n");
     }
-    for line in own {
-        let _ = writeln!(msg, "  {line}");
+    // Point at the culprit: an end this process holds of a pipe that a child, or this process
+    // itself, uses from the other side.
+    let pipe_of = |line: &str| {
+        line.split(" -> ")
+            .nth(1)?
+            .split(' ')
+            .next()
+            .map(str::to_owned)
+    };
+    for line in &own {
+        let _ = write!(msg, "  {line}");
+        let Some(pipe) = pipe_of(line) else {
+            msg.push('\n');
+            continue;
+        };
+        let writes = line.ends_with("(write end)");
+        let other_end = if writes { "(read end)" } else { "(write end)" };
+        let peer = children
+            .iter()
+            .find(|(_, _, _, fds)| {
+                fds.iter()
+                    .any(|l| pipe_of(l).as_ref() == Some(&pipe) && l.ends_with(other_end))
+            })
+            .map(|(pid, _, cmd, _)| format!("child {pid} `{cmd}`"))
+            .or_else(|| {
+                // Holding both ends: this process's own read never sees EOF.
+                (writes
+                    && own
+                        .iter()
+                        .any(|l| pipe_of(l).as_ref() == Some(&pipe) && l.ends_with(other_end)))
+                .then(|| "this process itself".to_owned())
+            });
+        match (peer, writes) {
+            (Some(peer), true) => {
+                let _ = write!(msg, "  <- {peer} reads this pipe: it cannot see EOF");
+            }
+            (Some(peer), false) => {
+                let _ = write!(msg, "  <- {peer} writes this pipe: it cannot get EPIPE");
+            }
+            (None, _) => {}
+        }
+        msg.push('\n');
     }
-    for (pid, state) in children_of(me) {
-        let _ = writeln!(
-            msg,
-            "child pid {pid} (state {state}) `{}` holds:",
-            proc_cmdline(pid)
-        );
-        for line in pipe_fds(pid) {
+    for (pid, state, cmd, fds) in children {
+        let _ = writeln!(msg, "child pid {pid} (state {state}) `{cmd}` holds:");
+        for line in fds {
             let _ = writeln!(msg, "  {line}");
         }
     }
