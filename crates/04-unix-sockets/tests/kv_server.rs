@@ -63,6 +63,31 @@ impl Kvd {
         }
     }
 
+    /// After a `SHUTDOWN`: kvd exits 0 within the deadline and leaves no socket file behind.
+    #[track_caller]
+    fn expect_clean_exit(&mut self, situation: &str) {
+        let exited = testkit::try_wait_until(DEFAULT_DEADLINE, "kvd to exit", || {
+            !matches!(self.guard.child().try_wait(), Ok(None))
+        });
+        assert!(
+            exited.is_ok(),
+            "kvd was still running {DEFAULT_DEADLINE:?} after SHUTDOWN {situation} (state \
+             {:?}): \"BYE, then the server stops\" must hold",
+            testkit::proc_state(self.guard.id())
+        );
+        let status = self.guard.wait(DEFAULT_DEADLINE);
+        assert!(
+            status.success(),
+            "kvd should exit 0 after SHUTDOWN, it {}",
+            describe_status(status)
+        );
+        assert!(
+            !self.path.exists(),
+            "kvd exited but left its socket file {} behind",
+            self.path.display()
+        );
+    }
+
     fn client(&self) -> Client {
         let s = UnixStream::connect(&self.path)
             .unwrap_or_else(|e| panic!("connect {}: {e}", self.path.display()));
@@ -193,17 +218,7 @@ fn shutdown_stops_the_server_and_removes_its_socket_file() {
     assert_eq!(c.ask("SHUTDOWN"), "BYE");
     assert!(c.at_eof(), "after BYE the server must close the connection");
     drop(c);
-    let status = kvd.guard.wait(DEFAULT_DEADLINE);
-    assert!(
-        status.success(),
-        "kvd should exit 0 after SHUTDOWN, it {}",
-        describe_status(status)
-    );
-    assert!(
-        !kvd.path.exists(),
-        "kvd exited but left its socket file {} behind",
-        kvd.path.display()
-    );
+    kvd.expect_clean_exit("with no other client");
 }
 
 #[test]
@@ -226,26 +241,7 @@ fn shutdown_stops_the_server_even_with_an_idle_client_connected() {
              is kept alive forever by one that never does"
         ),
     }
-    let exited = testkit::try_wait_until(DEFAULT_DEADLINE, "kvd to exit", || {
-        !matches!(kvd.guard.child().try_wait(), Ok(None))
-    });
-    assert!(
-        exited.is_ok(),
-        "kvd closed its connections after SHUTDOWN but was still running {DEFAULT_DEADLINE:?} \
-         later (state {:?}): \"BYE, then the server stops\" must hold with a client connected",
-        testkit::proc_state(kvd.guard.id())
-    );
-    let status = kvd.guard.wait(DEFAULT_DEADLINE);
-    assert!(
-        status.success(),
-        "kvd should exit 0 after SHUTDOWN, it {}",
-        describe_status(status)
-    );
-    assert!(
-        !kvd.path.exists(),
-        "kvd exited but left its socket file {} behind",
-        kvd.path.display()
-    );
+    kvd.expect_clean_exit("with an idle client connected");
 }
 
 #[test]
