@@ -25,24 +25,22 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 /// # References
 /// `sendmsg(2)`, `unix(7)` (`SCM_RIGHTS`), `cmsg(3)`
 pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
-    // TODO: `sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(b"F")],
-    // &[ControlMessage::ScmRights(&[fd.as_raw_fd()])], MsgFlags::empty(), None)`.
+    // TODO: send one byte of normal data with `fd` attached as `SCM_RIGHTS` ancillary data.
     todo!("send a descriptor with SCM_RIGHTS")
 }
 
 /// Receives one descriptor sent with [`send_fd`] from `sock`.
 ///
 /// Fails with `UnexpectedEof` when the peer closed without sending, and with `InvalidData`
-/// when a message arrived without a descriptor or with more than one; every descriptor that
-/// did arrive is then closed. The returned fd has close-on-exec set.
+/// when a message arrived without a descriptor, with more than one, or with its control data
+/// truncated (`MSG_CTRUNC`: descriptors were lost); every descriptor that did arrive is then
+/// closed. The returned fd has close-on-exec set.
 ///
 /// # References
 /// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `SCM_MAX_FD`, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC`)
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
-    // TODO: a 1-byte buffer in an `IoSliceMut`, control space from `nix::cmsg_space!` (see the
-    // contract above: how many descriptors can a message bring?),
-    // `recvmsg::<()>(.., MsgFlags::MSG_CMSG_CLOEXEC)`; walk `msg.cmsgs()?` for
-    // `ControlMessageOwned::ScmRights(fds)` and wrap each raw fd in an `OwnedFd` (unsafe: say
-    // why it holds). No bytes and no fd: UnexpectedEof; bytes but no fd: InvalidData.
+    // TODO: receive one message and the descriptors attached to it, honouring every case of
+    // the contract above (how many descriptors can a sender attach to one message, and what
+    // does the kernel do with those that do not fit in the space you gave it?).
     todo!("receive a descriptor with SCM_RIGHTS")
 }

@@ -57,8 +57,8 @@ pub fn execute(store: &Store, line: &str) -> (String, After) {
 /// Serves one client: reads request lines until EOF, `QUIT` or `SHUTDOWN`, and writes one reply
 /// line per request. Returns what ended the connection (`Close` at EOF).
 pub fn serve_client(stream: UnixStream, store: &Store) -> io::Result<After> {
-    // TODO: a `BufReader` over `stream.try_clone()?` for `read_line`, the stream itself for
-    // writing each reply line; stop at EOF or when `execute` says so.
+    // TODO: read request lines and answer each with one reply line, until EOF or until
+    // `execute` says the connection ends.
     todo!("serve one connection")
 }
 
@@ -66,10 +66,10 @@ pub fn serve_client(stream: UnixStream, store: &Store) -> io::Result<After> {
 /// sends `SHUTDOWN`; then closes the connections still open (a client that sends nothing must
 /// not keep the server alive), removes `path` and returns.
 pub fn run(path: &Path) -> io::Result<()> {
-    // TODO: bind; print and flush `ready` (only now can clients connect); accept in a loop,
-    // one thread per client (`thread::scope`), sharing one `Store`. On SHUTDOWN: set an
-    // `AtomicBool`, connect once to `path` to wake the blocked `accept`, leave the loop,
-    // close the listener and remove the socket file.
+    // TODO: bind `path`; announce `ready` only once clients can connect; serve every client
+    // at the same time from one store. After a SHUTDOWN, `run` must return even though the
+    // accepting thread is blocked waiting for the next client and other clients are connected
+    // but silent, and it must leave no socket file behind.
     todo!("run the server")
 }
 

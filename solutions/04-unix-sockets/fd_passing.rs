@@ -48,8 +48,9 @@ const SCM_MAX_FD: usize = 253;
 /// Receives one descriptor sent with [`send_fd`] from `sock`.
 ///
 /// Fails with `UnexpectedEof` when the peer closed without sending, and with `InvalidData`
-/// when a message arrived without a descriptor or with more than one; every descriptor that
-/// did arrive is then closed. The returned fd has close-on-exec set.
+/// when a message arrived without a descriptor, with more than one, or with its control data
+/// truncated (`MSG_CTRUNC`: descriptors were lost); every descriptor that did arrive is then
+/// closed. The returned fd has close-on-exec set.
 ///
 /// # References
 /// `recvmsg(2)`, `unix(7)` (`SCM_RIGHTS`, `SCM_MAX_FD`, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC`)
