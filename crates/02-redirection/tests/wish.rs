@@ -467,6 +467,22 @@ fn exit_with_an_argument_is_an_error_and_the_shell_goes_on() {
 }
 
 #[test]
+fn exit_with_an_argument_is_not_looked_up_in_the_path() {
+    let fx = Fixture::new("exit_arg_path");
+    // A program named `exit` in the search path must not run: `exit` is a built-in, and with
+    // an argument it is a built-in used wrongly.
+    fx.program("tools", "exit", "the program named exit ran:");
+    fx.run("path ../tools /bin\nexit 3\necho still here\n")
+        .expect(
+            "still here\n",
+            ERR,
+            0,
+            "`exit 3` is the built-in `exit` used with an argument, an error, even when the path \
+         holds a program named `exit`",
+        );
+}
+
+#[test]
 fn exit_after_a_parallel_command_ends_the_shell_once_it_finished() {
     let fx = Fixture::new("exit_parallel");
     fx.run("echo a & exit\necho after\n").expect(
