@@ -141,7 +141,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
 
-    let root = workspace_root();
+    let root = crate::manifest::root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map_or_else(|| root.join("target"), |dir| root.join(dir));
@@ -216,12 +216,6 @@ fn select_groups(filter: Option<&str>) -> Vec<&'static str> {
         .map(|g| g.0)
         .filter(|g| filter.is_none_or(|f| g.starts_with(f)))
         .collect()
-}
-
-/// The workspace root: xtask lives in `<root>/xtask`.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 /// Runs `cargo bench` on the bench targets of `groups`, with a criterion filter selecting them.

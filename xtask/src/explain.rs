@@ -422,7 +422,7 @@ pub fn render(e: &Entry) -> String {
         s.push_str(&format!("  $ {c}\n"));
     }
     s.push_str(&format!("fix:      {}\n", one_line(e.fix)));
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src");
+    let docs = crate::manifest::root().join("docs/src");
     if docs.join(e.chapter).exists() {
         s.push_str(&format!(
             "read:     docs/src/{} (and docs/src/diagnosis.md#{})\n",
@@ -560,7 +560,7 @@ mod tests {
 
     #[test]
     fn every_entry_has_a_section_in_the_diagnosis_chapter() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = crate::manifest::root();
         let chapter = std::fs::read_to_string(root.join("docs/src/diagnosis.md"))
             .expect("docs/src/diagnosis.md is readable");
         for e in ENTRIES {

@@ -508,10 +508,8 @@ mod tests {
 
     #[test]
     fn the_repository_is_tidy() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("xtask lives in the workspace root");
-        let misses = check(root);
+        let root = crate::manifest::root();
+        let misses = check(&root);
         assert!(
             misses.is_empty(),
             "`cargo xtask verify` tidy misses ({}):\n  {}",

@@ -228,3 +228,35 @@ fn verify_names_every_test_that_does_not_fail_on_its_stub() {
     );
     course.assert_nothing_left();
 }
+
+#[test]
+fn a_built_course_moved_to_a_new_path_finds_its_own_files() {
+    let built = Course::new("before-move");
+    built
+        .xtask(&["check", "basics/passing"])
+        .assert_code(0)
+        .assert_stdout_has("PASS basics/passing");
+    let moved = Course::moved(&built, "after-move");
+    let old_root = built.root().to_path_buf();
+    drop(built); // the old path is gone, as after `mv`
+    assert!(!old_root.exists());
+
+    // From the course's root and from a directory inside it, with no hint of where it is.
+    let at_root = moved.command_found_from(moved.root(), &["status"]);
+    moved
+        .run(at_root, &["status"])
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    let inside = moved.path("exercises/01-basics");
+    let check = moved.command_found_from(&inside, &["check", "basics/passing"]);
+    let run = moved.run(check, &["check", "basics/passing"]);
+    run.assert_code(0).assert_stdout_has("PASS basics/passing");
+    assert!(
+        !run.stdout().contains(old_root.to_string_lossy().as_ref())
+            && !run.stderr().contains(old_root.to_string_lossy().as_ref()),
+        "the moved course still refers to its old path\n{}",
+        run.describe()
+    );
+    moved.assert_nothing_left();
+}
