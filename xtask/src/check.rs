@@ -75,7 +75,7 @@ fn explain_pointer(output: &str) -> Option<String> {
         text.push_str(&format!(
             "\n    {}  {}",
             term::bold(&format!("cargo xtask explain {}", entry.id)),
-            term::dim(entry.title)
+            term::dim(&entry.title)
         ));
     }
     Some(text)

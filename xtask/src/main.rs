@@ -21,6 +21,7 @@ mod reset;
 mod sandbox;
 mod solution;
 mod status;
+mod sync;
 mod term;
 mod tidy;
 mod verify;
@@ -41,7 +42,9 @@ verbs:
   hint [ID]         the next hint for an exercise (default: the current exercise)
   reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
   solution ID       the reference solution (--diff: compared with yours; --yes: no question)
-  pristine          which exercise files differ from the originals (--refresh: maintainers)
+  pristine          which exercise files differ from the originals
+  tidy              maintainers: the repository's conventions, and what is left to write
+  sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
   verify            maintainers and CI: fmt, clippy, solutions pass, stubs fail, demos, tidy, leaks
@@ -75,6 +78,8 @@ fn main() -> ExitCode {
         "reset" => reset::run(rest),
         "solution" => solution::run(rest),
         "pristine" => pristine::run(rest),
+        "sync" => sync::run(rest),
+        "tidy" => tidy::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -74,6 +74,8 @@ pub struct Topic {
     pub week: u32,
     /// The days of that week, such as `1-3`.
     pub days: String,
+    /// What the learner builds, for the README's curriculum table (tidy asks for it).
+    pub summary: Option<String>,
 }
 
 /// One exercise.

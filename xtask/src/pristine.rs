@@ -18,7 +18,7 @@
 //!   for the file to edit;
 //! - it cannot drift silently: the tidy check (part of `cargo xtask verify`) reports every copy
 //!   that differs from the maintainers' exercises/ and crates/*/tests/ files, and
-//!   `cargo xtask pristine --refresh` rewrites the mirror from them in one step.
+//!   `cargo xtask sync` rewrites the mirror from them in one step.
 //!
 //! Rejected: taking a snapshot on the learner's first run (wrong as soon as they edit before
 //! running anything), and keeping only hashes (enough to detect an edit, not to undo it).
@@ -122,11 +122,11 @@ pub fn tidy_misses(root: &Path, curriculum: &Curriculum) -> Vec<String> {
         match std::fs::read(&copy) {
             Ok(original) if same_text(&current, &original) => {}
             Ok(_) => misses.push(format!(
-                "{id}: {shown} differs from {}; run `cargo xtask pristine --refresh`",
+                "{id}: {shown} differs from {}; run `cargo xtask sync`",
                 rel.display()
             )),
             Err(_) => misses.push(format!(
-                "{id}: no pristine copy of {} ({shown}); run `cargo xtask pristine --refresh`",
+                "{id}: no pristine copy of {} ({shown}); run `cargo xtask sync`",
                 rel.display()
             )),
         }
@@ -140,7 +140,7 @@ pub fn tidy_misses(root: &Path, curriculum: &Curriculum) -> Vec<String> {
                 .display()
                 .to_string();
             misses.push(format!(
-                "{shown}: a pristine copy of no curriculum file; run `cargo xtask pristine --refresh`"
+                "{shown}: a pristine copy of no curriculum file; run `cargo xtask sync`"
             ));
         }
     }
@@ -204,37 +204,20 @@ pub fn refresh(
     Ok((written, removed))
 }
 
-/// Runs `pristine`: without options, lists the exercise files that differ from their originals;
-/// with `--refresh` (maintainers), rewrites the mirror from the current files.
+/// Runs `pristine`: lists the exercise files that differ from their originals. `--refresh`,
+/// its former maintainers' option, is kept as another name for `cargo xtask sync`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    let refresh_wanted = match args {
-        [] => false,
-        [flag] if flag == "--refresh" => true,
+    match args {
+        [] => {}
+        [flag] if flag == "--refresh" => return crate::sync::run(&[]),
         _ => {
             return Ok(crate::usage_error(
-                "`pristine` takes no argument, or `--refresh` (maintainers)",
+                "`pristine` takes no argument (maintainers: `cargo xtask sync` rewrites the copies)",
             ));
         }
-    };
+    }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    if refresh_wanted {
-        let (written, removed) = refresh(&root, &curriculum)?;
-        for rel in &written {
-            println!("  wrote    {}", copy_of(Path::new(""), rel).display());
-        }
-        for rel in &removed {
-            println!("  removed  {}", rel.display());
-        }
-        println!(
-            "{} {MIRROR} holds the originals of {} file(s) ({} written, {} removed)",
-            term::green("ok"),
-            tracked(&curriculum).len(),
-            written.len(),
-            removed.len()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let mut edited = 0;
     for (id, rel) in tracked(&curriculum) {
         let what = match state(&root, &rel) {

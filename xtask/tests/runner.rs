@@ -260,3 +260,64 @@ fn a_built_course_moved_to_a_new_path_finds_its_own_files() {
     );
     moved.assert_nothing_left();
 }
+
+#[test]
+fn sync_writes_every_generated_file_and_tidy_fails_while_one_is_stale() {
+    let course = Course::new("sync");
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("README.md: out of date")
+        .assert_stdout_has("docs/src/curriculum.md: out of date")
+        .assert_stdout_has("docs/src/diagnosis.md: out of date")
+        .assert_stdout_has("no pristine copy of exercises/01-basics/passing.rs")
+        .assert_stdout_has("run `cargo xtask sync`");
+    course
+        .xtask(&["sync"])
+        .assert_code(0)
+        .assert_stdout_has("wrote  README.md")
+        .assert_stdout_has("pristine copies of 8 file(s)");
+    course.xtask(&["tidy"]).assert_code(0);
+    assert!(
+        course
+            .read("README.md")
+            .contains("| 1 | 1-2 | [Basics](docs/src/01-basics.md) | numbers, loops and helpers |"),
+        "{}",
+        course.read("README.md")
+    );
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("| 2 | `basics/leaky` | [Helpers left running](01-basics.md#leaky) |")
+    );
+    assert!(
+        course
+            .read("docs/src/diagnosis.md")
+            .contains("### Writing to a reader that is gone {#broken-pipe}")
+    );
+
+    // A retitled exercise and a topic without a summary: tidy says so, sync rewrites the tables.
+    let manifest = course
+        .read("curriculum.toml")
+        .replace("Helpers left running", "Helpers, all reaped")
+        .replace("summary = \"numbers, loops and helpers\"\n", "");
+    course.write("curriculum.toml", &manifest);
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("docs/src/curriculum.md: out of date")
+        .assert_stdout_has("topic `basics`: no `summary`");
+    course.xtask(&["sync"]).assert_code(0);
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("[Helpers, all reaped]")
+    );
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("no `summary`")
+        .assert_stdout_lacks("out of date");
+    // `pristine --refresh`, the former name, still works.
+    course.xtask(&["pristine", "--refresh"]).assert_code(0);
+}

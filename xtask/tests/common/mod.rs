@@ -52,9 +52,9 @@ impl Course {
     pub fn with_pristine(tag: &str) -> Self {
         let course = Course::new(tag);
         course
-            .xtask(&["pristine", "--refresh"])
+            .xtask(&["sync"])
             .assert_code(0)
-            .assert_stdout_has("8 file(s)");
+            .assert_stdout_has("pristine copies of 8 file(s)");
         course
     }
 
