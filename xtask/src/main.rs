@@ -19,6 +19,7 @@ mod pristine;
 mod progress;
 mod reset;
 mod sandbox;
+mod scaffold;
 mod solution;
 mod status;
 mod sync;
@@ -43,6 +44,8 @@ verbs:
   reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
   solution ID       the reference solution (--diff: compared with yours; --yes: no question)
   pristine          which exercise files differ from the originals
+  new TOPIC/NAME    authors: scaffold an exercise (--title T, --week W, --day D)
+  new-topic NN-NAME authors: scaffold a topic crate and chapter (--title T --week W, --days D)
   tidy              maintainers: the repository's conventions, and what is left to write
   sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
@@ -57,7 +60,10 @@ fn main() -> ExitCode {
     let (verb, rest) = args
         .split_first()
         .map_or(("status", &[][..]), |(v, r)| (v.as_str(), r));
-    if matches!(verb, "status" | "list" | "hint" | "solution" | "pristine") {
+    if matches!(
+        verb,
+        "status" | "list" | "hint" | "solution" | "pristine" | "explain" | "tidy"
+    ) {
         // A closed stdout (`cargo xtask list | head`) is a normal way for these verbs to end: let
         // SIGPIPE end the process quietly instead of `println!` panicking on EPIPE. (Not for
         // `check` or `verify`, which must outlive their output to clean up what they ran.)
@@ -80,6 +86,8 @@ fn main() -> ExitCode {
         "pristine" => pristine::run(rest),
         "sync" => sync::run(rest),
         "tidy" => tidy::run(rest),
+        "new" => scaffold::run_new(rest),
+        "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

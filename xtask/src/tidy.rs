@@ -9,6 +9,7 @@
 //!   (src/bin/demo.rs) with its test (tests/demo.rs), and a chapter;
 //! - every generated file is up to date (`sync`): the pristine copies, the curriculum tables,
 //!   the diagnosis chapter; every topic has a summary;
+//! - no `SCAFFOLD:` place that `cargo xtask new` or `new-topic` left to write remains;
 //! - every `.rs` file opens with a `//!` doc comment;
 //! - every `unsafe` block, fn or impl has a `// SAFETY:` comment (or, for an
 //!   `unsafe fn`, a `# Safety` doc section) just above it.
@@ -58,6 +59,14 @@ pub fn check(root: &Path) -> Vec<String> {
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
     }
+    let text_files: Vec<PathBuf> = files_under(root)
+        .into_iter()
+        .filter(|f| {
+            f.extension()
+                .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
+        })
+        .collect();
+    misses.extend(crate::scaffold::tidy_misses(root, &text_files));
     for file in rust_files(root) {
         let rel = file
             .strip_prefix(root)

@@ -321,3 +321,139 @@ fn sync_writes_every_generated_file_and_tidy_fails_while_one_is_stale() {
     // `pristine --refresh`, the former name, still works.
     course.xtask(&["pristine", "--refresh"]).assert_code(0);
 }
+
+/// The lines of a `tidy` run's misses.
+fn tidy_misses(course: &Course) -> Vec<String> {
+    let run = course.xtask(&["tidy"]);
+    run.stdout()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn new_scaffolds_an_exercise_that_builds_fails_on_its_stub_and_tidy_lists_what_is_left() {
+    let course = Course::new("new");
+    course
+        .xtask(&["new", "basics/tripled", "--title", "Triple a number"])
+        .assert_code(0)
+        .assert_stdout_has("created  exercises/01-basics/tripled.rs")
+        .assert_stdout_has("created  solutions/01-basics/tripled.rs")
+        .assert_stdout_has("created  crates/01-basics/tests/tripled.rs")
+        .assert_stdout_has("Then: cargo xtask check basics/tripled");
+    assert!(
+        course
+            .read("crates/01-basics/src/lib.rs")
+            .contains("#[path = \"../../../solutions/01-basics/tripled.rs\"]\npub mod tripled;")
+    );
+    assert!(
+        course
+            .read("curriculum.toml")
+            .contains("id = \"basics/tripled\"\nweek = 1\nday = 1\ntitle = \"Triple a number\"\n")
+    );
+    assert!(
+        course
+            .read("docs/src/01-basics.md")
+            .contains("## Exercise: Triple a number {#tripled}")
+    );
+    assert!(
+        course
+            .path("xtask/pristine/exercises/01-basics/tripled.rs.pristine")
+            .is_file()
+    );
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("`basics/tripled`")
+    );
+
+    // What is left is exactly the places the scaffold marked, and nothing else.
+    let misses = tidy_misses(&course);
+    assert!(
+        misses.iter().all(|m| m.contains("left to write")),
+        "{misses:#?}"
+    );
+    for place in [
+        "exercises/01-basics/tripled.rs:3:",
+        "solutions/01-basics/tripled.rs:11:",
+        "crates/01-basics/tests/tripled.rs:",
+        "curriculum.toml:",
+        "docs/src/01-basics.md:",
+    ] {
+        assert!(
+            misses.iter().any(|m| m.starts_with(place)),
+            "{place} in {misses:#?}"
+        );
+    }
+
+    course
+        .xtask(&["check", "basics/tripled"])
+        .assert_code(1)
+        .assert_stdout_has("FAILED  scaffold_replace_this_test")
+        .assert_stdout_has("not yet implemented: tripled");
+    course
+        .xtask(&["new", "basics/tripled"])
+        .assert_code(2)
+        .assert_stderr_has("in curriculum.toml already");
+    course
+        .xtask(&["new", "basics/Bad"])
+        .assert_code(2)
+        .assert_stderr_has("not a module name");
+    course
+        .xtask(&["new", "nosuch/x"])
+        .assert_code(2)
+        .assert_stderr_has("no topic named `nosuch`");
+}
+
+#[test]
+fn new_topic_scaffolds_a_crate_whose_demo_runs_and_new_adds_its_first_exercise() {
+    let course = Course::new("new-topic");
+    course
+        .xtask(&["new-topic", "02-extras", "--title", "Extras", "--week", "2"])
+        .assert_code(0)
+        .assert_stdout_has("created  crates/02-extras/Cargo.toml")
+        .assert_stdout_has("created  crates/02-extras/src/bin/demo.rs")
+        .assert_stdout_has("created  crates/02-extras/tests/demo.rs")
+        .assert_stdout_has("created  docs/src/02-extras.md")
+        .assert_stdout_has("Then: cargo xtask new extras/NAME");
+    assert!(course.read("curriculum.toml").contains(
+        "[[topic]]\nname = \"extras\"\ndir = \"02-extras\"\ntitle = \"Extras\"\nweek = 2\ndays = \"1\"\n"
+    ));
+    course
+        .xtask(&["new", "extras/first", "--title", "The first"])
+        .assert_code(0);
+    assert!(
+        course
+            .read("curriculum.toml")
+            .contains("# ---- 02-extras ----\n\n[[exercise]]\nid = \"extras/first\"\nweek = 2\n")
+    );
+    course
+        .xtask(&["list", "--topic", "extras"])
+        .assert_code(0)
+        .assert_stdout_has("Extras (extras): week 2, days 1")
+        .assert_stdout_has("extras/first");
+    let misses = tidy_misses(&course);
+    assert!(
+        misses
+            .iter()
+            .all(|m| m.contains("left to write") || m.contains("no `summary`")),
+        "{misses:#?}"
+    );
+    assert!(
+        misses
+            .iter()
+            .any(|m| m.starts_with("crates/02-extras/src/bin/demo.rs:")),
+        "{misses:#?}"
+    );
+    course
+        .xtask(&["check", "extras/first"])
+        .assert_code(1)
+        .assert_stdout_has("FAILED  scaffold_replace_this_test");
+    // The demo and its test build and pass as scaffolded (verify runs both).
+    let run = course.xtask(&["verify"]);
+    run.assert_stdout_has("extras: the demo ran to completion");
+    course
+        .xtask(&["new-topic", "02-extras", "--title", "Again", "--week", "2"])
+        .assert_code(2);
+    course.assert_nothing_left();
+}
