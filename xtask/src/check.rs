@@ -2,12 +2,22 @@
 //! group, run-time limit, leak check), and prints a verdict; on success marks the exercise done
 //! and names the next one.
 //!
+//! `check --all` re-grades every exercise marked done (`--pending`: the others; both `--done
+//! --pending`: every one; `--topic T`: one topic's), one build per topic and each exercise under
+//! its own limit, and ends with a summary table. A done exercise that fails now is reported and
+//! stays done. `--json` writes one JSON object per exercise on stdout (exercism's test-runner
+//! results format, version 2, plus `id` and `verdict`; the README documents the mapping) and
+//! everything meant for a person on stderr.
+//!
 //! Exit status: 0 passed, 1 failed (did not compile, a test failed, timed out, or leaked),
 //! 2 usage error (such as an unknown id), 130 interrupted.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use crate::libtest::{self, Outcome};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
@@ -81,121 +91,521 @@ fn explain_pointer(output: &str) -> Option<String> {
     Some(text)
 }
 
+/// How a check ended, as the summary table and `--json` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every test passed, in time, leaving nothing behind.
+    Pass,
+    /// A test failed (or gave no result).
+    Fail,
+    /// The tests ran into the exercise's time limit.
+    Timeout,
+    /// The tests passed but left a process or an IPC object behind.
+    Leak,
+    /// The exercise (or its tests) did not compile.
+    CompileError,
+}
+
+impl Verdict {
+    /// Its name in `--json` (`verdict`) and in the summary table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Timeout => "timeout",
+            Verdict::Leak => "leak",
+            Verdict::CompileError => "compile-error",
+        }
+    }
+
+    /// The status of exercism's test-runner results format (version 2): `error` when the tests
+    /// could not run at all.
+    fn exercism(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::CompileError => "error",
+            _ => "fail",
+        }
+    }
+}
+
+/// The result of checking one exercise.
+struct Graded {
+    id: String,
+    verdict: Verdict,
+    /// One line: `every test passed`, `1 of 2 test(s) failed`, ...
+    summary: String,
+    elapsed: Duration,
+    /// The per-test results, in exercism's shape.
+    tests: Vec<serde_json::Value>,
+}
+
+impl Graded {
+    /// The exercise's result as one JSON object (see the README for the fields).
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "version": 2,
+            "id": self.id,
+            "status": self.verdict.exercism(),
+            "verdict": self.verdict.name(),
+            "message": (self.verdict != Verdict::Pass).then_some(&self.summary),
+            "time_secs": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "tests": self.tests,
+        })
+    }
+}
+
+/// How much of a test's message or output `--json` keeps (its end, where the panic is).
+const JSON_TEXT_LIMIT: usize = 4096;
+
+/// The last `JSON_TEXT_LIMIT` bytes of `text`, saying how much was cut.
+fn truncated(text: &str) -> String {
+    if text.len() <= JSON_TEXT_LIMIT {
+        return text.to_owned();
+    }
+    let mut start = text.len() - JSON_TEXT_LIMIT;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[... {start} bytes cut]\n{}", &text[start..])
+}
+
+/// What to check: one exercise, or a selection of them (`--all`).
+struct Request {
+    id: Option<String>,
+    all: bool,
+    done: bool,
+    pending: bool,
+    topic: Option<String>,
+    json: bool,
+}
+
+fn parse_request(args: &[String]) -> Result<Request, String> {
+    let mut r = Request {
+        id: None,
+        all: false,
+        done: false,
+        pending: false,
+        topic: None,
+        json: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--all" => r.all = true,
+            "--done" => r.done = true,
+            "--pending" => r.pending = true,
+            "--json" => r.json = true,
+            "--topic" => {
+                r.topic = Some(args.next().ok_or("`--topic` needs a topic name")?.clone());
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            id if r.id.is_none() => r.id = Some(id.to_owned()),
+            _ => return Err("`check` takes at most one exercise id".to_owned()),
+        }
+    }
+    let selects = r.done || r.pending || r.topic.is_some();
+    r.all |= selects;
+    if r.all && r.id.is_some() {
+        return Err("an exercise id and `--all` (or a selection) exclude each other".to_owned());
+    }
+    Ok(r)
+}
+
 /// Runs `check`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    if args.len() > 1 {
-        return Ok(crate::usage_error("`check` takes at most one exercise id"));
-    }
+    let request = match parse_request(args) {
+        Ok(request) => request,
+        Err(message) => return Ok(crate::usage_error(&message)),
+    };
+    // With --json the JSON alone goes to stdout; everything said to a person goes to stderr.
+    let mut json_out = if request.json {
+        Some(human_output_to_stderr()?)
+    } else {
+        None
+    };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
     let mut progress = Progress::load(&root);
-    let ex = match pick_exercise(&curriculum, &progress, args.first())? {
-        Ok(ex) => ex,
-        Err(code) => return Ok(code),
+    let selected: Vec<&Exercise> = if request.all {
+        if let Some(t) = &request.topic
+            && curriculum.topic(t).is_none()
+        {
+            eprintln!("error: no topic named `{t}`; `cargo xtask list` shows them");
+            return Ok(ExitCode::from(2));
+        }
+        // Done ones by default, pending ones with --pending, both with --done --pending.
+        let (done, pending) = (request.done || !request.pending, request.pending);
+        curriculum
+            .exercises
+            .iter()
+            .filter(|e| request.topic.as_ref().is_none_or(|t| e.topic() == t))
+            .filter(|e| {
+                if progress.is_done(&e.id) {
+                    done
+                } else {
+                    pending
+                }
+            })
+            .collect()
+    } else {
+        match pick_exercise(&curriculum, &progress, request.id.as_ref())? {
+            Ok(ex) => vec![ex],
+            Err(code) => return Ok(code),
+        }
     };
-    let paths = curriculum.paths(ex);
-    sandbox::init();
-
-    println!(
-        "{} {}  {}",
-        term::bold("checking"),
-        term::bold(&ex.id),
-        term::dim(&format!("({})", term::link(&root, &paths.stub)))
-    );
-    // The tests are the spec: an edited test file is said so, and the original is built.
-    let test_swap = crate::pristine::TestSwap::begin(&root, &paths)?;
-    let build = crate::cargo::build(
-        &root,
-        &[
-            "test",
-            "-p",
-            &paths.package,
-            "--test",
-            &paths.test_target,
-            "--no-run",
-        ],
-    )?;
-    drop(test_swap);
-    if sandbox::interrupted() {
-        eprintln!("interrupted");
-        return Ok(ExitCode::from(130));
-    }
-    if !build.success {
+    if selected.is_empty() {
         println!(
-            "{} {} does not compile yet: fix the errors above (the file to edit is {})",
-            term::red("FAIL"),
-            ex.id,
-            term::link(&root, &paths.stub)
+            "Nothing to check: no exercise is {} here (`--pending` selects the others).",
+            if request.pending { "pending" } else { "done" }
         );
-        print_help_line(ex, &paths);
-        return Ok(ExitCode::FAILURE);
+        return Ok(ExitCode::SUCCESS);
     }
-    let crate_dir = root.join(&paths.crate_dir);
-    let Some(artifact) = build
-        .artifacts
+    sandbox::init();
+    let verbose = !request.all;
+    let mut results: Vec<(Graded, bool)> = Vec::new();
+    // One build per topic, then each exercise under its own limit.
+    for topic in &curriculum.topics {
+        let group: Vec<&Exercise> = selected
+            .iter()
+            .copied()
+            .filter(|e| e.topic() == topic.name)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        if !verbose {
+            println!(
+                "{}",
+                term::bold(&format!("{} ({})", topic.title, topic.name))
+            );
+        }
+        let Some(graded) = check_group(&root, &curriculum, &group, verbose, request.json)? else {
+            eprintln!("interrupted: the tests and every process they started were stopped");
+            return Ok(ExitCode::from(130));
+        };
+        for g in graded {
+            let was_done = progress.is_done(&g.id);
+            if g.verdict == Verdict::Pass {
+                progress.mark_done(&g.id);
+            }
+            if let Some(out) = json_out.as_mut() {
+                writeln!(out, "{}", g.json()).context("cannot write the JSON verdict")?;
+            }
+            results.push((g, was_done));
+        }
+    }
+    progress.save()?;
+    let failed = results
         .iter()
-        .find(|a| a.is_test(&crate_dir, &paths.test_target))
-    else {
-        anyhow::bail!(
-            "cargo built no test binary `{}` for package `{}`",
-            paths.test_target,
-            paths.package
-        );
-    };
+        .filter(|(g, _)| g.verdict != Verdict::Pass)
+        .count();
+    if verbose {
+        let (g, _) = &results[0];
+        let ex = selected[0];
+        if g.verdict == Verdict::Pass {
+            println!();
+            match curriculum.next_after(&ex.id) {
+                Some(next) => crate::status::print_next_steps(&curriculum, next),
+                None => println!(
+                    "{}",
+                    term::green("That was the last exercise of the course.")
+                ),
+            }
+        }
+    } else {
+        print_summary(&results);
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
-    let listed = list_tests(&artifact.executable, &crate_dir);
-    let limit = ex.time_limit();
+/// The summary table of `check --all`.
+fn print_summary(results: &[(Graded, bool)]) {
+    println!();
+    let width = results.iter().map(|(g, _)| g.id.len()).max().unwrap_or(2);
     println!(
         "{}",
-        term::dim(&format!(
-            "running {} test(s), time limit {} s",
-            listed.len(),
-            limit.as_secs()
+        term::bold(&format!(
+            "{:<width$}  {:<13}  {:>8}  details",
+            "id", "verdict", "time"
         ))
     );
-    let outcome = sandbox::run(test_command(&artifact.executable, &crate_dir), limit, false)?;
+    for (g, was_done) in results {
+        let verdict = format!("{:<13}", g.verdict.name());
+        let verdict = if g.verdict == Verdict::Pass {
+            term::green(&verdict)
+        } else {
+            term::red(&verdict)
+        };
+        let mut details = if g.verdict == Verdict::Pass {
+            String::new()
+        } else {
+            g.summary.clone()
+        };
+        if *was_done && g.verdict != Verdict::Pass {
+            details.push_str(" (was done: it still counts as done; check it for the details)");
+        }
+        println!(
+            "{:<width$}  {verdict}  {:>6.2} s  {details}",
+            g.id,
+            g.elapsed.as_secs_f64()
+        );
+    }
+    let failed = results
+        .iter()
+        .filter(|(g, _)| g.verdict != Verdict::Pass)
+        .count();
+    if failed == 0 {
+        println!("{} all {} passed", term::green("PASS"), results.len());
+    } else {
+        println!(
+            "{} {failed} of {} did not pass; `cargo xtask check ID` shows why",
+            term::red("FAIL"),
+            results.len()
+        );
+    }
+}
+
+/// Points fd 1 at stderr and returns the original stdout, for output meant for a program.
+fn human_output_to_stderr() -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    std::io::stdout().flush().context("cannot flush stdout")?;
+    let original = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot duplicate stdout")?;
+    // SAFETY: dup2 only makes fd 1 another descriptor of the open file behind fd 2; both are
+    // this process's standard descriptors, and std's stdout writes through fd 1 whatever it is.
+    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } == -1 {
+        return Err(std::io::Error::last_os_error()).context("cannot point stdout at stderr");
+    }
+    Ok(std::fs::File::from(original))
+}
+
+/// Builds the tests of `group` (exercises of one topic) with one cargo call and runs each;
+/// `None` when interrupted.
+fn check_group(
+    root: &Path,
+    curriculum: &Curriculum,
+    group: &[&Exercise],
+    verbose: bool,
+    keep_diagnostics: bool,
+) -> anyhow::Result<Option<Vec<Graded>>> {
+    let all_paths: Vec<ExercisePaths> = group.iter().map(|ex| curriculum.paths(ex)).collect();
+    if verbose {
+        let (ex, paths) = (group[0], &all_paths[0]);
+        println!(
+            "{} {}  {}",
+            term::bold("checking"),
+            term::bold(&ex.id),
+            term::dim(&format!("({})", term::link(root, &paths.stub)))
+        );
+    }
+    // The tests are the spec: an edited test file is said so, and the original is built.
+    let mut swaps = Vec::new();
+    for paths in &all_paths {
+        swaps.push(crate::pristine::TestSwap::begin(root, paths)?);
+    }
+    let mut args = vec!["test", "-p", &all_paths[0].package];
+    for paths in &all_paths {
+        args.extend(["--test", &paths.test_target]);
+    }
+    args.push("--no-run");
+    if !verbose {
+        args.push("--quiet");
+    }
+    let build = crate::cargo::build_capturing(root, &args, keep_diagnostics)?;
+    drop(swaps);
+    if sandbox::interrupted() {
+        return Ok(None);
+    }
+    let mut graded = Vec::new();
+    for (ex, paths) in group.iter().zip(&all_paths) {
+        let crate_dir = root.join(&paths.crate_dir);
+        let artifact = build
+            .artifacts
+            .iter()
+            .find(|a| a.is_test(&crate_dir, &paths.test_target));
+        let Some(artifact) = artifact else {
+            let mut summary = "does not compile yet".to_owned();
+            if keep_diagnostics {
+                summary = format!("does not compile yet:\n{}", truncated(&build.diagnostics));
+            }
+            if verbose {
+                println!(
+                    "{} {} does not compile yet: fix the errors above (the file to edit is {})",
+                    term::red("FAIL"),
+                    ex.id,
+                    term::link(root, &paths.stub)
+                );
+                print_help_line(ex, paths);
+            } else {
+                println!("  {}  {}: does not compile yet", term::red("FAIL"), ex.id);
+            }
+            graded.push(Graded {
+                id: ex.id.clone(),
+                verdict: Verdict::CompileError,
+                summary,
+                elapsed: Duration::ZERO,
+                tests: Vec::new(),
+            });
+            continue;
+        };
+        match run_tests(root, ex, paths, &artifact.executable, verbose)? {
+            Some(g) => graded.push(g),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(graded))
+}
+
+/// Runs one exercise's test binary in the sandbox and grades it; `None` when interrupted.
+fn run_tests(
+    root: &Path,
+    ex: &Exercise,
+    paths: &ExercisePaths,
+    executable: &Path,
+    verbose: bool,
+) -> anyhow::Result<Option<Graded>> {
+    let crate_dir = root.join(&paths.crate_dir);
+    let listed = list_tests(executable, &crate_dir);
+    let limit = ex.time_limit();
+    if verbose {
+        println!(
+            "{}",
+            term::dim(&format!(
+                "running {} test(s), time limit {} s",
+                listed.len(),
+                limit.as_secs()
+            ))
+        );
+    }
+    let outcome = sandbox::run(test_command(executable, &crate_dir), limit, false)?;
     if outcome.interrupted {
-        eprintln!("interrupted: the tests and every process they started were stopped");
-        return Ok(ExitCode::from(130));
+        return Ok(None);
     }
     let report = libtest::parse(&outcome.output);
-    let passed = print_verdict(&ex.id, &listed, &outcome, &report);
-    if passed {
-        progress.mark_done(&ex.id);
-        progress.save()?;
-        println!(
-            "{} {}: every test passed ({:.2} s); marked done",
-            term::green("PASS"),
-            ex.id,
-            outcome.elapsed.as_secs_f64()
-        );
-        println!();
-        match curriculum.next_after(&ex.id) {
-            Some(next) => crate::status::print_next_steps(&curriculum, next),
-            None => println!(
-                "{}",
-                term::green("That was the last exercise of the course.")
-            ),
-        }
-        Ok(ExitCode::SUCCESS)
+    let passed = if verbose {
+        print_verdict(&ex.id, &listed, &outcome, &report)
     } else {
-        let failed = report.with(Outcome::Failed).len();
-        let summary = if outcome.timed_out {
-            format!("timed out after {} s", limit.as_secs())
-        } else if !outcome.leaks.is_empty() && failed == 0 {
-            "the tests passed but left things behind".to_owned()
-        } else if failed > 0 {
-            format!("{failed} of {} test(s) failed", listed.len().max(failed))
+        verdict_of(&outcome, &report)
+    };
+    let failed = report.with(Outcome::Failed).len();
+    let (verdict, summary) = if passed {
+        (
+            Verdict::Pass,
+            format!("every test passed ({:.2} s)", outcome.elapsed.as_secs_f64()),
+        )
+    } else if outcome.timed_out {
+        (
+            Verdict::Timeout,
+            format!("timed out after {} s", limit.as_secs()),
+        )
+    } else if !outcome.leaks.is_empty() && failed == 0 {
+        (
+            Verdict::Leak,
+            format!(
+                "the tests passed but left things behind: {}",
+                outcome.leaks.lines().join("; ")
+            ),
+        )
+    } else if failed > 0 {
+        (
+            Verdict::Fail,
+            format!("{failed} of {} test(s) failed", listed.len().max(failed)),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!("the test binary ended with {}", outcome.status),
+        )
+    };
+    if verbose {
+        if passed {
+            println!("{} {}: {summary}; marked done", term::green("PASS"), ex.id);
         } else {
-            format!("the test binary ended with {}", outcome.status)
-        };
-        println!("{} {}: {summary}", term::red("FAIL"), ex.id);
-        if let Some(pointer) = explain_pointer(&outcome.output) {
-            println!("{pointer}");
+            println!("{} {}: {summary}", term::red("FAIL"), ex.id);
+            if let Some(pointer) = explain_pointer(&outcome.output) {
+                println!("{pointer}");
+            }
+            print_help_line(ex, paths);
         }
-        print_help_line(ex, &paths);
-        Ok(ExitCode::FAILURE)
+    } else {
+        let mark = if passed {
+            term::green("PASS")
+        } else {
+            term::red("FAIL")
+        };
+        println!(
+            "  {mark}  {}: {summary}  {}",
+            ex.id,
+            term::dim(&term::link(root, &paths.stub))
+        );
     }
+    Ok(Some(Graded {
+        id: ex.id.clone(),
+        verdict,
+        summary,
+        elapsed: outcome.elapsed,
+        tests: tests_json(&listed, &outcome, &report),
+    }))
+}
+
+/// Each test's result in exercism's shape: name, status (pass, fail, error), message (the
+/// failure) and output (what the test printed before it).
+fn tests_json(
+    listed: &[String],
+    outcome: &sandbox::Outcome,
+    report: &libtest::Report,
+) -> Vec<serde_json::Value> {
+    let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
+    for (name, _) in &report.results {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let (status, message, output) = match report.outcome(name) {
+                Some(Outcome::Passed) => ("pass", None, None),
+                Some(Outcome::Failed) => {
+                    let block = report.failures.get(name).map_or("", String::as_str);
+                    let at = block.find("\nthread '").map_or(0, |i| i + 1);
+                    let (output, message) = block.split_at(at);
+                    let output = output.trim();
+                    (
+                        "fail",
+                        Some(truncated(&readable_paths(message.trim()))),
+                        (!output.is_empty()).then(|| truncated(output)),
+                    )
+                }
+                Some(Outcome::Ignored) => ("error", Some("the test is ignored".to_owned()), None),
+                None if outcome.timed_out => (
+                    "error",
+                    Some("still running at the time limit".to_owned()),
+                    None,
+                ),
+                None => (
+                    "error",
+                    Some(format!("no result: the test binary ended with {}", outcome.status)),
+                    None,
+                ),
+            };
+            serde_json::json!({"name": name, "status": status, "message": message, "output": output})
+        })
+        .collect()
+}
+
+/// Whether a run passed, as [`print_verdict`] decides it, without printing.
+fn verdict_of(outcome: &sandbox::Outcome, report: &libtest::Report) -> bool {
+    outcome.clean_success()
+        && report.with(Outcome::Failed).is_empty()
+        && !report.with(Outcome::Passed).is_empty()
 }
 
 fn print_help_line(ex: &Exercise, paths: &ExercisePaths) {
@@ -297,9 +707,7 @@ pub fn print_verdict(
         print_tail(&outcome.output, 60);
     }
     print_leaks(&outcome.leaks);
-    let failed = !report.with(Outcome::Failed).is_empty();
-    let nothing_passed = report.with(Outcome::Passed).is_empty();
-    outcome.clean_success() && !failed && !nothing_passed
+    verdict_of(outcome, report)
 }
 
 /// A failure message with what differs between tests that failed the same way (the thread's

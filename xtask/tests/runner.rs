@@ -457,3 +457,131 @@ fn new_topic_scaffolds_a_crate_whose_demo_runs_and_new_adds_its_first_exercise()
         .assert_code(2);
     course.assert_nothing_left();
 }
+
+#[test]
+fn check_all_regrades_what_is_done_reports_a_regression_and_keeps_it_done() {
+    let course = Course::with_pristine("check-all");
+    course
+        .xtask(&["check", "--all"])
+        .assert_code(0)
+        .assert_stdout_has("Nothing to check: no exercise is done");
+    course.solve("failing");
+    course.xtask(&["check", "basics/passing"]).assert_code(0);
+    course.xtask(&["check", "basics/failing"]).assert_code(0);
+    course
+        .xtask(&["check", "--all"])
+        .assert_code(0)
+        .assert_stdout_has("PASS all 2 passed");
+    // A course update breaks a done exercise: reported, exit 1, and still done.
+    let stub = course.read("xtask/pristine/exercises/01-basics/failing.rs.pristine");
+    course.write("exercises/01-basics/failing.rs", &stub);
+    let run = course.xtask(&["check", "--all", "--topic", "basics"]);
+    run.assert_code(1)
+        .assert_stdout_has("Basics (basics)")
+        .assert_stdout_has("FAIL 1 of 2 did not pass");
+    let row = run
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("basics/failing "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no summary row for basics/failing\n{}", run.describe()));
+    assert!(
+        row.contains("fail") && row.contains("1 of 2 test(s) failed"),
+        "{row}"
+    );
+    assert!(row.contains("was done"), "{row}");
+    assert!(
+        run.stdout()
+            .lines()
+            .any(|l| l.starts_with("basics/passing ") && l.contains(" pass ")),
+        "{}",
+        run.describe()
+    );
+    course
+        .xtask(&["list", "--done"])
+        .assert_stdout_has("basics/failing");
+    course
+        .xtask(&["check", "--all", "--topic", "nosuch"])
+        .assert_code(2);
+    course.assert_nothing_left();
+}
+
+#[test]
+fn check_json_writes_exercism_results_on_stdout_and_the_rest_on_stderr() {
+    let course = Course::with_pristine("json");
+    let run = course.xtask(&["check", "basics/failing", "--json"]);
+    run.assert_code(1).assert_stderr_has("FAIL basics/failing");
+    let one: serde_json::Value = serde_json::from_str(run.stdout().trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e})\n{}", run.describe()));
+    assert_eq!(one["version"], 2);
+    assert_eq!(one["id"], "basics/failing");
+    assert_eq!(one["status"], "fail");
+    assert_eq!(one["verdict"], "fail");
+    assert_eq!(one["message"], "1 of 2 test(s) failed");
+    let tests = one["tests"].as_array().expect("tests is an array");
+    let by_name = |name: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no test {name} in {one:#}"))
+            .clone()
+    };
+    assert_eq!(by_name("doubles_one")["status"], "pass");
+    let failed = by_name("doubles_twenty_one");
+    assert_eq!(failed["status"], "fail");
+    let message = failed["message"].as_str().expect("a failure message");
+    assert!(
+        message.contains("double(21): expected 42, got 22"),
+        "{message}"
+    );
+
+    // Every pending exercise, one object per line: a timeout and a leak among them.
+    let run = course.xtask(&["check", "--all", "--pending", "--json"]);
+    run.assert_code(1).assert_stderr_has("did not pass");
+    let objects: Vec<serde_json::Value> = run
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let verdicts: Vec<(&str, &str, &str)> = objects
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap_or(""),
+                o["verdict"].as_str().unwrap_or(""),
+                o["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("basics/passing", "pass", "pass"),
+            ("basics/failing", "fail", "fail"),
+            ("basics/forever", "timeout", "fail"),
+            ("basics/leaky", "leak", "fail"),
+        ],
+        "{}",
+        run.describe()
+    );
+    assert_eq!(objects[2]["tests"][0]["status"], "error");
+
+    // A stub that does not compile is exercism's `error`, with the compiler's words.
+    course.write(
+        "exercises/01-basics/failing.rs",
+        "//! Half-typed.\n\npub fn double(x: u32) -> u32 {\n    x *\n}\n",
+    );
+    let run = course.xtask(&["check", "basics/failing", "--json"]);
+    run.assert_code(1);
+    let broken: serde_json::Value =
+        serde_json::from_str(run.stdout().trim()).expect("one JSON object");
+    assert_eq!(broken["status"], "error");
+    assert_eq!(broken["verdict"], "compile-error");
+    assert!(
+        broken["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("error")),
+        "{broken:#}"
+    );
+    course.assert_nothing_left();
+}
