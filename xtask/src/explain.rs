@@ -340,59 +340,32 @@ fn wrap(prefix: &str, text: &str, width: usize, indent: &str) -> String {
     out
 }
 
-/// The number of an errno name, for the names the diagnosis tree may use.
+/// The errno names the diagnosis tree may use, with their numbers.
+#[rustfmt::skip]
+const ERRNOS: &[(&str, i32)] = &[
+    ("EPERM", libc::EPERM), ("ENOENT", libc::ENOENT), ("ESRCH", libc::ESRCH),
+    ("EINTR", libc::EINTR), ("EIO", libc::EIO), ("ENXIO", libc::ENXIO), ("E2BIG", libc::E2BIG),
+    ("ENOEXEC", libc::ENOEXEC), ("EBADF", libc::EBADF), ("ECHILD", libc::ECHILD),
+    ("EAGAIN", libc::EAGAIN), ("ENOMEM", libc::ENOMEM), ("EACCES", libc::EACCES),
+    ("EFAULT", libc::EFAULT), ("EBUSY", libc::EBUSY), ("EEXIST", libc::EEXIST),
+    ("ENOTDIR", libc::ENOTDIR), ("EISDIR", libc::EISDIR), ("EINVAL", libc::EINVAL),
+    ("ENFILE", libc::ENFILE), ("EMFILE", libc::EMFILE), ("ENOTTY", libc::ENOTTY),
+    ("ETXTBSY", libc::ETXTBSY), ("EFBIG", libc::EFBIG), ("ENOSPC", libc::ENOSPC),
+    ("ESPIPE", libc::ESPIPE), ("EROFS", libc::EROFS), ("EPIPE", libc::EPIPE),
+    ("ERANGE", libc::ERANGE), ("EDEADLK", libc::EDEADLK), ("ENAMETOOLONG", libc::ENAMETOOLONG),
+    ("ENOSYS", libc::ENOSYS), ("ELOOP", libc::ELOOP), ("EOWNERDEAD", libc::EOWNERDEAD),
+    ("ENOTRECOVERABLE", libc::ENOTRECOVERABLE), ("ETIMEDOUT", libc::ETIMEDOUT),
+    ("EMSGSIZE", libc::EMSGSIZE), ("ENOTSOCK", libc::ENOTSOCK), ("ENOTCONN", libc::ENOTCONN),
+    ("EADDRINUSE", libc::EADDRINUSE), ("EADDRNOTAVAIL", libc::EADDRNOTAVAIL),
+    ("ECONNABORTED", libc::ECONNABORTED), ("ECONNRESET", libc::ECONNRESET),
+    ("ECONNREFUSED", libc::ECONNREFUSED), ("EINPROGRESS", libc::EINPROGRESS),
+    ("EALREADY", libc::EALREADY), ("EOPNOTSUPP", libc::EOPNOTSUPP),
+    ("ECANCELED", libc::ECANCELED),
+];
+
+/// The number of an errno name the diagnosis tree may use.
 pub fn errno_number(name: &str) -> Option<i32> {
-    Some(match name {
-        "EPERM" => libc::EPERM,
-        "ENOENT" => libc::ENOENT,
-        "ESRCH" => libc::ESRCH,
-        "EINTR" => libc::EINTR,
-        "EIO" => libc::EIO,
-        "ENXIO" => libc::ENXIO,
-        "E2BIG" => libc::E2BIG,
-        "ENOEXEC" => libc::ENOEXEC,
-        "EBADF" => libc::EBADF,
-        "ECHILD" => libc::ECHILD,
-        "EAGAIN" => libc::EAGAIN,
-        "ENOMEM" => libc::ENOMEM,
-        "EACCES" => libc::EACCES,
-        "EFAULT" => libc::EFAULT,
-        "EBUSY" => libc::EBUSY,
-        "EEXIST" => libc::EEXIST,
-        "ENOTDIR" => libc::ENOTDIR,
-        "EISDIR" => libc::EISDIR,
-        "EINVAL" => libc::EINVAL,
-        "ENFILE" => libc::ENFILE,
-        "EMFILE" => libc::EMFILE,
-        "ENOTTY" => libc::ENOTTY,
-        "ETXTBSY" => libc::ETXTBSY,
-        "EFBIG" => libc::EFBIG,
-        "ENOSPC" => libc::ENOSPC,
-        "ESPIPE" => libc::ESPIPE,
-        "EROFS" => libc::EROFS,
-        "EPIPE" => libc::EPIPE,
-        "ERANGE" => libc::ERANGE,
-        "EDEADLK" => libc::EDEADLK,
-        "ENAMETOOLONG" => libc::ENAMETOOLONG,
-        "ENOSYS" => libc::ENOSYS,
-        "ELOOP" => libc::ELOOP,
-        "EOWNERDEAD" => libc::EOWNERDEAD,
-        "ENOTRECOVERABLE" => libc::ENOTRECOVERABLE,
-        "ETIMEDOUT" => libc::ETIMEDOUT,
-        "EMSGSIZE" => libc::EMSGSIZE,
-        "ENOTSOCK" => libc::ENOTSOCK,
-        "ENOTCONN" => libc::ENOTCONN,
-        "EADDRINUSE" => libc::EADDRINUSE,
-        "EADDRNOTAVAIL" => libc::EADDRNOTAVAIL,
-        "ECONNABORTED" => libc::ECONNABORTED,
-        "ECONNRESET" => libc::ECONNRESET,
-        "ECONNREFUSED" => libc::ECONNREFUSED,
-        "EINPROGRESS" => libc::EINPROGRESS,
-        "EALREADY" => libc::EALREADY,
-        "EOPNOTSUPP" => libc::EOPNOTSUPP,
-        "ECANCELED" => libc::ECANCELED,
-        _ => return None,
-    })
+    ERRNOS.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
 }
 
 /// Runs `cargo xtask explain [QUERY...]`.

@@ -501,152 +501,18 @@ pub fn tidy_misses(root: &Path, files: &[PathBuf]) -> Vec<String> {
     misses
 }
 
-const STUB: &str = r#"//! {title}.
-//!
-//! Scenario: SCAFFOLD: the situation, as the learner meets it.
-//!
-//! Goal: implement [`{name}`]: SCAFFOLD: what it must do and its contract (not how).
-//!
-//! Chapter: `docs/src/{dir}.md#{name}`. Check it with `cargo xtask check {id}`.
-
-/// SCAFFOLD: what this function does, its arguments, what it returns, its errors.
-pub fn {name}() -> std::io::Result<()> {
-    // TODO: SCAFFOLD: the step to write, on the exact line where it goes.
-    todo!("{name}")
-}
-"#;
-
-const TEST: &str = r#"//! Tests for `{id}`: SCAFFOLD: what they check.
-
-#[test]
-fn scaffold_replace_this_test() {
-    // SCAFFOLD: tests named as behaviours, driving real processes, each failing on the stub.
-    {crate}::{name}::{name}().expect("{name} succeeds");
-}
-"#;
-
-const MODULE: &str = r#"#[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/{dir}/{name}.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod {name};
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/{dir}/{name}.rs"]
-pub mod {name};
-"#;
-
-const EXERCISE: &str = r#"[[exercise]]
-id = "{id}"
-week = {week}
-day = {day}
-title = {title_toml}
-hints = [
-  "SCAFFOLD: a nudge: where to look, what the symptom means.",
-  "SCAFFOLD: the API: the functions to call, with links.",
-  "SCAFFOLD: the approach: the steps, in order.",
-]
-"#;
-
-const TOPIC: &str = r#"[[topic]]
-name = "{name}"
-dir = "{dir}"
-title = {title_toml}
-week = {week}
-days = {days_toml}
-summary = "SCAFFOLD: what the learner builds, for the README's table"
-"#;
-
-const CARGO_TOML: &str = r#"[package]
-name = "{name}"
-description = "proclings week {week}, days {days}: {lower_title}"
-version.workspace = true
-edition.workspace = true
-rust-version.workspace = true
-license.workspace = true
-publish.workspace = true
-# `cargo run -p {name}` runs the narrated demo.
-default-run = "{name}-demo"
-
-# Each topic's demo has its own name: binaries of all members share target/debug/.
-[[bin]]
-name = "{name}-demo"
-path = "src/bin/demo.rs"
-
-[features]
-# Builds the reference solutions instead of the learner's stubs.
-solution = []
-
-[dependencies]
-{dev_dependencies}
-[lints]
-workspace = true
-"#;
-
-const LIB: &str = r#"//! proclings week {week}, days {days}: {lower_title}.
-//!
-//! One module per exercise. Without the `solution` feature each module is the learner's stub
-//! from `exercises/{dir}/`; with it, the reference solution from `solutions/{dir}/`.
-//! The chapter is `docs/src/{dir}.md`; `cargo run -p {name}` narrates the topic.
-"#;
-
-const DEMO: &str = r#"//! A narrated tour of {lower_title}. Independent of the exercises; exits by itself and leaves
-//! nothing behind.
-//!
-//! Run it with `cargo run -p {name}`.
-
-fn main() {
-    // SCAFFOLD: each step of the tour, narrated: what runs, its pids, fds and signals.
-    println!("== done");
-}
-"#;
-
-const DEMO_TEST: &str = r#"//! Runs the narrated demo of the {name} topic and checks its key lines.
-
-use std::time::Duration;
-
-#[test]
-fn the_demo_runs_to_completion_and_narrates_each_step() {
-    let demo = env!("CARGO_BIN_EXE_{name}-demo");
-    let out = testkit::run_demo(demo, Duration::from_secs(10));
-    // SCAFFOLD: the demo's key lines, one assertion each.
-    assert!(
-        out.contains("== done"),
-        "the demo's output lacks its last line:\n{out}"
-    );
-}
-"#;
-
-const DEMO_TEST_STD: &str = r#"//! Runs the narrated demo of the {name} topic and checks its key lines.
-
-#[test]
-fn the_demo_runs_to_completion_and_narrates_each_step() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_{name}-demo"))
-        .output()
-        .expect("the demo starts");
-    let out = String::from_utf8_lossy(&out.stdout);
-    // SCAFFOLD: the demo's key lines.
-    assert!(out.contains("== done"), "the demo's output:\n{out}");
-}
-"#;
-
-const CHAPTER: &str = r#"# {title}
-
-SCAFFOLD: what this topic is about and why it matters, in a paragraph.
-
-Run the narrated tour first: `cargo run -p {name}`.
-
-## What the kernel does
-
-SCAFFOLD: the mechanism, checked against the man pages.
-
-## Pitfalls
-
-SCAFFOLD: what goes wrong, how it shows, and how the tests diagnose it.
-
-## Going further
-
-SCAFFOLD: man pages, std's source, what to read next.
-"#;
-
+// The templates, files with `{key}` holes (`.in`, so no tool takes them for sources).
+const STUB: &str = include_str!("../templates/exercise/stub.rs.in");
+const TEST: &str = include_str!("../templates/exercise/test.rs.in");
+const MODULE: &str = include_str!("../templates/exercise/module.rs.in");
+const EXERCISE: &str = include_str!("../templates/exercise/entry.toml.in");
+const TOPIC: &str = include_str!("../templates/topic/entry.toml.in");
+const CARGO_TOML: &str = include_str!("../templates/topic/Cargo.toml.in");
+const LIB: &str = include_str!("../templates/topic/lib.rs.in");
+const DEMO: &str = include_str!("../templates/topic/demo.rs.in");
+const DEMO_TEST: &str = include_str!("../templates/topic/demo_test.rs.in");
+const DEMO_TEST_STD: &str = include_str!("../templates/topic/demo_test_std.rs.in");
+const CHAPTER: &str = include_str!("../templates/topic/chapter.md.in");
 #[cfg(test)]
 mod tests {
     use super::*;
