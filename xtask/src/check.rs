@@ -226,7 +226,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let mut progress = Progress::load(&root);
+    let mut progress = Progress::load(&root)?;
     let selected: Vec<&Exercise> = if request.all {
         if let Some(t) = &request.topic
             && curriculum.topic(t).is_none()

@@ -50,7 +50,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let progress = Progress::load(&root);
+    let progress = Progress::load(&root)?;
     let total = curriculum.exercises.len();
     if total == 0 {
         println!("proclings: the curriculum has no exercises yet.");

@@ -585,3 +585,49 @@ fn check_json_writes_exercism_results_on_stdout_and_the_rest_on_stderr() {
     );
     course.assert_nothing_left();
 }
+
+#[test]
+fn an_older_progress_file_is_migrated_and_ids_gone_from_the_curriculum_are_kept_and_ignored() {
+    let course = Course::new("progress-v1");
+    std::fs::create_dir_all(course.path(".proclings")).expect("create .proclings");
+    // Format 1 had no version; `basics/gone` has since left the curriculum.
+    let old = "[\"basics/passing\"]\ndone = true\n\n[\"basics/gone\"]\ndone = true\nhint = 2\n";
+    std::fs::write(course.progress_file(), old).expect("write the progress file");
+    course
+        .xtask(&["status"])
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    let list = course.xtask(&["list"]);
+    list.assert_code(0)
+        .assert_stdout_has("[done] w1d1  basics/passing")
+        .assert_stdout_lacks("basics/gone");
+    let migrated = course.progress();
+    assert!(migrated.contains("version = 2"), "{migrated}");
+    assert!(migrated.contains("[\"basics/gone\"]"), "{migrated}");
+    course.xtask(&["hint", "basics/failing"]).assert_code(0);
+    assert!(course.progress().contains("[\"basics/gone\"]"));
+}
+
+#[test]
+fn a_progress_file_from_a_newer_course_is_refused_and_kept() {
+    let course = Course::new("progress-future");
+    std::fs::create_dir_all(course.path(".proclings")).expect("create .proclings");
+    let future = "version = 99\n\n[\"basics/passing\"]\ndone = true\nstars = 5\n";
+    std::fs::write(course.progress_file(), future).expect("write the progress file");
+    for args in [&["status"][..], &["check", "basics/passing"], &["list"]] {
+        course
+            .xtask(args)
+            .assert_code(2)
+            .assert_stderr_has("format version 99")
+            .assert_stderr_has("newer version of the course");
+    }
+    assert_eq!(course.progress(), future, "the file must be left as it is");
+    let others: Vec<_> = std::fs::read_dir(course.path(".proclings"))
+        .expect("list .proclings")
+        .flatten()
+        .filter(|e| e.file_name() != "progress.toml")
+        .map(|e| e.file_name())
+        .collect();
+    assert!(others.is_empty(), "unexpected files: {others:?}");
+}
