@@ -612,7 +612,7 @@ fn print_help_line(ex: &Exercise, paths: &ExercisePaths) {
     println!(
         "  stuck? {}   read {}",
         term::bold(&format!("cargo xtask hint {}", ex.id)),
-        paths.section
+        term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
     );
 }
 

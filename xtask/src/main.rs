@@ -31,6 +31,9 @@ mod watch;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// The mdbook release the book is built with (by `.ci/run` and `verify`).
+pub const MDBOOK_VERSION: &str = "0.5.4";
+
 /// The usage text printed by `--help` and after an unknown verb.
 const USAGE: &str = "\
 usage: cargo xtask [VERB] [ARGS]
@@ -50,7 +53,7 @@ verbs:
   sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
-  verify            maintainers and CI: fmt, clippy, solutions pass, stubs fail, demos, tidy, leaks
+  verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book
   bench             runs the benchmarks and prints the comparison table
 
 An ID looks like `command-basics/spawn_and_wait`; `cargo xtask list` shows them all.";

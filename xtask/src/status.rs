@@ -30,7 +30,10 @@ pub fn print_next_steps(curriculum: &Curriculum, ex: &Exercise) {
         "  edit  {}",
         term::link(&crate::manifest::root(), &paths.stub)
     );
-    println!("  read  {}", paths.section);
+    println!(
+        "  read  {}",
+        term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
+    );
     println!(
         "  next  {}",
         term::bold(&format!("cargo xtask check {}", ex.id))

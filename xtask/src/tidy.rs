@@ -59,6 +59,14 @@ pub fn check(root: &Path) -> Vec<String> {
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
     }
+    // CI installs the mdbook release that verify names.
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap_or_default();
+    let pinned = format!("MDBOOK_VERSION={}", crate::MDBOOK_VERSION);
+    if ci.contains("MDBOOK_VERSION=") && !ci.contains(&pinned) {
+        misses.push(format!(
+            ".ci/run: pin mdbook as {pinned}, as xtask/src/main.rs does"
+        ));
+    }
     let text_files: Vec<PathBuf> = files_under(root)
         .into_iter()
         .filter(|f| {

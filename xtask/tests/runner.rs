@@ -631,3 +631,33 @@ fn a_progress_file_from_a_newer_course_is_refused_and_kept() {
         .collect();
     assert!(others.is_empty(), "unexpected files: {others:?}");
 }
+
+#[test]
+fn status_and_check_link_the_exercise_and_its_chapter_section_where_links_are_wanted() {
+    let course = Course::new("osc8");
+    let linked = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = course.command(args);
+        cmd.env_remove("NO_COLOR").env("FORCE_HYPERLINK", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        course.run(cmd, args)
+    };
+    let status = linked(&["status"], &[]);
+    status
+        .assert_code(0)
+        .assert_stdout_has("\x1b\\exercises/01-basics/passing.rs\x1b]8;;\x1b\\")
+        .assert_stdout_has(
+            "/docs/src/01-basics.md#passing\x1b\\docs/src/01-basics.md#passing\x1b]8;;",
+        );
+    linked(&["check", "basics/failing"], &[])
+        .assert_code(1)
+        .assert_stdout_has("\x1b\\exercises/01-basics/failing.rs\x1b]8;;\x1b\\")
+        .assert_stdout_has("01-basics.md#failing\x1b\\docs/src/01-basics.md#failing\x1b]8;;");
+    // Not on a terminal, and not forced: plain paths.
+    course
+        .xtask(&["status"])
+        .assert_stdout_has("  read  docs/src/01-basics.md#passing\n")
+        .assert_stdout_lacks("\x1b");
+    course.assert_nothing_left();
+}
