@@ -93,38 +93,25 @@ fn explain_pointer(output: &str) -> Option<String> {
 
 /// How a check ended, as the summary table and `--json` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every test passed, in time, leaving nothing behind.
+enum Verdict {
     Pass,
-    /// A test failed (or gave no result).
     Fail,
-    /// The tests ran into the exercise's time limit.
     Timeout,
     /// The tests passed but left a process or an IPC object behind.
     Leak,
-    /// The exercise (or its tests) did not compile.
     CompileError,
 }
 
 impl Verdict {
-    /// Its name in `--json` (`verdict`) and in the summary table.
-    pub fn name(self) -> &'static str {
+    /// Its name in the summary table and `--json`'s `verdict`, and exercism's `status` for it
+    /// (`error` when the tests could not run at all).
+    fn names(self) -> (&'static str, &'static str) {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Timeout => "timeout",
-            Verdict::Leak => "leak",
-            Verdict::CompileError => "compile-error",
-        }
-    }
-
-    /// The status of exercism's test-runner results format (version 2): `error` when the tests
-    /// could not run at all.
-    fn exercism(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::CompileError => "error",
-            _ => "fail",
+            Verdict::Pass => ("pass", "pass"),
+            Verdict::Fail => ("fail", "fail"),
+            Verdict::Timeout => ("timeout", "fail"),
+            Verdict::Leak => ("leak", "fail"),
+            Verdict::CompileError => ("compile-error", "error"),
         }
     }
 }
@@ -141,13 +128,11 @@ struct Graded {
 }
 
 impl Graded {
-    /// The exercise's result as one JSON object (see the README for the fields).
+    /// The exercise's result as one JSON object (the README documents the fields).
     fn json(&self) -> serde_json::Value {
+        let (verdict, status) = self.verdict.names();
         serde_json::json!({
-            "version": 2,
-            "id": self.id,
-            "status": self.verdict.exercism(),
-            "verdict": self.verdict.name(),
+            "version": 2, "id": self.id, "status": status, "verdict": verdict,
             "message": (self.verdict != Verdict::Pass).then_some(&self.summary),
             "time_secs": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             "tests": self.tests,
@@ -155,22 +140,20 @@ impl Graded {
     }
 }
 
-/// How much of a test's message or output `--json` keeps (its end, where the panic is).
-const JSON_TEXT_LIMIT: usize = 4096;
-
-/// The last `JSON_TEXT_LIMIT` bytes of `text`, saying how much was cut.
+/// The last 4 KiB of `text` (the end, where a panic is), saying how much was cut.
 fn truncated(text: &str) -> String {
-    if text.len() <= JSON_TEXT_LIMIT {
-        return text.to_owned();
-    }
-    let mut start = text.len() - JSON_TEXT_LIMIT;
+    let mut start = text.len().saturating_sub(4096);
     while !text.is_char_boundary(start) {
         start += 1;
     }
-    format!("[... {start} bytes cut]\n{}", &text[start..])
+    match start {
+        0 => text.to_owned(),
+        _ => format!("[... {start} bytes cut]\n{}", &text[start..]),
+    }
 }
 
 /// What to check: one exercise, or a selection of them (`--all`).
+#[derive(Default)]
 struct Request {
     id: Option<String>,
     all: bool,
@@ -181,14 +164,7 @@ struct Request {
 }
 
 fn parse_request(args: &[String]) -> Result<Request, String> {
-    let mut r = Request {
-        id: None,
-        all: false,
-        done: false,
-        pending: false,
-        topic: None,
-        json: false,
-    };
+    let mut r = Request::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -196,16 +172,13 @@ fn parse_request(args: &[String]) -> Result<Request, String> {
             "--done" => r.done = true,
             "--pending" => r.pending = true,
             "--json" => r.json = true,
-            "--topic" => {
-                r.topic = Some(args.next().ok_or("`--topic` needs a topic name")?.clone());
-            }
+            "--topic" => r.topic = Some(args.next().ok_or("`--topic` needs a topic")?.clone()),
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             id if r.id.is_none() => r.id = Some(id.to_owned()),
             _ => return Err("`check` takes at most one exercise id".to_owned()),
         }
     }
-    let selects = r.done || r.pending || r.topic.is_some();
-    r.all |= selects;
+    r.all |= r.done || r.pending || r.topic.is_some();
     if r.all && r.id.is_some() {
         return Err("an exercise id and `--all` (or a selection) exclude each other".to_owned());
     }
@@ -219,34 +192,34 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         Err(message) => return Ok(crate::usage_error(&message)),
     };
     // With --json the JSON alone goes to stdout; everything said to a person goes to stderr.
-    let mut json_out = if request.json {
-        Some(human_output_to_stderr()?)
-    } else {
-        None
+    let mut json_out = match request.json {
+        true => Some(human_output_to_stderr()?),
+        false => None,
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
     let mut progress = Progress::load(&root)?;
     let selected: Vec<&Exercise> = if request.all {
-        if let Some(t) = &request.topic
-            && curriculum.topic(t).is_none()
+        if let Some(t) = request
+            .topic
+            .as_ref()
+            .filter(|t| curriculum.topic(t).is_none())
         {
             eprintln!("error: no topic named `{t}`; `cargo xtask list` shows them");
             return Ok(ExitCode::from(2));
         }
         // Done ones by default, pending ones with --pending, both with --done --pending.
         let (done, pending) = (request.done || !request.pending, request.pending);
+        let wanted = |e: &&Exercise| match progress.is_done(&e.id) {
+            true => done,
+            false => pending,
+        };
+        let in_topic = |e: &&Exercise| request.topic.as_ref().is_none_or(|t| e.topic() == t);
         curriculum
             .exercises
             .iter()
-            .filter(|e| request.topic.as_ref().is_none_or(|t| e.topic() == t))
-            .filter(|e| {
-                if progress.is_done(&e.id) {
-                    done
-                } else {
-                    pending
-                }
-            })
+            .filter(in_topic)
+            .filter(wanted)
             .collect()
     } else {
         match pick_exercise(&curriculum, &progress, request.id.as_ref())? {
@@ -255,10 +228,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
     };
     if selected.is_empty() {
-        println!(
-            "Nothing to check: no exercise is {} here (`--pending` selects the others).",
-            if request.pending { "pending" } else { "done" }
-        );
+        let which = if request.pending { "pending" } else { "done" };
+        println!("Nothing to check: no exercise is {which} here (`--pending`: the others).");
         return Ok(ExitCode::SUCCESS);
     }
     sandbox::init();
@@ -300,21 +271,17 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|(g, _)| g.verdict != Verdict::Pass)
         .count();
-    if verbose {
-        let (g, _) = &results[0];
-        let ex = selected[0];
-        if g.verdict == Verdict::Pass {
-            println!();
-            match curriculum.next_after(&ex.id) {
-                Some(next) => crate::status::print_next_steps(&curriculum, next),
-                None => println!(
-                    "{}",
-                    term::green("That was the last exercise of the course.")
-                ),
-            }
+    if !verbose {
+        print_summary(&results, failed);
+    } else if failed == 0 {
+        println!();
+        match curriculum.next_after(&selected[0].id) {
+            Some(next) => crate::status::print_next_steps(&curriculum, next),
+            None => println!(
+                "{}",
+                term::green("That was the last exercise of the course.")
+            ),
         }
-    } else {
-        print_summary(&results);
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -324,49 +291,36 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 /// The summary table of `check --all`.
-fn print_summary(results: &[(Graded, bool)]) {
-    println!();
+fn print_summary(results: &[(Graded, bool)], failed: usize) {
     let width = results.iter().map(|(g, _)| g.id.len()).max().unwrap_or(2);
-    println!(
-        "{}",
-        term::bold(&format!(
-            "{:<width$}  {:<13}  {:>8}  details",
-            "id", "verdict", "time"
-        ))
+    let head = format!(
+        "{:<width$}  {:<13}  {:>8}  details",
+        "id", "verdict", "time"
     );
+    println!("\n{}", term::bold(&head));
     for (g, was_done) in results {
-        let verdict = format!("{:<13}", g.verdict.name());
-        let verdict = if g.verdict == Verdict::Pass {
-            term::green(&verdict)
-        } else {
-            term::red(&verdict)
+        let verdict = format!("{:<13}", g.verdict.names().0);
+        let (verdict, details) = match (g.verdict, was_done) {
+            (Verdict::Pass, _) => (term::green(&verdict), String::new()),
+            (_, false) => (term::red(&verdict), g.summary.clone()),
+            (_, true) => (
+                term::red(&verdict),
+                format!(
+                    "{} (was done: it stays done; check it for the details)",
+                    g.summary
+                ),
+            ),
         };
-        let mut details = if g.verdict == Verdict::Pass {
-            String::new()
-        } else {
-            g.summary.clone()
-        };
-        if *was_done && g.verdict != Verdict::Pass {
-            details.push_str(" (was done: it still counts as done; check it for the details)");
-        }
-        println!(
-            "{:<width$}  {verdict}  {:>6.2} s  {details}",
-            g.id,
-            g.elapsed.as_secs_f64()
-        );
+        let secs = g.elapsed.as_secs_f64();
+        println!("{:<width$}  {verdict}  {secs:>6.2} s  {details}", g.id);
     }
-    let failed = results
-        .iter()
-        .filter(|(g, _)| g.verdict != Verdict::Pass)
-        .count();
-    if failed == 0 {
-        println!("{} all {} passed", term::green("PASS"), results.len());
-    } else {
-        println!(
+    match failed {
+        0 => println!("{} all {} passed", term::green("PASS"), results.len()),
+        _ => println!(
             "{} {failed} of {} did not pass; `cargo xtask check ID` shows why",
             term::red("FAIL"),
             results.len()
-        );
+        ),
     }
 }
 
@@ -377,7 +331,7 @@ fn human_output_to_stderr() -> anyhow::Result<std::fs::File> {
     let original = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .context("cannot duplicate stdout")?;
+        .context("cannot dup stdout")?;
     // SAFETY: dup2 only makes fd 1 another descriptor of the open file behind fd 2; both are
     // this process's standard descriptors, and std's stdout writes through fd 1 whatever it is.
     if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } == -1 {
@@ -397,24 +351,23 @@ fn check_group(
 ) -> anyhow::Result<Option<Vec<Graded>>> {
     let all_paths: Vec<ExercisePaths> = group.iter().map(|ex| curriculum.paths(ex)).collect();
     if verbose {
-        let (ex, paths) = (group[0], &all_paths[0]);
+        let stub = term::link(root, &all_paths[0].stub);
+        let what = term::bold(&group[0].id);
         println!(
-            "{} {}  {}",
+            "{} {what}  {}",
             term::bold("checking"),
-            term::bold(&ex.id),
-            term::dim(&format!("({})", term::link(root, &paths.stub)))
+            term::dim(&format!("({stub})"))
         );
     }
     // The tests are the spec: an edited test file is said so, and the original is built.
-    let mut swaps = Vec::new();
-    for paths in &all_paths {
-        swaps.push(crate::pristine::TestSwap::begin(root, paths)?);
-    }
-    let mut args = vec!["test", "-p", &all_paths[0].package];
+    let swaps: Vec<_> = all_paths
+        .iter()
+        .map(|paths| crate::pristine::TestSwap::begin(root, paths))
+        .collect::<anyhow::Result<_>>()?;
+    let mut args = vec!["test", "-p", &all_paths[0].package, "--no-run"];
     for paths in &all_paths {
         args.extend(["--test", &paths.test_target]);
     }
-    args.push("--no-run");
     if !verbose {
         args.push("--quiet");
     }
@@ -426,38 +379,36 @@ fn check_group(
     let mut graded = Vec::new();
     for (ex, paths) in group.iter().zip(&all_paths) {
         let crate_dir = root.join(&paths.crate_dir);
-        let artifact = build
+        match build
             .artifacts
             .iter()
-            .find(|a| a.is_test(&crate_dir, &paths.test_target));
-        let Some(artifact) = artifact else {
-            let mut summary = "does not compile yet".to_owned();
-            if keep_diagnostics {
-                summary = format!("does not compile yet:\n{}", truncated(&build.diagnostics));
+            .find(|a| a.is_test(&crate_dir, &paths.test_target))
+        {
+            Some(artifact) => match run_tests(root, ex, paths, &artifact.executable, verbose)? {
+                Some(g) => graded.push(g),
+                None => return Ok(None),
+            },
+            None => {
+                let stub = term::link(root, &paths.stub);
+                let (fail, id) = (term::red("FAIL"), &ex.id);
+                if verbose {
+                    println!("{fail} {id} does not compile yet: fix the errors above ({stub})");
+                    print_help_line(ex, paths);
+                } else {
+                    println!("  {fail}  {id}: does not compile yet  {}", term::dim(&stub));
+                }
+                let summary = match keep_diagnostics {
+                    true => format!("does not compile yet:\n{}", truncated(&build.diagnostics)),
+                    false => "does not compile yet".to_owned(),
+                };
+                graded.push(Graded {
+                    id: ex.id.clone(),
+                    verdict: Verdict::CompileError,
+                    summary,
+                    elapsed: Duration::ZERO,
+                    tests: Vec::new(),
+                });
             }
-            if verbose {
-                println!(
-                    "{} {} does not compile yet: fix the errors above (the file to edit is {})",
-                    term::red("FAIL"),
-                    ex.id,
-                    term::link(root, &paths.stub)
-                );
-                print_help_line(ex, paths);
-            } else {
-                println!("  {}  {}: does not compile yet", term::red("FAIL"), ex.id);
-            }
-            graded.push(Graded {
-                id: ex.id.clone(),
-                verdict: Verdict::CompileError,
-                summary,
-                elapsed: Duration::ZERO,
-                tests: Vec::new(),
-            });
-            continue;
-        };
-        match run_tests(root, ex, paths, &artifact.executable, verbose)? {
-            Some(g) => graded.push(g),
-            None => return Ok(None),
         }
     }
     Ok(Some(graded))
@@ -475,93 +426,79 @@ fn run_tests(
     let listed = list_tests(executable, &crate_dir);
     let limit = ex.time_limit();
     if verbose {
-        println!(
-            "{}",
-            term::dim(&format!(
-                "running {} test(s), time limit {} s",
-                listed.len(),
-                limit.as_secs()
-            ))
+        let what = format!(
+            "running {} test(s), time limit {} s",
+            listed.len(),
+            limit.as_secs()
         );
+        println!("{}", term::dim(&what));
     }
     let outcome = sandbox::run(test_command(executable, &crate_dir), limit, false)?;
     if outcome.interrupted {
         return Ok(None);
     }
     let report = libtest::parse(&outcome.output);
-    let passed = if verbose {
-        print_verdict(&ex.id, &listed, &outcome, &report)
-    } else {
-        verdict_of(&outcome, &report)
+    let passed = match verbose {
+        true => print_verdict(&ex.id, &listed, &outcome, &report),
+        false => verdict_of(&outcome, &report),
     };
     let failed = report.with(Outcome::Failed).len();
     let (verdict, summary) = if passed {
-        (
-            Verdict::Pass,
-            format!("every test passed ({:.2} s)", outcome.elapsed.as_secs_f64()),
-        )
+        let secs = outcome.elapsed.as_secs_f64();
+        (Verdict::Pass, format!("every test passed ({secs:.2} s)"))
     } else if outcome.timed_out {
         (
             Verdict::Timeout,
             format!("timed out after {} s", limit.as_secs()),
         )
     } else if !outcome.leaks.is_empty() && failed == 0 {
+        let leaks = outcome.leaks.lines().join("; ");
         (
             Verdict::Leak,
-            format!(
-                "the tests passed but left things behind: {}",
-                outcome.leaks.lines().join("; ")
-            ),
+            format!("the tests passed but left things behind: {leaks}"),
         )
     } else if failed > 0 {
-        (
-            Verdict::Fail,
-            format!("{failed} of {} test(s) failed", listed.len().max(failed)),
-        )
+        let of = listed.len().max(failed);
+        (Verdict::Fail, format!("{failed} of {of} test(s) failed"))
     } else {
         (
             Verdict::Fail,
             format!("the test binary ended with {}", outcome.status),
         )
     };
-    if verbose {
-        if passed {
-            println!("{} {}: {summary}; marked done", term::green("PASS"), ex.id);
-        } else {
-            println!("{} {}: {summary}", term::red("FAIL"), ex.id);
-            if let Some(pointer) = explain_pointer(&outcome.output) {
-                println!("{pointer}");
-            }
-            print_help_line(ex, paths);
-        }
+    let mark = if passed {
+        term::green("PASS")
     } else {
-        let mark = if passed {
-            term::green("PASS")
-        } else {
-            term::red("FAIL")
-        };
+        term::red("FAIL")
+    };
+    if !verbose {
         println!(
             "  {mark}  {}: {summary}  {}",
             ex.id,
             term::dim(&term::link(root, &paths.stub))
         );
+    } else if passed {
+        println!("{mark} {}: {summary}; marked done", ex.id);
+    } else {
+        println!("{mark} {}: {summary}", ex.id);
+        if let Some(pointer) = explain_pointer(&outcome.output) {
+            println!("{pointer}");
+        }
+        print_help_line(ex, paths);
     }
+    let tests = tests_json(&test_names(&listed, &report), &outcome, &report);
+    let (id, elapsed) = (ex.id.clone(), outcome.elapsed);
     Ok(Some(Graded {
-        id: ex.id.clone(),
+        id,
         verdict,
         summary,
-        elapsed: outcome.elapsed,
-        tests: tests_json(&listed, &outcome, &report),
+        elapsed,
+        tests,
     }))
 }
 
-/// Each test's result in exercism's shape: name, status (pass, fail, error), message (the
-/// failure) and output (what the test printed before it).
-fn tests_json(
-    listed: &[String],
-    outcome: &sandbox::Outcome,
-    report: &libtest::Report,
-) -> Vec<serde_json::Value> {
+/// The tests a binary listed, then any other that reported a result.
+fn test_names<'a>(listed: &'a [String], report: &'a libtest::Report) -> Vec<&'a str> {
     let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
     for (name, _) in &report.results {
         if !names.contains(&name.as_str()) {
@@ -569,33 +506,42 @@ fn tests_json(
         }
     }
     names
-        .into_iter()
+}
+
+/// Each test's result in exercism's shape: name, status (pass, fail, error), message (the
+/// failure, from the panic on) and output (what the test printed before it).
+fn tests_json(
+    names: &[&str],
+    outcome: &sandbox::Outcome,
+    report: &libtest::Report,
+) -> Vec<serde_json::Value> {
+    let result = |name: &str| match report.outcome(name) {
+        Some(Outcome::Passed) => ("pass", None, None),
+        Some(Outcome::Failed) => {
+            let block = report.failures.get(name).map_or("", String::as_str);
+            let (output, message) = block.split_at(block.find("\nthread '").map_or(0, |i| i + 1));
+            let output = Some(output.trim()).filter(|o| !o.is_empty()).map(truncated);
+            (
+                "fail",
+                Some(truncated(&readable_paths(message.trim()))),
+                output,
+            )
+        }
+        Some(Outcome::Ignored) => ("error", Some("the test is ignored".to_owned()), None),
+        None if outcome.timed_out => ("error", Some("still running at the limit".to_owned()), None),
+        None => (
+            "error",
+            Some(format!(
+                "no result: the binary ended with {}",
+                outcome.status
+            )),
+            None,
+        ),
+    };
+    names
+        .iter()
         .map(|name| {
-            let (status, message, output) = match report.outcome(name) {
-                Some(Outcome::Passed) => ("pass", None, None),
-                Some(Outcome::Failed) => {
-                    let block = report.failures.get(name).map_or("", String::as_str);
-                    let at = block.find("\nthread '").map_or(0, |i| i + 1);
-                    let (output, message) = block.split_at(at);
-                    let output = output.trim();
-                    (
-                        "fail",
-                        Some(truncated(&readable_paths(message.trim()))),
-                        (!output.is_empty()).then(|| truncated(output)),
-                    )
-                }
-                Some(Outcome::Ignored) => ("error", Some("the test is ignored".to_owned()), None),
-                None if outcome.timed_out => (
-                    "error",
-                    Some("still running at the time limit".to_owned()),
-                    None,
-                ),
-                None => (
-                    "error",
-                    Some(format!("no result: the test binary ended with {}", outcome.status)),
-                    None,
-                ),
-            };
+            let (status, message, output) = result(name);
             serde_json::json!({"name": name, "status": status, "message": message, "output": output})
         })
         .collect()
@@ -642,13 +588,7 @@ pub fn print_verdict(
     outcome: &sandbox::Outcome,
     report: &libtest::Report,
 ) -> bool {
-    let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
-    for (name, _) in &report.results {
-        if !names.contains(&name.as_str()) {
-            names.push(name);
-        }
-    }
-    for name in &names {
+    for name in &test_names(listed, report) {
         let line = match report.outcome(name) {
             Some(Outcome::Passed) => format!("  {}      {name}", term::green("ok")),
             Some(Outcome::Failed) => format!("  {}  {name}", term::red("FAILED")),

@@ -37,48 +37,26 @@ struct Output {
 
 /// Every generated Markdown file with what it should contain now.
 fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
-    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{e}"));
-    let mut out = Vec::new();
-    let glance = "docs/src/curriculum.md";
-    out.push(Output {
-        rel: glance.into(),
-        wanted: read(glance).and_then(|text| {
-            splice(
-                &text,
-                "curriculum",
-                "curriculum.toml",
-                &glance_page(curriculum),
-            )
-        }),
-    });
-    out.push(Output {
-        rel: "README.md".into(),
-        wanted: read("README.md").and_then(|text| {
-            splice(
-                &text,
-                "curriculum",
-                "curriculum.toml",
-                &readme_table(curriculum),
-            )
-        }),
-    });
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).map_err(|e| e.to_string());
+    let from_curriculum = |rel: &str, body: String| Output {
+        rel: rel.into(),
+        wanted: read(rel).and_then(|text| splice(&text, "curriculum", "curriculum.toml", &body)),
+    };
+    let mut out = vec![
+        from_curriculum("docs/src/curriculum.md", glance_page(curriculum)),
+        from_curriculum("README.md", readme_table(curriculum)),
+    ];
     if root.join(crate::explain::DATA).is_file() {
-        let chapter = crate::explain::CHAPTER;
+        let (data, chapter) = (crate::explain::DATA, crate::explain::CHAPTER);
+        let wanted = crate::explain::Tree::load(root)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|tree| {
+                let text = splice(&read(chapter)?, "tree", data, &tree.render_overview())?;
+                splice(&text, "entries", data, &tree.render_chapter())
+            });
         out.push(Output {
             rel: chapter.into(),
-            wanted: crate::explain::Tree::load(root)
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|tree| {
-                    let text = read(chapter)?;
-                    let text =
-                        splice(&text, "tree", crate::explain::DATA, &tree.render_overview())?;
-                    splice(
-                        &text,
-                        "entries",
-                        crate::explain::DATA,
-                        &tree.render_chapter(),
-                    )
-                }),
+            wanted,
         });
     }
     out

@@ -96,34 +96,16 @@ fn check_binary_names(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Str
     let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for topic in &curriculum.topics {
         let crate_dir = root.join("crates").join(&topic.dir);
-        let manifest: Option<toml::Value> = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
-            .ok()
-            .and_then(|t| toml::from_str(&t).ok());
-        let declared: Vec<(String, String)> = manifest
-            .as_ref()
-            .and_then(|v| v.get("bin")?.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|b| {
-                let name = b.get("name")?.as_str()?.to_owned();
-                let path = b
-                    .get("path")
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_owned();
-                Some((name, path))
-            })
-            .collect();
-        let mut names: Vec<String> = declared.iter().map(|(n, _)| n.clone()).collect();
+        let declared = crate_manifest(&crate_dir)
+            .map(|m| m.bin)
+            .unwrap_or_default();
+        let mut names: Vec<String> = declared.iter().map(|b| b.name.clone()).collect();
+        // A file directly in src/bin/ that no [[bin]] names is a binary named after it.
         for file in files_under(&crate_dir.join("src/bin")) {
-            let Ok(rel) = file.strip_prefix(&crate_dir) else {
-                continue;
-            };
-            let rel = rel.display().to_string();
-            let direct = file.parent() == Some(crate_dir.join("src/bin").as_path());
-            if direct
+            let rel = file.strip_prefix(&crate_dir).unwrap_or(&file);
+            if rel.parent() == Some(Path::new("src/bin"))
                 && file.extension().is_some_and(|e| e == "rs")
-                && !declared.iter().any(|(_, p)| *p == rel)
+                && !declared.iter().any(|b| Path::new(&b.path) == rel)
                 && let Some(stem) = file.file_stem().and_then(|s| s.to_str())
             {
                 names.push(stem.to_owned());
@@ -139,6 +121,29 @@ fn check_binary_names(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Str
             }
         }
     }
+}
+
+/// What tidy reads of a topic crate's Cargo.toml.
+#[derive(serde::Deserialize)]
+struct CrateManifest {
+    package: Option<toml::Table>,
+    #[serde(default)]
+    features: toml::Table,
+    #[serde(default)]
+    bin: Vec<Bin>,
+}
+
+#[derive(serde::Deserialize)]
+struct Bin {
+    name: String,
+    #[serde(default)]
+    path: String,
+}
+
+/// The Cargo.toml of the crate in `crate_dir`, if it can be read.
+fn crate_manifest(crate_dir: &Path) -> Option<CrateManifest> {
+    let text = std::fs::read_to_string(crate_dir.join("Cargo.toml")).ok()?;
+    toml::from_str(&text).ok()
 }
 
 /// Every relative link in the book and the top-level documents points at a file that exists,
@@ -243,53 +248,36 @@ fn heading_anchors(text: &str) -> Vec<String> {
 fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
     for topic in &curriculum.topics {
         let crate_dir = root.join("crates").join(&topic.dir);
-        let manifest = crate_dir.join("Cargo.toml");
-        match std::fs::read_to_string(&manifest) {
-            Ok(text) => {
-                let value: Option<toml::Value> = toml::from_str(&text).ok();
-                let name = value
-                    .as_ref()
-                    .and_then(|v| v.get("package")?.get("name")?.as_str().map(str::to_owned));
-                if name.as_deref() != Some(topic.name.as_str()) {
-                    misses.push(format!(
-                        "crates/{}/Cargo.toml: the package must be named `{}` (found {name:?})",
-                        topic.dir, topic.name
-                    ));
-                }
-                let has_feature = value
-                    .as_ref()
-                    .and_then(|v| v.get("features")?.get("solution"))
-                    .is_some();
-                if !has_feature {
-                    misses.push(format!(
-                        "crates/{}/Cargo.toml: no `solution` feature",
-                        topic.dir
-                    ));
-                }
-                // Binaries of every member land in one target/debug/: a demo named plainly
-                // `demo` would overwrite another topic's.
-                let demo_bin = format!("{}-demo", topic.name);
-                let declares_demo = value
-                    .as_ref()
-                    .and_then(|v| v.get("bin")?.as_array().cloned())
-                    .is_some_and(|bins| {
-                        bins.iter().any(|b| {
-                            b.get("name").and_then(|n| n.as_str()) == Some(demo_bin.as_str())
-                                && b.get("path").and_then(|p| p.as_str()) == Some("src/bin/demo.rs")
-                        })
-                    });
-                if !declares_demo {
-                    misses.push(format!(
-                        "crates/{}/Cargo.toml: declare the demo as [[bin]] name = \"{demo_bin}\", \
-                         path = \"src/bin/demo.rs\" (all members' binaries share target/debug/)",
-                        topic.dir
-                    ));
-                }
-            }
-            Err(_) => misses.push(format!(
-                "topic `{}`: crates/{}/Cargo.toml is missing",
-                topic.name, topic.dir
-            )),
+        let where_ = format!("crates/{}/Cargo.toml", topic.dir);
+        let Some(manifest) = crate_manifest(&crate_dir) else {
+            misses.push(format!("topic `{}`: {where_} is missing", topic.name));
+            continue;
+        };
+        let name = manifest
+            .package
+            .as_ref()
+            .and_then(|p| p.get("name")?.as_str());
+        if name != Some(topic.name.as_str()) {
+            let wanted = &topic.name;
+            misses.push(format!(
+                "{where_}: the package must be named `{wanted}` (found {name:?})"
+            ));
+        }
+        if !manifest.features.contains_key("solution") {
+            misses.push(format!("{where_}: no `solution` feature"));
+        }
+        // Binaries of every member land in one target/debug/: a demo named plainly `demo`
+        // would overwrite another topic's.
+        let demo = format!("{}-demo", topic.name);
+        if !manifest
+            .bin
+            .iter()
+            .any(|b| b.name == demo && b.path == "src/bin/demo.rs")
+        {
+            misses.push(format!(
+                "{where_}: declare the demo as [[bin]] name = \"{demo}\", path = \
+                 \"src/bin/demo.rs\" (all members' binaries share target/debug/)"
+            ));
         }
         for (file, what) in [
             ("src/bin/demo.rs", "no demo"),
@@ -509,7 +497,7 @@ fn rust_files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Every file under `dir`, recursively, skipping target/ and hidden directories.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
