@@ -416,113 +416,17 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn tree() -> Tree {
-        Tree::load(&crate::manifest::root()).expect("docs/diagnosis.toml loads")
-    }
-
-    fn ids(v: &[&Entry]) -> Vec<String> {
-        v.iter().map(|e| e.id.clone()).collect()
-    }
-
-    #[test]
-    fn errno_names_numbers_and_messages_find_the_same_entry() {
-        let t = tree();
-        assert_eq!(ids(&t.lookup("EPIPE")), ["broken-pipe"]);
-        assert_eq!(ids(&t.lookup("epipe")), ["broken-pipe"]);
-        assert_eq!(ids(&t.lookup("32")), ["broken-pipe"]);
-        assert_eq!(ids(&t.lookup("broken pipe")), ["broken-pipe"]);
-        assert_eq!(ids(&t.lookup("zombie")), ["zombie"]);
-        assert_eq!(ids(&t.lookup("13")), ["permission-denied"]);
-    }
-
-    #[test]
-    fn unknown_queries_find_nothing() {
-        let t = tree();
-        assert!(t.lookup("frobnicate").is_empty());
-        assert!(t.lookup("").is_empty());
-    }
-
-    #[test]
-    fn failing_output_suggests_the_matching_entries() {
-        let t = tree();
-        let out = "thread 'x' panicked: write failed: Broken pipe (os error 32)";
-        assert_eq!(ids(&t.suggestions(out)), ["broken-pipe"]);
-        let out = "called `Result::unwrap()` on an `Err` value: Os { code: 2, kind: NotFound, \
-                   message: \"No such file or directory\" }";
-        assert_eq!(ids(&t.suggestions(out)), ["not-found"]);
-        assert_eq!(
-            ids(&t.suggestions("spawn: Permission denied (os error 13)")),
-            ["permission-denied"]
-        );
-        assert_eq!(ids(&t.suggestions("got EPIPE from write")), ["broken-pipe"]);
-        assert!(t.suggestions("assertion failed: left == right").is_empty());
-    }
-
-    #[test]
-    fn every_branch_and_entry_of_the_seed_tree_is_there() {
-        let t = tree();
-        for branch in [
-            "spawning fails",
-            "IPC fails",
-            "zombies",
-            "signals are not answered",
-            "leaks",
-        ] {
-            assert!(
-                t.entries.iter().any(|e| e.branch == branch),
-                "no entry for {branch}"
-            );
-        }
-        for id in [
-            "not-found",
-            "permission-denied",
-            "resource-limits",
-            "broken-pipe",
-            "pipe-hang",
-            "shm-race",
-            "socket-connect",
-            "zombie",
-            "sigchld",
-            "signal-masked",
-            "no-handler",
-            "leftover-process",
-            "fd-leak",
-            "shm-leak",
-        ] {
-            assert!(t.entries.iter().any(|e| e.id == id), "missing entry {id}");
-        }
-    }
-
-    #[test]
-    fn a_chapter_not_written_yet_falls_back_to_the_diagnosis_chapter() {
-        let t = tree();
-        let race = t.lookup("shm-race")[0];
-        assert_eq!(race.chapters, ["07-shared-memory.md"]);
-        let shown = t.render(race);
-        if !crate::manifest::root()
-            .join("docs/src/07-shared-memory.md")
-            .exists()
-        {
-            assert!(
-                shown.contains("read:     docs/src/diagnosis.md#shm-race"),
-                "{shown}"
-            );
-        }
-        let pipe = t.render(t.lookup("EPIPE")[0]);
-        assert!(
-            pipe.contains("read:     docs/src/03-pipes.md (and docs/src/diagnosis.md#broken-pipe)"),
-            "{pipe}"
-        );
-        assert!(!pipe.contains('`'), "markdown left in {pipe}");
-    }
-
     #[test]
     fn markdown_is_shown_as_plain_text() {
         assert_eq!(
-            plain("**Fix.** See [Pipes](03-pipes.md) and `wait()` [x]."),
+            super::plain("**Fix.** See [Pipes](03-pipes.md) and `wait()` [x]."),
             "Fix. See Pipes and wait() [x]."
         );
+    }
+
+    #[test]
+    fn text_wraps_under_its_label() {
+        let got = super::wrap("fix:  ", "one two three four", 14, "      ");
+        assert_eq!(got, "fix:  one two\n      three\n      four\n");
     }
 }
