@@ -9,8 +9,8 @@
 //! last exercise section, then runs `sync` (the pristine copies and the curriculum tables).
 //!
 //! `new-topic` writes the crate (Cargo.toml with the `solution` feature and the `TOPIC-demo`
-//! binary, lib.rs, the demo and its test), the chapter, its line in docs/src/SUMMARY.md under
-//! its week and a `[[topic]]` entry in curriculum.toml, then runs `sync`.
+//! binary, lib.rs, the demo and its test), the chapter and a `[[topic]]` entry in
+//! curriculum.toml, then runs `sync` (which lists the chapter in docs/src/SUMMARY.md).
 //!
 //! Neither overwrites a file that exists: a name already taken is a usage error.
 
@@ -391,53 +391,7 @@ pub fn run_new_topic(args: &[String]) -> anyhow::Result<ExitCode> {
     edit(&root, "curriculum.toml", |text| {
         insert_after_block(text, "[[topic]]", &|_: &str| true, &entry, "")
     })?;
-    if root.join("docs/src/SUMMARY.md").is_file() {
-        edit(&root, "docs/src/SUMMARY.md", |text| {
-            summary_with(text, week, &format!("- [{title}]({dir}.md)"))
-        })?;
-    }
     finish(&root, &format!("cargo xtask new {name}/NAME"))
-}
-
-/// SUMMARY.md with `line` at the end of the `# Week N` part (made before `# Reference` or at the
-/// end when there is none).
-fn summary_with(text: &str, week: u32, line: &str) -> String {
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let heading = format!("# Week {week}");
-    let at = match lines.iter().position(|l| *l == heading) {
-        Some(h) => {
-            let end = lines[h + 1..]
-                .iter()
-                .position(|l| l.starts_with("# "))
-                .map_or(lines.len(), |p| p + h + 1);
-            let mut at = end;
-            while at > h + 1 && lines[at - 1].trim().is_empty() {
-                at -= 1;
-            }
-            lines.insert(at, line.to_owned());
-            return lines.join("\n") + "\n";
-        }
-        None => lines
-            .iter()
-            .position(|l| {
-                l.strip_prefix("# Week ")
-                    .and_then(|n| n.trim().parse::<u32>().ok())
-                    .is_some_and(|n| n > week)
-                    || *l == "# Reference"
-            })
-            .unwrap_or(lines.len()),
-    };
-    let block = [heading, String::new(), line.to_owned(), String::new()];
-    let mut out: Vec<String> = lines[..at].to_vec();
-    if out.last().is_some_and(|l| !l.trim().is_empty()) {
-        out.push(String::new());
-    }
-    out.extend(block);
-    out.extend(lines[at..].iter().cloned());
-    while out.last().is_some_and(|l| l.trim().is_empty()) {
-        out.pop();
-    }
-    out.join("\n") + "\n"
 }
 
 /// Runs `sync`, then tidy, and says what is left.
@@ -552,19 +506,6 @@ mod tests {
                  exercise asks, the mechanism it meets (what the kernel does), and what the tests \
                  check; no answer: the hints give that.\n\n## Pitfalls\n\np\n"
             )
-        );
-    }
-
-    #[test]
-    fn a_topic_goes_under_its_week_in_the_summary() {
-        let summary = "# Summary\n\n# Week 1\n\n- [A](01-a.md)\n\n# Reference\n\n- [R](r.md)\n";
-        assert_eq!(
-            summary_with(summary, 1, "- [B](02-b.md)"),
-            "# Summary\n\n# Week 1\n\n- [A](01-a.md)\n- [B](02-b.md)\n\n# Reference\n\n- [R](r.md)\n"
-        );
-        assert_eq!(
-            summary_with(summary, 3, "- [C](06-c.md)"),
-            "# Summary\n\n# Week 1\n\n- [A](01-a.md)\n\n# Week 3\n\n- [C](06-c.md)\n\n# Reference\n\n- [R](r.md)\n"
         );
     }
 }

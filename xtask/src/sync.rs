@@ -3,8 +3,8 @@
 //!
 //! - the pristine copies of every stub and exercise test file (`xtask/pristine/`, see
 //!   `pristine`);
-//! - the book's curriculum at a glance (`docs/src/curriculum.md`) and the README's curriculum
-//!   table, from curriculum.toml;
+//! - the book's curriculum at a glance (`docs/src/curriculum.md`), its table of contents' topic
+//!   chapters (`docs/src/SUMMARY.md`) and the README's curriculum table, from curriculum.toml;
 //! - the book's diagnosis tree (`docs/src/diagnosis.md`), from `docs/diagnosis.toml` (see
 //!   `explain`).
 //!
@@ -38,14 +38,25 @@ struct Output {
 /// Every generated Markdown file with what it should contain now.
 fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).map_err(|e| e.to_string());
-    let from_curriculum = |rel: &str, body: String| Output {
+    let from_curriculum = |rel: &str, part: &str, body: String| Output {
         rel: rel.into(),
-        wanted: read(rel).and_then(|text| splice(&text, "curriculum", "curriculum.toml", &body)),
+        wanted: read(rel).and_then(|text| splice(&text, part, "curriculum.toml", &body)),
     };
     let mut out = vec![
-        from_curriculum("docs/src/curriculum.md", glance_page(curriculum)),
-        from_curriculum("README.md", readme_table(curriculum)),
+        from_curriculum(
+            "docs/src/curriculum.md",
+            "curriculum",
+            glance_page(curriculum),
+        ),
+        from_curriculum("README.md", "curriculum", readme_table(curriculum)),
     ];
+    if root.join(SUMMARY).is_file() {
+        out.push(from_curriculum(
+            SUMMARY,
+            "chapters",
+            summary_part(curriculum),
+        ));
+    }
     if root.join(crate::explain::DATA).is_file() {
         let (data, chapter) = (crate::explain::DATA, crate::explain::CHAPTER);
         let wanted = crate::explain::Tree::load(root)
@@ -152,6 +163,24 @@ fn splice(text: &str, name: &str, source: &str, body: &str) -> Result<String, St
         &text[..start],
         &text[stop..]
     ))
+}
+
+/// The book's table of contents, whose topic chapters are generated (grouped by week).
+const SUMMARY: &str = "docs/src/SUMMARY.md";
+
+/// The topic chapters of the table of contents: a part per week.
+fn summary_part(curriculum: &Curriculum) -> String {
+    let mut s = String::new();
+    let mut week = None;
+    for t in &curriculum.topics {
+        if week != Some(t.week) {
+            week = Some(t.week);
+            let _ = write!(s, "\n# Week {}\n\n", t.week);
+        }
+        let _ = writeln!(s, "- [{}]({}.md)", t.title, t.dir);
+    }
+    s.push('\n');
+    s
 }
 
 /// A table cell: no line breaks, `|` escaped.
