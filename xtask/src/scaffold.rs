@@ -126,39 +126,36 @@ fn insert_after_block(
     first: &str,
 ) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let mut at = None;
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i] == header {
-            let mut end = i + 1;
-            while end < lines.len()
-                && !lines[end].starts_with("[[")
-                && !lines[end].starts_with("# ----")
-            {
-                end += 1;
-            }
-            if lines[i..end].iter().any(|l| wanted(l)) {
-                let mut last = end;
-                while last > i && lines[last - 1].trim().is_empty() {
-                    last -= 1;
-                }
-                at = Some(last);
-            }
-            i = end;
-        } else {
-            i += 1;
-        }
+    let ends_block = |l: &str| l.starts_with("[[") || l.starts_with("# ----");
+    let last_wanted = (0..lines.len())
+        .filter(|&i| lines[i] == header)
+        .filter_map(|i| {
+            let end = (i + 1..lines.len())
+                .find(|&j| ends_block(lines[j]))
+                .unwrap_or(lines.len());
+            lines[i..end].iter().any(|l| wanted(l)).then_some(end)
+        })
+        .last();
+    match last_wanted {
+        Some(end) => insert_lines(&lines, end, insert),
+        None => format!("{}\n\n{first}{}\n", text.trim_end(), insert.trim_end()),
     }
-    match at {
-        Some(at) => {
-            let mut out: Vec<String> = lines[..at].iter().map(|l| (*l).to_owned()).collect();
-            out.push(String::new());
-            out.extend(insert.trim_end().lines().map(str::to_owned));
-            out.extend(lines[at..].iter().map(|l| (*l).to_owned()));
-            out.join("\n") + "\n"
-        }
-        None => format!("{}\n\n{}{}\n", text.trim_end(), first, insert.trim_end()),
+}
+
+/// `lines` with `block` inserted at `at`, one blank line before it and, when text follows, one
+/// after it.
+fn insert_lines(lines: &[&str], at: usize, block: &str) -> String {
+    let before = lines[..at].join("\n");
+    let rest: Vec<&str> = lines[at..]
+        .iter()
+        .copied()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    let mut out = format!("{}\n\n{}\n", before.trim_end(), block.trim_end());
+    if !rest.is_empty() {
+        out = format!("{out}\n{}\n", rest.join("\n"));
     }
+    out
 }
 
 /// A TOML string literal.
@@ -229,20 +226,12 @@ pub fn run_new(args: &[String]) -> anyhow::Result<ExitCode> {
         "    // TODO: ",
         &format!("    // {MARK} finish the solution; the stub's TODO was: "),
     );
+    let file = |top: &str, under: &str| Path::new(top).join(&dir).join(under).join(name);
     let files = [
+        (file("exercises", "").with_extension("rs"), stub),
+        (file("solutions", "").with_extension("rs"), solution),
         (
-            Path::new("exercises").join(&dir).join(format!("{name}.rs")),
-            stub,
-        ),
-        (
-            Path::new("solutions").join(&dir).join(format!("{name}.rs")),
-            solution,
-        ),
-        (
-            Path::new("crates")
-                .join(&dir)
-                .join("tests")
-                .join(format!("{name}.rs")),
+            file("crates", "tests").with_extension("rs"),
             fill(TEST, &values),
         ),
     ];
@@ -294,22 +283,8 @@ fn insert_section(chapter: &str, name: &str, title: &str) -> String {
             .position(|l| *l == "## Pitfalls" || *l == "## Going further")
             .unwrap_or(lines.len()),
     };
-    let section = format!(
-        "{level} Exercise: {title} {{#{name}}}\n\n{MARK} what the exercise asks, the mechanism it \
-         meets (what the kernel does), and what the tests check; no answer: the hints give \
-         that.\n"
-    );
-    let mut out: Vec<String> = lines[..at].iter().map(|l| (*l).to_owned()).collect();
-    while out.last().is_some_and(|l| l.trim().is_empty()) {
-        out.pop();
-    }
-    out.push(String::new());
-    out.extend(section.lines().map(str::to_owned));
-    if at < lines.len() {
-        out.push(String::new());
-    }
-    out.extend(lines[at..].iter().map(|l| (*l).to_owned()));
-    out.join("\n") + "\n"
+    let section = format!("{level} Exercise: {title} {{#{name}}}\n\n{}", SECTION);
+    insert_lines(&lines, at, &section)
 }
 
 /// Runs `new-topic NN-NAME --title T --week W [--days D]`.
@@ -466,6 +441,7 @@ const LIB: &str = include_str!("../templates/topic/lib.rs.in");
 const DEMO: &str = include_str!("../templates/topic/demo.rs.in");
 const DEMO_TEST: &str = include_str!("../templates/topic/demo_test.rs.in");
 const DEMO_TEST_STD: &str = include_str!("../templates/topic/demo_test_std.rs.in");
+const SECTION: &str = include_str!("../templates/exercise/section.md.in");
 const CHAPTER: &str = include_str!("../templates/topic/chapter.md.in");
 #[cfg(test)]
 mod tests {
@@ -502,9 +478,8 @@ mod tests {
         assert_eq!(
             insert_section(chapter, "b", "B"),
             format!(
-                "# T\n\n## Exercise: a {{#a}}\n\ntext\n\n## Exercise: B {{#b}}\n\n{MARK} what the \
-                 exercise asks, the mechanism it meets (what the kernel does), and what the tests \
-                 check; no answer: the hints give that.\n\n## Pitfalls\n\np\n"
+                "# T\n\n## Exercise: a {{#a}}\n\ntext\n\n## Exercise: B {{#b}}\n\n{SECTION}\n\
+                 ## Pitfalls\n\np\n"
             )
         );
     }

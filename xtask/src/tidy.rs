@@ -1,18 +1,21 @@
 //! The tidy check: the repository's conventions, enforced by code rather than by memory.
 //!
-//! Run by `cargo xtask verify` and by this module's `#[test]` against the real repository:
+//! Run by `cargo xtask tidy` and `cargo xtask verify` (and a runner test on this repository):
 //! - every curriculum exercise has its stub, solution, test file, at least two hints, its module
 //!   declared in its topic's lib.rs, and a `{#NAME}` anchor in its chapter;
 //! - no orphan files in exercises/, solutions/ or crates/*/tests/ (tests/demo.rs is allowed)
 //!   that no curriculum entry names;
 //! - every topic crate exists, is named after its topic, has a `solution` feature, a demo
-//!   (src/bin/demo.rs) with its test (tests/demo.rs), and a chapter;
+//!   (src/bin/demo.rs) with its test (tests/demo.rs), a chapter, and inherits the workspace's
+//!   lints (`[lints] workspace = true`);
 //! - every generated file is up to date (`sync`): the pristine copies, the curriculum tables,
 //!   the diagnosis chapter; every topic has a summary;
 //! - no `SCAFFOLD:` place that `cargo xtask new` or `new-topic` left to write remains;
-//! - every `.rs` file opens with a `//!` doc comment;
-//! - every `unsafe` block, fn or impl has a `// SAFETY:` comment (or, for an
-//!   `unsafe fn`, a `# Safety` doc section) just above it.
+//! - every `.rs` file opens with a `//!` doc comment.
+//!
+//! That every `unsafe` block or impl has a `// SAFETY:` comment is clippy's
+//! `undocumented_unsafe_blocks`, a workspace lint every crate inherits, which verify's clippy
+//! steps deny.
 //!
 //! target/ directories, hidden directories and the runner's test fixtures are not looked at.
 
@@ -43,9 +46,6 @@ pub fn run(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
         Ok(std::process::ExitCode::FAILURE)
     }
 }
-
-/// How many lines above an `unsafe` its `SAFETY:` comment may start.
-const SAFETY_WINDOW: usize = 8;
 
 /// Every miss of the conventions under `root`, each a sentence naming the file.
 pub fn check(root: &Path) -> Vec<String> {
@@ -131,6 +131,7 @@ struct CrateManifest {
     features: toml::Table,
     #[serde(default)]
     bin: Vec<Bin>,
+    lints: Option<toml::Table>,
 }
 
 #[derive(serde::Deserialize)]
@@ -263,6 +264,13 @@ fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Strin
                 "{where_}: the package must be named `{wanted}` (found {name:?})"
             ));
         }
+        let lints = manifest
+            .lints
+            .as_ref()
+            .and_then(|l| l.get("workspace")?.as_bool());
+        if lints != Some(true) {
+            misses.push(format!("{where_}: no `[lints] workspace = true`"));
+        }
         if !manifest.features.contains_key("solution") {
             misses.push(format!("{where_}: no `solution` feature"));
         }
@@ -381,110 +389,12 @@ fn check_curriculum(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Strin
     }
 }
 
-/// The `//!` header and `SAFETY:` rules for one source file.
+/// The `//!` header rule for one source file.
 fn check_source(rel: &str, text: &str, misses: &mut Vec<String>) {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     if !first.trim_start().starts_with("//!") {
         misses.push(format!("{rel}: does not open with a `//!` doc comment"));
     }
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let code = code_part(line);
-        let Some(kind) = unsafe_kind(&code) else {
-            continue;
-        };
-        let start = i.saturating_sub(SAFETY_WINDOW);
-        let window_end = (i + 2).min(lines.len());
-        let documented = lines[start..window_end]
-            .iter()
-            .any(|l| l.contains("SAFETY:"))
-            || (kind == "fn" && has_safety_doc(&lines[..i]));
-        if !documented {
-            let wanted = if kind == "fn" {
-                "a `# Safety` doc section or a `// SAFETY:` comment"
-            } else {
-                "a `// SAFETY:` comment"
-            };
-            misses.push(format!(
-                "{rel}:{}: `unsafe {kind}` without {wanted} just above it",
-                i + 1
-            ));
-        }
-    }
-}
-
-/// The line without its `//` comment and with string literals blanked out.
-fn code_part(line: &str) -> String {
-    let mut out = String::new();
-    let mut in_string = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => {
-                    in_string = false;
-                    out.push('"');
-                }
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                out.push('"');
-            }
-            '/' if chars.peek() == Some(&'/') => break,
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// `block`, `fn` or `impl` when the code has that kind of `unsafe` (an `unsafe extern` block
-/// only declares foreign items: the calls into them are the unsafe blocks that need a comment).
-fn unsafe_kind(code: &str) -> Option<&'static str> {
-    let mut rest = code;
-    while let Some(at) = rest.find("unsafe") {
-        let before = rest[..at].chars().next_back();
-        let after = &rest[at + "unsafe".len()..];
-        let is_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-            && !after
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        if is_word {
-            let next = after.trim_start();
-            if next.is_empty() || next.starts_with('{') {
-                return Some("block");
-            }
-            for kind in ["fn", "impl"] {
-                if next.starts_with(kind) {
-                    return Some(kind);
-                }
-            }
-        }
-        rest = after;
-    }
-    None
-}
-
-/// Whether the doc comment right above (attributes skipped) has a `# Safety` section.
-fn has_safety_doc(above: &[&str]) -> bool {
-    for line in above.iter().rev() {
-        let line = line.trim();
-        if line.starts_with("///") {
-            if line.trim_start_matches('/').trim() == "# Safety" {
-                return true;
-            }
-        } else if !line.starts_with("#[") {
-            return false;
-        }
-    }
-    false
 }
 
 /// Every `.rs` file under `root`, skipping target/, hidden directories and the runner's fixtures.
@@ -526,23 +436,6 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn undocumented_unsafe_is_found_and_documented_unsafe_is_not() {
-        let mut misses = Vec::new();
-        let text = "//! x\nfn a() {\n    // SAFETY: fine\n    unsafe { f() };\n    unsafe { g() };\n}\n/// Does it.\n///\n/// # Safety\n/// Callers promise.\npub unsafe fn h() {}\nlet s = \"unsafe { in a string }\"; // unsafe { in a comment }\nunsafe_op_in_unsafe_fn();\n";
-        check_source("a.rs", text, &mut misses);
-        // The first `unsafe` is 1 line below its comment; the second is within the window too,
-        // so write one far from any comment.
-        assert!(misses.is_empty(), "got {misses:?}");
-        let far = format!(
-            "//! x\n{}unsafe {{ g() }};\n",
-            "\n".repeat(SAFETY_WINDOW + 2)
-        );
-        check_source("b.rs", &far, &mut misses);
-        assert_eq!(misses.len(), 1, "got {misses:?}");
-        assert!(misses[0].starts_with("b.rs:"), "got {misses:?}");
-    }
 
     #[test]
     fn a_binary_name_used_by_two_topics_is_found() {
