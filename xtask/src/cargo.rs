@@ -52,18 +52,45 @@ pub struct Build {
     pub success: bool,
     /// The executables it produced (also when some other target failed).
     pub artifacts: Vec<Artifact>,
+    /// What cargo wrote on stderr, when [`build_capturing`] was asked to keep it.
+    pub diagnostics: String,
 }
 
 /// Runs `cargo ARGS --message-format=json-render-diagnostics` in `root`, stderr shown as is.
 pub fn build(root: &Path, args: &[&str]) -> anyhow::Result<Build> {
+    build_capturing(root, args, false)
+}
+
+/// [`build`], which with `keep` also keeps what cargo writes on stderr (still showing it).
+pub fn build_capturing(root: &Path, args: &[&str], keep: bool) -> anyhow::Result<Build> {
     let mut child = Command::new(cargo_program())
         .args(args)
         .arg("--message-format=json-render-diagnostics")
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(if keep {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .context("cannot run cargo")?;
+    // stderr is read on a thread, so that neither pipe can fill up while the other is read.
+    let diagnostics = child.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            let mut kept = String::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                eprintln!("{line}");
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+            kept
+        })
+    });
     let mut artifacts = Vec::new();
     if let Some(stdout) = child.stdout.take() {
         for line in std::io::BufReader::new(stdout).lines() {
@@ -77,6 +104,9 @@ pub fn build(root: &Path, args: &[&str]) -> anyhow::Result<Build> {
     Ok(Build {
         success: status.success(),
         artifacts,
+        diagnostics: diagnostics
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default(),
     })
 }
 

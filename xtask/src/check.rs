@@ -2,12 +2,22 @@
 //! group, run-time limit, leak check), and prints a verdict; on success marks the exercise done
 //! and names the next one.
 //!
+//! `check --all` re-grades every exercise marked done (`--pending`: the others; both `--done
+//! --pending`: every one; `--topic T`: one topic's), one build per topic and each exercise under
+//! its own limit, and ends with a summary table. A done exercise that fails now is reported and
+//! stays done. `--json` writes one JSON object per exercise on stdout (exercism's test-runner
+//! results format, version 2, plus `id` and `verdict`; the README documents the mapping) and
+//! everything meant for a person on stderr.
+//!
 //! Exit status: 0 passed, 1 failed (did not compile, a test failed, timed out, or leaked),
 //! 2 usage error (such as an unknown id), 130 interrupted.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use crate::libtest::{self, Outcome};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
@@ -75,134 +85,480 @@ fn explain_pointer(output: &str) -> Option<String> {
         text.push_str(&format!(
             "\n    {}  {}",
             term::bold(&format!("cargo xtask explain {}", entry.id)),
-            term::dim(entry.title)
+            term::dim(&entry.title)
         ));
     }
     Some(text)
 }
 
+/// How a check ended, as the summary table and `--json` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    Timeout,
+    /// The tests passed but left a process or an IPC object behind.
+    Leak,
+    CompileError,
+}
+
+impl Verdict {
+    /// Its name in the summary table and `--json`'s `verdict`, and exercism's `status` for it
+    /// (`error` when the tests could not run at all).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Verdict::Pass => ("pass", "pass"),
+            Verdict::Fail => ("fail", "fail"),
+            Verdict::Timeout => ("timeout", "fail"),
+            Verdict::Leak => ("leak", "fail"),
+            Verdict::CompileError => ("compile-error", "error"),
+        }
+    }
+}
+
+/// The result of checking one exercise.
+struct Graded {
+    id: String,
+    verdict: Verdict,
+    /// One line: `every test passed`, `1 of 2 test(s) failed`, ...
+    summary: String,
+    elapsed: Duration,
+    /// The per-test results, in exercism's shape.
+    tests: Vec<serde_json::Value>,
+}
+
+impl Graded {
+    /// The exercise's result as one JSON object (the README documents the fields).
+    fn json(&self) -> serde_json::Value {
+        let (verdict, status) = self.verdict.names();
+        serde_json::json!({
+            "version": 2, "id": self.id, "status": status, "verdict": verdict,
+            "message": (self.verdict != Verdict::Pass).then_some(&self.summary),
+            "time_secs": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "tests": self.tests,
+        })
+    }
+}
+
+/// The last 4 KiB of `text` (the end, where a panic is), saying how much was cut.
+fn truncated(text: &str) -> String {
+    let mut start = text.len().saturating_sub(4096);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    match start {
+        0 => text.to_owned(),
+        _ => format!("[... {start} bytes cut]\n{}", &text[start..]),
+    }
+}
+
+/// What to check: one exercise, or a selection of them (`--all`).
+#[derive(Default)]
+struct Request {
+    id: Option<String>,
+    all: bool,
+    done: bool,
+    pending: bool,
+    topic: Option<String>,
+    json: bool,
+}
+
+fn parse_request(args: &[String]) -> Result<Request, String> {
+    let mut r = Request::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--all" => r.all = true,
+            "--done" => r.done = true,
+            "--pending" => r.pending = true,
+            "--json" => r.json = true,
+            "--topic" => r.topic = Some(args.next().ok_or("`--topic` needs a topic")?.clone()),
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            id if r.id.is_none() => r.id = Some(id.to_owned()),
+            _ => return Err("`check` takes at most one exercise id".to_owned()),
+        }
+    }
+    r.all |= r.done || r.pending || r.topic.is_some();
+    if r.all && r.id.is_some() {
+        return Err("an exercise id and `--all` (or a selection) exclude each other".to_owned());
+    }
+    Ok(r)
+}
+
 /// Runs `check`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    if args.len() > 1 {
-        return Ok(crate::usage_error("`check` takes at most one exercise id"));
-    }
+    let request = match parse_request(args) {
+        Ok(request) => request,
+        Err(message) => return Ok(crate::usage_error(&message)),
+    };
+    // With --json the JSON alone goes to stdout; everything said to a person goes to stderr.
+    let mut json_out = match request.json {
+        true => Some(human_output_to_stderr()?),
+        false => None,
+    };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let mut progress = Progress::load(&root);
-    let ex = match pick_exercise(&curriculum, &progress, args.first())? {
-        Ok(ex) => ex,
-        Err(code) => return Ok(code),
+    let mut progress = Progress::load(&root)?;
+    let selected: Vec<&Exercise> = if request.all {
+        if let Some(t) = request
+            .topic
+            .as_ref()
+            .filter(|t| curriculum.topic(t).is_none())
+        {
+            eprintln!("error: no topic named `{t}`; `cargo xtask list` shows them");
+            return Ok(ExitCode::from(2));
+        }
+        // Done ones by default, pending ones with --pending, both with --done --pending.
+        let (done, pending) = (request.done || !request.pending, request.pending);
+        let wanted = |e: &&Exercise| match progress.is_done(&e.id) {
+            true => done,
+            false => pending,
+        };
+        let in_topic = |e: &&Exercise| request.topic.as_ref().is_none_or(|t| e.topic() == t);
+        curriculum
+            .exercises
+            .iter()
+            .filter(in_topic)
+            .filter(wanted)
+            .collect()
+    } else {
+        match pick_exercise(&curriculum, &progress, request.id.as_ref())? {
+            Ok(ex) => vec![ex],
+            Err(code) => return Ok(code),
+        }
     };
-    let paths = curriculum.paths(ex);
+    if selected.is_empty() {
+        let which = if request.pending { "pending" } else { "done" };
+        println!("Nothing to check: no exercise is {which} here (`--pending`: the others).");
+        return Ok(ExitCode::SUCCESS);
+    }
     sandbox::init();
-
-    println!(
-        "{} {}  {}",
-        term::bold("checking"),
-        term::bold(&ex.id),
-        term::dim(&format!("({})", term::link(&root, &paths.stub)))
-    );
-    // The tests are the spec: an edited test file is said so, and the original is built.
-    let test_swap = crate::pristine::TestSwap::begin(&root, &paths)?;
-    let build = crate::cargo::build(
-        &root,
-        &[
-            "test",
-            "-p",
-            &paths.package,
-            "--test",
-            &paths.test_target,
-            "--no-run",
-        ],
-    )?;
-    drop(test_swap);
-    if sandbox::interrupted() {
-        eprintln!("interrupted");
-        return Ok(ExitCode::from(130));
+    let verbose = !request.all;
+    let mut results: Vec<(Graded, bool)> = Vec::new();
+    // One build per topic, then each exercise under its own limit.
+    for topic in &curriculum.topics {
+        let group: Vec<&Exercise> = selected
+            .iter()
+            .copied()
+            .filter(|e| e.topic() == topic.name)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        if !verbose {
+            println!(
+                "{}",
+                term::bold(&format!("{} ({})", topic.title, topic.name))
+            );
+        }
+        let Some(graded) = check_group(&root, &curriculum, &group, verbose, request.json)? else {
+            eprintln!("interrupted: the tests and every process they started were stopped");
+            return Ok(ExitCode::from(130));
+        };
+        for g in graded {
+            let was_done = progress.is_done(&g.id);
+            if g.verdict == Verdict::Pass {
+                progress.mark_done(&g.id);
+            }
+            if let Some(out) = json_out.as_mut() {
+                writeln!(out, "{}", g.json()).context("cannot write the JSON verdict")?;
+            }
+            results.push((g, was_done));
+        }
     }
-    if !build.success {
-        println!(
-            "{} {} does not compile yet: fix the errors above (the file to edit is {})",
-            term::red("FAIL"),
-            ex.id,
-            term::link(&root, &paths.stub)
-        );
-        print_help_line(ex, &paths);
-        return Ok(ExitCode::FAILURE);
-    }
-    let crate_dir = root.join(&paths.crate_dir);
-    let Some(artifact) = build
-        .artifacts
+    progress.save()?;
+    let failed = results
         .iter()
-        .find(|a| a.is_test(&crate_dir, &paths.test_target))
-    else {
-        anyhow::bail!(
-            "cargo built no test binary `{}` for package `{}`",
-            paths.test_target,
-            paths.package
-        );
-    };
-
-    let listed = list_tests(&artifact.executable, &crate_dir);
-    let limit = ex.time_limit();
-    println!(
-        "{}",
-        term::dim(&format!(
-            "running {} test(s), time limit {} s",
-            listed.len(),
-            limit.as_secs()
-        ))
-    );
-    let outcome = sandbox::run(test_command(&artifact.executable, &crate_dir), limit, false)?;
-    if outcome.interrupted {
-        eprintln!("interrupted: the tests and every process they started were stopped");
-        return Ok(ExitCode::from(130));
-    }
-    let report = libtest::parse(&outcome.output);
-    let passed = print_verdict(&ex.id, &listed, &outcome, &report);
-    if passed {
-        progress.mark_done(&ex.id);
-        progress.save()?;
-        println!(
-            "{} {}: every test passed ({:.2} s); marked done",
-            term::green("PASS"),
-            ex.id,
-            outcome.elapsed.as_secs_f64()
-        );
+        .filter(|(g, _)| g.verdict != Verdict::Pass)
+        .count();
+    if !verbose {
+        print_summary(&results, failed);
+    } else if failed == 0 {
         println!();
-        match curriculum.next_after(&ex.id) {
+        match curriculum.next_after(&selected[0].id) {
             Some(next) => crate::status::print_next_steps(&curriculum, next),
             None => println!(
                 "{}",
                 term::green("That was the last exercise of the course.")
             ),
         }
-        Ok(ExitCode::SUCCESS)
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
     } else {
-        let failed = report.with(Outcome::Failed).len();
-        let summary = if outcome.timed_out {
-            format!("timed out after {} s", limit.as_secs())
-        } else if !outcome.leaks.is_empty() && failed == 0 {
-            "the tests passed but left things behind".to_owned()
-        } else if failed > 0 {
-            format!("{failed} of {} test(s) failed", listed.len().max(failed))
-        } else {
-            format!("the test binary ended with {}", outcome.status)
+        ExitCode::FAILURE
+    })
+}
+
+/// The summary table of `check --all`.
+fn print_summary(results: &[(Graded, bool)], failed: usize) {
+    let width = results.iter().map(|(g, _)| g.id.len()).max().unwrap_or(2);
+    let head = format!(
+        "{:<width$}  {:<13}  {:>8}  details",
+        "id", "verdict", "time"
+    );
+    println!("\n{}", term::bold(&head));
+    for (g, was_done) in results {
+        let verdict = format!("{:<13}", g.verdict.names().0);
+        let (verdict, details) = match (g.verdict, was_done) {
+            (Verdict::Pass, _) => (term::green(&verdict), String::new()),
+            (_, false) => (term::red(&verdict), g.summary.clone()),
+            (_, true) => (
+                term::red(&verdict),
+                format!(
+                    "{} (was done: it stays done; check it for the details)",
+                    g.summary
+                ),
+            ),
         };
-        println!("{} {}: {summary}", term::red("FAIL"), ex.id);
+        let secs = g.elapsed.as_secs_f64();
+        println!("{:<width$}  {verdict}  {secs:>6.2} s  {details}", g.id);
+    }
+    match failed {
+        0 => println!("{} all {} passed", term::green("PASS"), results.len()),
+        _ => println!(
+            "{} {failed} of {} did not pass; `cargo xtask check ID` shows why",
+            term::red("FAIL"),
+            results.len()
+        ),
+    }
+}
+
+/// Points fd 1 at stderr and returns the original stdout, for output meant for a program.
+fn human_output_to_stderr() -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    std::io::stdout().flush().context("cannot flush stdout")?;
+    let original = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot dup stdout")?;
+    // SAFETY: dup2 only makes fd 1 another descriptor of the open file behind fd 2; both are
+    // this process's standard descriptors, and std's stdout writes through fd 1 whatever it is.
+    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } == -1 {
+        return Err(std::io::Error::last_os_error()).context("cannot point stdout at stderr");
+    }
+    Ok(std::fs::File::from(original))
+}
+
+/// Builds the tests of `group` (exercises of one topic) with one cargo call and runs each;
+/// `None` when interrupted.
+fn check_group(
+    root: &Path,
+    curriculum: &Curriculum,
+    group: &[&Exercise],
+    verbose: bool,
+    keep_diagnostics: bool,
+) -> anyhow::Result<Option<Vec<Graded>>> {
+    let all_paths: Vec<ExercisePaths> = group.iter().map(|ex| curriculum.paths(ex)).collect();
+    if verbose {
+        let stub = term::link(root, &all_paths[0].stub);
+        let what = term::bold(&group[0].id);
+        println!(
+            "{} {what}  {}",
+            term::bold("checking"),
+            term::dim(&format!("({stub})"))
+        );
+    }
+    // The tests are the spec: an edited test file is said so, and the original is built.
+    let swaps: Vec<_> = all_paths
+        .iter()
+        .map(|paths| crate::pristine::TestSwap::begin(root, paths))
+        .collect::<anyhow::Result<_>>()?;
+    let mut args = vec!["test", "-p", &all_paths[0].package, "--no-run"];
+    for paths in &all_paths {
+        args.extend(["--test", &paths.test_target]);
+    }
+    if !verbose {
+        args.push("--quiet");
+    }
+    let build = crate::cargo::build_capturing(root, &args, keep_diagnostics)?;
+    drop(swaps);
+    if sandbox::interrupted() {
+        return Ok(None);
+    }
+    let mut graded = Vec::new();
+    for (ex, paths) in group.iter().zip(&all_paths) {
+        let crate_dir = root.join(&paths.crate_dir);
+        match build
+            .artifacts
+            .iter()
+            .find(|a| a.is_test(&crate_dir, &paths.test_target))
+        {
+            Some(artifact) => match run_tests(root, ex, paths, &artifact.executable, verbose)? {
+                Some(g) => graded.push(g),
+                None => return Ok(None),
+            },
+            None => {
+                let stub = term::link(root, &paths.stub);
+                let (fail, id) = (term::red("FAIL"), &ex.id);
+                if verbose {
+                    println!("{fail} {id} does not compile yet: fix the errors above ({stub})");
+                    print_help_line(ex, paths);
+                } else {
+                    println!("  {fail}  {id}: does not compile yet  {}", term::dim(&stub));
+                }
+                let summary = match keep_diagnostics {
+                    true => format!("does not compile yet:\n{}", truncated(&build.diagnostics)),
+                    false => "does not compile yet".to_owned(),
+                };
+                graded.push(Graded {
+                    id: ex.id.clone(),
+                    verdict: Verdict::CompileError,
+                    summary,
+                    elapsed: Duration::ZERO,
+                    tests: Vec::new(),
+                });
+            }
+        }
+    }
+    Ok(Some(graded))
+}
+
+/// Runs one exercise's test binary in the sandbox and grades it; `None` when interrupted.
+fn run_tests(
+    root: &Path,
+    ex: &Exercise,
+    paths: &ExercisePaths,
+    executable: &Path,
+    verbose: bool,
+) -> anyhow::Result<Option<Graded>> {
+    let crate_dir = root.join(&paths.crate_dir);
+    let listed = list_tests(executable, &crate_dir);
+    let limit = ex.time_limit();
+    if verbose {
+        let what = format!(
+            "running {} test(s), time limit {} s",
+            listed.len(),
+            limit.as_secs()
+        );
+        println!("{}", term::dim(&what));
+    }
+    let outcome = sandbox::run(test_command(executable, &crate_dir), limit, false)?;
+    if outcome.interrupted {
+        return Ok(None);
+    }
+    let report = libtest::parse(&outcome.output);
+    let passed = match verbose {
+        true => print_verdict(&ex.id, &listed, &outcome, &report),
+        false => verdict_of(&outcome, &report),
+    };
+    let failed = report.with(Outcome::Failed).len();
+    let (verdict, summary) = if passed {
+        let secs = outcome.elapsed.as_secs_f64();
+        (Verdict::Pass, format!("every test passed ({secs:.2} s)"))
+    } else if outcome.timed_out {
+        (
+            Verdict::Timeout,
+            format!("timed out after {} s", limit.as_secs()),
+        )
+    } else if !outcome.leaks.is_empty() && failed == 0 {
+        let leaks = outcome.leaks.lines().join("; ");
+        (
+            Verdict::Leak,
+            format!("the tests passed but left things behind: {leaks}"),
+        )
+    } else if failed > 0 {
+        let of = listed.len().max(failed);
+        (Verdict::Fail, format!("{failed} of {of} test(s) failed"))
+    } else {
+        (
+            Verdict::Fail,
+            format!("the test binary ended with {}", outcome.status),
+        )
+    };
+    let mark = if passed {
+        term::green("PASS")
+    } else {
+        term::red("FAIL")
+    };
+    if !verbose {
+        println!(
+            "  {mark}  {}: {summary}  {}",
+            ex.id,
+            term::dim(&term::link(root, &paths.stub))
+        );
+    } else if passed {
+        println!("{mark} {}: {summary}; marked done", ex.id);
+    } else {
+        println!("{mark} {}: {summary}", ex.id);
         if let Some(pointer) = explain_pointer(&outcome.output) {
             println!("{pointer}");
         }
-        print_help_line(ex, &paths);
-        Ok(ExitCode::FAILURE)
+        print_help_line(ex, paths);
     }
+    let tests = tests_json(&test_names(&listed, &report), &outcome, &report);
+    let (id, elapsed) = (ex.id.clone(), outcome.elapsed);
+    Ok(Some(Graded {
+        id,
+        verdict,
+        summary,
+        elapsed,
+        tests,
+    }))
+}
+
+/// The tests a binary listed, then any other that reported a result.
+fn test_names<'a>(listed: &'a [String], report: &'a libtest::Report) -> Vec<&'a str> {
+    let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
+    for (name, _) in &report.results {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Each test's result in exercism's shape: name, status (pass, fail, error), message (the
+/// failure, from the panic on) and output (what the test printed before it).
+fn tests_json(
+    names: &[&str],
+    outcome: &sandbox::Outcome,
+    report: &libtest::Report,
+) -> Vec<serde_json::Value> {
+    let result = |name: &str| match report.outcome(name) {
+        Some(Outcome::Passed) => ("pass", None, None),
+        Some(Outcome::Failed) => {
+            let block = report.failures.get(name).map_or("", String::as_str);
+            let (output, message) = block.split_at(block.find("\nthread '").map_or(0, |i| i + 1));
+            let output = Some(output.trim()).filter(|o| !o.is_empty()).map(truncated);
+            (
+                "fail",
+                Some(truncated(&readable_paths(message.trim()))),
+                output,
+            )
+        }
+        Some(Outcome::Ignored) => ("error", Some("the test is ignored".to_owned()), None),
+        None if outcome.timed_out => ("error", Some("still running at the limit".to_owned()), None),
+        None => (
+            "error",
+            Some(format!(
+                "no result: the binary ended with {}",
+                outcome.status
+            )),
+            None,
+        ),
+    };
+    names
+        .iter()
+        .map(|name| {
+            let (status, message, output) = result(name);
+            serde_json::json!({"name": name, "status": status, "message": message, "output": output})
+        })
+        .collect()
+}
+
+/// Whether a run passed, as [`print_verdict`] decides it, without printing.
+fn verdict_of(outcome: &sandbox::Outcome, report: &libtest::Report) -> bool {
+    outcome.clean_success()
+        && report.with(Outcome::Failed).is_empty()
+        && !report.with(Outcome::Passed).is_empty()
 }
 
 fn print_help_line(ex: &Exercise, paths: &ExercisePaths) {
     println!(
         "  stuck? {}   read {}",
         term::bold(&format!("cargo xtask hint {}", ex.id)),
-        paths.section
+        term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
     );
 }
 
@@ -232,13 +588,7 @@ pub fn print_verdict(
     outcome: &sandbox::Outcome,
     report: &libtest::Report,
 ) -> bool {
-    let mut names: Vec<&str> = listed.iter().map(String::as_str).collect();
-    for (name, _) in &report.results {
-        if !names.contains(&name.as_str()) {
-            names.push(name);
-        }
-    }
-    for name in &names {
+    for name in &test_names(listed, report) {
         let line = match report.outcome(name) {
             Some(Outcome::Passed) => format!("  {}      {name}", term::green("ok")),
             Some(Outcome::Failed) => format!("  {}  {name}", term::red("FAILED")),
@@ -297,9 +647,7 @@ pub fn print_verdict(
         print_tail(&outcome.output, 60);
     }
     print_leaks(&outcome.leaks);
-    let failed = !report.with(Outcome::Failed).is_empty();
-    let nothing_passed = report.with(Outcome::Passed).is_empty();
-    outcome.clean_success() && !failed && !nothing_passed
+    verdict_of(outcome, report)
 }
 
 /// A failure message with what differs between tests that failed the same way (the thread's

@@ -14,7 +14,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let mut progress = Progress::load(&root);
+    let mut progress = Progress::load(&root)?;
     let ex = match crate::check::pick_exercise(&curriculum, &progress, args.first())? {
         Ok(ex) => ex,
         Err(code) => return Ok(code),

@@ -43,7 +43,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let progress = Progress::load(&root);
+    let progress = Progress::load(&root)?;
     let current = crate::status::current(&curriculum, &progress).map(|e| e.id.clone());
     for t in &curriculum.topics {
         if topic.as_ref().is_some_and(|wanted| *wanted != t.name)

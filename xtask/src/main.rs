@@ -19,8 +19,10 @@ mod pristine;
 mod progress;
 mod reset;
 mod sandbox;
+mod scaffold;
 mod solution;
 mod status;
+mod sync;
 mod term;
 mod tidy;
 mod verify;
@@ -28,6 +30,9 @@ mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
+
+/// The mdbook release the book is built with (by `.ci/run` and `verify`).
+pub const MDBOOK_VERSION: &str = "0.5.4";
 
 /// The usage text printed by `--help` and after an unknown verb.
 const USAGE: &str = "\
@@ -41,10 +46,14 @@ verbs:
   hint [ID]         the next hint for an exercise (default: the current exercise)
   reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
   solution ID       the reference solution (--diff: compared with yours; --yes: no question)
-  pristine          which exercise files differ from the originals (--refresh: maintainers)
+  pristine          which exercise files differ from the originals
+  new TOPIC/NAME    authors: scaffold an exercise (--title T, --week W, --day D)
+  new-topic NN-NAME authors: scaffold a topic crate and chapter (--title T --week W, --days D)
+  tidy              maintainers: the repository's conventions, and what is left to write
+  sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
-  verify            maintainers and CI: fmt, clippy, solutions pass, stubs fail, demos, tidy, leaks
+  verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book
   bench             runs the benchmarks and prints the comparison table
 
 An ID looks like `command-basics/spawn_and_wait`; `cargo xtask list` shows them all.";
@@ -54,7 +63,10 @@ fn main() -> ExitCode {
     let (verb, rest) = args
         .split_first()
         .map_or(("status", &[][..]), |(v, r)| (v.as_str(), r));
-    if matches!(verb, "status" | "list" | "hint" | "solution" | "pristine") {
+    if matches!(
+        verb,
+        "status" | "list" | "hint" | "solution" | "pristine" | "explain" | "tidy"
+    ) {
         // A closed stdout (`cargo xtask list | head`) is a normal way for these verbs to end: let
         // SIGPIPE end the process quietly instead of `println!` panicking on EPIPE. (Not for
         // `check` or `verify`, which must outlive their output to clean up what they ran.)
@@ -75,6 +87,10 @@ fn main() -> ExitCode {
         "reset" => reset::run(rest),
         "solution" => solution::run(rest),
         "pristine" => pristine::run(rest),
+        "sync" => sync::run(rest),
+        "tidy" => tidy::run(rest),
+        "new" => scaffold::run_new(rest),
+        "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

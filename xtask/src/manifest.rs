@@ -13,15 +13,41 @@ use serde::Deserialize;
 /// The run-time limit of an exercise's tests when the manifest gives none.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
-/// The workspace root: `PROCLINGS_ROOT` if set (the runner's own tests point it at a fixture),
-/// otherwise the parent of this crate's directory.
+/// The workspace root, found at run time (never baked in at build time, so a course that is
+/// moved, renamed or cloned twice beside one shared target directory still finds its own
+/// files), in this order:
+/// 1. `PROCLINGS_ROOT`, when set (the runner's own tests point it at a fixture course);
+/// 2. the parent of `CARGO_MANIFEST_DIR`, which `cargo run` (and so `cargo xtask`) sets for the
+///    process it starts, when a `curriculum.toml` is there;
+/// 3. the nearest directory holding a `curriculum.toml`, from the current directory up;
+/// 4. the same, from the runner's executable up (`target/debug/xtask` run by hand).
+///
+/// When none applies, the current directory (loading the curriculum then says what is missing).
 pub fn root() -> PathBuf {
-    match std::env::var_os("PROCLINGS_ROOT") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(find_root).clone()
+}
+
+fn find_root() -> PathBuf {
+    let is_root = |dir: &Path| dir.join("curriculum.toml").is_file();
+    if let Some(dir) = std::env::var_os("PROCLINGS_ROOT").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
+    if let Some(parent) = std::env::var_os("CARGO_MANIFEST_DIR")
+        .as_deref()
+        .map(Path::new)
+        .and_then(Path::parent)
+        .filter(|dir| is_root(dir))
+    {
+        return parent.to_path_buf();
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let exe = std::env::current_exe().ok();
+    [Some(cwd.as_path()), exe.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|start| start.ancestors().find(|dir| is_root(dir)))
+        .map_or(cwd.clone(), Path::to_path_buf)
 }
 
 /// The whole manifest.
@@ -48,6 +74,8 @@ pub struct Topic {
     pub week: u32,
     /// The days of that week, such as `1-3`.
     pub days: String,
+    /// What the learner builds, for the README's curriculum table (tidy asks for it).
+    pub summary: Option<String>,
 }
 
 /// One exercise.

@@ -18,7 +18,7 @@
 //!   for the file to edit;
 //! - it cannot drift silently: the tidy check (part of `cargo xtask verify`) reports every copy
 //!   that differs from the maintainers' exercises/ and crates/*/tests/ files, and
-//!   `cargo xtask pristine --refresh` rewrites the mirror from them in one step.
+//!   `cargo xtask sync` rewrites the mirror from them in one step.
 //!
 //! Rejected: taking a snapshot on the learner's first run (wrong as soon as they edit before
 //! running anything), and keeping only hashes (enough to detect an edit, not to undo it).
@@ -104,67 +104,52 @@ pub fn tracked(curriculum: &Curriculum) -> Vec<(String, PathBuf)> {
     files
 }
 
-/// The tidy rule: every stub and test file has a pristine copy identical to it, and the mirror
-/// holds nothing else. Each miss is a sentence naming the file and the command that fixes it.
-pub fn tidy_misses(root: &Path, curriculum: &Curriculum) -> Vec<String> {
-    let mut misses = Vec::new();
+/// How the mirror differs from the files it copies: the copies to write (exercise id, file, its
+/// text, whether there is no copy at all) and the mirror's files that copy nothing.
+struct Drift {
+    stale: Vec<(String, PathBuf, Vec<u8>, bool)>,
+    orphans: Vec<PathBuf>,
+}
+
+fn drift(root: &Path, curriculum: &Curriculum) -> Drift {
     let tracked = tracked(curriculum);
+    let mut stale = Vec::new();
     for (id, rel) in &tracked {
-        let copy = copy_of(root, rel);
+        // A missing stub or test file is reported by the curriculum rules.
         let Ok(current) = std::fs::read(root.join(rel)) else {
-            continue; // a missing stub or test file is reported by the curriculum rules
+            continue;
         };
-        let shown = copy
-            .strip_prefix(root)
-            .unwrap_or(&copy)
-            .display()
-            .to_string();
-        match std::fs::read(&copy) {
+        match std::fs::read(copy_of(root, rel)) {
             Ok(original) if same_text(&current, &original) => {}
-            Ok(_) => misses.push(format!(
-                "{id}: {shown} differs from {}; run `cargo xtask pristine --refresh`",
-                rel.display()
-            )),
-            Err(_) => misses.push(format!(
-                "{id}: no pristine copy of {} ({shown}); run `cargo xtask pristine --refresh`",
-                rel.display()
-            )),
+            old => stale.push((id.clone(), rel.clone(), current, old.is_err())),
         }
     }
     let wanted: Vec<PathBuf> = tracked.iter().map(|(_, rel)| copy_of(root, rel)).collect();
-    for file in mirror_files(root) {
-        if !wanted.contains(&file) {
-            let shown = file
-                .strip_prefix(root)
-                .unwrap_or(&file)
-                .display()
-                .to_string();
-            misses.push(format!(
-                "{shown}: a pristine copy of no curriculum file; run `cargo xtask pristine --refresh`"
-            ));
-        }
-    }
-    misses
+    let orphans = crate::tidy::files_under(&root.join(MIRROR))
+        .into_iter()
+        .filter(|f| !wanted.contains(f))
+        .map(|f| f.strip_prefix(root).map(Path::to_path_buf).unwrap_or(f))
+        .collect();
+    Drift { stale, orphans }
 }
 
-/// Every file in the mirror.
-fn mirror_files(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.join(MIRROR)];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(kind) if kind.is_dir() => stack.push(entry.path()),
-                Ok(kind) if kind.is_file() => files.push(entry.path()),
-                _ => {}
-            }
+/// The tidy rule: every stub and test file has a pristine copy identical to it, and the mirror
+/// holds nothing else. Each miss is a sentence naming the file and the command that fixes it.
+pub fn tidy_misses(root: &Path, curriculum: &Curriculum) -> Vec<String> {
+    let drift = drift(root, curriculum);
+    let stale = drift.stale.iter().map(|(id, rel, _, missing)| {
+        let (rel, copy) = (rel.display(), copy_of(Path::new(""), rel));
+        match missing {
+            true => format!("{id}: no pristine copy of {rel} ({})", copy.display()),
+            false => format!("{id}: {} differs from {rel}", copy.display()),
         }
-    }
-    files.sort();
-    files
+    });
+    let orphans = (drift.orphans.iter())
+        .map(|f| format!("{}: a pristine copy of no curriculum file", f.display()));
+    stale
+        .chain(orphans)
+        .map(|miss| format!("{miss}; run `cargo xtask sync`"))
+        .collect()
 }
 
 /// Rewrites the mirror from the current stubs and test files (maintainers only: run it in a tree
@@ -173,68 +158,39 @@ pub fn refresh(
     root: &Path,
     curriculum: &Curriculum,
 ) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let drift = drift(root, curriculum);
     let mut written = Vec::new();
-    let tracked = tracked(curriculum);
-    for (_, rel) in &tracked {
-        let source = root.join(rel);
-        let Ok(current) = std::fs::read(&source) else {
-            continue;
-        };
-        let copy = copy_of(root, rel);
-        if std::fs::read(&copy).is_ok_and(|old| old == current) {
-            continue;
-        }
+    for (_, rel, current, _) in drift.stale {
+        let copy = copy_of(root, &rel);
         if let Some(dir) = copy.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&copy, &current)
+        std::fs::write(&copy, current)
             .with_context(|| format!("cannot write {}", copy.display()))?;
-        written.push(rel.clone());
+        written.push(rel);
     }
-    let wanted: Vec<PathBuf> = tracked.iter().map(|(_, rel)| copy_of(root, rel)).collect();
-    let mut removed = Vec::new();
-    for file in mirror_files(root) {
-        if !wanted.contains(&file) {
-            std::fs::remove_file(&file)
-                .with_context(|| format!("cannot remove {}", file.display()))?;
-            removed.push(file.strip_prefix(root).unwrap_or(&file).to_path_buf());
-        }
+    for rel in &drift.orphans {
+        let file = root.join(rel);
+        std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
     }
-    Ok((written, removed))
+    Ok((written, drift.orphans))
 }
 
-/// Runs `pristine`: without options, lists the exercise files that differ from their originals;
-/// with `--refresh` (maintainers), rewrites the mirror from the current files.
+/// Runs `pristine`: lists the exercise files that differ from their originals. `--refresh`,
+/// its former maintainers' option, is kept as another name for `cargo xtask sync`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
-    let refresh_wanted = match args {
-        [] => false,
-        [flag] if flag == "--refresh" => true,
+    match args {
+        [] => {}
+        [flag] if flag == "--refresh" => return crate::sync::run(&[]),
         _ => {
             return Ok(crate::usage_error(
-                "`pristine` takes no argument, or `--refresh` (maintainers)",
+                "`pristine` takes no argument (maintainers: `cargo xtask sync` rewrites the copies)",
             ));
         }
-    };
+    }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    if refresh_wanted {
-        let (written, removed) = refresh(&root, &curriculum)?;
-        for rel in &written {
-            println!("  wrote    {}", copy_of(Path::new(""), rel).display());
-        }
-        for rel in &removed {
-            println!("  removed  {}", rel.display());
-        }
-        println!(
-            "{} {MIRROR} holds the originals of {} file(s) ({} written, {} removed)",
-            term::green("ok"),
-            tracked(&curriculum).len(),
-            written.len(),
-            removed.len()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let mut edited = 0;
     for (id, rel) in tracked(&curriculum) {
         let what = match state(&root, &rel) {

@@ -1,20 +1,30 @@
 //! The learner's progress: `.proclings/progress.toml` (gitignored), keyed by exercise id.
 //!
 //! ```toml
+//! version = 2
+//!
 //! ["command-basics/spawn_and_wait"]
 //! done = true
 //! hint = 2
 //! ```
 //!
-//! Keying by id means reordering or adding exercises never loses anyone's work. A file that
-//! cannot be read or parsed is reported, kept as a timestamped backup, and recovered line by line
-//! as far as possible: the runner never crashes on it and never drops progress silently.
+//! Keying by id means reordering or adding exercises never loses anyone's work, and an entry
+//! whose exercise left the curriculum is kept and ignored. A file that cannot be read or parsed
+//! is reported, kept as a timestamped backup, and recovered line by line as far as possible: the
+//! runner never crashes on it and never drops progress silently.
+//!
+//! `version` is the file's format: 1 (no `version` key) is migrated when read; a version newer
+//! than [`FORMAT`] comes from a newer course and is refused with a clear message, the file left
+//! as it is.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+/// The format of the progress file this runner writes.
+pub const FORMAT: i64 = 2;
 
 /// What is known about one exercise.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,32 +51,62 @@ impl Progress {
     }
 
     /// Loads the progress under `root`; a missing file is an empty progress, a corrupt one is
-    /// reported on stderr, backed up and recovered.
-    pub fn load(root: &Path) -> Self {
+    /// reported on stderr, backed up and recovered, an older format is migrated; `Err` for a
+    /// file from a newer course, which is left as it is.
+    pub fn load(root: &Path) -> anyhow::Result<Self> {
         let path = Self::path_under(root);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Self {
+                return Ok(Self {
                     path,
                     entries: BTreeMap::new(),
-                };
+                });
             }
             Err(e) => {
                 let reason = format!("cannot be read ({e})");
-                return Self::recover(path, &[], &reason);
+                return Ok(Self::recover(path, &[], &reason));
             }
         };
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|e| format!("is not UTF-8 text ({e})"))
             .and_then(|text| {
-                toml::from_str::<BTreeMap<String, Entry>>(text)
+                toml::from_str::<toml::Table>(text)
                     .map_err(|e| format!("is not valid ({})", e.message()))
             });
-        match parsed {
-            Ok(entries) => Self { path, entries },
-            Err(reason) => Self::recover(path, &bytes, &reason),
+        let mut table = match parsed {
+            Ok(table) => table,
+            Err(reason) => return Ok(Self::recover(path, &bytes, &reason)),
+        };
+        let version = match table.remove("version") {
+            None => 1,
+            Some(toml::Value::Integer(v)) => v,
+            Some(other) => {
+                let reason = format!("has a `version` that is not a number ({other})");
+                return Ok(Self::recover(path, &bytes, &reason));
+            }
+        };
+        if version > FORMAT {
+            anyhow::bail!(
+                "the progress file {} has format version {version}, written by a newer version \
+                 of the course; this runner reads up to version {FORMAT}. Update the course \
+                 (`git pull`) to use it; the file is left as it is",
+                path.display()
+            );
         }
+        let entries = match table.try_into::<BTreeMap<String, Entry>>() {
+            Ok(entries) => entries,
+            Err(e) => {
+                let reason = format!("is not valid ({})", e.message());
+                return Ok(Self::recover(path, &bytes, &reason));
+            }
+        };
+        let progress = Self { path, entries };
+        if version < FORMAT {
+            // Format 1 differs only in lacking the version: writing the file migrates it.
+            progress.save()?;
+        }
+        Ok(progress)
     }
 
     /// Reports a bad file, moves it to a backup, salvages what it can and writes the result.
@@ -121,7 +161,8 @@ impl Progress {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let text = format!(
-            "# proclings progress, keyed by exercise id (written by `cargo xtask`).\n{}",
+            "# proclings progress, keyed by exercise id (written by `cargo xtask`).\n\
+             version = {FORMAT}\n\n{}",
             toml::to_string(&self.entries).context("cannot serialize the progress")?
         );
         let tmp = self

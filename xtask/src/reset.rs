@@ -54,7 +54,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let mut progress = Progress::load(&root);
+    let mut progress = Progress::load(&root)?;
     let ex = match crate::check::pick_exercise(&curriculum, &progress, Some(&id))? {
         Ok(ex) => ex,
         Err(code) => return Ok(code),
@@ -70,7 +70,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 if rel == &paths.stub {
                     eprintln!(
                         "error: there is no original of {} to restore ({} is missing); \
-                         maintainers create it with `cargo xtask pristine --refresh`",
+                         maintainers create it with `cargo xtask sync`",
                         rel.display(),
                         pristine::copy_of(std::path::Path::new(""), rel).display()
                     );

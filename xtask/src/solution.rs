@@ -43,7 +43,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let progress = Progress::load(&root);
+    let progress = Progress::load(&root)?;
     let ex = match crate::check::pick_exercise(&curriculum, &progress, Some(&id))? {
         Ok(ex) => ex,
         Err(code) => return Ok(code),

@@ -30,7 +30,10 @@ pub fn print_next_steps(curriculum: &Curriculum, ex: &Exercise) {
         "  edit  {}",
         term::link(&crate::manifest::root(), &paths.stub)
     );
-    println!("  read  {}", paths.section);
+    println!(
+        "  read  {}",
+        term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
+    );
     println!(
         "  next  {}",
         term::bold(&format!("cargo xtask check {}", ex.id))
@@ -50,7 +53,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let progress = Progress::load(&root);
+    let progress = Progress::load(&root)?;
     let total = curriculum.exercises.len();
     if total == 0 {
         println!("proclings: the curriculum has no exercises yet.");

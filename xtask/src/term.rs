@@ -1,5 +1,6 @@
-//! Terminal output: ANSI colour when stdout is a terminal, plain text when it is not or when
-//! `NO_COLOR` is set (<https://no-color.org>).
+//! Terminal output: ANSI colour when stdout is a terminal, plain text when it is not, when
+//! `NO_COLOR` is set (<https://no-color.org>) or when `TERM=dumb`; file paths as OSC 8
+//! hyperlinks on terminals known to support them.
 //!
 //! Hand-written escapes keep the runner free of dependencies: it is built first on a fresh clone.
 
@@ -10,7 +11,9 @@ use std::sync::OnceLock;
 pub fn colour() -> bool {
     static COLOUR: OnceLock<bool> = OnceLock::new();
     *COLOUR.get_or_init(|| {
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
     })
 }
 
@@ -93,7 +96,15 @@ pub fn hyperlinks() -> bool {
 /// `rel` (a path relative to `root`) as shown to the user: an OSC 8 hyperlink to the file when
 /// [`hyperlinks`] says so, so that a click opens it; the plain path otherwise.
 pub fn link(root: &std::path::Path, rel: &std::path::Path) -> String {
-    let text = rel.display().to_string();
+    link_to(root, rel, None)
+}
+
+/// [`link`] to a section of a file: shown as `rel#fragment`, linking to the file's section.
+pub fn link_to(root: &std::path::Path, rel: &std::path::Path, fragment: Option<&str>) -> String {
+    let mut text = rel.display().to_string();
+    if let Some(fragment) = fragment {
+        text = format!("{text}#{fragment}");
+    }
     if !hyperlinks() {
         return text;
     }
@@ -107,6 +118,9 @@ pub fn link(root: &std::path::Path, rel: &std::path::Path) -> String {
         } else {
             url.push_str(&format!("%{byte:02X}"));
         }
+    }
+    if let Some(fragment) = fragment {
+        url = format!("{url}#{fragment}");
     }
     format!("\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\")
 }

@@ -12,7 +12,9 @@
 //! 6. stubs: one `cargo test --no-run` of every topic crate without the feature, then each
 //!    exercise's test binary runs in the sandbox and EVERY test must be reported FAILED (a test
 //!    that passes, is ignored, or is still running at the limit on its stub is a miss);
-//! 7. demos: one `cargo build --bins`, then every topic's demo runs to completion in the sandbox.
+//! 7. demos: one `cargo build --bins`, then every topic's demo runs to completion in the sandbox;
+//! 8. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
+//!    warning a miss; said skipped otherwise (`.ci/run` installs it).
 //!
 //! Every command runs in the sandbox, and verify is a child subreaper throughout: what any step
 //! leaves behind (a process, a /dev/shm entry, a queue) is a miss, and a last sweep checks the
@@ -61,7 +63,7 @@ impl Verify {
     ) -> anyhow::Result<Result<(), Interrupted>> {
         println!(
             "{} {}",
-            term::bold(&format!("==> [{number}/7]")),
+            term::bold(&format!("==> [{number}/8]")),
             term::bold(name)
         );
         let before = self.misses.len();
@@ -253,6 +255,49 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
     });
     step!(6, "every test fails on its stub", stubs_step);
     step!(7, "every demo runs to completion", demos_step);
+    step!(8, "the book builds without warnings", book_step);
+    Ok(Ok(()))
+}
+
+/// Builds the book with mdbook when it is installed; every error or warning is a miss.
+fn book_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
+    if !v.root.join("docs/book.toml").is_file() {
+        println!("    skipped: there is no docs/book.toml");
+        return Ok(Ok(()));
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("mdbook").is_file()));
+    if !on_path {
+        println!(
+            "    skipped: mdbook is not on PATH (`cargo install --locked mdbook --version {}`; \
+             .ci/run installs it)",
+            crate::MDBOOK_VERSION
+        );
+        return Ok(Ok(()));
+    }
+    let mut cmd = Command::new("mdbook");
+    cmd.args(["build", "docs", "--dest-dir"])
+        .arg(v.root.join("target/book"))
+        .current_dir(&v.root);
+    let outcome = sandbox::run(cmd, CARGO_STEP_LIMIT, false)?;
+    if outcome.interrupted {
+        return Ok(Err(Interrupted));
+    }
+    let complaints: Vec<&str> = outcome
+        .output
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    if outcome.status != sandbox::Status::Exited(0) || !complaints.is_empty() {
+        print_tail(&outcome.output, 60);
+        v.miss(format!(
+            "`mdbook build docs` ended with {} and {} warning or error line(s) (see above)",
+            outcome.status,
+            complaints.len()
+        ));
+    } else {
+        println!("    the book built into target/book/");
+    }
     Ok(Ok(()))
 }
 

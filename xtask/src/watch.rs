@@ -73,7 +73,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let Some(first) = crate::status::current(&curriculum, &Progress::load(&root)) else {
+    let Some(first) = crate::status::current(&curriculum, &Progress::load(&root)?) else {
         println!(
             "Every exercise is done: there is nothing to watch. `cargo xtask list` shows them all."
         );
@@ -117,7 +117,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             }
             if passed {
                 let curriculum = Curriculum::load(&root)?;
-                match crate::status::current(&curriculum, &Progress::load(&root)) {
+                match crate::status::current(&curriculum, &Progress::load(&root)?) {
                     Some(next) => {
                         println!();
                         println!("{} {}", term::green("moving on to"), term::bold(&next.id));

@@ -2,7 +2,7 @@
 //! edited test files, file links): the `xtask` binary against a private copy of the fixture
 //! course (tests/fixtures/course), with `PROCLINGS_ROOT` and `CARGO_TARGET_DIR` inside the copy.
 //!
-//! Every copy first gets its pristine mirror written by `xtask pristine --refresh`, as the
+//! Every copy first gets its pristine mirror written by `xtask sync`, as the
 //! maintainers' tree has it. None of these runs has a terminal: stdin is /dev/null or a pipe,
 //! which is how the verbs must behave in scripts and CI. `watch` is driven through its stdin
 //! and by writing files, and every wait is on its output, with a deadline.
@@ -174,7 +174,7 @@ fn pristine_lists_the_files_a_learner_edited() {
         course
             .path("xtask/pristine/exercises/01-basics/failing.rs.pristine")
             .is_file(),
-        "`pristine --refresh` wrote no copy of the stub"
+        "`sync` wrote no copy of the stub"
     );
     course.solve("failing");
     course

@@ -228,3 +228,436 @@ fn verify_names_every_test_that_does_not_fail_on_its_stub() {
     );
     course.assert_nothing_left();
 }
+
+#[test]
+fn a_built_course_moved_to_a_new_path_finds_its_own_files() {
+    let built = Course::new("before-move");
+    built
+        .xtask(&["check", "basics/passing"])
+        .assert_code(0)
+        .assert_stdout_has("PASS basics/passing");
+    let moved = Course::moved(&built, "after-move");
+    let old_root = built.root().to_path_buf();
+    drop(built); // the old path is gone, as after `mv`
+    assert!(!old_root.exists());
+
+    // From the course's root and from a directory inside it, with no hint of where it is.
+    let at_root = moved.command_found_from(moved.root(), &["status"]);
+    moved
+        .run(at_root, &["status"])
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    let inside = moved.path("exercises/01-basics");
+    let check = moved.command_found_from(&inside, &["check", "basics/passing"]);
+    let run = moved.run(check, &["check", "basics/passing"]);
+    run.assert_code(0).assert_stdout_has("PASS basics/passing");
+    assert!(
+        !run.stdout().contains(old_root.to_string_lossy().as_ref())
+            && !run.stderr().contains(old_root.to_string_lossy().as_ref()),
+        "the moved course still refers to its old path\n{}",
+        run.describe()
+    );
+    moved.assert_nothing_left();
+}
+
+#[test]
+fn sync_writes_every_generated_file_and_tidy_fails_while_one_is_stale() {
+    let course = Course::new("sync");
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("README.md: out of date")
+        .assert_stdout_has("docs/src/curriculum.md: out of date")
+        .assert_stdout_has("docs/src/diagnosis.md: out of date")
+        .assert_stdout_has("no pristine copy of exercises/01-basics/passing.rs")
+        .assert_stdout_has("run `cargo xtask sync`");
+    course
+        .xtask(&["sync"])
+        .assert_code(0)
+        .assert_stdout_has("wrote  README.md")
+        .assert_stdout_has("pristine copies of 8 file(s)");
+    course.xtask(&["tidy"]).assert_code(0);
+    assert!(
+        course
+            .read("README.md")
+            .contains("| 1 | 1-2 | [Basics](docs/src/01-basics.md) | numbers, loops and helpers |"),
+        "{}",
+        course.read("README.md")
+    );
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("| 2 | `basics/leaky` | [Helpers left running](01-basics.md#leaky) |")
+    );
+    assert!(
+        course
+            .read("docs/src/diagnosis.md")
+            .contains("### Writing to a reader that is gone {#broken-pipe}")
+    );
+
+    // A retitled exercise and a topic without a summary: tidy says so, sync rewrites the tables.
+    let manifest = course
+        .read("curriculum.toml")
+        .replace("Helpers left running", "Helpers, all reaped")
+        .replace("summary = \"numbers, loops and helpers\"\n", "");
+    course.write("curriculum.toml", &manifest);
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("docs/src/curriculum.md: out of date")
+        .assert_stdout_has("topic `basics`: no `summary`");
+    course.xtask(&["sync"]).assert_code(0);
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("[Helpers, all reaped]")
+    );
+    course
+        .xtask(&["tidy"])
+        .assert_code(1)
+        .assert_stdout_has("no `summary`")
+        .assert_stdout_lacks("out of date");
+    // `pristine --refresh`, the former name, still works.
+    course.xtask(&["pristine", "--refresh"]).assert_code(0);
+}
+
+/// The lines of a `tidy` run's misses.
+fn tidy_misses(course: &Course) -> Vec<String> {
+    let run = course.xtask(&["tidy"]);
+    run.stdout()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn new_scaffolds_an_exercise_that_builds_fails_on_its_stub_and_tidy_lists_what_is_left() {
+    let course = Course::new("new");
+    course
+        .xtask(&["new", "basics/tripled", "--title", "Triple a number"])
+        .assert_code(0)
+        .assert_stdout_has("created  exercises/01-basics/tripled.rs")
+        .assert_stdout_has("created  solutions/01-basics/tripled.rs")
+        .assert_stdout_has("created  crates/01-basics/tests/tripled.rs")
+        .assert_stdout_has("Then: cargo xtask check basics/tripled");
+    assert!(
+        course
+            .read("crates/01-basics/src/lib.rs")
+            .contains("#[path = \"../../../solutions/01-basics/tripled.rs\"]\npub mod tripled;")
+    );
+    assert!(
+        course
+            .read("curriculum.toml")
+            .contains("id = \"basics/tripled\"\nweek = 1\nday = 1\ntitle = \"Triple a number\"\n")
+    );
+    assert!(
+        course
+            .read("docs/src/01-basics.md")
+            .contains("## Exercise: Triple a number {#tripled}")
+    );
+    assert!(
+        course
+            .path("xtask/pristine/exercises/01-basics/tripled.rs.pristine")
+            .is_file()
+    );
+    assert!(
+        course
+            .read("docs/src/curriculum.md")
+            .contains("`basics/tripled`")
+    );
+
+    // What is left is exactly the places the scaffold marked, and nothing else.
+    let misses = tidy_misses(&course);
+    assert!(
+        misses.iter().all(|m| m.contains("left to write")),
+        "{misses:#?}"
+    );
+    for place in [
+        "exercises/01-basics/tripled.rs:3:",
+        "solutions/01-basics/tripled.rs:11:",
+        "crates/01-basics/tests/tripled.rs:",
+        "curriculum.toml:",
+        "docs/src/01-basics.md:",
+    ] {
+        assert!(
+            misses.iter().any(|m| m.starts_with(place)),
+            "{place} in {misses:#?}"
+        );
+    }
+
+    course
+        .xtask(&["check", "basics/tripled"])
+        .assert_code(1)
+        .assert_stdout_has("FAILED  scaffold_replace_this_test")
+        .assert_stdout_has("not yet implemented: tripled");
+    course
+        .xtask(&["new", "basics/tripled"])
+        .assert_code(2)
+        .assert_stderr_has("in curriculum.toml already");
+    course
+        .xtask(&["new", "basics/Bad"])
+        .assert_code(2)
+        .assert_stderr_has("not a module name");
+    course
+        .xtask(&["new", "nosuch/x"])
+        .assert_code(2)
+        .assert_stderr_has("no topic named `nosuch`");
+}
+
+#[test]
+fn new_topic_scaffolds_a_crate_whose_demo_runs_and_new_adds_its_first_exercise() {
+    let course = Course::new("new-topic");
+    course
+        .xtask(&["new-topic", "02-extras", "--title", "Extras", "--week", "2"])
+        .assert_code(0)
+        .assert_stdout_has("created  crates/02-extras/Cargo.toml")
+        .assert_stdout_has("created  crates/02-extras/src/bin/demo.rs")
+        .assert_stdout_has("created  crates/02-extras/tests/demo.rs")
+        .assert_stdout_has("created  docs/src/02-extras.md")
+        .assert_stdout_has("Then: cargo xtask new extras/NAME");
+    assert!(course.read("curriculum.toml").contains(
+        "[[topic]]\nname = \"extras\"\ndir = \"02-extras\"\ntitle = \"Extras\"\nweek = 2\ndays = \"1\"\n"
+    ));
+    course
+        .xtask(&["new", "extras/first", "--title", "The first"])
+        .assert_code(0);
+    assert!(
+        course
+            .read("curriculum.toml")
+            .contains("# ---- 02-extras ----\n\n[[exercise]]\nid = \"extras/first\"\nweek = 2\n")
+    );
+    course
+        .xtask(&["list", "--topic", "extras"])
+        .assert_code(0)
+        .assert_stdout_has("Extras (extras): week 2, days 1")
+        .assert_stdout_has("extras/first");
+    let misses = tidy_misses(&course);
+    assert!(
+        misses
+            .iter()
+            .all(|m| m.contains("left to write") || m.contains("no `summary`")),
+        "{misses:#?}"
+    );
+    assert!(
+        misses
+            .iter()
+            .any(|m| m.starts_with("crates/02-extras/src/bin/demo.rs:")),
+        "{misses:#?}"
+    );
+    course
+        .xtask(&["check", "extras/first"])
+        .assert_code(1)
+        .assert_stdout_has("FAILED  scaffold_replace_this_test");
+    // The demo and its test build and pass as scaffolded (verify runs both).
+    let run = course.xtask(&["verify"]);
+    run.assert_stdout_has("extras: the demo ran to completion");
+    course
+        .xtask(&["new-topic", "02-extras", "--title", "Again", "--week", "2"])
+        .assert_code(2);
+    course.assert_nothing_left();
+}
+
+#[test]
+fn check_all_regrades_what_is_done_reports_a_regression_and_keeps_it_done() {
+    let course = Course::with_pristine("check-all");
+    course
+        .xtask(&["check", "--all"])
+        .assert_code(0)
+        .assert_stdout_has("Nothing to check: no exercise is done");
+    course.solve("failing");
+    course.xtask(&["check", "basics/passing"]).assert_code(0);
+    course.xtask(&["check", "basics/failing"]).assert_code(0);
+    course
+        .xtask(&["check", "--all"])
+        .assert_code(0)
+        .assert_stdout_has("PASS all 2 passed");
+    // A course update breaks a done exercise: reported, exit 1, and still done.
+    let stub = course.read("xtask/pristine/exercises/01-basics/failing.rs.pristine");
+    course.write("exercises/01-basics/failing.rs", &stub);
+    let run = course.xtask(&["check", "--all", "--topic", "basics"]);
+    run.assert_code(1)
+        .assert_stdout_has("Basics (basics)")
+        .assert_stdout_has("FAIL 1 of 2 did not pass");
+    let row = run
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("basics/failing "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no summary row for basics/failing\n{}", run.describe()));
+    assert!(
+        row.contains("fail") && row.contains("1 of 2 test(s) failed"),
+        "{row}"
+    );
+    assert!(row.contains("was done"), "{row}");
+    assert!(
+        run.stdout()
+            .lines()
+            .any(|l| l.starts_with("basics/passing ") && l.contains(" pass ")),
+        "{}",
+        run.describe()
+    );
+    course
+        .xtask(&["list", "--done"])
+        .assert_stdout_has("basics/failing");
+    course
+        .xtask(&["check", "--all", "--topic", "nosuch"])
+        .assert_code(2);
+    course.assert_nothing_left();
+}
+
+#[test]
+fn check_json_writes_exercism_results_on_stdout_and_the_rest_on_stderr() {
+    let course = Course::with_pristine("json");
+    let run = course.xtask(&["check", "basics/failing", "--json"]);
+    run.assert_code(1).assert_stderr_has("FAIL basics/failing");
+    let one: serde_json::Value = serde_json::from_str(run.stdout().trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e})\n{}", run.describe()));
+    assert_eq!(one["version"], 2);
+    assert_eq!(one["id"], "basics/failing");
+    assert_eq!(one["status"], "fail");
+    assert_eq!(one["verdict"], "fail");
+    assert_eq!(one["message"], "1 of 2 test(s) failed");
+    let tests = one["tests"].as_array().expect("tests is an array");
+    let by_name = |name: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no test {name} in {one:#}"))
+            .clone()
+    };
+    assert_eq!(by_name("doubles_one")["status"], "pass");
+    let failed = by_name("doubles_twenty_one");
+    assert_eq!(failed["status"], "fail");
+    let message = failed["message"].as_str().expect("a failure message");
+    assert!(
+        message.contains("double(21): expected 42, got 22"),
+        "{message}"
+    );
+
+    // Every pending exercise, one object per line: a timeout and a leak among them.
+    let run = course.xtask(&["check", "--all", "--pending", "--json"]);
+    run.assert_code(1).assert_stderr_has("did not pass");
+    let objects: Vec<serde_json::Value> = run
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let verdicts: Vec<(&str, &str, &str)> = objects
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap_or(""),
+                o["verdict"].as_str().unwrap_or(""),
+                o["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("basics/passing", "pass", "pass"),
+            ("basics/failing", "fail", "fail"),
+            ("basics/forever", "timeout", "fail"),
+            ("basics/leaky", "leak", "fail"),
+        ],
+        "{}",
+        run.describe()
+    );
+    assert_eq!(objects[2]["tests"][0]["status"], "error");
+
+    // A stub that does not compile is exercism's `error`, with the compiler's words.
+    course.write(
+        "exercises/01-basics/failing.rs",
+        "//! Half-typed.\n\npub fn double(x: u32) -> u32 {\n    x *\n}\n",
+    );
+    let run = course.xtask(&["check", "basics/failing", "--json"]);
+    run.assert_code(1);
+    let broken: serde_json::Value =
+        serde_json::from_str(run.stdout().trim()).expect("one JSON object");
+    assert_eq!(broken["status"], "error");
+    assert_eq!(broken["verdict"], "compile-error");
+    assert!(
+        broken["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("error")),
+        "{broken:#}"
+    );
+    course.assert_nothing_left();
+}
+
+#[test]
+fn an_older_progress_file_is_migrated_and_ids_gone_from_the_curriculum_are_kept_and_ignored() {
+    let course = Course::new("progress-v1");
+    std::fs::create_dir_all(course.path(".proclings")).expect("create .proclings");
+    // Format 1 had no version; `basics/gone` has since left the curriculum.
+    let old = "[\"basics/passing\"]\ndone = true\n\n[\"basics/gone\"]\ndone = true\nhint = 2\n";
+    std::fs::write(course.progress_file(), old).expect("write the progress file");
+    course
+        .xtask(&["status"])
+        .assert_code(0)
+        .assert_stdout_has("1 of 4 exercises done")
+        .assert_stdout_has("current: basics/failing");
+    let list = course.xtask(&["list"]);
+    list.assert_code(0)
+        .assert_stdout_has("[done] w1d1  basics/passing")
+        .assert_stdout_lacks("basics/gone");
+    let migrated = course.progress();
+    assert!(migrated.contains("version = 2"), "{migrated}");
+    assert!(migrated.contains("[\"basics/gone\"]"), "{migrated}");
+    course.xtask(&["hint", "basics/failing"]).assert_code(0);
+    assert!(course.progress().contains("[\"basics/gone\"]"));
+}
+
+#[test]
+fn a_progress_file_from_a_newer_course_is_refused_and_kept() {
+    let course = Course::new("progress-future");
+    std::fs::create_dir_all(course.path(".proclings")).expect("create .proclings");
+    let future = "version = 99\n\n[\"basics/passing\"]\ndone = true\nstars = 5\n";
+    std::fs::write(course.progress_file(), future).expect("write the progress file");
+    for args in [&["status"][..], &["check", "basics/passing"], &["list"]] {
+        course
+            .xtask(args)
+            .assert_code(2)
+            .assert_stderr_has("format version 99")
+            .assert_stderr_has("newer version of the course");
+    }
+    assert_eq!(course.progress(), future, "the file must be left as it is");
+    let others: Vec<_> = std::fs::read_dir(course.path(".proclings"))
+        .expect("list .proclings")
+        .flatten()
+        .filter(|e| e.file_name() != "progress.toml")
+        .map(|e| e.file_name())
+        .collect();
+    assert!(others.is_empty(), "unexpected files: {others:?}");
+}
+
+#[test]
+fn status_and_check_link_the_exercise_and_its_chapter_section_where_links_are_wanted() {
+    let course = Course::new("osc8");
+    let linked = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = course.command(args);
+        cmd.env_remove("NO_COLOR").env("FORCE_HYPERLINK", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        course.run(cmd, args)
+    };
+    let status = linked(&["status"], &[]);
+    status
+        .assert_code(0)
+        .assert_stdout_has("\x1b\\exercises/01-basics/passing.rs\x1b]8;;\x1b\\")
+        .assert_stdout_has(
+            "/docs/src/01-basics.md#passing\x1b\\docs/src/01-basics.md#passing\x1b]8;;",
+        );
+    linked(&["check", "basics/failing"], &[])
+        .assert_code(1)
+        .assert_stdout_has("\x1b\\exercises/01-basics/failing.rs\x1b]8;;\x1b\\")
+        .assert_stdout_has("01-basics.md#failing\x1b\\docs/src/01-basics.md#failing\x1b]8;;");
+    // Not on a terminal, and not forced: plain paths.
+    course
+        .xtask(&["status"])
+        .assert_stdout_has("  read  docs/src/01-basics.md#passing\n")
+        .assert_stdout_lacks("\x1b");
+    course.assert_nothing_left();
+}

@@ -10,13 +10,18 @@
 //! - [`throughput`]: many short processes through a thread pool or a tokio runtime;
 //! - [`ipc`]: a forked peer that echoes or drains bytes over a pipe, a Unix socket, a socketpair
 //!   or TCP loopback, pinned to the same core or another one ([`affinity`]);
-//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
+//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode);
+//! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
+//!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
+//!   its registry of benchmark groups.
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 
 pub mod affinity;
+pub mod groups;
 pub mod heap;
 pub mod ipc;
+pub mod report;
 pub mod settings;
 pub mod spawn;
 pub mod throughput;

@@ -34,13 +34,27 @@ impl Course {
         Course { dir, marker }
     }
 
+    /// A copy of `built` at a new path, its build and progress included: the course as a
+    /// learner has it after `mv proclings proclings2`.
+    pub fn moved(built: &Course, tag: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("proclings-xtask-{tag}-"))
+            .tempdir()
+            .expect("a temporary directory");
+        copy_tree_with(built.root(), dir.path(), true);
+        Course {
+            dir,
+            marker: built.marker.clone(),
+        }
+    }
+
     /// A copy whose pristine mirror is written, as the maintainers' tree has it.
     pub fn with_pristine(tag: &str) -> Self {
         let course = Course::new(tag);
         course
-            .xtask(&["pristine", "--refresh"])
+            .xtask(&["sync"])
             .assert_code(0)
-            .assert_stdout_has("8 file(s)");
+            .assert_stdout_has("pristine copies of 8 file(s)");
         course
     }
 
@@ -69,9 +83,20 @@ impl Course {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command_found_from(self.root(), args);
+        cmd.env("PROCLINGS_ROOT", self.root());
+        cmd
+    }
+
+    /// `xtask ARGS` started in `dir` without `PROCLINGS_ROOT` (nor the `CARGO_MANIFEST_DIR` that
+    /// `cargo test` sets), so the runner must find its course from where it runs, as it does
+    /// for a learner; the target directory is the course's own.
+    pub fn command_found_from(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
         cmd.args(args)
-            .env("PROCLINGS_ROOT", self.root())
+            .current_dir(dir)
+            .env_remove("PROCLINGS_ROOT")
+            .env_remove("CARGO_MANIFEST_DIR")
             .env("CARGO_TARGET_DIR", self.root().join("target"))
             .env("FIXTURE_MARKER", &self.marker)
             .env("NO_COLOR", "1")
@@ -208,14 +233,24 @@ impl Run {
     }
 }
 
+/// Copies a course without its build (`target/`).
 pub fn copy_tree(from: &Path, to: &Path) {
+    copy_tree_with(from, to, false);
+}
+
+/// Copies a course, its build (`target/`) included when `with_target`.
+pub fn copy_tree_with(from: &Path, to: &Path, with_target: bool) {
     std::fs::create_dir_all(to).expect("create a directory");
     for entry in std::fs::read_dir(from).expect("read the fixture").flatten() {
         let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            if entry.file_name() != "target" {
-                copy_tree(&entry.path(), &target);
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            if with_target || entry.file_name() != "target" {
+                copy_tree_with(&entry.path(), &target, with_target);
             }
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("read a symlink");
+            std::os::unix::fs::symlink(link, &target).expect("copy a symlink");
         } else {
             std::fs::copy(entry.path(), &target).expect("copy a fixture file");
         }

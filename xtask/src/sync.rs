@@ -1,0 +1,270 @@
+//! `cargo xtask sync` (maintainers): rewrites every file derived from another, so that none is
+//! kept by hand.
+//!
+//! - the pristine copies of every stub and exercise test file (`xtask/pristine/`, see
+//!   `pristine`);
+//! - the book's curriculum at a glance (`docs/src/curriculum.md`), its table of contents' topic
+//!   chapters (`docs/src/SUMMARY.md`) and the README's curriculum table, from curriculum.toml;
+//! - the book's diagnosis tree (`docs/src/diagnosis.md`), from `docs/diagnosis.toml` (see
+//!   `explain`).
+//!
+//! A generated part of a Markdown file sits between two HTML comments, invisible in the rendered
+//! page; the text around them is written by hand:
+//!
+//! ```text
+//! <!-- generated: NAME (cargo xtask sync writes this part from SOURCE) -->
+//! ...
+//! <!-- end generated: NAME -->
+//! ```
+//!
+//! Tidy calls [`stale`] and fails while any generated file differs from what `sync` would write.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::manifest::{Curriculum, Topic};
+use crate::term;
+
+/// One file that `sync` writes: its path relative to the root, and its wanted contents (or why
+/// they cannot be made).
+struct Output {
+    rel: PathBuf,
+    wanted: Result<String, String>,
+}
+
+/// Every generated Markdown file with what it should contain now.
+fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).map_err(|e| e.to_string());
+    let from_curriculum = |rel: &str, part: &str, body: String| Output {
+        rel: rel.into(),
+        wanted: read(rel).and_then(|text| splice(&text, part, "curriculum.toml", &body)),
+    };
+    let mut out = vec![
+        from_curriculum(
+            "docs/src/curriculum.md",
+            "curriculum",
+            glance_page(curriculum),
+        ),
+        from_curriculum("README.md", "curriculum", readme_table(curriculum)),
+    ];
+    if root.join(SUMMARY).is_file() {
+        out.push(from_curriculum(
+            SUMMARY,
+            "chapters",
+            summary_part(curriculum),
+        ));
+    }
+    if root.join(crate::explain::DATA).is_file() {
+        let (data, chapter) = (crate::explain::DATA, crate::explain::CHAPTER);
+        let wanted = crate::explain::Tree::load(root)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|tree| {
+                let text = splice(&read(chapter)?, "tree", data, &tree.render_overview())?;
+                splice(&text, "entries", data, &tree.render_chapter())
+            });
+        out.push(Output {
+            rel: chapter.into(),
+            wanted,
+        });
+    }
+    out
+}
+
+/// The tidy rule: each generated file is what `sync` would write.
+pub fn stale(root: &Path, curriculum: &Curriculum) -> Vec<String> {
+    let mut misses = Vec::new();
+    for output in outputs(root, curriculum) {
+        let current = std::fs::read_to_string(root.join(&output.rel)).unwrap_or_default();
+        match output.wanted {
+            Ok(wanted) if wanted == current => {}
+            Ok(_) => misses.push(format!(
+                "{}: out of date with what it is generated from; run `cargo xtask sync`",
+                output.rel.display()
+            )),
+            Err(why) => misses.push(format!("{}: {why}", output.rel.display())),
+        }
+    }
+    for topic in &curriculum.topics {
+        if topic.summary.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            misses.push(format!(
+                "topic `{}`: no `summary` in curriculum.toml (what the learner builds, shown in \
+                 the README's curriculum table)",
+                topic.name
+            ));
+        }
+    }
+    misses.extend(crate::pristine::tidy_misses(root, curriculum));
+    misses
+}
+
+/// Writes every generated file and the pristine copies; returns the files it changed.
+pub fn write_all(root: &Path, curriculum: &Curriculum) -> anyhow::Result<Vec<PathBuf>> {
+    let (written, removed) = crate::pristine::refresh(root, curriculum)?;
+    let mut changed: Vec<PathBuf> = written
+        .iter()
+        .map(|rel| crate::pristine::copy_of(Path::new(""), rel))
+        .chain(removed)
+        .collect();
+    for output in outputs(root, curriculum) {
+        let wanted = output
+            .wanted
+            .map_err(|why| anyhow::anyhow!("{}: {why}", output.rel.display()))?;
+        let path = root.join(&output.rel);
+        if std::fs::read_to_string(&path).is_ok_and(|current| current == wanted) {
+            continue;
+        }
+        std::fs::write(&path, wanted)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        changed.push(output.rel);
+    }
+    Ok(changed)
+}
+
+/// Runs `sync`.
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    if let Some(extra) = args.first() {
+        return Ok(crate::usage_error(&format!(
+            "`sync` takes no arguments (got `{extra}`)"
+        )));
+    }
+    let root = crate::manifest::root();
+    let curriculum = Curriculum::load(&root)?;
+    let changed = write_all(&root, &curriculum)?;
+    for rel in &changed {
+        println!("  wrote  {}", rel.display());
+    }
+    println!(
+        "{} every generated file is up to date ({} file(s) written; pristine copies of {} file(s))",
+        term::green("ok"),
+        changed.len(),
+        crate::pristine::tracked(&curriculum).len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `text` with the part between the markers named `name` replaced by `body`.
+fn splice(text: &str, name: &str, source: &str, body: &str) -> Result<String, String> {
+    let begin = format!("<!-- generated: {name} ");
+    let end = format!("<!-- end generated: {name} -->");
+    let missing = || {
+        format!(
+            "no generated part `{name}`: put the lines `<!-- generated: {name} (cargo xtask sync \
+             writes this part from {source}) -->` and `{end}` where it goes"
+        )
+    };
+    let start = text.find(&begin).ok_or_else(missing)?;
+    let after_begin = start + text[start..].find('\n').ok_or_else(missing)? + 1;
+    let stop = text[after_begin..].find(&end).ok_or_else(missing)? + after_begin;
+    Ok(format!(
+        "{}<!-- generated: {name} (cargo xtask sync writes this part from {source}) -->\n{body}{}",
+        &text[..start],
+        &text[stop..]
+    ))
+}
+
+/// The book's table of contents, whose topic chapters are generated (grouped by week).
+const SUMMARY: &str = "docs/src/SUMMARY.md";
+
+/// The topic chapters of the table of contents: a part per week.
+fn summary_part(curriculum: &Curriculum) -> String {
+    let mut s = String::new();
+    let mut week = None;
+    for t in &curriculum.topics {
+        if week != Some(t.week) {
+            week = Some(t.week);
+            let _ = write!(s, "\n# Week {}\n\n", t.week);
+        }
+        let _ = writeln!(s, "- [{}]({}.md)", t.title, t.dir);
+    }
+    s.push('\n');
+    s
+}
+
+/// A table cell: no line breaks, `|` escaped.
+fn cell(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
+}
+
+/// The README's table: one row per topic.
+fn readme_table(curriculum: &Curriculum) -> String {
+    let mut s = String::from("| week | days | topic | you build |\n| --- | --- | --- | --- |\n");
+    for t in &curriculum.topics {
+        let _ = writeln!(
+            s,
+            "| {} | {} | [{}](docs/src/{}.md) | {} |",
+            t.week,
+            t.days,
+            cell(&t.title),
+            t.dir,
+            cell(t.summary.as_deref().unwrap_or("(to be described)"))
+        );
+    }
+    s
+}
+
+/// The book's curriculum at a glance: per topic, a table of its exercises.
+fn glance_page(curriculum: &Curriculum) -> String {
+    let mut s = String::new();
+    for t in &curriculum.topics {
+        let _ = write!(s, "\n{}", glance_topic(curriculum, t));
+    }
+    s.push('\n');
+    s
+}
+
+fn glance_topic(curriculum: &Curriculum, t: &Topic) -> String {
+    let mut s = format!(
+        "## Week {}, days {}: {}\n\nChapter: [{}]({}.md).\n\n",
+        t.week, t.days, t.title, t.title, t.dir
+    );
+    let exercises: Vec<_> = curriculum
+        .exercises
+        .iter()
+        .filter(|e| e.topic() == t.name)
+        .collect();
+    if exercises.is_empty() {
+        s.push_str("No exercises yet.\n");
+        return s;
+    }
+    s.push_str("| day | id | exercise |\n| --- | --- | --- |\n");
+    for e in exercises {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | [{}]({}.md#{}) |",
+            e.day,
+            e.id,
+            cell(&e.title),
+            t.dir,
+            e.name()
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_part_is_replaced_and_the_text_around_it_kept() {
+        let text = "intro\n<!-- generated: x (old words) -->\nold\nrows\n<!-- end generated: x -->\nafter\n";
+        let got = splice(text, "x", "src.toml", "new\n").expect("markers found");
+        assert_eq!(
+            got,
+            "intro\n<!-- generated: x (cargo xtask sync writes this part from src.toml) -->\nnew\n<!-- end generated: x -->\nafter\n"
+        );
+        let err = splice("no markers\n", "x", "src.toml", "new\n").expect_err("no markers");
+        assert!(err.contains("<!-- end generated: x -->"), "{err}");
+    }
+
+    #[test]
+    fn table_cells_stay_on_one_line_and_escape_bars() {
+        assert_eq!(cell("a |  b\n c"), "a \\| b c");
+    }
+}
