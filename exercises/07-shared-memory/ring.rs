@@ -122,19 +122,9 @@ impl Producer {
     /// Puts `value` in the ring; `false` when the ring is full (nothing is written then).
     pub fn try_push(&mut self, value: u64) -> bool {
         let ring = Ring::over(&self.segment).expect("checked in attach");
-        let cap = ring.slots.len() as u64;
-        // Only we write `tail`: our own last store is the value.
-        let tail = ring.header.tail.0.load(Ordering::Relaxed);
-        // Acquire: pairs with the consumer's Release store of `head`, so its read of the slot
-        // we are about to overwrite is finished.
-        let head = ring.header.head.0.load(Ordering::Acquire);
-        if tail - head == cap {
-            return false;
-        }
-        ring.slots[(tail % cap) as usize].store(value, Ordering::Relaxed);
-        // Release: the slot's value becomes visible no later than the new tail.
-        ring.header.tail.0.store(tail + 1, Ordering::Release);
-        true
+        // TODO: put `value` in the next free slot and publish it to the consumer, or refuse
+        // when every slot holds a value the consumer has not taken yet.
+        todo!("push into a ring of {} slots", ring.slots.len())
     }
 }
 
@@ -154,18 +144,9 @@ impl Consumer {
     /// Takes the oldest value out of the ring; `None` when it is empty.
     pub fn try_pop(&mut self) -> Option<u64> {
         let ring = Ring::over(&self.segment).expect("checked in attach");
-        let cap = ring.slots.len() as u64;
-        let head = ring.header.head.0.load(Ordering::Relaxed);
-        // Acquire: pairs with the producer's Release store of `tail`; the slots below it are
-        // written.
-        let tail = ring.header.tail.0.load(Ordering::Acquire);
-        if head == tail {
-            return None;
-        }
-        let value = ring.slots[(head % cap) as usize].load(Ordering::Relaxed);
-        // Release: our read of the slot happens before the producer may reuse it.
-        ring.header.head.0.store(head + 1, Ordering::Release);
-        Some(value)
+        // TODO: take the oldest published value and give its slot back to the producer, or
+        // `None` when nothing is published.
+        todo!("pop from a ring of {} slots", ring.slots.len())
     }
 }
 

@@ -17,15 +17,11 @@
 //! `shm_open(3)`, `shm_overview(7)`, `ftruncate(2)`, `mmap(2)`, `memfd_create(2)`,
 //! `fcntl(2)` (file seals), `unix(7)` (SCM_RIGHTS)
 
-use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use memmap2::{MmapOptions, MmapRaw};
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
-use rustix::fs::{MemfdFlags, Mode, SealFlags};
-use rustix::shm;
+use memmap2::MmapRaw;
 
 /// A mapping of a POSIX shared-memory segment, shared with every process that maps it.
 ///
@@ -70,17 +66,14 @@ impl Segment {
 
     /// Removes the name now (the mapping stays usable); a second unlink fails with `NotFound`.
     pub fn unlink(&mut self) -> io::Result<()> {
-        self.owner = false;
-        shm::unlink(self.name.as_str()).map_err(io::Error::from)
+        // TODO: remove the name (the mapping stays usable), and remember it is no longer ours.
+        todo!("unlink the segment's name")
     }
 }
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if self.owner {
-            // The name is ours: without this it would outlive every process, in /dev/shm.
-            let _ = shm::unlink(self.name.as_str());
-        }
+        // TODO: a segment that created its name must not leave it behind.
     }
 }
 
@@ -88,112 +81,32 @@ impl Drop for Segment {
 /// only, and maps it. Fails with `AlreadyExists` if the name is taken: never reuse a segment
 /// that someone else made. The returned segment unlinks the name when dropped.
 pub fn create(name: &str, len: usize) -> io::Result<Segment> {
-    if len == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a segment needs at least one byte",
-        ));
-    }
-    // O_EXCL: fail instead of opening a segment a crashed run (or another user) left behind.
-    let fd = shm::open(
-        name,
-        shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR,
-        Mode::RUSR | Mode::WUSR,
-    )?;
-    // From here on the name exists: a guard removes it if sizing or mapping fails.
-    let mut segment_name = Unlinker(Some(name));
-    // A new segment has size 0; mapping past the end of the file would raise SIGBUS on access.
-    rustix::fs::ftruncate(&fd, len as u64)?;
-    let map = MmapOptions::new().len(len).map_raw(&fd)?;
-    segment_name.0 = None;
-    // The descriptor can be closed now: the mapping keeps the memory alive.
-    Ok(Segment {
-        name: name.to_owned(),
-        map,
-        owner: true,
-    })
+    // TODO: create the name (exclusively, private to this user), size it, map it.
+    todo!("create and map the segment {name}")
 }
 
 /// Opens and maps the existing segment `name`, whole. Does not unlink it when dropped.
 pub fn open(name: &str) -> io::Result<Segment> {
-    let fd = shm::open(name, shm::OFlags::RDWR, Mode::empty())?;
-    let len = rustix::fs::fstat(&fd)?.st_size as usize;
-    if len == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("segment {name} has size 0: its creator has not sized it yet"),
-        ));
-    }
-    let map = MmapOptions::new().len(len).map_raw(&fd)?;
-    Ok(Segment {
-        name: name.to_owned(),
-        map,
-        owner: false,
-    })
-}
-
-/// Removes a name on drop unless disarmed: cleanup on the error paths of [`create`].
-struct Unlinker<'a>(Option<&'a str>);
-
-impl Drop for Unlinker<'_> {
-    fn drop(&mut self) {
-        if let Some(name) = self.0 {
-            let _ = shm::unlink(name);
-        }
-    }
+    // TODO: open the existing segment and map all of it.
+    todo!("open and map the segment {name}")
 }
 
 /// A memfd holding `data`, sealed so that nobody (not even this process) can write, shrink or
 /// grow it, or remove the seals: a receiver can map it and trust its contents not to change.
 pub fn sealed_memfd(data: &[u8]) -> io::Result<OwnedFd> {
-    let fd = rustix::fs::memfd_create(
-        "proclings-sealed",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )?;
-    let mut file = File::from(fd);
-    file.write_all(data)?;
-    // F_SEAL_WRITE fails with EBUSY while a writable shared mapping exists; we have none.
-    rustix::fs::fcntl_add_seals(
-        &file,
-        SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
-    )?;
-    Ok(file.into())
+    // TODO: a nameless memory file holding `data`, sealed against every change.
+    todo!("make a sealed memfd")
 }
 
 /// Sends `fd` over the connected Unix socket `sock` (SCM_RIGHTS) with one byte of data: the
 /// receiver gets a new descriptor for the same open file.
 pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
-    let fds = [fd.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    // Ancillary data needs at least one byte of ordinary data to travel with.
-    let iov = [IoSlice::new(b"F")];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
-    Ok(())
+    // TODO: pass the descriptor as ancillary data.
+    todo!("send a descriptor over the socket")
 }
 
 /// Receives one descriptor sent with [`send_fd`] on `sock`.
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    // MSG_CMSG_CLOEXEC: the received descriptor must not leak into programs we exec.
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    for cmsg in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(&raw) = fds.first()
-        {
-            // SAFETY: the kernel just installed `raw` in our table for us, and nothing else
-            // owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(raw) });
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        "the message carried no file descriptor",
-    ))
+    // TODO: receive one descriptor sent by `send_fd`.
+    todo!("receive a descriptor from the socket")
 }

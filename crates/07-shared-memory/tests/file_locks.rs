@@ -65,7 +65,11 @@ fn every_kind_is_released_when_its_holder_is_killed() {
     let p = path.to_string_lossy().into_owned();
     for kind in Kind::ALL {
         let mut holder = Peer::spawn(PEER, &["lock-hold", &p, kind.name()]);
-        assert_eq!(holder.expect("locked"), "locked", "{kind:?}: the holder locks");
+        assert_eq!(
+            holder.expect("locked"),
+            "locked",
+            "{kind:?}: the holder locks"
+        );
         let mine = open_rw(&path);
         assert!(
             !file_locks::try_lock(&mine, kind).expect("try_lock"),

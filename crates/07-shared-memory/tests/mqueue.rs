@@ -17,7 +17,15 @@ fn messages_come_out_highest_priority_first_then_oldest_first() {
     let queue = Queue::create(name.name(), 8, 64).expect("create the queue");
     let rest = Peer::spawn(
         PEER,
-        &["mq-send", name.name(), "1:low", "5:high", "3:mid", "5:high-again", "0:lowest"],
+        &[
+            "mq-send",
+            name.name(),
+            "1:low",
+            "5:high",
+            "3:mid",
+            "5:high-again",
+            "0:lowest",
+        ],
     )
     .finish();
     assert_eq!(rest, ["sent"]);
@@ -48,7 +56,10 @@ fn the_limits_chosen_at_creation_are_reported_by_getattr() {
     );
     assert!(!limits.nonblocking, "a new queue blocks");
     queue.set_nonblocking(true).expect("set O_NONBLOCK");
-    assert!(queue.limits().expect("mq_getattr").nonblocking, "mq_flags shows O_NONBLOCK");
+    assert!(
+        queue.limits().expect("mq_getattr").nonblocking,
+        "mq_flags shows O_NONBLOCK"
+    );
 }
 
 #[test]
@@ -77,7 +88,9 @@ fn a_full_nonblocking_queue_refuses_with_eagain_and_an_empty_one_too() {
     let queue = Queue::create(name.name(), 2, 16).expect("create the queue");
     queue.set_nonblocking(true).expect("set O_NONBLOCK");
     let mut buf = [0u8; 16];
-    let e = queue.receive(&mut buf).expect_err("an empty non-blocking queue");
+    let e = queue
+        .receive(&mut buf)
+        .expect_err("an empty non-blocking queue");
     assert_eq!(e.kind(), ErrorKind::WouldBlock, "EAGAIN on empty, got {e}");
     queue.send(b"a", 0).expect("first");
     queue.send(b"b", 0).expect("second");
@@ -112,7 +125,11 @@ fn dropping_the_creator_unlinks_the_queue() {
         "dropping a queue that was only opened must not remove it"
     );
     let e = Queue::create(name.name(), 2, 16).expect_err("the name is taken");
-    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "create is exclusive: {e}");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::AlreadyExists,
+        "create is exclusive: {e}"
+    );
     drop(queue);
     assert!(
         !name.exists(),
@@ -130,15 +147,24 @@ fn a_named_semaphore_counts_posts_from_another_process() {
         name.exists(),
         "a named semaphore lives in /dev/shm as sem.NAME"
     );
-    assert!(!sem.try_wait().expect("try_wait"), "a count of 0: try_wait must say no");
+    assert!(
+        !sem.try_wait().expect("try_wait"),
+        "a count of 0: try_wait must say no"
+    );
     assert_eq!(
         Peer::spawn(PEER, &["sem-post", name.name(), "3"]).finish(),
         ["posted"]
     );
     for i in 0..3 {
-        assert!(sem.try_wait().expect("try_wait"), "post number {i} was counted");
+        assert!(
+            sem.try_wait().expect("try_wait"),
+            "post number {i} was counted"
+        );
     }
-    assert!(!sem.try_wait().expect("try_wait"), "three posts, three waits: 0 left");
+    assert!(
+        !sem.try_wait().expect("try_wait"),
+        "three posts, three waits: 0 left"
+    );
     drop(sem);
     assert!(
         !name.exists(),
@@ -157,5 +183,9 @@ fn a_process_waiting_on_a_semaphore_wakes_when_we_post() {
     peer.expect("acquired");
     peer.finish();
     let e = Semaphore::create(name.name(), 0).expect_err("the name is taken");
-    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "sem_open with O_EXCL: {e}");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::AlreadyExists,
+        "sem_open with O_EXCL: {e}"
+    );
 }

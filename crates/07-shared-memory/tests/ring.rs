@@ -46,7 +46,7 @@ fn consume_in_order(consumer: &mut Consumer, peer: &Peer, count: u64, capacity: 
             }
             None => {
                 spins += 1;
-                if spins % 64 == 0 {
+                if spins.is_multiple_of(64) {
                     std::thread::yield_now();
                 }
                 if last_progress.elapsed() > Duration::from_secs(20) {

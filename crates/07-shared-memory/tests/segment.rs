@@ -62,8 +62,8 @@ fn a_second_create_of_the_same_name_fails_and_leaves_the_first_alone() {
         name.exists(),
         "the failed second create removed the first one's name: only the creator may unlink it"
     );
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { first.as_ptr().read() },
         42,
         "the failed create changed the first segment (did it truncate it?)"

@@ -61,7 +61,11 @@ fn messages_go_to_another_process_and_come_back_unchanged() {
                 "a message of {} bytes came back as {} bytes{}",
                 msg.len(),
                 back.len(),
-                if back.len() == msg.len() { " with other bytes" } else { "" }
+                if back.len() == msg.len() {
+                    " with other bytes"
+                } else {
+                    ""
+                }
             );
         }
         chan
@@ -72,7 +76,11 @@ fn messages_go_to_another_process_and_come_back_unchanged() {
         ["closed"],
         "after our close, the peer's recv must return Error::Closed"
     );
-    assert!(!name.exists(), "{} is left in /dev/shm", name.path().display());
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
 }
 
 #[test]
@@ -83,7 +91,12 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
     let chan = shmchan::create(name.name()).expect("create the channel");
     let peer = Peer::spawn(
         PEER,
-        &["fuzz-send", name.name(), &seed.to_string(), &COUNT.to_string()],
+        &[
+            "fuzz-send",
+            name.name(),
+            &seed.to_string(),
+            &COUNT.to_string(),
+        ],
     );
     let (received, end) = within_deadline(chan, "receiving the fuzz messages", move |mut chan| {
         let mut buf = Vec::new();
@@ -105,13 +118,20 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
         }
         (COUNT, chan.recv().err())
     });
-    assert_eq!(received, COUNT, "only {received} of {COUNT} messages arrived: {end:?}");
+    assert_eq!(
+        received, COUNT,
+        "only {received} of {COUNT} messages arrived: {end:?}"
+    );
     assert!(
         matches!(end, Some(Error::Closed)),
         "after its last message the peer closed: recv must then return Error::Closed, got {end:?}"
     );
     peer.finish();
-    assert!(!name.exists(), "{} is left in /dev/shm", name.path().display());
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
 }
 
 #[test]
@@ -126,7 +146,9 @@ fn a_message_over_the_limit_is_refused_and_nothing_is_sent() {
             Err(Error::TooLarge { len, max }) => {
                 assert_eq!((len, max), (MAX_MESSAGE + 1, MAX_MESSAGE));
             }
-            other => panic!("a message of MAX_MESSAGE + 1 bytes must be Error::TooLarge, got {other:?}"),
+            other => {
+                panic!("a message of MAX_MESSAGE + 1 bytes must be Error::TooLarge, got {other:?}")
+            }
         }
         assert!(
             matches!(chan.try_send(&too_big), Err(Error::TooLarge { .. })),
@@ -157,7 +179,10 @@ fn try_recv_finds_nothing_and_try_send_finds_a_full_ring_without_waiting() {
         let mut sent = 0;
         while chan.try_send(&msg).expect("try_send") {
             sent += 1;
-            assert!(sent <= RING_BYTES / MAX_MESSAGE, "try_send accepted more than the ring holds");
+            assert!(
+                sent <= RING_BYTES / MAX_MESSAGE,
+                "try_send accepted more than the ring holds"
+            );
         }
         sent
     });
@@ -194,7 +219,11 @@ fn a_blocked_recv_returns_peer_died_when_the_peer_is_killed() {
         matches!(result, Err(Error::PeerDied(p)) if p as u32 == pid),
         "recv() after the peer died must be Error::PeerDied({pid}), got {result:?}"
     );
-    assert!(!name.exists(), "{} is left in /dev/shm", name.path().display());
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
 }
 
 #[test]
@@ -217,12 +246,16 @@ fn a_blocked_send_returns_peer_died_when_the_peer_is_killed() {
     });
     // Wait until the sender has been blocked for a while: its sends stop arriving.
     let mut last = 0;
-    let blocked = try_wait_until(DEFAULT_DEADLINE, "the sender to block on a full ring", || {
-        let n = rx.try_iter().count();
-        let stalled = n == 0 && last > 0;
-        last += n;
-        stalled
-    });
+    let blocked = try_wait_until(
+        DEFAULT_DEADLINE,
+        "the sender to block on a full ring",
+        || {
+            let n = rx.try_iter().count();
+            let stalled = n == 0 && last > 0;
+            last += n;
+            stalled
+        },
+    );
     blocked.expect("the sender never blocked: does send() wait when the ring is full?");
     peer.kill();
     let e = call_with_deadline(DEFAULT_DEADLINE, move || sender.join())
@@ -283,7 +316,9 @@ fn the_creator_removes_the_name_when_nobody_opened_and_a_late_open_fails() {
     let chan = shmchan::create(name.name()).expect("create the channel");
     match shmchan::create(name.name()) {
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        other => panic!("a second create of the same name must fail with AlreadyExists, got {other:?}"),
+        other => {
+            panic!("a second create of the same name must fail with AlreadyExists, got {other:?}")
+        }
     }
     chan.close().expect("close");
     assert!(
@@ -291,7 +326,10 @@ fn the_creator_removes_the_name_when_nobody_opened_and_a_late_open_fails() {
         "nobody opened the channel: its creator must remove {} when it closes",
         name.path().display()
     );
-    assert!(shmchan::open(name.name()).is_err(), "the name is gone: open must fail");
+    assert!(
+        shmchan::open(name.name()).is_err(),
+        "the name is gone: open must fail"
+    );
 }
 
 #[test]
@@ -307,5 +345,9 @@ fn a_clean_close_wakes_a_blocked_receiver_with_closed() {
         "a clean close wakes the blocked receiver with Error::Closed"
     );
     peer.finish();
-    assert!(!name.exists(), "{} is left in /dev/shm", name.path().display());
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
 }

@@ -127,7 +127,7 @@ fn run(args: &[&str]) -> Res {
                 let mut spins = 0u32;
                 while !producer.try_push(ring_value(i)) {
                     spins += 1;
-                    if spins % 64 == 0 {
+                    if spins.is_multiple_of(64) {
                         std::thread::yield_now();
                     }
                 }
