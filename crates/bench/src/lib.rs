@@ -10,6 +10,9 @@
 //! - [`throughput`]: many short processes through a thread pool or a tokio runtime;
 //! - [`ipc`]: a forked peer that echoes or drains bytes over a pipe, a Unix socket, a socketpair
 //!   or TCP loopback, pinned to the same core or another one ([`affinity`]);
+//! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
+//!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
+//!   bandwidth against `memcpy`;
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
@@ -18,5 +21,6 @@ pub mod affinity;
 pub mod heap;
 pub mod ipc;
 pub mod settings;
+pub mod shm;
 pub mod spawn;
 pub mod throughput;
