@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use shared_memory::futex::{EventCount, Wake};
 use shared_memory::segment::{self, Segment};
-use testkit::shm::{Kind, Peer, ShmName, thread_cpu_ticks, thread_state, thread_syscall};
+use testkit::shm::{
+    Kind, Peer, ShmName, thread_cpu_ticks, thread_sleeps_in_futex, thread_state, thread_syscall,
+};
 use testkit::{DEFAULT_DEADLINE, try_wait_until};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-peer");
@@ -40,7 +42,7 @@ fn a_waiting_process_sleeps_in_futex_and_uses_no_cpu() {
     let pid = peer.pid();
     // The waiter may spin a little first; then it must be asleep in the futex system call.
     let asleep = try_wait_until(DEFAULT_DEADLINE, "the waiter to sleep in futex()", || {
-        thread_state(pid, tid) == Some('S') && thread_syscall(pid, tid) == Some(libc::SYS_futex)
+        thread_sleeps_in_futex(pid, tid)
     });
     if let Err(e) = asleep {
         panic!(

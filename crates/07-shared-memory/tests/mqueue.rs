@@ -5,6 +5,7 @@
 //! name afterwards: `mq_open` without `O_CREAT` fails with ENOENT once `mq_unlink` has run.
 
 use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
 
 use shared_memory::mqueue::{Queue, Semaphore};
 use testkit::shm::{Kind, Peer, ShmName};
@@ -143,9 +144,13 @@ fn dropping_the_creator_unlinks_the_queue() {
 fn a_named_semaphore_counts_posts_from_another_process() {
     let name = ShmName::new("sem-post", Kind::Semaphore);
     let sem = Semaphore::create(name.name(), 0).expect("create the semaphore");
-    assert!(
-        name.exists(),
-        "a named semaphore lives in /dev/shm as sem.NAME"
+    let meta =
+        std::fs::metadata(name.path()).expect("a named semaphore lives in /dev/shm as sem.NAME");
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "the semaphore must be private to its owner (mode 0600), got {:o}",
+        meta.permissions().mode() & 0o777
     );
     assert!(
         !sem.try_wait().expect("try_wait"),

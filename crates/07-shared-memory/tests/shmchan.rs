@@ -4,7 +4,7 @@
 //! /dev/shm is checked after every scenario.
 
 use shared_memory::shmchan::{self, Channel, Error, MAX_MESSAGE, RING_BYTES};
-use testkit::shm::{Kind, Peer, ShmName, thread_state, thread_syscall};
+use testkit::shm::{Kind, Peer, ShmName, thread_sleeps_in_futex, thread_state, thread_syscall};
 use testkit::{DEFAULT_DEADLINE, call_with_deadline, try_wait_until};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shmchan-peer");
@@ -295,7 +295,7 @@ fn a_blocked_recv_sleeps_without_using_the_cpu() {
     peer.expect("connected");
     let pid = peer.pid();
     let asleep = try_wait_until(DEFAULT_DEADLINE, "the receiver to sleep in futex()", || {
-        thread_state(pid, pid) == Some('S') && thread_syscall(pid, pid) == Some(libc::SYS_futex)
+        thread_sleeps_in_futex(pid, pid)
     });
     if let Err(e) = asleep {
         panic!(

@@ -253,3 +253,16 @@ impl Peer {
         let _ = child.wait();
     }
 }
+
+/// Whether thread `tid` of `pid` is asleep (`S`) inside `futex(2)`. Where
+/// `/proc/PID/task/TID/syscall` cannot be read (it needs ptrace access to the process, which
+/// some hardened kernels refuse even for one's own children), the sleep alone counts.
+pub fn thread_sleeps_in_futex(pid: u32, tid: u32) -> bool {
+    if thread_state(pid, tid) != Some('S') {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")) {
+        Ok(text) => text.split_whitespace().next() == Some(&libc::SYS_futex.to_string()),
+        Err(_) => true,
+    }
+}
