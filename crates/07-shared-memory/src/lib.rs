@@ -62,3 +62,5 @@ pub mod shmchan;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/07-shared-memory/shmchan.rs"]
 pub mod shmchan;
+
+pub mod support;

@@ -7,15 +7,10 @@ use std::time::{Duration, Instant};
 
 use shared_memory::ring::{self, Consumer};
 use shared_memory::segment;
+use shared_memory::support::ring_value;
 use testkit::shm::{Kind, Peer, ShmName};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-peer");
-
-/// What the peer puts in slot number `i` (the same function as in `shm-peer`): never `i`
-/// itself, so a slot read too early or a lap too late does not look right by accident.
-fn ring_value(i: u64) -> u64 {
-    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5
-}
 
 /// A segment holding an empty ring of `capacity` slots, and its consumer end.
 fn ring_of(tag: &str, capacity: usize) -> (ShmName, Consumer) {

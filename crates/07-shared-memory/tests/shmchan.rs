@@ -4,33 +4,11 @@
 //! /dev/shm is checked after every scenario.
 
 use shared_memory::shmchan::{self, Channel, Error, MAX_MESSAGE, RING_BYTES};
+use shared_memory::support::fuzz_message;
 use testkit::shm::{Kind, Peer, ShmName, thread_sleeps_in_futex, thread_state, thread_syscall};
 use testkit::{DEFAULT_DEADLINE, call_with_deadline, try_wait_until};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shmchan-peer");
-
-/// The same generator as `shmchan-peer`'s (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-/// Message `index` of the fuzz scenario with `seed`, as `shmchan-peer` makes it.
-fn fuzz_message(seed: u64, index: u64) -> Vec<u8> {
-    let mut rng = Rng(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let len = match rng.next() % 8 {
-        0 => (rng.next() % (MAX_MESSAGE as u64 + 1)) as usize,
-        1 => 0,
-        _ => (rng.next() % 200) as usize,
-    };
-    (0..len).map(|_| rng.next() as u8).collect()
-}
 
 /// Runs `f` with the channel on another thread, with a deadline: a call that never returns
 /// fails the test with `what` instead of hanging it.
@@ -104,7 +82,7 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
             if let Err(e) = chan.recv_into(&mut buf) {
                 return (i, Some(e));
             }
-            let want = fuzz_message(seed, i);
+            let want = fuzz_message(seed, i, MAX_MESSAGE);
             if buf != want {
                 let first_diff = buf.iter().zip(&want).position(|(a, b)| a != b);
                 panic!(

@@ -20,6 +20,7 @@ use shared_memory::mqueue::{Queue, Semaphore};
 use shared_memory::ring::{Consumer, Producer};
 use shared_memory::robust_mutex::{Locked, RobustMutex};
 use shared_memory::segment;
+use shared_memory::support::ring_value;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -33,12 +34,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The value the ring scenarios put in slot number `i`: not `i` itself, so that a slot read too
-/// early (still 0, or left from the previous lap) does not look right by accident.
-fn ring_value(i: u64) -> u64 {
-    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5
 }
 
 fn say(line: impl std::fmt::Display) {

@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use shared_memory::shmchan::{self, Error, MAX_MESSAGE};
+use shared_memory::support::fuzz_message;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -30,29 +31,6 @@ fn say(line: impl std::fmt::Display) {
 fn wait_for_eof() {
     let mut sink = Vec::new();
     let _ = io::stdin().read_to_end(&mut sink);
-}
-
-/// A small deterministic generator (xorshift64*): the test computes the same sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-/// Message `index` of the fuzz scenario with `seed`: mostly small, sometimes up to the limit.
-fn fuzz_message(seed: u64, index: u64) -> Vec<u8> {
-    let mut rng = Rng(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let len = match rng.next() % 8 {
-        0 => (rng.next() % (MAX_MESSAGE as u64 + 1)) as usize,
-        1 => 0,
-        _ => (rng.next() % 200) as usize,
-    };
-    (0..len).map(|_| rng.next() as u8).collect()
 }
 
 fn run(args: &[String]) -> Res {
@@ -84,7 +62,7 @@ fn run(args: &[String]) -> Res {
             let mut chan = shmchan::open(name)?;
             say("connected");
             for i in 0..count {
-                chan.send(&fuzz_message(seed, i))?;
+                chan.send(&fuzz_message(seed, i, MAX_MESSAGE))?;
             }
             chan.close()?;
             say("sent");
