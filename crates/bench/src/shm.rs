@@ -268,9 +268,12 @@ impl ShmPingPong {
             Side::Thread => {
                 let theirs = std::sync::Arc::clone(&shared);
                 thread = Some(std::thread::spawn(move || {
-                    if pin_current_thread(cpus.1).is_ok() {
-                        echo(theirs.get(), wait);
-                    }
+                    // Keep the guard for the whole loop: dropping it restores the mask this
+                    // thread inherited from the measuring thread (its CPU).
+                    let Ok(_pin) = pin_current_thread(cpus.1) else {
+                        return;
+                    };
+                    echo(theirs.get(), wait);
                 }));
             }
         }
@@ -566,33 +569,73 @@ impl Drop for ShmBulk {
     }
 }
 
-/// The reference for [`ShmBulk`]: one thread copying `count` chunks into a ring-sized buffer,
-/// at the same successive offsets (so the same cache footprint).
-#[derive(Debug)]
+/// The size of the large `memcpy` reference: PERF.md's "64 MiB, one thread", far larger than
+/// the caches, so it measures memory bandwidth.
+pub const MEMCPY_LARGE_BYTES: usize = 64 << 20;
+
+/// The reference for [`ShmBulk`]: one thread copying chunks into a destination of `len` bytes
+/// of the same kind of memory (a shared anonymous mapping, every page touched once), at
+/// successive offsets: with `len` = [`BULK_RING_BYTES`] the same cache footprint as the ring,
+/// with [`MEMCPY_LARGE_BYTES`] a copy through main memory.
 pub struct Memcpy {
-    dest: Vec<u8>,
+    base: *mut u8,
+    len: usize,
     at: usize,
 }
 
-impl Default for Memcpy {
-    fn default() -> Self {
-        Memcpy {
-            dest: vec![0; BULK_RING_BYTES],
-            at: 0,
-        }
+impl std::fmt::Debug for Memcpy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memcpy").field("len", &self.len).finish()
     }
 }
 
 impl Memcpy {
-    /// Copies `count` copies of `chunk` (at most [`BULK_RING_BYTES`] long).
+    /// A destination mapping of `len` bytes (a multiple of [`CHUNK_BYTES`]), every page touched.
+    pub fn new(len: usize) -> io::Result<Self> {
+        // SAFETY: a fresh anonymous mapping: no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let mut m = Memcpy {
+            base: ptr.cast(),
+            len,
+            at: 0,
+        };
+        let zeros = vec![0u8; CHUNK_BYTES];
+        m.copy(&zeros, (len / CHUNK_BYTES) as u64);
+        Ok(m)
+    }
+
+    /// Copies `count` copies of `chunk` (at most `len` bytes long).
     pub fn copy(&mut self, chunk: &[u8], count: u64) {
         for _ in 0..count {
-            if self.at + chunk.len() > self.dest.len() {
+            if self.at + chunk.len() > self.len {
                 self.at = 0;
             }
-            self.dest[self.at..self.at + chunk.len()].copy_from_slice(chunk);
+            // SAFETY: `at + chunk.len()` is within the mapping (checked above); only this
+            // value uses it.
+            unsafe {
+                std::ptr::copy_nonoverlapping(chunk.as_ptr(), self.base.add(self.at), chunk.len())
+            };
             self.at += chunk.len();
-            std::hint::black_box(&self.dest);
+            std::hint::black_box(self.base);
         }
+    }
+}
+
+impl Drop for Memcpy {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
     }
 }

@@ -244,5 +244,33 @@ fn the_shared_memory_ring_delivers_bursts_larger_than_itself() {
     }
     drop(ring);
     assert_no_children("the shared-memory ring");
-    Memcpy::default().copy(&chunk, 40);
+    Memcpy::new(BULK_RING_BYTES)
+        .expect("map the memcpy destination")
+        .copy(&chunk, 40);
+}
+
+#[test]
+fn the_echoing_thread_of_the_floor_benchmark_stays_on_its_own_cpu() {
+    use proclings_bench::shm::{ShmPingPong, Side, Wait};
+    let _one = one_at_a_time();
+    let Some(cpus) = Placement::CrossCore.cpus().expect("read the CPU affinity") else {
+        return;
+    };
+    let mut p = ShmPingPong::start(Wait::Spin, Side::Thread, cpus).expect("start");
+    p.round_trip().expect("round trip");
+    let me = std::process::id();
+    let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{me}/task"))
+        .expect("list our threads")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let on_peer_cpu = tids
+        .iter()
+        .filter(|&&tid| cpus_of(tid).is_ok_and(|c| c == [cpus.1]))
+        .count();
+    drop(p);
+    assert_eq!(
+        on_peer_cpu, 1,
+        "exactly the echoing thread must be pinned to CPU {} while the ping-pong runs",
+        cpus.1
+    );
 }
