@@ -150,3 +150,25 @@ fn closing_any_descriptor_of_the_file_drops_a_posix_lock_but_not_the_others() {
         }
     }
 }
+
+#[test]
+fn a_failure_that_is_not_a_busy_lock_is_an_error() {
+    let dir = temp_dir("locks-ebadf");
+    let path = lock_file(&dir);
+    // A write lock through a descriptor opened for reading only: fcntl refuses with EBADF.
+    // That is a mistake to report, not "someone else holds the lock".
+    let read_only = File::open(&path).expect("open the lock file read-only");
+    for kind in [Kind::Posix, Kind::Ofd] {
+        match file_locks::try_lock(&read_only, kind) {
+            Err(e) => assert_eq!(
+                e.raw_os_error(),
+                Some(libc::EBADF),
+                "{kind:?}: a write lock on a read-only descriptor fails with EBADF, got {e}"
+            ),
+            Ok(got) => panic!(
+                "{kind:?}: try_lock on a read-only descriptor returned Ok({got}): only a \
+                 conflicting lock is Ok(false); other errors must be returned"
+            ),
+        }
+    }
+}
