@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use shared_memory::mqueue::{Queue, Semaphore};
 use testkit::shm::{Kind, Peer, ShmName};
+use testkit::{DEFAULT_DEADLINE, call_with_deadline};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-peer");
 
@@ -88,16 +89,24 @@ fn a_full_nonblocking_queue_refuses_with_eagain_and_an_empty_one_too() {
     let name = ShmName::new("mq-full", Kind::Queue);
     let queue = Queue::create(name.name(), 2, 16).expect("create the queue");
     queue.set_nonblocking(true).expect("set O_NONBLOCK");
-    let mut buf = [0u8; 16];
-    let e = queue
-        .receive(&mut buf)
-        .expect_err("an empty non-blocking queue");
+    // On another thread with a deadline: a queue that still blocks would hang the test.
+    let (empty, full) = call_with_deadline(DEFAULT_DEADLINE, move || {
+        let mut buf = [0u8; 16];
+        let empty = queue.receive(&mut buf).map(|_| ());
+        queue.send(b"a", 0).expect("first");
+        queue.send(b"b", 0).expect("second");
+        let full = queue.send(b"c", 0);
+        (empty, full)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "a receive from an empty queue, or a send to a full one, waited: after \
+             set_nonblocking(true) both must fail at once with EAGAIN (mq_setattr with O_NONBLOCK)"
+        )
+    });
+    let e = empty.expect_err("an empty non-blocking queue has nothing to receive");
     assert_eq!(e.kind(), ErrorKind::WouldBlock, "EAGAIN on empty, got {e}");
-    queue.send(b"a", 0).expect("first");
-    queue.send(b"b", 0).expect("second");
-    let e = queue
-        .send(b"c", 0)
-        .expect_err("a third message in a queue of 2 must not be accepted");
+    let e = full.expect_err("a third message in a queue of 2 must not be accepted");
     assert_eq!(
         e.kind(),
         ErrorKind::WouldBlock,
