@@ -33,12 +33,6 @@ pub struct RobustMutex {
 // through the pthread functions, which synchronise internally.
 unsafe impl Sync for RobustMutex {}
 
-impl std::fmt::Debug for RobustMutex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RobustMutex")
-    }
-}
-
 /// How [`RobustMutex::lock`] got the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Locked {

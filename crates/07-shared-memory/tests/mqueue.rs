@@ -196,6 +196,10 @@ fn a_process_waiting_on_a_semaphore_wakes_when_we_post() {
     sem.post().expect("post");
     peer.expect("acquired");
     peer.finish();
+    assert!(
+        !sem.try_wait().expect("try_wait"),
+        "the waiting process's wait must have taken the one post (the count is back to 0)"
+    );
     let e = Semaphore::create(name.name(), 0).expect_err("the name is taken");
     assert_eq!(
         e.kind(),

@@ -166,3 +166,29 @@ fn a_consumer_in_another_process_reads_what_we_produced() {
         "the consumer freed the ring"
     );
 }
+
+#[test]
+fn a_ring_that_does_not_fit_is_refused_and_a_segment_without_one_cannot_be_attached() {
+    let name = ShmName::new("ring-small", Kind::Segment);
+    let seg = segment::create(name.name(), ring::bytes_for(4)).expect("create the segment");
+    assert!(ring::init(&seg, 0).is_err(), "a ring of 0 slots is refused");
+    assert!(
+        ring::init(&seg, 5).is_err(),
+        "a segment sized for 4 slots cannot hold a ring of 5"
+    );
+    ring::init(&seg, 4).expect("4 slots fit exactly");
+    let tiny_name = ShmName::new("ring-tiny", Kind::Segment);
+    let tiny = segment::create(tiny_name.name(), 64).expect("create a 64-byte segment");
+    assert!(
+        Consumer::attach(tiny).is_err(),
+        "a segment smaller than the ring header holds no ring: attach must fail"
+    );
+    // The ring of 4 slots that did fit works for another process.
+    let rest = Peer::spawn(PEER, &["ring-fill", name.name(), "10"]).finish();
+    assert_eq!(
+        rest,
+        ["pushed 4"],
+        "the ring of 4 slots in the first segment"
+    );
+    drop(seg);
+}

@@ -38,6 +38,7 @@ fn create_makes_a_private_file_of_the_requested_size_in_dev_shm() {
         "the segment must be sized with ftruncate to the requested length"
     );
     assert_eq!(seg.len(), 8192, "the mapping must cover the whole segment");
+    assert_eq!(seg.name(), name.name(), "the segment remembers its name");
 }
 
 #[test]
