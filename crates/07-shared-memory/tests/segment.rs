@@ -39,6 +39,7 @@ fn create_makes_a_private_file_of_the_requested_size_in_dev_shm() {
     );
     assert_eq!(seg.len(), 8192, "the mapping must cover the whole segment");
     assert_eq!(seg.name(), name.name(), "the segment remembers its name");
+    assert!(!seg.is_empty(), "a segment of 8192 bytes is not empty");
 }
 
 #[test]
@@ -211,4 +212,18 @@ fn a_sealed_memfd_sent_over_a_socket_is_readable_but_unchangeable_by_the_receive
             "a {action} by the receiver must fail with EPERM because of the seals; it said:\n{out}"
         );
     }
+}
+
+#[test]
+fn a_create_that_fails_after_the_name_exists_removes_the_name() {
+    let name = ShmName::new("seg-toobig", Kind::Segment);
+    // No file can be this long: ftruncate fails after shm_open has made the name.
+    let e = segment::create(name.name(), usize::MAX)
+        .expect_err("a segment of usize::MAX bytes cannot be created");
+    assert!(
+        !name.exists(),
+        "create failed ({e}) but left {} behind: when sizing or mapping fails, unlink the name \
+         before returning the error (nobody else knows it exists)",
+        name.path().display()
+    );
 }
