@@ -14,6 +14,10 @@
 //! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
 //!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
 //!   its registry of benchmark groups.
+//! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
+//!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
+//!   bandwidth against `memcpy`;
+//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 
@@ -23,5 +27,6 @@ pub mod heap;
 pub mod ipc;
 pub mod report;
 pub mod settings;
+pub mod shm;
 pub mod spawn;
 pub mod throughput;

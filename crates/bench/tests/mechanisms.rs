@@ -197,3 +197,80 @@ fn pinned_peers_run_on_the_requested_cpu() {
     }
     assert_no_children("the pinned peers");
 }
+
+/// The two CPUs of the cross-core benchmarks, or the same one twice on a single-CPU machine
+/// (the shared-memory ping-pong still works there, only slowly).
+fn two_cpus() -> (usize, usize) {
+    Placement::CrossCore
+        .cpus()
+        .expect("read the CPU affinity")
+        .or(Placement::SameCore.cpus().expect("read the CPU affinity"))
+        .expect("at least one CPU")
+}
+
+#[test]
+fn every_shared_memory_ping_pong_echoes_and_its_peer_is_reaped() {
+    use proclings_bench::shm::{MESSAGE_BYTES, MqPingPong, ShmPingPong, Side, Wait};
+    let _one = one_at_a_time();
+    let cpus = two_cpus();
+    for wait in [Wait::Spin, Wait::SpinThenFutex, Wait::Futex] {
+        for side in [Side::Process, Side::Thread] {
+            let mut p = ShmPingPong::start(wait, side, cpus).expect("start the ping-pong");
+            for _ in 0..20 {
+                let back = p.round_trip().expect("round trip");
+                assert_eq!(back, &[7u8; MESSAGE_BYTES], "{wait:?}/{side:?}: the echo");
+            }
+            drop(p);
+            assert_no_children(&format!("the {wait:?} ping-pong with a {side:?}"));
+        }
+    }
+    let mut mq = MqPingPong::start(cpus).expect("start the queue ping-pong");
+    for _ in 0..20 {
+        assert_eq!(mq.round_trip().expect("round trip"), &[7u8; MESSAGE_BYTES]);
+    }
+    drop(mq);
+    assert_no_children("the message-queue ping-pong");
+}
+
+#[test]
+fn the_shared_memory_ring_delivers_bursts_larger_than_itself() {
+    use proclings_bench::shm::{BULK_RING_BYTES, CHUNK_BYTES, Memcpy, ShmBulk};
+    let _one = one_at_a_time();
+    let chunk = vec![5u8; CHUNK_BYTES];
+    let mut ring = ShmBulk::start(two_cpus()).expect("start the ring");
+    // 3 rounds of twice the ring's size: every byte position wraps around.
+    for _ in 0..3 {
+        ring.send_bulk(&chunk, (2 * BULK_RING_BYTES / CHUNK_BYTES) as u64);
+    }
+    drop(ring);
+    assert_no_children("the shared-memory ring");
+    Memcpy::new(BULK_RING_BYTES)
+        .expect("map the memcpy destination")
+        .copy(&chunk, 40);
+}
+
+#[test]
+fn the_echoing_thread_of_the_floor_benchmark_stays_on_its_own_cpu() {
+    use proclings_bench::shm::{ShmPingPong, Side, Wait};
+    let _one = one_at_a_time();
+    let Some(cpus) = Placement::CrossCore.cpus().expect("read the CPU affinity") else {
+        return;
+    };
+    let mut p = ShmPingPong::start(Wait::Spin, Side::Thread, cpus).expect("start");
+    p.round_trip().expect("round trip");
+    let me = std::process::id();
+    let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{me}/task"))
+        .expect("list our threads")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let on_peer_cpu = tids
+        .iter()
+        .filter(|&&tid| cpus_of(tid).is_ok_and(|c| c == [cpus.1]))
+        .count();
+    drop(p);
+    assert_eq!(
+        on_peer_cpu, 1,
+        "exactly the echoing thread must be pinned to CPU {} while the ping-pong runs",
+        cpus.1
+    );
+}

@@ -1,0 +1,331 @@
+//! End-to-end tests for the practice project `shmchan`: the test process is one end of the
+//! channel, `shmchan-peer` (a separate process using the same library) the other. Peers are
+//! killed with SIGKILL to prove that a blocked call returns an error instead of hanging, and
+//! /dev/shm is checked after every scenario.
+
+use shared_memory::shmchan::{self, Channel, Error, MAX_MESSAGE, RING_BYTES};
+use shared_memory::support::fuzz_message;
+use testkit::shm::{Kind, Peer, ShmName, thread_sleeps_in_futex, thread_state, thread_syscall};
+use testkit::{DEFAULT_DEADLINE, call_with_deadline, try_wait_until};
+
+const PEER: &str = env!("CARGO_BIN_EXE_shmchan-peer");
+
+/// Runs `f` with the channel on another thread, with a deadline: a call that never returns
+/// fails the test with `what` instead of hanging it.
+fn within_deadline<T: Send + 'static>(
+    chan: Channel,
+    what: &str,
+    f: impl FnOnce(Channel) -> T + Send + 'static,
+) -> T {
+    call_with_deadline(DEFAULT_DEADLINE, move || f(chan)).unwrap_or_else(|| {
+        panic!("{what}: still blocked after {DEFAULT_DEADLINE:?}: the call must not hang")
+    })
+}
+
+#[test]
+fn messages_go_to_another_process_and_come_back_unchanged() {
+    let name = ShmName::new("chan-echo", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
+    peer.expect("connected");
+    let chan = within_deadline(chan, "echo round trips", |mut chan| {
+        let big: Vec<u8> = (0..MAX_MESSAGE).map(|i| (i % 251) as u8).collect();
+        let msgs: [&[u8]; 4] = [b"hello", b"", &big, b"bye"];
+        for msg in msgs {
+            chan.send(msg).expect("send");
+            let back = chan.recv().expect("recv the echo");
+            assert!(
+                back == msg,
+                "a message of {} bytes came back as {} bytes{}",
+                msg.len(),
+                back.len(),
+                if back.len() == msg.len() {
+                    " with other bytes"
+                } else {
+                    ""
+                }
+            );
+        }
+        chan
+    });
+    chan.close().expect("close");
+    assert_eq!(
+        peer.finish(),
+        ["closed"],
+        "after our close, the peer's recv must return Error::Closed"
+    );
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
+}
+
+#[test]
+fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
+    const COUNT: u64 = 3000;
+    let seed = u64::from(std::process::id()) << 20 | 7;
+    let name = ShmName::new("chan-fuzz", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let peer = Peer::spawn(
+        PEER,
+        &[
+            "fuzz-send",
+            name.name(),
+            &seed.to_string(),
+            &COUNT.to_string(),
+        ],
+    );
+    let (received, end) = within_deadline(chan, "receiving the fuzz messages", move |mut chan| {
+        let mut buf = Vec::new();
+        for i in 0..COUNT {
+            if let Err(e) = chan.recv_into(&mut buf) {
+                return (i, Some(e));
+            }
+            let want = fuzz_message(seed, i, MAX_MESSAGE);
+            if buf != want {
+                let first_diff = buf.iter().zip(&want).position(|(a, b)| a != b);
+                panic!(
+                    "message {i} (seed {seed}): got {} bytes, expected {} (first different \
+                     byte: {first_diff:?}). Messages must arrive whole, unchanged and in order, \
+                     also across the end of the ring",
+                    buf.len(),
+                    want.len()
+                );
+            }
+        }
+        (COUNT, chan.recv().err())
+    });
+    assert_eq!(
+        received, COUNT,
+        "only {received} of {COUNT} messages arrived: {end:?}"
+    );
+    assert!(
+        matches!(end, Some(Error::Closed)),
+        "after its last message the peer closed: recv must then return Error::Closed, got {end:?}"
+    );
+    peer.finish();
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
+}
+
+#[test]
+fn a_message_over_the_limit_is_refused_and_nothing_is_sent() {
+    let name = ShmName::new("chan-big", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
+    peer.expect("connected");
+    within_deadline(chan, "send and echo", |mut chan| {
+        let too_big = vec![1u8; MAX_MESSAGE + 1];
+        match chan.send(&too_big) {
+            Err(Error::TooLarge { len, max }) => {
+                assert_eq!((len, max), (MAX_MESSAGE + 1, MAX_MESSAGE));
+            }
+            other => {
+                panic!("a message of MAX_MESSAGE + 1 bytes must be Error::TooLarge, got {other:?}")
+            }
+        }
+        assert!(
+            matches!(chan.try_send(&too_big), Err(Error::TooLarge { .. })),
+            "try_send must refuse it too"
+        );
+        chan.send(b"after").expect("send");
+        assert_eq!(
+            chan.recv().expect("recv"),
+            b"after",
+            "the refused message must not have been sent (the first echo is the next message)"
+        );
+    });
+    peer.finish();
+}
+
+#[test]
+fn try_recv_finds_nothing_and_try_send_finds_a_full_ring_without_waiting() {
+    let name = ShmName::new("chan-try", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["open-and-hang", name.name()]);
+    peer.expect("connected");
+    let sent = within_deadline(chan, "try_send / try_recv", |mut chan| {
+        assert!(
+            chan.try_recv().expect("try_recv").is_none(),
+            "nothing was sent to us: try_recv must return Ok(None) at once"
+        );
+        let msg = vec![9u8; MAX_MESSAGE];
+        let mut sent = 0;
+        while chan.try_send(&msg).expect("try_send") {
+            sent += 1;
+            assert!(
+                sent <= RING_BYTES / MAX_MESSAGE,
+                "try_send accepted more than the ring holds"
+            );
+        }
+        sent
+    });
+    assert!(
+        sent >= RING_BYTES / MAX_MESSAGE / 2,
+        "a ring of {RING_BYTES} bytes must hold more than {sent} messages of {MAX_MESSAGE}"
+    );
+    peer.close_stdin();
+    peer.finish();
+}
+
+#[test]
+fn a_blocked_recv_returns_peer_died_when_the_peer_is_killed() {
+    let name = ShmName::new("chan-dead-recv", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["open-and-hang", name.name()]);
+    peer.expect("connected");
+    let pid = peer.pid();
+    let waiter = std::thread::spawn(move || {
+        let mut chan = chan;
+        chan.recv()
+    });
+    peer.kill();
+    let result = call_with_deadline(DEFAULT_DEADLINE, move || waiter.join())
+        .unwrap_or_else(|| {
+            panic!(
+                "recv() still blocks {DEFAULT_DEADLINE:?} after the peer (pid {pid}) was \
+                 SIGKILLed: a blocked call must notice a dead peer (a pidfd, a robust futex or a \
+                 heartbeat) and return an error"
+            )
+        })
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    assert!(
+        matches!(result, Err(Error::PeerDied(p)) if p as u32 == pid),
+        "recv() after the peer died must be Error::PeerDied({pid}), got {result:?}"
+    );
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
+}
+
+#[test]
+fn a_blocked_send_returns_peer_died_when_the_peer_is_killed() {
+    let name = ShmName::new("chan-dead-send", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["open-and-hang", name.name()]);
+    peer.expect("connected");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        let mut chan = chan;
+        let msg = vec![3u8; MAX_MESSAGE];
+        loop {
+            // The ring fills up (nobody reads), then send blocks.
+            let _ = tx.send(());
+            if let Err(e) = chan.send(&msg) {
+                return e;
+            }
+        }
+    });
+    // Wait until the sender has been blocked for a while: its sends stop arriving.
+    let mut last = 0;
+    let blocked = try_wait_until(
+        DEFAULT_DEADLINE,
+        "the sender to block on a full ring",
+        || {
+            let n = rx.try_iter().count();
+            let stalled = n == 0 && last > 0;
+            last += n;
+            stalled
+        },
+    );
+    blocked.expect("the sender never blocked: does send() wait when the ring is full?");
+    peer.kill();
+    let e = call_with_deadline(DEFAULT_DEADLINE, move || sender.join())
+        .expect("send() still blocks after the peer was SIGKILLed: it must not hang")
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    assert!(
+        matches!(e, Error::PeerDied(_)),
+        "send() to a dead peer must be Error::PeerDied, got {e:?}"
+    );
+}
+
+#[test]
+fn an_opener_learns_that_the_creator_died() {
+    let name = ShmName::new("chan-dead-creator", Kind::Segment);
+    let mut creator = Peer::spawn(PEER, &["create-and-hang", name.name()]);
+    creator.expect("created");
+    let chan = shmchan::open(name.name()).expect("open the channel");
+    assert!(
+        !name.exists(),
+        "once both ends are attached nobody needs the name: the opener removes it"
+    );
+    let mut chan = chan;
+    assert!(chan.try_recv().expect("try_recv").is_none());
+    creator.kill();
+    let result = within_deadline(chan, "recv after the creator died", |mut chan| chan.recv());
+    assert!(
+        matches!(result, Err(Error::PeerDied(_))),
+        "recv() after the creator died must be Error::PeerDied, got {result:?}"
+    );
+}
+
+#[test]
+fn a_blocked_recv_sleeps_without_using_the_cpu() {
+    let name = ShmName::new("chan-sleep", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["open-and-recv", name.name()]);
+    peer.expect("connected");
+    let pid = peer.pid();
+    let asleep = try_wait_until(DEFAULT_DEADLINE, "the receiver to sleep in futex()", || {
+        thread_sleeps_in_futex(pid, pid)
+    });
+    if let Err(e) = asleep {
+        panic!(
+            "{e}: the receiver is in state {:?}, system call {:?}: a blocked recv must sleep \
+             in FUTEX_WAIT, not spin",
+            thread_state(pid, pid),
+            thread_syscall(pid, pid)
+        );
+    }
+    within_deadline(chan, "send", |mut chan| chan.send(b"wake").expect("send"));
+    assert_eq!(peer.expect("got"), "got wake");
+    peer.finish();
+}
+
+#[test]
+fn the_creator_removes_the_name_when_nobody_opened_and_a_late_open_fails() {
+    let name = ShmName::new("chan-lonely", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    match shmchan::create(name.name()) {
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        other => {
+            panic!("a second create of the same name must fail with AlreadyExists, got {other:?}")
+        }
+    }
+    chan.close().expect("close");
+    assert!(
+        !name.exists(),
+        "nobody opened the channel: its creator must remove {} when it closes",
+        name.path().display()
+    );
+    assert!(
+        shmchan::open(name.name()).is_err(),
+        "the name is gone: open must fail"
+    );
+}
+
+#[test]
+fn a_clean_close_wakes_a_blocked_receiver_with_closed() {
+    let name = ShmName::new("chan-late", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["open-and-recv", name.name()]);
+    peer.expect("connected");
+    chan.close().expect("close");
+    assert_eq!(
+        peer.expect("recv error"),
+        "recv error: the peer closed the channel",
+        "a clean close wakes the blocked receiver with Error::Closed"
+    );
+    peer.finish();
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
+}
