@@ -34,3 +34,10 @@ pub mod sigchld_race;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/09-job-control/sigchld_race.rs"]
 pub mod sigchld_race;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/09-job-control/tsh.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod tsh;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/09-job-control/tsh.rs"]
+pub mod tsh;

@@ -208,6 +208,9 @@ impl Terminal {
             Ok(c) => c,
             Err(e) => panic!("cannot spawn {cmd:?} on a terminal: {e}"),
         };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // The parent's copies of the slave must go: the master reads EIO (end of output) only
         // once no process holds the slave open.
         drop(slave);
@@ -433,6 +436,8 @@ impl Session {
             Ok(c) => c,
             Err(e) => panic!("cannot spawn {cmd:?}: {e}"),
         };
+        // `cmd` still holds the pipe's write ends: replace them, or the output never ends.
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let stdin = child.stdin.take();
         Session {
             child: Some(child),

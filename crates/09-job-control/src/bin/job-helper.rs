@@ -11,6 +11,7 @@
 //!   SIGTERM the parent kills and reaps its child, then exits.
 //! - `read`: prints `reading PID`, reads one line of stdin and prints `read: LINE`.
 //! - `exit N`: exits with status N at once.
+//! - `argv0`: prints `argv0 ARGV0`, its `argv[0]` as it was given.
 //! - `sigmask`: prints `sigblk HEX`, the mask of blocked signals it started with (from
 //!   /proc/self/status).
 //! - `bg-read`: forks a child into a new process group that reads stdin (a background job
@@ -69,6 +70,10 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Some("bg-read") => bg_read(),
+        Some("argv0") => {
+            say(&format!("argv0 {}", std::env::args().next().unwrap_or_default()));
+            ExitCode::SUCCESS
+        }
         Some("sigmask") => {
             // The blocked-signal mask this program started with, as the kernel shows it.
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -83,7 +88,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|sigmask"
+                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|sigmask|argv0"
             );
             ExitCode::from(2)
         }
