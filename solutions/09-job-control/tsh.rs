@@ -219,14 +219,16 @@ impl Shell {
                     self.jobs.remove(i);
                 }
                 WaitStatus::Stopped(_, sig) => {
-                    say(&format!("Job [{jid}] ({pid}) stopped by signal {}", sig as i32));
+                    say(&format!(
+                        "Job [{jid}] ({pid}) stopped by signal {}",
+                        sig as i32
+                    ));
                     self.jobs[i].state = State::Stopped;
                 }
-                WaitStatus::Continued(_) => {
-                    // A job that `fg` continued stays in the foreground.
-                    if self.jobs[i].state == State::Stopped {
-                        self.jobs[i].state = State::Background;
-                    }
+                // A job that `fg` continued stays in the foreground; a stopped one continued
+                // by someone else runs in the background.
+                WaitStatus::Continued(_) if self.jobs[i].state == State::Stopped => {
+                    self.jobs[i].state = State::Background;
                 }
                 _ => {}
             }

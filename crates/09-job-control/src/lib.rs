@@ -7,6 +7,13 @@
 //! terminals stay out of the test harness.
 
 #[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/09-job-control/foreground.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod foreground;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/09-job-control/foreground.rs"]
+pub mod foreground;
+#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/09-job-control/process_group.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod process_group;
@@ -20,13 +27,6 @@ pub mod pty_session;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/09-job-control/pty_session.rs"]
 pub mod pty_session;
-#[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/09-job-control/foreground.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod foreground;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/09-job-control/foreground.rs"]
-pub mod foreground;
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/09-job-control/sigchld_race.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved

@@ -25,7 +25,10 @@ fn on_terminal(args: &[&str]) -> (Terminal, Command) {
     };
     // `cmd` is handed back so that it lives as long as the test: if it still held a copy of
     // the slave, the terminal would never report end of output.
-    (Terminal::attach(master, child, "the program on the terminal"), cmd)
+    (
+        Terminal::attach(master, child, "the program on the terminal"),
+        cmd,
+    )
 }
 
 fn field<'a>(line: &'a str, key: &str) -> &'a str {

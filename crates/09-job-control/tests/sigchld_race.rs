@@ -71,7 +71,12 @@ fn summary(line: &str) -> (usize, usize, String, String) {
         let end = line[start..].find(']').expect("]") + start;
         line[start..end].to_string()
     };
-    (num("launched"), num("finished"), list("lost"), list("wrong"))
+    (
+        num("launched"),
+        num("finished"),
+        list("lost"),
+        list("wrong"),
+    )
 }
 
 #[test]
@@ -126,6 +131,9 @@ fn the_program_starts_with_the_callers_signal_mask() {
          handler never runs again"
     );
     let line = d.out.expect("launched ", WAIT);
-    assert!(summary(&line).2.is_empty(), "the job was not finished: {line}");
+    assert!(
+        summary(&line).2.is_empty(),
+        "the job was not finished: {line}"
+    );
     d.finish();
 }

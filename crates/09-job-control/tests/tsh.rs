@@ -201,9 +201,9 @@ fn every_process_of_a_job_stops_and_continues_together() {
     });
     s.send_line("bg %1");
     s.out.expect("[1] (", WAIT);
-    if let Err(e) = testkit::try_wait_until(WAIT, "both processes to run again", || {
-        both(|c| c != 'T')
-    }) {
+    if let Err(e) =
+        testkit::try_wait_until(WAIT, "both processes to run again", || both(|c| c != 'T'))
+    {
         panic!(
             "{e}: bg must continue the whole process group (killpg), not only the process \
              the shell started; the job now: {:?}",
@@ -249,8 +249,7 @@ fn commands_are_found_on_path_or_by_path_with_argv0_as_typed() {
         .display()
         .to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
-    cmd.arg("-p")
-        .env("PATH", format!("{dir}:/usr/bin:/bin"));
+    cmd.arg("-p").env("PATH", format!("{dir}:/usr/bin:/bin"));
     let mut s = Session::spawn(&mut cmd, "tsh -p");
     s.send_line("job-helper argv0");
     assert_eq!(s.out.expect("argv0 ", WAIT), "argv0 job-helper");
@@ -288,7 +287,11 @@ fn quit_ends_the_shell_and_a_bad_option_is_a_usage_error() {
     assert_eq!(status.code(), Some(0), "quit: {}", describe_status(status));
 
     let out = testkit::run_with_deadline(Command::new(env!("CARGO_BIN_EXE_tsh")).arg("-x"), WAIT);
-    assert_eq!(out.status.code(), Some(2), "an unknown option is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown option is a usage error"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim(), "usage: tsh [-p] [-v]");
 }

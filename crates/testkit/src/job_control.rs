@@ -58,7 +58,11 @@ pub fn session_members(sid: u32) -> Vec<Member> {
     };
     let mut out = Vec::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Some(f) = stat_fields(pid) else { continue };
@@ -175,7 +179,12 @@ pub fn open_pty() -> (OwnedFd, OwnedFd) {
     assert_eq!(r, 0, "ptsname_r: {}", std::io::Error::from_raw_os_error(r));
     // SAFETY: the name is NUL-terminated (ptsname_r succeeded); open returns a new fd or -1.
     let slave = cvt(
-        unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) },
+        unsafe {
+            libc::open(
+                name.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        },
         "open the pty slave",
     );
     (master, slave)
@@ -336,7 +345,9 @@ impl Terminal {
         loop {
             if let Some(i) = self.text[self.pos..].find(needle) {
                 let at = self.pos + i + needle.len();
-                let end = self.text[at..].find('\n').map_or(self.text.len(), |j| at + j);
+                let end = self.text[at..]
+                    .find('\n')
+                    .map_or(self.text.len(), |j| at + j);
                 let out = self.text[self.pos..end].to_string();
                 self.pos = end;
                 return out;

@@ -105,10 +105,14 @@ fn user() -> Res {
     println!("USER  types \"hello\" and Enter");
     typing.write_all(b"hello\n")?;
     screen(&mut typing, "reading a line")?;
-    println!("USER  types ^Z (byte 0x1a): the line discipline sends SIGTSTP to the foreground group");
+    println!(
+        "USER  types ^Z (byte 0x1a): the line discipline sends SIGTSTP to the foreground group"
+    );
     typing.write_all(b"\x1a")?;
     screen(&mut typing, "in the foreground again")?;
-    println!("USER  types ^C (byte 0x03): the line discipline sends SIGINT to the foreground group");
+    println!(
+        "USER  types ^C (byte 0x03): the line discipline sends SIGINT to the foreground group"
+    );
     typing.write_all(b"\x03")?;
     screen(&mut typing, "close the terminal")?;
     println!("USER  closes the master side: the kernel hangs up the terminal");
@@ -117,7 +121,8 @@ fn user() -> Res {
     println!(
         "USER  the shell ended: {}",
         match status.signal() {
-            Some(1) => "killed by SIGHUP, sent to the session leader when its terminal hung up".to_string(),
+            Some(1) =>
+                "killed by SIGHUP, sent to the session leader when its terminal hung up".to_string(),
             other => format!("unexpectedly: signal {other:?}, code {:?}", status.code()),
         }
     );
@@ -180,7 +185,9 @@ fn shell() -> Res {
     let job = cmd.spawn()?;
     let pid = Pid::from_raw(job.id() as i32);
     quietly(|| tcsetpgrp(tty, pid))?;
-    say(&format!("SHELL started job {pid} in group {pid} and gave it the terminal"));
+    say(&format!(
+        "SHELL started job {pid} in group {pid} and gave it the terminal"
+    ));
     let st = waitpid(pid, Some(WaitPidFlag::WUNTRACED))?;
     say(&format!("SHELL waitpid(WUNTRACED): job {}", report(st)));
     quietly(|| tcsetpgrp(tty, getpgrp()))?;

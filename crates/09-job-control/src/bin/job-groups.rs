@@ -19,10 +19,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use job_control::process_group::{join_in_child, join_in_parent, spawn_in_group};
+use nix::fcntl::OFlag;
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::fcntl::OFlag;
 use nix::unistd::{ForkResult, Pid, execv, fork, getpgid, pipe2};
 
 /// A pipe whose ends are closed on exec: only the processes meant to hold an end hold it.
@@ -64,9 +64,13 @@ fn main() -> ExitCode {
 /// Kills every child this process still has and reaps it, so that a failed scenario leaves
 /// no orphan behind.
 fn reap_everything() {
-    let children = std::fs::read_to_string(format!("/proc/self/task/{}/children", std::process::id()))
-        .unwrap_or_default();
-    for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+    let children =
+        std::fs::read_to_string(format!("/proc/self/task/{}/children", std::process::id()))
+            .unwrap_or_default();
+    for pid in children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
     while waitpid(Pid::from_raw(-1), None).is_ok() {}
@@ -193,7 +197,10 @@ fn late_parent(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
         Ok(()) => say("late parent: ok"),
         Err(e) => say(&format!("late parent: ERROR {e}")),
     }
-    say(&format!("child pgid {} child {child}", getpgid(Some(child))?));
+    say(&format!(
+        "child pgid {} child {child}",
+        getpgid(Some(child))?
+    ));
     drop(in_w);
     waitpid(child, None)?;
     Ok(())

@@ -71,7 +71,10 @@ fn main() -> ExitCode {
         }
         Some("bg-read") => bg_read(),
         Some("argv0") => {
-            say(&format!("argv0 {}", std::env::args().next().unwrap_or_default()));
+            say(&format!(
+                "argv0 {}",
+                std::env::args().next().unwrap_or_default()
+            ));
             ExitCode::SUCCESS
         }
         Some("sigmask") => {
