@@ -48,10 +48,17 @@ fn last(text: &str) -> String {
 /// Sends a command that cannot exist and waits for its error: every line the shell printed
 /// before it has been read.
 fn sync(s: &mut Session, tag: &str) -> Vec<String> {
+    sync_within(s, tag, WAIT)
+}
+
+/// [`sync`] with a deadline of its own (for a long batch of commands).
+fn sync_within(s: &mut Session, tag: &str, deadline: Duration) -> Vec<String> {
     let before = s.out.seen().len();
     s.send_line(&format!("./no-such-program-{tag}"));
-    s.out
-        .expect(&format!("./no-such-program-{tag}: Command not found"), WAIT);
+    s.out.expect(
+        &format!("./no-such-program-{tag}: Command not found"),
+        deadline,
+    );
     let seen = s.out.seen();
     seen[before..seen.len() - 1].to_vec()
 }
@@ -309,7 +316,8 @@ fn jobs_that_exit_at_once_are_all_reaped_and_never_lost() {
     for _ in 0..20 {
         s.send_line(&format!("{HELPER} exit 0 &"));
     }
-    let out = sync(&mut s, "after-burst");
+    // Sixty processes one after the other: generous on a loaded machine.
+    let out = sync_within(&mut s, "after-burst", WAIT * 4);
     assert_eq!(
         out.iter().filter(|l| l.starts_with('[')).count(),
         20,
