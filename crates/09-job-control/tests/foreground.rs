@@ -147,6 +147,11 @@ fn a_continued_job_runs_again_every_process_of_it() {
         "continue_job sends SIGCONT and waits until waitpid reports the job continued: that \
          takes WCONTINUED, without it waitpid reports nothing until the job ends.",
     );
+    let fg = t.expect("foreground group now", WAIT);
+    assert!(
+        fg.ends_with(&format!("foreground group now {leader}")),
+        "give_terminal must make the job's group the terminal's foreground group: {fg:?}"
+    );
     t.expect("continued; press enter", WAIT);
     let members = group_members(sid, leader);
     assert_eq!(

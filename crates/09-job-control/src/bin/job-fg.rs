@@ -4,8 +4,9 @@
 //! Usage: `job-fg HELPER MODE [ARG]`: runs `HELPER MODE [ARG]` as a foreground job with
 //! `run_in_foreground` and says what happened, one line at a time:
 //! `shell PID`, `job PID exited N` / `job PID terminated by signal N` / `job PID stopped by
-//! signal N`, `terminal back: fg=F shell=S`. A stopped job is continued with `continue_job`
-//! once a line is typed (`stopped; press enter`)
+//! signal N`, `terminal back: fg=F shell=S`. A stopped job is continued in the foreground
+//! (`give_terminal`, then `continue_job`) once a line is typed (`stopped; press enter`), which
+//! prints `job PID continued` and `foreground group now G`; the shell takes the terminal back
 //! (`job PID continued`); the driver then waits for a line on the terminal (`continued; press
 //! enter`) and ends the job. Finally it reads one line itself (`shell reads`, `shell read:
 //! LINE`), which only the foreground group may do, and exits 0.
@@ -14,7 +15,7 @@ use std::io::{BufRead, Write};
 use std::os::fd::AsFd;
 use std::process::{Command, ExitCode};
 
-use job_control::foreground::{continue_job, run_in_foreground};
+use job_control::foreground::{continue_job, give_terminal, run_in_foreground, take_terminal};
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{getpgrp, getpid, tcgetpgrp};
@@ -66,8 +67,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         say("stopped; press enter");
         let mut line = String::new();
         stdin.lock().read_line(&mut line)?;
+        // `fg`: the terminal first, then SIGCONT.
+        give_terminal(tty, pid)?;
         let report = continue_job(pid, pid)?;
         say(&format!("job {pid} {}", describe(&report)));
+        say(&format!("foreground group now {}", tcgetpgrp(tty)?));
+        // Back to the shell before it reads the terminal again.
+        take_terminal(tty)?;
         say("continued; press enter");
         let mut line = String::new();
         stdin.lock().read_line(&mut line)?;
