@@ -6,9 +6,8 @@
 //! `shell PID`, `job PID exited N` / `job PID terminated by signal N` / `job PID stopped by
 //! signal N`, `terminal back: fg=F shell=S`. A stopped job is continued in the foreground
 //! (`give_terminal`, then `continue_job`) once a line is typed (`stopped; press enter`), which
-//! prints `job PID continued` and `foreground group now G`; the shell takes the terminal back
-//! (`job PID continued`); the driver then waits for a line on the terminal (`continued; press
-//! enter`) and ends the job. Finally it reads one line itself (`shell reads`, `shell read:
+//! prints `job PID continued` and `foreground group now G`; the shell takes the terminal back,
+//! waits for a line on the terminal (`continued; press enter`) and ends the job. Finally it reads one line itself (`shell reads`, `shell read:
 //! LINE`), which only the foreground group may do, and exits 0.
 
 use std::io::{BufRead, Write};
