@@ -90,11 +90,6 @@ impl Shell {
         todo!("set up the shell")
     }
 
-    /// The jobs, in job-id order.
-    pub fn jobs(&self) -> &[Job] {
-        &self.jobs
-    }
-
     /// Reaps every child that changed state, without blocking, and updates the job table:
     /// exited and killed jobs leave it, stopped ones are marked, continued ones run again.
     pub fn reap(&mut self) {

@@ -176,11 +176,6 @@ impl Shell {
         })
     }
 
-    /// The jobs, in job-id order.
-    pub fn jobs(&self) -> &[Job] {
-        &self.jobs
-    }
-
     fn diag(&self, line: &str) {
         if self.verbose {
             eprintln!("tsh: {line}");

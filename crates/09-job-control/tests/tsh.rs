@@ -228,6 +228,70 @@ fn every_process_of_a_job_stops_and_continues_together() {
 }
 
 #[test]
+fn sigint_to_the_shell_spares_the_shell_and_background_jobs() {
+    let mut s = piped();
+    // No foreground job: the shell neither dies nor passes the signal anywhere.
+    s.signal(libc::SIGINT);
+    s.signal(libc::SIGTSTP);
+    let out = sync(&mut s, "no-job");
+    assert!(out.is_empty(), "unexpected output: {out:?}");
+    // A job that was in the foreground, stopped, and continued in the background.
+    s.send_line(&format!("{HELPER} spin"));
+    let ready = s.out.expect("spin ready", WAIT);
+    let pid = number_after(&ready, "ready");
+    s.signal(libc::SIGTSTP);
+    s.out.expect("stopped by signal 20", WAIT);
+    s.send_line("bg %1");
+    s.out.expect("[1] (", WAIT);
+    s.signal(libc::SIGINT);
+    let out = sync(&mut s, "after-bg");
+    assert!(
+        out.is_empty(),
+        "SIGINT to the shell must reach only a foreground job, and there is none now; got \
+         {out:?}"
+    );
+    s.send_line("jobs");
+    assert_eq!(
+        s.out.expect("[1] (", WAIT),
+        format!("[1] ({pid}) Running {HELPER} spin"),
+        "the background job must survive a SIGINT sent to the shell"
+    );
+    finish(s);
+}
+
+#[test]
+fn a_job_stopped_and_continued_from_outside_is_tracked() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} spin&"));
+    let line = s.out.expect("[1] (", WAIT);
+    let pid = number_after(&line, "[1]");
+    assert_eq!(
+        line,
+        format!("[1] ({pid}) {HELPER} spin&"),
+        "a `&` stuck to the last word also means background"
+    );
+    // SAFETY: kill(2) on a job of this test's shell.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    assert_eq!(
+        s.out.expect("stopped by signal", WAIT),
+        format!("Job [1] ({pid}) stopped by signal 19"),
+        "a background job stopped by anyone is reported (SIGCHLD, WUNTRACED)"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    wait_until(WAIT, "the job to run again", || {
+        testkit::proc_state(pid) != Some('T')
+    });
+    s.send_line("jobs");
+    assert_eq!(
+        s.out.expect("[1] (", WAIT),
+        format!("[1] ({pid}) Running {HELPER} spin&"),
+        "a job continued by someone else runs again: waitpid reports it with WCONTINUED"
+    );
+    finish(s);
+}
+
+#[test]
 fn bg_and_fg_errors_and_an_unknown_command() {
     let mut s = piped();
     for (cmd, want) in [
@@ -292,6 +356,18 @@ fn quit_ends_the_shell_and_a_bad_option_is_a_usage_error() {
     s.send_line("quit");
     let status = s.wait(WAIT);
     assert_eq!(status.code(), Some(0), "quit: {}", describe_status(status));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    cmd.args(["-p", "-v"]);
+    let mut s = Session::spawn(&mut cmd, "tsh -p -v");
+    s.send_line("quit");
+    let status = s.wait(WAIT);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "-v is an option: {}",
+        describe_status(status)
+    );
 
     let out = testkit::run_with_deadline(Command::new(env!("CARGO_BIN_EXE_tsh")).arg("-x"), WAIT);
     assert_eq!(
@@ -459,18 +535,25 @@ fn closing_the_terminal_hangs_up_the_shell_and_its_jobs() {
     let sid = t.pid();
     t.expect("tsh> ", WAIT);
     t.send_line(&format!("{HELPER} spin &"));
-    t.expect("[1] (", WAIT);
-    t.expect("spin ready", WAIT);
+    let bg = number_after(&last(&t.expect("[1] (", WAIT)), "[1]");
+    // A stopped job too: a SIGHUP reaches it only once it is continued.
+    t.send_line(&format!("{HELPER} stop-self &"));
+    t.expect("Job [2] (", WAIT);
     t.send_line(&format!("{HELPER} spin"));
-    let ready = last(&t.expect("spin ready", WAIT));
-    let fg = number_after(&ready, "ready");
+    // The background spinner may say it is ready only now: skip its line.
+    let fg = loop {
+        let pid = number_after(&last(&t.expect("spin ready", WAIT)), "ready");
+        if pid != bg {
+            break pid;
+        }
+    };
     t.close_master();
     let status = t.wait(WAIT);
     assert_eq!(
         status.code(),
         Some(129),
-        "on SIGHUP the shell hangs up its jobs, reaps them and exits with 129; it ended with \
-         {}",
+        "on SIGHUP the shell hangs up its jobs (SIGHUP, then SIGCONT for the stopped one), \
+         reaps them and exits with 129; it ended with {}",
         describe_status(status)
     );
     let left = session_members(sid);
