@@ -76,7 +76,8 @@ pub struct Job {
 /// The shell.
 #[derive(Debug)]
 pub struct Shell {
-    jobs: Vec<Job>,
+    /// The jobs, in job-id order.
+    pub jobs: Vec<Job>,
     // TODO: whatever else the shell needs to remember: its mode (is stdin a terminal?), its
     // options, a signal mask to wait with, bytes read but not yet run...
 }

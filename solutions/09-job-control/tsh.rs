@@ -100,7 +100,8 @@ extern "C" fn wake(_: libc::c_int) {}
 /// The shell.
 #[derive(Debug)]
 pub struct Shell {
-    jobs: Vec<Job>,
+    /// The jobs, in job-id order.
+    pub jobs: Vec<Job>,
     /// Whether stdin is the shell's controlling terminal (the terminal mode).
     tty: bool,
     prompt: bool,
