@@ -106,7 +106,7 @@ pub struct Shell {
     tty: bool,
     prompt: bool,
     verbose: bool,
-    /// The mask to wait with: the shell's mask without SIGCHLD and SIGHUP.
+    /// The mask to wait with: the shell's mask without the signals it keeps blocked otherwise.
     wait_mask: SigSet,
     /// Bytes read from stdin but not yet run.
     input: Vec<u8>,
@@ -142,15 +142,22 @@ impl Shell {
         let tty = isatty(stdin.as_fd()).unwrap_or(false);
         // SIGCHLD stays blocked for the shell's whole life, except inside its two waits: no
         // child can be reaped between fork and the moment its job is in the table. SIGHUP too,
-        // so that it always arrives in a wait, where the shell looks at it.
+        // so that it always arrives in a wait, where the shell looks at it. Without a terminal,
+        // SIGINT and SIGTSTP as well: one sent just after a job started (before the shell knew
+        // its group) waits, pending, until the shell waits for that job, and is passed on then.
         let mut blocked = SigSet::empty();
         blocked.add(Signal::SIGCHLD);
         blocked.add(Signal::SIGHUP);
+        if !tty {
+            blocked.add(Signal::SIGINT);
+            blocked.add(Signal::SIGTSTP);
+        }
         let mut old = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old))?;
         let mut wait_mask = old;
-        wait_mask.remove(Signal::SIGCHLD);
-        wait_mask.remove(Signal::SIGHUP);
+        for sig in blocked.iter() {
+            wait_mask.remove(sig);
+        }
         install(Signal::SIGCHLD, SigHandler::Handler(wake))?;
         install(Signal::SIGHUP, SigHandler::Handler(hang_up))?;
         if tty {

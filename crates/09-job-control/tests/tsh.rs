@@ -230,7 +230,9 @@ fn every_process_of_a_job_stops_and_continues_together() {
 #[test]
 fn sigint_to_the_shell_spares_the_shell_and_background_jobs() {
     let mut s = piped();
-    // No foreground job: the shell neither dies nor passes the signal anywhere.
+    // Once the shell runs (its handlers are installed before it reads a line)...
+    sync(&mut s, "started");
+    // ...and with no foreground job, it neither dies nor passes the signal anywhere.
     s.signal(libc::SIGINT);
     s.signal(libc::SIGTSTP);
     let out = sync(&mut s, "no-job");
@@ -287,6 +289,32 @@ fn a_job_stopped_and_continued_from_outside_is_tracked() {
         s.out.expect("[1] (", WAIT),
         format!("[1] ({pid}) Running {HELPER} spin&"),
         "a job continued by someone else runs again: waitpid reports it with WCONTINUED"
+    );
+    finish(s);
+}
+
+/// CPU time (user + system) of `pid` so far, in clock ticks (1/100 s), from /proc/PID/stat.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the command name.
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_shell_sleeps_while_its_foreground_job_runs() {
+    let mut s = piped();
+    // The job burns 500 ms of CPU; a shell polling for it in a loop would burn about as much.
+    s.send_line(&format!("{HELPER} burn 500"));
+    s.out.expect("burnt 500 ms", WAIT * 3);
+    sync_within(&mut s, "after-burn", WAIT * 3);
+    let shell = cpu_ticks(s.pid());
+    assert!(
+        shell < 15,
+        "the shell used {shell} ticks (1/100 s) of CPU while its job used 50: it must sleep \
+         (sigsuspend) until a SIGCHLD, not poll for the job in a loop"
     );
     finish(s);
 }

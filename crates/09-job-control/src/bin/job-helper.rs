@@ -11,6 +11,7 @@
 //!   SIGTERM the parent kills and reaps its child, then exits.
 //! - `read`: prints `reading PID`, reads one line of stdin and prints `read: LINE`.
 //! - `exit N`: exits with status N at once.
+//! - `burn MS`: spends MS milliseconds of CPU time, prints `burnt MS ms` and exits 0.
 //! - `argv0`: prints `argv0 ARGV0`, its `argv[0]` as it was given.
 //! - `sigmask`: prints `sigblk HEX`, the mask of blocked signals it started with (from
 //!   /proc/self/status).
@@ -70,6 +71,24 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Some("bg-read") => bg_read(),
+        Some("burn") => {
+            // Spends MS milliseconds of CPU time (not wall time) in a loop, then says so.
+            let ms: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300);
+            let cpu = || {
+                use nix::sys::resource::{UsageWho, getrusage};
+                use nix::sys::time::TimeValLike;
+                getrusage(UsageWho::RUSAGE_SELF)
+                    .map(|u| (u.user_time() + u.system_time()).num_milliseconds() as u64)
+                    .unwrap_or(u64::MAX)
+            };
+            let start = cpu();
+            let mut x = 0u64;
+            while cpu().saturating_sub(start) < ms {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            say(&format!("burnt {ms} ms"));
+            ExitCode::SUCCESS
+        }
         Some("argv0") => {
             say(&format!(
                 "argv0 {}",
@@ -91,7 +110,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|sigmask|argv0"
+                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|sigmask|argv0|burn MS"
             );
             ExitCode::from(2)
         }
