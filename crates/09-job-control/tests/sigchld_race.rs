@@ -118,19 +118,28 @@ fn one_merged_sigchld_finishes_every_job_that_ended() {
 #[test]
 fn the_program_starts_with_the_callers_signal_mask() {
     let mut d = start("mask", 1);
-    let blk = d.out.expect("sigblk ", WAIT);
+    // The program and the driver write to the same pipe, in either order.
+    d.out.expect("launched ", WAIT);
+    let seen = d.out.seen().to_vec();
+    let find = |prefix: &str| {
+        seen.iter()
+            .find(|l| l.starts_with(prefix))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {seen:?}"))
+    };
     assert_eq!(
-        blk, "sigblk 0000000000000000",
+        find("sigblk "),
+        "sigblk 0000000000000000",
         "the launched program started with signals blocked: a blocked mask survives fork AND \
          exec, so the child must restore the caller's mask before exec"
     );
-    let restored = d.out.expect("caller mask restored", WAIT);
     assert_eq!(
-        restored, "caller mask restored: true",
+        find("caller mask restored"),
+        "caller mask restored: true",
         "after launch the caller's own mask must be what it was (SIGCHLD unblocked), or the \
          handler never runs again"
     );
-    let line = d.out.expect("launched ", WAIT);
+    let line = find("launched ");
     assert!(
         summary(&line).2.is_empty(),
         "the job was not finished: {line}"
