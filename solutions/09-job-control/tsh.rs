@@ -72,8 +72,15 @@ pub struct Job {
 /// foreground job). An atomic, so that a handler may read it at any moment.
 static FOREGROUND: AtomicI32 = AtomicI32::new(0);
 
-/// Without a terminal: passes SIGINT or SIGTSTP on to the foreground job's whole group. Only
-/// async-signal-safe calls: an atomic load and kill(2); errno is restored.
+/// True while a foreground job is being started and its group is not yet in [`FOREGROUND`].
+static LAUNCHING: AtomicBool = AtomicBool::new(false);
+
+/// A SIGINT or SIGTSTP that came while [`LAUNCHING`]: passed on as soon as the group is known.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+/// Without a terminal: passes SIGINT or SIGTSTP on to the foreground job's whole group, or
+/// keeps it for a job being started; with no foreground job it is dropped. Only
+/// async-signal-safe calls: atomics and kill(2); errno is restored.
 extern "C" fn forward(signal: libc::c_int) {
     let pgid = FOREGROUND.load(Ordering::SeqCst);
     if pgid > 0 {
@@ -81,6 +88,8 @@ extern "C" fn forward(signal: libc::c_int) {
         // SAFETY: kill(2) is async-signal-safe; a negative pid names the process group.
         unsafe { libc::kill(-pgid, signal) };
         Errno::set_raw(saved);
+    } else if LAUNCHING.load(Ordering::SeqCst) {
+        PENDING.store(signal, Ordering::SeqCst);
     }
 }
 
@@ -142,16 +151,10 @@ impl Shell {
         let tty = isatty(stdin.as_fd()).unwrap_or(false);
         // SIGCHLD stays blocked for the shell's whole life, except inside its two waits: no
         // child can be reaped between fork and the moment its job is in the table. SIGHUP too,
-        // so that it always arrives in a wait, where the shell looks at it. Without a terminal,
-        // SIGINT and SIGTSTP as well: one sent just after a job started (before the shell knew
-        // its group) waits, pending, until the shell waits for that job, and is passed on then.
+        // so that it always arrives in a wait, where the shell looks at it.
         let mut blocked = SigSet::empty();
         blocked.add(Signal::SIGCHLD);
         blocked.add(Signal::SIGHUP);
-        if !tty {
-            blocked.add(Signal::SIGINT);
-            blocked.add(Signal::SIGTSTP);
-        }
         let mut old = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old))?;
         let mut wait_mask = old;
@@ -351,7 +354,15 @@ impl Shell {
                 Ok(())
             });
         }
-        let child = match cmd.spawn() {
+        // The job may run (and the user press ^C) before its group is known: a signal that
+        // comes meanwhile is kept and passed on below.
+        LAUNCHING.store(!background, Ordering::SeqCst);
+        let spawned = cmd.spawn();
+        if spawned.is_err() {
+            LAUNCHING.store(false, Ordering::SeqCst);
+            PENDING.store(0, Ordering::SeqCst);
+        }
+        let child = match spawned {
             Ok(c) => c,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 say(&format!("{}: Command not found", words[0]));
@@ -382,6 +393,14 @@ impl Shell {
         if background {
             say(&format!("[{jid}] ({pid}) {cmdline}"));
         } else {
+            FOREGROUND.store(pid.as_raw(), Ordering::SeqCst);
+            LAUNCHING.store(false, Ordering::SeqCst);
+            let early = PENDING.swap(0, Ordering::SeqCst);
+            if early != 0
+                && let Ok(sig) = Signal::try_from(early)
+            {
+                let _ = killpg(pid, sig);
+            }
             self.wait_foreground(pid);
         }
     }
@@ -426,6 +445,7 @@ impl Shell {
             let _ = killpg(pid, Signal::SIGCONT);
         } else {
             job.state = State::Foreground;
+            FOREGROUND.store(pid.as_raw(), Ordering::SeqCst);
             // The terminal first, then SIGCONT: a job continued before it owns the terminal
             // might read it from the background.
             if self.tty {
