@@ -110,18 +110,21 @@ pub fn run_in_foreground(tty: BorrowedFd<'_>, cmd: &mut Command) -> io::Result<(
             ttou.add(Signal::SIGTTOU);
             let mut old = SigSet::empty();
             sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old))?;
-            let r = libc::tcsetpgrp(tty_fd, libc::getpgrp());
+            // Best effort: if it fails, the parent's give_terminal below fails too and says why.
+            libc::tcsetpgrp(tty_fd, libc::getpgrp());
             sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
             Ok(())
         });
     }
     let child = cmd.spawn()?;
     let pid = Pid::from_raw(child.id() as i32);
-    // The parent's half: harmless if the child did it already.
-    give_terminal(tty, pid)?;
+    // The parent's half: harmless if the child did it already. If the terminal cannot be
+    // given (`tty` is not our controlling terminal), the job must not be left behind.
+    if let Err(e) = give_terminal(tty, pid) {
+        let _ = killpg(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err(e.into());
+    }
     let status = wait_foreground(pid);
     // Whatever happened, the shell needs its terminal back.
     take_terminal(tty)?;

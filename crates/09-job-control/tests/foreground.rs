@@ -171,3 +171,24 @@ fn a_continued_job_runs_again_every_process_of_it() {
     t.expect("ended", WAIT);
     shell_reads_its_terminal(&mut t);
 }
+
+#[test]
+fn without_a_terminal_the_call_fails_and_leaves_no_job_behind() {
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_job-fg"))
+            .args([env!("CARGO_BIN_EXE_job-helper"), "spin"])
+            .stdin(std::process::Stdio::null()),
+        WAIT,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("run_in_foreground failed:"),
+        "stdin is /dev/null, not a terminal: handing it to the job must fail, and \
+         run_in_foreground must say so; got:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("children left: 0"),
+        "the job started before the terminal could be given to it: kill it and reap it \
+         before returning the error; got:\n{stdout}"
+    );
+}

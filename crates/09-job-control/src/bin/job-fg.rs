@@ -8,7 +8,8 @@
 //! (`give_terminal`, then `continue_job`) once a line is typed (`stopped; press enter`), which
 //! prints `job PID continued` and `foreground group now G`; the shell takes the terminal back,
 //! waits for a line on the terminal (`continued; press enter`) and ends the job. Finally it reads one line itself (`shell reads`, `shell read:
-//! LINE`), which only the foreground group may do, and exits 0.
+//! LINE`), which only the foreground group may do, and exits 0. Started without a terminal,
+//! it prints `run_in_foreground failed: ERROR; children left: N` and exits 0.
 
 use std::io::{BufRead, Write};
 use std::os::fd::AsFd;
@@ -55,7 +56,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     say(&format!("shell {}", getpid()));
     let mut cmd = Command::new(&args[0]);
     cmd.args(&args[1..]);
-    let (pid, status) = run_in_foreground(tty, &mut cmd)?;
+    let (pid, status) = match run_in_foreground(tty, &mut cmd) {
+        Ok(r) => r,
+        Err(e) => {
+            // Not on a terminal (the tests run it so on purpose): say how many children the
+            // failed call left behind.
+            let children =
+                std::fs::read_to_string(format!("/proc/self/task/{}/children", std::process::id()))
+                    .unwrap_or_default();
+            say(&format!(
+                "run_in_foreground failed: {e}; children left: {}",
+                children.split_whitespace().count()
+            ));
+            return Ok(());
+        }
+    };
     say(&format!("job {pid} {}", describe(&status)));
     say(&format!(
         "terminal back: fg={} shell={}",
