@@ -75,9 +75,7 @@ pub fn spawn_on_terminal(cmd: &mut Command) -> io::Result<OnTerminal> {
             nix::unistd::setsid()?;
             // Take the slave (now fd 0) as the controlling terminal; the session's only
             // process group becomes its foreground group.
-            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            nix::errno::Errno::result(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
             Ok(())
         });
     }
