@@ -16,9 +16,14 @@
 //! - [`run_with_deadline`] and [`run_demo`]: run a binary to completion with a deadline and print
 //!   command, status, stdout and stderr when it fails.
 //!
+//! - [`job_control`]: a real pseudo-terminal that a test drives (`Terminal`: type ^C and ^Z,
+//!   read what the terminal shows with deadlines), a program in a session of its own
+//!   (`Session`), and guards that kill every process of such a session, deepest first.
+//!
 //! Run its own tests with `cargo test -p testkit`.
 
 pub mod shm;
+pub mod job_control;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -1,0 +1,253 @@
+//! Driver for the `process_group` exercise, run by its tests as a child process. It forks by
+//! itself so that it can hold either side back and show what each half does on its own.
+//!
+//! Usage: `job-groups SCENARIO HELPER` where HELPER is the path of `job-helper`:
+//! - `parent-half`: the children never call `setpgid`; only `join_in_parent` runs, while they
+//!   are held before exec. Prints `own CHILD PGID` and `join CHILD PGID LEADER`.
+//! - `child-half`: the parent never calls `setpgid`; the children call `join_in_child` and exec
+//!   `job-helper probe`, which prints its ids (the second one joins the first one's group).
+//! - `late-parent`: the child joins and execs first; only then the parent calls
+//!   `join_in_parent`. Prints `late parent: ok` or `late parent: ERROR`.
+//! - `spawn`: pinned to one CPU (the parent then runs on after fork, before the child), calls
+//!   `spawn_in_group` 20 times and prints `in group on return: K of 20`; starts a leader and a
+//!   member of its group and prints `leader L member M pgid G`; starts a missing program and
+//!   prints how it ended.
+
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+
+use job_control::process_group::{join_in_child, join_in_parent, spawn_in_group};
+use nix::fcntl::OFlag;
+use nix::sched::{CpuSet, sched_setaffinity};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, execv, fork, getpgid, pipe2};
+
+/// A pipe whose ends are closed on exec: only the processes meant to hold an end hold it.
+fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    pipe2(OFlag::O_CLOEXEC)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 3 {
+        eprintln!("usage: job-groups parent-half|child-half|late-parent|spawn HELPER");
+        return ExitCode::from(2);
+    }
+    let helper = CString::new(args[2].as_str()).expect("a path without NUL");
+    let scenario = args[1].clone();
+    let result = std::panic::catch_unwind(move || match scenario.as_str() {
+        "parent-half" => parent_half(),
+        "child-half" => child_half(&helper),
+        "late-parent" => late_parent(&helper),
+        "spawn" => spawn(&helper),
+        other => Err(format!("unknown scenario {other}").into()),
+    });
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("job-groups: {e}");
+            reap_everything();
+            ExitCode::from(1)
+        }
+        Err(_) => {
+            // A panic (an unfinished exercise) unwound through the scenario: its gates are
+            // closed now; end and reap whatever children it left.
+            reap_everything();
+            ExitCode::from(101)
+        }
+    }
+}
+
+/// Kills every child this process still has and reaps it, so that a failed scenario leaves
+/// no orphan behind.
+fn reap_everything() {
+    let children =
+        std::fs::read_to_string(format!("/proc/self/task/{}/children", std::process::id()))
+            .unwrap_or_default();
+    for pid in children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    while waitpid(Pid::from_raw(-1), None).is_ok() {}
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// `join_in_child` in a forked child; a panic (an unfinished exercise) ends the child at once
+/// instead of unwinding into this driver's code, which would then run twice.
+fn child_join(group: Option<Pid>) -> nix::Result<()> {
+    match std::panic::catch_unwind(|| join_in_child(group)) {
+        Ok(r) => r,
+        // SAFETY: _exit ends the child without running anything else.
+        Err(_) => unsafe { libc::_exit(101) },
+    }
+}
+
+/// Forks a child that blocks reading `gate` until its write end `gate_w` closes, then exits 0.
+fn held_child(gate: &OwnedFd, gate_w: &OwnedFd) -> nix::Result<Pid> {
+    let (fd, w) = (gate.as_raw_fd(), gate_w.as_raw_fd());
+    // SAFETY: single-threaded; the child calls read and _exit only.
+    match unsafe { fork() }? {
+        ForkResult::Child => unsafe {
+            // SAFETY: read into a local buffer, then _exit: nothing else runs in the child.
+            // Its own copy of the write end would keep it from ever seeing EOF.
+            libc::close(w);
+            let mut b = [0u8; 1];
+            libc::read(fd, b.as_mut_ptr().cast(), 1);
+            libc::_exit(0)
+        },
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+fn parent_half() -> Result<(), Box<dyn std::error::Error>> {
+    let (gate_r, gate_w) = pipe()?;
+    let a = held_child(&gate_r, &gate_w)?;
+    let b = held_child(&gate_r, &gate_w)?;
+    join_in_parent(a, None)?;
+    say(&format!("own {a} {}", getpgid(Some(a))?));
+    join_in_parent(b, Some(a))?;
+    say(&format!("join {b} {} {a}", getpgid(Some(b))?));
+    drop(gate_w);
+    waitpid(a, None)?;
+    waitpid(b, None)?;
+    Ok(())
+}
+
+fn child_half(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
+    let argv = [helper.clone(), CString::new("probe")?];
+    let (gate_r, gate_w) = pipe()?;
+    let (ready_r, ready_w) = pipe()?;
+    let (gr, gw, rw) = (gate_r.as_raw_fd(), gate_w.as_raw_fd(), ready_w.as_raw_fd());
+    // The leader: joins its own group, says so on the ready pipe, then waits at the gate.
+    // SAFETY: single-threaded; the child calls setpgid (inside join_in_child), write, read and
+    // _exit only.
+    let leader = match unsafe { fork() }? {
+        ForkResult::Child => {
+            let ok = child_join(None).is_ok();
+            let mut b = [u8::from(ok)];
+            // SAFETY: write and read on inherited pipe fds with local buffers, then _exit.
+            unsafe {
+                libc::close(gw);
+                libc::write(rw, b.as_ptr().cast(), 1);
+                libc::read(gr, b.as_mut_ptr().cast(), 1);
+                libc::_exit(0)
+            }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(ready_w);
+    let mut b = [0u8; 1];
+    nix::unistd::read(&ready_r, &mut b)?;
+    say(&format!("leader {leader}"));
+    for group in [None, Some(leader)] {
+        // SAFETY: single-threaded; argv was built before the fork; the child calls setpgid,
+        // execv and _exit only.
+        match unsafe { fork() }? {
+            ForkResult::Child => {
+                let _ = child_join(group);
+                let _ = execv(&argv[0], &argv);
+                // SAFETY: exec failed; end the child at once.
+                unsafe { libc::_exit(127) }
+            }
+            ForkResult::Parent { child } => {
+                waitpid(child, None)?;
+            }
+        }
+    }
+    drop(gate_w);
+    waitpid(leader, None)?;
+    Ok(())
+}
+
+fn late_parent(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
+    let argv = [helper.clone(), CString::new("read")?];
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (ir, ow) = (in_r.as_raw_fd(), out_w.as_raw_fd());
+    // SAFETY: single-threaded; the child calls dup2, setpgid, execv and _exit only.
+    let child = match unsafe { fork() }? {
+        ForkResult::Child => unsafe {
+            // SAFETY: dup2 on inherited fds; async-signal-safe.
+            libc::dup2(ir, 0);
+            libc::dup2(ow, 1);
+            let _ = child_join(None);
+            let _ = execv(&argv[0], &argv);
+            libc::_exit(127)
+        },
+        ForkResult::Parent { child } => child,
+    };
+    drop(in_r);
+    drop(out_w);
+    // `reading PID` proves the child has exec'd: from now on only the child itself could
+    // change its group, and the kernel answers the parent with EACCES.
+    let mut lines = BufReader::new(std::fs::File::from(out_r)).lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    say(&format!("child says: {first}"));
+    match join_in_parent(child, None) {
+        Ok(()) => say("late parent: ok"),
+        Err(e) => say(&format!("late parent: ERROR {e}")),
+    }
+    say(&format!(
+        "child pgid {} child {child}",
+        getpgid(Some(child))?
+    ));
+    drop(in_w);
+    waitpid(child, None)?;
+    Ok(())
+}
+
+fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
+    // On one CPU the parent keeps running after fork until it blocks: a child that has not
+    // yet run has not joined any group, so only the parent's setpgid can have put it there.
+    let mut one = CpuSet::new();
+    one.set(0)?;
+    sched_setaffinity(Pid::from_raw(0), &one)?;
+    let quick = [helper.clone(), CString::new("exit")?, CString::new("0")?];
+    let mut in_group = 0;
+    for _ in 0..20 {
+        let pid = spawn_in_group(&quick, None)?;
+        if getpgid(Some(pid)) == Ok(pid) {
+            in_group += 1;
+        }
+        waitpid(pid, None)?;
+    }
+    say(&format!("in group on return: {in_group} of 20"));
+
+    let spin = [helper.clone(), CString::new("spin")?];
+    let leader = spawn_in_group(&spin, None)?;
+    let member = spawn_in_group(&spin, Some(leader))?;
+    say(&format!(
+        "leader {leader} member {member} pgid {} {}",
+        getpgid(Some(leader))?,
+        getpgid(Some(member))?
+    ));
+    killpg(leader, Signal::SIGKILL)?;
+    waitpid(leader, None)?;
+    waitpid(member, None)?;
+
+    let missing = [CString::new("/nonexistent/job-control-missing")?];
+    let pid = spawn_in_group(&missing, None)?;
+    match waitpid(pid, None)? {
+        WaitStatus::Exited(_, code) => say(&format!("missing program exited {code}")),
+        other => say(&format!("missing program: {other:?}")),
+    }
+    let empty: [CString; 0] = [];
+    match spawn_in_group(&empty, None) {
+        Ok(pid) => {
+            say(&format!("empty argv started {pid}"));
+            let _ = waitpid(pid, None);
+        }
+        Err(e) => say(&format!("empty argv: {e}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,593 @@
+//! End-to-end tests for `job-control/tsh`, run as a binary, both ways.
+//!
+//! - Without a terminal: `tsh -p` in a session of its own with pipes for stdin and stdout; the
+//!   test sends SIGINT and SIGTSTP to the shell, which must forward them to the foreground job.
+//! - On a terminal: `tsh` as the leader of a session whose controlling terminal is a
+//!   pseudo-terminal held by the test, which types `\x03` (^C) and `\x1a` (^Z): the line
+//!   discipline signals the foreground group, never the test. The terminal echoes what is
+//!   typed, so expectations name only what the shell or its jobs print.
+//!
+//! Jobs are `job-helper` programs that spin, stop themselves, read, or fork a child of their
+//! own. The guards kill every process of the shell's session (deepest first) when a test ends.
+
+use std::process::Command;
+use std::time::Duration;
+
+use testkit::job_control::{Session, Terminal, group_members, proc_ids, session_members};
+use testkit::{DEFAULT_DEADLINE, describe_status, wait_until, zombie_children};
+
+const WAIT: Duration = DEFAULT_DEADLINE;
+const HELPER: &str = env!("CARGO_BIN_EXE_job-helper");
+
+fn piped() -> Session {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    cmd.arg("-p");
+    Session::spawn(&mut cmd, "tsh -p (no terminal)")
+}
+
+fn on_terminal() -> Terminal {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    Terminal::spawn(&mut cmd, "tsh on a terminal")
+}
+
+/// The number after `word` in `line` (`(PID)` parentheses removed).
+fn number_after(line: &str, word: &str) -> u32 {
+    line.split_whitespace()
+        .skip_while(|w| *w != word)
+        .nth(1)
+        .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {word:?} in {line:?}"))
+}
+
+/// The last line of a terminal excerpt.
+fn last(text: &str) -> String {
+    text.lines().last().unwrap_or_default().to_string()
+}
+
+/// Sends a command that cannot exist and waits for its error: every line the shell printed
+/// before it has been read.
+fn sync(s: &mut Session, tag: &str) -> Vec<String> {
+    sync_within(s, tag, WAIT)
+}
+
+/// [`sync`] with a deadline of its own (for a long batch of commands).
+fn sync_within(s: &mut Session, tag: &str, deadline: Duration) -> Vec<String> {
+    let before = s.out.seen().len();
+    s.send_line(&format!("./no-such-program-{tag}"));
+    s.out.expect(
+        &format!("./no-such-program-{tag}: Command not found"),
+        deadline,
+    );
+    let seen = s.out.seen();
+    seen[before..seen.len() - 1].to_vec()
+}
+
+fn finish(mut s: Session) {
+    s.close_stdin();
+    let status = s.wait(WAIT);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "end of input must end the shell with status 0; it ended with {}; output:\n{}",
+        describe_status(status),
+        s.out.seen().join("\n")
+    );
+}
+
+// ---- without a terminal ----
+
+#[test]
+fn a_background_job_is_announced_and_listed_as_running() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} spin &"));
+    let line = s.out.expect("[1] (", WAIT);
+    let pid = number_after(&line, "[1]");
+    assert_eq!(
+        line,
+        format!("[1] ({pid}) {HELPER} spin &"),
+        "a background job prints [JID] (PID) CMDLINE"
+    );
+    s.send_line(&format!("{HELPER} spin &"));
+    let second = s.out.expect("[2] (", WAIT);
+    let pid2 = number_after(&second, "[2]");
+    s.send_line("jobs");
+    let l1 = s.out.expect("[1] (", WAIT);
+    assert_eq!(l1, format!("[1] ({pid}) Running {HELPER} spin &"));
+    let l2 = s.out.expect("[2] (", WAIT);
+    assert_eq!(l2, format!("[2] ({pid2}) Running {HELPER} spin &"));
+    assert_ne!(pid, pid2);
+    for p in [pid, pid2] {
+        let (pgid, _, _) = proc_ids(p).expect("the job is alive");
+        assert_eq!(
+            pgid, p as i32,
+            "each job runs in a process group of its own, led by the process the shell started"
+        );
+    }
+}
+
+#[test]
+fn sigint_sent_to_the_shell_is_forwarded_to_the_foreground_job() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} spin"));
+    let ready = s.out.expect("spin ready", WAIT);
+    let pid = number_after(&ready, "ready");
+    s.signal(libc::SIGINT);
+    let line = s.out.expect("terminated by signal", WAIT);
+    assert_eq!(
+        line,
+        format!("Job [1] ({pid}) terminated by signal 2"),
+        "SIGINT sent to the shell goes to the foreground job's group"
+    );
+    // The shell is alive and still reads commands.
+    let out = sync(&mut s, "after-sigint");
+    assert!(out.is_empty(), "unexpected output: {out:?}");
+    finish(s);
+}
+
+#[test]
+fn sigtstp_stops_the_foreground_job_then_bg_and_fg_continue_it() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} spin"));
+    let ready = s.out.expect("spin ready", WAIT);
+    let pid = number_after(&ready, "ready");
+    s.signal(libc::SIGTSTP);
+    let line = s.out.expect("stopped by signal", WAIT);
+    assert_eq!(line, format!("Job [1] ({pid}) stopped by signal 20"));
+    s.send_line("jobs");
+    let listed = s.out.expect("[1] (", WAIT);
+    assert_eq!(listed, format!("[1] ({pid}) Stopped {HELPER} spin"));
+    s.send_line("bg %1");
+    let bg = s.out.expect("[1] (", WAIT);
+    assert_eq!(
+        bg,
+        format!("[1] ({pid}) {HELPER} spin"),
+        "bg prints the job"
+    );
+    wait_until(WAIT, "the job to run again after bg", || {
+        testkit::proc_state(pid) != Some('T')
+    });
+    s.send_line("jobs");
+    let listed = s.out.expect("[1] (", WAIT);
+    assert_eq!(listed, format!("[1] ({pid}) Running {HELPER} spin"));
+    s.send_line(&format!("fg {pid}"));
+    // fg waits: a SIGINT now goes to the job again.
+    wait_until(WAIT, "fg to make it the foreground job", || {
+        s.signal(libc::SIGINT);
+        testkit::proc_state(pid).is_none() || testkit::proc_state(pid) == Some('Z')
+    });
+    let line = s.out.expect("terminated by signal", WAIT);
+    assert_eq!(line, format!("Job [1] ({pid}) terminated by signal 2"));
+    finish(s);
+}
+
+#[test]
+fn a_job_that_stops_itself_is_reported_and_fg_finishes_it() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} stop-self"));
+    let stopping = s.out.expect("stopping", WAIT);
+    let pid = number_after(&stopping, "stopping");
+    let line = s.out.expect("stopped by signal", WAIT);
+    assert_eq!(
+        line,
+        format!("Job [1] ({pid}) stopped by signal 20"),
+        "a foreground job that stops leaves the foreground: waitpid must ask for stops \
+         (WUNTRACED)"
+    );
+    s.send_line("fg %1");
+    s.out.expect(&format!("continued {pid}"), WAIT);
+    let after = sync(&mut s, "after-fg");
+    assert!(
+        after.is_empty(),
+        "a job that exits normally prints nothing; got {after:?}"
+    );
+    s.send_line("jobs");
+    let listed = sync(&mut s, "after-jobs");
+    assert!(
+        listed.is_empty(),
+        "the finished job must have left the job list; jobs printed {listed:?}"
+    );
+    finish(s);
+}
+
+#[test]
+fn every_process_of_a_job_stops_and_continues_together() {
+    let mut s = piped();
+    let sid = s.pid();
+    s.send_line(&format!("{HELPER} fork-spin"));
+    let line = s.out.expect("fork-spin ", WAIT);
+    let pid = number_after(&line, "fork-spin");
+    let both = |state: fn(char) -> bool| {
+        let m = group_members(sid, pid);
+        m.len() == 2 && m.iter().all(|p| state(p.state))
+    };
+    s.signal(libc::SIGTSTP);
+    s.out.expect("stopped by signal 20", WAIT);
+    wait_until(WAIT, "both processes of the job to be stopped", || {
+        both(|c| c == 'T')
+    });
+    s.send_line("bg %1");
+    s.out.expect("[1] (", WAIT);
+    if let Err(e) =
+        testkit::try_wait_until(WAIT, "both processes to run again", || both(|c| c != 'T'))
+    {
+        panic!(
+            "{e}: bg must continue the whole process group (killpg), not only the process \
+             the shell started; the job now: {:?}",
+            group_members(sid, pid)
+        );
+    }
+    s.send_line("fg %1");
+    wait_until(WAIT, "the job to end", || {
+        s.signal(libc::SIGINT);
+        group_members(sid, pid).is_empty()
+    });
+    let line = s.out.expect("terminated by signal", WAIT);
+    assert_eq!(line, format!("Job [1] ({pid}) terminated by signal 2"));
+    finish(s);
+}
+
+#[test]
+fn sigint_to_the_shell_spares_the_shell_and_background_jobs() {
+    let mut s = piped();
+    // Once the shell runs (its handlers are installed before it reads a line)...
+    sync(&mut s, "started");
+    // ...and with no foreground job, it neither dies nor passes the signal anywhere.
+    s.signal(libc::SIGINT);
+    s.signal(libc::SIGTSTP);
+    let out = sync(&mut s, "no-job");
+    assert!(out.is_empty(), "unexpected output: {out:?}");
+    // A job that was in the foreground, stopped, and continued in the background.
+    s.send_line(&format!("{HELPER} spin"));
+    let ready = s.out.expect("spin ready", WAIT);
+    let pid = number_after(&ready, "ready");
+    s.signal(libc::SIGTSTP);
+    s.out.expect("stopped by signal 20", WAIT);
+    s.send_line("bg %1");
+    s.out.expect("[1] (", WAIT);
+    s.signal(libc::SIGINT);
+    let out = sync(&mut s, "after-bg");
+    assert!(
+        out.is_empty(),
+        "SIGINT to the shell must reach only a foreground job, and there is none now; got \
+         {out:?}"
+    );
+    s.send_line("jobs");
+    assert_eq!(
+        s.out.expect("[1] (", WAIT),
+        format!("[1] ({pid}) Running {HELPER} spin"),
+        "the background job must survive a SIGINT sent to the shell"
+    );
+    finish(s);
+}
+
+#[test]
+fn a_job_stopped_and_continued_from_outside_is_tracked() {
+    let mut s = piped();
+    s.send_line(&format!("{HELPER} spin&"));
+    let line = s.out.expect("[1] (", WAIT);
+    let pid = number_after(&line, "[1]");
+    assert_eq!(
+        line,
+        format!("[1] ({pid}) {HELPER} spin&"),
+        "a `&` stuck to the last word also means background"
+    );
+    // SAFETY: kill(2) on a job of this test's shell.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    assert_eq!(
+        s.out.expect("stopped by signal", WAIT),
+        format!("Job [1] ({pid}) stopped by signal 19"),
+        "a background job stopped by anyone is reported (SIGCHLD, WUNTRACED)"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    wait_until(WAIT, "the job to run again", || {
+        testkit::proc_state(pid) != Some('T')
+    });
+    s.send_line("jobs");
+    assert_eq!(
+        s.out.expect("[1] (", WAIT),
+        format!("[1] ({pid}) Running {HELPER} spin&"),
+        "a job continued by someone else runs again: waitpid reports it with WCONTINUED"
+    );
+    finish(s);
+}
+
+/// CPU time (user + system) of `pid` so far, in clock ticks (1/100 s), from /proc/PID/stat.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the command name.
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_shell_sleeps_while_its_foreground_job_runs() {
+    let mut s = piped();
+    // The job burns 500 ms of CPU; a shell polling for it in a loop would burn about as much.
+    s.send_line(&format!("{HELPER} burn 500"));
+    s.out.expect("burnt 500 ms", WAIT * 3);
+    sync_within(&mut s, "after-burn", WAIT * 3);
+    let shell = cpu_ticks(s.pid());
+    assert!(
+        shell < 15,
+        "the shell used {shell} ticks (1/100 s) of CPU while its job used 50: it must sleep \
+         (sigsuspend) until a SIGCHLD, not poll for the job in a loop"
+    );
+    finish(s);
+}
+
+#[test]
+fn bg_and_fg_errors_and_an_unknown_command() {
+    let mut s = piped();
+    for (cmd, want) in [
+        ("fg", "fg command requires PID or %jobid argument"),
+        ("bg", "bg command requires PID or %jobid argument"),
+        ("fg x", "fg: argument must be a PID or %jobid"),
+        ("bg %x", "bg: argument must be a PID or %jobid"),
+        ("fg %5", "%5: No such job"),
+        ("bg %5", "%5: No such job"),
+        ("fg 123456789", "(123456789): No such process"),
+        ("bg 123456789", "(123456789): No such process"),
+        ("./bogus", "./bogus: Command not found"),
+    ] {
+        s.send_line(cmd);
+        let got = s.out.next_line(WAIT).unwrap_or_default();
+        assert_eq!(got, want, "after {cmd:?}");
+    }
+    finish(s);
+}
+
+#[test]
+fn commands_are_found_on_path_or_by_path_with_argv0_as_typed() {
+    let dir = std::path::Path::new(HELPER)
+        .parent()
+        .expect("a directory")
+        .display()
+        .to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    cmd.arg("-p").env("PATH", format!("{dir}:/usr/bin:/bin"));
+    let mut s = Session::spawn(&mut cmd, "tsh -p");
+    s.send_line("job-helper argv0");
+    assert_eq!(s.out.expect("argv0 ", WAIT), "argv0 job-helper");
+    s.send_line(&format!("{HELPER} argv0"));
+    assert_eq!(s.out.expect("argv0 ", WAIT), format!("argv0 {HELPER}"));
+    finish(s);
+}
+
+#[test]
+fn the_prompt_is_printed_before_each_line_unless_p() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    let mut s = Session::spawn(&mut cmd, "tsh");
+    s.send_line("jobs");
+    s.close_stdin();
+    let rest = s.out.rest(WAIT).join("\n");
+    assert_eq!(
+        rest, "tsh> tsh> ",
+        "one prompt before each line read, the last one before end of input"
+    );
+    let status = s.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "{}", describe_status(status));
+
+    let mut s = piped();
+    s.send_line("jobs");
+    s.close_stdin();
+    let rest = s.out.rest(WAIT);
+    assert!(rest.is_empty(), "-p prints no prompt; got {rest:?}");
+}
+
+#[test]
+fn quit_ends_the_shell_and_a_bad_option_is_a_usage_error() {
+    let mut s = piped();
+    s.send_line("quit");
+    let status = s.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "quit: {}", describe_status(status));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    cmd.args(["-p", "-v"]);
+    let mut s = Session::spawn(&mut cmd, "tsh -p -v");
+    s.send_line("quit");
+    let status = s.wait(WAIT);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "-v is an option: {}",
+        describe_status(status)
+    );
+
+    let out = testkit::run_with_deadline(Command::new(env!("CARGO_BIN_EXE_tsh")).arg("-x"), WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown option is a usage error"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "usage: tsh [-p] [-v]");
+}
+
+#[test]
+fn jobs_that_exit_at_once_are_all_reaped_and_never_lost() {
+    let mut s = piped();
+    let shell = s.pid();
+    // Foreground jobs that end before the shell could have recorded them: fg must still see
+    // them end (a lost job would keep it waiting forever).
+    for i in 0..40 {
+        s.send_line(&format!("{HELPER} exit {}", i % 3));
+    }
+    // Background ones too, reaped while the shell waits for input.
+    for _ in 0..20 {
+        s.send_line(&format!("{HELPER} exit 0 &"));
+    }
+    // Sixty processes one after the other: generous on a loaded machine.
+    let out = sync_within(&mut s, "after-burst", WAIT * 4);
+    assert_eq!(
+        out.iter().filter(|l| l.starts_with('[')).count(),
+        20,
+        "twenty background jobs announced; got {out:?}"
+    );
+    if let Err(e) = testkit::try_wait_until(WAIT, "every job to be reaped", || {
+        zombie_children(shell).is_empty()
+    }) {
+        panic!(
+            "{e}: the shell has zombie children {:?}; reap on SIGCHLD, also while waiting \
+             for input",
+            zombie_children(shell)
+        );
+    }
+    s.send_line("jobs");
+    let listed = sync(&mut s, "after-jobs");
+    assert!(
+        listed.is_empty(),
+        "every job has ended, yet jobs lists {listed:?}"
+    );
+    finish(s);
+}
+
+// ---- on a terminal ----
+
+#[test]
+fn on_a_terminal_ctrl_c_reaches_only_the_foreground_job() {
+    let mut t = on_terminal();
+    t.expect("tsh> ", WAIT);
+    t.send_line(&format!("{HELPER} spin"));
+    let ready = last(&t.expect("spin ready", WAIT));
+    let pid = number_after(&ready, "ready");
+    let (_, _, fg) = proc_ids(pid).expect("the job is alive");
+    assert_eq!(
+        fg, pid as i32,
+        "while it runs, the foreground job's group owns the terminal (tcsetpgrp)"
+    );
+    t.write(b"\x03");
+    let line = last(&t.expect("terminated by signal", WAIT));
+    assert!(
+        line.ends_with(&format!("Job [1] ({pid}) terminated by signal 2")),
+        "got {line:?}"
+    );
+    t.expect("tsh> ", WAIT);
+    let (_, _, fg) = proc_ids(t.pid()).expect("the shell is alive");
+    assert_eq!(
+        fg,
+        t.pid() as i32,
+        "after the job, the shell must own its terminal again"
+    );
+    t.send_line("quit");
+    let status = t.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "{}", describe_status(status));
+}
+
+#[test]
+fn on_a_terminal_ctrl_z_stops_the_job_and_fg_gives_it_the_terminal_again() {
+    let mut t = on_terminal();
+    t.expect("tsh> ", WAIT);
+    t.send_line(&format!("{HELPER} spin"));
+    let ready = last(&t.expect("spin ready", WAIT));
+    let pid = number_after(&ready, "ready");
+    t.write(b"\x1a");
+    let line = last(&t.expect("stopped by signal", WAIT));
+    assert!(
+        line.ends_with(&format!("Job [1] ({pid}) stopped by signal 20")),
+        "got {line:?}"
+    );
+    t.expect("tsh> ", WAIT);
+    t.send_line("jobs");
+    t.expect(&format!("[1] ({pid}) Stopped {HELPER} spin"), WAIT);
+    t.expect("tsh> ", WAIT);
+    t.send_line("fg %1");
+    wait_until(WAIT, "the job to own the terminal and run again", || {
+        proc_ids(t.pid()).map(|i| i.2) == Some(pid as i32) && testkit::proc_state(pid) != Some('T')
+    });
+    t.write(b"\x03");
+    t.expect(&format!("Job [1] ({pid}) terminated by signal 2"), WAIT);
+    t.expect("tsh> ", WAIT);
+}
+
+#[test]
+fn on_a_terminal_a_background_job_that_reads_it_stops_with_sigttin() {
+    let mut t = on_terminal();
+    t.expect("tsh> ", WAIT);
+    t.send_line(&format!("{HELPER} read &"));
+    let line = last(&t.expect("[1] (", WAIT));
+    let pid = number_after(&line, "[1]");
+    t.expect_or(
+        &format!("Job [1] ({pid}) stopped by signal 21"),
+        WAIT,
+        "a background job that reads the terminal is stopped by SIGTTIN, and the shell \
+         reports it",
+    );
+    t.send_line("fg %1");
+    wait_until(WAIT, "fg to give the job the terminal", || {
+        proc_ids(t.pid()).map(|i| i.2) == Some(pid as i32)
+    });
+    t.send_line("typed at the keyboard");
+    t.expect("read: typed at the keyboard", WAIT);
+    t.expect("tsh> ", WAIT);
+    t.send_line("jobs");
+    t.send_line("quit");
+    let status = t.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "{}", describe_status(status));
+    assert!(
+        !t.output().contains("Running") && !t.output().contains("Stopped"),
+        "the job ended; jobs should list nothing:\n{}",
+        t.output()
+    );
+}
+
+#[test]
+fn on_a_terminal_the_shell_is_not_stopped_or_killed_by_ctrl_c_and_ctrl_z() {
+    let mut t = on_terminal();
+    t.expect("tsh> ", WAIT);
+    t.write(b"\x03");
+    t.write(b"\x1a");
+    t.send_line(&format!("{HELPER} probe"));
+    let probe = last(&t.expect("probe ", WAIT));
+    let pid = probe
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("pid="))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        probe.contains(&format!("fg={pid}")),
+        "the foreground job must own the terminal: {probe}"
+    );
+    t.expect("tsh> ", WAIT);
+    t.send_line("quit");
+    let status = t.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "{}", describe_status(status));
+}
+
+#[test]
+fn closing_the_terminal_hangs_up_the_shell_and_its_jobs() {
+    let mut t = on_terminal();
+    let sid = t.pid();
+    t.expect("tsh> ", WAIT);
+    t.send_line(&format!("{HELPER} spin &"));
+    let bg = number_after(&last(&t.expect("[1] (", WAIT)), "[1]");
+    // A stopped job too: a SIGHUP reaches it only once it is continued.
+    t.send_line(&format!("{HELPER} stop-self &"));
+    t.expect("Job [2] (", WAIT);
+    t.send_line(&format!("{HELPER} spin"));
+    // The background spinner may say it is ready only now: skip its line.
+    let fg = loop {
+        let pid = number_after(&last(&t.expect("spin ready", WAIT)), "ready");
+        if pid != bg {
+            break pid;
+        }
+    };
+    t.close_master();
+    let status = t.wait(WAIT);
+    assert_eq!(
+        status.code(),
+        Some(129),
+        "on SIGHUP the shell hangs up its jobs (SIGHUP, then SIGCONT for the stopped one), \
+         reaps them and exits with 129; it ended with {}",
+        describe_status(status)
+    );
+    let left = session_members(sid);
+    assert!(
+        left.is_empty(),
+        "the shell's jobs must be gone and reaped (by the shell) when it ends; left: {left:?} \
+         (the foreground job was {fg})"
+    );
+}
