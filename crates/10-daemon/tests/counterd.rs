@@ -20,7 +20,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::daemon::{
-    DaemonGuard, ancestors, become_subreaper, describe_fds, fd_table, stat_field, status_field,
+    DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
+    check_umask_and_cwd, socket_activated,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, sh, temp_dir, wait_until};
 
@@ -187,53 +188,23 @@ fn start_serves_the_counter_and_the_daemon_passes_every_proc_check() {
         std::fs::read_to_string(&c.state).expect("state").trim(),
         "2"
     );
-    let me = std::process::id();
-    let ppid: u32 = stat_field(pid, 4)
-        .and_then(|p| p.parse().ok())
-        .expect("ppid");
-    let mut allowed = ancestors(me);
-    allowed.push(me);
-    assert!(ppid == 1 || allowed.contains(&ppid), "parent {ppid}");
-    let sid = stat_field(pid, 6).unwrap_or_default();
-    assert_ne!(sid, pid.to_string(), "the daemon must not lead its session");
-    assert_eq!(stat_field(pid, 7).as_deref(), Some("0"), "tty_nr");
-    assert_eq!(status_field(pid, "Umask").as_deref(), Some("0027"));
-    assert_eq!(
-        std::fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd"),
-        Path::new("/")
-    );
-    assert_eq!(
-        status_field(pid, "SigBlk").as_deref(),
-        Some("0000000000000000")
-    );
-    assert_eq!(
-        status_field(pid, "SigIgn").as_deref(),
-        Some("0000000000000000")
-    );
-    let fds = fd_table(pid);
-    let listing = describe_fds(pid);
-    for fd in 0..=2 {
-        assert_eq!(
-            fds.get(&fd).map(String::as_str),
-            Some("/dev/null"),
-            "{listing}"
-        );
-    }
-    let config = c.config.display().to_string();
-    assert!(
-        !fds.values().any(|t| *t == config),
-        "the launcher's fd {SENTINEL_FD} leaked into the daemon:\n{listing}"
-    );
     let pidfile = c.pidfile.display().to_string();
     let log = c.log.display().to_string();
-    for (fd, target) in fds.iter().filter(|(fd, _)| **fd > 2) {
-        assert!(
-            *target == pidfile
-                || *target == log
-                || target.starts_with("socket:")
-                || target.starts_with("pipe:"),
-            "fd {fd} -> {target} is not something counterd opened on purpose:\n{listing}"
-        );
+    let checks = [
+        check_reparented(pid),
+        check_no_terminal(pid),
+        check_umask_and_cwd(pid, "0027"),
+        check_signals(pid),
+        // The config was the launcher's fd 9; the daemon may hold its pid file, its log, its
+        // sockets and the self-pipe of its signal handlers.
+        check_fds(pid, &c.config, |others| {
+            others.iter().all(|t| {
+                *t == pidfile || *t == log || t.starts_with("socket:") || t.starts_with("pipe:")
+            })
+        }),
+    ];
+    for check in checks {
+        check.unwrap_or_else(|e| panic!("{e}"));
     }
     let st = c.run("status");
     assert_eq!(st.code(), Some(0), "{}", st.show());
@@ -407,32 +378,16 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
     let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
     notify.set_read_timeout(Some(WAIT)).expect("timeout");
     let listener = UnixListener::bind(&c.socket).expect("bind the service socket");
-    let fd = listener.as_raw_fd();
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_counterd"))
-        .arg("run")
+    let mut cmd = socket_activated(
+        Path::new(env!("CARGO_BIN_EXE_counterd")),
+        listener.as_raw_fd(),
+    );
+    cmd.arg("run")
         .args(c.args())
-        .env("LISTEN_FDS", "1")
         .env("NOTIFY_SOCKET", &notify_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: runs in the forked child before exec; dup2 and fcntl are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            let rc = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, 3)
-            };
-            if rc < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
     let mut d = ChildGuard::spawn(&mut cmd);
     let mut buf = [0u8; 512];
     let n = notify.recv(&mut buf).expect("READY=1 on the notify socket");

@@ -21,7 +21,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use testkit::daemon::{
-    DaemonGuard, ancestors, become_subreaper, describe_fds, fd_table, stat_field, status_field,
+    DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
+    check_umask_and_cwd, stat_field,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, temp_dir};
 
@@ -183,102 +184,48 @@ fn open_gate(gate: &Path, launcher: &mut ChildGuard) -> File {
 fn the_daemon_is_an_orphan_in_its_own_session_without_a_terminal() {
     let (_launch, daemon, _master) = started("detach-session");
     let pid = daemon.pid();
-    let ppid: u32 = stat_field(pid, 4)
-        .and_then(|p| p.parse().ok())
-        .expect("ppid");
-    let me = std::process::id();
-    let mut allowed = ancestors(me);
-    allowed.push(me);
+    check_reparented(pid).unwrap_or_else(|e| panic!("{e}"));
+    // The process in between has exited (the daemon was re-parented); it must have been reaped
+    // by the launcher, or it came back to us, a subreaper, as a zombie.
+    let unreaped: Vec<u32> = testkit::children_of(std::process::id())
+        .into_iter()
+        .filter(|&(p, state)| {
+            state == 'Z'
+                && stat_field(p, 2).as_deref() == Some("daemon-detach")
+                && stat_field(p, 6) == Some(p.to_string())
+        })
+        .map(|(p, _)| p)
+        .collect();
     assert!(
-        ppid == 1 || allowed.contains(&ppid),
-        "the daemon's parent is pid {ppid}: it should be init or a subreaper (this test, pid \
-         {me}, or one of its ancestors {allowed:?}): the processes between must exit"
+        unreaped.is_empty(),
+        "the process between launcher and daemon (pid {unreaped:?}) was never reaped: the \
+         launcher must waitpid() its child"
     );
-    let sid: u32 = stat_field(pid, 6)
-        .and_then(|s| s.parse().ok())
-        .expect("session");
-    assert_ne!(
-        sid, pid,
-        "the daemon (pid {pid}) leads its session: a session leader that opens a terminal gets \
-         it as its controlling terminal; fork once more after setsid"
-    );
-    let launcher_sid: u32 = stat_field(me, 6)
-        .and_then(|s| s.parse().ok())
-        .expect("our session");
-    assert_ne!(
-        sid, launcher_sid,
-        "the daemon is still in the test's session {sid}: it must start a session of its own"
-    );
-    let tty = stat_field(pid, 7).unwrap_or_default();
-    assert_eq!(
-        tty, "0",
-        "the daemon still has a controlling terminal (tty_nr {tty}): setsid() drops it"
-    );
+    check_no_terminal(pid).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn the_daemon_has_the_asked_umask_and_root_as_its_directory() {
-    let (launch, daemon, _master) = started("detach-umask");
-    let pid = daemon.pid();
-    assert_eq!(
-        status_field(pid, "Umask").as_deref(),
-        Some("0027"),
-        "the daemon's umask (Umask: in /proc/{pid}/status)"
-    );
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).expect("read its cwd");
-    assert_eq!(
-        cwd,
-        Path::new("/"),
-        "the daemon's working directory keeps {} busy; chdir(\"/\")",
-        cwd.display()
-    );
-    drop(launch);
+    let (_launch, daemon, _master) = started("detach-umask");
+    check_umask_and_cwd(daemon.pid(), "0027").unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn the_daemon_keeps_only_stdio_on_dev_null_and_what_it_opened() {
     let (launch, daemon, _master) = started("detach-fds");
-    let pid = daemon.pid();
-    let fds = fd_table(pid);
-    let listing = describe_fds(pid);
-    for fd in 0..=2 {
-        assert_eq!(
-            fds.get(&fd).map(String::as_str),
-            Some("/dev/null"),
-            "fd {fd} of the daemon should be /dev/null; its fds:\n{listing}"
-        );
-    }
-    let sentinel = launch.sentinel.display().to_string();
-    assert!(
-        !fds.values().any(|t| *t == sentinel),
-        "the launcher's fd {SENTINEL_FD} ({sentinel}) leaked into the daemon: close every fd \
-         above 2; its fds:\n{listing}"
-    );
-    let others: Vec<_> = fds.iter().filter(|(fd, _)| **fd > 2).collect();
-    assert!(
-        others.len() == 1 && others[0].1.starts_with("socket:"),
-        "besides 0-2 the daemon should hold only the socket it opened on purpose (the readiness \
-         pipe is closed once ready, the terminal is gone); its fds:\n{listing}"
-    );
+    // The readiness pipe is closed once ready, the terminal is gone: only the report socket
+    // the driver opened on purpose remains.
+    check_fds(daemon.pid(), &launch.sentinel, |others| {
+        others.len() == 1 && others[0].starts_with("socket:")
+    })
+    .unwrap_or_else(|e| panic!("{e} (the launcher had it at fd {SENTINEL_FD})"));
 }
 
 #[test]
 fn the_daemon_blocks_and_ignores_no_signal() {
+    // The launcher blocked SIGUSR1 and ignored SIGHUP.
     let (_launch, daemon, _master) = started("detach-signals");
-    let pid = daemon.pid();
-    let zero = "0000000000000000";
-    let blocked = status_field(pid, "SigBlk").unwrap_or_default();
-    assert_eq!(
-        blocked, zero,
-        "the daemon inherited a blocked signal mask (SigBlk {blocked}; the launcher blocked \
-         SIGUSR1): set an empty mask"
-    );
-    let ignored = status_field(pid, "SigIgn").unwrap_or_default();
-    assert_eq!(
-        ignored, zero,
-        "the daemon inherited ignored signals (SigIgn {ignored}; the launcher ignored SIGHUP, \
-         and Rust ignores SIGPIPE): restore every signal's default action"
-    );
+    check_signals(daemon.pid()).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -4,19 +4,20 @@
 //! `LISTEN_PID` and `NOTIFY_SOCKET` set, as systemd does. No systemd is needed.
 //!
 //! `LISTEN_PID` must be the daemon's own pid, known only after the fork: the driver is started
-//! through `sh -c 'LISTEN_PID=$$ exec DRIVER'` (exec keeps the shell's pid).
+//! through `sh -c 'LISTEN_PID=$$ exec DRIVER'` (exec keeps the shell's pid), see
+//! `testkit::daemon::socket_activated`.
 
 use std::io::BufRead;
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use testkit::daemon::socket_activated;
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, temp_dir, unique_name};
 
 const WAIT: Duration = DEFAULT_DEADLINE;
@@ -60,42 +61,21 @@ impl Manager {
 
     /// Starts the driver with the listener at fd 3; `listen_pid` None means "the daemon's pid".
     fn start(&self, listen_pid: Option<u32>) -> ChildGuard {
+        let fd = self.listener.as_raw_fd();
+        let program = Path::new(env!("CARGO_BIN_EXE_daemon-activated"));
         let mut cmd = match listen_pid {
-            None => {
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c")
-                    .arg("LISTEN_PID=$$ exec \"$0\"")
-                    .arg(env!("CARGO_BIN_EXE_daemon-activated"));
-                c
-            }
+            None => socket_activated(program, fd),
             Some(pid) => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_daemon-activated"));
-                c.env("LISTEN_PID", pid.to_string());
+                // Started directly, with LISTEN_PID naming someone else.
+                let mut c = socket_activated(Path::new("/usr/bin/env"), fd);
+                c.arg(format!("LISTEN_PID={pid}")).arg(program);
                 c
             }
         };
-        cmd.env("LISTEN_FDS", "1")
-            .env("NOTIFY_SOCKET", &self.notify_name)
+        cmd.env("NOTIFY_SOCKET", &self.notify_name)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let fd = self.listener.as_raw_fd();
-        // SAFETY: the closure runs in the forked child before exec and calls only dup2 and
-        // fcntl, which are async-signal-safe, on integers.
-        unsafe {
-            cmd.pre_exec(move || {
-                let rc = if fd == 3 {
-                    // dup2(3, 3) would keep close-on-exec: clear it instead.
-                    libc::fcntl(3, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(fd, 3)
-                };
-                if rc < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         ChildGuard::spawn(&mut cmd)
     }
 

@@ -212,3 +212,148 @@ pub fn ancestors(pid: u32) -> Vec<u32> {
     }
     out
 }
+
+/// Checks that `pid` was re-parented to init or to a subreaper (this process or one of its
+/// ancestors): whatever started it has exited.
+pub fn check_reparented(pid: u32) -> Result<(), String> {
+    let ppid: u32 = stat_field(pid, 4)
+        .and_then(|p| p.parse().ok())
+        .ok_or(format!("pid {pid} is gone"))?;
+    let me = std::process::id();
+    let mut allowed = ancestors(me);
+    allowed.push(me);
+    if ppid == 1 || allowed.contains(&ppid) {
+        return Ok(());
+    }
+    Err(format!(
+        "the daemon's parent is pid {ppid}: it should be init or a subreaper (this test, pid \
+         {me}, or one of its ancestors {allowed:?}): the processes between must exit"
+    ))
+}
+
+/// Checks that `pid` is in a session of its own that it does not lead, with no controlling
+/// terminal.
+pub fn check_no_terminal(pid: u32) -> Result<(), String> {
+    let sid = stat_field(pid, 6).unwrap_or_default();
+    if sid == pid.to_string() {
+        return Err(format!(
+            "the daemon (pid {pid}) leads its session: a session leader that opens a terminal \
+             gets it as its controlling terminal; fork once more after setsid"
+        ));
+    }
+    if stat_field(std::process::id(), 6) == Some(sid.clone()) {
+        return Err(format!(
+            "the daemon is still in the test's session {sid}: it must start a session of its own"
+        ));
+    }
+    let tty = stat_field(pid, 7).unwrap_or_default();
+    if tty != "0" {
+        return Err(format!(
+            "the daemon still has a controlling terminal (tty_nr {tty}): setsid() drops it"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `pid`'s umask (`Umask:` in status, e.g. `0027`) and that its cwd is `/`.
+pub fn check_umask_and_cwd(pid: u32, umask: &str) -> Result<(), String> {
+    let got = status_field(pid, "Umask").unwrap_or_default();
+    if got != umask {
+        return Err(format!(
+            "the daemon's umask (Umask: in /proc/{pid}/status) is {got}, not {umask}"
+        ));
+    }
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+    if cwd != std::path::Path::new("/") {
+        return Err(format!(
+            "the daemon's working directory {} stays busy (it cannot be unmounted); chdir(\"/\")",
+            cwd.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `pid` has fds 0-2 on `/dev/null`, no fd on `foreign` (a file its launcher had
+/// open), and that every other fd passes `on_purpose` (given the link's target).
+pub fn check_fds(
+    pid: u32,
+    foreign: &std::path::Path,
+    on_purpose: impl Fn(&[&str]) -> bool,
+) -> Result<(), String> {
+    let fds = fd_table(pid);
+    let listing = describe_fds(pid);
+    for fd in 0..=2 {
+        if fds.get(&fd).map(String::as_str) != Some("/dev/null") {
+            return Err(format!(
+                "fd {fd} of the daemon should be /dev/null; its fds:\n{listing}"
+            ));
+        }
+    }
+    let foreign = foreign.display().to_string();
+    if fds.values().any(|t| *t == foreign) {
+        return Err(format!(
+            "the launcher's file {foreign} leaked into the daemon: close every fd above 2; its \
+             fds:\n{listing}"
+        ));
+    }
+    let others: Vec<&str> = fds
+        .iter()
+        .filter(|(fd, _)| **fd > 2)
+        .map(|(_, t)| t.as_str())
+        .collect();
+    if !on_purpose(&others) {
+        return Err(format!(
+            "besides 0-2 the daemon should hold only what it opened on purpose; its fds:\n\
+             {listing}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `pid` blocks no signal and ignores none (`SigBlk`, `SigIgn`).
+pub fn check_signals(pid: u32) -> Result<(), String> {
+    let zero = "0000000000000000";
+    let blocked = status_field(pid, "SigBlk").unwrap_or_default();
+    if blocked != zero {
+        return Err(format!(
+            "the daemon inherited a blocked signal mask (SigBlk {blocked}): set an empty mask"
+        ));
+    }
+    let ignored = status_field(pid, "SigIgn").unwrap_or_default();
+    if ignored != zero {
+        return Err(format!(
+            "the daemon inherited ignored signals (SigIgn {ignored}; ignored signals survive \
+             fork and exec, and Rust ignores SIGPIPE): restore every signal's default action"
+        ));
+    }
+    Ok(())
+}
+
+/// A command that runs `program` the way a service manager does socket activation: the fd
+/// `listener` at 3 and `LISTEN_FDS=1`, `LISTEN_PID` set to the program's own pid (known only
+/// after the fork, hence `sh -c 'LISTEN_PID=$$ exec "$0" "$@"'`: exec keeps the shell's pid).
+pub fn socket_activated(program: &std::path::Path, listener: i32) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(program)
+        .env("LISTEN_FDS", "1");
+    // SAFETY: the closure runs in the forked child before exec and calls only dup2 and fcntl,
+    // which are async-signal-safe, on integers.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rc = if listener == 3 {
+                // dup2(3, 3) would keep close-on-exec: clear it instead.
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(listener, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
