@@ -14,14 +14,8 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
-
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
-
-use crate::pidfile::{Status, status};
 
 /// How [`stop`] ended the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

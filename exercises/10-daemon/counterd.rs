@@ -24,12 +24,6 @@
 
 use std::process::ExitCode;
 
-use crate::control;
-use crate::detach::detach;
-use crate::logs::{FileLog, Severity, Syslog};
-use crate::notify::{listen_fds, notify};
-use crate::pidfile::{PidFile, PidFileError, Status, status};
-
 /// The binary's entry point: parse the command line, do the command, map every failure to one
 /// line on stderr (`counterd: ...`) and its exit status.
 pub fn main() -> ExitCode {

@@ -18,13 +18,9 @@
 //! Read: docs/src/10-daemon.md#detach. Check: `cargo xtask check daemon/detach`.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io;
 
-use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use nix::sys::stat::{Mode, umask};
-use nix::sys::wait::waitpid;
-use nix::unistd::{ForkResult, chdir, fork, setsid};
+use nix::sys::stat::Mode;
 
 /// The daemon's end of the channel back to the launcher: say "ready" once, or fail.
 #[derive(Debug)]

@@ -12,11 +12,11 @@
 //!
 //! Read: docs/src/10-daemon.md#logs. Check: `cargo xtask check daemon/logs`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// A log file that can be reopened after it was moved.
 #[derive(Debug)]

@@ -13,10 +13,7 @@
 //! Read: docs/src/10-daemon.md#notify. Check: `cargo xtask check daemon/notify`.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::os::fd::{OwnedFd, RawFd};
 
 /// The first passed fd: 0-2 are stdio (`SD_LISTEN_FDS_START` in sd_listen_fds(3)).
 pub const LISTEN_FDS_START: RawFd = 3;

@@ -13,9 +13,8 @@
 //! Read: docs/src/10-daemon.md#pidfile. Check: `cargo xtask check daemon/pidfile`.
 
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// A pid file held by this process, for as long as this value lives.
