@@ -104,6 +104,7 @@ impl Launch {
 
     /// Runs the launcher to its exit; returns its status and what it printed on stderr.
     fn run(&self, extra: &[&str], tty: Option<&OwnedFd>) -> (ExitStatus, String) {
+        let _launching = launching();
         let (mut cmd, mut err, _sentinel) = self.command(extra, tty);
         let mut launcher = ChildGuard::spawn(&mut cmd);
         drop(cmd);
@@ -127,6 +128,16 @@ impl Launch {
             .expect("a pid from the daemon");
         DaemonGuard::new(pid)
     }
+}
+
+/// Held from a launcher's spawn to its reaping, and while looking for unreaped processes: a
+/// launcher that leads its own session (the terminal case) and has exited but is not yet
+/// reaped would otherwise look like an unreaped process in between.
+fn launching() -> std::sync::MutexGuard<'static, ()> {
+    static LAUNCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LAUNCHING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Starts a daemon with a terminal and every inherited setting; returns it once ready.
@@ -187,6 +198,7 @@ fn the_daemon_is_an_orphan_in_its_own_session_without_a_terminal() {
     check_reparented(pid).unwrap_or_else(|e| panic!("{e}"));
     // The process in between has exited (the daemon was re-parented); it must have been reaped
     // by the launcher, or it came back to us, a subreaper, as a zombie.
+    let _launching = launching();
     let unreaped: Vec<u32> = testkit::children_of(std::process::id())
         .into_iter()
         .filter(|&(p, state)| {
