@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -93,6 +94,24 @@ fn stop_waits_asleep_in_poll_on_a_pidfd() {
     let gate = v.pidfile.with_file_name("gate");
     nix::unistd::mkfifo(&gate, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let (tid, handle) = stop_on_thread(&v.pidfile, Duration::from_secs(60));
+    // On SIGTERM the victim opens its gate FIFO for reading: a non-blocking open for writing
+    // succeeds from then on. If stop returns (or panics) first, say so at once.
+    let mut writer = None;
+    testkit::wait_until(WAIT, "the daemon to receive SIGTERM", || {
+        if let Ok(f) = File::options()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&gate)
+        {
+            writer = Some(f);
+            return true;
+        }
+        handle.is_finished()
+    });
+    let Some(mut writer) = writer else {
+        let got = handle.join().expect("the stopping thread");
+        panic!("stop returned {got:?} before the daemon received SIGTERM");
+    };
     v.out.expect("got TERM", WAIT);
     let waits = [
         libc::SYS_poll,
@@ -109,9 +128,8 @@ fn stop_waits_asleep_in_poll_on_a_pidfd() {
     let syscall =
         std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).unwrap_or_default();
     // Let the victim exit, whatever the verdict, so nothing is left waiting.
-    let mut w = File::options().write(true).open(&gate).expect("open gate");
-    writeln!(w, "go").expect("write gate");
-    drop(w);
+    writeln!(writer, "go").expect("write gate");
+    drop(writer);
     let got = handle.join().expect("the stopping thread");
     assert!(
         res.is_ok(),
