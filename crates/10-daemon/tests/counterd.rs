@@ -21,7 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::daemon::{
     DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
-    check_umask_and_cwd, socket_activated,
+    check_umask_and_cwd, kill_mentioning, socket_activated,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, sh, temp_dir, wait_until};
 
@@ -35,6 +35,13 @@ struct Counterd {
     log: PathBuf,
     state: PathBuf,
     config: PathBuf,
+}
+
+impl Drop for Counterd {
+    fn drop(&mut self) {
+        // Every counterd of this test names its temp dir on its command line.
+        kill_mentioning(&self.dir.path().display().to_string());
+    }
 }
 
 /// What one `counterd` command did.
@@ -103,10 +110,17 @@ impl Counterd {
         let sentinel_file = File::open(&self.config).expect("open a sentinel");
         if sentinel {
             let fd = sentinel_file.as_raw_fd();
-            // SAFETY: runs in the forked child before exec; dup2 is async-signal-safe.
+            // SAFETY: runs in the forked child before exec; dup2 and fcntl are
+            // async-signal-safe.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::dup2(fd, SENTINEL_FD) < 0 {
+                    // dup2(9, 9) would keep close-on-exec: clear it instead.
+                    let rc = if fd == SENTINEL_FD {
+                        libc::fcntl(SENTINEL_FD, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(fd, SENTINEL_FD)
+                    };
+                    if rc < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
@@ -363,7 +377,7 @@ fn logs_can_go_to_syslog_as_datagrams() {
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     let d = DaemonGuard::new(c.pid());
     let mut buf = [0u8; 1024];
-    let n = syslog.recv(&mut buf).expect("a syslog datagram");
+    let n = testkit::daemon::recv(&syslog, &mut buf).expect("a syslog datagram");
     let line = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(
         line.starts_with("<30>1 ") && line.contains(&format!(" counterd {} - - started", d.pid())),
@@ -390,13 +404,13 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
         .stderr(Stdio::null());
     let mut d = ChildGuard::spawn(&mut cmd);
     let mut buf = [0u8; 512];
-    let n = notify.recv(&mut buf).expect("READY=1 on the notify socket");
+    let n = testkit::daemon::recv(&notify, &mut buf).expect("READY=1 on the notify socket");
     let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
     assert!(msg.lines().any(|l| l.starts_with("STATUS=")), "{msg:?}");
     assert_eq!(c.next(), "1");
     kill(Pid::from_raw(d.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-    let n = notify.recv(&mut buf).expect("STOPPING=1");
+    let n = testkit::daemon::recv(&notify, &mut buf).expect("STOPPING=1");
     assert_eq!(String::from_utf8_lossy(&buf[..n]), "STOPPING=1");
     let st = d.wait(WAIT);
     assert!(st.success(), "counterd run {}", describe_status(st));

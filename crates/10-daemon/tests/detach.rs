@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use testkit::daemon::{
     DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
-    check_umask_and_cwd, stat_field,
+    check_umask_and_cwd, kill_mentioning, stat_field,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, temp_dir};
 
@@ -35,6 +35,13 @@ struct Launch {
     report: UnixDatagram,
     report_path: PathBuf,
     sentinel: PathBuf,
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        // Every launcher and daemon of this test names its temp dir on its command line.
+        kill_mentioning(&self.dir.path().display().to_string());
+    }
 }
 
 impl Launch {
@@ -71,19 +78,26 @@ impl Launch {
         let sentinel_fd = sentinel.as_raw_fd();
         let tty_fd = tty.map(|t| t.as_raw_fd());
         // SAFETY: the closure runs in the forked child before exec and makes only
-        // async-signal-safe calls (dup2, setsid, ioctl, sigprocmask, signal) on integers and
+        // async-signal-safe calls (setsid, ioctl, dup2, fcntl, sigprocmask, signal) on integers and
         // on a sigset_t on its own stack; it allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
-                // dup2 clears close-on-exec on the copy: the launcher inherits fd 9.
-                if libc::dup2(sentinel_fd, SENTINEL_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
                 if let Some(tty) = tty_fd {
-                    // A new session whose controlling terminal is the pty, as in a shell.
+                    // A new session whose controlling terminal is the pty, as in a shell. First:
+                    // the pty's fd may have the number the sentinel is about to take.
                     if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
+                }
+                // dup2 clears close-on-exec on the copy (dup2(9, 9) would not: clear it then):
+                // the launcher inherits fd 9.
+                let rc = if sentinel_fd == SENTINEL_FD {
+                    libc::fcntl(SENTINEL_FD, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(sentinel_fd, SENTINEL_FD)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
@@ -117,7 +131,7 @@ impl Launch {
     /// Receives the daemon's pid and guards it.
     fn daemon(&self) -> DaemonGuard {
         let mut buf = [0u8; 32];
-        let n = self.report.recv(&mut buf).unwrap_or_else(|e| {
+        let n = testkit::daemon::recv(&self.report, &mut buf).unwrap_or_else(|e| {
             panic!(
                 "the daemon never sent its pid ({e}); did `detach` return in the daemon, and \
                  only there?"

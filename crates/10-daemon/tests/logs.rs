@@ -66,10 +66,8 @@ impl Logger {
 
     fn datagram(&self) -> String {
         let mut buf = [0u8; 2048];
-        let n = self
-            .syslog
-            .recv(&mut buf)
-            .expect("a datagram on our syslog socket");
+        let n =
+            testkit::daemon::recv(&self.syslog, &mut buf).expect("a datagram on our syslog socket");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }

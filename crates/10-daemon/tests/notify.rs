@@ -81,10 +81,8 @@ impl Manager {
 
     fn message(&self) -> String {
         let mut buf = [0u8; 1024];
-        let n = self
-            .notify
-            .recv(&mut buf)
-            .expect("a datagram on the notify socket");
+        let n =
+            testkit::daemon::recv(&self.notify, &mut buf).expect("a datagram on the notify socket");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }

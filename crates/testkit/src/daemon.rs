@@ -357,3 +357,36 @@ pub fn socket_activated(program: &std::path::Path, listener: i32) -> std::proces
     }
     cmd
 }
+
+/// Kills every process whose command line contains `needle` (a test's unique temp dir), waiting
+/// for each to vanish: the last line of defence for a daemon whose pid the test never learnt
+/// (a wrong pid file, a start-up that went astray). Call it when the test ends.
+pub fn kill_mentioning(needle: &str) {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != me && crate::proc_cmdline(pid).contains(needle) {
+            drop(DaemonGuard::new(pid));
+        }
+    }
+}
+
+/// `socket.recv(buf)`, retried when it fails with EINTR: a receive timeout (`SO_RCVTIMEO`) makes
+/// `recv` fail with EINTR after a stop and continue even without a signal handler (signal(7)).
+pub fn recv(socket: &std::os::unix::net::UnixDatagram, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match socket.recv(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
