@@ -24,6 +24,7 @@
 
 pub mod shm;
 pub mod job_control;
+pub mod daemon;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -1,0 +1,523 @@
+//! End-to-end tests for `counterd`, the practice daemon, run as a binary: the classic `start`
+//! (checked from outside through /proc), `stop`, `status`, `reload`, log rotation, syslog, the
+//! new-style `run` with socket activation and readiness notification, and every user error
+//! with its own exit status.
+//!
+//! Every daemon a test starts is guarded by its pid (read from the pid file) and killed when the
+//! test ends, also when it fails. The test process is a child subreaper, so the daemons come
+//! back to it and are reaped.
+
+use std::fs::File;
+use std::io::{BufRead, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::daemon::{
+    DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
+    check_umask_and_cwd, kill_mentioning, socket_activated,
+};
+use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, sh, temp_dir, wait_until};
+
+const WAIT: Duration = DEFAULT_DEADLINE;
+const SENTINEL_FD: i32 = 9;
+
+struct Counterd {
+    dir: tempfile::TempDir,
+    pidfile: PathBuf,
+    socket: PathBuf,
+    log: PathBuf,
+    state: PathBuf,
+    config: PathBuf,
+}
+
+impl Drop for Counterd {
+    fn drop(&mut self) {
+        // Every counterd of this test names its temp dir on its command line.
+        kill_mentioning(&self.dir.path().display().to_string());
+    }
+}
+
+/// What one `counterd` command did.
+struct Ran {
+    status: ExitStatus,
+    out: String,
+    err: String,
+}
+
+impl Ran {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    fn show(&self) -> String {
+        format!(
+            "{}; stdout {:?}; stderr {:?}",
+            describe_status(self.status),
+            self.out,
+            self.err
+        )
+    }
+}
+
+impl Counterd {
+    fn new(tag: &str) -> Counterd {
+        become_subreaper();
+        let dir = temp_dir(tag);
+        let p = |n: &str| dir.path().join(n);
+        let c = Counterd {
+            pidfile: p("c.pid"),
+            socket: p("c.sock"),
+            log: p("c.log"),
+            state: p("c.state"),
+            config: p("c.conf"),
+            dir,
+        };
+        std::fs::write(&c.config, "step = 1\n").expect("write the config");
+        c
+    }
+
+    fn args(&self) -> Vec<String> {
+        [
+            ("--pidfile", &self.pidfile),
+            ("--socket", &self.socket),
+            ("--log", &self.log),
+            ("--state", &self.state),
+            ("--config", &self.config),
+        ]
+        .iter()
+        .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+        .collect()
+    }
+
+    /// Runs `counterd COMMAND` with our paths (plus `extra`), stdout and stderr into files (a
+    /// daemon that kept them would make a pipe reader wait forever).
+    fn run_with(&self, command: &str, extra: &[&str], sentinel: bool) -> Ran {
+        let out_path = self.dir.path().join("out");
+        let err_path = self.dir.path().join("err");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_counterd"));
+        cmd.arg(command)
+            .args(self.args())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(File::create(&out_path).expect("out file"))
+            .stderr(File::create(&err_path).expect("err file"));
+        let sentinel_file = File::open(&self.config).expect("open a sentinel");
+        if sentinel {
+            let fd = sentinel_file.as_raw_fd();
+            // SAFETY: runs in the forked child before exec; dup2 and fcntl are
+            // async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // dup2(9, 9) would keep close-on-exec: clear it instead.
+                    let rc = if fd == SENTINEL_FD {
+                        libc::fcntl(SENTINEL_FD, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(fd, SENTINEL_FD)
+                    };
+                    if rc < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = ChildGuard::spawn(&mut cmd);
+        drop(cmd);
+        let status = child.wait(WAIT);
+        drop(sentinel_file);
+        Ran {
+            status,
+            out: std::fs::read_to_string(&out_path).unwrap_or_default(),
+            err: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
+    fn run(&self, command: &str) -> Ran {
+        self.run_with(command, &[], false)
+    }
+
+    /// `counterd start`, asserting success; returns a guard on the daemon.
+    fn start(&self) -> DaemonGuard {
+        let ran = self.run_with("start", &[], true);
+        assert_eq!(ran.code(), Some(0), "counterd start: {}", ran.show());
+        let pid = self.pid();
+        DaemonGuard::new(pid)
+    }
+
+    fn pid(&self) -> u32 {
+        let text = std::fs::read_to_string(&self.pidfile).unwrap_or_else(|e| {
+            panic!(
+                "`start` returned 0, so the pid file {} must exist: {e}",
+                self.pidfile.display()
+            )
+        });
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the pid file holds {text:?}, not a pid"))
+    }
+
+    fn next(&self) -> String {
+        let s = UnixStream::connect(&self.socket).unwrap_or_else(|e| {
+            panic!(
+                "connect to {}: {e}; log so far:\n{}",
+                self.socket.display(),
+                self.log_text()
+            )
+        });
+        s.set_read_timeout(Some(WAIT)).expect("timeout");
+        let mut line = String::new();
+        std::io::BufReader::new(s)
+            .read_line(&mut line)
+            .expect("read the number");
+        line.trim().to_string()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log file at `path` contains `needle` (the daemon's answer to a signal
+    /// has no other event to wait on).
+    fn wait_log(&self, path: &Path, needle: &str) {
+        wait_until(WAIT, &format!("{needle:?} in {}", path.display()), || {
+            std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
+        });
+    }
+}
+
+#[test]
+fn start_serves_the_counter_and_the_daemon_passes_every_proc_check() {
+    let c = Counterd::new("counterd-start");
+    let d = c.start();
+    let pid = d.pid();
+    assert_eq!(c.next(), "1");
+    assert_eq!(c.next(), "2");
+    assert_eq!(
+        std::fs::read_to_string(&c.state).expect("state").trim(),
+        "2"
+    );
+    let pidfile = c.pidfile.display().to_string();
+    let log = c.log.display().to_string();
+    let checks = [
+        check_reparented(pid),
+        check_no_terminal(pid),
+        check_umask_and_cwd(pid, "0027"),
+        check_signals(pid),
+        // The config was the launcher's fd 9; the daemon may hold its pid file, its log, its
+        // sockets and the self-pipe of its signal handlers.
+        check_fds(pid, &c.config, |others| {
+            others.iter().all(|t| {
+                *t == pidfile || *t == log || t.starts_with("socket:") || t.starts_with("pipe:")
+            })
+        }),
+    ];
+    for check in checks {
+        check.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let st = c.run("status");
+    assert_eq!(st.code(), Some(0), "{}", st.show());
+    assert_eq!(st.out.trim(), format!("counterd is running (pid {pid})"));
+
+    let stopped = c.run("stop");
+    assert_eq!(stopped.code(), Some(0), "{}", stopped.show());
+    assert_eq!(stopped.out.trim(), format!("counterd stopped (pid {pid})"));
+    assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+    assert!(
+        !c.pidfile.exists(),
+        "a stopped counterd removes its pid file"
+    );
+    assert!(
+        !c.socket.exists(),
+        "a stopped counterd removes its socket file"
+    );
+    let st = c.run("status");
+    assert_eq!(st.code(), Some(3), "{}", st.show());
+    assert_eq!(st.out.trim(), "counterd is stopped");
+}
+
+#[test]
+fn the_count_survives_a_restart() {
+    let c = Counterd::new("counterd-restart");
+    let d = c.start();
+    assert_eq!(c.next(), "1");
+    assert_eq!(c.run("stop").code(), Some(0));
+    assert!(d.wait_exit(WAIT));
+    let _d = c.start();
+    assert_eq!(c.next(), "2", "the counter lives in the state file");
+}
+
+#[test]
+fn a_second_start_fails_with_already_running() {
+    let c = Counterd::new("counterd-twice");
+    let d = c.start();
+    let again = c.run("start");
+    assert_eq!(again.code(), Some(150), "{}", again.show());
+    assert_eq!(
+        again.err.trim(),
+        format!("counterd: already running (pid {})", d.pid())
+    );
+    assert_eq!(
+        c.pid(),
+        d.pid(),
+        "the pid file still names the first daemon"
+    );
+}
+
+#[test]
+fn a_start_up_failure_in_the_daemon_is_printed_by_the_launcher() {
+    let c = Counterd::new("counterd-taken");
+    // Another server already listens on the socket path: counterd must not steal it.
+    let _other = UnixListener::bind(&c.socket).expect("bind");
+    let ran = c.run("start");
+    assert_eq!(
+        ran.code(),
+        Some(1),
+        "the daemon could not listen; the launcher must fail: {}",
+        ran.show()
+    );
+    assert!(
+        ran.err.contains("another server is listening"),
+        "the launcher should print the daemon's own error: {}",
+        ran.show()
+    );
+    wait_until(WAIT, "the failed daemon to release its pid file", || {
+        !c.pidfile.exists()
+    });
+}
+
+#[test]
+fn stop_and_reload_when_stopped_say_not_running() {
+    let c = Counterd::new("counterd-stopped");
+    for cmd in ["stop", "reload"] {
+        let ran = c.run(cmd);
+        assert_eq!(ran.code(), Some(7), "counterd {cmd}: {}", ran.show());
+        assert!(
+            ran.err.starts_with("counterd: not running") && ran.err.lines().count() == 1,
+            "{}",
+            ran.show()
+        );
+    }
+}
+
+#[test]
+fn a_stale_pid_file_is_reported_and_its_pid_is_never_signalled() {
+    let c = Counterd::new("counterd-stale");
+    let mut stranger = ChildGuard::spawn(sh("exec sleep 60").stdin(Stdio::null()));
+    let pid = stranger.id();
+    std::fs::write(&c.pidfile, format!("{pid}\n")).expect("write");
+    let st = c.run("status");
+    assert_eq!(
+        st.code(),
+        Some(1),
+        "LSB: dead with a pid file: {}",
+        st.show()
+    );
+    let stop = c.run("stop");
+    assert_eq!(stop.code(), Some(7), "{}", stop.show());
+    assert!(stop.err.contains("stale"), "{}", stop.show());
+    assert!(
+        stranger.child().try_wait().expect("try_wait").is_none(),
+        "pid {pid} was named by a stale pid file and got killed"
+    );
+    let d = c.start();
+    assert_ne!(d.pid(), pid, "start replaces a stale pid file");
+}
+
+#[test]
+fn reload_rereads_the_config_and_keeps_the_old_one_when_the_new_is_bad() {
+    let c = Counterd::new("counterd-reload");
+    let _d = c.start();
+    assert_eq!(c.next(), "1");
+    std::fs::write(&c.config, "step = 5\n").expect("write");
+    let r = c.run("reload");
+    assert_eq!(r.code(), Some(0), "{}", r.show());
+    c.wait_log(&c.log, "reloaded: step=5");
+    assert_eq!(c.next(), "6");
+    std::fs::write(&c.config, "step = zero\n").expect("write");
+    assert_eq!(c.run("reload").code(), Some(0));
+    c.wait_log(&c.log, "reload failed");
+    assert!(
+        c.log_text().contains("keeping step=5"),
+        "the log should say why and what is kept:\n{}",
+        c.log_text()
+    );
+    assert_eq!(c.next(), "11", "a bad config must not replace the good one");
+}
+
+#[test]
+fn a_rotated_log_is_reopened_on_reload() {
+    let c = Counterd::new("counterd-rotate");
+    let _d = c.start();
+    let moved = c.dir.path().join("c.log.1");
+    std::fs::rename(&c.log, &moved).expect("move the log");
+    assert_eq!(c.run("reload").code(), Some(0));
+    c.wait_log(&c.log, "reloaded");
+    let old = std::fs::read_to_string(&moved).expect("moved log");
+    assert!(old.contains("started"), "{old}");
+    assert!(
+        !old.contains("reloaded"),
+        "after SIGHUP lines go to the new file"
+    );
+}
+
+#[test]
+fn logs_can_go_to_syslog_as_datagrams() {
+    let c = Counterd::new("counterd-syslog");
+    let sock = c.dir.path().join("log.sock");
+    let syslog = UnixDatagram::bind(&sock).expect("bind");
+    syslog.set_read_timeout(Some(WAIT)).expect("timeout");
+    let target = format!("syslog:{}", sock.display());
+    let ran = c.run_with("start", &["--log", &target], false);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let d = DaemonGuard::new(c.pid());
+    let mut buf = [0u8; 1024];
+    let n = testkit::daemon::recv(&syslog, &mut buf).expect("a syslog datagram");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        line.starts_with("<30>1 ") && line.contains(&format!(" counterd {} - - started", d.pid())),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn run_serves_a_passed_socket_and_notifies_the_manager() {
+    let c = Counterd::new("counterd-run");
+    let notify_path = c.dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).expect("bind notify");
+    notify.set_read_timeout(Some(WAIT)).expect("timeout");
+    let listener = UnixListener::bind(&c.socket).expect("bind the service socket");
+    let mut cmd = socket_activated(
+        Path::new(env!("CARGO_BIN_EXE_counterd")),
+        listener.as_raw_fd(),
+    );
+    cmd.arg("run")
+        .args(c.args())
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut d = ChildGuard::spawn(&mut cmd);
+    let mut buf = [0u8; 512];
+    let n = testkit::daemon::recv(&notify, &mut buf).expect("READY=1 on the notify socket");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
+    assert!(msg.lines().any(|l| l.starts_with("STATUS=")), "{msg:?}");
+    assert_eq!(c.next(), "1");
+    kill(Pid::from_raw(d.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let n = testkit::daemon::recv(&notify, &mut buf).expect("STOPPING=1");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), "STOPPING=1");
+    let st = d.wait(WAIT);
+    assert!(st.success(), "counterd run {}", describe_status(st));
+    assert!(
+        c.socket.exists(),
+        "the passed socket belongs to the manager: counterd must not remove its file"
+    );
+    assert!(!c.pidfile.exists());
+    drop(listener);
+}
+
+#[test]
+fn every_user_error_has_one_line_and_its_own_exit_status() {
+    let c = Counterd::new("counterd-errors");
+    let missing = c.dir.path().join("no-such-dir/c.pid");
+    let cases: Vec<(&str, Vec<String>, i32)> = vec![
+        ("usage", vec!["frobnicate".into()], 2),
+        ("bad config", vec!["start".into()], 6),
+        (
+            "pid-file directory missing",
+            vec![
+                "start".into(),
+                "--pidfile".into(),
+                missing.display().to_string(),
+            ],
+            5,
+        ),
+        (
+            "no permission",
+            vec![
+                "start".into(),
+                "--pidfile".into(),
+                "/sys/counterd-test.pid".into(),
+            ],
+            4,
+        ),
+    ];
+
+    for (what, args, code) in cases {
+        if what == "bad config" {
+            std::fs::write(&c.config, "steps = 3\n").expect("write");
+        } else {
+            std::fs::write(&c.config, "step = 1\n").expect("write");
+        }
+        let (cmd, extra) = args.split_first().expect("a command");
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let ran = c.run_with(cmd, &extra, false);
+        assert_eq!(ran.code(), Some(code), "{what}: {}", ran.show());
+        assert!(
+            ran.err.lines().count() == 1 && ran.err.starts_with("counterd: "),
+            "{what}: one line starting `counterd: `: {}",
+            ran.show()
+        );
+
+        assert!(!c.pidfile.exists(), "{what}: nothing was started");
+    }
+}
+
+#[test]
+fn default_paths_live_in_a_private_runtime_directory() {
+    let dir = temp_dir("counterd-defaults");
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("mkdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
+        .arg("status")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run counterd status");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let made = runtime.join("counterd");
+    let mode = std::fs::metadata(&made)
+        .unwrap_or_else(|e| panic!("{} should exist: {e}", made.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the default directory must be private");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("mkdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
+        .arg("status")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run counterd status");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let uid = nix::unistd::getuid();
+    let made = tmp.join(format!("counterd-{uid}"));
+    let mode = std::fs::metadata(&made)
+        .unwrap_or_else(|e| panic!("{} should exist: {e}", made.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // An open directory there is refused: anyone could plant a pid file or socket in it.
+    std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let mut out = Command::new(env!("CARGO_BIN_EXE_counterd"))
+        .arg("status")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = String::new();
+    if let Some(mut e) = out.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let st = out.wait().expect("wait");
+    assert_eq!(st.code(), Some(4), "{err}");
+}

@@ -1,0 +1,32 @@
+//! Practice `daemon/counterd`: a counter service and its control CLI, classic and new-style.
+//!
+//! Scenario: `counterd` is a small service worth daemonizing: a Unix-socket server that answers
+//! each connection with the next number of a counter it keeps in a state file, so the count
+//! survives restarts. It runs either the classic way (`counterd start` detaches, and returns once
+//! the daemon serves) or the new way (`counterd run` stays in the foreground for a service
+//! manager, takes a passed socket and reports readiness). The same binary controls it.
+//!
+//! ```text
+//! counterd start|stop|status|reload|run [--pidfile P] [--socket S] [--log L] [--state F]
+//!                                       [--config C]
+//! ```
+//! Defaults live in `$XDG_RUNTIME_DIR/counterd/`, or in `/tmp/counterd-UID/` (created 0700).
+//! `--log` takes a file path, `syslog` (for `/dev/log`) or `syslog:PATH`. The config file has
+//! `step = N` lines (the counter's increment, 1 by default); `reload` re-reads it and reopens the
+//! log file.
+//!
+//! Exit statuses, after the LSB init-script conventions: 0 success; `status` 0 running, 1 dead
+//! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed); 2 usage;
+//! 4 permission denied; 5 a directory is missing; 6 bad or unreadable config; 7 not running
+//! (`stop`, `reload`); 150 already running (LSB leaves 150-199 to applications).
+//!
+//! Read: docs/src/10-daemon.md#counterd. Check: `cargo xtask check daemon/counterd`.
+
+use std::process::ExitCode;
+
+/// The binary's entry point: parse the command line, do the command, map every failure to one
+/// line on stderr (`counterd: ...`) and its exit status.
+pub fn main() -> ExitCode {
+    // TODO: the CLI, the classic daemon, the new-style one. Build on your earlier modules.
+    todo!("counterd")
+}

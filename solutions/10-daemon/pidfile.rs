@@ -1,0 +1,158 @@
+//! Exercise `daemon/pidfile`: a pid file that tells the truth, even after a crash.
+//!
+//! Scenario: a daemon writes its pid to a file so that `stop` and `status` can find it. Two
+//! copies started at the same moment must not both run; a daemon killed with SIGKILL leaves its
+//! file behind, and the pid in it may by now belong to some unrelated process.
+//!
+//! Goal: [`PidFile::acquire`] makes the caller the one running instance: it fails with
+//! [`PidFileError::AlreadyRunning`] (displayed `already running (pid N)`) while another instance
+//! holds the file, and never damages that instance's file. The file is held for as long as the
+//! returned value lives. [`status`] tells a running instance from a stale file and from none,
+//! without trusting a pid that nobody vouches for.
+//!
+//! Read: docs/src/10-daemon.md#pidfile. Check: `cargo xtask check daemon/pidfile`.
+
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// A pid file held (locked) by this process; the lock goes with the open file.
+#[derive(Debug)]
+pub struct PidFile {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why [`PidFile::acquire`] failed.
+#[derive(Debug)]
+pub enum PidFileError {
+    /// Another live process holds the file; its pid as written in the file, if readable.
+    AlreadyRunning(Option<u32>),
+    /// The file could not be opened, locked or written.
+    Io(io::Error),
+}
+
+impl fmt::Display for PidFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PidFileError::AlreadyRunning(Some(pid)) => write!(f, "already running (pid {pid})"),
+            PidFileError::AlreadyRunning(None) => write!(f, "already running (pid unknown)"),
+            PidFileError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for PidFileError {}
+
+impl From<io::Error> for PidFileError {
+    fn from(e: io::Error) -> Self {
+        PidFileError::Io(e)
+    }
+}
+
+/// What a pid file says about the daemon it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The file is locked: the process that wrote this pid is alive and holds it.
+    Running(u32),
+    /// The file exists but nobody holds its lock: the daemon died; the pid in it (if any) must
+    /// not be signalled, it may belong to anyone by now.
+    Stale(Option<u32>),
+    /// There is no pid file.
+    Stopped,
+}
+
+impl PidFile {
+    /// Becomes the one running instance for `path`, writing our pid into it.
+    ///
+    /// # References
+    /// open(2) (`O_CREAT` without `O_TRUNC`), flock(2) through `File::try_lock`, ftruncate(2).
+    pub fn acquire(path: &Path) -> Result<PidFile, PidFileError> {
+        loop {
+            // No O_TRUNC: opening must not wipe the pid of an instance that holds the file.
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o644)
+                .open(path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(PidFileError::AlreadyRunning(read_pid(&mut file)));
+                }
+                Err(TryLockError::Error(e)) => return Err(e.into()),
+            }
+            // The previous holder may have removed the file between our open and our lock: then
+            // we locked an unlinked inode and must start over with the file now at `path`.
+            let ours = file.metadata()?;
+            match std::fs::metadata(path) {
+                Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {}
+                _ => continue,
+            }
+            // Only the lock holder writes: truncate what a dead instance left, then our pid.
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "{}", std::process::id())?;
+            file.sync_data()?;
+            return Ok(PidFile {
+                file,
+                path: path.to_path_buf(),
+            });
+        }
+    }
+
+    /// The path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        // Remove the file while still holding the lock, so no one sees it unlocked with our pid
+        // in it; the lock itself goes when `file` closes, right after.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// The pid written in an open pid file, if it holds one.
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// What the pid file at `path` says: a live holder, a stale file, or no file.
+///
+/// The lock decides, not the pid: a pid can be reused, a lock dies with its holder.
+pub fn status(path: &Path) -> io::Result<Status> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Status::Stopped),
+        Err(e) => return Err(e),
+    };
+    let pid = read_pid(&mut file);
+    // A shared lock conflicts with the holder's exclusive one, and we release it at once.
+    match file.try_lock_shared() {
+        Ok(()) => {
+            file.unlock()?;
+            Ok(Status::Stale(pid))
+        }
+        Err(TryLockError::WouldBlock) => match pid {
+            Some(pid) => Ok(Status::Running(pid)),
+            // Locked but still empty: the holder is between its lock and its write. Never
+            // make up a pid (0 would mean "my own process group" to kill(2)).
+            None => Err(io::Error::other(format!(
+                "{} is locked but holds no pid yet (a daemon is starting)",
+                path.display()
+            ))),
+        },
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
