@@ -26,6 +26,7 @@
 //!   when `grace` has passed are answered `Outcome::Failed("pool shut down")` and their workers
 //!   killed. Dropping a pool is a shutdown with no grace. No worker outlives the pool, and none
 //!   is left a zombie.
+//!
 //! Chapter: `docs/src/11-process-pool.md#pool`. Check: `cargo xtask check process-pool/pool`.
 
 use std::collections::{HashMap, VecDeque};
@@ -206,5 +207,11 @@ impl Pool {
     pub fn shutdown(&self, grace: Duration) -> Stats {
         // TODO: drain, then stop and reap every worker.
         todo!("shut down")
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // TODO: a pool dropped without `shutdown` must still leave no worker behind.
     }
 }
