@@ -187,3 +187,27 @@ fn a_read_interrupted_by_a_signal_is_retried() {
         "EINTR before a clean end is still a clean end"
     );
 }
+
+/// A reader whose first read fails with a real error, then reports end of file.
+struct FailsOnce(bool);
+
+impl Read for FailsOnce {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        if std::mem::replace(&mut self.0, true) {
+            Ok(0)
+        } else {
+            Err(io::Error::other("device gone"))
+        }
+    }
+}
+
+#[test]
+fn a_read_error_other_than_eintr_is_returned() {
+    match read_frame(&mut FailsOnce(false)) {
+        Err(e) if e.kind() == ErrorKind::Other => {}
+        other => panic!(
+            "only EINTR is retried: a failing read must be returned as the error, not retried \
+             into a clean end; got {other:?}"
+        ),
+    }
+}
