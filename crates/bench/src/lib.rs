@@ -17,6 +17,8 @@
 //! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
 //!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
 //!   bandwidth against `memcpy`;
+//! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
+//!   in from `solutions/`, see below) against a process per task and a bare pipe round trip;
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
@@ -26,7 +28,27 @@ pub mod groups;
 pub mod heap;
 pub mod ipc;
 pub mod report;
+#[cfg(feature = "solution")]
+pub mod pool_bench;
 pub mod settings;
 pub mod shm;
 pub mod spawn;
 pub mod throughput;
+
+// The process pool's reference solution, compiled into this crate by path, and only with this
+// crate's own `solution` feature: the default build never compiles a solution. It cannot be a
+// dependency with `features = ["solution"]`: Cargo unifies features across a workspace build,
+// and every `cargo build --workspace` would then compile the solutions in place of the stubs.
+// The modules keep the names the solution refers to (`crate::frame`, `crate::task`).
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/11-process-pool/frame.rs"]
+pub mod frame;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/11-process-pool/pool.rs"]
+pub mod pool;
+#[cfg(feature = "solution")]
+#[path = "../../11-process-pool/src/task.rs"]
+pub mod task;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/11-process-pool/worker_loop.rs"]
+pub mod worker_loop;

@@ -1,0 +1,468 @@
+//! Tests for `process_pool::pool`: real `pool-worker` processes, dispatched to by load, killed
+//! with SIGKILL mid-task, timed out, recycled, resized and restarted, and not one task lost or
+//! answered twice.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, mkfifo};
+use process_pool::pool::{Config, Done, Outcome, Pool, SubmitError};
+
+const DEADLINE: Duration = testkit::DEFAULT_DEADLINE;
+
+fn config(workers: usize) -> Config {
+    Config::new(env!("CARGO_BIN_EXE_pool-worker"), workers)
+}
+
+fn start(config: Config) -> Pool {
+    Pool::start(config).expect("Pool::start with the pool-worker binary")
+}
+
+fn next(rx: &Receiver<Done>, what: &str) -> Done {
+    rx.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+        panic!("no Done within {DEADLINE:?} while waiting for {what}: a task was lost or its answer never sent")
+    })
+}
+
+fn run(pool: &Pool, line: &str) -> Outcome {
+    let (tx, rx) = mpsc::channel();
+    let id = pool.submit(line, &tx).expect("submit to a running pool");
+    let done = next(&rx, line);
+    assert_eq!(done.id, id, "the Done must carry the id submit returned");
+    done.outcome
+}
+
+fn pid_of(outcome: &Outcome) -> u32 {
+    match outcome {
+        Outcome::Ok(pid) => pid.parse().expect("`pid` answers a number"),
+        other => panic!("the task `pid` should succeed; got {other:?}"),
+    }
+}
+
+/// A FIFO in a fresh temp dir: `block PATH` tasks run until the test writes to it and closes it.
+struct Fifo {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Fifo {
+    fn new(tag: &str) -> Fifo {
+        let dir = testkit::temp_dir(tag);
+        let path = dir.path().join("gate");
+        mkfifo(&path, Mode::from_bits_truncate(0o600)).expect("mkfifo");
+        Fifo { _dir: dir, path }
+    }
+
+    fn task(&self) -> String {
+        format!("block {}", self.path.display())
+    }
+
+    /// Opens the write end: returns once a worker has opened the read end, that is, once a
+    /// `block` task is running. Dropping the file releases that task.
+    fn open(&self) -> std::fs::File {
+        let path = self.path.clone();
+        testkit::call_with_deadline(DEADLINE, move || OpenOptions::new().write(true).open(&path))
+            .expect("no worker opened the FIFO: the `block` task never started")
+            .expect("open the FIFO for writing")
+    }
+
+    fn release(&self) {
+        let mut w = self.open();
+        let _ = w.write_all(b"go");
+    }
+}
+
+fn assert_gone(pid: u32, what: &str) {
+    testkit::wait_until(
+        DEADLINE,
+        &format!("{what} (pid {pid}) to be reaped"),
+        || testkit::proc_state(pid).is_none(),
+    );
+}
+
+#[test]
+fn workers_are_started_once_and_reused_for_every_task() {
+    let pool = start(config(2));
+    let pids: HashSet<u32> = pool.worker_pids().into_iter().collect();
+    assert_eq!(pids.len(), 2, "two workers should be running after start");
+    for pid in &pids {
+        assert_eq!(
+            testkit::proc_ppid(*pid),
+            Some(std::process::id()),
+            "worker {pid} should be a child of the pool's process"
+        );
+    }
+    let mut answered_by = HashSet::new();
+    for _ in 0..20 {
+        answered_by.insert(pid_of(&run(&pool, "pid")));
+    }
+    assert!(
+        answered_by.is_subset(&pids),
+        "20 tasks should be served by the 2 pre-forked workers {pids:?}, not new processes; \
+         answered by {answered_by:?}"
+    );
+    assert_eq!(
+        pool.worker_pids().into_iter().collect::<HashSet<_>>(),
+        pids,
+        "no worker should have been replaced"
+    );
+    let stats = pool.shutdown(DEADLINE);
+    assert_eq!(
+        (stats.done, stats.failed, stats.restarts),
+        (20, 0, 0),
+        "final stats {stats:?}"
+    );
+    for pid in pids {
+        assert_gone(pid, "a worker after shutdown");
+    }
+}
+
+#[test]
+fn a_busy_worker_gets_no_new_task_while_an_idle_one_is_free() {
+    let mut cfg = config(2);
+    cfg.depth = 3;
+    let pool = start(cfg);
+    let fifo = Fifo::new("least-loaded");
+    let (tx, rx) = mpsc::channel();
+    let blocked = pool.submit(&fifo.task(), &tx).expect("submit");
+    let holder = fifo.open();
+    // One worker now holds one task; the other holds none. Ten tasks one after the other: a
+    // least-loaded pool gives every one to the idle worker.
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for i in 0..10 {
+        let (t, r) = mpsc::channel();
+        pool.submit("pid", &t).expect("submit");
+        let done = r.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+            panic!(
+                "task {i} got no answer: it went to the worker stuck on the FIFO although the \
+                 other worker had no task (dispatch by fewest outstanding tasks); so far {counts:?}"
+            )
+        });
+        *counts.entry(pid_of(&done.outcome)).or_default() += 1;
+    }
+    assert_eq!(
+        counts.len(),
+        1,
+        "all ten went to the idle worker: {counts:?}"
+    );
+    drop(holder);
+    let done = next(&rx, "the blocked task");
+    assert_eq!(
+        (done.id, done.outcome),
+        (blocked, Outcome::Ok("released".into()))
+    );
+}
+
+#[test]
+fn a_full_queue_says_busy_and_submit_waits_for_room() {
+    let mut cfg = config(1);
+    cfg.queue = 2;
+    let pool = std::sync::Arc::new(start(cfg));
+    let fifo = Fifo::new("backpressure");
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&fifo.task(), &tx).expect("submit");
+    let holder = fifo.open();
+    pool.try_submit("echo q1", &tx)
+        .expect("room for the first queued task");
+    pool.try_submit("echo q2", &tx)
+        .expect("room for the second queued task");
+    assert_eq!(
+        pool.try_submit("echo q3", &tx),
+        Err(SubmitError::Busy),
+        "with the only worker busy and 2 tasks queued (queue = 2), try_submit must say Busy"
+    );
+    let (sub_tx, sub_rx) = mpsc::channel();
+    let waiter = {
+        let pool = std::sync::Arc::clone(&pool);
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let r = pool.submit("echo q4", &tx);
+            let _ = sub_tx.send(r);
+        })
+    };
+    assert!(
+        sub_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "submit returned while the queue was full: it should wait for room (backpressure)"
+    );
+    drop(holder);
+    let r = sub_rx
+        .recv_timeout(DEADLINE)
+        .expect("submit should return once the worker frees the queue");
+    assert!(r.is_ok(), "the waiting submit should succeed: {r:?}");
+    waiter.join().expect("waiter");
+    let mut outcomes: Vec<Outcome> = (0..4)
+        .map(|_| next(&rx, "the queued tasks").outcome)
+        .collect();
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(
+        outcomes,
+        ["q1", "q2", "q4", "released"]
+            .map(|s| Outcome::Ok(s.into()))
+            .to_vec()
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_task_is_replaced_and_the_task_runs_again_once() {
+    let pool = start(config(1));
+    let fifo = Fifo::new("killed");
+    let (tx, rx) = mpsc::channel();
+    let id = pool.submit(&fifo.task(), &tx).expect("submit");
+    let first = fifo.open();
+    let victim = pool.worker_pids()[0];
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    drop(first);
+    assert_gone(victim, "the killed worker");
+    // The task must run again on the replacement: it opens the FIFO once more.
+    fifo.release();
+    let done = next(&rx, "the task whose worker was killed");
+    assert_eq!(
+        (done.id, done.outcome),
+        (id, Outcome::Ok("released".into())),
+        "the task should be re-dispatched and succeed"
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "a task must be answered exactly once"
+    );
+    let pids = pool.worker_pids();
+    assert!(
+        pids.len() == 1 && pids[0] != victim,
+        "the dead worker should be replaced by a new process; workers now {pids:?}"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.restarts, stats.done, stats.workers),
+        (1, 1, 1),
+        "stats {stats:?}"
+    );
+}
+
+#[test]
+fn a_task_that_kills_its_workers_is_quarantined_and_the_pool_lives_on() {
+    let mut cfg = config(2);
+    cfg.quarantine_after = 3;
+    let pool = start(cfg);
+    assert_eq!(
+        run(&pool, "crash"),
+        Outcome::Quarantined,
+        "a task that killed 3 workers should be answered Quarantined, not retried forever"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        stats.restarts, 3,
+        "each of the 3 deaths should start a replacement: {stats:?}"
+    );
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert_eq!(
+        run(&pool, "echo still here"),
+        Outcome::Ok("still here".into())
+    );
+    assert_eq!(
+        pool.worker_pids().len(),
+        2,
+        "the pool keeps its two workers"
+    );
+}
+
+#[test]
+fn a_task_past_its_timeout_is_answered_timed_out_and_its_worker_killed() {
+    let mut cfg = config(1);
+    cfg.task_timeout = Some(Duration::from_millis(300));
+    let pool = start(cfg);
+    let before = pool.worker_pids()[0];
+    assert_eq!(run(&pool, "sleep 60000"), Outcome::TimedOut);
+    assert_gone(before, "the worker of the timed-out task");
+    assert_eq!(run(&pool, "echo next"), Outcome::Ok("next".into()));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.failed, stats.done, stats.restarts),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn workers_are_recycled_after_max_tasks() {
+    let mut cfg = config(1);
+    cfg.max_tasks = Some(3);
+    let pool = start(cfg);
+    let pids: Vec<u32> = (0..7).map(|_| pid_of(&run(&pool, "pid"))).collect();
+    assert!(
+        pids[0] == pids[2] && pids[3] == pids[5] && pids[0] != pids[3] && pids[6] != pids[3],
+        "each worker should serve exactly 3 tasks, then be replaced; served by {pids:?}"
+    );
+    assert_gone(pids[0], "the first recycled worker");
+    assert_gone(pids[3], "the second recycled worker");
+    assert_eq!(pool.stats().restarts, 2);
+}
+
+#[test]
+fn the_worker_count_changes_while_running() {
+    let pool = start(config(1));
+    pool.resize(3);
+    testkit::wait_until(DEADLINE, "3 workers after resize(3)", || {
+        pool.worker_pids().len() == 3
+    });
+    let three = pool.worker_pids();
+    pool.resize(1);
+    testkit::wait_until(DEADLINE, "1 worker after resize(1)", || {
+        pool.worker_pids().len() == 1
+    });
+    let gone: Vec<u32> = three
+        .iter()
+        .copied()
+        .filter(|p| !pool.worker_pids().contains(p))
+        .collect();
+    for pid in gone {
+        assert_gone(pid, "a worker removed by resize");
+    }
+    assert_eq!(run(&pool, "echo one"), Outcome::Ok("one".into()));
+}
+
+#[test]
+fn a_rolling_restart_replaces_every_worker_and_loses_no_task() {
+    let pool = start(config(3));
+    let old = pool.worker_pids();
+    let (tx, rx) = mpsc::channel();
+    let mut ids = HashSet::new();
+    for i in 0..60 {
+        ids.insert(
+            pool.submit(&format!("spin {}", 1000 + i), &tx)
+                .expect("submit"),
+        );
+        if i == 20 {
+            pool.rolling_restart();
+        }
+    }
+    for _ in 0..60 {
+        let done = next(&rx, "tasks during a rolling restart");
+        assert!(
+            ids.remove(&done.id),
+            "task {} answered twice or unknown",
+            done.id
+        );
+        assert!(
+            matches!(done.outcome, Outcome::Ok(_)),
+            "task failed: {done:?}"
+        );
+    }
+    testkit::wait_until(DEADLINE, "every old worker replaced", || {
+        let now = pool.worker_pids();
+        now.len() == 3 && now.iter().all(|p| !old.contains(p))
+    });
+    for pid in old {
+        assert_gone(pid, "a worker replaced by the rolling restart");
+    }
+}
+
+#[test]
+fn shutdown_finishes_accepted_tasks_then_refuses_new_ones() {
+    let pool = start(config(1));
+    let pids = pool.worker_pids();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..5 {
+        pool.submit("sleep 20", &tx).expect("submit");
+    }
+    let stats = pool.shutdown(DEADLINE);
+    assert_eq!(
+        stats.done, 5,
+        "every accepted task should finish before shutdown returns: {stats:?}"
+    );
+    let outcomes: Vec<Outcome> = rx.try_iter().map(|d| d.outcome).collect();
+    assert_eq!(outcomes, vec![Outcome::Ok("slept".into()); 5]);
+    assert_eq!(
+        pool.try_submit("echo late", &tx),
+        Err(SubmitError::ShuttingDown)
+    );
+    assert_eq!(
+        pool.submit("echo late", &tx),
+        Err(SubmitError::ShuttingDown)
+    );
+    assert_gone(pids[0], "the worker after shutdown");
+}
+
+#[test]
+fn shutdown_past_its_grace_fails_the_task_and_kills_the_worker() {
+    let pool = start(config(1));
+    let pid = pool.worker_pids()[0];
+    let fifo = Fifo::new("grace");
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&fifo.task(), &tx).expect("submit");
+    let _holder = fifo.open();
+    let stats =
+        testkit::call_with_deadline(DEADLINE, move || pool.shutdown(Duration::from_millis(200)))
+            .expect("shutdown should give up at its grace deadline");
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert_eq!(
+        next(&rx, "the abandoned task").outcome,
+        Outcome::Failed("pool shut down".into())
+    );
+    assert_gone(pid, "the worker killed at the end of the grace period");
+}
+
+#[test]
+fn dropping_the_pool_stops_and_reaps_every_worker() {
+    let pool = start(config(3));
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 3);
+    drop(pool);
+    for pid in pids {
+        assert!(
+            testkit::proc_state(pid).is_none(),
+            "worker {pid} is still in /proc after the pool was dropped (state {:?}): \
+             dropping must kill and reap every worker",
+            testkit::proc_state(pid)
+        );
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_start_is_an_error_from_start() {
+    let r = Pool::start(Config::new(Path::new("/nonexistent/pool-worker"), 2));
+    assert!(
+        r.is_err(),
+        "start with a missing worker program should fail"
+    );
+}
+
+#[test]
+fn every_task_is_answered_exactly_once_while_workers_are_killed() {
+    let mut cfg = config(3);
+    cfg.quarantine_after = 1000;
+    let pool = start(cfg);
+    let (tx, rx) = mpsc::channel();
+    let mut ids = HashSet::new();
+    for i in 0..400 {
+        ids.insert(
+            pool.submit(&format!("spin {}", 20_000 + i), &tx)
+                .expect("submit"),
+        );
+        if i % 40 == 0
+            && let Some(&victim) = pool.worker_pids().get(i % 3)
+        {
+            let _ = kill(Pid::from_raw(victim as i32), Signal::SIGKILL);
+        }
+    }
+    let mut seen = HashSet::new();
+    for _ in 0..400 {
+        let done = next(&rx, "tasks while workers are killed");
+        assert!(seen.insert(done.id), "task {} answered twice", done.id);
+        assert!(matches!(done.outcome, Outcome::Ok(_)), "{done:?}");
+    }
+    assert_eq!(seen, ids);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "an extra answer came"
+    );
+    assert!(
+        pool.stats().restarts >= 1,
+        "some worker should have been replaced"
+    );
+}
