@@ -60,6 +60,43 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "On two cores writer and reader copy in parallel, when the buffer is large enough for \
          neither to wait on the other's wake-up.",
     ),
+    (
+        "shm_latency_cross_core",
+        "shm",
+        "Round trip of 64 bytes: shared memory vs kernel IPC, two cores (lower is better)",
+        "Spinning on shared memory costs what two threads of one process cost: a cache line \
+         crossing between cores, 20x and more below a pipe. Sleeping on a futex costs a wake-up, \
+         like a pipe; spinning briefly first (shmchan's policy) avoids it when the answer is \
+         quick. The p50/p99 lines the bench prints are the robust figures on a loaded machine.",
+    ),
+    (
+        "shm_bandwidth_cross_core",
+        "shm",
+        "Bandwidth of 64 KiB writes: a shared-memory ring vs memcpy and a pipe (higher is better)",
+        "The ring copies each byte twice, on two cores; it is compared with one thread's memcpy \
+         into 1 MiB (in cache) and 64 MiB (through RAM). A pipe adds a system call and a wake-up \
+         per write.",
+    ),
+    (
+        "pool_vs_spawn",
+        "pool",
+        "A trivial task: pre-forked pool vs a process per task (tasks/s, higher is better)",
+        "The pool pays two pipe messages per task; a process per task pays spawn, exec, the \
+         dynamic loader and start-up for microseconds of work.",
+    ),
+    (
+        "pool_dispatch",
+        "pool",
+        "One task's round trip: through the pool vs a bare pipe to one worker (lower is better)",
+        "The bare round trip wakes two threads (worker, caller); through the pool a task wakes \
+         five (dispatcher, worker, reader thread, dispatcher, caller).",
+    ),
+    (
+        "pool_workers",
+        "pool",
+        "CPU-bound tasks with 1, 2 and 4 workers (higher is better)",
+        "Workers scale up to the number of cores; beyond that they only share them.",
+    ),
 ];
 
 /// Readable names for benchmark ids (`function` or `function/value`), in the order the rows of
@@ -81,4 +118,19 @@ pub const LABELS: &[(&str, &str)] = &[
     ("unix_stream", "Unix stream socket"),
     ("socketpair", "socketpair"),
     ("tcp_loopback", "TCP 127.0.0.1"),
+    ("threads_spin", "two threads spinning (floor)"),
+    ("shm_spin", "shared memory, spinning"),
+    ("shm_spin_then_futex", "shared memory, spin then futex"),
+    ("shm_futex", "shared memory, futex at once"),
+    ("posix_mq", "POSIX message queue"),
+    ("memcpy_1mib", "memcpy into 1 MiB"),
+    ("memcpy_64mib", "memcpy into 64 MiB"),
+    ("shm_ring", "shared-memory ring"),
+    ("pool_2_workers", "pool, 2 workers"),
+    ("process_per_task", "a process per task"),
+    ("bare_pipe_round_trip", "bare pipe round trip"),
+    ("pool_round_trip", "through the pool"),
+    ("workers/1", "1 worker"),
+    ("workers/2", "2 workers"),
+    ("workers/4", "4 workers"),
 ];

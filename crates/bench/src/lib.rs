@@ -13,13 +13,12 @@
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode);
 //! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
 //!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
-//!   its registry of benchmark groups.
+//!   its registry of benchmark groups;
 //! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
 //!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
 //!   bandwidth against `memcpy`;
 //! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
-//!   in from `solutions/`, see below) against a process per task and a bare pipe round trip;
-//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
+//!   in from `solutions/`, see below) against a process per task and a bare pipe round trip.
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 

@@ -172,8 +172,10 @@ fn cargo_bench(
 ) -> anyhow::Result<std::process::ExitStatus> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // The `solution` feature of this crate (not of the topic crates) compiles in the reference
+    // process pool that the `pool` bench measures.
     cmd.current_dir(root)
-        .args(["bench", "-p", "proclings-bench"]);
+        .args(["bench", "-p", "proclings-bench", "--features", "solution"]);
     let mut targets: Vec<&str> = Vec::new();
     for (group, target, _, _) in GROUPS {
         if groups.contains(group) && !targets.contains(target) {
@@ -191,7 +193,7 @@ fn cargo_bench(
         cmd.env_remove("PROCLINGS_BENCH_QUICK");
     }
     eprintln!(
-        "running: cargo bench -p proclings-bench --bench {}{}",
+        "running: cargo bench -p proclings-bench --features solution --bench {}{}",
         targets.join(" --bench "),
         if quick { " (quick)" } else { "" }
     );
