@@ -20,3 +20,17 @@ pub mod cpu_percent;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/cpu_percent.rs"]
 pub mod cpu_percent;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/rusage.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod rusage;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/rusage.rs"]
+pub mod rusage;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/limits.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod limits;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/limits.rs"]
+pub mod limits;
