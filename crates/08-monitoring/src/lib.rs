@@ -34,3 +34,10 @@ pub mod limits;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/limits.rs"]
 pub mod limits;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/heartbeat.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod heartbeat;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/heartbeat.rs"]
+pub mod heartbeat;
