@@ -41,3 +41,10 @@ pub mod heartbeat;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/heartbeat.rs"]
 pub mod heartbeat;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/sysinfo_view.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod sysinfo_view;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/sysinfo_view.rs"]
+pub mod sysinfo_view;
