@@ -28,7 +28,7 @@ fn ticks_per_second_is_what_getconf_says() {
 fn a_sample_counts_user_and_system_ticks_as_the_child_itself_does() {
     // The child burns 300 ms of CPU, reports its own getrusage figures, then sleeps: its
     // counters stop moving, so the learner's sample must equal the kernel's exactly.
-    let h = Helper::start(CHILD, &["work", "300"]);
+    let h = Helper::asleep(CHILD, &["work", "300"]);
     let s = sample(h.pid()).unwrap_or_else(|e| panic!("sample({}) failed: {e}", h.pid()));
     let kernel = cpu_ticks(h.pid());
     assert_eq!(
@@ -122,7 +122,7 @@ fn a_spinning_child_reads_what_the_kernel_counted() {
 
 #[test]
 fn a_sleeping_child_reads_zero() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     let got = measure(h.pid(), Duration::from_millis(300))
         .unwrap_or_else(|e| panic!("measure failed: {e}"));
     assert!(

@@ -161,7 +161,7 @@ fn a_process_limit_is_set_in_the_child() {
 
 #[test]
 fn each_limit_is_its_own_resource() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     let pid = h.guard.id();
     set_limit(pid, setting(Limit::AddressSpace, 1 << 40, 1 << 41)).expect("set AS");
     set_limit(pid, setting(Limit::CpuSeconds, 3600, 7200)).expect("set CPU");
@@ -185,7 +185,7 @@ fn each_limit_is_its_own_resource() {
 
 #[test]
 fn a_soft_limit_above_the_hard_one_is_refused() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     let err = set_limit(h.guard.id(), setting(Limit::OpenFiles, 64, 32))
         .expect_err("soft 64 > hard 32 must be refused");
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");

@@ -23,7 +23,7 @@ fn info(pid: i32) -> ProcInfo {
 
 #[test]
 fn a_sleeping_child_agrees_with_ps() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     let got = info(h.pid());
     let ps_says = ps(h.pid(), &["ppid", "stat", "nlwp", "vsz"]);
     assert_eq!(got.pid, h.pid());
@@ -84,7 +84,7 @@ fn a_spinning_child_is_running_and_its_cpu_ticks_grow() {
 
 #[test]
 fn a_stopped_child_is_t() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     kill(Pid::from_raw(h.pid()), Signal::SIGSTOP).expect("SIGSTOP our child");
     wait_for_state(h.pid(), 'T', DEFAULT_DEADLINE);
     let got = info(h.pid());
@@ -124,7 +124,7 @@ fn a_zombie_is_z_with_no_memory_and_no_fds() {
 
 #[test]
 fn fifty_open_files_are_counted() {
-    let h = Helper::start(CHILD, &["fds", "50"]);
+    let h = Helper::asleep(CHILD, &["fds", "50"]);
     let got = info(h.pid());
     let kernel = fd_count(h.pid());
     assert!(kernel >= 53, "the helper holds 50 files plus stdio");
@@ -136,7 +136,7 @@ fn fifty_open_files_are_counted() {
 
 #[test]
 fn sixty_four_mib_touched_shows_in_rss_and_pss_but_vsz_is_larger() {
-    let h = Helper::start(CHILD, &["touch", "64"]);
+    let h = Helper::asleep(CHILD, &["touch", "64"]);
     let got = info(h.pid());
     let ps_rss = ps_number(h.pid(), "rss");
     assert!(
@@ -174,7 +174,7 @@ fn sixty_four_mib_touched_shows_in_rss_and_pss_but_vsz_is_larger() {
 
 #[test]
 fn io_counts_the_bytes_written() {
-    let h = Helper::start(CHILD, &["write-bytes", "1048576"]);
+    let h = Helper::asleep(CHILD, &["write-bytes", "1048576"]);
     let got = info(h.pid());
     let (rchar, wchar) = got
         .io_chars
@@ -196,7 +196,7 @@ fn io_counts_the_bytes_written() {
 
 #[test]
 fn start_time_is_in_ticks_since_boot_and_matches_ps() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     let got = info(h.pid());
     assert_eq!(
         got.start_ticks,

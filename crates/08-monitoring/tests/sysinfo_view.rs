@@ -20,8 +20,8 @@ fn page_size() -> u64 {
 
 #[test]
 fn only_the_pids_asked_for_are_refreshed() {
-    let a = Helper::start(CHILD, &["sleep"]);
-    let b = Helper::start(CHILD, &["sleep"]);
+    let a = Helper::asleep(CHILD, &["sleep"]);
+    let b = Helper::asleep(CHILD, &["sleep"]);
     let mut sys = System::new();
     let got = refresh(&mut sys, &[b.guard.id(), a.guard.id()]);
     let pids: Vec<u32> = got.iter().map(|p| p.pid).collect();
@@ -41,7 +41,7 @@ fn only_the_pids_asked_for_are_refreshed() {
 
 #[test]
 fn a_sleeping_child_agrees_with_proc_and_ps() {
-    let h = Helper::start(CHILD, &["touch", "16"]);
+    let h = Helper::asleep(CHILD, &["touch", "16"]);
     let pid = h.guard.id();
     let mut sys = System::new();
     let got = refresh(&mut sys, &[pid]);
@@ -71,7 +71,7 @@ fn a_sleeping_child_agrees_with_proc_and_ps() {
 
 #[test]
 fn a_stopped_child_is_stopped() {
-    let h = Helper::start(CHILD, &["sleep"]);
+    let h = Helper::asleep(CHILD, &["sleep"]);
     kill(Pid::from_raw(h.pid()), Signal::SIGSTOP).expect("SIGSTOP");
     wait_for_state(h.pid(), 'T', DEFAULT_DEADLINE);
     let got = refresh(&mut System::new(), &[h.guard.id()]);
@@ -80,7 +80,7 @@ fn a_stopped_child_is_stopped() {
 
 #[test]
 fn cpu_time_is_the_kernels() {
-    let h = Helper::start(CHILD, &["work", "200"]);
+    let h = Helper::asleep(CHILD, &["work", "200"]);
     let got = refresh(&mut System::new(), &[h.guard.id()]);
     let ticks = cpu_ticks(h.pid());
     let hz = testkit::monitoring::clk_tck();
@@ -95,7 +95,7 @@ fn cpu_time_is_the_kernels() {
 #[test]
 fn cpu_usage_appears_on_the_second_refresh() {
     let spinner = Helper::start(CHILD, &["spin"]);
-    let sleeper = Helper::start(CHILD, &["sleep"]);
+    let sleeper = Helper::asleep(CHILD, &["sleep"]);
     let pids = [spinner.guard.id(), sleeper.guard.id()];
     // sysinfo computes nothing for a process whose first sample had 0 ticks: let it use some.
     wait_until(DEFAULT_DEADLINE, "the spinner to use CPU", || {
@@ -123,7 +123,7 @@ fn cpu_usage_appears_on_the_second_refresh() {
 
 #[test]
 fn a_vanished_pid_is_skipped_and_forgotten() {
-    let live = Helper::start(CHILD, &["sleep"]);
+    let live = Helper::asleep(CHILD, &["sleep"]);
     let mut gone = ChildGuard::spawn(Command::new(CHILD).args(["sleep"]));
     let gone_pid = gone.id();
     let mut sys = System::new();

@@ -30,6 +30,16 @@ impl Helper {
         h
     }
 
+    /// Like [`Helper::start`], for a mode that sleeps once ready: also waits until the helper is
+    /// asleep (state S) in `/proc`, so that its figures no longer move. Between printing `ready`
+    /// and blocking in read(2) a process is still running for a moment.
+    #[track_caller]
+    pub fn asleep(exe: &str, args: &[&str]) -> Helper {
+        let h = Helper::start(exe, args);
+        wait_for_state(h.pid(), 'S', DEFAULT_DEADLINE);
+        h
+    }
+
     /// Starts `exe` with `args` without waiting for anything.
     #[track_caller]
     pub fn spawn(exe: &str, args: &[&str]) -> Helper {
