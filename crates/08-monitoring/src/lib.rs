@@ -48,3 +48,10 @@ pub mod sysinfo_view;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/sysinfo_view.rs"]
 pub mod sysinfo_view;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/pmon.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod pmon;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/pmon.rs"]
+pub mod pmon;

@@ -30,9 +30,11 @@
 //! - `tree`: starts one child of each kind (`sleep`, `spin`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
 //!   stdin closes it kills and reaps them all.
+//! - `churn`: starts children that exit at once, one after another, forever.
 
 use std::fs::File;
 use std::io::{BufRead, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -170,6 +172,16 @@ fn main() -> ExitCode {
             block_on_stdin();
         }
         Some("tree") => run_tree(),
+        Some("churn") => {
+            // Children that live for an instant, one after another, forever.
+            let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+            say("ready");
+            loop {
+                if let Ok(mut c) = Command::new(&me).args(["exit", "0"]).spawn() {
+                    let _ = c.wait();
+                }
+            }
+        }
         _ => fail(&format!("unknown mode {args:?}")),
     }
     ExitCode::SUCCESS
@@ -186,10 +198,19 @@ fn run_tree() {
     ];
     let mut kids: Vec<Child> = Vec::new();
     for (role, args) in roles {
-        let mut child = Command::new(&me)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+        let mut cmd = Command::new(&me);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe. PR_SET_PDEATHSIG makes the kernel SIGKILL the
+        // child when the tree dies, even by SIGKILL: a test that kills the tree leaves nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| fail(&format!("spawn {role}: {e}")));
         if role != "zombie" {
