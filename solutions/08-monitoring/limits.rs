@@ -100,14 +100,7 @@ pub fn set_limit(pid: u32, setting: Setting) -> io::Result<()> {
         rlim_max: setting.hard as libc::rlim_t,
     };
     // SAFETY: `value` is a valid rlimit; a null old-value pointer asks for nothing back.
-    let rc = unsafe {
-        libc::prlimit(
-            pid,
-            setting.limit.resource(),
-            &value,
-            std::ptr::null_mut(),
-        )
-    };
+    let rc = unsafe { libc::prlimit(pid, setting.limit.resource(), &value, std::ptr::null_mut()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -129,5 +122,7 @@ pub fn get_limit(pid: u32, limit: Limit) -> io::Result<(u64, u64)> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((old.rlim_cur as u64, old.rlim_max as u64))
+    // rlim_t is u64 on 64-bit Linux; the conversion matters only where it is narrower.
+    #[allow(clippy::useless_conversion)]
+    Ok((u64::from(old.rlim_cur), u64::from(old.rlim_max)))
 }

@@ -214,11 +214,7 @@ impl Monitor {
                     }
                     p.sched = sched;
                     let used = r.ticks.saturating_sub(p.ticks) as f64 / self.hz;
-                    let cpu = if secs > 0.0 {
-                        100.0 * used / secs
-                    } else {
-                        0.0
-                    };
+                    let cpu = if secs > 0.0 { 100.0 * used / secs } else { 0.0 };
                     p.ticks = r.ticks;
                     p.at = now;
                     p.fds.push(fds);
@@ -465,7 +461,11 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
         let mut out = std::io::stdout().lock();
         // A reader that went away (`pmon ... | head`) is a normal way to end.
-        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return ExitCode::SUCCESS;
         }
         if once {

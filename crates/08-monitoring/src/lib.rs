@@ -7,33 +7,12 @@
 //! `pmon` is the practice project's binary.
 
 #[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/08-monitoring/proc_info.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod proc_info;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/08-monitoring/proc_info.rs"]
-pub mod proc_info;
-#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/08-monitoring/cpu_percent.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod cpu_percent;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/cpu_percent.rs"]
 pub mod cpu_percent;
-#[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/08-monitoring/rusage.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod rusage;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/08-monitoring/rusage.rs"]
-pub mod rusage;
-#[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/08-monitoring/limits.rs"]
-#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod limits;
-#[cfg(feature = "solution")]
-#[path = "../../../solutions/08-monitoring/limits.rs"]
-pub mod limits;
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/08-monitoring/heartbeat.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
@@ -42,12 +21,12 @@ pub mod heartbeat;
 #[path = "../../../solutions/08-monitoring/heartbeat.rs"]
 pub mod heartbeat;
 #[cfg(not(feature = "solution"))]
-#[path = "../../../exercises/08-monitoring/sysinfo_view.rs"]
+#[path = "../../../exercises/08-monitoring/limits.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
-pub mod sysinfo_view;
+pub mod limits;
 #[cfg(feature = "solution")]
-#[path = "../../../solutions/08-monitoring/sysinfo_view.rs"]
-pub mod sysinfo_view;
+#[path = "../../../solutions/08-monitoring/limits.rs"]
+pub mod limits;
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/08-monitoring/pmon.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
@@ -55,3 +34,24 @@ pub mod pmon;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/pmon.rs"]
 pub mod pmon;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/proc_info.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod proc_info;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/proc_info.rs"]
+pub mod proc_info;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/rusage.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod rusage;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/rusage.rs"]
+pub mod rusage;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/08-monitoring/sysinfo_view.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod sysinfo_view;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/sysinfo_view.rs"]
+pub mod sysinfo_view;

@@ -151,7 +151,10 @@ fn a_dead_child_is_dead_not_hung() {
 fn a_child_that_exits_is_dead_with_its_status() {
     let m = spawn(&["exit", "3"]);
     let (m, ready) = wait_ready(m, DEFAULT_DEADLINE);
-    assert!(!ready, "a child that exits without saying `ready` was never ready");
+    assert!(
+        !ready,
+        "a child that exits without saying `ready` was never ready"
+    );
     let (_m, h) = check(m, DEFAULT_DEADLINE);
     assert!(
         matches!(h, Health::Dead(s) if s.code() == Some(3)),

@@ -88,7 +88,11 @@ fn an_address_space_limit_makes_allocation_fail() {
          said {line:?}"
     );
     let st = child.wait(DEFAULT_DEADLINE);
-    assert!(st.success(), "the child reports and exits: {}", describe_status(st));
+    assert!(
+        st.success(),
+        "the child reports and exits: {}",
+        describe_status(st)
+    );
 }
 
 #[test]
@@ -156,7 +160,10 @@ fn a_process_limit_is_set_in_the_child() {
         ("5".into(), "7".into()),
         "RLIMIT_NPROC in /proc/PID/limits"
     );
-    assert_eq!(get_limit(child.id(), Limit::Processes).expect("get"), (5, 7));
+    assert_eq!(
+        get_limit(child.id(), Limit::Processes).expect("get"),
+        (5, 7)
+    );
 }
 
 #[test]

@@ -113,7 +113,10 @@ fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
     let deadline = DEFAULT_DEADLINE * 3;
     loop {
         let line = out.next_line(deadline).unwrap_or_else(|| {
-            panic!("pmon ended before flagging {pid} `{flag}`; it said:\n{:?}", out.seen())
+            panic!(
+                "pmon ended before flagging {pid} `{flag}`; it said:\n{:?}",
+                out.seen()
+            )
         });
         let value: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("each sample is one JSON array per line: {e}: {line}"));
@@ -139,10 +142,7 @@ fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
     want.sort_unstable();
     let mut pids: Vec<i64> = got.keys().copied().collect();
     pids.sort_unstable();
-    assert_eq!(
-        pids, want,
-        "the root and its five children, nothing else"
-    );
+    assert_eq!(pids, want, "the root and its five children, nothing else");
     for (&pid, o) in &got {
         let pid = pid as i32;
         for key in ["ppid", "rss_kib", "fds", "threads"] {
@@ -189,7 +189,12 @@ fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
     }
     let by_role = |role: &str| &got[&i64::from(tree.pid(role))];
     assert_eq!(by_role("spinner")["state"], "R", "{}", by_role("spinner"));
-    assert_eq!(flags(by_role("zombie")), ["zombie"], "{}", by_role("zombie"));
+    assert_eq!(
+        flags(by_role("zombie")),
+        ["zombie"],
+        "{}",
+        by_role("zombie")
+    );
     assert_eq!(
         flags(by_role("toucher")),
         ["rss-limit"],
@@ -266,13 +271,22 @@ fn the_text_output_appends_one_line_per_process_when_not_a_terminal() {
             "each sample starts with its header line"
         );
         let columns = out.next_line(DEFAULT_DEADLINE).unwrap_or_default();
-        assert!(columns.contains("PID") && columns.contains("CMD"), "{columns}");
+        assert!(
+            columns.contains("PID") && columns.contains("CMD"),
+            "{columns}"
+        );
         let mut seen = Vec::new();
         for _ in 0..6 {
             let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_default();
-            assert!(!line.contains('\x1b'), "no escape codes when not a terminal");
+            assert!(
+                !line.contains('\x1b'),
+                "no escape codes when not a terminal"
+            );
             let words: Vec<&str> = line.split_whitespace().collect();
-            assert!(words.len() >= 8, "PID PPID S CPU% RSS FDS THR CMD: {line:?}");
+            assert!(
+                words.len() >= 8,
+                "PID PPID S CPU% RSS FDS THR CMD: {line:?}"
+            );
             seen.push(words[0].parse::<i32>().unwrap_or(0));
             if words[0] == tree.pid("zombie").to_string() {
                 assert_eq!(words[2], "Z");
@@ -315,7 +329,11 @@ fn a_missing_pid_is_a_one_line_error() {
     let pid = gone.id();
     gone.wait(DEFAULT_DEADLINE);
     let (code, out, err) = pmon(&["--once", &pid.to_string()]);
-    assert_eq!(code, Some(1), "a pid that does not exist: exit 1; stderr:\n{err}");
+    assert_eq!(
+        code,
+        Some(1),
+        "a pid that does not exist: exit 1; stderr:\n{err}"
+    );
     assert_eq!(
         err,
         format!("pmon: no process with pid {pid}\n"),
@@ -347,11 +365,15 @@ fn bad_arguments_are_refused_with_the_usage() {
 #[test]
 fn processes_that_come_and_go_are_normal() {
     let churn = Helper::start(CHILD, &["churn"]);
-    let (mut pmon, mut out) = pmon_running(&["--json", "--interval", "5", &churn.pid().to_string()]);
+    let (mut pmon, mut out) =
+        pmon_running(&["--json", "--interval", "5", &churn.pid().to_string()]);
     for _ in 0..40 {
-        let line = out
-            .next_line(DEFAULT_DEADLINE)
-            .unwrap_or_else(|| panic!("pmon stopped while children came and went: {:?}", out.seen()));
+        let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_else(|| {
+            panic!(
+                "pmon stopped while children came and went: {:?}",
+                out.seen()
+            )
+        });
         let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let a = v.as_array().expect("an array");
         assert_eq!(
@@ -384,5 +406,9 @@ fn pmon_ends_when_its_root_is_gone() {
     let line = err.expect("exited", DEFAULT_DEADLINE);
     assert_eq!(line, format!("pmon: pid {} exited", root.pid()));
     let status = pmon.wait(DEFAULT_DEADLINE);
-    assert_eq!(status.code(), Some(0), "the root going away is a normal end");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the root going away is a normal end"
+    );
 }

@@ -11,7 +11,9 @@ use std::time::UNIX_EPOCH;
 use monitoring::proc_info::{ProcInfo, inspect};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::monitoring::{Helper, fd_count, proc_value, ps, ps_number, stat_field, wait_for_state};
+use testkit::monitoring::{
+    Helper, fd_count, proc_value, ps, ps_number, stat_field, wait_for_state,
+};
 use testkit::{ChildGuard, DEFAULT_DEADLINE};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
@@ -34,7 +36,11 @@ fn a_sleeping_child_agrees_with_ps() {
         ps_says[0],
         got.ppid
     );
-    assert_eq!(got.ppid, std::process::id() as i32, "the test is the parent");
+    assert_eq!(
+        got.ppid,
+        std::process::id() as i32,
+        "the test is the parent"
+    );
     assert_eq!(
         got.state, 'S',
         "a child blocked in read(2) sleeps: state S; ps says {}",

@@ -141,13 +141,19 @@ fn the_report_reads_like_gnu_time() {
             "\tMaximum resident set size (kbytes): {}\n",
             usage.max_rss_kib
         ),
-        format!("\tVoluntary context switches: {}\n", usage.voluntary_switches),
+        format!(
+            "\tVoluntary context switches: {}\n",
+            usage.voluntary_switches
+        ),
         format!(
             "\tInvoluntary context switches: {}\n",
             usage.involuntary_switches
         ),
         format!("\tUser time (seconds): {:.2}\n", usage.user.as_secs_f64()),
-        format!("\tSystem time (seconds): {:.2}\n", usage.system.as_secs_f64()),
+        format!(
+            "\tSystem time (seconds): {:.2}\n",
+            usage.system.as_secs_f64()
+        ),
         "\tExit status: 0\n".to_string(),
         "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:".to_string(),
     ] {
@@ -184,7 +190,10 @@ fn the_report_reads_like_gnu_time() {
     let gnu = String::from_utf8_lossy(&out.stderr);
     let gnu_rss: u64 = gnu
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("GNU time said:\n{gnu}"));
     assert!(

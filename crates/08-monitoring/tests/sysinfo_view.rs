@@ -66,7 +66,10 @@ fn a_sleeping_child_agrees_with_proc_and_ps() {
         ps_number(pid as i32, "vsz") * 1024,
         "virtual memory vs `ps -o vsz` (KiB)"
     );
-    assert_eq!(p.cpu_percent, 0.0, "the first refresh has no CPU figure yet");
+    assert_eq!(
+        p.cpu_percent, 0.0,
+        "the first refresh has no CPU figure yet"
+    );
 }
 
 #[test]

@@ -15,6 +15,8 @@
 //!   itself), for tests that count fds, install signal handlers or change process-wide state.
 //! - [`run_with_deadline`] and [`run_demo`]: run a binary to completion with a deadline and print
 //!   command, status, stdout and stderr when it fails.
+//! - [`monitoring`]: helper processes in known states and the kernel's own figures about them
+//!   (`/proc` read directly, `ps`), for the monitoring topic.
 //!
 //! Run its own tests with `cargo test -p testkit`.
 

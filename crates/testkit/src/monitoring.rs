@@ -181,7 +181,9 @@ pub fn clk_tck() -> u64 {
 /// Waits until `pid`'s state letter in `/proc` is `state`, with a deadline.
 #[track_caller]
 pub fn wait_for_state(pid: i32, state: char, deadline: Duration) {
-    crate::wait_until(deadline, &format!("pid {pid} to reach state {state}"), || {
-        crate::proc_state(pid as u32) == Some(state)
-    });
+    crate::wait_until(
+        deadline,
+        &format!("pid {pid} to reach state {state}"),
+        || crate::proc_state(pid as u32) == Some(state),
+    );
 }

@@ -138,10 +138,7 @@ fn main() -> ExitCode {
             // SAFETY: the handler only calls write(2), which is async-signal-safe, on a static
             // buffer; it replaces the default action (terminate) of a signal nobody else handles.
             unsafe {
-                libc::signal(
-                    libc::SIGXCPU,
-                    on_sigxcpu as *const () as libc::sighandler_t,
-                );
+                libc::signal(libc::SIGXCPU, on_sigxcpu as *const () as libc::sighandler_t);
             }
             say("ready");
             spin_forever()
