@@ -112,13 +112,13 @@ fn cpu_usage_appears_on_the_second_refresh() {
     });
     let got = refresh(&mut sys, &pids);
     assert!(
-        got[0].cpu_percent > 5.0,
+        got[0].cpu_percent > 0.0,
         "between two refreshes the spinner used CPU; sysinfo says {}% (the same System must \
          be refreshed twice, with CPU in the refresh kind)",
         got[0].cpu_percent
     );
     assert!(
-        got[1].cpu_percent < 5.0,
+        got[1].cpu_percent < 1.0,
         "the sleeper used none: {}",
         got[1].cpu_percent
     );
