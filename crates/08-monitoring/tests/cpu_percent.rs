@@ -114,10 +114,7 @@ fn a_spinning_child_reads_what_the_kernel_counted() {
         "a spinner measured over 500 ms: you say {got:.1}%, the kernel's counters over the same \
          stretch say {reference:.1}% (100% = one core busy all the time)"
     );
-    assert!(
-        got > 0.0,
-        "a child that never sleeps cannot read {got:.1}%"
-    );
+    assert!(got > 0.0, "a child that never sleeps cannot read {got:.1}%");
 }
 
 #[test]
