@@ -9,8 +9,8 @@
 //! - `fd-growth`: its fd count rose at each of the last three intervals (four samples, each
 //!   higher than the one before);
 //! - `rss-limit`: its RSS is over `--rss-limit` MiB;
-//! - `cpu-hog`: it never slept during the last interval: it was runnable, on a CPU or waiting
-//!   for one, at least 90% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
+//! - `cpu-hog`: it hardly slept during the last interval: it was runnable, on a CPU or waiting
+//!   for one, at least 75% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
 //!   100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core if it could.
 //!
 //! Output: on a terminal each sample redraws the screen (`ESC[H ESC[2J`, then the table);

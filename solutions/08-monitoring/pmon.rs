@@ -9,8 +9,8 @@
 //! - `fd-growth`: its fd count rose at each of the last three intervals (four samples, each
 //!   higher than the one before);
 //! - `rss-limit`: its RSS is over `--rss-limit` MiB;
-//! - `cpu-hog`: it never slept during the last interval: it was runnable, on a CPU or waiting
-//!   for one, at least 90% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
+//! - `cpu-hog`: it hardly slept during the last interval: it was runnable, on a CPU or waiting
+//!   for one, at least 75% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
 //!   100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core if it could.
 //!
 //! Output: on a terminal each sample redraws the screen (`ESC[H ESC[2J`, then the table);
@@ -41,8 +41,10 @@ use procfs::process::Process;
 
 const USAGE: &str = "usage: pmon [--interval MS] [--once] [--json] [--rss-limit MIB] PID";
 
-/// Runnable (on a CPU or waiting for one) at least this share of an interval: a `cpu-hog`.
-pub const HOG_RUNNABLE: f64 = 0.9;
+/// Runnable (on a CPU or waiting for one) at least this share of an interval: a `cpu-hog`. Not
+/// 100%: the kernel adds a wait to `run_delay` only when the wait ends, so a process waiting for
+/// a CPU at the moment of a sample has part of its interval not yet counted.
+pub const HOG_RUNNABLE: f64 = 0.75;
 /// How many consecutive rises of the fd count make an `fd-growth` flag.
 pub const FD_RISES: usize = 3;
 

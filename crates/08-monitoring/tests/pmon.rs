@@ -226,7 +226,8 @@ fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
 #[test]
 fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
     let tree = Tree::start();
-    let got = once_json(&["--interval", "300", &tree.pid("spinner").to_string()]);
+    // A long interval: a wait for a CPU still in progress at a sample is not counted yet.
+    let got = once_json(&["--interval", "1000", &tree.pid("spinner").to_string()]);
     let spinner = &got[&i64::from(tree.pid("spinner"))];
     assert_eq!(
         flags(spinner),
