@@ -101,15 +101,18 @@ fn cpu_usage_appears_on_the_second_refresh() {
     let sleeper = Helper::asleep(CHILD, &["sleep"]);
     let pids = [spinner.guard.id(), sleeper.guard.id()];
     // sysinfo computes nothing for a process whose first sample had 0 ticks: let it use some.
-    wait_until(DEFAULT_DEADLINE, "the spinner to use CPU", || {
+    wait_until(DEFAULT_DEADLINE * 3, "the spinner to use CPU", || {
         cpu_ticks(spinner.pid()) > 2
     });
     let mut sys = System::new();
     refresh(&mut sys, &pids);
     let start = cpu_ticks(spinner.pid());
-    wait_until(DEFAULT_DEADLINE, "the spinner to use 20 more ticks", || {
-        cpu_ticks(spinner.pid()) >= start + 20
-    });
+    // A generous deadline: on a loaded machine a spinner may get a few percent of a core.
+    wait_until(
+        DEFAULT_DEADLINE * 3,
+        "the spinner to use 5 more ticks",
+        || cpu_ticks(spinner.pid()) >= start + 5,
+    );
     let got = refresh(&mut sys, &pids);
     assert!(
         got[0].cpu_percent > 0.0,
