@@ -19,6 +19,9 @@
 //!   bandwidth against `memcpy`;
 //! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
 //!   in from `solutions/`, see below) against a process per task and a bare pipe round trip.
+//! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
+//!   reference `pmon` reads it, sysinfo), with the CPU time they cost;
+//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 
@@ -29,6 +32,7 @@ pub mod ipc;
 pub mod report;
 #[cfg(feature = "solution")]
 pub mod pool_bench;
+pub mod monitor;
 pub mod settings;
 pub mod shm;
 pub mod spawn;

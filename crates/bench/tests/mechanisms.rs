@@ -273,4 +273,21 @@ fn the_echoing_thread_of_the_floor_benchmark_stays_on_its_own_cpu() {
         "exactly the echoing thread must be pinned to CPU {} while the ping-pong runs",
         cpus.1
     );
+#[test]
+fn every_sampler_reads_the_whole_tree_and_the_tree_leaves_nothing() {
+    use proclings_bench::monitor::{SleeperTree, SysinfoSampler, TreeSampler, procfs_refresh};
+    let _one = one_at_a_time();
+    {
+        let tree = SleeperTree::start(20).expect("start a tree of 20 sleepers");
+        let pids = tree.pids();
+        assert_eq!(pids.len(), tree.len(), "the root and its 20 sleepers");
+        assert_eq!(TreeSampler::default().sample(tree.root()), tree.len());
+        assert_eq!(procfs_refresh(&pids), tree.len());
+        assert_eq!(SysinfoSampler::new(&pids).refresh_known(), tree.len());
+        assert_eq!(
+            SysinfoSampler::new(&pids).refresh_all(tree.root()),
+            tree.len()
+        );
+    }
+    assert_no_children("dropping the sleeper tree");
 }

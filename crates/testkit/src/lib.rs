@@ -15,6 +15,8 @@
 //!   itself), for tests that count fds, install signal handlers or change process-wide state.
 //! - [`run_with_deadline`] and [`run_demo`]: run a binary to completion with a deadline and print
 //!   command, status, stdout and stderr when it fails.
+//! - [`monitoring`]: helper processes in known states and the kernel's own figures about them
+//!   (`/proc` read directly, `ps`), for the monitoring topic.
 //!
 //! - [`job_control`]: a real pseudo-terminal that a test drives (`Terminal`: type ^C and ^Z,
 //!   read what the terminal shows with deadlines), a program in a session of its own
@@ -25,6 +27,7 @@
 pub mod shm;
 pub mod job_control;
 pub mod daemon;
+pub mod monitoring;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

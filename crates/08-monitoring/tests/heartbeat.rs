@@ -1,0 +1,178 @@
+//! Tests for `monitoring/heartbeat`: a child that beats, one that stops beating but stays alive
+//! (hung), one that is stopped with SIGSTOP, one that dies, and one alive but never ready.
+//!
+//! Every call to the learner's code runs on a thread with a deadline: a check that blocks on a
+//! read without a deadline would wait forever on a hung child, and the test says so instead of
+//! hanging.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use monitoring::heartbeat::{Health, Monitored, start};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::monitoring::wait_for_state;
+use testkit::{DEFAULT_DEADLINE, assert_reaped, call_with_deadline, proc_state};
+
+const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
+
+fn spawn(mode: &[&str]) -> Monitored {
+    start(Command::new(CHILD).args(mode).stdin(Stdio::piped()))
+        .unwrap_or_else(|e| panic!("start({mode:?}) failed: {e}"))
+}
+
+/// Runs `check(deadline)` on a thread; fails if it takes far longer than its deadline.
+#[track_caller]
+fn check(m: Monitored, deadline: Duration) -> (Monitored, Health) {
+    let pid = m.pid();
+    call_with_deadline(deadline + DEFAULT_DEADLINE, move || {
+        let mut m = m;
+        let h = m.check(deadline);
+        (m, h)
+    })
+    .map(|(m, h)| (m, h.unwrap_or_else(|e| panic!("check failed: {e}"))))
+    .unwrap_or_else(|| {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        panic!(
+            "check({deadline:?}) was still blocked long after its deadline: a child that stops \
+             writing leaves a plain read waiting forever; wait for the pipe with a timeout"
+        )
+    })
+}
+
+#[track_caller]
+fn wait_ready(m: Monitored, deadline: Duration) -> (Monitored, bool) {
+    let pid = m.pid();
+    call_with_deadline(deadline + DEFAULT_DEADLINE, move || {
+        let mut m = m;
+        let r = m.wait_ready(deadline);
+        (m, r)
+    })
+    .map(|(m, r)| (m, r.unwrap_or_else(|e| panic!("wait_ready failed: {e}"))))
+    .unwrap_or_else(|| {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        panic!("wait_ready({deadline:?}) was still blocked long after its deadline")
+    })
+}
+
+/// Checks with a short deadline until the answer is not `Alive`, at most `tries` times.
+#[track_caller]
+fn until_not_alive(mut m: Monitored, deadline: Duration, tries: usize) -> (Monitored, Health) {
+    for _ in 0..tries {
+        let (back, h) = check(m, deadline);
+        m = back;
+        if !matches!(h, Health::Alive { .. }) {
+            return (m, h);
+        }
+    }
+    panic!("the child still looked alive after {tries} checks")
+}
+
+#[test]
+fn a_beating_child_is_ready_and_alive() {
+    let m = spawn(&["beat", "20"]);
+    let (mut m, ready) = wait_ready(m, DEFAULT_DEADLINE);
+    assert!(ready, "the child says `ready` first");
+    for _ in 0..3 {
+        let (back, h) = check(m, DEFAULT_DEADLINE);
+        m = back;
+        assert!(
+            matches!(h, Health::Alive { beats } if beats >= 1),
+            "the child beats every 20 ms: expected Alive, got {h:?}"
+        );
+    }
+}
+
+#[test]
+fn a_hung_child_is_detected_while_it_is_still_alive() {
+    let m = spawn(&["beat", "20", "3"]);
+    let (m, ready) = wait_ready(m, DEFAULT_DEADLINE);
+    assert!(ready);
+    let (m, h) = until_not_alive(m, Duration::from_millis(300), 20);
+    let Health::Hung { silent_for } = h else {
+        panic!("the child stopped beating but is alive: expected Hung, got {h:?}");
+    };
+    assert!(
+        silent_for >= Duration::from_millis(300),
+        "silent_for is the time since the last beat, at least the deadline: {silent_for:?}"
+    );
+    assert_eq!(
+        proc_state(m.pid()),
+        Some('S'),
+        "the hung child is alive (sleeping), not dead: that is what a heartbeat finds and a pid \
+         check does not"
+    );
+    let pid = m.pid();
+    drop(m);
+    assert_reaped(pid);
+    assert_eq!(proc_state(pid), None, "dropping a Monitored ends its child");
+}
+
+#[test]
+fn a_stopped_child_is_hung_until_continued() {
+    let m = spawn(&["beat", "20"]);
+    let (m, _) = wait_ready(m, DEFAULT_DEADLINE);
+    let pid = Pid::from_raw(m.pid() as i32);
+    kill(pid, Signal::SIGSTOP).expect("SIGSTOP our child");
+    wait_for_state(m.pid() as i32, 'T', DEFAULT_DEADLINE);
+    let (m, h) = until_not_alive(m, Duration::from_millis(200), 50);
+    assert!(
+        matches!(h, Health::Hung { .. }),
+        "a stopped child does not beat: expected Hung, got {h:?}"
+    );
+    kill(pid, Signal::SIGCONT).expect("SIGCONT");
+    let (_m, h) = check(m, DEFAULT_DEADLINE);
+    assert!(
+        matches!(h, Health::Alive { .. }),
+        "after SIGCONT it beats again: expected Alive, got {h:?}"
+    );
+}
+
+#[test]
+fn a_dead_child_is_dead_not_hung() {
+    let m = spawn(&["beat", "20"]);
+    let (m, _) = wait_ready(m, DEFAULT_DEADLINE);
+    let pid = m.pid();
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("SIGKILL our child");
+    let (m, h) = until_not_alive(m, DEFAULT_DEADLINE, 100);
+    let Health::Dead(status) = h else {
+        panic!("the child was killed: expected Dead, got {h:?}");
+    };
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    assert_reaped(pid);
+    let (_m, again) = check(m, Duration::from_millis(10));
+    assert_eq!(again, Health::Dead(status), "dead stays dead");
+}
+
+#[test]
+fn a_child_that_exits_is_dead_with_its_status() {
+    let m = spawn(&["exit", "3"]);
+    let (m, ready) = wait_ready(m, DEFAULT_DEADLINE);
+    assert!(
+        !ready,
+        "a child that exits without saying `ready` was never ready"
+    );
+    let (_m, h) = check(m, DEFAULT_DEADLINE);
+    assert!(
+        matches!(h, Health::Dead(s) if s.code() == Some(3)),
+        "expected Dead(exit 3), got {h:?}"
+    );
+}
+
+#[test]
+fn alive_is_not_ready() {
+    let m = spawn(&["beat-unready", "20"]);
+    let (m, ready) = wait_ready(m, Duration::from_millis(300));
+    assert!(
+        !ready,
+        "the child beats but never says `ready`: not ready after the deadline"
+    );
+    let (_m, h) = check(m, DEFAULT_DEADLINE);
+    assert!(
+        matches!(h, Health::Alive { .. }),
+        "it is alive all the same: expected Alive, got {h:?}"
+    );
+}

@@ -1,0 +1,415 @@
+//! End-to-end tests for `monitoring/pmon`, the practice project, run as a binary against a tree
+//! of real misbehaving helpers: a sleeper, a spinner, a zombie, an fd leaker and a process that
+//! touched 64 MiB, all children of one `monitoring-child tree` process.
+//!
+//! Its figures are compared with `ps -o ... -p PID` and with `/proc` read here. Sleeping
+//! processes do not move, so their figures must be equal; RSS gets 1 MiB of tolerance (`ps` reads
+//! a moment later). No timing: the flags that need several samples (fd growth, a CPU hog) are
+//! awaited in pmon's own output with a deadline.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use testkit::monitoring::{Helper, fd_count, ps, ps_number, wait_for_state};
+use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
+
+const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
+const PMON: &str = env!("CARGO_BIN_EXE_pmon");
+
+/// The helper tree, with the pid of each role.
+struct Tree {
+    root: Helper,
+    pids: HashMap<String, i32>,
+}
+
+impl Tree {
+    fn start() -> Tree {
+        let root = Helper::start(CHILD, &["tree"]);
+        let pids: HashMap<String, i32> = root
+            .said
+            .iter()
+            .filter_map(|l| {
+                let mut w = l.strip_prefix("child ")?.split(' ');
+                Some((w.next()?.to_owned(), w.next()?.parse().ok()?))
+            })
+            .collect();
+        assert_eq!(pids.len(), 5, "the tree says {:?}", root.said);
+        wait_for_state(pids["zombie"], 'Z', DEFAULT_DEADLINE);
+        wait_for_state(root.pid(), 'S', DEFAULT_DEADLINE);
+        wait_for_state(pids["sleeper"], 'S', DEFAULT_DEADLINE);
+        wait_for_state(pids["toucher"], 'S', DEFAULT_DEADLINE);
+        Tree { root, pids }
+    }
+
+    fn pid(&self, role: &str) -> i32 {
+        self.pids[role]
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        // EOF on its stdin makes the tree kill and reap its children itself; its guard then
+        // reaps it. (Were it killed first, its children would die of PR_SET_PDEATHSIG.)
+        self.root.close_stdin();
+        let guard = &mut self.root.guard;
+        let _ = testkit::try_wait_until(DEFAULT_DEADLINE, "the tree to exit", || {
+            matches!(guard.child().try_wait(), Ok(Some(_)))
+        });
+    }
+}
+
+/// Runs pmon to completion with `args`; returns (exit code, stdout, stderr).
+fn pmon(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = run_with_deadline(
+        Command::new(PMON).args(args).stdin(Stdio::null()),
+        DEFAULT_DEADLINE * 3,
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `pmon --once --json ...`: the objects by pid.
+fn once_json(args: &[&str]) -> HashMap<i64, Value> {
+    let mut all = vec!["--once", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = pmon(&all);
+    assert_eq!(code, Some(0), "pmon {all:?} failed; stderr:\n{err}");
+    let value: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| {
+        panic!("`pmon {all:?}` must print one JSON array: {e}; it printed:\n{out}")
+    });
+    let array = value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {out}"));
+    array
+        .iter()
+        .map(|o| (o["pid"].as_i64().expect("pid is a number"), o.clone()))
+        .collect()
+}
+
+fn flags(o: &Value) -> Vec<String> {
+    o["flags"]
+        .as_array()
+        .unwrap_or_else(|| panic!("flags must be a list: {o}"))
+        .iter()
+        .map(|f| f.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Starts pmon running (not `--once`) with its stdout piped.
+fn pmon_running(args: &[&str]) -> (ChildGuard, LineReader) {
+    let mut cmd = Command::new(PMON);
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    let out = LineReader::new(guard.child().stdout.take().expect("piped"), "pmon");
+    (guard, out)
+}
+
+/// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object.
+fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
+    let deadline = DEFAULT_DEADLINE * 3;
+    loop {
+        let line = out.next_line(deadline).unwrap_or_else(|| {
+            panic!(
+                "pmon ended before flagging {pid} `{flag}`; it said:\n{:?}",
+                out.seen()
+            )
+        });
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("each sample is one JSON array per line: {e}: {line}"));
+        let hit = value.as_array().and_then(|a| {
+            a.iter()
+                .find(|o| o["pid"].as_i64() == Some(i64::from(pid)))
+                .filter(|o| flags(o).iter().any(|f| f == flag))
+                .cloned()
+        });
+        if let Some(o) = hit {
+            return o;
+        }
+    }
+}
+
+#[test]
+fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
+    let tree = Tree::start();
+    let root = tree.root.pid();
+    let got = once_json(&["--interval", "300", "--rss-limit", "32", &root.to_string()]);
+    let mut want: Vec<i64> = tree.pids.values().map(|&p| i64::from(p)).collect();
+    want.push(i64::from(root));
+    want.sort_unstable();
+    let mut pids: Vec<i64> = got.keys().copied().collect();
+    pids.sort_unstable();
+    assert_eq!(pids, want, "the root and its five children, nothing else");
+    for (&pid, o) in &got {
+        let pid = pid as i32;
+        for key in ["ppid", "rss_kib", "fds", "threads"] {
+            assert!(o[key].is_u64(), "{key} must be a whole number in {o}");
+        }
+        assert!(o["cpu_percent"].is_number(), "cpu_percent in {o}");
+        let ps_says = ps(pid, &["ppid", "stat", "nlwp"]);
+        assert_eq!(
+            o["ppid"].as_i64().map(|p| p.to_string()),
+            Some(ps_says[0].clone()),
+            "ppid of {pid}: {o}"
+        );
+        assert_eq!(
+            o["threads"].as_u64().map(|t| t.to_string()),
+            Some(ps_says[2].clone()),
+            "threads of {pid} vs ps nlwp: {o}"
+        );
+        let rss = o["rss_kib"].as_u64().unwrap_or(0);
+        assert!(
+            rss.abs_diff(ps_number(pid, "rss")) <= 1024,
+            "rss_kib of {pid} is {rss}, ps says {}: {o}",
+            ps_number(pid, "rss")
+        );
+        if pid != tree.pid("leaker") && pid != tree.pid("spinner") {
+            // These do not move: their state and fds must be exactly the kernel's.
+            assert_eq!(
+                o["state"].as_str().map(str::to_owned),
+                ps_says[1].get(..1).map(str::to_owned),
+                "state of {pid}: the /proc letter, as ps shows it: {o}"
+            );
+            assert_eq!(
+                o["fds"].as_u64(),
+                Some(fd_count(pid) as u64),
+                "fds of {pid}: {o}"
+            );
+        }
+        let cmdline = proc_cmdline(pid as u32);
+        let want_cmd = if cmdline.is_empty() {
+            "[monitoring-chil]".to_owned()
+        } else {
+            cmdline
+        };
+        assert_eq!(o["cmd"].as_str(), Some(want_cmd.as_str()), "cmd of {pid}");
+    }
+    let by_role = |role: &str| &got[&i64::from(tree.pid(role))];
+    assert_eq!(by_role("spinner")["state"], "R", "{}", by_role("spinner"));
+    assert_eq!(
+        flags(by_role("zombie")),
+        ["zombie"],
+        "{}",
+        by_role("zombie")
+    );
+    assert_eq!(
+        flags(by_role("toucher")),
+        ["rss-limit"],
+        "64 MiB resident is over --rss-limit 32: {}",
+        by_role("toucher")
+    );
+    assert_eq!(flags(by_role("sleeper")), Vec::<String>::new());
+    assert_eq!(flags(&got[&i64::from(root)]), Vec::<String>::new());
+    assert_eq!(
+        by_role("sleeper")["cpu_percent"].as_f64(),
+        Some(0.0),
+        "a sleeper uses no CPU"
+    );
+    assert!(
+        by_role("spinner")["cpu_percent"].as_f64().unwrap_or(0.0) > 0.0,
+        "the spinner uses CPU: {}",
+        by_role("spinner")
+    );
+    let evidence = by_role("toucher")["evidence"].as_array().cloned();
+    assert!(
+        evidence
+            .as_ref()
+            .is_some_and(|e| e.len() == 1 && e[0].as_str().is_some_and(|s| s.contains("KiB"))),
+        "each flag comes with its evidence (the RSS and the limit): {}",
+        by_role("toucher")
+    );
+}
+
+#[test]
+fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
+    let tree = Tree::start();
+    // A long interval: a wait for a CPU still in progress at a sample is not counted yet.
+    let got = once_json(&["--interval", "1000", &tree.pid("spinner").to_string()]);
+    let spinner = &got[&i64::from(tree.pid("spinner"))];
+    assert_eq!(
+        flags(spinner),
+        ["cpu-hog"],
+        "a process that never sleeps is a CPU hog, however busy the machine is: {spinner}"
+    );
+    let ev = spinner["evidence"][0].as_str().unwrap_or_default();
+    assert!(ev.contains('%'), "the evidence gives the figures: {ev:?}");
+    let sleeper = once_json(&["--interval", "300", &tree.pid("sleeper").to_string()]);
+    assert_eq!(
+        flags(&sleeper[&i64::from(tree.pid("sleeper"))]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_growing_fd_count_is_flagged() {
+    let tree = Tree::start();
+    let leaker = tree.pid("leaker");
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &leaker.to_string()]);
+    let o = await_flag(&mut out, leaker, "fd-growth");
+    let ev = o["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        ev.matches("->").count() == 3,
+        "the evidence shows the four growing counts: {ev:?}"
+    );
+    // A steady fd count is never flagged: the sleeper holds its fds for ever.
+    let got = once_json(&["--interval", "100", &tree.pid("sleeper").to_string()]);
+    assert!(flags(&got[&i64::from(tree.pid("sleeper"))]).is_empty());
+}
+
+#[test]
+fn the_text_output_appends_one_line_per_process_when_not_a_terminal() {
+    let tree = Tree::start();
+    let root = tree.root.pid();
+    let (_pmon, mut out) = pmon_running(&["--interval", "100", &root.to_string()]);
+    for sample in 1..=2 {
+        let header = out.expect("pmon: sample", DEFAULT_DEADLINE);
+        assert_eq!(
+            header,
+            format!("pmon: sample {sample}, 6 process(es) under {root}"),
+            "each sample starts with its header line"
+        );
+        let columns = out.next_line(DEFAULT_DEADLINE).unwrap_or_default();
+        assert!(
+            columns.contains("PID") && columns.contains("CMD"),
+            "{columns}"
+        );
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_default();
+            assert!(
+                !line.contains('\x1b'),
+                "no escape codes when not a terminal"
+            );
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                words.len() >= 8,
+                "PID PPID S CPU% RSS FDS THR CMD: {line:?}"
+            );
+            seen.push(words[0].parse::<i32>().unwrap_or(0));
+            if words[0] == tree.pid("zombie").to_string() {
+                assert_eq!(words[2], "Z");
+                assert!(line.contains("[zombie: "), "{line}");
+            }
+        }
+        assert_eq!(seen[0], root, "the root comes first");
+        for pid in tree.pids.values() {
+            assert!(seen.contains(pid), "pid {pid} missing from {seen:?}");
+        }
+    }
+}
+
+#[test]
+fn a_terminal_gets_a_clean_redraw() {
+    let tree = Tree::start();
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = Command::new(PMON);
+    cmd.args(["--interval", "100", &tree.root.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(slave);
+    let _pmon = ChildGuard::spawn(&mut cmd);
+    drop(cmd);
+    let mut screen = LineReader::new(std::fs::File::from(pty.master), "pmon on a terminal");
+    let first = screen.expect("pmon: sample 1", DEFAULT_DEADLINE);
+    let second = screen.expect("pmon: sample 2", DEFAULT_DEADLINE);
+    for line in [first, second] {
+        assert!(
+            line.starts_with("\x1b[H\x1b[2J"),
+            "on a terminal each sample starts by homing the cursor and clearing the screen \
+             (ESC[H ESC[2J): {line:?}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_pid_is_a_one_line_error() {
+    let mut gone = ChildGuard::spawn(Command::new(CHILD).args(["exit", "0"]));
+    let pid = gone.id();
+    gone.wait(DEFAULT_DEADLINE);
+    let (code, out, err) = pmon(&["--once", &pid.to_string()]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a pid that does not exist: exit 1; stderr:\n{err}"
+    );
+    assert_eq!(
+        err,
+        format!("pmon: no process with pid {pid}\n"),
+        "one line on stderr"
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_usage() {
+    for args in [
+        &[][..],
+        &["--interval", "soon", "1"],
+        &["--interval", "0", "1"],
+        &["--rss-limit"],
+        &["--bogus", "1"],
+        &["1", "2"],
+        &["pid"],
+    ] {
+        let (code, _, err) = pmon(args);
+        assert_eq!(code, Some(2), "pmon {args:?}: exit 2; stderr:\n{err}");
+        assert!(
+            err.starts_with("pmon: ") && err.contains("usage: pmon") && !err.contains("panicked"),
+            "pmon {args:?}: a one-line error and the usage, no panic; got:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn processes_that_come_and_go_are_normal() {
+    let churn = Helper::start(CHILD, &["churn"]);
+    let (mut pmon, mut out) =
+        pmon_running(&["--json", "--interval", "5", &churn.pid().to_string()]);
+    for _ in 0..40 {
+        let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_else(|| {
+            panic!(
+                "pmon stopped while children came and went: {:?}",
+                out.seen()
+            )
+        });
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let a = v.as_array().expect("an array");
+        assert_eq!(
+            a.first().and_then(|o| o["pid"].as_i64()),
+            Some(i64::from(churn.pid())),
+            "the root is always there: {line}"
+        );
+    }
+    assert!(
+        pmon.child().try_wait().expect("try_wait").is_none(),
+        "pmon must keep running while children appear and vanish"
+    );
+}
+
+#[test]
+fn pmon_ends_when_its_root_is_gone() {
+    let mut root = Helper::asleep(CHILD, &["sleep"]);
+    let mut cmd = Command::new(PMON);
+    cmd.args(["--json", "--interval", "50", &root.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut pmon = ChildGuard::spawn(&mut cmd);
+    let mut err = LineReader::new(pmon.child().stderr.take().expect("piped"), "pmon's stderr");
+    let mut out = LineReader::new(pmon.child().stdout.take().expect("piped"), "pmon");
+    // pmon is watching once it printed a sample; only then does the root go away.
+    out.next_line(DEFAULT_DEADLINE);
+    root.close_stdin();
+    root.guard.wait(DEFAULT_DEADLINE);
+    let line = err.expect("exited", DEFAULT_DEADLINE);
+    assert_eq!(line, format!("pmon: pid {} exited", root.pid()));
+    let status = pmon.wait(DEFAULT_DEADLINE);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the root going away is a normal end"
+    );
+}

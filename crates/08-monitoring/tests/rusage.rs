@@ -1,0 +1,204 @@
+//! Tests for `monitoring/rusage`: children with known behaviour (64 MiB touched, 300 ms of CPU,
+//! 50 naps, two threads fighting over one CPU) measured with the learner's `wait4`, compared
+//! with what each child's own `getrusage(RUSAGE_SELF)` said just before it exited, and with GNU
+//! `time -v` where it is installed.
+
+use std::fs::File;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use monitoring::rusage::{Usage, report, run_measured};
+use testkit::{assert_reaped, temp_dir};
+
+const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
+
+/// Runs the helper in `mode` through the learner's code, its stdout in a file, stdin at EOF
+/// (so a mode that sleeps on stdin exits at once). Returns the usage and what the child said.
+fn measure(mode: &[&str]) -> (Usage, String) {
+    let dir = temp_dir("rusage");
+    let out_path = dir.path().join("out");
+    let out = File::create(&out_path).expect("create the output file");
+    let usage = run_measured(
+        Command::new(CHILD)
+            .args(mode)
+            .stdin(Stdio::null())
+            .stdout(out),
+    )
+    .unwrap_or_else(|e| panic!("run_measured({mode:?}) failed: {e}"));
+    assert_reaped(usage.pid);
+    let said = std::fs::read_to_string(&out_path).expect("read the output");
+    (usage, said)
+}
+
+fn said_number(said: &str, key: &str) -> u64 {
+    said.lines()
+        .find_map(|l| l.strip_prefix(key)?.trim().split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("the child never said `{key} N`; it said {said:?}"))
+}
+
+#[test]
+fn the_exit_status_comes_back_and_the_child_is_reaped() {
+    let (usage, _) = measure(&["exit", "3"]);
+    assert_eq!(
+        usage.status.code(),
+        Some(3),
+        "the status wait4 returned, as an ExitStatus"
+    );
+}
+
+#[test]
+fn max_rss_of_a_child_that_touched_64_mib() {
+    let (usage, _) = measure(&["touch", "64"]);
+    let kib = usage.max_rss_kib;
+    assert!(
+        (64 * 1024..=96 * 1024).contains(&kib),
+        "the child touched 64 MiB: max RSS {kib} KiB (Linux gives ru_maxrss in KiB already)"
+    );
+}
+
+#[test]
+fn cpu_time_agrees_with_the_childs_own_accounting() {
+    let (usage, said) = measure(&["work", "300"]);
+    let mut words = said
+        .lines()
+        .find_map(|l| l.strip_prefix("used "))
+        .unwrap_or_else(|| panic!("the child said {said:?}"))
+        .split(' ')
+        .map(|w| w.parse::<u64>().expect("a number"));
+    let own = Duration::from_micros(words.next().unwrap_or(0) + words.next().unwrap_or(0));
+    let yours = usage.user + usage.system;
+    assert!(
+        yours + Duration::from_millis(10) >= own && yours <= own + Duration::from_millis(100),
+        "the child measured {own:?} of its own CPU time just before exiting; wait4 says user \
+         {:?} + system {:?}",
+        usage.user,
+        usage.system
+    );
+    assert!(
+        usage.user >= Duration::from_millis(200),
+        "the work is a loop in user mode: user {:?}",
+        usage.user
+    );
+    assert!(
+        usage.wall >= own,
+        "one thread cannot use more CPU than wall time: wall {:?}",
+        usage.wall
+    );
+}
+
+#[test]
+fn each_nap_is_a_voluntary_context_switch() {
+    let (usage, said) = measure(&["naps", "50"]);
+    let own = said_number(&said, "nvcsw");
+    assert!(
+        usage.voluntary_switches >= own && own >= 50,
+        "the child slept 50 times and counted {own} voluntary switches itself; wait4 says {}",
+        usage.voluntary_switches
+    );
+}
+
+#[test]
+fn two_threads_on_one_cpu_are_preempted() {
+    let (usage, said) = measure(&["contend", "300"]);
+    let own = said_number(&said, "nivcsw");
+    assert!(
+        own >= 1,
+        "two threads pinned to one CPU for 300 ms must be preempted at least once"
+    );
+    assert!(
+        usage.involuntary_switches >= own,
+        "the child counted {own} involuntary switches itself; wait4 says {} (ru_nivcsw)",
+        usage.involuntary_switches
+    );
+}
+
+#[test]
+fn the_usage_is_of_this_child_only() {
+    // A busy child first, then an idle one: the idle one's figures must not include the busy
+    // one's (getrusage(RUSAGE_CHILDREN) sums every child ever waited for).
+    let (busy, _) = measure(&["work", "200"]);
+    let (idle, _) = measure(&["exit", "0"]);
+    assert!(
+        idle.user + idle.system < busy.user + busy.system
+            && idle.user + idle.system < Duration::from_millis(100),
+        "a child that exits at once used {:?} of CPU: that is someone else's time",
+        idle.user + idle.system
+    );
+}
+
+#[test]
+fn a_program_that_cannot_start_is_an_error() {
+    let r = run_measured(&mut Command::new("/nonexistent/program"));
+    assert!(r.is_err(), "spawning a missing program must fail: {r:?}");
+}
+
+#[test]
+fn the_report_reads_like_gnu_time() {
+    let (usage, _) = measure(&["touch", "64"]);
+    let text = report(&usage);
+    for want in [
+        format!(
+            "\tMaximum resident set size (kbytes): {}\n",
+            usage.max_rss_kib
+        ),
+        format!(
+            "\tVoluntary context switches: {}\n",
+            usage.voluntary_switches
+        ),
+        format!(
+            "\tInvoluntary context switches: {}\n",
+            usage.involuntary_switches
+        ),
+        format!("\tUser time (seconds): {:.2}\n", usage.user.as_secs_f64()),
+        format!(
+            "\tSystem time (seconds): {:.2}\n",
+            usage.system.as_secs_f64()
+        ),
+        "\tExit status: 0\n".to_string(),
+        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:".to_string(),
+    ] {
+        assert!(
+            text.contains(&want),
+            "the report lacks {want:?}; it is:\n{text}"
+        );
+    }
+    let killed = Usage {
+        status: std::os::unix::process::ExitStatusExt::from_raw(9),
+        wall: Duration::from_millis(61_500),
+        ..usage
+    };
+    let text = report(&killed);
+    assert!(
+        text.starts_with("Command terminated by signal 9\n") && text.contains("\tExit status: 0\n"),
+        "a child killed by SIGKILL, as GNU time reports it; got:\n{text}"
+    );
+    assert!(
+        text.contains("(h:mm:ss or m:ss): 1:01.50\n"),
+        "61.5 s is 1:01.50; got:\n{text}"
+    );
+
+    // The same child under GNU time, where it is installed: the same maximum RSS within 8 MiB.
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        eprintln!("GNU time is not installed (apt-get install time): skipped the comparison");
+        return;
+    }
+    let out = Command::new("/usr/bin/time")
+        .args(["-v", CHILD, "touch", "64"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run /usr/bin/time");
+    let gnu = String::from_utf8_lossy(&out.stderr);
+    let gnu_rss: u64 = gnu
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("GNU time said:\n{gnu}"));
+    assert!(
+        gnu_rss.abs_diff(usage.max_rss_kib) <= 8 * 1024,
+        "GNU time says {gnu_rss} KiB for the same child, you say {}",
+        usage.max_rss_kib
+    );
+}
