@@ -21,7 +21,6 @@
 //!   in from `solutions/`, see below) against a process per task and a bare pipe round trip.
 //! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
 //!   reference `pmon` reads it, sysinfo), with the CPU time they cost;
-//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 

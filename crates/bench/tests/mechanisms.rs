@@ -273,6 +273,8 @@ fn the_echoing_thread_of_the_floor_benchmark_stays_on_its_own_cpu() {
         "exactly the echoing thread must be pinned to CPU {} while the ping-pong runs",
         cpus.1
     );
+}
+
 #[test]
 fn every_sampler_reads_the_whole_tree_and_the_tree_leaves_nothing() {
     use proclings_bench::monitor::{SleeperTree, SysinfoSampler, TreeSampler, procfs_refresh};
