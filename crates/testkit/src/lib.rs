@@ -18,6 +18,8 @@
 //!
 //! Run its own tests with `cargo test -p testkit`.
 
+pub mod async_processes;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
