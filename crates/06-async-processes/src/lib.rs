@@ -6,6 +6,13 @@
 //! that signals stay out of the test harness.
 
 #[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/06-async-processes/group_stop.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod group_stop;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/06-async-processes/group_stop.rs"]
+pub mod group_stop;
+#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/06-async-processes/kill_on_drop.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod kill_on_drop;
@@ -19,6 +26,13 @@ pub mod pool;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/06-async-processes/pool.rs"]
 pub mod pool;
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/06-async-processes/signals.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod signals;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/06-async-processes/signals.rs"]
+pub mod signals;
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/06-async-processes/stream_many.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
