@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_processes::kill_on_drop::output_of;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, mkfifo};
 use testkit::async_processes::{KillOnDrop, live_children_tagged, read_pid_file, wait_dead};
-use testkit::{call_or_unblock, proc_ppid, proc_state, temp_dir, unique_name, wait_until};
+use testkit::{call_or_unblock, proc_ppid, temp_dir, unique_name};
 use tokio::process::Command;
 
 const WAIT: Duration = testkit::DEFAULT_DEADLINE;
@@ -123,11 +124,10 @@ fn a_dropped_future_leaves_no_child_behind() {
         "the future of output_of was dropped, but its child kept running. A dropped Child is \
          not killed by default, in tokio as in std",
     );
-    // Killed, and then reaped by tokio in the background: no zombie either.
-    wait_until(
-        WAIT,
-        &format!("tokio to reap the killed child {pid}"),
-        || proc_state(pid).is_none() || proc_ppid(pid) != Some(std::process::id()),
-    );
+    // tokio reaps a dropped child in the background, on a best-effort basis (when a SIGCHLD
+    // reaches the runtime that registered for it, which may be another test's, gone by now).
+    // Reap it here if tokio has not yet, so that no zombie outlives the test; ECHILD means
+    // tokio did.
+    let _ = waitpid(Pid::from_raw(pid as i32), None);
     drop(rt);
 }
