@@ -20,6 +20,13 @@ pub mod kill_on_drop;
 #[path = "../../../solutions/06-async-processes/kill_on_drop.rs"]
 pub mod kill_on_drop;
 #[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/06-async-processes/par.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod par;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/06-async-processes/par.rs"]
+pub mod par;
+#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/06-async-processes/pool.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod pool;

@@ -98,18 +98,32 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Kills (SIGKILL) every live child of this process whose command line contains its tag when
-/// dropped, also when a test panics.
+/// Every live process (not a zombie), whoever its parent, whose command line contains `tag`.
+/// With a tag from [`crate::unique_name`] these are the processes one test started, also those
+/// its children started or left behind.
+pub fn live_processes_tagged(tag: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| !is_dead(pid) && proc_cmdline(pid).contains(tag))
+        .collect()
+}
+
+/// Kills (SIGKILL) every live process whose command line contains its tag when dropped, also
+/// when a test panics: the children a test started and whatever they left behind.
 #[derive(Debug)]
 pub struct KillTagged(pub String);
 
 impl Drop for KillTagged {
     fn drop(&mut self) {
-        for pid in live_children_tagged(&self.0) {
+        for pid in live_processes_tagged(&self.0) {
             let Ok(pid) = i32::try_from(pid) else {
                 continue;
             };
-            // SAFETY: kill(2) only sends a signal, here to a child of this process.
+            // SAFETY: kill(2) only sends a signal, here to a process carrying this test's
+            // unique tag.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
