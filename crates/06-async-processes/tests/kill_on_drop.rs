@@ -8,7 +8,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, mkfifo};
-use testkit::async_processes::{KillOnDrop, live_children_tagged, read_pid_file, wait_dead};
+use testkit::async_processes::{KillOnDrop, live_children_tagged, wait_dead};
 use testkit::{call_or_unblock, proc_ppid, temp_dir, unique_name};
 use tokio::process::Command;
 
@@ -25,6 +25,27 @@ fn current_thread() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("build a tokio runtime")
+}
+
+/// The pid the child writes to `path`, polled without blocking the runtime (a blocking wait
+/// would keep the runtime from shutting down when the call under test panics).
+async fn pid_in(path: &std::path::Path) -> u32 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the child never wrote its pid to {}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[test]
@@ -103,13 +124,12 @@ fn a_dropped_future_leaves_no_child_behind() {
         pid_file.display()
     ));
     let pid = rt.block_on(async {
-        let pid_file = pid_file.clone();
-        let seen = tokio::task::spawn_blocking(move || read_pid_file(&pid_file, WAIT));
+        let seen = pid_in(&pid_file);
         // Whichever comes first: the child wrote its pid (then the `output_of` future is
         // dropped, mid-flight), or `output_of` returned (it must not: the child sleeps).
         tokio::select! {
             out = output_of(cmd) => panic!("output_of returned {out:?} while the child was still sleeping"),
-            pid = seen => pid.expect("reading the pid file"),
+            pid = seen => pid,
         }
     });
     guard.pid(pid);

@@ -185,19 +185,22 @@ fn a_dropped_future_stops_every_child() {
     let rt = runtime();
     rt.block_on(async {
         let (tx, _rx) = unbounded_channel();
-        let task = tokio::spawn(stream_many(vec![a, b], tx));
-        let started = tokio::task::spawn_blocking({
-            let tag = tag.clone();
-            move || {
-                try_wait_until(WAIT, "both children to start", || {
-                    live_children_tagged(&tag).len() == 2
-                })
+        let mut task = tokio::spawn(stream_many(vec![a, b], tx));
+        // Polled without blocking the runtime, so that a panic of the call under test ends the
+        // test at once.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while live_children_tagged(&tag).len() < 2 {
+            if task.is_finished() {
+                let res = (&mut task).await;
+                panic!("stream_many returned before its children ended: {res:?}");
             }
-        });
-        started
-            .await
-            .expect("the wait panicked")
-            .unwrap_or_else(|msg| panic!("{msg}: stream_many must start every command at once"));
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "both children should start at once, {} did",
+                live_children_tagged(&tag).len()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         task.abort();
         let _ = task.await;
     });

@@ -10,6 +10,7 @@
 //! - [`throughput`]: many short processes through a thread pool or a tokio runtime;
 //! - [`ipc`]: a forked peer that echoes or drains bytes over a pipe, a Unix socket, a socketpair
 //!   or TCP loopback, pinned to the same core or another one ([`affinity`]);
+//! - [`par`]: finds or builds the `par` binary and feeds commands to it, `xargs` and GNU parallel;
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
@@ -17,6 +18,7 @@
 pub mod affinity;
 pub mod heap;
 pub mod ipc;
+pub mod par;
 pub mod settings;
 pub mod spawn;
 pub mod throughput;
