@@ -10,7 +10,7 @@
 //!
 //! - The output of each command stays together: its stdout is written to par's stdout and its
 //!   stderr to par's stderr in one piece, never interleaved with another command's lines. With
-//!   `--keep-order` (`-k`) the pieces come in input order, otherwise as each command completes.
+//!   `--keep-order` the pieces come in input order, otherwise as each command completes.
 //! - `--timeout SECS` (decimals allowed): a command still running then is stopped with its whole
 //!   group (SIGTERM, a grace of 2 s, SIGKILL) and reported on stderr:
 //!   `par: timed out after SECS s: CMDLINE`.
@@ -22,7 +22,10 @@
 //!   option, a bad or missing value, `-j 0`, an empty command line), reported in one line
 //!   before anything runs.
 //! - SIGINT or SIGTERM: no new command starts, every running command's group gets SIGTERM,
-//!   then SIGKILL after the grace; nothing is left running; par exits 130 or 143.
+//!   then SIGKILL after the grace; nothing is left running; the summary says
+//!   `par: stopped by SIGINT: S succeeded, F failed, T timed out, N not started` (or SIGTERM),
+//!   and par exits 130 or 143.
+//! - `-h` or `--help` prints the usage line on stdout and exits 0.
 //!
 //! Chapter: `docs/src/06-async-processes.md#par`.
 //! Check: `cargo xtask check async-processes/par`.

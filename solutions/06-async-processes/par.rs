@@ -10,7 +10,7 @@
 //!
 //! - The output of each command stays together: its stdout is written to par's stdout and its
 //!   stderr to par's stderr in one piece, never interleaved with another command's lines. With
-//!   `--keep-order` (`-k`) the pieces come in input order, otherwise as each command completes.
+//!   `--keep-order` the pieces come in input order, otherwise as each command completes.
 //! - `--timeout SECS` (decimals allowed): a command still running then is stopped with its whole
 //!   group (SIGTERM, a grace of 2 s, SIGKILL) and reported on stderr:
 //!   `par: timed out after SECS s: CMDLINE`.
@@ -22,7 +22,10 @@
 //!   option, a bad or missing value, `-j 0`, an empty command line), reported in one line
 //!   before anything runs.
 //! - SIGINT or SIGTERM: no new command starts, every running command's group gets SIGTERM,
-//!   then SIGKILL after the grace; nothing is left running; par exits 130 or 143.
+//!   then SIGKILL after the grace; nothing is left running; the summary says
+//!   `par: stopped by SIGINT: S succeeded, F failed, T timed out, N not started` (or SIGTERM),
+//!   and par exits 130 or 143.
+//! - `-h` or `--help` prints the usage line on stdout and exits 0.
 //!
 //! Chapter: `docs/src/06-async-processes.md#par`.
 //! Check: `cargo xtask check async-processes/par`.
@@ -117,33 +120,17 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         keep_order: false,
         commands: None,
     };
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        // `--opt=value`, `-jN`, or the value in the next argument.
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
-            _ if arg.starts_with("-j") && arg.len() > 2 => ("-j", Some(arg[2..].to_owned())),
-            _ => (arg, None),
-        };
-        let mut value = |what: &str| -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            args.get(i)
-                .cloned()
-                .ok_or_else(|| format!("{name} needs {what}"))
-        };
-        match name {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
             "--" => {
-                options.commands = Some(args[i + 1..].to_vec());
-                return Ok(Parsed::Run(options));
+                options.commands = Some(args.cloned().collect());
+                break;
             }
             "-h" | "--help" => return Ok(Parsed::Help),
-            "-k" | "--keep-order" => options.keep_order = true,
-            "-j" | "--jobs" => {
-                let v = value("a number of jobs")?;
+            "--keep-order" => options.keep_order = true,
+            "-j" => {
+                let v = args.next().ok_or("-j needs a number of jobs")?;
                 options.jobs = match v.parse::<usize>() {
                     Ok(0) => return Err("-j must be at least 1".into()),
                     Ok(n) => n,
@@ -151,7 +138,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
                 };
             }
             "--timeout" => {
-                let v = value("a number of seconds")?;
+                let v = args.next().ok_or("--timeout needs a number of seconds")?;
                 options.timeout = match v.parse::<f64>() {
                     Ok(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
                     _ => {
@@ -161,14 +148,13 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
                     }
                 };
             }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg:?}")),
-            _ => {
+            other if other.starts_with('-') => return Err(format!("unknown option {other:?}")),
+            other => {
                 return Err(format!(
-                    "unexpected argument {arg:?} (commands go after --)"
+                    "unexpected argument {other:?} (commands go after --)"
                 ));
             }
         }
-        i += 1;
     }
     Ok(Parsed::Run(options))
 }
@@ -270,7 +256,6 @@ async fn run(options: Options, commands: Vec<String>) -> io::Result<u8> {
             }
         }
     }
-    printer.flush_rest();
     let not_run = commands.len() - next;
     match by_signal {
         Some(code) => {
@@ -403,7 +388,9 @@ struct Printer {
     commands: Arc<[String]>,
     timeout: Option<Duration>,
     keep_order: bool,
-    /// With `keep_order`: finished commands waiting for an earlier one, by index.
+    /// With `keep_order`: finished commands waiting for an earlier one, by index. Commands
+    /// start in input order and every started one is collected, also after a signal, so
+    /// nothing is left here at the end.
     waiting: BTreeMap<usize, Done>,
     next: usize,
 }
@@ -417,13 +404,6 @@ impl Printer {
         while let Some(done) = self.waiting.remove(&self.next) {
             write_out(&done, &self.commands[done.index], self.timeout);
             self.next += 1;
-        }
-    }
-
-    /// What is still held back: after a signal, commands that never started leave gaps.
-    fn flush_rest(&mut self) {
-        for (_, done) in std::mem::take(&mut self.waiting) {
-            write_out(&done, &self.commands[done.index], self.timeout);
         }
     }
 }

@@ -340,6 +340,20 @@ fn signal_stops_everything(sig: Signal, code: i32) {
              stop every running command's whole process group",
         );
     }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(
+        &mut guard.child().stderr.take().expect("piped"),
+        &mut stderr,
+    )
+    .expect("read par's stderr");
+    let name = if code == 130 { "SIGINT" } else { "SIGTERM" };
+    assert!(
+        stderr.contains(&format!(
+            "par: stopped by {name}: 0 succeeded, 0 failed, 0 timed out, 1 not started"
+        )),
+        "the summary after a signal names it and counts the command that never started; \
+         stderr was:\n{stderr}"
+    );
 }
 
 #[test]
@@ -354,26 +368,62 @@ fn sigterm_stops_every_command_group_and_exits_143() {
 
 #[test]
 fn bad_input_gets_one_line_and_status_2() {
-    for (args, stdin, what) in [
-        (vec!["-j", "0", "--", "true"], "", "-j 0"),
-        (vec!["-j", "many", "--", "true"], "", "-j with a word"),
+    let cases: [(Vec<&str>, &[u8], &str, &str); 11] = [
+        (vec!["-j", "0", "--", "true"], b"", "-j 0", "-j"),
+        (
+            vec!["-j", "many", "--", "true"],
+            b"",
+            "-j with a word",
+            "-j",
+        ),
+        (vec!["-j"], b"", "-j without a value", "-j"),
         (
             vec!["--timeout", "soon", "--", "true"],
-            "",
+            b"",
             "--timeout with a word",
+            "--timeout",
         ),
-        (vec!["--timeout"], "", "--timeout without a value"),
-        (vec!["--frobnicate"], "", "an unknown option"),
-        (vec!["--", "echo ok", ""], "", "an empty command"),
-        (vec![], "echo ok\n\necho ok\n", "an empty line on stdin"),
-    ] {
+        (
+            vec!["--timeout", "0", "--", "true"],
+            b"",
+            "--timeout 0",
+            "--timeout",
+        ),
+        (
+            vec!["--timeout"],
+            b"",
+            "--timeout without a value",
+            "--timeout",
+        ),
+        (
+            vec!["--frobnicate"],
+            b"",
+            "an unknown option",
+            "--frobnicate",
+        ),
+        (vec!["echo"], b"", "a command without --", "echo"),
+        (
+            vec!["--", "echo ok", ""],
+            b"",
+            "an empty command",
+            "command 2",
+        ),
+        (
+            vec![],
+            b"echo ok\n\necho ok\n",
+            "an empty line on stdin",
+            "line 2",
+        ),
+        (vec![], b"echo \xff\n", "stdin that is not text", "stdin"),
+    ];
+    for (args, stdin, what, names) in cases {
         let mut cmd = par(&args);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut guard = ChildGuard::spawn(&mut cmd);
         let mut input = guard.child().stdin.take().expect("piped");
-        let _ = input.write_all(stdin.as_bytes());
+        let _ = input.write_all(stdin);
         drop(input);
         let out = guard.into_inner().wait_with_output().expect("par's output");
         let stderr = text(&out.stderr);
@@ -391,11 +441,48 @@ fn bad_input_gets_one_line_and_status_2() {
             show(&out)
         );
         assert!(
+            stderr.contains(names),
+            "{what}: the message should name {names:?}\n{}",
+            show(&out)
+        );
+        assert!(
             out.stdout.is_empty(),
             "{what}: nothing may run\n{}",
             show(&out)
         );
     }
+}
+
+#[test]
+fn help_prints_the_usage_and_exits_0() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text(&out.stdout).starts_with("usage: par "),
+        "--help prints `usage: par ...` on stdout\n{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn command_lines_mean_what_they_mean_to_sh() {
+    // Quotes, variables and assignments are the shell's: a command line split on spaces and
+    // executed directly would print the quotes, or try to run `X=/a/b` as a program.
+    let out = run(&[
+        "-j",
+        "1",
+        "--keep-order",
+        "--",
+        "/bin/echo \"two  spaces\"",
+        "X=/a/b /usr/bin/env",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("two  spaces\n") && stdout.lines().any(|l| l == "X=/a/b"),
+        "each command line runs as `sh -c LINE`\n{}",
+        show(&out)
+    );
 }
 
 #[test]
