@@ -124,7 +124,17 @@ fn a_dropped_future_leaves_no_child_behind() {
         pid_file.display()
     ));
     let pid = rt.block_on(async {
-        let seen = pid_in(&pid_file);
+        let seen = async {
+            let pid = pid_in(&pid_file).await;
+            // Checked while the `output_of` future still lives (it is dropped once this block
+            // is done, and then the child may be gone at once).
+            assert_eq!(
+                proc_ppid(pid),
+                Some(std::process::id()),
+                "the pid in the file should be the child output_of started"
+            );
+            pid
+        };
         // Whichever comes first: the child wrote its pid (then the `output_of` future is
         // dropped, mid-flight), or `output_of` returned (it must not: the child sleeps).
         tokio::select! {
@@ -133,11 +143,6 @@ fn a_dropped_future_leaves_no_child_behind() {
         }
     });
     guard.pid(pid);
-    assert_eq!(
-        proc_ppid(pid),
-        Some(std::process::id()),
-        "the pid in the file should be the child output_of started"
-    );
     wait_dead(
         pid,
         WAIT,
