@@ -310,14 +310,9 @@ fn signal_stops_everything(sig: Signal, code: i32) {
         .iter()
         .map(|f| format!("sleep 1000 & echo $! > {}; wait # {tag}", f.display()))
         .collect();
-    let mut cmd = par(&[
-        "-j",
-        "2",
-        "--",
-        &cmds[0],
-        &cmds[1],
-        &format!("echo never # {tag}"),
-    ]);
+    // Three more commands wait for a slot that never frees up: they never start.
+    let never = format!("echo never # {tag}");
+    let mut cmd = par(&["-j", "2", "--", &cmds[0], &cmds[1], &never, &never, &never]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut guard = ChildGuard::spawn(&mut cmd);
     drop(cmd);
@@ -349,7 +344,7 @@ fn signal_stops_everything(sig: Signal, code: i32) {
     let name = if code == 130 { "SIGINT" } else { "SIGTERM" };
     assert!(
         stderr.contains(&format!(
-            "par: stopped by {name}: 0 succeeded, 0 failed, 0 timed out, 1 not started"
+            "par: stopped by {name}: 0 succeeded, 0 failed, 0 timed out, 3 not started"
         )),
         "the summary after a signal names it and counts the command that never started; \
          stderr was:\n{stderr}"
