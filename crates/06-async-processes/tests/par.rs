@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
-use testkit::async_processes::{KillTagged, read_pid_file, wait_dead};
+use testkit::async_processes::{KillOnDrop, KillTagged, read_pid_file, wait_dead};
 use testkit::{
     ChildGuard, LineReader, children_of, describe_status, proc_cmdline, run_with_deadline,
     temp_dir, try_wait_until, unique_name,
@@ -275,6 +275,9 @@ fn a_timeout_kills_the_command_with_its_grandchild_and_is_reported() {
     );
     let out = run(&["--timeout", "2", "--", &slow, "echo fast"]);
     let grandchild = read_pid_file(&pid_file, WAIT);
+    // The grandchild's command line carries no tag: its own guard kills it if par did not.
+    let mut guard = KillOnDrop::new();
+    guard.pid(grandchild);
     wait_dead(
         grandchild,
         WAIT,
@@ -317,6 +320,11 @@ fn signal_stops_everything(sig: Signal, code: i32) {
     let mut guard = ChildGuard::spawn(&mut cmd);
     drop(cmd);
     let grandchildren: Vec<u32> = files.iter().map(|f| read_pid_file(f, WAIT)).collect();
+    // Their command lines carry no tag: a guard of their own kills them if par did not.
+    let mut survivors = KillOnDrop::new();
+    for &pid in &grandchildren {
+        survivors.pid(pid);
+    }
     kill(Pid::from_raw(guard.id() as i32), sig).expect("signal par");
     let status = guard.wait(WAIT);
     assert_eq!(
