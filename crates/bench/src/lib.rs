@@ -21,6 +21,8 @@
 //!   in from `solutions/`, see below) against a process per task and a bare pipe round trip.
 //! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
 //!   reference `pmon` reads it, sysinfo), with the CPU time they cost;
+//! - [`par`]: finds or builds the `par` binary and feeds commands to it, `xargs` and GNU parallel;
+//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 
@@ -32,6 +34,7 @@ pub mod report;
 #[cfg(feature = "solution")]
 pub mod pool_bench;
 pub mod monitor;
+pub mod par;
 pub mod settings;
 pub mod shm;
 pub mod spawn;

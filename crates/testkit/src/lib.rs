@@ -28,6 +28,7 @@ pub mod shm;
 pub mod job_control;
 pub mod daemon;
 pub mod monitoring;
+pub mod async_processes;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

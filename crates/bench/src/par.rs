@@ -1,0 +1,114 @@
+//! `par` (the week-3 practice project) against `xargs -P` and GNU parallel: each runs the same
+//! number of `/bin/true`, with the same number at once.
+//!
+//! The benchmark needs the `par` binary built from the reference solution in release mode.
+//! [`par_binary`] finds it: `PROCLINGS_PAR` names a binary to use as it is; otherwise it runs
+//! `cargo build --release -p async-processes --features solution --bin par` into a target
+//! directory of its own (`<target>/par-bench`), because the `cargo bench` that runs this code
+//! holds the lock of the workspace's target directory until the benchmarks end. The first run
+//! compiles par's dependencies once; later runs find it up to date in a fraction of a second.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The environment variable naming a `par` binary to benchmark instead of building one.
+pub const PAR_ENV: &str = "PROCLINGS_PAR";
+
+/// The `par` binary to benchmark: `$PROCLINGS_PAR`, or the release build of the reference
+/// solution, built now if needed (see the module's documentation).
+pub fn par_binary() -> io::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(PAR_ENV) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(io::Error::other(format!(
+                "{PAR_ENV}={} is not a file",
+                path.display()
+            )))
+        };
+    }
+    // Cargo sets CARGO_MANIFEST_DIR (this crate's directory) and CARGO for the benches it runs.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
+        io::Error::other(format!(
+            "CARGO_MANIFEST_DIR is not set: run through `cargo bench`, or set {PAR_ENV}"
+        ))
+    })?;
+    let root = Path::new(&manifest)
+        .ancestors()
+        .nth(2)
+        .ok_or_else(|| io::Error::other("crates/bench has no workspace root above it"))?
+        .to_owned();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("par-bench");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    eprintln!(
+        "building par (release, reference solution) into {}",
+        target.display()
+    );
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "async-processes",
+            "--features",
+            "solution",
+            "--bin",
+            "par",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .stdin(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("building par failed: {status}")));
+    }
+    Ok(target.join("release").join("par"))
+}
+
+/// Whether `program` is found on `PATH` (GNU parallel is optional).
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Runs `program args`, feeding `input` on stdin, discarding its output; fails unless it
+/// exits 0.
+pub fn run_fed(program: &Path, args: &[&str], input: &[u8]) -> io::Result<()> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // All of it before waiting: the tool reads its input while it runs the commands.
+    let fed = stdin.write_all(input);
+    drop(stdin);
+    let status = child.wait()?;
+    fed?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{} {args:?} failed: {status}",
+            program.display()
+        )))
+    }
+}
+
+/// `count` lines of `line`.
+pub fn lines(line: &str, count: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
