@@ -61,6 +61,15 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
          neither to wait on the other's wake-up.",
     ),
     (
+        "par_throughput",
+        "par",
+        "par -j 4 against xargs -P 4: many /bin/true (higher is better)",
+        "par starts children with posix_spawn (clone with CLONE_VM|CLONE_VFORK: no page tables \
+         copied) on two runtime threads; GNU xargs forks on one thread, and fork is costly in a \
+         VM. Through sh -c every command pays a second exec and throughput halves: the price GNU \
+         parallel always pays, on top of its Perl bookkeeping per job.",
+    ),
+    (
         "shm_latency_cross_core",
         "shm",
         "Round trip of 64 bytes: shared memory vs kernel IPC, two cores (lower is better)",
@@ -76,6 +85,22 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "The ring copies each byte twice, on two cores; it is compared with one thread's memcpy \
          into 1 MiB (in cache) and 64 MiB (through RAM). A pipe adds a system call and a wake-up \
          per write.",
+    ),
+    (
+        "monitor_cpu_share",
+        "monitor",
+        "CPU time of a 10 Hz sampler watching 200 sleeping processes, per 100 ms period (lower is \
+         better; 5 ms is 5% of a core)",
+        "A sample is a few hundred small /proc reads: its cost grows with the number of \
+         processes watched, not with how busy they are. Reading only the files pmon needs costs \
+         less than sysinfo's refresh of the same tree.",
+    ),
+    (
+        "monitor_refresh",
+        "monitor",
+        "One refresh of a tree of 201 processes (lower is better)",
+        "Reading only the tree's stat files is the floor; finding the descendants needs a pass \
+         over every process; sysinfo reads more files per process and keeps them open.",
     ),
     (
         "pool_vs_spawn",
@@ -118,6 +143,10 @@ pub const LABELS: &[(&str, &str)] = &[
     ("unix_stream", "Unix stream socket"),
     ("socketpair", "socketpair"),
     ("tcp_loopback", "TCP 127.0.0.1"),
+    ("par/j4", "par -j 4"),
+    ("par_sh/j4", "par -j 4, each through sh -c"),
+    ("xargs/P4", "xargs -P 4 -n 1"),
+    ("parallel/j4", "GNU parallel -j 4"),
     ("threads_spin", "two threads spinning (floor)"),
     ("shm_spin", "shared memory, spinning"),
     ("shm_spin_then_futex", "shared memory, spin then futex"),
@@ -126,6 +155,10 @@ pub const LABELS: &[(&str, &str)] = &[
     ("memcpy_1mib", "memcpy into 1 MiB"),
     ("memcpy_64mib", "memcpy into 64 MiB"),
     ("shm_ring", "shared-memory ring"),
+    ("procfs_stat", "procfs, stat of each pid"),
+    ("pmon_procfs", "pmon's reads (procfs)"),
+    ("sysinfo_known_pids", "sysinfo, only the tree's pids"),
+    ("sysinfo_all", "sysinfo, every process"),
     ("pool_2_workers", "pool, 2 workers"),
     ("process_per_task", "a process per task"),
     ("bare_pipe_round_trip", "bare pipe round trip"),

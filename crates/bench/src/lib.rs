@@ -10,19 +10,20 @@
 //! - [`throughput`]: many short processes through a thread pool or a tokio runtime;
 //! - [`ipc`]: a forked peer that echoes or drains bytes over a pipe, a Unix socket, a socketpair
 //!   or TCP loopback, pinned to the same core or another one ([`affinity`]);
+//! - [`par`]: finds or builds the `par` binary and feeds commands to it, `xargs` and GNU
+//!   parallel (week 3);
+//! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
+//!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
+//!   bandwidth against `memcpy` (week 4);
+//! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
+//!   reference `pmon` reads it, sysinfo), with the CPU time they cost (week 5);
+//! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
+//!   in from `solutions/`, see below) against a process per task and a bare pipe round trip
+//!   (week 7);
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode);
 //! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
 //!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
-//!   its registry of benchmark groups;
-//! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
-//!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
-//!   bandwidth against `memcpy`;
-//! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
-//!   in from `solutions/`, see below) against a process per task and a bare pipe round trip.
-//! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
-//!   reference `pmon` reads it, sysinfo), with the CPU time they cost;
-//! - [`par`]: finds or builds the `par` binary and feeds commands to it, `xargs` and GNU parallel;
-//! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode).
+//!   its registry of benchmark groups.
 //!
 //! Everything here is Linux-specific: the benches measure what the Linux kernel and glibc do.
 
@@ -30,11 +31,11 @@ pub mod affinity;
 pub mod groups;
 pub mod heap;
 pub mod ipc;
-pub mod report;
-#[cfg(feature = "solution")]
-pub mod pool_bench;
 pub mod monitor;
 pub mod par;
+#[cfg(feature = "solution")]
+pub mod pool_bench;
+pub mod report;
 pub mod settings;
 pub mod shm;
 pub mod spawn;

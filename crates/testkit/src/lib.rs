@@ -15,20 +15,27 @@
 //!   itself), for tests that count fds, install signal handlers or change process-wide state.
 //! - [`run_with_deadline`] and [`run_demo`]: run a binary to completion with a deadline and print
 //!   command, status, stdout and stderr when it fails.
-//! - [`monitoring`]: helper processes in known states and the kernel's own figures about them
-//!   (`/proc` read directly, `ps`), for the monitoring topic.
 //!
+//! One module per topic holds what only that topic's tests need:
+//! - [`async_processes`]: counting tagged children in `/proc` while other tests run their own,
+//!   and guards that kill them (week 3);
+//! - [`shm`]: names of shared-memory segments, semaphores and queues removed by a guard, and
+//!   what `/proc` says about another process's threads (week 4);
+//! - [`monitoring`]: helper processes in known states and the kernel's own figures about them
+//!   (`/proc` read directly, `ps`) (week 5);
 //! - [`job_control`]: a real pseudo-terminal that a test drives (`Terminal`: type ^C and ^Z,
 //!   read what the terminal shows with deadlines), a program in a session of its own
-//!   (`Session`), and guards that kill every process of such a session, deepest first.
+//!   (`Session`), and guards that kill every process of such a session, deepest first (week 6);
+//! - [`daemon`]: daemons looked at from outside through `/proc` and stopped by a guard that
+//!   also runs when a test fails (week 6).
 //!
 //! Run its own tests with `cargo test -p testkit`.
 
-pub mod shm;
-pub mod job_control;
-pub mod daemon;
-pub mod monitoring;
 pub mod async_processes;
+pub mod daemon;
+pub mod job_control;
+pub mod monitoring;
+pub mod shm;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
