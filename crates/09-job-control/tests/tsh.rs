@@ -427,12 +427,16 @@ fn jobs_that_exit_at_once_are_all_reaped_and_never_lost() {
         20,
         "twenty background jobs announced; got {out:?}"
     );
-    if let Err(e) = testkit::try_wait_until(WAIT, "every job to be reaped", || {
-        zombie_children(shell).is_empty()
+    // Every job has exited once the shell has no child left at all: a zombie is a job that
+    // ended but was not reaped. (No zombies alone would also hold while the last background
+    // job is still running, and `jobs` would then rightly list it.)
+    if let Err(e) = testkit::try_wait_until(WAIT, "every job to end and be reaped", || {
+        testkit::children_of(shell).is_empty()
     }) {
         panic!(
-            "{e}: the shell has zombie children {:?}; reap on SIGCHLD, also while waiting \
-             for input",
+            "{e}: the shell still has children {:?}, zombies among them {:?}; reap on SIGCHLD, \
+             also while waiting for input",
+            testkit::children_of(shell),
             zombie_children(shell)
         );
     }
