@@ -6,7 +6,10 @@
 //!
 //! The commands are the arguments after `--`, or else the lines of stdin (one command line
 //! each). Each runs as `sh -c CMDLINE`, with at most N at once (`-j`, default: the number of
-//! cores), stdin from `/dev/null`, in a process group of its own.
+//! cores), stdin from `/dev/null`, in a process group of its own. A line that is only a
+//! program's path and plain words (letters, digits, `/._-+,:@%=`; no `=` in the program's
+//! name) is executed directly, without a shell in between, since sh would do nothing but split
+//! it and run the program; if it cannot be executed directly, it goes to `sh -c` after all.
 //!
 //! - The output of each command stays together: its stdout is written to par's stdout and its
 //!   stderr to par's stderr in one piece, never interleaved with another command's lines. With
@@ -19,8 +22,9 @@
 //! - At the end, a summary on stderr: `par: S succeeded, F failed, T timed out`.
 //! - Exit status: 0 when every command succeeded, else the number of commands that failed or
 //!   timed out, capped at 101 (GNU parallel's convention); 2 for a usage error (an unknown
-//!   option, a bad or missing value, `-j 0`, an empty command line), reported in one line
-//!   before anything runs.
+//!   option, a bad or missing value, `-j 0`, an empty command line, a word before `--`),
+//!   reported in one line before anything runs that says what is wrong
+//!   (`par: unknown option "-x" ...`, `par: unexpected argument "echo" (commands go after --)`).
 //! - SIGINT or SIGTERM: no new command starts, every running command's group gets SIGTERM,
 //!   then SIGKILL after the grace; nothing is left running; the summary says
 //!   `par: stopped by SIGINT: S succeeded, F failed, T timed out, N not started` (or SIGTERM),

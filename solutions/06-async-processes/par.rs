@@ -6,7 +6,10 @@
 //!
 //! The commands are the arguments after `--`, or else the lines of stdin (one command line
 //! each). Each runs as `sh -c CMDLINE`, with at most N at once (`-j`, default: the number of
-//! cores), stdin from `/dev/null`, in a process group of its own.
+//! cores), stdin from `/dev/null`, in a process group of its own. A line that is only a
+//! program's path and plain words (letters, digits, `/._-+,:@%=`; no `=` in the program's
+//! name) is executed directly, without a shell in between, since sh would do nothing but split
+//! it and run the program; if it cannot be executed directly, it goes to `sh -c` after all.
 //!
 //! - The output of each command stays together: its stdout is written to par's stdout and its
 //!   stderr to par's stderr in one piece, never interleaved with another command's lines. With
@@ -19,8 +22,9 @@
 //! - At the end, a summary on stderr: `par: S succeeded, F failed, T timed out`.
 //! - Exit status: 0 when every command succeeded, else the number of commands that failed or
 //!   timed out, capped at 101 (GNU parallel's convention); 2 for a usage error (an unknown
-//!   option, a bad or missing value, `-j 0`, an empty command line), reported in one line
-//!   before anything runs.
+//!   option, a bad or missing value, `-j 0`, an empty command line, a word before `--`),
+//!   reported in one line before anything runs that says what is wrong
+//!   (`par: unknown option "-x" ...`, `par: unexpected argument "echo" (commands go after --)`).
 //! - SIGINT or SIGTERM: no new command starts, every running command's group gets SIGTERM,
 //!   then SIGKILL after the grace; nothing is left running; the summary says
 //!   `par: stopped by SIGINT: S succeeded, F failed, T timed out, N not started` (or SIGTERM),
@@ -281,13 +285,21 @@ async fn run_one(
     timeout: Option<Duration>,
     stop: CancellationToken,
 ) -> Done {
-    let mut cmd = command_for(line);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+    let spawn = |mut cmd: Command| {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+    };
+    // A line executed directly that cannot be (not found, not executable, a script without
+    // `#!`) goes to the shell after all: sh reports it, or runs the script, as it would have.
+    let spawned = match direct_command(line) {
+        Some(cmd) => spawn(cmd).or_else(|_| spawn(shell_command(line))),
+        None => spawn(shell_command(line)),
+    };
+    let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
             return Done {
@@ -343,25 +355,29 @@ async fn run_one(
     }
 }
 
-/// `sh -c LINE`, or the program itself when the line is a path followed by plain words (no
-/// quotes, variables, globs, redirections or other shell syntax): the shell would do nothing
-/// but split the words and exec, so par saves one exec per command (as make does).
-fn command_for(line: &str) -> Command {
+/// The program itself, when the line is a path followed by plain words (no quotes, variables,
+/// globs, redirections or other shell syntax): the shell would do nothing but split the words
+/// and run the program, so par saves the start of a shell per command (as make does). `None`
+/// for any other line.
+fn direct_command(line: &str) -> Option<Command> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
     let words: Vec<&str> = line.split_ascii_whitespace().collect();
     let direct = words
         .first()
         .is_some_and(|w| w.contains('/') && !w.contains('='))
         && line.chars().all(|c| c == ' ' || c == '\t' || plain(c));
-    if direct {
+    direct.then(|| {
         let mut cmd = Command::new(words[0]);
         cmd.args(&words[1..]);
         cmd
-    } else {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(line);
-        cmd
-    }
+    })
+}
+
+/// `sh -c LINE`.
+fn shell_command(line: &str) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(line);
+    cmd
 }
 
 async fn read_all(stream: Option<impl AsyncReadExt + Unpin>) -> Vec<u8> {

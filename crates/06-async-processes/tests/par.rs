@@ -402,9 +402,14 @@ fn bad_input_gets_one_line_and_status_2() {
             vec!["--frobnicate"],
             b"",
             "an unknown option",
-            "--frobnicate",
+            "unknown option \"--frobnicate\"",
         ),
-        (vec!["echo"], b"", "a command without --", "echo"),
+        (
+            vec!["echo"],
+            b"",
+            "a command without --",
+            "unexpected argument \"echo\" (commands go after --)",
+        ),
         (
             vec!["--", "echo ok", ""],
             b"",
@@ -471,6 +476,23 @@ fn help_prints_the_usage_and_exits_0() {
 fn command_lines_mean_what_they_mean_to_sh() {
     // Quotes, variables and assignments are the shell's: a command line split on spaces and
     // executed directly would print the quotes, or try to run `X=/a/b` as a program.
+    // A tab separates words too, and leaves the quotes to the shell.
+    // A script without `#!` cannot be executed directly (ENOEXEC): sh runs it itself.
+    let dir = temp_dir("par-sh");
+    let script = dir.path().join("script");
+    // Written by another process: a file this test process had open for writing could be
+    // inherited by a child that another test is starting, and executing it would fail with
+    // ETXTBSY.
+    let made = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "printf '%s\\n' 'echo script ran with $1' > \"$0\" && chmod 755 \"$0\"",
+        ])
+        .arg(&script)
+        .status()
+        .expect("run sh");
+    assert!(made.success(), "cannot write the script");
+    let script = format!("{} arg", script.display());
     let out = run(&[
         "-j",
         "1",
@@ -478,12 +500,42 @@ fn command_lines_mean_what_they_mean_to_sh() {
         "--",
         "/bin/echo \"two  spaces\"",
         "X=/a/b /usr/bin/env",
+        "/bin/echo\t'tab then quotes'",
+        &script,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("two  spaces\n") && stdout.lines().any(|l| l == "X=/a/b"),
-        "each command line runs as `sh -c LINE`\n{}",
+        stdout.starts_with("two  spaces\n")
+            && stdout.lines().any(|l| l == "X=/a/b")
+            && stdout.contains("\ntab then quotes\nscript ran with arg\n"),
+        "each command line runs as `sh -c LINE`, or means the same when it runs directly\n{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_plain_command_line_runs_without_a_shell_in_between() {
+    // Nothing in this line is for sh to do but split the words and run cat; through `sh -c`,
+    // cat would be a child of the shell, in the shell's process group (dash forks it).
+    let out = run(&["--", "/bin/cat /proc/self/stat"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    let fields: Vec<&str> = stdout[stdout.rfind(')').map_or(0, |i| i + 1)..]
+        .split_whitespace()
+        .collect();
+    let pid: u32 = stdout
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("cat printed no /proc/self/stat\n{}", show(&out)));
+    // After the command name: state, ppid, pgrp.
+    let pgrp: u32 = fields.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+    assert_eq!(
+        pgrp,
+        pid,
+        "a line that is only a path and plain words is executed directly, so the program \
+         leads the process group par made for the command; it ran under a shell\n{}",
         show(&out)
     );
 }
