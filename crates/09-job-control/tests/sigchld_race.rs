@@ -10,7 +10,9 @@
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
-use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, describe_status, zombie_children};
+use testkit::{
+    ChildGuard, DEFAULT_DEADLINE, LineReader, describe_status, wait_until, zombie_children,
+};
 
 const WAIT: Duration = DEFAULT_DEADLINE;
 const JOBS: usize = 100;
@@ -95,7 +97,8 @@ fn a_job_that_exits_before_it_is_recorded_is_not_lost() {
     assert_eq!(finished, n, "every job must be finished: {line}");
     assert!(
         wrong.is_empty(),
-        "jobs recorded with a status other than their exit code (PID:GOT): {wrong}"
+        "jobs recorded with a status other than their exit code, or 128 + the signal that \
+         killed them (PID:GOT): {wrong}"
     );
     d.finish();
 }
@@ -144,6 +147,38 @@ fn the_program_starts_with_the_callers_signal_mask() {
     assert!(
         finished == 1 && lost.is_empty(),
         "the job was not finished: {line}"
+    );
+    d.finish();
+}
+
+#[test]
+fn a_read_interrupted_by_sigchld_resumes() {
+    let mut d = start("restart", 1);
+    let line = d.out.expect("job ", WAIT);
+    let pid: i32 = line["job ".len()..].parse().expect("a pid");
+    // The driver printed the line and is now asleep in read(2) on its stdin.
+    let driver = d.guard.id();
+    wait_until(WAIT, "the driver to block in read", || {
+        testkit::proc_state(driver) == Some('S')
+    });
+    // SAFETY: kill(2) on the driver's job.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // Reaped by the handler, so the SIGCHLD came while the driver was in read.
+    wait_until(WAIT, "the handler to reap the killed job", || {
+        testkit::proc_state(pid as u32).is_none()
+    });
+    std::io::Write::write_all(d.stdin.as_mut().expect("stdin"), b"go\n").expect("write");
+    let line = d.out.expect("read ", WAIT);
+    assert_eq!(
+        line, "read returned 3 bytes",
+        "a SIGCHLD handled during a read must not make it fail: install the handler with \
+         SA_RESTART"
+    );
+    let line = d.out.expect("launched ", WAIT);
+    let (_, finished, _, wrong) = summary(&line);
+    assert!(
+        finished == 1 && wrong.is_empty(),
+        "the killed job must be finished with 128 + 9: {line}"
     );
     d.finish();
 }

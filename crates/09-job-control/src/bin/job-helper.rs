@@ -11,6 +11,7 @@
 //!   SIGTERM the parent kills and reaps its child, then exits.
 //! - `read`: prints `reading PID`, reads one line of stdin and prints `read: LINE`.
 //! - `exit N`: exits with status N at once.
+//! - `kill-self`: kills itself with SIGKILL at once.
 //! - `burn MS`: spends MS milliseconds of CPU time, prints `burnt MS ms` and exits 0.
 //! - `argv0`: prints `argv0 ARGV0`, its `argv[0]` as it was given.
 //! - `sigmask`: prints `sigblk HEX`, the mask of blocked signals it started with (from
@@ -69,6 +70,11 @@ fn main() -> ExitCode {
         Some("exit") => {
             let code: u8 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
             ExitCode::from(code)
+        }
+        Some("kill-self") => {
+            let _ = kill(getpid(), Signal::SIGKILL);
+            // Not reached: SIGKILL is delivered before kill(2) returns to this process.
+            ExitCode::from(3)
         }
         Some("bg-read") => bg_read(),
         Some("burn") => {

@@ -1,14 +1,17 @@
 //! Driver for the `sigchld_race` exercise, run by its tests as a child process.
 //!
 //! Usage: `job-sigchld SCENARIO N HELPER` (HELPER is the path of `job-helper`):
-//! - `race`: launches N jobs that exit at once, and records each only after it has exited (the
-//!   worst order the scheduler could choose). Prints `launched N finished K lost [PIDS]
-//!   wrong [PID:GOT...]`.
+//! - `race`: launches N jobs that exit at once (every seventh is killed by SIGKILL instead),
+//!   and records each only after it has exited (the worst order the scheduler could choose).
+//!   Prints `launched N finished K lost [PIDS] wrong [PID:GOT...]`.
 //! - `burst`: with SIGCHLD blocked, launches N jobs that exit at once and waits until all have
 //!   exited; then unblocks SIGCHLD, so one merged signal stands for all of them. Prints the
 //!   same line.
 //! - `mask`: launches `job-helper sigmask`, which prints the signal mask it started with, and
 //!   prints `caller mask restored: BOOL`.
+//! - `restart`: launches `job-helper spin`, prints `job PID`, and blocks in one read(2) of
+//!   stdin, during which the test kills the job; then prints `read returned N bytes` (the
+//!   handler ran and the read resumed) or `read failed: ERROR`.
 //!
 //! Then it waits for EOF on stdin, so the test can look for zombies in /proc, and exits 0.
 
@@ -69,7 +72,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() != 3 {
-        return Err("usage: job-sigchld race|burst|mask N HELPER".into());
+        return Err("usage: job-sigchld race|burst|mask|restart N HELPER".into());
     }
     let n: usize = args[1].parse()?;
     let helper = CString::new(args[2].as_str())?;
@@ -80,6 +83,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             CString::new(code.to_string())?,
         ])
     };
+    // Jobs `exit N` for N in 0..6, and one killed by SIGKILL (recorded as 128 + 9).
+    let job_or_killed = |i: usize| -> Result<(Vec<CString>, i32), std::ffi::NulError> {
+        Ok(match i % 7 {
+            6 => (vec![helper.clone(), CString::new("kill-self")?], 128 + 9),
+            n => (job(n)?, n as i32),
+        })
+    };
     install_handler()?;
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
@@ -87,11 +97,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "race" => {
             let mut expected = Vec::new();
             for i in 0..n {
-                let pid = launch(&job(i % 7)?, |pid| {
+                let (argv, status) = job_or_killed(i)?;
+                let pid = launch(&argv, |pid| {
                     wait_exited_not_reaped(pid);
                     JOBS.add(pid);
                 })?;
-                expected.push((pid, (i % 7) as i32));
+                expected.push((pid, status));
             }
             report(n, &expected);
         }
@@ -129,6 +140,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&chld), None)?;
             report(1, &[]);
+        }
+        "restart" => {
+            let argv = [helper.clone(), CString::new("spin")?];
+            let pid = launch(&argv, |pid| {
+                JOBS.add(pid);
+            })?;
+            say(&format!("job {pid}"));
+            let mut buf = [0u8; 64];
+            match nix::unistd::read(std::io::stdin(), &mut buf) {
+                Ok(n) => say(&format!("read returned {n} bytes")),
+                Err(e) => say(&format!("read failed: {e}")),
+            }
+            report(1, &[(pid, 128 + 9)]);
         }
         other => return Err(format!("unknown scenario {other}").into()),
     }
