@@ -107,6 +107,32 @@ fn a_background_job_is_announced_and_listed_as_running() {
 }
 
 #[test]
+fn the_ampersand_is_not_an_argument_of_the_program() {
+    let mut s = piped();
+    for (line, what) in [
+        ("/bin/echo one two &", "a separate `&`"),
+        ("/bin/echo three four&", "an `&` stuck to the last word"),
+    ] {
+        s.send_line(line);
+        let words = &line[line.find(' ').map_or(0, |i| i + 1)..line.len() - 1];
+        let words = words.trim_end();
+        // The job's own output, not the shell's `[1] (PID) CMDLINE`, which contains it too.
+        let out = loop {
+            let l = s.out.expect(words, WAIT);
+            if !l.starts_with('[') {
+                break l;
+            }
+        };
+        assert_eq!(
+            out, words,
+            "{what} only sends the job to the background: echo must get exactly the words \
+             before it (an empty last argument makes echo print a trailing space)"
+        );
+    }
+    finish(s);
+}
+
+#[test]
 fn sigint_sent_to_the_shell_is_forwarded_to_the_foreground_job() {
     let mut s = piped();
     s.send_line(&format!("{HELPER} spin"));
