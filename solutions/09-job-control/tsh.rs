@@ -6,7 +6,8 @@
 //! - `CMD ARGS...` runs in the foreground: the shell waits until the job is done or stopped;
 //!   `CMD ARGS... &` runs in the background and prints `[JID] (PID) CMDLINE`. Commands are found
 //!   on PATH or by path, and get `argv[0]` as typed. A program that cannot be found prints
-//!   `CMD: Command not found`.
+//!   `CMD: Command not found`; one that exists but cannot be run prints `CMD: REASON` (for
+//!   `/`, a directory, a line such as `/: Permission denied (os error 13)`).
 //! - built-ins: `quit`; `jobs` prints `[JID] (PID) Running CMDLINE` or `[JID] (PID) Stopped
 //!   CMDLINE` per job; `bg JOB` continues a stopped job in the background (and prints `[JID]
 //!   (PID) CMDLINE`); `fg JOB` continues it in the foreground and waits. JOB is `%JID` or a PID.
@@ -14,8 +15,9 @@
 //!   %jobid`, `%5: No such job`, `(123): No such process` (and the same for `bg`).
 //! - a job killed by a signal prints `Job [JID] (PID) terminated by signal N`; a job stopped by
 //!   one prints `Job [JID] (PID) stopped by signal N`. A job that exits prints nothing.
-//! - the prompt is `tsh> `; `-p` turns it off; `-v` may print diagnostics on stderr. End of
-//!   input ends the shell with status 0, like `quit`. Every message goes to stdout.
+//! - the prompt is `tsh> `; `-p` turns it off; `-v` prints diagnostics on stderr (what it
+//!   likes, at least a line per job), and without `-v` nothing goes there. End of input ends
+//!   the shell with status 0, like `quit`. Every message goes to stdout.
 //!
 //! Two modes. On a terminal (stdin is a tty), the foreground job's group owns the terminal
 //! (`tcsetpgrp`) while it runs, so ^C and ^Z reach only that job, and the shell takes the

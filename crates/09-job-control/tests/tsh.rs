@@ -475,6 +475,62 @@ fn jobs_that_exit_at_once_are_all_reaped_and_never_lost() {
     finish(s);
 }
 
+/// Runs `tsh ARGS` to its end with `input` as its stdin (a file: end of input after it).
+fn run_script(args: &[&str], input: &str) -> std::process::Output {
+    let dir = testkit::temp_dir("tsh-script");
+    let path = dir.path().join("input");
+    std::fs::write(&path, input).expect("write the input");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsh"));
+    cmd.args(args)
+        .stdin(std::fs::File::open(&path).expect("open the input"));
+    let out = testkit::run_with_deadline(&mut cmd, WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "tsh {args:?} with input {input:?}: {}; stderr: {}",
+        describe_status(out.status),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn v_prints_diagnostics_on_stderr_and_only_with_v() {
+    let input = format!("{HELPER} exit 3\njobs\n");
+    let quiet = run_script(&["-p"], &input);
+    let verbose = run_script(&["-p", "-v"], &input);
+    assert!(
+        quiet.stderr.is_empty(),
+        "without -v nothing goes to stderr; got {:?}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    assert!(
+        !verbose.stderr.is_empty(),
+        "-v prints diagnostics on stderr (at least a line per job); it printed nothing"
+    );
+    assert!(
+        quiet.stdout.is_empty() && verbose.stdout.is_empty(),
+        "a job that exits prints nothing on stdout, with -v or without: {:?} / {:?}",
+        String::from_utf8_lossy(&quiet.stdout),
+        String::from_utf8_lossy(&verbose.stdout)
+    );
+}
+
+#[test]
+fn a_program_that_exists_but_cannot_run_is_named_with_the_reason() {
+    let out = run_script(&["-p"], "/\n./no-such-program\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("/: ")
+            && lines[0].contains("Permission denied")
+            && lines[1] == "./no-such-program: Command not found",
+        "`Command not found` is for a program that does not exist; a directory exists but \
+         cannot be run, and the reason (permission denied) says so; got {lines:?}"
+    );
+}
+
 // ---- on a terminal ----
 
 #[test]
