@@ -11,7 +11,7 @@ fn demo_narrates_spawn_wait_drop_and_groups() {
         "10 x sleep 0.3 on one thread: 10 succeeded",
         "without kill_on_drop: /proc says state alive",
         "but its grandchild sleep",
-        "is alive (sleeping)",
+        "is alive (",
         "the grandchild",
         "is dead",
         "done:",
