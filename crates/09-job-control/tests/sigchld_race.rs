@@ -155,7 +155,16 @@ fn the_program_starts_with_the_callers_signal_mask() {
 fn a_read_interrupted_by_sigchld_resumes() {
     let mut d = start("restart", 1);
     let line = d.out.expect("job ", WAIT);
-    let pid: i32 = line["job ".len()..].parse().expect("a pid");
+    let pid: i32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    assert_eq!(
+        line,
+        format!("job {pid} running [{pid}]"),
+        "a job just launched, still running, is listed as running"
+    );
     // The driver printed the line and is now asleep in read(2) on its stdin.
     let driver = d.guard.id();
     wait_until(WAIT, "the driver to block in read", || {

@@ -9,7 +9,8 @@
 //!   same line.
 //! - `mask`: launches `job-helper sigmask`, which prints the signal mask it started with, and
 //!   prints `caller mask restored: BOOL`.
-//! - `restart`: launches `job-helper spin`, prints `job PID`, and blocks in one read(2) of
+//! - `restart`: launches `job-helper spin`, prints `job PID running [PIDS]` (the jobs
+//!   `JOBS` lists as running), and blocks in one read(2) of
 //!   stdin, during which the test kills the job; then prints `read returned N bytes` (the
 //!   handler ran and the read resumed) or `read failed: ERROR`.
 //!
@@ -146,7 +147,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let pid = launch(&argv, |pid| {
                 JOBS.add(pid);
             })?;
-            say(&format!("job {pid}"));
+            let running: Vec<String> = JOBS.running().iter().map(Pid::to_string).collect();
+            say(&format!("job {pid} running [{}]", running.join(" ")));
             let mut buf = [0u8; 64];
             match nix::unistd::read(std::io::stdin(), &mut buf) {
                 Ok(n) => say(&format!("read returned {n} bytes")),
