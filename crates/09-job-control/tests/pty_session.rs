@@ -121,6 +121,26 @@ fn the_terminal_reports_end_of_output_once_the_program_is_gone() {
 fn no_other_program_inherits_the_terminal() {
     let (mut t, _cmd) = on_terminal(&["spin"]);
     t.expect("spin ready", WAIT);
+    // The program itself holds the slave as its stdin, stdout and stderr, and nothing more:
+    // a slave opened without O_CLOEXEC would come along as a fourth descriptor.
+    let mut held: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", t.pid()))
+        .expect("read /proc/PID/fd")
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|p| {
+                let p = p.display().to_string();
+                p.starts_with("/dev/pts") || p.starts_with("/dev/ptmx")
+            })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        ["0", "1", "2"],
+        "the program on the terminal must hold the pty only as fds 0, 1 and 2: open both sides \
+         close-on-exec (O_CLOEXEC)"
+    );
     // Any program this process starts from now on must not hold either side of the pty.
     let mut other = testkit::ChildGuard::spawn(
         Command::new(env!("CARGO_BIN_EXE_job-helper"))
