@@ -66,7 +66,11 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
     const COUNT: u64 = 3000;
     let seed = u64::from(std::process::id()) << 20 | 7;
     let name = ShmName::new("chan-fuzz", Kind::Segment);
-    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut chan = shmchan::create(name.name()).expect("create the channel");
+    // One message the other way, waiting in the channel before the peer even opens: it must
+    // survive the thousands of messages the peer sends in its own direction.
+    chan.send(b"the other way")
+        .expect("send before the peer opens (the ring is empty)");
     let peer = Peer::spawn(
         PEER,
         &[
@@ -104,7 +108,12 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
         matches!(end, Some(Error::Closed)),
         "after its last message the peer closed: recv must then return Error::Closed, got {end:?}"
     );
-    peer.finish();
+    assert_eq!(
+        peer.finish(),
+        ["connected", "got the other way", "sent"],
+        "the peer must receive, intact, the message we sent before it opened: the two \
+         directions of a channel must not share bytes"
+    );
     assert!(
         !name.exists(),
         "{} is left in /dev/shm",
