@@ -87,8 +87,9 @@ fn a_wait_with_a_timeout_ends_when_nobody_notifies() {
     let rest = Peer::spawn(PEER, &["futex-timeout", name.name(), "100"]).finish();
     assert_eq!(
         rest,
-        ["result: TimedOut"],
-        "a wait whose timeout passes without a notification must say TimedOut"
+        ["result: TimedOut", "waited the whole timeout"],
+        "a wait whose timeout passes without a notification must say TimedOut, and not before \
+         the timeout has passed"
     );
 }
 

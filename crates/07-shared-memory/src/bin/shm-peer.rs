@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shared_memory::file_locks::{self, Kind};
 use shared_memory::futex::{EventCount, Wake};
@@ -175,9 +175,19 @@ fn run(args: &[&str]) -> Res {
             let seg = segment::open(arg(args, 1)?)?;
             // SAFETY: the test placed an EventCount at offset 0 of the segment.
             let event: &EventCount = unsafe { at(&seg, 0) };
+            let timeout = Duration::from_millis(num(args, 2)?);
             let ticket = event.ticket();
-            let wake = event.wait(ticket, Some(Duration::from_millis(num(args, 2)?)))?;
+            let started = Instant::now();
+            let wake = event.wait(ticket, Some(timeout))?;
+            let waited = started.elapsed();
             say(format!("result: {wake:?}"));
+            if waited >= timeout {
+                say("waited the whole timeout");
+            } else {
+                say(format!(
+                    "returned after {waited:?}, before the timeout of {timeout:?}"
+                ));
+            }
         }
         "futex-pingpong" => {
             let seg = segment::open(arg(args, 1)?)?;
