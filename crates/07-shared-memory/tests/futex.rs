@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
+
 use shared_memory::futex::{EventCount, Wake};
 use shared_memory::segment::{self, Segment};
 use testkit::shm::{
@@ -72,11 +74,17 @@ fn a_waiting_process_sleeps_in_futex_and_uses_no_cpu() {
         "the sleeping waiter used {} clock ticks of CPU in 300 ms: it is not really asleep",
         after - before
     );
+    // A signal whose handler runs while the waiter sleeps makes FUTEX_WAIT fail with EINTR (the
+    // peer's SIGUSR1 handler has no SA_RESTART): that is no notification, and no error either.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGUSR1)
+        .expect("send SIGUSR1");
+    peer.expect("signal");
     event.notify().expect("notify");
     assert_eq!(
         peer.expect("woken"),
         "woken: Notified",
-        "notify() must wake the process sleeping on the shared word"
+        "notify() must wake the process sleeping on the shared word, also after a signal \
+         interrupted its sleep (EINTR means: check the word and sleep again)"
     );
     peer.finish();
 }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use shared_memory::file_locks::{self, Kind};
 use shared_memory::futex::{EventCount, Wake};
 use shared_memory::mqueue::{Queue, Semaphore};
@@ -71,6 +72,13 @@ unsafe fn at<T>(seg: &segment::Segment, offset: usize) -> &T {
     assert!(offset + size_of::<T>() <= seg.len(), "segment too small");
     // SAFETY: in bounds (asserted), aligned and shareable (the caller's promise).
     unsafe { &*seg.as_ptr().add(offset).cast::<T>() }
+}
+
+/// Says "signal" on stdout from a signal handler.
+extern "C" fn say_signal(_: libc::c_int) {
+    let line = b"signal\n";
+    // SAFETY: write(2) is async-signal-safe and `line` is valid for its length.
+    unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
 }
 
 fn run(args: &[&str]) -> Res {
@@ -163,6 +171,15 @@ fn run(args: &[&str]) -> Res {
             let seg = segment::open(arg(args, 1)?)?;
             // SAFETY: the test placed an EventCount at offset 0 of the segment.
             let event: &EventCount = unsafe { at(&seg, 0) };
+            // A SIGUSR1 handler without SA_RESTART: a signal during the wait interrupts
+            // FUTEX_WAIT with EINTR, which the wait must survive.
+            let usr1 = SigAction::new(
+                SigHandler::Handler(say_signal),
+                SaFlags::empty(),
+                SigSet::empty(),
+            );
+            // SAFETY: the handler only calls write(2), which is async-signal-safe.
+            unsafe { sigaction(Signal::SIGUSR1, &usr1) }?;
             let ticket = event.ticket();
             say(format!(
                 "waiting tid {}",
