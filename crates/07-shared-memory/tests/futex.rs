@@ -106,6 +106,19 @@ fn a_wait_with_a_timeout_ends_when_nobody_notifies() {
 }
 
 #[test]
+fn notify_enters_the_kernel_only_when_someone_sleeps() {
+    let (name, _seg) = shared("futex-alone");
+    // The peer forbids itself FUTEX_WAKE on shared futexes (a seccomp filter makes the call
+    // fail with EPERM), then notifies 1,000 times while nobody waits: no call may be needed.
+    let rest = Peer::spawn(PEER, &["futex-notify-alone", name.name()]).finish();
+    assert_eq!(
+        rest,
+        ["notified 1000 times"],
+        "a notification with no sleeper must not cost a system call"
+    );
+}
+
+#[test]
 fn a_notification_before_the_wait_is_not_lost() {
     let (name, seg) = shared("futex-early");
     let event = event_at(&seg, 0);
