@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
+
 use shared_memory::futex::{EventCount, Wake};
 use shared_memory::segment::{self, Segment};
 use testkit::shm::{
@@ -36,6 +38,10 @@ fn counter(seg: &Segment) -> &AtomicU64 {
 fn a_waiting_process_sleeps_in_futex_and_uses_no_cpu() {
     let (name, seg) = shared("futex-sleep");
     let event = event_at(&seg, 0);
+    // Two notifications that nobody waits for: they cost nothing, and they do not count for a
+    // waiter that takes its ticket afterwards.
+    event.notify().expect("notify");
+    event.notify().expect("notify");
     let mut peer = Peer::spawn(PEER, &["futex-wait", name.name()]);
     let line = peer.expect("waiting tid ");
     let tid: u32 = line["waiting tid ".len()..].parse().expect("a tid");
@@ -72,11 +78,17 @@ fn a_waiting_process_sleeps_in_futex_and_uses_no_cpu() {
         "the sleeping waiter used {} clock ticks of CPU in 300 ms: it is not really asleep",
         after - before
     );
+    // A signal whose handler runs while the waiter sleeps makes FUTEX_WAIT fail with EINTR (the
+    // peer's SIGUSR1 handler has no SA_RESTART): that is no notification, and no error either.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGUSR1)
+        .expect("send SIGUSR1");
+    peer.expect("signal");
     event.notify().expect("notify");
     assert_eq!(
         peer.expect("woken"),
         "woken: Notified",
-        "notify() must wake the process sleeping on the shared word"
+        "notify() must wake the process sleeping on the shared word, also after a signal \
+         interrupted its sleep (EINTR means: check the word and sleep again)"
     );
     peer.finish();
 }
@@ -87,8 +99,22 @@ fn a_wait_with_a_timeout_ends_when_nobody_notifies() {
     let rest = Peer::spawn(PEER, &["futex-timeout", name.name(), "100"]).finish();
     assert_eq!(
         rest,
-        ["result: TimedOut"],
-        "a wait whose timeout passes without a notification must say TimedOut"
+        ["result: TimedOut", "waited the whole timeout"],
+        "a wait whose timeout passes without a notification must say TimedOut, and not before \
+         the timeout has passed"
+    );
+}
+
+#[test]
+fn notify_enters_the_kernel_only_when_someone_sleeps() {
+    let (name, _seg) = shared("futex-alone");
+    // The peer forbids itself FUTEX_WAKE on shared futexes (a seccomp filter makes the call
+    // fail with EPERM), then notifies 1,000 times while nobody waits: no call may be needed.
+    let rest = Peer::spawn(PEER, &["futex-notify-alone", name.name()]).finish();
+    assert_eq!(
+        rest,
+        ["notified 1000 times"],
+        "a notification with no sleeper must not cost a system call"
     );
 }
 

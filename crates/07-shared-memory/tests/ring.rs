@@ -3,6 +3,7 @@
 //! are shared for real. Millions of values catch lost, duplicated or reordered ones; small
 //! capacities put a wrap-around at every slot.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use shared_memory::ring::{self, Consumer};
@@ -189,6 +190,29 @@ fn a_ring_that_does_not_fit_is_refused_and_a_segment_without_one_cannot_be_attac
         rest,
         ["pushed 4"],
         "the ring of 4 slots in the first segment"
+    );
+    drop(seg);
+}
+
+#[test]
+fn a_header_claiming_more_slots_than_the_segment_holds_is_clamped_to_the_segment() {
+    // The layout both processes compute: the header, then one `u64` per slot.
+    assert_eq!(ring::bytes_for(0), size_of::<ring::Header>());
+    assert_eq!(ring::bytes_for(5) - ring::bytes_for(4), size_of::<u64>());
+    let name = ShmName::new("ring-forged", Kind::Segment);
+    let seg = segment::create(name.name(), ring::bytes_for(4)).expect("create the segment");
+    ring::init(&seg, 4).expect("init a ring of 4 slots");
+    // A header that lies (a bug, or a hostile process) claims 1000 slots.
+    // SAFETY: the mapping is page-aligned and starts with the `Header` that `init` wrote; its
+    // fields are atomics, which the peer process may access at the same time.
+    let header = unsafe { &*seg.as_ptr().cast::<ring::Header>() };
+    header.capacity.0.store(1000, Ordering::Release);
+    let rest = Peer::spawn(PEER, &["ring-fill", name.name(), "50"]).finish();
+    assert_eq!(
+        rest,
+        ["pushed 4"],
+        "the segment has room for 4 slots: a producer that believes the header's 1000 writes \
+         past the end of the segment"
     );
     drop(seg);
 }

@@ -227,3 +227,17 @@ fn a_create_that_fails_after_the_name_exists_removes_the_name() {
         name.path().display()
     );
 }
+
+#[test]
+fn a_segment_that_forgot_its_name_leaves_it_to_someone_else() {
+    let name = ShmName::new("seg-forget", Kind::Segment);
+    let mut seg = segment::create(name.name(), 4096).expect("create the segment");
+    seg.forget_name();
+    drop(seg);
+    assert!(
+        name.exists(),
+        "after forget_name(), dropping the segment must not unlink {}: the name is someone \
+         else's to remove now (the guard of this test removes it)",
+        name.path().display()
+    );
+}

@@ -29,7 +29,8 @@ fn messages_go_to_another_process_and_come_back_unchanged() {
     let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
     peer.expect("connected");
     let chan = within_deadline(chan, "echo round trips", |mut chan| {
-        let big: Vec<u8> = (0..MAX_MESSAGE).map(|i| (i % 251) as u8).collect();
+        // The largest message: the 64 KiB that MAX_MESSAGE documents.
+        let big: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
         let msgs: [&[u8]; 4] = [b"hello", b"", &big, b"bye"];
         for msg in msgs {
             chan.send(msg).expect("send");
@@ -66,7 +67,11 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
     const COUNT: u64 = 3000;
     let seed = u64::from(std::process::id()) << 20 | 7;
     let name = ShmName::new("chan-fuzz", Kind::Segment);
-    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut chan = shmchan::create(name.name()).expect("create the channel");
+    // One message the other way, waiting in the channel before the peer even opens: it must
+    // survive the thousands of messages the peer sends in its own direction.
+    chan.send(b"the other way")
+        .expect("send before the peer opens (the ring is empty)");
     let peer = Peer::spawn(
         PEER,
         &[
@@ -104,7 +109,12 @@ fn random_sized_messages_from_another_process_arrive_whole_and_in_order() {
         matches!(end, Some(Error::Closed)),
         "after its last message the peer closed: recv must then return Error::Closed, got {end:?}"
     );
-    peer.finish();
+    assert_eq!(
+        peer.finish(),
+        ["connected", "got the other way", "sent"],
+        "the peer must receive, intact, the message we sent before it opened: the two \
+         directions of a channel must not share bytes"
+    );
     assert!(
         !name.exists(),
         "{} is left in /dev/shm",
@@ -133,10 +143,17 @@ fn a_message_over_the_limit_is_refused_and_nothing_is_sent() {
             "try_send must refuse it too"
         );
         chan.send(b"after").expect("send");
+        // try_recv never waits: ask until the echo is there (the deadline bounds the loop).
+        let echo = loop {
+            if let Some(msg) = chan.try_recv().expect("try_recv") {
+                break msg;
+            }
+            std::thread::yield_now();
+        };
         assert_eq!(
-            chan.recv().expect("recv"),
-            b"after",
-            "the refused message must not have been sent (the first echo is the next message)"
+            echo, b"after",
+            "the refused message must not have been sent (the first echo is the next message), \
+             and try_recv must return the message that arrived"
         );
     });
     peer.finish();

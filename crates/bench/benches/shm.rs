@@ -3,8 +3,8 @@
 //! futex, sleeping on a futex at once, two threads of one process spinning (the floor), a pipe,
 //! a Unix socket, POSIX message queues) and bandwidth (group `shm_bandwidth_cross_core`: a
 //! shared-memory byte ring against `memcpy` and a pipe with a 1 MiB buffer). After criterion's
-//! medians it times single round trips and prints their p50 and p99, and the ratios against
-//! the goals of PERF.md. Skipped on a machine (or cgroup) with a single CPU.
+//! medians it times single round trips and prints their p50 and p99 (also saved for the report
+//! of `cargo xtask bench`), and the ratios against the goals of PERF.md. Skipped on a machine (or cgroup) with a single CPU.
 //!
 //! Run with `cargo xtask bench shm`.
 
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use proclings_bench::affinity::Placement;
 use proclings_bench::ipc::{Mode, Peer, Transport};
+use proclings_bench::report::save_percentiles;
 use proclings_bench::settings::Settings;
 use proclings_bench::shm::{
     BULK_RING_BYTES, CHUNK_BYTES, MEMCPY_LARGE_BYTES, MESSAGE_BYTES, Memcpy, MqPingPong, ShmBulk,
@@ -187,6 +188,10 @@ fn percentile_report() {
     for (id, start) in CONTESTANTS {
         let (a, b, n) = percentiles(start, cpus, samples, budget);
         println!("  {id:<22} {:>8.2}us {:>8.2}us {n:>8}", a / 1e3, b / 1e3);
+        // For the report's table (criterion keeps no percentiles of single iterations).
+        if let Err(e) = save_percentiles("shm_latency_cross_core", id, a, b, n) {
+            eprintln!("shm: {e:#}");
+        }
         p50.insert(id, a);
     }
     let r = |a: &str, b: &str| p50[a] / p50[b];
@@ -198,6 +203,91 @@ fn percentile_report() {
         r("shm_spin_then_futex", "pipe"),
         r("shm_futex", "pipe"),
     );
+}
+
+/// The futex-at-once ping-pong against the pipe, in alternating blocks of round trips with both
+/// peers started once: load that comes and goes on a shared machine then hits both alike, and
+/// the ratio of each pair of blocks' medians says whether sleeping on a futex is slower than
+/// sleeping in `read` on a pipe. Both sleep once per hop and make two system calls per hop
+/// (wake the other, then wait), so parity is what the kernel allows.
+fn futex_vs_pipe_report() {
+    let Some(cpus) = cross_core() else { return };
+    let quick = Settings::from_env().quick;
+    let (pairs, block) = if quick { (20, 200) } else { (60, 500) };
+    let budget = Duration::from_secs(if quick { 2 } else { 10 });
+    let msg = [7u8; MESSAGE_BYTES];
+    let mut futex = CONTESTANTS[3].1(cpus);
+    let mut pipe = CONTESTANTS[4].1(cpus);
+    debug_assert_eq!((CONTESTANTS[3].0, CONTESTANTS[4].0), ("shm_futex", "pipe"));
+    // The median of a block, and how many times the measuring thread went to sleep in it.
+    let median_of_block = |p: &mut Pinger| {
+        let sleeps = voluntary_switches();
+        let mut times: Vec<Duration> = (0..block)
+            .map(|_| {
+                let t = Instant::now();
+                p.round_trip(&msg);
+                t.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        (
+            times[block / 2].as_nanos() as f64,
+            voluntary_switches() - sleeps,
+        )
+    };
+    median_of_block(&mut futex);
+    median_of_block(&mut pipe);
+    let began = Instant::now();
+    let mut ratios = Vec::with_capacity(pairs);
+    let (mut f_sum, mut p_sum, mut f_sleeps, mut p_sleeps) = (0.0, 0.0, 0, 0);
+    while ratios.len() < pairs && (ratios.len() < 5 || began.elapsed() < budget) {
+        // Alternate which goes first, so neither always follows the other's sleep.
+        let (f, p) = if ratios.len() % 2 == 0 {
+            let f = median_of_block(&mut futex);
+            (f, median_of_block(&mut pipe))
+        } else {
+            let p = median_of_block(&mut pipe);
+            (median_of_block(&mut futex), p)
+        };
+        f_sum += f.0;
+        p_sum += p.0;
+        f_sleeps += f.1;
+        p_sleeps += p.1;
+        ratios.push(f.0 / p.0);
+    }
+    // In reverse order of start: each restores the CPU mask it found.
+    drop(pipe);
+    drop(futex);
+    let n = ratios.len();
+    ratios.sort_by(f64::total_cmp);
+    let not_slower = ratios.iter().filter(|&&r| r <= 1.0).count();
+    println!(
+        "\nshm: futex at once vs pipe, {n} alternating pairs of {block} round trips, cross-core"
+    );
+    let trips = (n * block) as f64;
+    println!(
+        "  mean of block medians: shm_futex {:.2}us, pipe {:.2}us; sleeps of the measuring \
+         thread per round trip: shm_futex {:.2}, pipe {:.2}",
+        f_sum / n as f64 / 1e3,
+        p_sum / n as f64 / 1e3,
+        f_sleeps as f64 / trips,
+        p_sleeps as f64 / trips,
+    );
+    println!(
+        "  shm_futex / pipe per pair: median {:.3}x, middle half {:.3}x - {:.3}x; futex not slower in {not_slower} of {n} pairs (goal: median <= 1x)",
+        ratios[n / 2],
+        ratios[n / 4],
+        ratios[3 * n / 4],
+    );
+}
+
+/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel).
+fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, this bench is Linux-only.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_nvcsw
 }
 
 /// The median time of `bursts` bursts of 16 chunks (1 MiB), as bytes per second: a median of
@@ -262,6 +352,7 @@ fn main() {
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     if !listing && (filters.is_empty() || filters.iter().any(|f| f.contains("shm"))) {
         percentile_report();
+        futex_vs_pipe_report();
         bandwidth_report();
     }
 }

@@ -74,9 +74,10 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "shm",
         "Round trip of 64 bytes: shared memory vs kernel IPC, two cores (lower is better)",
         "Spinning on shared memory costs what two threads of one process cost: a cache line \
-         crossing between cores, 20x and more below a pipe. Sleeping on a futex costs a wake-up, \
-         like a pipe; spinning briefly first (shmchan's policy) avoids it when the answer is \
-         quick. The p50/p99 lines the bench prints are the robust figures on a loaded machine.",
+         crossing between cores, 20x and more below a pipe. Sleeping on a futex at once costs a \
+         wake-up of the other core, exactly as a pipe does: parity is the floor. Spinning \
+         briefly first (shmchan's policy) avoids it when the answer is quick. The p50/p99 of \
+         single round trips, timed one by one, are the robust figures on a loaded machine.",
     ),
     (
         "shm_bandwidth_cross_core",

@@ -8,7 +8,10 @@
 //! Criterion leaves its results in `target/criterion/<group>/<benchmark>/new/`:
 //! `benchmark.json` names the benchmark (and its throughput, if any) and `estimates.json` holds
 //! the statistics of the time per iteration in nanoseconds. Only results written during this run
-//! are reported, so a filtered run never mixes in stale numbers.
+//! are reported, so a filtered run never mixes in stale numbers. Criterion times batches of
+//! iterations, so it has no percentiles of single ones; a bench that times single iterations
+//! itself leaves their p50 and p99 next to criterion's files ([`save_percentiles`]), and the
+//! report shows them under the group's table.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -222,7 +225,93 @@ struct Measurement {
     median_hi_ns: f64,
     /// Median absolute deviation of the time per iteration, nanoseconds.
     mad_ns: f64,
+    /// p50 and p99 of single iterations, if the bench timed them ([`save_percentiles`]).
+    percentiles: Option<Percentiles>,
 }
+
+/// Percentiles of single iterations, timed one by one by the bench itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Percentiles {
+    p50_ns: f64,
+    p99_ns: f64,
+    samples: u64,
+}
+
+/// The file, in a benchmark's `new/` directory, that holds [`Percentiles`].
+const PERCENTILES_FILE: &str = "percentiles.json";
+
+/// Criterion's output directory as a bench run by `cargo bench` sees it: `CRITERION_HOME`,
+/// else `$CARGO_TARGET_DIR/criterion`, else `criterion/` in the target directory the running
+/// executable was built in (`target/release/deps/NAME`).
+fn bench_criterion_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(target).join("criterion"));
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.ancestors().nth(3)?.join("criterion"))
+}
+
+/// Records the p50 and p99 (nanoseconds) of `samples` single iterations of `group`/`id`, timed
+/// by the bench itself, next to criterion's results of the same run, for the report to show.
+/// Call it from a bench target after criterion measured `group`/`id`.
+pub fn save_percentiles(
+    group: &str,
+    id: &str,
+    p50_ns: f64,
+    p99_ns: f64,
+    samples: usize,
+) -> anyhow::Result<()> {
+    let dir = bench_criterion_dir()
+        .context("cannot tell where criterion writes its results")?
+        .join(group)
+        .join(id)
+        .join("new");
+    write_percentiles(&dir, p50_ns, p99_ns, samples)
+}
+
+fn write_percentiles(dir: &Path, p50_ns: f64, p99_ns: f64, samples: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(PERCENTILES_FILE);
+    let json = serde_json::json!({ "p50_ns": p50_ns, "p99_ns": p99_ns, "samples": samples });
+    std::fs::write(&path, json.to_string())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The percentiles in `dir` (a benchmark's `new/`), if written at or after `since`.
+fn read_percentiles(dir: &Path, since: Option<SystemTime>) -> Option<Percentiles> {
+    let path = dir.join(PERCENTILES_FILE);
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if since.is_some_and(|since| modified < since) {
+        return None;
+    }
+    let v = read_json(&path).ok()?;
+    Some(Percentiles {
+        p50_ns: v["p50_ns"].as_f64()?,
+        p99_ns: v["p99_ns"].as_f64()?,
+        samples: v["samples"].as_u64()?,
+    })
+}
+
+/// The percentile rows of `rows` that have them: label, p50, p99, samples.
+fn percentile_rows(rows: &[&Measurement]) -> Vec<[String; 4]> {
+    rows.iter()
+        .filter_map(|m| {
+            let p = m.percentiles?;
+            Some([
+                m.label().to_owned(),
+                format_time(p.p50_ns),
+                format_time(p.p99_ns),
+                format_count(p.samples as f64),
+            ])
+        })
+        .collect()
+}
+
+const PERCENTILE_TITLE: &str = "Single iterations timed one by one (robust on a loaded machine):";
+const PERCENTILE_HEADERS: [&str; 4] = ["mechanism", "p50", "p99", "samples"];
 
 impl Measurement {
     fn label(&self) -> &str {
@@ -285,7 +374,9 @@ fn collect(dir: &Path, since: Option<SystemTime>) -> anyhow::Result<Vec<Measurem
                         .is_ok_and(|t| t >= since)
                 });
                 if fresh && estimates.is_file() {
-                    found.push(read_measurement(&path.join("benchmark.json"), &estimates)?);
+                    let mut m = read_measurement(&path.join("benchmark.json"), &estimates)?;
+                    m.percentiles = read_percentiles(&path, since);
+                    found.push(m);
                 }
             } else {
                 stack.push(path);
@@ -358,6 +449,7 @@ fn parse_measurement(benchmark: &Value, estimates: &Value) -> anyhow::Result<Mea
         median_lo_ns: number(&["median", "confidence_interval", "lower_bound"])?,
         median_hi_ns: number(&["median", "confidence_interval", "upper_bound"])?,
         mad_ns: number(&["median_abs_dev", "point_estimate"])?,
+        percentiles: None,
     })
 }
 
@@ -586,6 +678,25 @@ fn render_text(machine: &Machine, results: &[Measurement]) -> String {
         for row in &cells {
             let _ = writeln!(out, "{}", line(row));
         }
+        let percentiles = percentile_rows(&rows);
+        if !percentiles.is_empty() {
+            let _ = writeln!(out, "{PERCENTILE_TITLE}");
+            let width = percentiles.iter().map(|r| r[0].chars().count()).max();
+            let width = width.unwrap_or(0).max(PERCENTILE_HEADERS[0].len());
+            let head = PERCENTILE_HEADERS.map(str::to_owned);
+            for row in std::iter::once(&head).chain(&percentiles) {
+                let pad = width - row[0].chars().count();
+                let _ = writeln!(
+                    out,
+                    "  {}{}  {:>9}  {:>9}  {:>7}",
+                    row[0],
+                    " ".repeat(pad),
+                    row[1],
+                    row[2],
+                    row[3]
+                );
+            }
+        }
         let _ = writeln!(out, "-> {note}");
     }
     let findings = key_findings(results);
@@ -626,6 +737,15 @@ fn render_markdown(machine: &Machine, results: &[Measurement], mode: &str) -> St
                 "| {} |",
                 row.map(|c| c.replace('|', "\\|")).join(" | ")
             );
+        }
+        let percentiles = percentile_rows(&rows);
+        if !percentiles.is_empty() {
+            let _ = writeln!(out, "\n{PERCENTILE_TITLE}\n");
+            let _ = writeln!(out, "| {} |", PERCENTILE_HEADERS.join(" | "));
+            let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+            for row in percentiles {
+                let _ = writeln!(out, "| {} |", row.join(" | "));
+            }
         }
         let _ = writeln!(out, "\n{note}\n");
     }
@@ -956,6 +1076,57 @@ mod tests {
             "three groups and the findings: {md}"
         );
         assert!(!Machine::from_cpuinfo("flags : fpu sse\n").virtualised);
+    }
+
+    #[test]
+    fn percentiles_saved_by_a_bench_appear_under_the_table() {
+        let (dir, _) = fake_results();
+        let latency = [("pipe", 60e3), ("shm_spin", 0.5e3)];
+        for (id, median) in latency {
+            let est = estimates(median, median, median, 1.0);
+            fake(&dir, "shm_latency_cross_core", id, None, "null", &est);
+        }
+        let new = |id: &str| dir.join("shm_latency_cross_core").join(id).join("new");
+        write_percentiles(&new("pipe"), 58_000.0, 95_000.0, 20_000).unwrap();
+        write_percentiles(&new("shm_spin"), 480.0, 1_500.0, 20_000).unwrap();
+        let results = collect(&dir, None).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let stale = collect(&dir, None)
+            .unwrap()
+            .iter()
+            .filter_map(|m| {
+                read_percentiles(&dir.join(&m.group).join(&m.id).join("new"), Some(later))
+            })
+            .count();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(stale, 0, "percentiles older than the run are ignored");
+        let pipe = results
+            .iter()
+            .find(|m| m.group == "shm_latency_cross_core" && m.id == "pipe")
+            .unwrap();
+        assert_eq!(
+            pipe.percentiles,
+            Some(Percentiles {
+                p50_ns: 58_000.0,
+                p99_ns: 95_000.0,
+                samples: 20_000
+            })
+        );
+        let machine = Machine::from_cpuinfo("processor : 0\n");
+        let text = render_text(&machine, &results);
+        assert!(text.contains(PERCENTILE_TITLE), "{text}");
+        assert!(text.contains("58.0 µs"), "{text}");
+        assert!(text.contains("95.0 µs"), "{text}");
+        let md = render_markdown(&machine, &results, "quick");
+        assert!(
+            md.contains("| pipe (64 KiB buffer) | 58.0 µs | 95.0 µs | 20,000 |"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches(PERCENTILE_TITLE).count(),
+            1,
+            "only the group with percentiles gets the table: {md}"
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use shared_memory::file_locks::{self, Kind};
 use shared_memory::futex::{EventCount, Wake};
 use shared_memory::mqueue::{Queue, Semaphore};
@@ -71,6 +72,68 @@ unsafe fn at<T>(seg: &segment::Segment, offset: usize) -> &T {
     assert!(offset + size_of::<T>() <= seg.len(), "segment too small");
     // SAFETY: in bounds (asserted), aligned and shareable (the caller's promise).
     unsafe { &*seg.as_ptr().add(offset).cast::<T>() }
+}
+
+/// Makes every later `futex(FUTEX_WAKE)` of this process on a shared futex (the operation
+/// without FUTEX_PRIVATE_FLAG: std's own locks use private futexes) fail with EPERM, with a
+/// seccomp filter: a notification that enters the kernel then shows up as an error.
+fn forbid_shared_futex_wake() -> Res {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    // struct seccomp_data: the system call number at offset 0, args[1] (the futex operation;
+    // its low 32 bits on a little-endian machine) at offset 24.
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let mut program = [
+        stmt(load, 0),
+        jeq(libc::SYS_futex as u32, 0, 3),
+        stmt(load, 24),
+        jeq(libc::FUTEX_WAKE as u32, 0, 1),
+        stmt(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; it lets an unprivileged process
+    // install a filter.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: `fprog` points to `program`, which is valid for `len` instructions during the
+    // call (the kernel copies it).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
+/// Says "signal" on stdout from a signal handler.
+extern "C" fn say_signal(_: libc::c_int) {
+    let line = b"signal\n";
+    // SAFETY: write(2) is async-signal-safe and `line` is valid for its length.
+    unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
 }
 
 fn run(args: &[&str]) -> Res {
@@ -163,6 +226,15 @@ fn run(args: &[&str]) -> Res {
             let seg = segment::open(arg(args, 1)?)?;
             // SAFETY: the test placed an EventCount at offset 0 of the segment.
             let event: &EventCount = unsafe { at(&seg, 0) };
+            // A SIGUSR1 handler without SA_RESTART: a signal during the wait interrupts
+            // FUTEX_WAIT with EINTR, which the wait must survive.
+            let usr1 = SigAction::new(
+                SigHandler::Handler(say_signal),
+                SaFlags::empty(),
+                SigSet::empty(),
+            );
+            // SAFETY: the handler only calls write(2), which is async-signal-safe.
+            unsafe { sigaction(Signal::SIGUSR1, &usr1) }?;
             let ticket = event.ticket();
             say(format!(
                 "waiting tid {}",
@@ -171,13 +243,39 @@ fn run(args: &[&str]) -> Res {
             let wake = event.wait(ticket, None)?;
             say(format!("woken: {wake:?}"));
         }
+        // Forbids itself FUTEX_WAKE on shared futexes, then notifies with nobody waiting.
+        "futex-notify-alone" => {
+            let seg = segment::open(arg(args, 1)?)?;
+            // SAFETY: the test placed an EventCount at offset 0 of the segment.
+            let event: &EventCount = unsafe { at(&seg, 0) };
+            forbid_shared_futex_wake()?;
+            for i in 0..1000 {
+                event.notify().map_err(|e| {
+                    format!(
+                        "notification {i}: notify() called FUTEX_WAKE although nobody sleeps \
+                         ({e}: this process forbade itself that call)"
+                    )
+                })?;
+            }
+            say("notified 1000 times");
+        }
         "futex-timeout" => {
             let seg = segment::open(arg(args, 1)?)?;
             // SAFETY: the test placed an EventCount at offset 0 of the segment.
             let event: &EventCount = unsafe { at(&seg, 0) };
+            let timeout = Duration::from_millis(num(args, 2)?);
             let ticket = event.ticket();
-            let wake = event.wait(ticket, Some(Duration::from_millis(num(args, 2)?)))?;
+            let started = Instant::now();
+            let wake = event.wait(ticket, Some(timeout))?;
+            let waited = started.elapsed();
             say(format!("result: {wake:?}"));
+            if waited >= timeout {
+                say("waited the whole timeout");
+            } else {
+                say(format!(
+                    "returned after {waited:?}, before the timeout of {timeout:?}"
+                ));
+            }
         }
         "futex-pingpong" => {
             let seg = segment::open(arg(args, 1)?)?;

@@ -55,7 +55,8 @@ fn run(args: &[String]) -> Res {
             }
             say("closed");
         }
-        // Sends COUNT fuzz messages from SEED, then closes.
+        // Sends COUNT fuzz messages from SEED, then receives one message (which the test sent
+        // before we opened) and reports it, then closes.
         "fuzz-send" => {
             let seed: u64 = get(2)?.parse()?;
             let count: u64 = get(3)?.parse()?;
@@ -64,6 +65,8 @@ fn run(args: &[String]) -> Res {
             for i in 0..count {
                 chan.send(&fuzz_message(seed, i, MAX_MESSAGE))?;
             }
+            let back = chan.recv()?;
+            say(format!("got {}", String::from_utf8_lossy(&back)));
             chan.close()?;
             say("sent");
         }
