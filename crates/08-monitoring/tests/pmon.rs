@@ -49,13 +49,28 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        // EOF on its stdin makes the tree kill and reap its children itself; its guard then
-        // reaps it. (Were it killed first, its children would die of PR_SET_PDEATHSIG.)
-        self.root.close_stdin();
-        let guard = &mut self.root.guard;
-        let _ = testkit::try_wait_until(DEFAULT_DEADLINE, "the tree to exit", || {
-            matches!(guard.child().try_wait(), Ok(Some(_)))
-        });
+        stop_parent(&mut self.root);
+    }
+}
+
+/// Stops a helper that has children of its own: EOF on its stdin makes it kill and reap its
+/// children itself, then exit; its guard then reaps it. (Were it killed first, its children
+/// would die of PR_SET_PDEATHSIG but be reaped by whoever adopts them.)
+fn stop_parent(helper: &mut Helper) {
+    helper.close_stdin();
+    let guard = &mut helper.guard;
+    let _ = testkit::try_wait_until(DEFAULT_DEADLINE, "the helper to exit", || {
+        matches!(guard.child().try_wait(), Ok(Some(_)))
+    });
+}
+
+/// A helper with children of its own; stopped as [`stop_parent`] says, even when
+/// the test fails.
+struct Parent(Helper);
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        stop_parent(&mut self.0);
     }
 }
 
@@ -412,4 +427,61 @@ fn pmon_ends_when_its_root_is_gone() {
         Some(0),
         "the root going away is a normal end"
     );
+}
+
+#[test]
+fn a_child_started_by_a_second_thread_is_in_the_tree() {
+    // The kernel lists a child under the thread that started it
+    // (/proc/PID/task/TID/children), not only under the main thread.
+    let parent = Parent(Helper::start(CHILD, &["thread-child"]));
+    let parent = &parent.0;
+    let child: i32 = parent
+        .said
+        .iter()
+        .find_map(|l| l.strip_prefix("child ")?.parse().ok())
+        .unwrap_or_else(|| panic!("the helper says `child PID`: {:?}", parent.said));
+    wait_for_state(child, 'S', DEFAULT_DEADLINE);
+    let got = once_json(&["--interval", "100", &parent.pid().to_string()]);
+    let mut pids: Vec<i64> = got.keys().copied().collect();
+    pids.sort_unstable();
+    let mut want = vec![i64::from(parent.pid()), i64::from(child)];
+    want.sort_unstable();
+    assert_eq!(
+        pids, want,
+        "the helper and the child its second thread started"
+    );
+    assert_eq!(got[&i64::from(child)]["ppid"], i64::from(parent.pid()));
+    assert_eq!(got[&i64::from(parent.pid())]["threads"], 2);
+}
+
+#[test]
+fn more_processes_than_a_low_fd_limit_allows_are_all_watched() {
+    // pmon keeps a few /proc files open per process: 30 sleepers need ~100 fds, more than a
+    // soft limit of 48 allows. pmon raises its soft limit to the hard one; it must show them all.
+    let parent = Parent(Helper::start(CHILD, &["sleepers", "30"]));
+    let root = parent.0.pid();
+    let out = run_with_deadline(
+        Command::new("sh")
+            .args(["-c", "ulimit -Sn 48 && exec \"$0\" \"$@\""])
+            .args([
+                PMON,
+                "--once",
+                "--json",
+                "--interval",
+                "100",
+                &root.to_string(),
+            ])
+            .stdin(Stdio::null()),
+        DEFAULT_DEADLINE * 3,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let rows = value.as_array().map(Vec::len);
+    assert_eq!(rows, Some(31), "the helper and its 30 sleepers: {text}");
 }

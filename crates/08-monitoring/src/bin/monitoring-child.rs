@@ -31,6 +31,11 @@
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
 //!   stdin closes it kills and reaps them all.
 //! - `churn`: starts children that exit at once, one after another, forever.
+//! - `sleepers N`: starts N `sleep` children, then says `ready`; when its stdin closes it kills
+//!   and reaps them.
+//! - `thread-child`: a second thread starts a `sleep` child and stays alive, so the child is
+//!   listed among that thread's children (`/proc/PID/task/TID/children`), not the main
+//!   thread's; prints `child PID`, then `ready`; when stdin closes it kills and reaps the child.
 
 use std::fs::File;
 use std::io::{BufRead, Read, Write};
@@ -169,6 +174,8 @@ fn main() -> ExitCode {
             block_on_stdin();
         }
         Some("tree") => run_tree(),
+        Some("thread-child") => run_thread_child(),
+        Some("sleepers") => run_sleepers(arg(1)),
         Some("churn") => {
             // Children that live for an instant, one after another, forever.
             let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
@@ -195,34 +202,74 @@ fn run_tree() {
     ];
     let mut kids: Vec<Child> = Vec::new();
     for (role, args) in roles {
-        let mut cmd = Command::new(&me);
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe. PR_SET_PDEATHSIG makes the kernel SIGKILL the
-        // child when the tree dies, even by SIGKILL: a test that kills the tree leaves nothing.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| fail(&format!("spawn {role}: {e}")));
-        if role != "zombie" {
-            // Wait for the child's own `ready`, so the tree is in its promised state.
-            let mut line = String::new();
-            let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-            let _ = out.read_line(&mut line);
-        }
+        // Wait for each child's own `ready`, so the tree is in its promised state.
+        let child = spawn_kid(&me, args, role != "zombie");
         say(&format!("child {role} {}", child.id()));
         kids.push(child);
     }
     // The zombie is never waited for until the end: it stays in state Z meanwhile.
     say("ready");
     block_on_stdin();
-    for kid in &mut kids {
+    stop_kids(kids);
+}
+
+fn run_thread_child() {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // The kernel SIGKILLs the child when the thread that started it exits: this thread
+        // never does.
+        let _ = tx.send(spawn_kid(&me, &["sleep"], true));
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx
+        .recv()
+        .unwrap_or_else(|_| fail("the thread did not start its child"));
+    say(&format!("child {}", child.id()));
+    say("ready");
+    block_on_stdin();
+    stop_kids(vec![child]);
+}
+
+fn run_sleepers(n: u64) {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+    let kids: Vec<Child> = (0..n).map(|_| spawn_kid(&me, &["sleep"], true)).collect();
+    say("ready");
+    block_on_stdin();
+    stop_kids(kids);
+}
+
+/// Starts this program with `args` as a child that dies with its parent (`PR_SET_PDEATHSIG`:
+/// the kernel SIGKILLs it when the thread that started it dies, even by SIGKILL, so a test that
+/// kills its helper leaves nothing); with `wait_ready`, returns once the child said `ready`.
+fn spawn_kid(me: &std::path::Path, args: &[&str], wait_ready: bool) -> Child {
+    let mut cmd = Command::new(me);
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+    // SAFETY: prctl is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("spawn {args:?}: {e}")));
+    if wait_ready {
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let _ = out.read_line(&mut line);
+    }
+    child
+}
+
+/// Kills and reaps `kids`.
+fn stop_kids(kids: Vec<Child>) {
+    for mut kid in kids {
         let _ = kid.kill();
         let _ = kid.wait();
     }
