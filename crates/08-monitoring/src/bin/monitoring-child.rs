@@ -14,7 +14,7 @@
 //! - `fds N`: opens N extra fds on /dev/null, then sleeps.
 //! - `touch MIB`: allocates MIB MiB, writes to every page (so it is resident), then sleeps.
 //! - `write-bytes N`: writes N bytes to /dev/null, then sleeps.
-//! - `work MS`: uses MS ms of CPU, prints `used USER_US SYS_US`, then sleeps.
+//! - `work MS`: uses MS ms of CPU (about a third of it in the kernel), prints `used USER_US SYS_US`, then sleeps.
 //! - `naps N`: sleeps 1 ms N times (each a voluntary context switch), prints `nvcsw N`, sleeps.
 //! - `contend MS`: two threads pinned to one CPU run for MS ms of wall time, so the scheduler
 //!   must preempt them (involuntary context switches); prints `nivcsw N`, then sleeps.
@@ -345,15 +345,24 @@ fn touch(block: &mut [u8]) {
 
 /// Spins until this process has used `cpu` of CPU time (its own clock, not the wall clock: on a
 /// loaded machine the two differ).
+/// Uses `cpu` of CPU time, about two thirds in user mode (a counting loop) and one third in the
+/// kernel (reads of /dev/zero, which the kernel fills with zeros): both utime and stime move,
+/// by different amounts.
 fn burn_cpu(cpu: Duration) {
+    let mut zero = File::open("/dev/zero").unwrap_or_else(|e| fail(&format!("/dev/zero: {e}")));
+    let mut buf = vec![0u8; 1 << 20];
     let mut x: u64 = 0;
     loop {
         let (user, sys) = own_times();
         if user + sys >= cpu {
             break;
         }
-        for _ in 0..100_000 {
-            x = std::hint::black_box(x.wrapping_add(1));
+        if sys * 2 < user {
+            let _ = zero.read(&mut buf);
+        } else {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
         }
     }
 }
