@@ -210,6 +210,13 @@ fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
         "{}",
         by_role("zombie")
     );
+    assert!(
+        by_role("zombie")["evidence"][0]
+            .as_str()
+            .is_some_and(|e| e.contains(&root.to_string())),
+        "the evidence names the parent that has not reaped it: {}",
+        by_role("zombie")
+    );
     assert_eq!(
         flags(by_role("toucher")),
         ["rss-limit"],
@@ -250,7 +257,14 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
         "a process that never sleeps is a CPU hog, however busy the machine is: {spinner}"
     );
     let ev = spinner["evidence"][0].as_str().unwrap_or_default();
-    assert!(ev.contains('%'), "the evidence gives the figures: {ev:?}");
+    // "runnable N% of the last 1000 ms, C% of a core": N is at least the 75% that makes a hog.
+    let runnable = ev
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok());
+    assert!(
+        runnable.is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
+        "the evidence gives the share of the 1000 ms interval the spinner was runnable: {ev:?}"
+    );
     let sleeper = once_json(&["--interval", "300", &tree.pid("sleeper").to_string()]);
     assert_eq!(
         flags(&sleeper[&i64::from(tree.pid("sleeper"))]),
@@ -265,9 +279,20 @@ fn a_growing_fd_count_is_flagged() {
     let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &leaker.to_string()]);
     let o = await_flag(&mut out, leaker, "fd-growth");
     let ev = o["evidence"][0].as_str().unwrap_or_default();
+    // "fds 5 -> 6 -> 7 -> 8 over the last 3 intervals"
+    let counts: Vec<u64> = ev
+        .split(" over ")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert!(
-        ev.matches("->").count() == 3,
-        "the evidence shows the four growing counts: {ev:?}"
+        ev.matches("->").count() == 3
+            && counts.len() == 4
+            && counts.windows(2).all(|w| w[0] < w[1])
+            && counts[3] == o["fds"].as_u64().unwrap_or(0),
+        "the evidence shows the four growing counts, the last one this sample's: {ev:?} in {o}"
     );
     // A steady fd count is never flagged: the sleeper holds its fds for ever.
     let got = once_json(&["--interval", "100", &tree.pid("sleeper").to_string()]);
