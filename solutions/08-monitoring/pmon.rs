@@ -291,7 +291,6 @@ impl Monitor {
     /// in pid order. The descendants are found through each process's `children` files, so a
     /// sample reads only the tree's processes, however many the machine runs.
     pub fn sample(&mut self) -> Result<Vec<Row>, Gone> {
-        let now = Instant::now();
         self.samples += 1;
         let mut queue = std::mem::take(&mut self.queue);
         queue.clear();
@@ -301,7 +300,7 @@ impl Monitor {
         while next < queue.len() {
             let pid = queue[next];
             next += 1;
-            match self.visit(pid, now, &mut queue) {
+            match self.visit(pid, &mut queue) {
                 Some(row) => rows.push(row),
                 // Vanished between two reads: it is simply not in this sample.
                 None if next > 1 => {}
@@ -320,7 +319,7 @@ impl Monitor {
 
     /// Reads one process, queues its children and returns its row; `None` if it is gone (or
     /// was already read in this sample: it moved to a new parent between two reads).
-    fn visit(&mut self, pid: i32, now: Instant, queue: &mut Vec<i32>) -> Option<Row> {
+    fn visit(&mut self, pid: i32, queue: &mut Vec<i32>) -> Option<Row> {
         let samples = self.samples;
         let mut fresh = false;
         let known = self
@@ -339,6 +338,9 @@ impl Monitor {
                 fresh = true;
             }
         }
+        // The moment of this process's read: on a busy machine pmon can be preempted in the
+        // middle of a sample, and one timestamp for the whole tree would skew its CPU %.
+        let now = Instant::now();
         let w = self.watched.get_mut(&pid)?;
         w.seen = samples;
         let text = String::from_utf8_lossy(&self.buf);

@@ -123,8 +123,9 @@ fn pmon_running(args: &[&str]) -> (ChildGuard, LineReader) {
     (guard, out)
 }
 
-/// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object.
-fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
+/// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object
+/// and the whole sample.
+fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> (Value, Value) {
     let deadline = DEFAULT_DEADLINE * 3;
     loop {
         let line = out.next_line(deadline).unwrap_or_else(|| {
@@ -142,7 +143,7 @@ fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
                 .cloned()
         });
         if let Some(o) = hit {
-            return o;
+            return (o, value);
         }
     }
 }
@@ -256,6 +257,12 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
         ["cpu-hog"],
         "a process that never sleeps is a CPU hog, however busy the machine is: {spinner}"
     );
+    let cpu = spinner["cpu_percent"].as_f64().unwrap_or(0.0);
+    assert!(
+        cpu > 0.0 && cpu <= 200.0,
+        "one thread uses at most one core (200 allows for a sample skewed by a busy machine): \
+         {spinner}"
+    );
     let ev = spinner["evidence"][0].as_str().unwrap_or_default();
     // "runnable N% of the last 1000 ms, C% of a core": N is at least the 75% that makes a hog.
     let runnable = ev
@@ -276,8 +283,18 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
 fn a_growing_fd_count_is_flagged() {
     let tree = Tree::start();
     let leaker = tree.pid("leaker");
-    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &leaker.to_string()]);
-    let o = await_flag(&mut out, leaker, "fd-growth");
+    let root = tree.root.pid().to_string();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &root]);
+    let (o, sample) = await_flag(&mut out, leaker, "fd-growth");
+    // In the same sample (at least four in), nothing else grew: nothing else is flagged.
+    for other in sample.as_array().into_iter().flatten() {
+        if other["pid"] != leaker {
+            assert!(
+                !flags(other).iter().any(|f| f == "fd-growth"),
+                "a steady fd count is not growth: {other}"
+            );
+        }
+    }
     let ev = o["evidence"][0].as_str().unwrap_or_default();
     // "fds 5 -> 6 -> 7 -> 8 over the last 3 intervals"
     let counts: Vec<u64> = ev
@@ -393,6 +410,7 @@ fn bad_arguments_are_refused_with_the_usage() {
         &["--bogus", "1"],
         &["1", "2"],
         &["pid"],
+        &["0"],
     ] {
         let (code, _, err) = pmon(args);
         assert_eq!(code, Some(2), "pmon {args:?}: exit 2; stderr:\n{err}");

@@ -10,6 +10,8 @@
 //! Modes:
 //! - `sleep`: sleeps (state S) until stdin closes.
 //! - `spin`: runs (state R) forever.
+//! - `spin-kernel`: runs (state R) forever, nearly all of it in the kernel (reads of
+//!   /dev/zero): its stime grows faster than its utime.
 //! - `spin-threads N`: N threads run forever.
 //! - `fds N`: opens N extra fds on /dev/null, then sleeps.
 //! - `touch MIB`: allocates MIB MiB, writes to every page (so it is resident), then sleeps.
@@ -27,7 +29,7 @@
 //! - `beat MS [HANG_AFTER]`: prints `ready`, then `beat` every MS ms; after HANG_AFTER beats it
 //!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`.
 //! - `leak-fds MS MAX`: opens one more fd every MS ms, up to MAX extra fds, then sleeps.
-//! - `tree`: starts one child of each kind (`sleep`, `spin`, `exit 0` left unreaped as a zombie,
+//! - `tree`: starts one child of each kind (`sleep`, `spin-kernel`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
 //!   stdin closes it kills and reaps them all.
 //! - `churn`: starts children that exit at once, one after another, forever.
@@ -55,6 +57,15 @@ fn main() -> ExitCode {
         Some("spin") => {
             say("ready");
             spin_forever()
+        }
+        Some("spin-kernel") => {
+            say("ready");
+            let mut zero =
+                File::open("/dev/zero").unwrap_or_else(|e| fail(&format!("/dev/zero: {e}")));
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let _ = zero.read(&mut buf);
+            }
         }
         Some("spin-threads") => {
             for _ in 1..arg(1) {
@@ -195,7 +206,7 @@ fn run_tree() {
     let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
     let roles: [(&str, &[&str]); 5] = [
         ("sleeper", &["sleep"]),
-        ("spinner", &["spin"]),
+        ("spinner", &["spin-kernel"]),
         ("zombie", &["exit", "0"]),
         ("leaker", &["leak-fds", "20", "600"]),
         ("toucher", &["touch", "64"]),
