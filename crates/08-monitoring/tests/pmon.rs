@@ -426,7 +426,9 @@ fn processes_that_come_and_go_are_normal() {
     let churn = Helper::start(CHILD, &["churn"]);
     let (mut pmon, mut out) =
         pmon_running(&["--json", "--interval", "5", &churn.pid().to_string()]);
-    for _ in 0..40 {
+    // Children exit (and are reaped) between the read of their parent's children and their
+    // own reads many times in 200 samples.
+    for _ in 0..200 {
         let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_else(|| {
             panic!(
                 "pmon stopped while children came and went: {:?}",

@@ -32,7 +32,7 @@
 //! - `tree`: starts one child of each kind (`sleep`, `spin-kernel`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
 //!   stdin closes it kills and reaps them all.
-//! - `churn`: starts children that exit at once, one after another, forever.
+//! - `churn`: starts children that exit at once, eight at a time, forever.
 //! - `sleepers N`: starts N `sleep` children, then says `ready`; when its stdin closes it kills
 //!   and reaps them.
 //! - `thread-child`: a second thread starts a `sleep` child and stays alive, so the child is
@@ -188,12 +188,16 @@ fn main() -> ExitCode {
         Some("thread-child") => run_thread_child(),
         Some("sleepers") => run_sleepers(arg(1)),
         Some("churn") => {
-            // Children that live for an instant, one after another, forever.
+            // Children that live for an instant, eight at a time, forever: a monitor that lists
+            // them often finds one gone by the time it reads it.
             let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
             say("ready");
             loop {
-                if let Ok(mut c) = Command::new(&me).args(["exit", "0"]).spawn() {
-                    let _ = c.wait();
+                let kids: Vec<Child> = (0..8)
+                    .filter_map(|_| Command::new(&me).args(["exit", "0"]).spawn().ok())
+                    .collect();
+                for mut kid in kids {
+                    let _ = kid.wait();
                 }
             }
         }
