@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::Value;
 use testkit::monitoring::{Helper, fd_count, ps, ps_number, wait_for_state};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
@@ -529,4 +531,22 @@ fn more_processes_than_a_low_fd_limit_allows_are_all_watched() {
     let value: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
     let rows = value.as_array().map(Vec::len);
     assert_eq!(rows, Some(31), "the helper and its 30 sleepers: {text}");
+}
+
+#[test]
+fn a_process_that_dies_while_watched_becomes_a_flagged_zombie() {
+    let tree = Tree::start();
+    let sleeper = tree.pid("sleeper");
+    let root = tree.root.pid().to_string();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &root]);
+    // pmon has seen the sleeper alive (with its command line) before it dies.
+    out.expect(&format!("\"pid\":{sleeper}"), DEFAULT_DEADLINE);
+    kill(Pid::from_raw(sleeper), Signal::SIGKILL).expect("kill the sleeper");
+    // The tree does not reap it until the end: it stays a zombie meanwhile.
+    let (o, _) = await_flag(&mut out, sleeper, "zombie");
+    assert_eq!(o["state"], "Z", "{o}");
+    assert_eq!(
+        o["cmd"], "[monitoring-chil]",
+        "a zombie's command line is gone: [comm] from then on: {o}"
+    );
 }
