@@ -28,11 +28,11 @@ pub struct CpuSample {
 /// # References
 /// `sysconf(3)` (`_SC_CLK_TCK`)
 pub fn ticks_per_second() -> u64 {
-    // sysconf is always safe to call; -1 would mean the name is unknown, which never happens for
-    // _SC_CLK_TCK on Linux, but a nonsense value must not become a division by zero.
+    // -1 would mean the name is unknown, which never happens for _SC_CLK_TCK on Linux; the
+    // usual 100 then. (A 0 cannot become a division by zero: `cpu_percent` checks.)
     // SAFETY: sysconf takes an integer and touches no memory of ours.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100)
+    u64::try_from(hz).unwrap_or(100)
 }
 
 /// Reads `pid`'s CPU time now.

@@ -13,6 +13,11 @@
 //!   for one, at least 75% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
 //!   100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core if it could.
 //!
+//! The evidence, as the tests read it: `zombie` names the parent that has not reaped it;
+//! `fd-growth` gives the four counts, oldest first, joined by ` -> `; `rss-limit` gives the RSS
+//! and the limit in KiB; `cpu-hog` starts with the runnable share and the interval, such as
+//! `runnable 97% of the last 1000 ms`.
+//!
 //! Output: on a terminal each sample redraws the screen (`ESC[H ESC[2J`, then the table);
 //! otherwise samples are appended, each table after a header line `pmon: sample N, M
 //! process(es) under PID`. Row format: `PID PPID S CPU% RSS_KIB FDS THR CMD` in aligned
@@ -27,17 +32,24 @@
 //! PID itself goes away later, pmon says `pmon: pid N exited` on stderr and exits 0. Bad
 //! arguments: a one-line error and the usage on stderr, exit 2.
 //!
+//! A tree may be large and pmon runs for hours: watching 200 sleeping processes at 10 Hz
+//! should cost well under 5% of one core (`cargo xtask bench monitor` measures it). The usual
+//! soft limit of 1024 open files must not stop pmon from showing a tree of a few hundred.
+//!
 //! Goal: the whole tool, tested end to end against a tree of misbehaving helper processes and
 //! against `ps`.
 //! Chapter: `docs/src/08-monitoring.md#pmon`. Check: `cargo xtask check monitoring/pmon`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use procfs::process::Process;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::{Mode, fstat};
 
 const USAGE: &str = "usage: pmon [--interval MS] [--once] [--json] [--rss-limit MIB] PID";
 
@@ -130,28 +142,116 @@ pub struct Row {
     pub flags: Vec<(&'static str, String)>,
 }
 
-/// What one read of a process gave.
-struct Reading {
-    pid: i32,
-    ppid: i32,
-    state: char,
-    ticks: u64,
-    start_ticks: u64,
-    rss_kib: u64,
-    threads: u64,
-    comm: String,
-}
-
-/// What the monitor remembers of a process between samples. The start time tells a process
-/// from a new one that reused its pid.
-struct Past {
-    start_ticks: u64,
+/// A process of the tree: the `/proc` files the monitor reads at every sample, opened once and
+/// read again from offset 0 each time (no path lookup, no open, no close), and what it
+/// remembers of the process between samples.
+///
+/// The files were opened relative to one `/proc/PID` directory, so they all describe the same
+/// process; once that process is reaped, reads of them fail with ESRCH even if its pid is
+/// reused: a kept file never shows a different process.
+struct Watched {
+    /// `/proc/PID/stat`: state, parent, CPU ticks, threads, RSS.
+    stat: File,
+    /// `/proc/PID/task/PID/children`: the children of its main thread.
+    children: File,
+    /// `/proc/PID/fd`: its size is the number of open fds (Linux 6.2+).
+    fd_dir: File,
     ticks: u64,
     at: Instant,
+    /// The last few fd counts, oldest first.
     fds: Vec<usize>,
     cmd: String,
     /// (ns on a CPU, ns waiting for one) from schedstat, read when its CPU time moved.
     sched: Option<(u64, u64)>,
+    /// The number of the last sample that found it in the tree.
+    seen: u64,
+}
+
+impl Watched {
+    fn open(pid: i32) -> Option<Watched> {
+        let dir = File::open(format!("/proc/{pid}")).ok()?;
+        // Read-only (O_RDONLY is 0), and not inherited by anything pmon might run.
+        let file = |path: &str| -> Option<File> {
+            Some(File::from(
+                openat(&dir, path, OFlag::O_CLOEXEC, Mode::empty()).ok()?,
+            ))
+        };
+        let stat = file("stat")?;
+        let children = file(&format!("task/{pid}/children"))?;
+        let fd_dir = file("fd")?;
+        let mut cmdline = Vec::new();
+        if let Some(f) = file("cmdline") {
+            let _ = (&f).read_to_end_at(&mut cmdline);
+        }
+        Some(Watched {
+            stat,
+            children,
+            fd_dir,
+            ticks: 0,
+            at: Instant::now(),
+            fds: Vec::with_capacity(FD_RISES + 1),
+            cmd: command_line(&cmdline),
+            sched: read_schedstat(pid),
+            seen: 0,
+        })
+    }
+}
+
+/// `read_to_end` from offset 0 of a kept file, without moving anything.
+trait ReadFromStart {
+    fn read_to_end_at(&self, buf: &mut Vec<u8>) -> std::io::Result<usize>;
+}
+
+impl ReadFromStart for &File {
+    /// Reads until a read comes back short: a `/proc` file is generated into the buffer as far
+    /// as it fits, so a short read is the end.
+    fn read_to_end_at(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        buf.clear();
+        loop {
+            let len = buf.len();
+            buf.resize(len + 4096, 0);
+            let n = self.read_at(&mut buf[len..], len as u64)?;
+            buf.truncate(len + n);
+            if n < 4096 {
+                return Ok(buf.len());
+            }
+        }
+    }
+}
+
+/// The fields of `/proc/PID/stat` pmon shows.
+struct Stat<'a> {
+    comm: &'a str,
+    state: char,
+    ppid: i32,
+    ticks: u64,
+    threads: u64,
+    rss_pages: u64,
+}
+
+/// Parses a `/proc/PID/stat` line. The command (field 2) is in parentheses and may itself hold
+/// spaces and `)`, so the fields are counted from the LAST `)` (see proc_pid_stat(5)).
+fn parse_stat(line: &str) -> Option<Stat<'_>> {
+    let close = line.rfind(')')?;
+    let comm = line.get(line.find('(')? + 1..close)?;
+    let mut fields = line.get(close + 1..)?.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    // Fields 5 to 13 (pgrp to cmajflt), then 14 utime and 15 stime.
+    let utime: u64 = fields.nth(9)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Fields 16 to 19 (cutime to nice), then 20 num_threads.
+    let threads = fields.nth(4)?.parse().ok()?;
+    // Fields 21 to 23 (itrealvalue, starttime, vsize), then 24 rss.
+    let rss_pages = fields.nth(3)?.parse().ok()?;
+    Some(Stat {
+        comm,
+        state,
+        ppid,
+        ticks: utime + stime,
+        threads,
+        rss_pages,
+    })
 }
 
 /// The monitor: the options and what it remembers between samples.
@@ -159,8 +259,11 @@ pub struct Monitor {
     opts: Options,
     hz: f64,
     page_kib: u64,
-    past: HashMap<i32, Past>,
+    watched: HashMap<i32, Watched>,
     samples: u64,
+    /// Buffers kept from one sample to the next.
+    buf: Vec<u8>,
+    queue: Vec<i32>,
 }
 
 /// Why a sample could not be taken.
@@ -177,181 +280,198 @@ impl Monitor {
             opts,
             hz: procfs::ticks_per_second() as f64,
             page_kib: procfs::page_size() / 1024,
-            past: HashMap::new(),
+            watched: HashMap::new(),
             samples: 0,
+            buf: Vec::with_capacity(4096),
+            queue: Vec::new(),
         }
     }
 
-    /// Reads the tree once: the root first, then its descendants in pid order.
+    /// Reads the tree once: the root first, then its descendants level by level, each family
+    /// in pid order. The descendants are found through each process's `children` files, so a
+    /// sample reads only the tree's processes, however many the machine runs.
     pub fn sample(&mut self) -> Result<Vec<Row>, Gone> {
-        let readings = self.read_tree()?;
-        let now = Instant::now();
         self.samples += 1;
-        let mut rows = Vec::with_capacity(readings.len());
-        let mut seen = HashSet::with_capacity(readings.len());
-        for r in readings {
-            // Vanished since the stat read: skip it, it is simply not in this sample.
-            let Ok(fds) = count_fds(r.pid) else { continue };
-            seen.insert(r.pid);
-            let past = self
-                .past
-                .get_mut(&r.pid)
-                .filter(|p| p.start_ticks == r.start_ticks);
-            let mut runnable = None;
-            let (cpu_percent, cmd, past) = match past {
-                Some(p) => {
-                    let secs = now.saturating_duration_since(p.at).as_secs_f64();
-                    // Only a process whose CPU time moved can be a hog: schedstat is read for
-                    // those alone, which keeps a tree of sleepers cheap to watch.
-                    let sched = if r.ticks != p.ticks {
-                        read_schedstat(r.pid)
-                    } else {
-                        None
-                    };
-                    if let (Some((run0, wait0)), Some((run1, wait1)), true) =
-                        (p.sched, sched, secs > 0.0)
-                    {
-                        let busy = (run1.saturating_sub(run0) + wait1.saturating_sub(wait0)) as f64;
-                        runnable = Some(busy / 1e9 / secs);
-                    }
-                    p.sched = sched;
-                    let used = r.ticks.saturating_sub(p.ticks) as f64 / self.hz;
-                    let cpu = if secs > 0.0 { 100.0 * used / secs } else { 0.0 };
-                    p.ticks = r.ticks;
-                    p.at = now;
-                    p.fds.push(fds);
-                    if p.fds.len() > FD_RISES + 1 {
-                        p.fds.remove(0);
-                    }
-                    // A zombie's command line is gone: show [comm] from then on.
-                    if r.state == 'Z' {
-                        p.cmd = format!("[{}]", r.comm);
-                    }
-                    (cpu, p.cmd.clone(), p)
-                }
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.clear();
+        queue.push(self.opts.pid);
+        let mut rows = Vec::with_capacity(self.watched.len().max(1));
+        let mut next = 0;
+        while next < queue.len() {
+            let pid = queue[next];
+            next += 1;
+            match self.visit(pid, &mut queue) {
+                Some(row) => rows.push(row),
+                // Vanished between two reads: it is simply not in this sample.
+                None if next > 1 => {}
                 None => {
-                    let cmd = command_line(r.pid, &r.comm);
-                    let entry = Past {
-                        start_ticks: r.start_ticks,
-                        ticks: r.ticks,
-                        at: now,
-                        fds: vec![fds],
-                        cmd: cmd.clone(),
-                        sched: read_schedstat(r.pid),
-                    };
-                    self.past.insert(r.pid, entry);
-                    let p = self.past.get_mut(&r.pid).expect("just inserted");
-                    (0.0, cmd, p)
+                    self.queue = queue;
+                    return Err(Gone::Root);
                 }
-            };
-            let mut flags = Vec::new();
-            if r.state == 'Z' {
-                flags.push((
-                    "zombie",
-                    format!("exited, not yet reaped by its parent {}", r.ppid),
-                ));
             }
-            if past.fds.len() == FD_RISES + 1 && past.fds.windows(2).all(|w| w[1] > w[0]) {
-                let counts: Vec<String> = past.fds.iter().map(ToString::to_string).collect();
-                flags.push((
-                    "fd-growth",
-                    format!(
-                        "fds {} over the last {FD_RISES} intervals",
-                        counts.join(" -> ")
-                    ),
-                ));
-            }
-            if let Some(limit) = self.opts.rss_limit_kib
-                && r.rss_kib > limit
-            {
-                flags.push((
-                    "rss-limit",
-                    format!("RSS {} KiB is over the limit of {limit} KiB", r.rss_kib),
-                ));
-            }
-            if let Some(share) = runnable
-                && share >= HOG_RUNNABLE
-            {
-                flags.push((
-                    "cpu-hog",
-                    format!(
-                        "runnable {:.0}% of the last {} ms, {cpu_percent:.1}% of a core",
-                        (share * 100.0).min(100.0),
-                        self.opts.interval.as_millis()
-                    ),
-                ));
-            }
-            rows.push(Row {
-                pid: r.pid,
-                ppid: r.ppid,
-                state: r.state,
-                cpu_percent,
-                rss_kib: r.rss_kib,
-                fds,
-                threads: r.threads,
-                cmd,
-                flags,
-            });
         }
-        // Forget processes that are gone, so a reused pid starts afresh.
-        self.past.retain(|pid, _| seen.contains(pid));
+        self.queue = queue;
+        // Forget (and close the files of) processes that left the tree or exited.
+        let samples = self.samples;
+        self.watched.retain(|_, w| w.seen == samples);
         Ok(rows)
     }
 
-    /// Every process of the tree: one pass over /proc for the parent links, then a walk down
-    /// from the root.
-    fn read_tree(&self) -> Result<Vec<Reading>, Gone> {
-        let root = self.read(self.opts.pid).ok_or(Gone::Root)?;
-        let mut by_parent: HashMap<i32, Vec<Reading>> = HashMap::new();
-        let all = procfs::process::all_processes().map_err(|_| Gone::Root)?;
-        for process in all.flatten() {
-            if process.pid() == root.pid {
-                continue;
-            }
-            // A process that exits between the listing and this read is skipped.
-            if let Some(r) = self.reading(&process) {
-                by_parent.entry(r.ppid).or_default().push(r);
+    /// Reads one process, queues its children and returns its row; `None` if it is gone (or
+    /// was already read in this sample: it moved to a new parent between two reads).
+    fn visit(&mut self, pid: i32, queue: &mut Vec<i32>) -> Option<Row> {
+        let samples = self.samples;
+        let mut fresh = false;
+        let known = self
+            .watched
+            .get(&pid)
+            .map(|w| (w.seen, (&w.stat).read_to_end_at(&mut self.buf)));
+        match known {
+            Some((seen, _)) if seen == samples => return None,
+            Some((_, Ok(_))) => {}
+            // New, or exited (and its pid perhaps reused): open its files afresh.
+            _ => {
+                self.watched.remove(&pid);
+                let w = Watched::open(pid)?;
+                (&w.stat).read_to_end_at(&mut self.buf).ok()?;
+                self.watched.insert(pid, w);
+                fresh = true;
             }
         }
-        let mut out = vec![root];
-        let mut next = 0;
-        while next < out.len() {
-            if let Some(mut kids) = by_parent.remove(&out[next].pid) {
-                kids.sort_by_key(|r| r.pid);
-                out.extend(kids);
+        // The moment of this process's read: on a busy machine pmon can be preempted in the
+        // middle of a sample, and one timestamp for the whole tree would skew its CPU %.
+        let now = Instant::now();
+        let w = self.watched.get_mut(&pid)?;
+        w.seen = samples;
+        let text = String::from_utf8_lossy(&self.buf);
+        let stat = parse_stat(&text)?;
+        let fds = count_fds(pid, &w.fd_dir)?;
+        let (state, ppid, threads) = (stat.state, stat.ppid, stat.threads);
+        let rss_kib = stat.rss_pages * self.page_kib;
+        // Never 0 (samples are at least 1 ms apart), and no division by 0 if they were not.
+        let secs = now
+            .saturating_duration_since(w.at)
+            .as_secs_f64()
+            .max(f64::MIN_POSITIVE);
+        let mut runnable = None;
+        let cpu_percent = if fresh {
+            0.0
+        } else {
+            // Only a process whose CPU time moved can be a hog: schedstat is read for those
+            // alone, which keeps a tree of sleepers cheap to watch.
+            let sched = if stat.ticks != w.ticks {
+                read_schedstat(pid)
+            } else {
+                None
+            };
+            if let (Some((run0, wait0)), Some((run1, wait1))) = (w.sched, sched) {
+                let busy = (run1.saturating_sub(run0) + wait1.saturating_sub(wait0)) as f64;
+                runnable = Some(busy / 1e9 / secs);
             }
-            next += 1;
+            w.sched = sched;
+            let used = stat.ticks.saturating_sub(w.ticks) as f64 / self.hz;
+            100.0 * used / secs
+        };
+        w.ticks = stat.ticks;
+        w.at = now;
+        if w.fds.len() > FD_RISES {
+            w.fds.remove(0);
         }
-        Ok(out)
-    }
-
-    fn read(&self, pid: i32) -> Option<Reading> {
-        self.reading(&Process::new(pid).ok()?)
-    }
-
-    fn reading(&self, process: &Process) -> Option<Reading> {
-        let stat = process.stat().ok()?;
-        Some(Reading {
-            pid: stat.pid,
-            ppid: stat.ppid,
-            state: stat.state,
-            ticks: stat.utime + stat.stime,
-            start_ticks: stat.starttime,
-            rss_kib: stat.rss * self.page_kib,
-            threads: u64::try_from(stat.num_threads).unwrap_or(0),
-            comm: stat.comm,
-        })
+        w.fds.push(fds);
+        // A zombie's command line is gone (as is a kernel thread's): show [comm].
+        if state == 'Z' || w.cmd.is_empty() {
+            w.cmd = format!("[{}]", stat.comm);
+        }
+        let mut flags = Vec::new();
+        if state == 'Z' {
+            flags.push((
+                "zombie",
+                format!("exited, not yet reaped by its parent {ppid}"),
+            ));
+        }
+        if w.fds.len() == FD_RISES + 1 && w.fds.windows(2).all(|p| p[1] > p[0]) {
+            let counts: Vec<String> = w.fds.iter().map(ToString::to_string).collect();
+            flags.push((
+                "fd-growth",
+                format!(
+                    "fds {} over the last {FD_RISES} intervals",
+                    counts.join(" -> ")
+                ),
+            ));
+        }
+        if let Some(limit) = self.opts.rss_limit_kib
+            && rss_kib > limit
+        {
+            flags.push((
+                "rss-limit",
+                format!("RSS {rss_kib} KiB is over the limit of {limit} KiB"),
+            ));
+        }
+        if let Some(share) = runnable
+            && share >= HOG_RUNNABLE
+        {
+            flags.push((
+                "cpu-hog",
+                format!(
+                    "runnable {:.0}% of the last {} ms, {cpu_percent:.1}% of a core",
+                    (share * 100.0).min(100.0),
+                    self.opts.interval.as_millis()
+                ),
+            ));
+        }
+        let row = Row {
+            pid,
+            ppid,
+            state,
+            cpu_percent,
+            rss_kib,
+            fds,
+            threads,
+            cmd: w.cmd.clone(),
+            flags,
+        };
+        // Its children: those of its main thread or, in a multithreaded process, those of each
+        // thread (a child belongs to the thread that started it).
+        let first = queue.len();
+        if threads > 1 {
+            for tid in thread_ids(pid) {
+                if let Ok(kids) = std::fs::read(format!("/proc/{pid}/task/{tid}/children")) {
+                    push_pids(&kids, queue);
+                }
+            }
+        } else if (&w.children).read_to_end_at(&mut self.buf).is_ok() {
+            push_pids(&self.buf, queue);
+        }
+        queue[first..].sort_unstable();
+        Some(row)
     }
 }
 
-/// Open fds of `pid`: the size of `/proc/PID/fd` (Linux 6.2+), else its entries counted.
-fn count_fds(pid: i32) -> std::io::Result<usize> {
-    let dir = format!("/proc/{pid}/fd");
-    let size = std::fs::metadata(&dir)?.len();
+/// Appends the pids of a `children` file ("12 34 ") to `queue`.
+fn push_pids(text: &[u8], queue: &mut Vec<i32>) {
+    let text = std::str::from_utf8(text).unwrap_or_default();
+    queue.extend(
+        text.split_ascii_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok()),
+    );
+}
+
+/// The thread ids of `pid`, from `/proc/PID/task`.
+fn thread_ids(pid: i32) -> impl Iterator<Item = i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// Open fds of `pid`: the size of its `/proc/PID/fd` (Linux 6.2+), else its entries counted.
+fn count_fds(pid: i32, fd_dir: &File) -> Option<usize> {
+    let size = fstat(fd_dir).ok()?.st_size;
     if size > 0 {
-        return Ok(usize::try_from(size).unwrap_or(usize::MAX));
+        return usize::try_from(size).ok();
     }
-    Ok(std::fs::read_dir(&dir)?.count())
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
 /// (ns on a CPU, ns waiting on a run queue) of `pid`'s main thread, from `/proc/PID/schedstat`.
@@ -361,17 +481,22 @@ fn read_schedstat(pid: i32) -> Option<(u64, u64)> {
     Some((words.next()??, words.next()??))
 }
 
-fn command_line(pid: i32, comm: &str) -> String {
-    let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+/// The arguments of a `cmdline` file (NUL-separated) joined by spaces; empty if it has none.
+fn command_line(args: &[u8]) -> String {
     let words: Vec<String> = args
         .split(|&b| b == 0)
         .filter(|w| !w.is_empty())
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect();
-    if words.is_empty() {
-        format!("[{comm}]")
-    } else {
-        words.join(" ")
+    words.join(" ")
+}
+
+/// Raises the soft limit on open files to the hard one: pmon keeps three files open per
+/// process it watches, and the usual soft limit of 1024 would stop it near 340 processes.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
@@ -434,6 +559,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
     };
     let root = opts.pid;
     let (once, json, interval) = (opts.once, opts.json, opts.interval);
+    raise_fd_limit();
     let mut monitor = Monitor::new(opts);
     if monitor.sample().is_err() {
         eprintln!("pmon: no process with pid {root}");

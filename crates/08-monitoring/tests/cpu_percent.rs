@@ -26,8 +26,9 @@ fn ticks_per_second_is_what_getconf_says() {
 
 #[test]
 fn a_sample_counts_user_and_system_ticks_as_the_child_itself_does() {
-    // The child burns 300 ms of CPU, reports its own getrusage figures, then sleeps: its
-    // counters stop moving, so the learner's sample must equal the kernel's exactly.
+    // The child burns 300 ms of CPU, about a third of it in the kernel, reports its own getrusage
+    // figures, then sleeps: its counters stop moving, so the learner's sample must equal the
+    // kernel's exactly, user and system ticks together.
     let h = Helper::asleep(CHILD, &["work", "300"]);
     let s = sample(h.pid()).unwrap_or_else(|e| panic!("sample({}) failed: {e}", h.pid()));
     let kernel = cpu_ticks(h.pid());

@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::Value;
 use testkit::monitoring::{Helper, fd_count, ps, ps_number, wait_for_state};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
@@ -49,13 +51,28 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        // EOF on its stdin makes the tree kill and reap its children itself; its guard then
-        // reaps it. (Were it killed first, its children would die of PR_SET_PDEATHSIG.)
-        self.root.close_stdin();
-        let guard = &mut self.root.guard;
-        let _ = testkit::try_wait_until(DEFAULT_DEADLINE, "the tree to exit", || {
-            matches!(guard.child().try_wait(), Ok(Some(_)))
-        });
+        stop_parent(&mut self.root);
+    }
+}
+
+/// Stops a helper that has children of its own: EOF on its stdin makes it kill and reap its
+/// children itself, then exit; its guard then reaps it. (Were it killed first, its children
+/// would die of PR_SET_PDEATHSIG but be reaped by whoever adopts them.)
+fn stop_parent(helper: &mut Helper) {
+    helper.close_stdin();
+    let guard = &mut helper.guard;
+    let _ = testkit::try_wait_until(DEFAULT_DEADLINE, "the helper to exit", || {
+        matches!(guard.child().try_wait(), Ok(Some(_)))
+    });
+}
+
+/// A helper with children of its own; stopped as [`stop_parent`] says, even when
+/// the test fails.
+struct Parent(Helper);
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        stop_parent(&mut self.0);
     }
 }
 
@@ -108,8 +125,9 @@ fn pmon_running(args: &[&str]) -> (ChildGuard, LineReader) {
     (guard, out)
 }
 
-/// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object.
-fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
+/// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object
+/// and the whole sample.
+fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> (Value, Value) {
     let deadline = DEFAULT_DEADLINE * 3;
     loop {
         let line = out.next_line(deadline).unwrap_or_else(|| {
@@ -127,7 +145,7 @@ fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> Value {
                 .cloned()
         });
         if let Some(o) = hit {
-            return o;
+            return (o, value);
         }
     }
 }
@@ -195,6 +213,13 @@ fn once_json_lists_the_whole_tree_and_agrees_with_ps() {
         "{}",
         by_role("zombie")
     );
+    assert!(
+        by_role("zombie")["evidence"][0]
+            .as_str()
+            .is_some_and(|e| e.contains(&root.to_string())),
+        "the evidence names the parent that has not reaped it: {}",
+        by_role("zombie")
+    );
     assert_eq!(
         flags(by_role("toucher")),
         ["rss-limit"],
@@ -234,8 +259,21 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
         ["cpu-hog"],
         "a process that never sleeps is a CPU hog, however busy the machine is: {spinner}"
     );
+    let cpu = spinner["cpu_percent"].as_f64().unwrap_or(0.0);
+    assert!(
+        cpu > 0.0 && cpu <= 200.0,
+        "one thread uses at most one core (200 allows for a sample skewed by a busy machine): \
+         {spinner}"
+    );
     let ev = spinner["evidence"][0].as_str().unwrap_or_default();
-    assert!(ev.contains('%'), "the evidence gives the figures: {ev:?}");
+    // "runnable N% of the last 1000 ms, C% of a core": N is at least the 75% that makes a hog.
+    let runnable = ev
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok());
+    assert!(
+        runnable.is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
+        "the evidence gives the share of the 1000 ms interval the spinner was runnable: {ev:?}"
+    );
     let sleeper = once_json(&["--interval", "300", &tree.pid("sleeper").to_string()]);
     assert_eq!(
         flags(&sleeper[&i64::from(tree.pid("sleeper"))]),
@@ -247,12 +285,33 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
 fn a_growing_fd_count_is_flagged() {
     let tree = Tree::start();
     let leaker = tree.pid("leaker");
-    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &leaker.to_string()]);
-    let o = await_flag(&mut out, leaker, "fd-growth");
+    let root = tree.root.pid().to_string();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &root]);
+    let (o, sample) = await_flag(&mut out, leaker, "fd-growth");
+    // In the same sample (at least four in), nothing else grew: nothing else is flagged.
+    for other in sample.as_array().into_iter().flatten() {
+        if other["pid"] != leaker {
+            assert!(
+                !flags(other).iter().any(|f| f == "fd-growth"),
+                "a steady fd count is not growth: {other}"
+            );
+        }
+    }
     let ev = o["evidence"][0].as_str().unwrap_or_default();
+    // "fds 5 -> 6 -> 7 -> 8 over the last 3 intervals"
+    let counts: Vec<u64> = ev
+        .split(" over ")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert!(
-        ev.matches("->").count() == 3,
-        "the evidence shows the four growing counts: {ev:?}"
+        ev.matches("->").count() == 3
+            && counts.len() == 4
+            && counts.windows(2).all(|w| w[0] < w[1])
+            && counts[3] == o["fds"].as_u64().unwrap_or(0),
+        "the evidence shows the four growing counts, the last one this sample's: {ev:?} in {o}"
     );
     // A steady fd count is never flagged: the sleeper holds its fds for ever.
     let got = once_json(&["--interval", "100", &tree.pid("sleeper").to_string()]);
@@ -353,6 +412,7 @@ fn bad_arguments_are_refused_with_the_usage() {
         &["--bogus", "1"],
         &["1", "2"],
         &["pid"],
+        &["0"],
     ] {
         let (code, _, err) = pmon(args);
         assert_eq!(code, Some(2), "pmon {args:?}: exit 2; stderr:\n{err}");
@@ -368,7 +428,9 @@ fn processes_that_come_and_go_are_normal() {
     let churn = Helper::start(CHILD, &["churn"]);
     let (mut pmon, mut out) =
         pmon_running(&["--json", "--interval", "5", &churn.pid().to_string()]);
-    for _ in 0..40 {
+    // Children exit (and are reaped) between the read of their parent's children and their
+    // own reads many times in 200 samples.
+    for _ in 0..200 {
         let line = out.next_line(DEFAULT_DEADLINE).unwrap_or_else(|| {
             panic!(
                 "pmon stopped while children came and went: {:?}",
@@ -411,5 +473,80 @@ fn pmon_ends_when_its_root_is_gone() {
         status.code(),
         Some(0),
         "the root going away is a normal end"
+    );
+}
+
+#[test]
+fn a_child_started_by_a_second_thread_is_in_the_tree() {
+    // The kernel lists a child under the thread that started it
+    // (/proc/PID/task/TID/children), not only under the main thread.
+    let parent = Parent(Helper::start(CHILD, &["thread-child"]));
+    let parent = &parent.0;
+    let child: i32 = parent
+        .said
+        .iter()
+        .find_map(|l| l.strip_prefix("child ")?.parse().ok())
+        .unwrap_or_else(|| panic!("the helper says `child PID`: {:?}", parent.said));
+    wait_for_state(child, 'S', DEFAULT_DEADLINE);
+    let got = once_json(&["--interval", "100", &parent.pid().to_string()]);
+    let mut pids: Vec<i64> = got.keys().copied().collect();
+    pids.sort_unstable();
+    let mut want = vec![i64::from(parent.pid()), i64::from(child)];
+    want.sort_unstable();
+    assert_eq!(
+        pids, want,
+        "the helper and the child its second thread started"
+    );
+    assert_eq!(got[&i64::from(child)]["ppid"], i64::from(parent.pid()));
+    assert_eq!(got[&i64::from(parent.pid())]["threads"], 2);
+}
+
+#[test]
+fn more_processes_than_a_low_fd_limit_allows_are_all_watched() {
+    // pmon keeps a few /proc files open per process: 30 sleepers need ~100 fds, more than a
+    // soft limit of 48 allows. pmon raises its soft limit to the hard one; it must show them all.
+    let parent = Parent(Helper::start(CHILD, &["sleepers", "30"]));
+    let root = parent.0.pid();
+    let out = run_with_deadline(
+        Command::new("sh")
+            .args(["-c", "ulimit -Sn 48 && exec \"$0\" \"$@\""])
+            .args([
+                PMON,
+                "--once",
+                "--json",
+                "--interval",
+                "100",
+                &root.to_string(),
+            ])
+            .stdin(Stdio::null()),
+        DEFAULT_DEADLINE * 3,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let rows = value.as_array().map(Vec::len);
+    assert_eq!(rows, Some(31), "the helper and its 30 sleepers: {text}");
+}
+
+#[test]
+fn a_process_that_dies_while_watched_becomes_a_flagged_zombie() {
+    let tree = Tree::start();
+    let sleeper = tree.pid("sleeper");
+    let root = tree.root.pid().to_string();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "100", &root]);
+    // pmon has seen the sleeper alive (with its command line) before it dies.
+    out.expect(&format!("\"pid\":{sleeper}"), DEFAULT_DEADLINE);
+    kill(Pid::from_raw(sleeper), Signal::SIGKILL).expect("kill the sleeper");
+    // The tree does not reap it until the end: it stays a zombie meanwhile.
+    let (o, _) = await_flag(&mut out, sleeper, "zombie");
+    assert_eq!(o["state"], "Z", "{o}");
+    assert_eq!(
+        o["cmd"], "[monitoring-chil]",
+        "a zombie's command line is gone: [comm] from then on: {o}"
     );
 }

@@ -2,7 +2,8 @@
 //! 10 Hz (group `monitor_cpu_share`), and one refresh of the same pids through procfs and
 //! sysinfo (group `monitor_refresh`).
 //!
-//! Run with `cargo xtask bench monitor` (or `cargo bench -p proclings-bench --bench monitor`).
+//! Run with `cargo xtask bench monitor` (or `cargo bench -p proclings-bench --features solution
+//! --bench monitor`: the `solution` feature compiles the reference `pmon` in).
 //!
 //! In `monitor_cpu_share` one iteration is one 100 ms period of a 10 Hz sampler: a sample, then
 //! a sleep to the next tick. The time reported for it is not wall time but the CPU time this
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
 use proclings_bench::monitor::{
-    SleeperTree, SysinfoSampler, TreeSampler, process_cpu_time, procfs_refresh,
+    PmonSampler, SleeperTree, SysinfoSampler, process_cpu_time, procfs_refresh,
 };
 
 const TREE: usize = 200;
@@ -61,8 +62,8 @@ fn monitor_cpu_share(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(1));
-    let mut pmon = TreeSampler::default();
-    share_bench(&mut group, "pmon_procfs", &mut || pmon.sample(root));
+    let mut pmon = PmonSampler::new(root);
+    share_bench(&mut group, "pmon_procfs", &mut || pmon.sample());
     let mut known = SysinfoSampler::new(&pids);
     share_bench(&mut group, "sysinfo_known_pids", &mut || {
         known.refresh_known()
@@ -80,8 +81,8 @@ fn monitor_refresh(c: &mut Criterion) {
     group.bench_function("procfs_stat", |b| {
         b.iter(|| assert_eq!(procfs_refresh(&pids), pids.len()));
     });
-    let mut pmon = TreeSampler::default();
-    group.bench_function("pmon_procfs", |b| b.iter(|| pmon.sample(root)));
+    let mut pmon = PmonSampler::new(root);
+    group.bench_function("pmon_procfs", |b| b.iter(|| pmon.sample()));
     let mut known = SysinfoSampler::new(&pids);
     group.bench_function("sysinfo_known_pids", |b| b.iter(|| known.refresh_known()));
     let mut all = SysinfoSampler::new(&pids);

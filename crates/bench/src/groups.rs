@@ -92,16 +92,16 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "monitor",
         "CPU time of a 10 Hz sampler watching 200 sleeping processes, per 100 ms period (lower is \
          better; 5 ms is 5% of a core)",
-        "A sample is a few hundred small /proc reads: its cost grows with the number of \
-         processes watched, not with how busy they are. Reading only the files pmon needs costs \
-         less than sysinfo's refresh of the same tree.",
+        "pmon keeps each watched process's /proc files open and re-reads them: three system \
+         calls per process and sample, none for the rest of the machine. sysinfo opens and reads \
+         more files per process, and finds new descendants only by refreshing every process.",
     ),
     (
         "monitor_refresh",
         "monitor",
         "One refresh of a tree of 201 processes (lower is better)",
-        "Reading only the tree's stat files is the floor; finding the descendants needs a pass \
-         over every process; sysinfo reads more files per process and keeps them open.",
+        "Opening each stat file by path costs more than pmon's whole sample from kept files; \
+         sysinfo reads more files per process, and the whole machine to find descendants.",
     ),
     (
         "pool_vs_spawn",
@@ -157,7 +157,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("memcpy_64mib", "memcpy into 64 MiB"),
     ("shm_ring", "shared-memory ring"),
     ("procfs_stat", "procfs, stat of each pid"),
-    ("pmon_procfs", "pmon's reads (procfs)"),
+    ("pmon_procfs", "pmon (kept /proc files), sample + table"),
     ("sysinfo_known_pids", "sysinfo, only the tree's pids"),
     ("sysinfo_all", "sysinfo, every process"),
     ("pool_2_workers", "pool, 2 workers"),

@@ -15,8 +15,9 @@
 //! - [`shm`]: a 64-byte ping-pong over shared memory (spinning, spin-then-futex, futex), the
 //!   same between two threads, over POSIX message queues, and a shared-memory byte ring's
 //!   bandwidth against `memcpy` (week 4);
-//! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (procfs as the
-//!   reference `pmon` reads it, sysinfo), with the CPU time they cost (week 5);
+//! - [`monitor`]: a tree of sleeping processes and the samplers that watch it (the reference
+//!   `pmon`, compiled in from `solutions/` with the `solution` feature; procfs; sysinfo), with
+//!   the CPU time they cost (week 5);
 //! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
 //!   in from `solutions/`, see below) against a process per task and a bare pipe round trip
 //!   (week 7);
@@ -49,6 +50,10 @@ pub mod throughput;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/11-process-pool/frame.rs"]
 pub mod frame;
+// The practice project of week 5, measured by the `monitor` bench.
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/pmon.rs"]
+pub mod pmon;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/11-process-pool/pool.rs"]
 pub mod pool;

@@ -4,17 +4,14 @@
 //! - [`SleeperTree`]: a shell with N `sleep` children, in a process group of its own; dropping
 //!   it kills the group and reaps everything (this process becomes a child subreaper, so the
 //!   orphaned sleeps come back to it).
-//! - [`TreeSampler`]: the reads of the reference `pmon` (solutions/08-monitoring/pmon.rs), kept
-//!   here as a copy because the bench crate must not enable the monitoring crate's `solution`
-//!   feature (Cargo would unify it into every build of the workspace): one pass over `/proc`
-//!   for the parent links, then for each process of the tree its stat, its fd count and, when
-//!   its CPU time moved, its schedstat; the command line once per new process.
+//! - `PmonSampler` (with this crate's `solution` feature): the reference `pmon`
+//!   (solutions/08-monitoring/pmon.rs, compiled into this crate as [`crate::pmon`]) taking a
+//!   sample and rendering its table, as its main loop does every interval.
 //! - [`SysinfoSampler`]: the same tree through sysinfo, refreshing either every process of the
 //!   machine (the only way sysinfo finds new descendants) or only the pids already known.
 //! - [`process_cpu_time`]: this process's CPU time (`getrusage(RUSAGE_SELF)`), the measure of a
 //!   sampler's cost.
 
-use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -102,98 +99,51 @@ impl Drop for SleeperTree {
     }
 }
 
-/// What the sampler remembers of a process between samples.
-struct Past {
-    start_ticks: u64,
-    ticks: u64,
-    cmd_len: usize,
-    sched: Option<(u64, u64)>,
-    fds: usize,
+/// The reference pmon's work for one interval: a sample of the tree, then its table.
+#[cfg(feature = "solution")]
+pub struct PmonSampler {
+    monitor: crate::pmon::Monitor,
+    root: i32,
+    samples: u64,
 }
 
-/// pmon's reads, without the printing.
-#[derive(Default)]
-pub struct TreeSampler {
-    past: HashMap<i32, Past>,
-}
-
-impl std::fmt::Debug for TreeSampler {
+#[cfg(feature = "solution")]
+impl std::fmt::Debug for PmonSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TreeSampler")
-            .field("known", &self.past.len())
+        f.debug_struct("PmonSampler")
+            .field("root", &self.root)
+            .field("samples", &self.samples)
             .finish()
     }
 }
 
-impl TreeSampler {
-    /// One sample of the tree under `root`: returns how many processes it read.
-    pub fn sample(&mut self, root: i32) -> usize {
-        let mut by_parent: HashMap<i32, Vec<(i32, u64, u64)>> = HashMap::new();
-        let Ok(all) = procfs::process::all_processes() else {
+#[cfg(feature = "solution")]
+impl PmonSampler {
+    /// A pmon watching the tree under `root` (text output, no limit).
+    pub fn new(root: i32) -> PmonSampler {
+        let opts = crate::pmon::Options {
+            interval: Duration::from_millis(100),
+            once: false,
+            json: false,
+            rss_limit_kib: None,
+            pid: root,
+        };
+        PmonSampler {
+            monitor: crate::pmon::Monitor::new(opts),
+            root,
+            samples: 0,
+        }
+    }
+
+    /// One sample and its table; returns how many processes it showed (0 if the root is gone).
+    pub fn sample(&mut self) -> usize {
+        let Ok(rows) = self.monitor.sample() else {
             return 0;
         };
-        let mut root_stat = None;
-        for process in all.flatten() {
-            let Ok(stat) = process.stat() else { continue };
-            let entry = (stat.pid, stat.starttime, stat.utime + stat.stime);
-            if stat.pid == root {
-                root_stat = Some(entry);
-            } else {
-                by_parent.entry(stat.ppid).or_default().push(entry);
-            }
-        }
-        let Some(root_stat) = root_stat else { return 0 };
-        let mut tree = vec![root_stat];
-        let mut next = 0;
-        while next < tree.len() {
-            if let Some(kids) = by_parent.remove(&tree[next].0) {
-                tree.extend(kids);
-            }
-            next += 1;
-        }
-        for &(pid, start_ticks, ticks) in &tree {
-            let fds = count_fds(pid).unwrap_or(0);
-            match self.past.get_mut(&pid) {
-                Some(p) if p.start_ticks == start_ticks => {
-                    if p.ticks != ticks {
-                        p.sched = read_schedstat(pid);
-                    }
-                    p.ticks = ticks;
-                    p.fds = fds;
-                }
-                _ => {
-                    let cmd_len = std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .map(|c| c.len())
-                        .unwrap_or(0);
-                    let past = Past {
-                        start_ticks,
-                        ticks,
-                        cmd_len,
-                        sched: read_schedstat(pid),
-                        fds,
-                    };
-                    self.past.insert(pid, past);
-                }
-            }
-        }
-        std::hint::black_box(self.past.values().map(|p| p.cmd_len + p.fds).sum::<usize>());
-        tree.len()
+        self.samples += 1;
+        std::hint::black_box(crate::pmon::render_text(&rows, self.samples, self.root));
+        rows.len()
     }
-}
-
-fn count_fds(pid: i32) -> io::Result<usize> {
-    let dir = format!("/proc/{pid}/fd");
-    let size = std::fs::metadata(&dir)?.len();
-    if size > 0 {
-        return Ok(size as usize);
-    }
-    Ok(std::fs::read_dir(&dir)?.count())
-}
-
-fn read_schedstat(pid: i32) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().ok());
-    Some((words.next()??, words.next()??))
 }
 
 /// One refresh of `pids` through procfs: their stat files, as `ps -p` would read them.

@@ -277,13 +277,22 @@ fn the_echoing_thread_of_the_floor_benchmark_stays_on_its_own_cpu() {
 
 #[test]
 fn every_sampler_reads_the_whole_tree_and_the_tree_leaves_nothing() {
-    use proclings_bench::monitor::{SleeperTree, SysinfoSampler, TreeSampler, procfs_refresh};
+    use proclings_bench::monitor::{SleeperTree, SysinfoSampler, procfs_refresh};
     let _one = one_at_a_time();
     {
         let tree = SleeperTree::start(20).expect("start a tree of 20 sleepers");
         let pids = tree.pids();
         assert_eq!(pids.len(), tree.len(), "the root and its 20 sleepers");
-        assert_eq!(TreeSampler::default().sample(tree.root()), tree.len());
+        #[cfg(feature = "solution")]
+        {
+            let mut pmon = proclings_bench::monitor::PmonSampler::new(tree.root());
+            assert_eq!(pmon.sample(), tree.len());
+            assert_eq!(
+                pmon.sample(),
+                tree.len(),
+                "the second sample reads the kept files"
+            );
+        }
         assert_eq!(procfs_refresh(&pids), tree.len());
         assert_eq!(SysinfoSampler::new(&pids).refresh_known(), tree.len());
         assert_eq!(

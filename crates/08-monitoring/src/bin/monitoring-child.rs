@@ -10,11 +10,13 @@
 //! Modes:
 //! - `sleep`: sleeps (state S) until stdin closes.
 //! - `spin`: runs (state R) forever.
+//! - `spin-kernel`: runs (state R) forever, nearly all of it in the kernel (reads of
+//!   /dev/zero): its stime grows faster than its utime.
 //! - `spin-threads N`: N threads run forever.
 //! - `fds N`: opens N extra fds on /dev/null, then sleeps.
 //! - `touch MIB`: allocates MIB MiB, writes to every page (so it is resident), then sleeps.
 //! - `write-bytes N`: writes N bytes to /dev/null, then sleeps.
-//! - `work MS`: uses MS ms of CPU, prints `used USER_US SYS_US`, then sleeps.
+//! - `work MS`: uses MS ms of CPU (about a third of it in the kernel), prints `used USER_US SYS_US`, then sleeps.
 //! - `naps N`: sleeps 1 ms N times (each a voluntary context switch), prints `nvcsw N`, sleeps.
 //! - `contend MS`: two threads pinned to one CPU run for MS ms of wall time, so the scheduler
 //!   must preempt them (involuntary context switches); prints `nivcsw N`, then sleeps.
@@ -27,10 +29,15 @@
 //! - `beat MS [HANG_AFTER]`: prints `ready`, then `beat` every MS ms; after HANG_AFTER beats it
 //!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`.
 //! - `leak-fds MS MAX`: opens one more fd every MS ms, up to MAX extra fds, then sleeps.
-//! - `tree`: starts one child of each kind (`sleep`, `spin`, `exit 0` left unreaped as a zombie,
+//! - `tree`: starts one child of each kind (`sleep`, `spin-kernel`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
 //!   stdin closes it kills and reaps them all.
-//! - `churn`: starts children that exit at once, one after another, forever.
+//! - `churn`: starts children that exit at once, eight at a time, forever.
+//! - `sleepers N`: starts N `sleep` children, then says `ready`; when its stdin closes it kills
+//!   and reaps them.
+//! - `thread-child`: a second thread starts a `sleep` child and stays alive, so the child is
+//!   listed among that thread's children (`/proc/PID/task/TID/children`), not the main
+//!   thread's; prints `child PID`, then `ready`; when stdin closes it kills and reaps the child.
 
 use std::fs::File;
 use std::io::{BufRead, Read, Write};
@@ -50,6 +57,15 @@ fn main() -> ExitCode {
         Some("spin") => {
             say("ready");
             spin_forever()
+        }
+        Some("spin-kernel") => {
+            say("ready");
+            let mut zero =
+                File::open("/dev/zero").unwrap_or_else(|e| fail(&format!("/dev/zero: {e}")));
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let _ = zero.read(&mut buf);
+            }
         }
         Some("spin-threads") => {
             for _ in 1..arg(1) {
@@ -169,13 +185,19 @@ fn main() -> ExitCode {
             block_on_stdin();
         }
         Some("tree") => run_tree(),
+        Some("thread-child") => run_thread_child(),
+        Some("sleepers") => run_sleepers(arg(1)),
         Some("churn") => {
-            // Children that live for an instant, one after another, forever.
+            // Children that live for an instant, eight at a time, forever: a monitor that lists
+            // them often finds one gone by the time it reads it.
             let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
             say("ready");
             loop {
-                if let Ok(mut c) = Command::new(&me).args(["exit", "0"]).spawn() {
-                    let _ = c.wait();
+                let kids: Vec<Child> = (0..8)
+                    .filter_map(|_| Command::new(&me).args(["exit", "0"]).spawn().ok())
+                    .collect();
+                for mut kid in kids {
+                    let _ = kid.wait();
                 }
             }
         }
@@ -188,41 +210,81 @@ fn run_tree() {
     let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
     let roles: [(&str, &[&str]); 5] = [
         ("sleeper", &["sleep"]),
-        ("spinner", &["spin"]),
+        ("spinner", &["spin-kernel"]),
         ("zombie", &["exit", "0"]),
         ("leaker", &["leak-fds", "20", "600"]),
         ("toucher", &["touch", "64"]),
     ];
     let mut kids: Vec<Child> = Vec::new();
     for (role, args) in roles {
-        let mut cmd = Command::new(&me);
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe. PR_SET_PDEATHSIG makes the kernel SIGKILL the
-        // child when the tree dies, even by SIGKILL: a test that kills the tree leaves nothing.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| fail(&format!("spawn {role}: {e}")));
-        if role != "zombie" {
-            // Wait for the child's own `ready`, so the tree is in its promised state.
-            let mut line = String::new();
-            let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-            let _ = out.read_line(&mut line);
-        }
+        // Wait for each child's own `ready`, so the tree is in its promised state.
+        let child = spawn_kid(&me, args, role != "zombie");
         say(&format!("child {role} {}", child.id()));
         kids.push(child);
     }
     // The zombie is never waited for until the end: it stays in state Z meanwhile.
     say("ready");
     block_on_stdin();
-    for kid in &mut kids {
+    stop_kids(kids);
+}
+
+fn run_thread_child() {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // The kernel SIGKILLs the child when the thread that started it exits: this thread
+        // never does.
+        let _ = tx.send(spawn_kid(&me, &["sleep"], true));
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx
+        .recv()
+        .unwrap_or_else(|_| fail("the thread did not start its child"));
+    say(&format!("child {}", child.id()));
+    say("ready");
+    block_on_stdin();
+    stop_kids(vec![child]);
+}
+
+fn run_sleepers(n: u64) {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
+    let kids: Vec<Child> = (0..n).map(|_| spawn_kid(&me, &["sleep"], true)).collect();
+    say("ready");
+    block_on_stdin();
+    stop_kids(kids);
+}
+
+/// Starts this program with `args` as a child that dies with its parent (`PR_SET_PDEATHSIG`:
+/// the kernel SIGKILLs it when the thread that started it dies, even by SIGKILL, so a test that
+/// kills its helper leaves nothing); with `wait_ready`, returns once the child said `ready`.
+fn spawn_kid(me: &std::path::Path, args: &[&str], wait_ready: bool) -> Child {
+    let mut cmd = Command::new(me);
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+    // SAFETY: prctl is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("spawn {args:?}: {e}")));
+    if wait_ready {
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let _ = out.read_line(&mut line);
+    }
+    child
+}
+
+/// Kills and reaps `kids`.
+fn stop_kids(kids: Vec<Child>) {
+    for mut kid in kids {
         let _ = kid.kill();
         let _ = kid.wait();
     }
@@ -298,15 +360,24 @@ fn touch(block: &mut [u8]) {
 
 /// Spins until this process has used `cpu` of CPU time (its own clock, not the wall clock: on a
 /// loaded machine the two differ).
+/// Uses `cpu` of CPU time, about two thirds in user mode (a counting loop) and one third in the
+/// kernel (reads of /dev/zero, which the kernel fills with zeros): both utime and stime move,
+/// by different amounts.
 fn burn_cpu(cpu: Duration) {
+    let mut zero = File::open("/dev/zero").unwrap_or_else(|e| fail(&format!("/dev/zero: {e}")));
+    let mut buf = vec![0u8; 1 << 20];
     let mut x: u64 = 0;
     loop {
         let (user, sys) = own_times();
         if user + sys >= cpu {
             break;
         }
-        for _ in 0..100_000 {
-            x = std::hint::black_box(x.wrapping_add(1));
+        if sys * 2 < user {
+            let _ = zero.read(&mut buf);
+        } else {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
         }
     }
 }
