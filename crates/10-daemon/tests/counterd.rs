@@ -21,7 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::daemon::{
     DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
-    check_umask_and_cwd, kill_mentioning, socket_activated,
+    check_umask_and_cwd, kill_mentioning, reap_exited_daemons, socket_activated, stat_field,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, sh, temp_dir, wait_until};
 
@@ -39,8 +39,11 @@ struct Counterd {
 
 impl Drop for Counterd {
     fn drop(&mut self) {
-        // Every counterd of this test names its temp dir on its command line.
-        kill_mentioning(&self.dir.path().display().to_string());
+        // Every counterd of this test names its temp dir on its command line; a daemon whose
+        // start-up failed came back to us (a subreaper) and is reaped here.
+        let dir = self.dir.path().display().to_string();
+        kill_mentioning(&dir);
+        reap_exited_daemons("counterd", &dir);
     }
 }
 
@@ -98,12 +101,25 @@ impl Counterd {
     /// Runs `counterd COMMAND` with our paths (plus `extra`), stdout and stderr into files (a
     /// daemon that kept them would make a pipe reader wait forever).
     fn run_with(&self, command: &str, extra: &[&str], sentinel: bool) -> Ran {
+        self.run_args(command, &self.args(), extra, &[], sentinel)
+    }
+
+    /// Runs `counterd COMMAND ARGS EXTRA` with the environment variables `env` added.
+    fn run_args(
+        &self,
+        command: &str,
+        args: &[String],
+        extra: &[&str],
+        env: &[(&str, &Path)],
+        sentinel: bool,
+    ) -> Ran {
         let out_path = self.dir.path().join("out");
         let err_path = self.dir.path().join("err");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_counterd"));
         cmd.arg(command)
-            .args(self.args())
+            .args(args)
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("out file"))
             .stderr(File::create(&err_path).expect("err file"));
@@ -151,15 +167,7 @@ impl Counterd {
     }
 
     fn pid(&self) -> u32 {
-        let text = std::fs::read_to_string(&self.pidfile).unwrap_or_else(|e| {
-            panic!(
-                "`start` returned 0, so the pid file {} must exist: {e}",
-                self.pidfile.display()
-            )
-        });
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the pid file holds {text:?}, not a pid"))
+        pid_in(&self.pidfile)
     }
 
     fn next(&self) -> String {
@@ -189,6 +197,19 @@ impl Counterd {
             std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
         });
     }
+}
+
+/// The pid in the pid file at `path`, which `start` returning 0 promises.
+fn pid_in(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "`start` returned 0, so the pid file {} must exist: {e}",
+            path.display()
+        )
+    });
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the pid file holds {text:?}, not a pid"))
 }
 
 #[test]
@@ -332,12 +353,18 @@ fn a_stale_pid_file_is_reported_and_its_pid_is_never_signalled() {
 #[test]
 fn reload_rereads_the_config_and_keeps_the_old_one_when_the_new_is_bad() {
     let c = Counterd::new("counterd-reload");
-    let _d = c.start();
+    let d = c.start();
     assert_eq!(c.next(), "1");
-    std::fs::write(&c.config, "step = 5\n").expect("write");
+    std::fs::write(&c.config, "# the counter's increment\n\nstep = 5\n").expect("write");
     let r = c.run("reload");
     assert_eq!(r.code(), Some(0), "{}", r.show());
     c.wait_log(&c.log, "reloaded: step=5");
+    // The signal woke the daemon; once it has handled it, it must sleep again. A self-pipe
+    // left full keeps poll returning at once: the daemon would spin, never asleep (S).
+    let pid = d.pid();
+    testkit::wait_until(WAIT, "the daemon to be asleep again after SIGHUP", || {
+        stat_field(pid, 3).as_deref() == Some("S")
+    });
     assert_eq!(c.next(), "6");
     std::fs::write(&c.config, "step = zero\n").expect("write");
     assert_eq!(c.run("reload").code(), Some(0));
@@ -396,12 +423,19 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
         Path::new(env!("CARGO_BIN_EXE_counterd")),
         listener.as_raw_fd(),
     );
+    // No --log: a new-style daemon logs to its stderr, which the manager collects.
+    let args: Vec<String> = c.args().into_iter().filter(|a| a != "--log").collect();
+    let args: Vec<&String> = args
+        .iter()
+        .filter(|a| **a != c.log.display().to_string())
+        .collect();
+    let err_path = c.dir.path().join("run.err");
     cmd.arg("run")
-        .args(c.args())
+        .args(args)
         .env("NOTIFY_SOCKET", &notify_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(File::create(&err_path).expect("stderr file"));
     let mut d = ChildGuard::spawn(&mut cmd);
     let mut buf = [0u8; 512];
     let n = testkit::daemon::recv(&notify, &mut buf).expect("READY=1 on the notify socket");
@@ -419,6 +453,11 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
         "the passed socket belongs to the manager: counterd must not remove its file"
     );
     assert!(!c.pidfile.exists());
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(
+        err.contains("started") && err.contains("stopping"),
+        "without --log, `run` logs to stderr; it wrote {err:?}"
+    );
     drop(listener);
 }
 
@@ -426,9 +465,30 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
 fn every_user_error_has_one_line_and_its_own_exit_status() {
     let c = Counterd::new("counterd-errors");
     let missing = c.dir.path().join("no-such-dir/c.pid");
+    let no_config = c.dir.path().join("no-such.conf");
     let cases: Vec<(&str, Vec<String>, i32)> = vec![
         ("usage", vec!["frobnicate".into()], 2),
+        (
+            "unknown option",
+            vec!["status".into(), "--verbose".into()],
+            2,
+        ),
+        (
+            "option without a value",
+            vec!["stop".into(), "--state".into()],
+            2,
+        ),
         ("bad config", vec!["start".into()], 6),
+        ("a step of zero", vec!["start".into()], 6),
+        (
+            "unreadable config",
+            vec![
+                "start".into(),
+                "--config".into(),
+                no_config.display().to_string(),
+            ],
+            6,
+        ),
         (
             "pid-file directory missing",
             vec![
@@ -450,11 +510,12 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
     ];
 
     for (what, args, code) in cases {
-        if what == "bad config" {
-            std::fs::write(&c.config, "steps = 3\n").expect("write");
-        } else {
-            std::fs::write(&c.config, "step = 1\n").expect("write");
-        }
+        let config = match what {
+            "bad config" => "# the increment\nsteps = 3\n",
+            "a step of zero" => "step = 0\n",
+            _ => "step = 1\n",
+        };
+        std::fs::write(&c.config, config).expect("write");
         let (cmd, extra) = args.split_first().expect("a command");
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let ran = c.run_with(cmd, &extra, false);
@@ -464,6 +525,13 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
             "{what}: one line starting `counterd: `: {}",
             ran.show()
         );
+        if what == "bad config" {
+            assert!(
+                ran.err.contains("line 2"),
+                "a bad config names the line at fault: {}",
+                ran.show()
+            );
+        }
 
         assert!(!c.pidfile.exists(), "{what}: nothing was started");
     }
@@ -520,4 +588,107 @@ fn default_paths_live_in_a_private_runtime_directory() {
     }
     let st = out.wait().expect("wait");
     assert_eq!(st.code(), Some(4), "{err}");
+    // So is a file of ours, private or not, where the directory should be.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir(&blocked).expect("mkdir");
+    std::fs::write(blocked.join("counterd"), "").expect("write");
+    std::fs::set_permissions(
+        blocked.join("counterd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
+        .arg("status")
+        .env("XDG_RUNTIME_DIR", &blocked)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run counterd status");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(4) && err.contains("must be a directory"),
+        "a file in place of the default directory: {out:?}"
+    );
+}
+
+#[test]
+fn start_puts_the_pid_file_and_the_log_in_the_default_directory() {
+    let c = Counterd::new("counterd-default-start");
+    let runtime = c.dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("mkdir");
+    let made = runtime.join("counterd");
+    // The socket, state and config are given (and name the test's dir, for the guard); the pid
+    // file and the log take their defaults.
+    let args: Vec<String> = [
+        ("--socket", &c.socket),
+        ("--state", &c.state),
+        ("--config", &c.config),
+    ]
+    .iter()
+    .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+    .collect();
+    let env = [("XDG_RUNTIME_DIR", runtime.as_path())];
+    let ran = c.run_args("start", &args, &[], &env, false);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let d = DaemonGuard::new(pid_in(&made.join("counterd.pid")));
+    assert_eq!(c.next(), "1");
+    c.wait_log(&made.join("counterd.log"), "started");
+    let st = c.run_args("status", &args, &[], &env, false);
+    assert_eq!(
+        st.out.trim(),
+        format!("counterd is running (pid {})", d.pid()),
+        "{}",
+        st.show()
+    );
+    let stopped = c.run_args("stop", &args, &[], &env, false);
+    assert_eq!(stopped.code(), Some(0), "{}", stopped.show());
+    assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced_but_any_other_file_is_left_alone() {
+    let c = Counterd::new("counterd-stale-socket");
+    std::fs::write(&c.socket, "not a socket").expect("write");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(ran.err.contains("not a socket"), "{}", ran.show());
+    assert_eq!(
+        std::fs::read_to_string(&c.socket).unwrap_or_default(),
+        "not a socket",
+        "a regular file in the way of the socket must not be removed"
+    );
+    wait_until(WAIT, "the failed daemon to release its pid file", || {
+        !c.pidfile.exists()
+    });
+    std::fs::remove_file(&c.socket).expect("rm");
+    // A server that crashed leaves its socket file behind, with nobody listening on it.
+    drop(UnixListener::bind(&c.socket).expect("bind"));
+    let _d = c.start();
+    assert_eq!(
+        c.next(),
+        "1",
+        "a socket file nobody listens on should be replaced"
+    );
+}
+
+#[test]
+fn a_pid_file_locked_by_an_instance_still_starting_fails_in_the_daemon() {
+    let c = Counterd::new("counterd-starting");
+    // Another instance between its lock and its write: the file is locked and still empty, so
+    // the launcher cannot name it; the daemon's own attempt to lock must fail, and the launcher
+    // print why.
+    let holder = File::create(&c.pidfile).expect("create");
+    holder.try_lock().expect("lock");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert_eq!(
+        ran.err.trim(),
+        "counterd: already running (pid unknown)",
+        "{}",
+        ran.show()
+    );
+    assert!(
+        UnixStream::connect(&c.socket).is_err(),
+        "the failed daemon must not serve"
+    );
+    drop(holder);
 }
