@@ -8,7 +8,7 @@
 //! back to it and are reaped.
 
 use std::fs::File;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
@@ -104,13 +104,14 @@ impl Counterd {
         self.run_args(command, &self.args(), extra, &[], sentinel)
     }
 
-    /// Runs `counterd COMMAND ARGS EXTRA` with the environment variables `env` added.
+    /// Runs `counterd COMMAND ARGS EXTRA` with the environment variables `env` set (or removed,
+    /// for `None`).
     fn run_args(
         &self,
         command: &str,
         args: &[String],
         extra: &[&str],
-        env: &[(&str, &Path)],
+        env: &[(&str, Option<&Path>)],
         sentinel: bool,
     ) -> Ran {
         let out_path = self.dir.path().join("out");
@@ -119,10 +120,15 @@ impl Counterd {
         cmd.arg(command)
             .args(args)
             .args(extra)
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("out file"))
             .stderr(File::create(&err_path).expect("err file"));
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
         let sentinel_file = File::open(&self.config).expect("open a sentinel");
         if sentinel {
             let fd = sentinel_file.as_raw_fd();
@@ -539,32 +545,23 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
 
 #[test]
 fn default_paths_live_in_a_private_runtime_directory() {
-    let dir = temp_dir("counterd-defaults");
-    let runtime = dir.path().join("runtime");
+    let c = Counterd::new("counterd-defaults");
+    let runtime = c.dir.path().join("runtime");
     std::fs::create_dir(&runtime).expect("mkdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run counterd status");
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let status = |env: &[(&str, Option<&Path>)]| c.run_args("status", &[], &[], env, false);
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&runtime))]);
+    assert_eq!(out.code(), Some(3), "{}", out.show());
     let made = runtime.join("counterd");
     let mode = std::fs::metadata(&made)
         .unwrap_or_else(|e| panic!("{} should exist: {e}", made.display()))
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "the default directory must be private");
-    let tmp = dir.path().join("tmp");
+    let tmp = c.dir.path().join("tmp");
     std::fs::create_dir(&tmp).expect("mkdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("TMPDIR", &tmp)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run counterd status");
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let in_tmp = [("XDG_RUNTIME_DIR", None), ("TMPDIR", Some(tmp.as_path()))];
+    let out = status(&in_tmp);
+    assert_eq!(out.code(), Some(3), "{}", out.show());
     let uid = nix::unistd::getuid();
     let made = tmp.join(format!("counterd-{uid}"));
     let mode = std::fs::metadata(&made)
@@ -574,22 +571,10 @@ fn default_paths_live_in_a_private_runtime_directory() {
     assert_eq!(mode & 0o777, 0o700);
     // An open directory there is refused: anyone could plant a pid file or socket in it.
     std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let mut out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("TMPDIR", &tmp)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut err = String::new();
-    if let Some(mut e) = out.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let st = out.wait().expect("wait");
-    assert_eq!(st.code(), Some(4), "{err}");
+    let out = status(&in_tmp);
+    assert_eq!(out.code(), Some(4), "{}", out.show());
     // So is a file of ours, private or not, where the directory should be.
-    let blocked = dir.path().join("blocked");
+    let blocked = c.dir.path().join("blocked");
     std::fs::create_dir(&blocked).expect("mkdir");
     std::fs::write(blocked.join("counterd"), "").expect("write");
     std::fs::set_permissions(
@@ -597,16 +582,11 @@ fn default_paths_live_in_a_private_runtime_directory() {
         std::fs::Permissions::from_mode(0o600),
     )
     .expect("chmod");
-    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env("XDG_RUNTIME_DIR", &blocked)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run counterd status");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&blocked))]);
     assert!(
-        out.status.code() == Some(4) && err.contains("must be a directory"),
-        "a file in place of the default directory: {out:?}"
+        out.code() == Some(4) && out.err.contains("must be a directory"),
+        "a file in place of the default directory: {}",
+        out.show()
     );
 }
 
@@ -626,7 +606,7 @@ fn start_puts_the_pid_file_and_the_log_in_the_default_directory() {
     .iter()
     .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
     .collect();
-    let env = [("XDG_RUNTIME_DIR", runtime.as_path())];
+    let env = [("XDG_RUNTIME_DIR", Some(runtime.as_path()))];
     let ran = c.run_args("start", &args, &[], &env, false);
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     let d = DaemonGuard::new(pid_in(&made.join("counterd.pid")));
