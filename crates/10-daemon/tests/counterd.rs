@@ -177,10 +177,15 @@ impl Counterd {
     }
 
     fn next(&self) -> String {
-        let s = UnixStream::connect(&self.socket).unwrap_or_else(|e| {
+        self.next_on(&self.socket)
+    }
+
+    /// The next number, from the counterd listening at `socket`.
+    fn next_on(&self, socket: &Path) -> String {
+        let s = UnixStream::connect(socket).unwrap_or_else(|e| {
             panic!(
                 "connect to {}: {e}; log so far:\n{}",
-                self.socket.display(),
+                socket.display(),
                 self.log_text()
             )
         });
@@ -588,6 +593,15 @@ fn default_paths_live_in_a_private_runtime_directory() {
         "a file in place of the default directory: {}",
         out.show()
     );
+    // A runtime directory that does not exist: status 5, naming the directory.
+    let gone = c.dir.path().join("gone");
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&gone))]);
+    let named = gone.join("counterd").display().to_string();
+    assert!(
+        out.code() == Some(5) && out.err.contains(&named),
+        "a missing runtime directory: status 5 and an error naming {named}: {}",
+        out.show()
+    );
 }
 
 #[test]
@@ -622,6 +636,20 @@ fn start_puts_the_pid_file_and_the_log_in_the_default_directory() {
     let stopped = c.run_args("stop", &args, &[], &env, false);
     assert_eq!(stopped.code(), Some(0), "{}", stopped.show());
     assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+    // Now the pid file is given and the socket takes its default.
+    let args: Vec<String> = [
+        ("--pidfile", &c.pidfile),
+        ("--log", &c.log),
+        ("--state", &c.state),
+        ("--config", &c.config),
+    ]
+    .iter()
+    .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+    .collect();
+    let ran = c.run_args("start", &args, &[], &env, false);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let _d = DaemonGuard::new(c.pid());
+    assert_eq!(c.next_on(&made.join("counterd.sock")), "2");
 }
 
 #[test]
