@@ -679,6 +679,33 @@ fn a_stale_socket_file_is_replaced_but_any_other_file_is_left_alone() {
 }
 
 #[test]
+fn a_state_file_that_cannot_be_used_fails_the_start_and_is_kept() {
+    let c = Counterd::new("counterd-bad-state");
+    // Starting from 0 would hand out numbers already given: the daemon must refuse to start.
+    std::fs::write(&c.state, "forty-two\n").expect("write");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(ran.err.contains("bad state file"), "{}", ran.show());
+    assert_eq!(
+        std::fs::read_to_string(&c.state).unwrap_or_default(),
+        "forty-two\n",
+        "a state file the daemon cannot use must be left for the user to look at"
+    );
+    wait_until(WAIT, "the failed daemon to release its pid file", || {
+        !c.pidfile.exists()
+    });
+    std::fs::remove_file(&c.state).expect("rm");
+    std::fs::create_dir(&c.state).expect("a directory where the state file should be");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(
+        ran.err.contains("cannot read") && ran.err.contains(&c.state.display().to_string()),
+        "{}",
+        ran.show()
+    );
+}
+
+#[test]
 fn a_pid_file_locked_by_an_instance_still_starting_fails_in_the_daemon() {
     let c = Counterd::new("counterd-starting");
     // Another instance between its lock and its write: the file is locked and still empty, so
