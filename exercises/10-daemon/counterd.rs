@@ -15,9 +15,10 @@
 //! `/dev/log`) or `syslog:PATH`; without it, `start` logs to `counterd.log` beside the pid file and
 //! `run` to stderr (the service manager collects it). The config file has `step = N` lines (the
 //! counter's increment, N >= 1, 1 by default; blank lines and `#` comments are ignored, an error
-//! names its line); `reload` re-reads it and reopens the log file. A socket file nobody listens
-//! on (left by a crash) is replaced; a live one, or a file that is not a socket, is left alone and
-//! start-up fails.
+//! names its line); `reload` re-reads it and reopens the log file. A state file that cannot be read
+//! or parsed makes start-up fail and is left as it is: counting again from 0 would hand out numbers
+//! twice. A socket file nobody listens on (left by a crash) is replaced; a live one, or a file that
+//! is not a socket, is left alone and start-up fails.
 //!
 //! Exit statuses, after the LSB init-script conventions: 0 success; `status` 0 running, 1 dead
 //! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed); 2 usage;
