@@ -271,6 +271,12 @@ fn start_serves_the_counter_and_the_daemon_passes_every_proc_check() {
     let st = c.run("status");
     assert_eq!(st.code(), Some(3), "{}", st.show());
     assert_eq!(st.out.trim(), "counterd is stopped");
+    let log = c.log_text();
+    assert!(
+        log.contains("started") && log.contains("stopping") && !log.contains("accept"),
+        "a healthy run logs its start and its stop, and no accept error (EAGAIN after the \
+         last pending connection is the normal end of a round, not an error):\n{log}"
+    );
 }
 
 #[test]
@@ -321,6 +327,21 @@ fn a_start_up_failure_in_the_daemon_is_printed_by_the_launcher() {
     wait_until(WAIT, "the failed daemon to release its pid file", || {
         !c.pidfile.exists()
     });
+    // A socket path in a directory that does not exist: the OS's reason, not a guess.
+    let missing = c.dir.path().join("no-such-dir/c.sock");
+    let ran = c.run_with(
+        "start",
+        &["--socket", &missing.display().to_string()],
+        false,
+    );
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(
+        ran.err.contains(&missing.display().to_string())
+            && ran.err.contains("No such file or directory"),
+        "the launcher should print the daemon's error, naming the socket path and why bind \
+         failed: {}",
+        ran.show()
+    );
 }
 
 #[test]
