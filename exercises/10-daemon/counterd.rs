@@ -10,10 +10,15 @@
 //! counterd start|stop|status|reload|run [--pidfile P] [--socket S] [--log L] [--state F]
 //!                                       [--config C]
 //! ```
-//! Defaults live in `$XDG_RUNTIME_DIR/counterd/`, or in `/tmp/counterd-UID/` (created 0700).
-//! `--log` takes a file path, `syslog` (for `/dev/log`) or `syslog:PATH`. The config file has
-//! `step = N` lines (the counter's increment, 1 by default); `reload` re-reads it and reopens the
-//! log file.
+//! Defaults live in `$XDG_RUNTIME_DIR/counterd/`, or in `/tmp/counterd-UID/` (created 0700; refused
+//! when it is not a directory of ours with mode 0700). `--log` takes a file path, `syslog` (for
+//! `/dev/log`) or `syslog:PATH`; without it, `start` logs to `counterd.log` beside the pid file and
+//! `run` to stderr (the service manager collects it). The config file has `step = N` lines (the
+//! counter's increment, N >= 1, 1 by default; blank lines and `#` comments are ignored, an error
+//! names its line); `reload` re-reads it and reopens the log file. A state file that cannot be read
+//! or parsed makes start-up fail and is left as it is: counting again from 0 would hand out numbers
+//! twice. A socket file nobody listens on (left by a crash) is replaced; a live one, or a file that
+//! is not a socket, is left alone and start-up fails.
 //!
 //! Exit statuses, after the LSB init-script conventions: 0 success; `status` 0 running, 1 dead
 //! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed); 2 usage;

@@ -7,8 +7,9 @@
 //! it serves, `STATUS=...` to describe itself and `STOPPING=1` when it begins to shut down.
 //!
 //! Goal: [`listen_fds`] returns the sockets passed to this process (none when the variables are
-//! absent or meant for another process) and keeps them from leaking into children;
-//! [`notify`] sends one state datagram, or does nothing when `NOTIFY_SOCKET` is unset.
+//! absent or meant for another process; an error when an fd they count is not open) and keeps
+//! them from leaking into children; [`notify`] sends one state datagram, or does nothing when
+//! `NOTIFY_SOCKET` is unset.
 //!
 //! Read: docs/src/10-daemon.md#notify. Check: `cargo xtask check daemon/notify`.
 

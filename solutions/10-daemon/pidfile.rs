@@ -8,7 +8,8 @@
 //! [`PidFileError::AlreadyRunning`] (displayed `already running (pid N)`) while another instance
 //! holds the file, and never damages that instance's file. The file is held for as long as the
 //! returned value lives. [`status`] tells a running instance from a stale file and from none,
-//! without trusting a pid that nobody vouches for.
+//! without trusting a pid that nobody vouches for; a file it cannot open for any reason other
+//! than its absence is an error, not "stopped".
 //!
 //! Read: docs/src/10-daemon.md#pidfile. Check: `cargo xtask check daemon/pidfile`.
 

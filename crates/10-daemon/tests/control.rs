@@ -162,7 +162,14 @@ fn a_stale_pid_file_never_gets_an_unrelated_process_killed() {
     let pid = stranger.id();
     std::fs::write(&pidfile, format!("{pid}\n")).expect("write the stale pid file");
     match stop(&pidfile, Duration::from_millis(100)) {
-        Err(ControlError::Stale(Some(p))) => assert_eq!(p, pid),
+        Err(e @ ControlError::Stale(Some(p))) => {
+            assert_eq!(p, pid);
+            let said = e.to_string();
+            assert!(
+                said.contains("stale") && said.contains(&pid.to_string()),
+                "the message should say the pid file is stale and name pid {pid}: {said:?}"
+            );
+        }
         other => panic!("stop on a stale pid file (unlocked, pid {pid}) returned {other:?}"),
     }
     match reload(&pidfile) {
@@ -184,7 +191,13 @@ fn stop_and_reload_without_a_pid_file_say_not_running() {
         stop(&pidfile, Duration::from_millis(100)),
         Err(ControlError::NotRunning)
     ));
-    assert!(matches!(reload(&pidfile), Err(ControlError::NotRunning)));
+    match reload(&pidfile) {
+        Err(e @ ControlError::NotRunning) => assert!(
+            e.to_string().starts_with("not running"),
+            "the message for a missing pid file: {e}"
+        ),
+        other => panic!("reload without a pid file returned {other:?}"),
+    }
     let (code, line) = lsb_status("victim", &pidfile);
     assert_eq!((code, line.as_str()), (3, "victim is stopped"));
 }

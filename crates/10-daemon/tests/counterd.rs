@@ -8,7 +8,7 @@
 //! back to it and are reaped.
 
 use std::fs::File;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
@@ -21,7 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::daemon::{
     DaemonGuard, become_subreaper, check_fds, check_no_terminal, check_reparented, check_signals,
-    check_umask_and_cwd, kill_mentioning, socket_activated,
+    check_umask_and_cwd, kill_mentioning, reap_exited_daemons, socket_activated, stat_field,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE, describe_status, sh, temp_dir, wait_until};
 
@@ -39,8 +39,11 @@ struct Counterd {
 
 impl Drop for Counterd {
     fn drop(&mut self) {
-        // Every counterd of this test names its temp dir on its command line.
-        kill_mentioning(&self.dir.path().display().to_string());
+        // Every counterd of this test names its temp dir on its command line; a daemon whose
+        // start-up failed came back to us (a subreaper) and is reaped here.
+        let dir = self.dir.path().display().to_string();
+        kill_mentioning(&dir);
+        reap_exited_daemons("counterd", &dir);
     }
 }
 
@@ -98,15 +101,34 @@ impl Counterd {
     /// Runs `counterd COMMAND` with our paths (plus `extra`), stdout and stderr into files (a
     /// daemon that kept them would make a pipe reader wait forever).
     fn run_with(&self, command: &str, extra: &[&str], sentinel: bool) -> Ran {
+        self.run_args(command, &self.args(), extra, &[], sentinel)
+    }
+
+    /// Runs `counterd COMMAND ARGS EXTRA` with the environment variables `env` set (or removed,
+    /// for `None`).
+    fn run_args(
+        &self,
+        command: &str,
+        args: &[String],
+        extra: &[&str],
+        env: &[(&str, Option<&Path>)],
+        sentinel: bool,
+    ) -> Ran {
         let out_path = self.dir.path().join("out");
         let err_path = self.dir.path().join("err");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_counterd"));
         cmd.arg(command)
-            .args(self.args())
+            .args(args)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("out file"))
             .stderr(File::create(&err_path).expect("err file"));
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
         let sentinel_file = File::open(&self.config).expect("open a sentinel");
         if sentinel {
             let fd = sentinel_file.as_raw_fd();
@@ -151,22 +173,19 @@ impl Counterd {
     }
 
     fn pid(&self) -> u32 {
-        let text = std::fs::read_to_string(&self.pidfile).unwrap_or_else(|e| {
-            panic!(
-                "`start` returned 0, so the pid file {} must exist: {e}",
-                self.pidfile.display()
-            )
-        });
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the pid file holds {text:?}, not a pid"))
+        pid_in(&self.pidfile)
     }
 
     fn next(&self) -> String {
-        let s = UnixStream::connect(&self.socket).unwrap_or_else(|e| {
+        self.next_on(&self.socket)
+    }
+
+    /// The next number, from the counterd listening at `socket`.
+    fn next_on(&self, socket: &Path) -> String {
+        let s = UnixStream::connect(socket).unwrap_or_else(|e| {
             panic!(
                 "connect to {}: {e}; log so far:\n{}",
-                self.socket.display(),
+                socket.display(),
                 self.log_text()
             )
         });
@@ -189,6 +208,19 @@ impl Counterd {
             std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
         });
     }
+}
+
+/// The pid in the pid file at `path`, which `start` returning 0 promises.
+fn pid_in(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "`start` returned 0, so the pid file {} must exist: {e}",
+            path.display()
+        )
+    });
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the pid file holds {text:?}, not a pid"))
 }
 
 #[test]
@@ -239,6 +271,12 @@ fn start_serves_the_counter_and_the_daemon_passes_every_proc_check() {
     let st = c.run("status");
     assert_eq!(st.code(), Some(3), "{}", st.show());
     assert_eq!(st.out.trim(), "counterd is stopped");
+    let log = c.log_text();
+    assert!(
+        log.contains("started") && log.contains("stopping") && !log.contains("accept"),
+        "a healthy run logs its start and its stop, and no accept error (EAGAIN after the \
+         last pending connection is the normal end of a round, not an error):\n{log}"
+    );
 }
 
 #[test]
@@ -289,6 +327,21 @@ fn a_start_up_failure_in_the_daemon_is_printed_by_the_launcher() {
     wait_until(WAIT, "the failed daemon to release its pid file", || {
         !c.pidfile.exists()
     });
+    // A socket path in a directory that does not exist: the OS's reason, not a guess.
+    let missing = c.dir.path().join("no-such-dir/c.sock");
+    let ran = c.run_with(
+        "start",
+        &["--socket", &missing.display().to_string()],
+        false,
+    );
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(
+        ran.err.contains(&missing.display().to_string())
+            && ran.err.contains("No such file or directory"),
+        "the launcher should print the daemon's error, naming the socket path and why bind \
+         failed: {}",
+        ran.show()
+    );
 }
 
 #[test]
@@ -332,12 +385,18 @@ fn a_stale_pid_file_is_reported_and_its_pid_is_never_signalled() {
 #[test]
 fn reload_rereads_the_config_and_keeps_the_old_one_when_the_new_is_bad() {
     let c = Counterd::new("counterd-reload");
-    let _d = c.start();
+    let d = c.start();
     assert_eq!(c.next(), "1");
-    std::fs::write(&c.config, "step = 5\n").expect("write");
+    std::fs::write(&c.config, "# the counter's increment\n\nstep = 5\n").expect("write");
     let r = c.run("reload");
     assert_eq!(r.code(), Some(0), "{}", r.show());
     c.wait_log(&c.log, "reloaded: step=5");
+    // The signal woke the daemon; once it has handled it, it must sleep again. A self-pipe
+    // left full keeps poll returning at once: the daemon would spin, never asleep (S).
+    let pid = d.pid();
+    testkit::wait_until(WAIT, "the daemon to be asleep again after SIGHUP", || {
+        stat_field(pid, 3).as_deref() == Some("S")
+    });
     assert_eq!(c.next(), "6");
     std::fs::write(&c.config, "step = zero\n").expect("write");
     assert_eq!(c.run("reload").code(), Some(0));
@@ -396,12 +455,19 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
         Path::new(env!("CARGO_BIN_EXE_counterd")),
         listener.as_raw_fd(),
     );
+    // No --log: a new-style daemon logs to its stderr, which the manager collects.
+    let args: Vec<String> = c.args().into_iter().filter(|a| a != "--log").collect();
+    let args: Vec<&String> = args
+        .iter()
+        .filter(|a| **a != c.log.display().to_string())
+        .collect();
+    let err_path = c.dir.path().join("run.err");
     cmd.arg("run")
-        .args(c.args())
+        .args(args)
         .env("NOTIFY_SOCKET", &notify_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(File::create(&err_path).expect("stderr file"));
     let mut d = ChildGuard::spawn(&mut cmd);
     let mut buf = [0u8; 512];
     let n = testkit::daemon::recv(&notify, &mut buf).expect("READY=1 on the notify socket");
@@ -419,6 +485,11 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
         "the passed socket belongs to the manager: counterd must not remove its file"
     );
     assert!(!c.pidfile.exists());
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(
+        err.contains("started") && err.contains("stopping"),
+        "without --log, `run` logs to stderr; it wrote {err:?}"
+    );
     drop(listener);
 }
 
@@ -426,9 +497,30 @@ fn run_serves_a_passed_socket_and_notifies_the_manager() {
 fn every_user_error_has_one_line_and_its_own_exit_status() {
     let c = Counterd::new("counterd-errors");
     let missing = c.dir.path().join("no-such-dir/c.pid");
+    let no_config = c.dir.path().join("no-such.conf");
     let cases: Vec<(&str, Vec<String>, i32)> = vec![
         ("usage", vec!["frobnicate".into()], 2),
+        (
+            "unknown option",
+            vec!["status".into(), "--verbose".into()],
+            2,
+        ),
+        (
+            "option without a value",
+            vec!["stop".into(), "--state".into()],
+            2,
+        ),
         ("bad config", vec!["start".into()], 6),
+        ("a step of zero", vec!["start".into()], 6),
+        (
+            "unreadable config",
+            vec![
+                "start".into(),
+                "--config".into(),
+                no_config.display().to_string(),
+            ],
+            6,
+        ),
         (
             "pid-file directory missing",
             vec![
@@ -450,11 +542,12 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
     ];
 
     for (what, args, code) in cases {
-        if what == "bad config" {
-            std::fs::write(&c.config, "steps = 3\n").expect("write");
-        } else {
-            std::fs::write(&c.config, "step = 1\n").expect("write");
-        }
+        let config = match what {
+            "bad config" => "# the increment\nsteps = 3\n",
+            "a step of zero" => "step = 0\n",
+            _ => "step = 1\n",
+        };
+        std::fs::write(&c.config, config).expect("write");
         let (cmd, extra) = args.split_first().expect("a command");
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let ran = c.run_with(cmd, &extra, false);
@@ -464,6 +557,13 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
             "{what}: one line starting `counterd: `: {}",
             ran.show()
         );
+        if what == "bad config" {
+            assert!(
+                ran.err.contains("line 2"),
+                "a bad config names the line at fault: {}",
+                ran.show()
+            );
+        }
 
         assert!(!c.pidfile.exists(), "{what}: nothing was started");
     }
@@ -471,32 +571,23 @@ fn every_user_error_has_one_line_and_its_own_exit_status() {
 
 #[test]
 fn default_paths_live_in_a_private_runtime_directory() {
-    let dir = temp_dir("counterd-defaults");
-    let runtime = dir.path().join("runtime");
+    let c = Counterd::new("counterd-defaults");
+    let runtime = c.dir.path().join("runtime");
     std::fs::create_dir(&runtime).expect("mkdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run counterd status");
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let status = |env: &[(&str, Option<&Path>)]| c.run_args("status", &[], &[], env, false);
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&runtime))]);
+    assert_eq!(out.code(), Some(3), "{}", out.show());
     let made = runtime.join("counterd");
     let mode = std::fs::metadata(&made)
         .unwrap_or_else(|e| panic!("{} should exist: {e}", made.display()))
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "the default directory must be private");
-    let tmp = dir.path().join("tmp");
+    let tmp = c.dir.path().join("tmp");
     std::fs::create_dir(&tmp).expect("mkdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("TMPDIR", &tmp)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run counterd status");
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let in_tmp = [("XDG_RUNTIME_DIR", None), ("TMPDIR", Some(tmp.as_path()))];
+    let out = status(&in_tmp);
+    assert_eq!(out.code(), Some(3), "{}", out.show());
     let uid = nix::unistd::getuid();
     let made = tmp.join(format!("counterd-{uid}"));
     let mode = std::fs::metadata(&made)
@@ -506,18 +597,154 @@ fn default_paths_live_in_a_private_runtime_directory() {
     assert_eq!(mode & 0o777, 0o700);
     // An open directory there is refused: anyone could plant a pid file or socket in it.
     std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let mut out = Command::new(env!("CARGO_BIN_EXE_counterd"))
-        .arg("status")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("TMPDIR", &tmp)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut err = String::new();
-    if let Some(mut e) = out.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let st = out.wait().expect("wait");
-    assert_eq!(st.code(), Some(4), "{err}");
+    let out = status(&in_tmp);
+    assert_eq!(out.code(), Some(4), "{}", out.show());
+    // So is a file of ours, private or not, where the directory should be.
+    let blocked = c.dir.path().join("blocked");
+    std::fs::create_dir(&blocked).expect("mkdir");
+    std::fs::write(blocked.join("counterd"), "").expect("write");
+    std::fs::set_permissions(
+        blocked.join("counterd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&blocked))]);
+    assert!(
+        out.code() == Some(4) && out.err.contains("must be a directory"),
+        "a file in place of the default directory: {}",
+        out.show()
+    );
+    // A runtime directory that does not exist: status 5, naming the directory.
+    let gone = c.dir.path().join("gone");
+    let out = status(&[("XDG_RUNTIME_DIR", Some(&gone))]);
+    let named = gone.join("counterd").display().to_string();
+    assert!(
+        out.code() == Some(5) && out.err.contains(&named),
+        "a missing runtime directory: status 5 and an error naming {named}: {}",
+        out.show()
+    );
+}
+
+#[test]
+fn start_puts_the_pid_file_and_the_log_in_the_default_directory() {
+    let c = Counterd::new("counterd-default-start");
+    let runtime = c.dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("mkdir");
+    let made = runtime.join("counterd");
+    // The socket, state and config are given (and name the test's dir, for the guard); the pid
+    // file and the log take their defaults.
+    let args: Vec<String> = [
+        ("--socket", &c.socket),
+        ("--state", &c.state),
+        ("--config", &c.config),
+    ]
+    .iter()
+    .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+    .collect();
+    let env = [("XDG_RUNTIME_DIR", Some(runtime.as_path()))];
+    let ran = c.run_args("start", &args, &[], &env, false);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let d = DaemonGuard::new(pid_in(&made.join("counterd.pid")));
+    assert_eq!(c.next(), "1");
+    c.wait_log(&made.join("counterd.log"), "started");
+    let st = c.run_args("status", &args, &[], &env, false);
+    assert_eq!(
+        st.out.trim(),
+        format!("counterd is running (pid {})", d.pid()),
+        "{}",
+        st.show()
+    );
+    let stopped = c.run_args("stop", &args, &[], &env, false);
+    assert_eq!(stopped.code(), Some(0), "{}", stopped.show());
+    assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+    // Now the pid file is given and the socket takes its default.
+    let args: Vec<String> = [
+        ("--pidfile", &c.pidfile),
+        ("--log", &c.log),
+        ("--state", &c.state),
+        ("--config", &c.config),
+    ]
+    .iter()
+    .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+    .collect();
+    let ran = c.run_args("start", &args, &[], &env, false);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let _d = DaemonGuard::new(c.pid());
+    assert_eq!(c.next_on(&made.join("counterd.sock")), "2");
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced_but_any_other_file_is_left_alone() {
+    let c = Counterd::new("counterd-stale-socket");
+    std::fs::write(&c.socket, "not a socket").expect("write");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(ran.err.contains("not a socket"), "{}", ran.show());
+    assert_eq!(
+        std::fs::read_to_string(&c.socket).unwrap_or_default(),
+        "not a socket",
+        "a regular file in the way of the socket must not be removed"
+    );
+    wait_until(WAIT, "the failed daemon to release its pid file", || {
+        !c.pidfile.exists()
+    });
+    std::fs::remove_file(&c.socket).expect("rm");
+    // A server that crashed leaves its socket file behind, with nobody listening on it.
+    drop(UnixListener::bind(&c.socket).expect("bind"));
+    let _d = c.start();
+    assert_eq!(
+        c.next(),
+        "1",
+        "a socket file nobody listens on should be replaced"
+    );
+}
+
+#[test]
+fn a_state_file_that_cannot_be_used_fails_the_start_and_is_kept() {
+    let c = Counterd::new("counterd-bad-state");
+    // Starting from 0 would hand out numbers already given: the daemon must refuse to start.
+    std::fs::write(&c.state, "forty-two\n").expect("write");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(ran.err.contains("bad state file"), "{}", ran.show());
+    assert_eq!(
+        std::fs::read_to_string(&c.state).unwrap_or_default(),
+        "forty-two\n",
+        "a state file the daemon cannot use must be left for the user to look at"
+    );
+    wait_until(WAIT, "the failed daemon to release its pid file", || {
+        !c.pidfile.exists()
+    });
+    std::fs::remove_file(&c.state).expect("rm");
+    std::fs::create_dir(&c.state).expect("a directory where the state file should be");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert!(
+        ran.err.contains("cannot read") && ran.err.contains(&c.state.display().to_string()),
+        "{}",
+        ran.show()
+    );
+}
+
+#[test]
+fn a_pid_file_locked_by_an_instance_still_starting_fails_in_the_daemon() {
+    let c = Counterd::new("counterd-starting");
+    // Another instance between its lock and its write: the file is locked and still empty, so
+    // the launcher cannot name it; the daemon's own attempt to lock must fail, and the launcher
+    // print why.
+    let holder = File::create(&c.pidfile).expect("create");
+    holder.try_lock().expect("lock");
+    let ran = c.run("start");
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    assert_eq!(
+        ran.err.trim(),
+        "counterd: already running (pid unknown)",
+        "{}",
+        ran.show()
+    );
+    assert!(
+        UnixStream::connect(&c.socket).is_err(),
+        "the failed daemon must not serve"
+    );
+    drop(holder);
 }

@@ -188,6 +188,56 @@ fn the_rfc5424_line_has_dashes_for_empty_fields() {
     );
 }
 
+#[test]
+fn the_timestamp_agrees_with_date_on_leap_days_and_century_days() {
+    // Around the Gregorian rules: a year divisible by 4 is leap, by 100 not, by 400 again.
+    let days = [
+        "1970-01-01",
+        "1972-02-29",
+        "1999-12-31",
+        "2000-02-29",
+        "2000-03-01",
+        "2023-11-14",
+        "2024-02-29",
+        "2024-12-31",
+        "2100-02-28",
+        "2100-03-01",
+        "2399-12-31",
+        "2400-02-29",
+        "2400-03-01",
+    ];
+    let mut script = String::new();
+    for d in days {
+        // Each day at noon, and its last second.
+        script.push_str(&format!("{d} 12:00:00 UTC\n{d} 23:59:59 UTC\n"));
+    }
+    let dir = temp_dir("logs-dates");
+    let input = dir.path().join("dates");
+    std::fs::write(&input, &script).expect("write the dates");
+    let out = Command::new("date")
+        .args(["-u", "-f"])
+        .arg(&input)
+        .args(["+%s %Y-%m-%dT%H:%M:%S"])
+        .output()
+        .expect("run date");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        2 * days.len(),
+        "date(1) said {text:?}"
+    );
+    for line in text.lines() {
+        let (secs, want) = line.split_once(' ').expect("seconds and a date");
+        let secs: u64 = secs.parse().expect("seconds");
+        let when = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(7);
+        let got = format_rfc5424(Severity::Info, when, "h", "a", 1, "m");
+        assert!(
+            got.contains(&format!(" {want}.007Z ")),
+            "{secs} s after the epoch is {want}.007Z (says date(1)); the line is {got:?}"
+        );
+    }
+}
+
 /// `YYYY-MM-DD` in UTC, by asking date(1) (a real tool, not our own arithmetic).
 fn utc_date(when: SystemTime) -> String {
     let secs = when

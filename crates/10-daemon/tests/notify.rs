@@ -61,6 +61,11 @@ impl Manager {
 
     /// Starts the driver with the listener at fd 3; `listen_pid` None means "the daemon's pid".
     fn start(&self, listen_pid: Option<u32>) -> ChildGuard {
+        self.start_counting(listen_pid, 1)
+    }
+
+    /// As [`Manager::start`], with `LISTEN_FDS` set to `count` (only fd 3 is ever passed).
+    fn start_counting(&self, listen_pid: Option<u32>, count: u32) -> ChildGuard {
         let fd = self.listener.as_raw_fd();
         let program = Path::new(env!("CARGO_BIN_EXE_daemon-activated"));
         let mut cmd = match listen_pid {
@@ -72,7 +77,8 @@ impl Manager {
                 c
             }
         };
-        cmd.env("NOTIFY_SOCKET", &self.notify_name)
+        cmd.env("LISTEN_FDS", count.to_string())
+            .env("NOTIFY_SOCKET", &self.notify_name)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -172,6 +178,25 @@ fn sockets_passed_to_another_process_are_not_taken() {
         describe_status(st)
     );
     assert!(err.contains("got 0"), "{err}");
+}
+
+#[test]
+fn an_fd_counted_but_not_passed_is_an_error() {
+    let m = Manager::new("notify-count", false);
+    // LISTEN_FDS=2, but only fd 3 was passed: fd 4 is not open in the daemon. Taking it would
+    // make an OwnedFd of a number that the next open(2) reuses for something else.
+    let mut d = m.start_counting(None, 2);
+    let st = d.wait(WAIT);
+    let mut err = String::new();
+    if let Some(mut e) = d.child().stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(
+        st.code() == Some(2) && !err.contains("got"),
+        "listen_fds must fail when an fd it should take is not open (fcntl says EBADF); the \
+         driver {}, stderr {err:?}",
+        describe_status(st)
+    );
 }
 
 #[test]

@@ -213,3 +213,21 @@ fn two_acquisitions_in_one_process_conflict_too() {
     drop(held);
     assert!(!path.exists(), "dropping the PidFile removes the file");
 }
+
+#[test]
+fn a_pid_file_that_cannot_be_opened_is_an_error_not_stopped() {
+    let dir = temp_dir("pidfile-unreadable");
+    // A path through a regular file: open(2) fails with ENOTDIR, as it fails with EACCES in a
+    // directory we may not search. Neither says the daemon is stopped.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").expect("write");
+    let path = file.join("d.pid");
+    match status(&path) {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}"),
+        Ok(st) => panic!(
+            "status({}) returned {st:?}: only a missing file (ENOENT) means stopped; any other \
+             error must be returned",
+            path.display()
+        ),
+    }
+}

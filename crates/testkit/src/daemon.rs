@@ -127,8 +127,8 @@ impl Drop for DaemonGuard {
             && let Ok(pid) = libc::pid_t::try_from(self.pid)
         {
             let mut status = 0;
-            // SAFETY: the pid is our child (its parent is us) and the pidfd keeps the pid from
-            // being reused until we close it; `status` is a live local.
+            // SAFETY: the pid is our child (its parent is us), and an exited child keeps its
+            // pid until its parent reaps it, so `pid` still names it; `status` is a live local.
             unsafe { libc::waitpid(pid, &mut status, 0) };
         }
         // Someone else (init or a subreaper above us) reaps it otherwise.
@@ -378,6 +378,37 @@ pub fn kill_mentioning(needle: &str) {
             drop(DaemonGuard::new(pid));
         }
     }
+}
+
+/// Reaps the daemons that exited on their own before a test learnt their pid (a start-up that
+/// failed after the fork): re-parented to this process, a subreaper, they would stay zombies of
+/// it until it exits. A daemon here is a child named `comm` in a session other than ours (the
+/// launchers and foreground children a test waits for itself share the test's session). Waits
+/// up to the default deadline for every such child whose command line mentions `needle` (or is
+/// already gone: an exiting process) to exit, and reaps every zombie among them.
+pub fn reap_exited_daemons(comm: &str, needle: &str) {
+    let me = std::process::id();
+    let our_session = stat_field(me, 6);
+    let _ = try_wait_until(DEFAULT_DEADLINE, "the failed daemons to exit", || {
+        let mut left = false;
+        for (pid, state) in crate::children_of(me) {
+            if stat_field(pid, 2).as_deref() != Some(comm) || stat_field(pid, 6) == our_session {
+                continue;
+            }
+            if state == 'Z' {
+                if let Ok(raw) = libc::pid_t::try_from(pid) {
+                    let mut status = 0;
+                    // SAFETY: `raw` is a zombie child of ours; WNOHANG never blocks; `status`
+                    // is a live local.
+                    unsafe { libc::waitpid(raw, &mut status, libc::WNOHANG) };
+                }
+                continue;
+            }
+            let cmdline = crate::proc_cmdline(pid);
+            left |= cmdline.is_empty() || cmdline.contains(needle);
+        }
+        !left
+    });
 }
 
 /// `socket.recv(buf)`, retried when it fails with EINTR: a receive timeout (`SO_RCVTIMEO`) makes
