@@ -368,11 +368,21 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     for (name, spanned) in &raw.service {
         let at = spanned.span().start;
         let raw = spanned.get_ref();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(err(at, format!("service name {name:?}: use letters, digits, - _ .")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(err(
+                at,
+                format!("service name {name:?}: use letters, digits, - _ ."),
+            ));
         }
         if raw.command.get_ref().is_empty() {
-            return Err(err(raw.command.span().start, format!("service {name}: command is empty")));
+            return Err(err(
+                raw.command.span().start,
+                format!("service {name}: command is empty"),
+            ));
         }
         let ready = match raw.ready.as_ref().map(|r| (r.span().start, r.get_ref())) {
             None => Ready::None,
@@ -382,7 +392,9 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             Some((at, RawReady::Word(w))) => {
                 return Err(err(
                     at,
-                    format!("service {name}: ready {w:?}: use \"none\", \"notify\" or {{ connect = \"HOST:PORT\" }}"),
+                    format!(
+                        "service {name}: ready {w:?}: use \"none\", \"notify\" or {{ connect = \"HOST:PORT\" }}"
+                    ),
                 ));
             }
         };
@@ -390,9 +402,17 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             None => Signal::SIGTERM,
             Some(s) => {
                 let word = s.get_ref();
-                let full = if word.starts_with("SIG") { word.clone() } else { format!("SIG{word}") };
-                Signal::from_str(&full)
-                    .map_err(|_| err(s.span().start, format!("service {name}: unknown stop_signal {word:?}")))?
+                let full = if word.starts_with("SIG") {
+                    word.clone()
+                } else {
+                    format!("SIG{word}")
+                };
+                Signal::from_str(&full).map_err(|_| {
+                    err(
+                        s.span().start,
+                        format!("service {name}: unknown stop_signal {word:?}"),
+                    )
+                })?
             }
         };
         let mut rlimits = Vec::new();
@@ -410,7 +430,9 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                     _ => {
                         return Err(err(
                             r.span().start,
-                            format!("service {name}: unknown rlimit {key:?} (nofile, nproc, core, as, cpu, fsize, stack, memlock)"),
+                            format!(
+                                "service {name}: unknown rlimit {key:?} (nofile, nproc, core, as, cpu, fsize, stack, memlock)"
+                            ),
                         ));
                     }
                 };
@@ -426,33 +448,66 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                     (Some(cmd), None) if !cmd.is_empty() => Probe::Exec(cmd.clone()),
                     (None, Some(addr)) => Probe::Connect(addr.clone()),
                     _ => {
-                        return Err(err(at, format!("service {name}: health needs exactly one of exec = [..] or connect = \"..\"")));
+                        return Err(err(
+                            at,
+                            format!(
+                                "service {name}: health needs exactly one of exec = [..] or connect = \"..\""
+                            ),
+                        ));
                     }
                 };
-                let (Some(interval), Some(timeout)) = (secs(h.interval_s), secs(h.timeout_s)) else {
-                    return Err(err(at, format!("service {name}: health interval_s and timeout_s must be durations")));
+                let (Some(interval), Some(timeout)) = (secs(h.interval_s), secs(h.timeout_s))
+                else {
+                    return Err(err(
+                        at,
+                        format!(
+                            "service {name}: health interval_s and timeout_s must be durations"
+                        ),
+                    ));
                 };
                 if h.threshold == 0 || interval.is_zero() {
-                    return Err(err(at, format!("service {name}: health threshold and interval_s must be above 0")));
+                    return Err(err(
+                        at,
+                        format!("service {name}: health threshold and interval_s must be above 0"),
+                    ));
                 }
-                Some(Health { check, interval, timeout, threshold: h.threshold })
+                Some(Health {
+                    check,
+                    interval,
+                    timeout,
+                    threshold: h.threshold,
+                })
             }
         };
         let b = &raw.backoff;
-        let bad_backoff = !(b.factor >= 1.0) || !(0.0..1.0).contains(&b.jitter) || b.initial_ms > b.max_ms;
+        let bad_backoff =
+            !(b.factor >= 1.0) || !(0.0..1.0).contains(&b.jitter) || b.initial_ms > b.max_ms;
         let (Some(reset_after), Some(interval), Some(ready_timeout), Some(stop_timeout)) = (
             secs(b.reset_after_s),
             secs(raw.start_limit.interval_s),
             secs(raw.ready_timeout_s),
             secs(raw.stop_timeout_s),
         ) else {
-            return Err(err(at, format!("service {name}: a duration is negative or not a number")));
+            return Err(err(
+                at,
+                format!("service {name}: a duration is negative or not a number"),
+            ));
         };
         if bad_backoff {
-            return Err(err(at, format!("service {name}: backoff needs factor >= 1, 0 <= jitter < 1, initial_ms <= max_ms")));
+            return Err(err(
+                at,
+                format!(
+                    "service {name}: backoff needs factor >= 1, 0 <= jitter < 1, initial_ms <= max_ms"
+                ),
+            ));
         }
         if raw.start_limit.burst == 0 || raw.log.files == 0 || raw.log.max_bytes == 0 {
-            return Err(err(at, format!("service {name}: start_limit.burst, log.files and log.max_bytes must be above 0")));
+            return Err(err(
+                at,
+                format!(
+                    "service {name}: start_limit.burst, log.files and log.max_bytes must be above 0"
+                ),
+            ));
         }
         services.insert(
             name.clone(),
@@ -470,7 +525,11 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                     reset_after,
                 },
                 start_limit: (raw.start_limit.burst, interval),
-                depends_on: raw.depends_on.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default(),
+                depends_on: raw
+                    .depends_on
+                    .as_ref()
+                    .map(|d| d.get_ref().clone())
+                    .unwrap_or_default(),
                 ready,
                 ready_timeout,
                 stop_signal,
@@ -483,16 +542,25 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     }
     // Every dependency must exist, and the graph must have no cycle.
     for (name, spanned) in &raw.service {
-        let Some(deps) = &spanned.get_ref().depends_on else { continue };
+        let Some(deps) = &spanned.get_ref().depends_on else {
+            continue;
+        };
         for dep in deps.get_ref().keys() {
             if !services.contains_key(dep) {
-                return Err(err(deps.span().start, format!("service {name} depends on {dep:?}, which is not defined")));
+                return Err(err(
+                    deps.span().start,
+                    format!("service {name} depends on {dep:?}, which is not defined"),
+                ));
             }
         }
     }
     let config = Config { services };
     if let Some(cycle) = config.find_cycle() {
-        let at = raw.service[&cycle[0]].get_ref().depends_on.as_ref().map_or(0, |d| d.span().start);
+        let at = raw.service[&cycle[0]]
+            .get_ref()
+            .depends_on
+            .as_ref()
+            .map_or(0, |d| d.span().start);
         return Err(err(at, format!("dependency cycle: {}", cycle.join(" -> "))));
     }
     Ok(config)
@@ -504,9 +572,10 @@ impl Config {
         let mut order = Vec::new();
         let mut done = BTreeSet::new();
         while done.len() < self.services.len() {
-            let next = self.services.values().find(|s| {
-                !done.contains(&s.name) && s.depends_on.keys().all(|d| done.contains(d))
-            });
+            let next = self
+                .services
+                .values()
+                .find(|s| !done.contains(&s.name) && s.depends_on.keys().all(|d| done.contains(d)));
             let Some(next) = next else { break }; // a cycle: refused at load
             done.insert(next.name.clone());
             order.push(next.name.clone());
@@ -569,7 +638,13 @@ impl RotatingLog {
         let path = dir.join(format!("{name}.log"));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingLog { path, file, size, max_bytes, files })
+        Ok(RotatingLog {
+            path,
+            file,
+            size,
+            max_bytes,
+            files,
+        })
     }
 
     /// Writes one line (a `\n` is added), rotating first if it would not fit: a line is never
@@ -602,14 +677,21 @@ impl RotatingLog {
             }
         }
         fs::rename(&self.path, self.rotated(1))?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         Ok(())
     }
 
     /// Every file, oldest first.
     fn all_files(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = (1..=self.files).rev().map(|n| self.rotated(n)).filter(|p| p.exists()).collect();
+        let mut v: Vec<PathBuf> = (1..=self.files)
+            .rev()
+            .map(|n| self.rotated(n))
+            .filter(|p| p.exists())
+            .collect();
         v.push(self.path.clone());
         v
     }
@@ -665,8 +747,17 @@ pub struct Backoff {
 impl Backoff {
     /// A fresh state.
     pub fn new(policy: BackoffPolicy, limit: (u32, Duration)) -> Backoff {
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
-        Backoff { policy, limit, next: policy.initial, deaths: VecDeque::new(), rng: seed | 1 }
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        Backoff {
+            policy,
+            limit,
+            next: policy.initial,
+            deaths: VecDeque::new(),
+            rng: seed | 1,
+        }
     }
 
     /// A death at `now` after a run of `ran_for`.
@@ -675,7 +766,11 @@ impl Backoff {
             self.next = self.policy.initial; // a stable run: forgive the past
         }
         self.deaths.push_back(now);
-        while self.deaths.front().is_some_and(|&t| now.duration_since(t) > self.limit.1) {
+        while self
+            .deaths
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > self.limit.1)
+        {
             self.deaths.pop_front();
         }
         if self.deaths.len() >= self.limit.0 as usize {
@@ -712,7 +807,9 @@ struct Metrics {
     ready_time: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
-const STATES: [&str; 7] = ["starting", "ready", "running", "backoff", "stopping", "stopped", "failed"];
+const STATES: [&str; 7] = [
+    "starting", "ready", "running", "backoff", "stopping", "stopped", "failed",
+];
 
 impl Metrics {
     fn new() -> (Metrics, Registry) {
@@ -721,13 +818,31 @@ impl Metrics {
             restarts: Family::default(),
             state: Family::default(),
             backoff: Family::default(),
-            ready_time: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 9))),
+            ready_time: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 4.0, 9))
+            }),
         };
         let mut r = Registry::with_prefix("svd");
-        r.register("service_up", "1 when the service's process is running", m.up.clone());
-        r.register("service_restarts", "Times the service was started again", m.restarts.clone());
-        r.register("service_state", "1 for the state the service is in", m.state.clone());
-        r.register("service_backoff_seconds", "The delay before the next restart", m.backoff.clone());
+        r.register(
+            "service_up",
+            "1 when the service's process is running",
+            m.up.clone(),
+        );
+        r.register(
+            "service_restarts",
+            "Times the service was started again",
+            m.restarts.clone(),
+        );
+        r.register(
+            "service_state",
+            "1 for the state the service is in",
+            m.state.clone(),
+        );
+        r.register(
+            "service_backoff_seconds",
+            "The delay before the next restart",
+            m.backoff.clone(),
+        );
         r.register(
             "service_start_to_ready_seconds",
             "Time from a start to readiness",
@@ -742,12 +857,17 @@ impl Metrics {
 
     fn set_state(&self, name: &str, state: State) {
         let l = Self::labels(name);
-        let up = matches!(state, State::Starting | State::Ready | State::Running | State::Stopping);
+        let up = matches!(
+            state,
+            State::Starting | State::Ready | State::Running | State::Stopping
+        );
         self.up.get_or_create(&l).set(i64::from(up));
         for s in STATES {
             let mut ls = l.clone();
             ls.push(("state".to_string(), s.to_string()));
-            self.state.get_or_create(&ls).set(i64::from(s == state.as_str()));
+            self.state
+                .get_or_create(&ls)
+                .set(i64::from(s == state.as_str()));
         }
     }
 
@@ -766,7 +886,10 @@ impl Metrics {
 }
 
 /// Serves `/metrics` on a thread of its own (tiny_http blocks in accept: no CPU while idle).
-fn serve_metrics(server: Arc<tiny_http::Server>, registry: Arc<Registry>) -> std::thread::JoinHandle<()> {
+fn serve_metrics(
+    server: Arc<tiny_http::Server>,
+    registry: Arc<Registry>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
             let response = if request.url() == "/metrics" {
@@ -780,7 +903,9 @@ fn serve_metrics(server: Arc<tiny_http::Server>, registry: Arc<Registry>) -> std
                         .expect("a valid header");
                         tiny_http::Response::from_string(body).with_header(header)
                     }
-                    Err(_) => tiny_http::Response::from_string("encoding failed").with_status_code(500),
+                    Err(_) => {
+                        tiny_http::Response::from_string("encoding failed").with_status_code(500)
+                    }
                 }
             } else {
                 tiny_http::Response::from_string("try /metrics\n").with_status_code(404)
@@ -826,7 +951,10 @@ impl State {
         }
     }
     fn active(self) -> bool {
-        matches!(self, State::Starting | State::Ready | State::Running | State::Stopping)
+        matches!(
+            self,
+            State::Starting | State::Ready | State::Running | State::Stopping
+        )
     }
 }
 
@@ -912,7 +1040,9 @@ macro_rules! event {
 fn describe(status: WaitStatus) -> String {
     match status {
         WaitStatus::Exited(_, code) => format!("exit={code}"),
-        WaitStatus::Signaled(_, sig, _) => format!("signal={}", sig.as_str().trim_start_matches("SIG")),
+        WaitStatus::Signaled(_, sig, _) => {
+            format!("signal={}", sig.as_str().trim_start_matches("SIG"))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -935,7 +1065,11 @@ fn proc_stat(pid: i32) -> Option<(char, i32, i32)> {
 
 fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -984,7 +1118,9 @@ impl Svc {
     fn processes(&self, me: Pid) -> Vec<Pid> {
         let mut found = Vec::new();
         for pid in all_pids() {
-            let Some((state, ppid, pgid)) = proc_stat(pid) else { continue };
+            let Some((state, ppid, pgid)) = proc_stat(pid) else {
+                continue;
+            };
             if state == 'Z' {
                 continue; // reaped soon by the SIGCHLD handler
             }
@@ -1011,7 +1147,9 @@ impl Svc {
 
 impl Supervisor {
     fn set_state(&mut self, name: &str, state: State) {
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         svc.state = state;
         self.metrics.set_state(name, state);
         self.answer_waiters(name);
@@ -1019,16 +1157,26 @@ impl Supervisor {
 
     /// The dependencies of `name` allow it to start.
     fn deps_met(&self, name: &str) -> bool {
-        self.services[name].def.depends_on.iter().all(|(dep, cond)| {
-            self.services.get(dep).is_some_and(|d| match cond {
-                Condition::Started => matches!(d.state, State::Starting | State::Ready | State::Running),
-                Condition::Ready => matches!(d.state, State::Ready | State::Running),
+        self.services[name]
+            .def
+            .depends_on
+            .iter()
+            .all(|(dep, cond)| {
+                self.services.get(dep).is_some_and(|d| match cond {
+                    Condition::Started => {
+                        matches!(d.state, State::Starting | State::Ready | State::Running)
+                    }
+                    Condition::Ready => matches!(d.state, State::Ready | State::Running),
+                })
             })
-        })
     }
 
     fn dependents_active(&self, name: &str) -> bool {
-        self.services.values().any(|s| s.def.depends_on.contains_key(name) && s.state != State::Stopped && s.state != State::Failed)
+        self.services.values().any(|s| {
+            s.def.depends_on.contains_key(name)
+                && s.state != State::Stopped
+                && s.state != State::Failed
+        })
     }
 
     /// Moves every service one step towards what is wanted; called after every event.
@@ -1038,9 +1186,13 @@ impl Supervisor {
             let order = self.order.clone();
             if self.shutting_down {
                 for name in order.iter().rev() {
-                    let Some(svc) = self.services.get(name) else { continue };
-                    if matches!(svc.state, State::Starting | State::Ready | State::Running | State::Backoff)
-                        && !self.dependents_active(name)
+                    let Some(svc) = self.services.get(name) else {
+                        continue;
+                    };
+                    if matches!(
+                        svc.state,
+                        State::Starting | State::Ready | State::Running | State::Backoff
+                    ) && !self.dependents_active(name)
                     {
                         self.begin_stop(name, now);
                         changed = true;
@@ -1048,7 +1200,9 @@ impl Supervisor {
                 }
             } else {
                 for name in &order {
-                    let Some(svc) = self.services.get(name) else { continue };
+                    let Some(svc) = self.services.get(name) else {
+                        continue;
+                    };
                     if svc.wanted && svc.state == State::Stopped && self.deps_met(name) {
                         self.spawn(name, now);
                         changed = true;
@@ -1062,12 +1216,14 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, name: &str, now: Instant) {
-        let me = self.me;
         let notify_dir = self.notify_dir.clone();
         let svc = self.services.get_mut(name).expect("known service");
         let def = svc.def.clone();
         let mut cmd = Command::new(&def.command[0]);
-        cmd.args(&def.command[1..]).envs(&def.env).env("SVD_SERVICE", name).stdin(Stdio::null());
+        cmd.args(&def.command[1..])
+            .envs(&def.env)
+            .env("SVD_SERVICE", name)
+            .stdin(Stdio::null());
         if let Some(cwd) = &def.cwd {
             cmd.current_dir(cwd);
         }
@@ -1113,8 +1269,14 @@ impl Supervisor {
         };
         let pid = Pid::from_raw(child.id() as i32);
         drop(child); // reaped by the SIGCHLD handler with waitpid(-1), like every child
-        for (r, stream) in [(OwnedFd::from(out_r), "stdout"), (OwnedFd::from(err_r), "stderr")] {
-            let _ = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        for (r, stream) in [
+            (OwnedFd::from(out_r), "stdout"),
+            (OwnedFd::from(err_r), "stderr"),
+        ] {
+            let _ = nix::fcntl::fcntl(
+                &r,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
             svc.pipes.push((r, stream, Vec::new()));
         }
         svc.main = Some(pid);
@@ -1123,7 +1285,10 @@ impl Supervisor {
         svc.starts += 1;
         if svc.starts > 1 {
             svc.restarts += 1;
-            self.metrics.restarts.get_or_create(&Metrics::labels(name)).inc();
+            self.metrics
+                .restarts
+                .get_or_create(&Metrics::labels(name))
+                .inc();
         }
         svc.restart_at = None;
         svc.health_failures = 0;
@@ -1137,12 +1302,14 @@ impl Supervisor {
             }
         };
         svc.ready_deadline = (state == State::Starting).then(|| now + def.ready_timeout);
-        let _ = me;
-        event!("{name} started pid {pid}");
-        self.set_state(name, state);
         if state == State::Running {
-            self.metrics.ready_time.get_or_create(&Metrics::labels(name)).observe(0.0);
+            self.metrics
+                .ready_time
+                .get_or_create(&Metrics::labels(name))
+                .observe(0.0);
         }
+        self.set_state(name, state);
+        event!("{name} started pid {pid}");
     }
 
     fn spawn_failed(&mut self, name: &str, now: Instant, e: io::Error) {
@@ -1155,21 +1322,30 @@ impl Supervisor {
     }
 
     fn mark_ready(&mut self, name: &str, now: Instant) {
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         if svc.state != State::Starting {
             return;
         }
         svc.ready_deadline = None;
         svc.next_probe = None;
-        let took = svc.started_at.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
-        self.metrics.ready_time.get_or_create(&Metrics::labels(name)).observe(took);
-        event!("{name} ready");
+        let took = svc
+            .started_at
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.metrics
+            .ready_time
+            .get_or_create(&Metrics::labels(name))
+            .observe(took);
         self.set_state(name, State::Ready);
+        event!("{name} ready");
     }
 
     fn begin_stop(&mut self, name: &str, now: Instant) {
         let me = self.me;
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         match svc.state {
             State::Backoff | State::Failed | State::Stopped => {
                 svc.restart_at = None;
@@ -1197,7 +1373,9 @@ impl Supervisor {
     /// is left.
     fn check_stopped(&mut self, name: &str, now: Instant) {
         let me = self.me;
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         if svc.state != State::Stopping || svc.main.is_some() || !svc.processes(me).is_empty() {
             return;
         }
@@ -1209,7 +1387,9 @@ impl Supervisor {
     }
 
     fn finish_stop(&mut self, name: &str, now: Instant) {
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         let after = std::mem::replace(&mut svc.after_stop, AfterStop::Nothing);
         match after {
             AfterStop::Nothing => {}
@@ -1250,7 +1430,10 @@ impl Supervisor {
             && let Some(&adopted) = survivors.first()
         {
             svc.main = Some(adopted);
-            event!("{name} main process exited {}; tracking pid {adopted}", describe(status));
+            event!(
+                "{name} main process exited {}; tracking pid {adopted}",
+                describe(status)
+            );
             return;
         }
         if svc.state == State::Stopping {
@@ -1270,7 +1453,9 @@ impl Supervisor {
         svc.ready_deadline = None;
         svc.next_probe = None;
         svc.health_next = None;
-        let ran_for = svc.started_at.map_or(Duration::ZERO, |t| now.duration_since(t));
+        let ran_for = svc
+            .started_at
+            .map_or(Duration::ZERO, |t| now.duration_since(t));
         let restart = svc.wanted
             && !self.shutting_down
             && match svc.def.restart {
@@ -1288,13 +1473,23 @@ impl Supervisor {
             Decision::Failed => {
                 let (burst, interval) = svc.def.start_limit;
                 svc.wanted = false;
-                event!("{name} failed: {burst} deaths within {}s", interval.as_secs_f64());
-                self.metrics.backoff.get_or_create(&Metrics::labels(name)).set(0.0);
+                // The metrics first: whoever reads the event line and then scrapes sees them.
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(name))
+                    .set(0.0);
                 self.set_state(name, State::Failed);
+                event!(
+                    "{name} failed: {burst} deaths within {}s",
+                    interval.as_secs_f64()
+                );
                 self.advance(now);
             }
             Decision::RestartAfter(delay) => {
-                self.metrics.backoff.get_or_create(&Metrics::labels(name)).set(delay.as_secs_f64());
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(name))
+                    .set(delay.as_secs_f64());
                 if delay.is_zero() {
                     // Zero backoff: straight back up, in this same turn of the loop.
                     self.set_state(name, State::Stopped);
@@ -1317,7 +1512,9 @@ impl Supervisor {
 
     fn health_result(&mut self, name: &str, healthy: bool, now: Instant) {
         let svc = self.services.get_mut(name).expect("known service");
-        let Some(h) = svc.def.health.clone() else { return };
+        let Some(h) = svc.def.health.clone() else {
+            return;
+        };
         if !matches!(svc.state, State::Ready | State::Running) {
             return;
         }
@@ -1327,7 +1524,11 @@ impl Supervisor {
             return;
         }
         svc.health_failures += 1;
-        event!("{name} health check failed ({}/{})", svc.health_failures, h.threshold);
+        event!(
+            "{name} health check failed ({}/{})",
+            svc.health_failures,
+            h.threshold
+        );
         if svc.health_failures >= h.threshold {
             event!("{name} unhealthy: restarting");
             svc.after_stop = AfterStop::Start;
@@ -1337,12 +1538,18 @@ impl Supervisor {
 
     fn run_health(&mut self, name: &str, now: Instant) {
         let svc = self.services.get_mut(name).expect("known service");
-        let Some(h) = svc.def.health.clone() else { return };
+        let Some(h) = svc.def.health.clone() else {
+            return;
+        };
         svc.health_next = None;
         match &h.check {
             Probe::Exec(argv) => {
                 let mut cmd = Command::new(&argv[0]);
-                cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+                cmd.args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .process_group(0);
                 prepare_child(&mut cmd, Vec::new());
                 let child = cmd.spawn();
                 match child {
@@ -1365,7 +1572,14 @@ impl Supervisor {
         self.services
             .values()
             .flat_map(|s| {
-                [s.restart_at, s.stop_deadline, s.ready_deadline, s.next_probe, s.health_next, s.health_run.map(|h| h.1)]
+                [
+                    s.restart_at,
+                    s.stop_deadline,
+                    s.ready_deadline,
+                    s.next_probe,
+                    s.health_next,
+                    s.health_run.map(|h| h.1),
+                ]
             })
             .flatten()
             .min()
@@ -1375,29 +1589,42 @@ impl Supervisor {
         let me = self.me;
         let names: Vec<String> = self.services.keys().cloned().collect();
         for name in names {
-            let Some(svc) = self.services.get_mut(&name) else { continue };
+            let Some(svc) = self.services.get_mut(&name) else {
+                continue;
+            };
             if svc.restart_at.is_some_and(|t| t <= now) {
                 svc.restart_at = None;
-                self.metrics.backoff.get_or_create(&Metrics::labels(&name)).set(0.0);
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(&name))
+                    .set(0.0);
                 self.set_state(&name, State::Stopped);
                 self.advance(now);
                 continue;
             }
             if svc.stop_deadline.is_some_and(|t| t <= now) {
                 svc.stop_deadline = None;
-                event!("{name} did not stop within {}s: SIGKILL", svc.def.stop_timeout.as_secs_f64());
+                event!(
+                    "{name} did not stop within {}s: SIGKILL",
+                    svc.def.stop_timeout.as_secs_f64()
+                );
                 svc.signal_all(me, Signal::SIGKILL);
                 continue;
             }
             if svc.ready_deadline.is_some_and(|t| t <= now) {
                 svc.ready_deadline = None;
-                event!("{name} not ready within {}s: restarting", svc.def.ready_timeout.as_secs_f64());
+                event!(
+                    "{name} not ready within {}s: restarting",
+                    svc.def.ready_timeout.as_secs_f64()
+                );
                 svc.after_stop = AfterStop::Start;
                 self.begin_stop(&name, now);
                 continue;
             }
             if svc.next_probe.is_some_and(|t| t <= now) {
-                let Ready::Connect(addr) = svc.def.ready.clone() else { continue };
+                let Ready::Connect(addr) = svc.def.ready.clone() else {
+                    continue;
+                };
                 if connect_once(&addr, Duration::from_millis(200)) {
                     self.mark_ready(&name, now);
                 } else if let Some(svc) = self.services.get_mut(&name) {
@@ -1433,8 +1660,16 @@ impl Supervisor {
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { continue };
-            let main = self.services.iter().find(|(_, s)| s.main == Some(pid)).map(|(n, _)| n.clone());
-            let health = self.services.iter().find(|(_, s)| s.health_run.is_some_and(|h| h.0 == pid)).map(|(n, _)| n.clone());
+            let main = self
+                .services
+                .iter()
+                .find(|(_, s)| s.main == Some(pid))
+                .map(|(n, _)| n.clone());
+            let health = self
+                .services
+                .iter()
+                .find(|(_, s)| s.health_run.is_some_and(|h| h.0 == pid))
+                .map(|(n, _)| n.clone());
             if let Some(name) = main {
                 self.on_main_exit(&name, status, now);
             } else if let Some(name) = health {
@@ -1457,13 +1692,20 @@ impl Supervisor {
     fn read_notify(&mut self, name: &str, now: Instant) {
         let mut ready = false;
         {
-            let Some(svc) = self.services.get_mut(name) else { return };
+            let Some(svc) = self.services.get_mut(name) else {
+                return;
+            };
             let Some(sock) = &svc.notify else { return };
             loop {
                 let mut buf = [0u8; 4096];
                 let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
                 let mut iov = [IoSliceMut::new(&mut buf)];
-                let (len, sender) = match recvmsg::<UnixAddr>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT) {
+                let (len, sender) = match recvmsg::<UnixAddr>(
+                    sock.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_DONTWAIT,
+                ) {
                     Ok(msg) => {
                         let mut sender = None;
                         if let Ok(cmsgs) = msg.cmsgs() {
@@ -1482,12 +1724,15 @@ impl Supervisor {
                 // Only the service's own processes may speak for it: the kernel-checked pid
                 // of the sender must be in the service's process group.
                 let ours = sender.is_some_and(|pid| {
-                    proc_stat(pid).is_some_and(|(_, _, pgid)| svc.pgid.is_some_and(|g| g.as_raw() == pgid))
+                    proc_stat(pid)
+                        .is_some_and(|(_, _, pgid)| svc.pgid.is_some_and(|g| g.as_raw() == pgid))
                         || tagged(pid, name)
                 });
                 let text = String::from_utf8_lossy(&buf[..len]).into_owned();
                 if !ours {
-                    event!("{name}: ignored a notification from pid {sender:?}, not one of the service's processes");
+                    event!(
+                        "{name}: ignored a notification from pid {sender:?}, not one of the service's processes"
+                    );
                     continue;
                 }
                 for line in text.lines() {
@@ -1508,7 +1753,9 @@ impl Supervisor {
     }
 
     fn read_pipe(&mut self, name: &str, idx: usize) {
-        let Some(svc) = self.services.get_mut(name) else { return };
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
         let mut closed = false;
         let mut lines: Vec<(&'static str, Vec<u8>)> = Vec::new();
         {
@@ -1538,7 +1785,10 @@ impl Supervisor {
         if svc.log.is_none() {
             match RotatingLog::open(&self.log_dir, name, svc.def.log.0, svc.def.log.1) {
                 Ok(l) => svc.log = Some(l),
-                Err(e) => event!("{name} cannot open its log in {}: {e}", self.log_dir.display()),
+                Err(e) => event!(
+                    "{name} cannot open its log in {}: {e}",
+                    self.log_dir.display()
+                ),
             }
         }
         for (stream, line) in lines {
@@ -1566,7 +1816,9 @@ impl Supervisor {
                 Err(_) => break,
             };
             // SO_PEERCRED: the uid of the process that connected, checked by the kernel.
-            let uid = getsockopt(&stream, sockopt::PeerCredentials).map(|c| c.uid()).ok();
+            let uid = getsockopt(&stream, sockopt::PeerCredentials)
+                .map(|c| c.uid())
+                .ok();
             if uid != Some(self.allowed_uid) {
                 let mut s = &stream;
                 let _ = writeln!(
@@ -1583,12 +1835,21 @@ impl Supervisor {
             }
             let id = self.next_conn;
             self.next_conn += 1;
-            self.conns.insert(id, Conn { stream, buf: Vec::new(), waiting: None });
+            self.conns.insert(
+                id,
+                Conn {
+                    stream,
+                    buf: Vec::new(),
+                    waiting: None,
+                },
+            );
         }
     }
 
     fn read_conn(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let mut buf = [0u8; 1024];
         let line = loop {
             match conn.stream.read(&mut buf) {
@@ -1633,13 +1894,20 @@ impl Supervisor {
         let mut out = String::from("ok\n");
         for name in &self.order {
             let s = &self.services[name];
-            let pid = s.main.filter(|_| s.state.active()).map_or("-".to_string(), |p| p.to_string());
+            let pid = s
+                .main
+                .filter(|_| s.state.active())
+                .map_or("-".to_string(), |p| p.to_string());
             let uptime = match (s.state.active(), s.started_at) {
                 (true, Some(t)) => format!("{}s", now.duration_since(t).as_secs()),
                 _ => "-".to_string(),
             };
             let last = s.last_exit.clone().unwrap_or_else(|| "-".to_string());
-            out.push_str(&format!("{name} {} {pid} {uptime} {} {last}\n", s.state.as_str(), s.restarts));
+            out.push_str(&format!(
+                "{name} {} {pid} {uptime} {} {last}\n",
+                s.state.as_str(),
+                s.restarts
+            ));
         }
         out
     }
@@ -1734,7 +2002,12 @@ impl Supervisor {
     /// Answers the connections waiting for `name` if it got where they asked.
     fn answer_waiters(&mut self, name: &str) {
         let Some(svc) = self.services.get(name) else {
-            let ids: Vec<usize> = self.conns.iter().filter(|(_, c)| c.waiting.as_ref().is_some_and(|w| w.0 == name)).map(|(i, _)| *i).collect();
+            let ids: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.waiting.as_ref().is_some_and(|w| w.0 == name))
+                .map(|(i, _)| *i)
+                .collect();
             for id in ids {
                 self.reply_close(id, &format!("error {name} was removed"));
             }
@@ -1744,7 +2017,9 @@ impl Supervisor {
         let pending_start = svc.after_stop == AfterStop::Start;
         let mut done = Vec::new();
         for (id, c) in &self.conns {
-            let Some((n, verb)) = &c.waiting else { continue };
+            let Some((n, verb)) = &c.waiting else {
+                continue;
+            };
             if n != name {
                 continue;
             }
@@ -1915,7 +2190,11 @@ impl Supervisor {
     }
 
     fn done(&self) -> bool {
-        self.shutting_down && self.services.values().all(|s| matches!(s.state, State::Stopped | State::Failed))
+        self.shutting_down
+            && self
+                .services
+                .values()
+                .all(|s| matches!(s.state, State::Stopped | State::Failed))
     }
 }
 
@@ -1931,8 +2210,12 @@ fn prepare_child(cmd: &mut Command, limits: Vec<(Resource, u64)>) {
     // system calls that are async-signal-safe; it allocates nothing (the Vec was built before).
     unsafe {
         cmd.pre_exec(move || {
-            nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-                .map_err(io::Error::from)?;
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            )
+            .map_err(io::Error::from)?;
             for &(resource, value) in &limits {
                 setrlimit(resource, value, value).map_err(io::Error::from)?;
             }
@@ -1946,7 +2229,9 @@ fn connect_once(addr: &str, timeout: Duration) -> bool {
         return UnixStream::connect(addr).is_ok();
     }
     use std::net::ToSocketAddrs;
-    let Ok(mut addrs) = addr.to_socket_addrs() else { return false };
+    let Ok(mut addrs) = addr.to_socket_addrs() else {
+        return false;
+    };
     addrs.any(|a| TcpStream::connect_timeout(&a, timeout).is_ok())
 }
 
@@ -1979,7 +2264,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut allow_uid = nix::unistd::getuid().as_raw();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
             "--config" => config = Some(PathBuf::from(value()?)),
             "--socket" => socket = Some(PathBuf::from(value()?)),
@@ -1987,7 +2276,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--log-dir" => log_dir = Some(PathBuf::from(value()?)),
             "--allow-uid" => {
                 let v = value()?;
-                allow_uid = v.parse().map_err(|_| format!("--allow-uid {v:?}: not a uid"))?;
+                allow_uid = v
+                    .parse()
+                    .map_err(|_| format!("--allow-uid {v:?}: not a uid"))?;
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument {other:?}")),
@@ -2037,17 +2328,29 @@ fn run(args: Args) -> Result<ExitCode, String> {
     // Block the signals we handle before any thread exists, so that every thread inherits the
     // mask and they are only ever read from the signalfd. Children get a clean mask from std.
     let mut mask = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGCHLD] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
         mask.add(s);
     }
-    mask.thread_block().map_err(|e| format!("cannot block signals: {e}"))?;
+    mask.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
     // A child subreaper: orphans of our services come back to us, not to init.
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
 
-    fs::create_dir_all(&args.log_dir).map_err(|e| format!("log dir {}: {e}", args.log_dir.display()))?;
-    let sock_dir = args.socket.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(&args.log_dir)
+        .map_err(|e| format!("log dir {}: {e}", args.log_dir.display()))?;
+    let sock_dir = args
+        .socket
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -2055,7 +2358,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
         .map_err(|e| format!("socket dir {}: {e}", sock_dir.display()))?;
     if args.socket.exists() {
         if UnixStream::connect(&args.socket).is_ok() {
-            return Err(format!("another svd already listens on {}", args.socket.display()));
+            return Err(format!(
+                "another svd already listens on {}",
+                args.socket.display()
+            ));
         }
         let _ = fs::remove_file(&args.socket); // stale: its svd is gone
     }
@@ -2069,14 +2375,21 @@ fn run(args: Args) -> Result<ExitCode, String> {
     notify_dir.push(".notify");
     let notify_dir = PathBuf::from(notify_dir);
     let _ = fs::remove_dir_all(&notify_dir);
-    fs::DirBuilder::new().mode(0o700).create(&notify_dir).map_err(|e| format!("{}: {e}", notify_dir.display()))?;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&notify_dir)
+        .map_err(|e| format!("{}: {e}", notify_dir.display()))?;
 
     let (metrics, registry) = Metrics::new();
     let mut http = None;
     if let Some(addr) = &args.metrics {
-        let server = tiny_http::Server::http(addr.as_str()).map_err(|e| format!("metrics on {addr}: {e}"))?;
+        let server = tiny_http::Server::http(addr.as_str())
+            .map_err(|e| format!("metrics on {addr}: {e}"))?;
         let server = Arc::new(server);
-        let bound = server.server_addr().to_ip().map_or(addr.clone(), |a| a.to_string());
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .map_or(addr.clone(), |a| a.to_string());
         let thread = serve_metrics(server.clone(), Arc::new(registry));
         event!("metrics on http://{bound}/metrics");
         http = Some((server, thread));
@@ -2089,7 +2402,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         notify_dir,
         log_dir: args.log_dir.clone(),
         allowed_uid: args.allow_uid,
-        services: config.services.into_values().map(|s| (s.name.clone(), Svc::new(s))).collect(),
+        services: config
+            .services
+            .into_values()
+            .map(|s| (s.name.clone(), Svc::new(s)))
+            .collect(),
         order,
         conns: BTreeMap::new(),
         next_conn: 0,
@@ -2148,7 +2465,14 @@ pub fn svctl_main(args: Vec<String>) -> ExitCode {
         ["status"] | ["reload"] | ["start" | "stop" | "restart" | "logs", _] | ["logs", _, "-f"]
     );
     if !valid {
-        eprintln!("svctl: {}\n{SVCTL_USAGE}", if words.is_empty() { "no command".to_string() } else { format!("cannot understand {:?}", words.join(" ")) });
+        eprintln!(
+            "svctl: {}\n{SVCTL_USAGE}",
+            if words.is_empty() {
+                "no command".to_string()
+            } else {
+                format!("cannot understand {:?}", words.join(" "))
+            }
+        );
         return ExitCode::from(2);
     }
     let stream = match UnixStream::connect(&socket) {

@@ -1,7 +1,7 @@
 //! `sv-service`: a service for svd's tests and benches, one behaviour per mode.
 //!
-//! - `sv-service run [--say TEXT] [--announce PATH] [--gate FIFO] [--ready] [--ignore-term]`:
-//!   prints TEXT on stdout and `TEXT (stderr)` on stderr, appends its pid to PATH, waits until
+//! - `sv-service run [--tag T] [--say TEXT] [--lines N] [--announce PATH] [--gate FIFO] [--ready]
+//!   [--ignore-term]`: prints TEXT on stdout and `TEXT (stderr)` on stderr, N numbered lines, appends its pid to PATH, waits until
 //!   someone opens FIFO for writing and closes it, sends `READY=1` to `$NOTIFY_SOCKET`, then
 //!   waits for SIGTERM (prints `got SIGTERM` and exits 0) or, with `--ignore-term`, forever.
 //! - `sv-service exit N`: exits with status N at once (a crash loop under `restart`).
@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         Some("exit") => ExitCode::from(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1u8)),
         Some("daemonize") if args.len() == 2 => daemonize(&args[1]),
         _ => {
-            eprintln!("usage: sv-service run [--say T] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE");
+            eprintln!(
+                "usage: sv-service run [--tag T] [--say T] [--lines N] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE"
+            );
             ExitCode::from(2)
         }
     }
@@ -39,6 +41,17 @@ fn run(args: &[String]) -> ExitCode {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--ready" => ready = true,
+            // A word that marks the process as one test's (found in /proc/PID/cmdline).
+            "--tag" => {
+                it.next();
+            }
+            "--lines" => {
+                let n: u32 = it.next().and_then(|n| n.parse().ok()).expect("--lines N");
+                let mut out = std::io::stdout().lock();
+                for i in 1..=n {
+                    let _ = writeln!(out, "line {i} of {n}");
+                }
+            }
             "--ignore-term" => ignore_term = true,
             "--say" => {
                 let text = it.next().map(String::as_str).unwrap_or("");
@@ -47,9 +60,14 @@ fn run(args: &[String]) -> ExitCode {
             }
             "--announce" => {
                 let path = it.next().expect("--announce PATH");
-                let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).expect("announce file");
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(path)
+                    .expect("announce file");
                 // One write: a reader of a FIFO sees the whole line at once.
-                f.write_all(format!("{}\n", std::process::id()).as_bytes()).expect("announce");
+                f.write_all(format!("{}\n", std::process::id()).as_bytes())
+                    .expect("announce");
             }
             "--gate" => {
                 let path = it.next().expect("--gate FIFO");
@@ -64,18 +82,24 @@ fn run(args: &[String]) -> ExitCode {
         }
     }
     let _ = std::io::stdout().flush();
-    if ready && let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
-        let sock = UnixDatagram::unbound().expect("datagram socket");
-        sock.send_to(b"STATUS=serving\nREADY=1\n", path).expect("notify");
-    }
+    // The disposition is set before READY=1: a supervisor that stops a ready service must meet
+    // the behaviour the test asked for.
     if ignore_term {
         // SAFETY: SIG_IGN installs no handler code; nothing runs asynchronously.
         unsafe { signal(Signal::SIGTERM, SigHandler::SigIgn) }.expect("ignore SIGTERM");
+    } else {
+        term.thread_block().expect("block SIGTERM");
+    }
+    if ready && let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+        let sock = UnixDatagram::unbound().expect("datagram socket");
+        sock.send_to(b"STATUS=serving\nREADY=1\n", path)
+            .expect("notify");
+    }
+    if ignore_term {
         loop {
             pause();
         }
     }
-    term.thread_block().expect("block SIGTERM");
     let _ = term.wait();
     println!("got SIGTERM");
     ExitCode::SUCCESS
