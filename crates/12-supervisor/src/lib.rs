@@ -3,3 +3,11 @@
 //! One module per exercise. Without the `solution` feature each module is the learner's stub
 //! from `exercises/12-supervisor/`; with it, the reference solution from `solutions/12-supervisor/`.
 //! The chapter is `docs/src/12-supervisor.md`; `cargo run -p supervisor` narrates the topic.
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/config.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod config;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/config.rs"]
+pub mod config;
