@@ -11,3 +11,11 @@ pub mod config;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/12-supervisor/config.rs"]
 pub mod config;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/reaper.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod reaper;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/reaper.rs"]
+pub mod reaper;
