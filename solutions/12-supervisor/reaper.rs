@@ -27,6 +27,7 @@
 //!
 //! Chapter: `docs/src/12-supervisor.md#reaper`. Check it with `cargo xtask check supervisor/reaper`.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
@@ -122,28 +123,20 @@ pub fn spawn_in_group(cmd: &mut Command, tag: &str) -> io::Result<(Child, OwnedF
 pub fn group_members(pgid: Pid, tag: &str) -> Vec<Pid> {
     let me = Pid::this();
     let marker = format!("{SERVICE_ENV}={tag}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let pid = Pid::from_raw(pid);
-        let Some(stat) = proc_stat(pid) else { continue };
-        // A zombie has ended: it needs reaping, not a signal.
-        if stat.state == 'Z' || pid == me {
-            continue;
-        }
-        if (stat.pgid == pgid || has_marker(pid, &marker)) && descends_from(pid, me) {
-            out.push(pid);
-        }
-    }
+    // One pass over /proc, then the ancestry is followed in memory: reading every process's
+    // stat once is the cost; reading environments only for our own descendants keeps it low.
+    let procs = snapshot();
+    let mut out: Vec<Pid> = procs
+        .iter()
+        .filter(|(pid, stat)| {
+            // A zombie has ended: it needs reaping, not a signal.
+            stat.state != 'Z'
+                && **pid != me
+                && descends_from(**pid, me, &procs)
+                && (stat.pgid == pgid || has_marker(**pid, &marker))
+        })
+        .map(|(pid, _)| *pid)
+        .collect();
     out.sort();
     out
 }
@@ -283,20 +276,8 @@ fn signal_and_wait(
 fn reap_members(pgid: Pid, tag: &str) -> Vec<(Pid, WaitStatus)> {
     let me = Pid::this();
     let marker = format!("{SERVICE_ENV}={tag}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let pid = Pid::from_raw(pid);
-        let Some(stat) = proc_stat(pid) else { continue };
+    for (pid, stat) in snapshot() {
         // A zombie's environment can no longer be read; its group still can.
         if stat.state == 'Z'
             && stat.ppid == me
@@ -350,12 +331,13 @@ fn has_marker(pid: Pid, marker: &str) -> bool {
         .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
 }
 
-/// Whether `ancestor` is found walking up from `pid` through the parents.
-fn descends_from(pid: Pid, ancestor: Pid) -> bool {
+/// Whether `ancestor` is found walking up from `pid` through the parents in `procs`.
+fn descends_from(pid: Pid, ancestor: Pid, procs: &BTreeMap<Pid, Stat>) -> bool {
     let mut cur = pid;
-    // Bounded: a chain is short, and a process exiting mid-walk must not loop us.
+    // Bounded: a chain is short, and a snapshot taken while processes exit may hold a loop-free
+    // but broken chain.
     for _ in 0..128 {
-        let Some(stat) = proc_stat(cur) else {
+        let Some(stat) = procs.get(&cur) else {
             return false;
         };
         if stat.ppid == ancestor {
@@ -367,6 +349,28 @@ fn descends_from(pid: Pid, ancestor: Pid) -> bool {
         cur = stat.ppid;
     }
     false
+}
+
+/// Every process in /proc with its stat.
+fn snapshot() -> BTreeMap<Pid, Stat> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let pid = Pid::from_raw(pid);
+        if let Some(stat) = proc_stat(pid) {
+            out.insert(pid, stat);
+        }
+    }
+    out
 }
 
 fn pid_of(child: &Child) -> Pid {

@@ -187,7 +187,7 @@ fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning(
     let tag = svc.tag.clone();
     let got = testkit::call_with_deadline(DEADLINE * 2, move || {
         let before = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
-        let r = stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(800));
+        let r = stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(1500));
         let after = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
         let cpu =
             (after.user_time() + after.system_time()) - (before.user_time() + before.system_time());
@@ -195,7 +195,7 @@ fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning(
     });
     let Some((stopped, micros)) = got else {
         panic!(
-            "stop_group with an 800 ms timeout did not return within {:?}",
+            "stop_group with a 1.5 s timeout did not return within {:?}",
             DEADLINE * 2
         );
     };
@@ -212,8 +212,8 @@ fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning(
         stopped.reaped
     );
     assert!(
-        micros < 300_000,
-        "stop_group used {micros} µs of CPU while waiting 800 ms for the service: it should sleep \
+        micros < 600_000,
+        "stop_group used {micros} µs of CPU while waiting 1.5 s for the service: it should sleep \
          in the kernel (poll on pidfds) until the processes exit or the timeout passes, not check \
          them in a loop"
     );
