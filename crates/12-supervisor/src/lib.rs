@@ -19,3 +19,11 @@ pub mod reaper;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/12-supervisor/reaper.rs"]
 pub mod reaper;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/readiness.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod readiness;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/readiness.rs"]
+pub mod readiness;
