@@ -27,3 +27,11 @@ pub mod readiness;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/12-supervisor/readiness.rs"]
 pub mod readiness;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/backoff.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod backoff;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/backoff.rs"]
+pub mod backoff;
