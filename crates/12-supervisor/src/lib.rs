@@ -5,6 +5,37 @@
 //! The chapter is `docs/src/12-supervisor.md`; `cargo run -p supervisor` narrates the topic.
 
 #[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/config.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod config;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/config.rs"]
+pub mod config;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/reaper.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod reaper;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/reaper.rs"]
+pub mod reaper;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/readiness.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod readiness;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/readiness.rs"]
+pub mod readiness;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/backoff.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod backoff;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/backoff.rs"]
+pub mod backoff;
+
 #[path = "../../../exercises/12-supervisor/svd.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod svd;
