@@ -38,585 +38,36 @@
 //!
 //! Chapter: `docs/src/12-supervisor.md#svd`. Check it with `cargo xtask check supervisor/svd`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, ErrorKind, IoSliceMut, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, UnixAddr, getsockopt, recvmsg, setsockopt, sockopt,
-};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::socket::{getsockopt, sockopt};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 
-// ---------------------------------------------------------------------------------------------
-// The configuration
-// ---------------------------------------------------------------------------------------------
-
-/// What to do when a service's main process ends on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Restart {
-    /// Restart whatever the exit status.
-    Always,
-    /// Restart after a non-zero exit or a death by signal.
-    OnFailure,
-    /// Never restart.
-    Never,
-}
-
-/// When a dependency counts as up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Condition {
-    /// Its process was started.
-    Started,
-    /// It said it is ready (or its probe connected); a service with `ready = "none"` is ready
-    /// once started.
-    Ready,
-}
-
-/// How a service says it is ready.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ready {
-    /// At once.
-    None,
-    /// `READY=1` on `$NOTIFY_SOCKET`.
-    Notify,
-    /// When `host:port` (or a Unix socket path) accepts a connection.
-    Connect(String),
-}
-
-/// A health check: a command that must exit 0, or an address that must accept a connection.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Health {
-    /// The check itself.
-    pub check: Probe,
-    /// Time between two checks.
-    pub interval: Duration,
-    /// A check that takes longer fails.
-    pub timeout: Duration,
-    /// Failures in a row that restart the service.
-    pub threshold: u32,
-}
-
-/// What a health check runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
-    /// A program and its arguments; exit status 0 is healthy.
-    Exec(Vec<String>),
-    /// An address to connect to.
-    Connect(String),
-}
-
-/// The backoff between restarts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BackoffPolicy {
-    /// The first delay.
-    pub initial: Duration,
-    /// Each delay is the previous one times this.
-    pub factor: f64,
-    /// The cap.
-    pub max: Duration,
-    /// Each delay is moved by up to this fraction of itself, at random, either way.
-    pub jitter: f64,
-    /// A run at least this long resets the delay to `initial`.
-    pub reset_after: Duration,
-}
-
-/// One service of the configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Service {
-    /// Its name (the table's key).
-    pub name: String,
-    /// Program and arguments.
-    pub command: Vec<String>,
-    /// Extra environment variables.
-    pub env: BTreeMap<String, String>,
-    /// Working directory.
-    pub cwd: Option<PathBuf>,
-    /// The restart policy.
-    pub restart: Restart,
-    /// The backoff policy.
-    pub backoff: BackoffPolicy,
-    /// `burst` deaths within `interval`: failed.
-    pub start_limit: (u32, Duration),
-    /// What must be up first.
-    pub depends_on: BTreeMap<String, Condition>,
-    /// How it says it is ready.
-    pub ready: Ready,
-    /// How long it may take to be ready.
-    pub ready_timeout: Duration,
-    /// The signal that asks it to stop.
-    pub stop_signal: Signal,
-    /// How long it has to stop before SIGKILL.
-    pub stop_timeout: Duration,
-    /// Resource limits, set in the child before exec.
-    pub rlimits: Vec<(Resource, u64)>,
-    /// Its health check.
-    pub health: Option<Health>,
-    /// Log rotation: the largest size of a file, and how many rotated files are kept.
-    pub log: (u64, u32),
-}
-
-/// A loaded, validated configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// The services by name.
-    pub services: BTreeMap<String, Service>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    service: BTreeMap<String, toml::Spanned<RawService>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawService {
-    command: toml::Spanned<Vec<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    cwd: Option<PathBuf>,
-    #[serde(default = "default_restart")]
-    restart: Restart,
-    #[serde(default)]
-    backoff: RawBackoff,
-    #[serde(default)]
-    start_limit: RawStartLimit,
-    depends_on: Option<toml::Spanned<BTreeMap<String, Condition>>>,
-    #[serde(default)]
-    ready: Option<toml::Spanned<RawReady>>,
-    #[serde(default = "default_ready_timeout")]
-    ready_timeout_s: f64,
-    #[serde(default)]
-    stop_signal: Option<toml::Spanned<String>>,
-    #[serde(default = "default_stop_timeout")]
-    stop_timeout_s: f64,
-    #[serde(default)]
-    rlimits: Option<toml::Spanned<BTreeMap<String, u64>>>,
-    health: Option<toml::Spanned<RawHealth>>,
-    #[serde(default)]
-    log: RawLog,
-}
-
-fn default_restart() -> Restart {
-    Restart::OnFailure
-}
-fn default_ready_timeout() -> f64 {
-    30.0
-}
-fn default_stop_timeout() -> f64 {
-    10.0
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawBackoff {
-    initial_ms: u64,
-    factor: f64,
-    max_ms: u64,
-    jitter: f64,
-    reset_after_s: f64,
-}
-
-impl Default for RawBackoff {
-    fn default() -> Self {
-        RawBackoff {
-            initial_ms: 100,
-            factor: 2.0,
-            max_ms: 30_000,
-            jitter: 0.1,
-            reset_after_s: 10.0,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawStartLimit {
-    burst: u32,
-    interval_s: f64,
-}
-
-impl Default for RawStartLimit {
-    fn default() -> Self {
-        RawStartLimit {
-            burst: 5,
-            interval_s: 10.0,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawReady {
-    Word(String),
-    Probe { connect: String },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    exec: Option<Vec<String>>,
-    connect: Option<String>,
-    #[serde(default = "default_health_interval")]
-    interval_s: f64,
-    #[serde(default = "default_health_timeout")]
-    timeout_s: f64,
-    #[serde(default = "default_health_threshold")]
-    threshold: u32,
-}
-
-fn default_health_interval() -> f64 {
-    10.0
-}
-fn default_health_timeout() -> f64 {
-    5.0
-}
-fn default_health_threshold() -> u32 {
-    3
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLog {
-    max_bytes: u64,
-    files: u32,
-}
-
-impl Default for RawLog {
-    fn default() -> Self {
-        RawLog {
-            max_bytes: 1 << 20,
-            files: 3,
-        }
-    }
-}
-
-/// A config error: `FILE:LINE: reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file.
-    pub file: PathBuf,
-    /// The line, from 1 (0 when the file could not be read).
-    pub line: usize,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.reason)
-        } else {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
-        }
-    }
-}
-
-/// Reads and validates the config at `path`.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        line: 0,
-        reason: format!("cannot read: {e}"),
-    })?;
-    parse(&text, path)
-}
-
-fn secs(s: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(s).ok()
-}
-
-/// Parses and validates a config; `origin` names the file in errors.
-pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let err = |offset: usize, reason: String| ConfigError {
-        file: origin.to_path_buf(),
-        line: line_of(offset),
-        reason,
-    };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let at = e.span().map_or(0, |s| s.start);
-        err(at, e.message().trim().replace('\n', "; "))
-    })?;
-    let mut services = BTreeMap::new();
-    for (name, spanned) in &raw.service {
-        let at = spanned.span().start;
-        let raw = spanned.get_ref();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(err(
-                at,
-                format!("service name {name:?}: use letters, digits, - _ ."),
-            ));
-        }
-        if raw.command.get_ref().is_empty() {
-            return Err(err(
-                raw.command.span().start,
-                format!("service {name}: command is empty"),
-            ));
-        }
-        let ready = match raw.ready.as_ref().map(|r| (r.span().start, r.get_ref())) {
-            None => Ready::None,
-            Some((_, RawReady::Word(w))) if w == "none" => Ready::None,
-            Some((_, RawReady::Word(w))) if w == "notify" => Ready::Notify,
-            Some((_, RawReady::Probe { connect })) => Ready::Connect(connect.clone()),
-            Some((at, RawReady::Word(w))) => {
-                return Err(err(
-                    at,
-                    format!(
-                        "service {name}: ready {w:?}: use \"none\", \"notify\" or {{ connect = \"HOST:PORT\" }}"
-                    ),
-                ));
-            }
-        };
-        let stop_signal = match &raw.stop_signal {
-            None => Signal::SIGTERM,
-            Some(s) => {
-                let word = s.get_ref();
-                let full = if word.starts_with("SIG") {
-                    word.clone()
-                } else {
-                    format!("SIG{word}")
-                };
-                Signal::from_str(&full).map_err(|_| {
-                    err(
-                        s.span().start,
-                        format!("service {name}: unknown stop_signal {word:?}"),
-                    )
-                })?
-            }
-        };
-        let mut rlimits = Vec::new();
-        if let Some(r) = &raw.rlimits {
-            for (key, &value) in r.get_ref() {
-                let resource = match key.as_str() {
-                    "nofile" => Resource::RLIMIT_NOFILE,
-                    "nproc" => Resource::RLIMIT_NPROC,
-                    "core" => Resource::RLIMIT_CORE,
-                    "as" => Resource::RLIMIT_AS,
-                    "cpu" => Resource::RLIMIT_CPU,
-                    "fsize" => Resource::RLIMIT_FSIZE,
-                    "stack" => Resource::RLIMIT_STACK,
-                    "memlock" => Resource::RLIMIT_MEMLOCK,
-                    _ => {
-                        return Err(err(
-                            r.span().start,
-                            format!(
-                                "service {name}: unknown rlimit {key:?} (nofile, nproc, core, as, cpu, fsize, stack, memlock)"
-                            ),
-                        ));
-                    }
-                };
-                rlimits.push((resource, value));
-            }
-        }
-        let health = match &raw.health {
-            None => None,
-            Some(h) => {
-                let at = h.span().start;
-                let h = h.get_ref();
-                let check = match (&h.exec, &h.connect) {
-                    (Some(cmd), None) if !cmd.is_empty() => Probe::Exec(cmd.clone()),
-                    (None, Some(addr)) => Probe::Connect(addr.clone()),
-                    _ => {
-                        return Err(err(
-                            at,
-                            format!(
-                                "service {name}: health needs exactly one of exec = [..] or connect = \"..\""
-                            ),
-                        ));
-                    }
-                };
-                let (Some(interval), Some(timeout)) = (secs(h.interval_s), secs(h.timeout_s))
-                else {
-                    return Err(err(
-                        at,
-                        format!(
-                            "service {name}: health interval_s and timeout_s must be durations"
-                        ),
-                    ));
-                };
-                if h.threshold == 0 || interval.is_zero() {
-                    return Err(err(
-                        at,
-                        format!("service {name}: health threshold and interval_s must be above 0"),
-                    ));
-                }
-                Some(Health {
-                    check,
-                    interval,
-                    timeout,
-                    threshold: h.threshold,
-                })
-            }
-        };
-        let b = &raw.backoff;
-        let bad_backoff =
-            !(b.factor >= 1.0) || !(0.0..1.0).contains(&b.jitter) || b.initial_ms > b.max_ms;
-        let (Some(reset_after), Some(interval), Some(ready_timeout), Some(stop_timeout)) = (
-            secs(b.reset_after_s),
-            secs(raw.start_limit.interval_s),
-            secs(raw.ready_timeout_s),
-            secs(raw.stop_timeout_s),
-        ) else {
-            return Err(err(
-                at,
-                format!("service {name}: a duration is negative or not a number"),
-            ));
-        };
-        if bad_backoff {
-            return Err(err(
-                at,
-                format!(
-                    "service {name}: backoff needs factor >= 1, 0 <= jitter < 1, initial_ms <= max_ms"
-                ),
-            ));
-        }
-        if raw.start_limit.burst == 0 || raw.log.files == 0 || raw.log.max_bytes == 0 {
-            return Err(err(
-                at,
-                format!(
-                    "service {name}: start_limit.burst, log.files and log.max_bytes must be above 0"
-                ),
-            ));
-        }
-        services.insert(
-            name.clone(),
-            Service {
-                name: name.clone(),
-                command: raw.command.get_ref().clone(),
-                env: raw.env.clone(),
-                cwd: raw.cwd.clone(),
-                restart: raw.restart,
-                backoff: BackoffPolicy {
-                    initial: Duration::from_millis(b.initial_ms),
-                    factor: b.factor,
-                    max: Duration::from_millis(b.max_ms),
-                    jitter: b.jitter,
-                    reset_after,
-                },
-                start_limit: (raw.start_limit.burst, interval),
-                depends_on: raw
-                    .depends_on
-                    .as_ref()
-                    .map(|d| d.get_ref().clone())
-                    .unwrap_or_default(),
-                ready,
-                ready_timeout,
-                stop_signal,
-                stop_timeout,
-                rlimits,
-                health,
-                log: (raw.log.max_bytes, raw.log.files),
-            },
-        );
-    }
-    // Every dependency must exist, and the graph must have no cycle.
-    for (name, spanned) in &raw.service {
-        let Some(deps) = &spanned.get_ref().depends_on else {
-            continue;
-        };
-        for dep in deps.get_ref().keys() {
-            if !services.contains_key(dep) {
-                return Err(err(
-                    deps.span().start,
-                    format!("service {name} depends on {dep:?}, which is not defined"),
-                ));
-            }
-        }
-    }
-    let config = Config { services };
-    if let Some(cycle) = config.find_cycle() {
-        let at = raw.service[&cycle[0]]
-            .get_ref()
-            .depends_on
-            .as_ref()
-            .map_or(0, |d| d.span().start);
-        return Err(err(at, format!("dependency cycle: {}", cycle.join(" -> "))));
-    }
-    Ok(config)
-}
-
-impl Config {
-    /// A start order: every service after what it depends on, ties broken by name.
-    pub fn start_order(&self) -> Vec<String> {
-        let mut order = Vec::new();
-        let mut done = BTreeSet::new();
-        while done.len() < self.services.len() {
-            let next = self
-                .services
-                .values()
-                .find(|s| !done.contains(&s.name) && s.depends_on.keys().all(|d| done.contains(d)));
-            let Some(next) = next else { break }; // a cycle: refused at load
-            done.insert(next.name.clone());
-            order.push(next.name.clone());
-        }
-        order
-    }
-
-    fn find_cycle(&self) -> Option<Vec<String>> {
-        // Depth-first search; a service met again on the current path closes a cycle.
-        fn visit<'a>(
-            c: &'a Config,
-            name: &'a str,
-            path: &mut Vec<&'a str>,
-            done: &mut BTreeSet<&'a str>,
-        ) -> Option<Vec<String>> {
-            if let Some(i) = path.iter().position(|&p| p == name) {
-                let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
-                cycle.push(name.to_string());
-                return Some(cycle);
-            }
-            if !done.insert(name) {
-                return None;
-            }
-            path.push(name);
-            for dep in c.services[name].depends_on.keys() {
-                if let Some(cycle) = visit(c, dep, path, done) {
-                    return Some(cycle);
-                }
-            }
-            path.pop();
-            None
-        }
-        let mut done = BTreeSet::new();
-        for name in self.services.keys() {
-            if let Some(cycle) = visit(self, name, &mut Vec::new(), &mut done) {
-                return Some(cycle);
-            }
-        }
-        None
-    }
-}
+use crate::backoff::{Backoff, Decision, wants_restart};
+use crate::config::{Condition, HealthCheck, Ready, Restart, Service};
+use crate::readiness::{NotifySocket, probe_connect};
+use crate::reaper;
 
 // ---------------------------------------------------------------------------------------------
 // Logs: timestamped lines, rotated by size
@@ -719,78 +170,6 @@ fn timestamp(t: SystemTime) -> String {
         rem % 60,
         d.subsec_millis()
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Backoff and the start limit
-// ---------------------------------------------------------------------------------------------
-
-/// What to do after a death.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Decision {
-    /// Restart after this delay.
-    RestartAfter(Duration),
-    /// The start limit is hit: give up.
-    Failed,
-}
-
-/// The restart state of one service.
-#[derive(Debug)]
-pub struct Backoff {
-    policy: BackoffPolicy,
-    limit: (u32, Duration),
-    next: Duration,
-    deaths: VecDeque<Instant>,
-    rng: u64,
-}
-
-impl Backoff {
-    /// A fresh state.
-    pub fn new(policy: BackoffPolicy, limit: (u32, Duration)) -> Backoff {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64;
-        Backoff {
-            policy,
-            limit,
-            next: policy.initial,
-            deaths: VecDeque::new(),
-            rng: seed | 1,
-        }
-    }
-
-    /// A death at `now` after a run of `ran_for`.
-    pub fn on_exit(&mut self, now: Instant, ran_for: Duration) -> Decision {
-        if ran_for >= self.policy.reset_after {
-            self.next = self.policy.initial; // a stable run: forgive the past
-        }
-        self.deaths.push_back(now);
-        while self
-            .deaths
-            .front()
-            .is_some_and(|&t| now.duration_since(t) > self.limit.1)
-        {
-            self.deaths.pop_front();
-        }
-        if self.deaths.len() >= self.limit.0 as usize {
-            return Decision::Failed;
-        }
-        let base = self.next;
-        self.next = base.mul_f64(self.policy.factor).min(self.policy.max);
-        // xorshift64: enough randomness to spread restarts of many services apart.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let unit = (self.rng >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
-        Decision::RestartAfter(base.mul_f64(1.0 + self.policy.jitter * (2.0 * unit - 1.0)))
-    }
-
-    /// Forgets the deaths (a manual start).
-    pub fn reset(&mut self) {
-        self.next = self.policy.initial;
-        self.deaths.clear();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -986,8 +365,9 @@ struct Svc {
     health_next: Option<Instant>,
     health_run: Option<(Pid, Instant)>,
     health_failures: u32,
-    notify: Option<UnixDatagram>,
-    notify_path: Option<PathBuf>,
+    notify: Option<NotifySocket>,
+    /// A pidfd of the main process: readable once it has ended.
+    pidfd: Option<OwnedFd>,
     status_text: String,
     pipes: Vec<(OwnedFd, &'static str, Vec<u8>)>,
     log: Option<RotatingLog>,
@@ -1000,6 +380,7 @@ enum Token {
     Conn(usize),
     Notify(String),
     Pipe(String, usize),
+    Pidfd,
 }
 
 struct Conn {
@@ -1051,35 +432,11 @@ fn failed_exit(status: WaitStatus) -> bool {
     !matches!(status, WaitStatus::Exited(_, 0))
 }
 
-/// Reads `/proc/PID/stat`: (state, ppid, pgid). The command name may hold spaces and
-/// parentheses, so the fields are counted after the last `)`.
-fn proc_stat(pid: i32) -> Option<(char, i32, i32)> {
+/// The parent of `pid`, from `/proc/PID/stat` (counted after the last `)`: the command name
+/// may hold spaces and parentheses).
+fn parent_of(pid: Pid) -> Option<i32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut f = rest.split(' ');
-    let state = f.next()?.chars().next()?;
-    let ppid = f.next()?.parse().ok()?;
-    let pgid = f.next()?.parse().ok()?;
-    Some((state, ppid, pgid))
-}
-
-fn all_pids() -> Vec<i32> {
-    fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `SVD_SERVICE=NAME` in a process's environment: how a process that left the service's
-/// process group (it daemonized) is still known to belong to it.
-fn tagged(pid: i32, name: &str) -> bool {
-    let want = format!("SVD_SERVICE={name}");
-    fs::read(format!("/proc/{pid}/environ"))
-        .map(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
-        .unwrap_or(false)
+    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
 }
 
 impl Svc {
@@ -1105,7 +462,7 @@ impl Svc {
             health_run: None,
             health_failures: 0,
             notify: None,
-            notify_path: None,
+            pidfd: None,
             status_text: String::new(),
             pipes: Vec::new(),
             log: None,
@@ -1113,33 +470,20 @@ impl Svc {
         }
     }
 
-    /// Every live process of the service: its process group, and svd's children that carry its
-    /// tag (re-parented to svd, the subreaper, after they daemonized).
-    fn processes(&self, me: Pid) -> Vec<Pid> {
-        let mut found = Vec::new();
-        for pid in all_pids() {
-            let Some((state, ppid, pgid)) = proc_stat(pid) else {
-                continue;
-            };
-            if state == 'Z' {
-                continue; // reaped soon by the SIGCHLD handler
-            }
-            let in_group = self.pgid.is_some_and(|g| g.as_raw() == pgid);
-            let adopted = ppid == me.as_raw()
-                && self.health_run.is_none_or(|(h, _)| h.as_raw() != pid)
-                && tagged(pid, &self.def.name);
-            if in_group || adopted {
-                found.push(Pid::from_raw(pid));
-            }
-        }
-        found
+    /// Every live process of the service: its process group, and the descendants of svd that
+    /// carry its tag (a daemon that left the group, re-parented to svd, the subreaper).
+    fn processes(&self) -> Vec<Pid> {
+        self.pgid
+            .map_or_else(Vec::new, |g| reaper::group_members(g, &self.def.name))
     }
 
-    fn signal_all(&self, me: Pid, sig: Signal) {
+    /// `sig` to every process of the service. Not `reaper::stop_group`: that one waits for the
+    /// group to die, and svd's one loop must keep serving while a service stops.
+    fn signal_all(&self, sig: Signal) {
         if let Some(pgid) = self.pgid {
             let _ = killpg(pgid, sig);
         }
-        for pid in self.processes(me) {
+        for pid in self.processes() {
             let _ = kill(pid, sig);
         }
     }
@@ -1222,31 +566,18 @@ impl Supervisor {
         let mut cmd = Command::new(&def.command[0]);
         cmd.args(&def.command[1..])
             .envs(&def.env)
-            .env("SVD_SERVICE", name)
             .stdin(Stdio::null());
         if let Some(cwd) = &def.cwd {
             cmd.current_dir(cwd);
         }
-        // Its own process group: one killpg reaches the service and its children.
-        cmd.process_group(0);
         if def.ready == Ready::Notify && svc.notify.is_none() {
-            let path = notify_dir.join(name);
-            let _ = fs::remove_file(&path);
-            match UnixDatagram::bind(&path).and_then(|s| {
-                s.set_nonblocking(true)?;
-                // SO_PASSCRED: the kernel attaches the sender's pid to every message.
-                setsockopt(&s, sockopt::PassCred, &true).map_err(io::Error::from)?;
-                Ok(s)
-            }) {
-                Ok(s) => {
-                    svc.notify = Some(s);
-                    svc.notify_path = Some(path);
-                }
+            match NotifySocket::bind(&notify_dir, name) {
+                Ok(s) => svc.notify = Some(s),
                 Err(e) => event!("{name} cannot bind its notify socket: {e}"),
             }
         }
-        if let Some(path) = &svc.notify_path {
-            cmd.env("NOTIFY_SOCKET", path);
+        if let Some(n) = &svc.notify {
+            cmd.env("NOTIFY_SOCKET", n.path());
         } else {
             cmd.env_remove("NOTIFY_SOCKET");
         }
@@ -1259,16 +590,20 @@ impl Supervisor {
             Err(e) => return self.spawn_failed(name, now, e),
         };
         cmd.stdout(out_w).stderr(err_w);
-        prepare_child(&mut cmd, def.rlimits.clone());
-        let child = cmd.spawn();
+        unblock_signals_in_child(&mut cmd);
+        reaper::set_rlimits(&mut cmd, &def.rlimits);
+        // Its own process group and its tag: one killpg reaches the service and its helpers,
+        // the tag finds those that leave the group.
+        let child = reaper::spawn_in_group(&mut cmd, name);
         drop(cmd); // closes our copies of the pipes' write ends: EOF comes when the service's do
         let svc = self.services.get_mut(name).expect("known service");
-        let child = match child {
+        let (child, pidfd) = match child {
             Ok(c) => c,
             Err(e) => return self.spawn_failed(name, now, e),
         };
         let pid = Pid::from_raw(child.id() as i32);
-        drop(child); // reaped by the SIGCHLD handler with waitpid(-1), like every child
+        drop(child); // reaped with every other child by reaper::reap_children
+        svc.pidfd = Some(pidfd);
         for (r, stream) in [
             (OwnedFd::from(out_r), "stdout"),
             (OwnedFd::from(err_r), "stderr"),
@@ -1318,7 +653,7 @@ impl Supervisor {
             svc.last_exit = Some("spawn-error".into());
             svc.started_at = Some(now);
         }
-        self.after_death(name, now, true);
+        self.after_death(name, now, None);
     }
 
     fn mark_ready(&mut self, name: &str, now: Instant) {
@@ -1342,7 +677,6 @@ impl Supervisor {
     }
 
     fn begin_stop(&mut self, name: &str, now: Instant) {
-        let me = self.me;
         let Some(svc) = self.services.get_mut(name) else {
             return;
         };
@@ -1358,7 +692,7 @@ impl Supervisor {
             State::Stopping => {}
             State::Starting | State::Ready | State::Running => {
                 event!("{name} stopping");
-                svc.signal_all(me, svc.def.stop_signal);
+                svc.signal_all(svc.def.stop_signal);
                 svc.stop_deadline = Some(now + svc.def.stop_timeout);
                 svc.ready_deadline = None;
                 svc.next_probe = None;
@@ -1372,11 +706,10 @@ impl Supervisor {
     /// A stopping service is down once its main process is reaped and none of its processes
     /// is left.
     fn check_stopped(&mut self, name: &str, now: Instant) {
-        let me = self.me;
         let Some(svc) = self.services.get_mut(name) else {
             return;
         };
-        if svc.state != State::Stopping || svc.main.is_some() || !svc.processes(me).is_empty() {
+        if svc.state != State::Stopping || svc.main.is_some() || !svc.processes().is_empty() {
             return;
         }
         svc.stop_deadline = None;
@@ -1400,9 +733,7 @@ impl Supervisor {
                 }
             }
             AfterStop::Remove => {
-                if let Some(p) = &svc.notify_path {
-                    let _ = fs::remove_file(p);
-                }
+                // Dropping the service drops its notify socket, which removes the file.
                 self.services.remove(name);
                 self.metrics.remove(name);
                 self.order.retain(|n| n != name);
@@ -1417,19 +748,24 @@ impl Supervisor {
         let me = self.me;
         let svc = self.services.get_mut(name).expect("known service");
         svc.main = None;
+        svc.pidfd = None;
         svc.last_exit = Some(describe(status));
         // A service that daemonized: its main process exited, but a process of it lives on,
         // re-parented to us. Track that one as the service.
         let survivors: Vec<Pid> = svc
-            .processes(me)
+            .processes()
             .into_iter()
-            .filter(|&p| proc_stat(p.as_raw()).is_some_and(|(_, ppid, _)| ppid == me.as_raw()))
+            .filter(|&p| parent_of(p) == Some(me.as_raw()))
             .collect();
         if svc.state != State::Stopping
             && !failed_exit(status)
             && let Some(&adopted) = survivors.first()
         {
             svc.main = Some(adopted);
+            // A pidfd for the adopted process too: its end wakes the loop like the first one's.
+            svc.pidfd = rustix::process::Pid::from_raw(adopted.as_raw()).and_then(|p| {
+                rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+            });
             event!(
                 "{name} main process exited {}; tracking pid {adopted}",
                 describe(status)
@@ -1442,13 +778,13 @@ impl Supervisor {
         }
         event!("{name} exited {}", describe(status));
         // What the main process left in its group goes with it.
-        svc.signal_all(me, Signal::SIGKILL);
+        svc.signal_all(Signal::SIGKILL);
         svc.pgid = None;
-        let crashed = failed_exit(status);
-        self.after_death(name, now, crashed);
+        self.after_death(name, now, Some(status));
     }
 
-    fn after_death(&mut self, name: &str, now: Instant, crashed: bool) {
+    /// The service is down on its own (`status` is `None` when it could not even be spawned).
+    fn after_death(&mut self, name: &str, now: Instant, status: Option<WaitStatus>) {
         let svc = self.services.get_mut(name).expect("known service");
         svc.ready_deadline = None;
         svc.next_probe = None;
@@ -1458,10 +794,9 @@ impl Supervisor {
             .map_or(Duration::ZERO, |t| now.duration_since(t));
         let restart = svc.wanted
             && !self.shutting_down
-            && match svc.def.restart {
-                Restart::Always => true,
-                Restart::OnFailure => crashed,
-                Restart::Never => false,
+            && match status {
+                Some(status) => wants_restart(svc.def.restart, &status),
+                None => svc.def.restart != Restart::Never,
             };
         if !restart {
             let restart_after = svc.after_stop == AfterStop::Start;
@@ -1471,7 +806,7 @@ impl Supervisor {
         }
         match svc.backoff.on_exit(now, ran_for) {
             Decision::Failed => {
-                let (burst, interval) = svc.def.start_limit;
+                let (burst, interval) = (svc.def.start_limit.burst, svc.def.start_limit.interval);
                 svc.wanted = false;
                 // The metrics first: whoever reads the event line and then scrapes sees them.
                 self.metrics
@@ -1543,14 +878,14 @@ impl Supervisor {
         };
         svc.health_next = None;
         match &h.check {
-            Probe::Exec(argv) => {
+            HealthCheck::Exec(argv) => {
                 let mut cmd = Command::new(&argv[0]);
                 cmd.args(&argv[1..])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .process_group(0);
-                prepare_child(&mut cmd, Vec::new());
+                unblock_signals_in_child(&mut cmd);
                 let child = cmd.spawn();
                 match child {
                     Ok(c) => svc.health_run = Some((Pid::from_raw(c.id() as i32), now + h.timeout)),
@@ -1560,8 +895,10 @@ impl Supervisor {
                     }
                 }
             }
-            Probe::Connect(addr) => {
-                let ok = connect_once(addr, h.timeout);
+            HealthCheck::Connect(addr) => {
+                // A short, bounded attempt: the loop must not wait long for one check.
+                let ok =
+                    probe_connect(addr, now + h.timeout.min(Duration::from_millis(100))).is_ok();
                 self.health_result(name, ok, now);
             }
         }
@@ -1586,7 +923,6 @@ impl Supervisor {
     }
 
     fn fire_timers(&mut self, now: Instant) {
-        let me = self.me;
         let names: Vec<String> = self.services.keys().cloned().collect();
         for name in names {
             let Some(svc) = self.services.get_mut(&name) else {
@@ -1608,7 +944,7 @@ impl Supervisor {
                     "{name} did not stop within {}s: SIGKILL",
                     svc.def.stop_timeout.as_secs_f64()
                 );
-                svc.signal_all(me, Signal::SIGKILL);
+                svc.signal_all(Signal::SIGKILL);
                 continue;
             }
             if svc.ready_deadline.is_some_and(|t| t <= now) {
@@ -1625,7 +961,8 @@ impl Supervisor {
                 let Ready::Connect(addr) = svc.def.ready.clone() else {
                     continue;
                 };
-                if connect_once(&addr, Duration::from_millis(200)) {
+                // One attempt (the deadline is now); the timer tries again in 50 ms.
+                if probe_connect(&addr, Instant::now()).is_ok() {
                     self.mark_ready(&name, now);
                 } else if let Some(svc) = self.services.get_mut(&name) {
                     svc.next_probe = Some(now + Duration::from_millis(50));
@@ -1649,17 +986,7 @@ impl Supervisor {
     /// Reaps every child that ended: service main processes, health checks, and orphans that
     /// the kernel re-parented to us.
     fn reap(&mut self, now: Instant) {
-        loop {
-            let status = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
-                Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    event!("waitpid failed: {e}");
-                    break;
-                }
-                Ok(s) => s,
-            };
-            let Some(pid) = status.pid() else { continue };
+        for (pid, status) in reaper::reap_children() {
             let main = self
                 .services
                 .iter()
@@ -1690,62 +1017,32 @@ impl Supervisor {
     }
 
     fn read_notify(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some(sock) = &svc.notify else { return };
+        let notices = sock.recv().unwrap_or_default();
         let mut ready = false;
-        {
-            let Some(svc) = self.services.get_mut(name) else {
-                return;
-            };
-            let Some(sock) = &svc.notify else { return };
-            loop {
-                let mut buf = [0u8; 4096];
-                let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
-                let mut iov = [IoSliceMut::new(&mut buf)];
-                let (len, sender) = match recvmsg::<UnixAddr>(
-                    sock.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut cmsg),
-                    MsgFlags::MSG_DONTWAIT,
-                ) {
-                    Ok(msg) => {
-                        let mut sender = None;
-                        if let Ok(cmsgs) = msg.cmsgs() {
-                            for c in cmsgs {
-                                if let ControlMessageOwned::ScmCredentials(cred) = c {
-                                    sender = Some(cred.pid());
-                                }
-                            }
-                        }
-                        (msg.bytes, sender)
-                    }
-                    Err(Errno::EAGAIN) => break,
-                    Err(Errno::EINTR) => continue,
-                    Err(_) => break,
-                };
-                // Only the service's own processes may speak for it: the kernel-checked pid
-                // of the sender must be in the service's process group.
-                let ours = sender.is_some_and(|pid| {
-                    proc_stat(pid)
-                        .is_some_and(|(_, _, pgid)| svc.pgid.is_some_and(|g| g.as_raw() == pgid))
-                        || tagged(pid, name)
-                });
-                let text = String::from_utf8_lossy(&buf[..len]).into_owned();
-                if !ours {
-                    event!(
-                        "{name}: ignored a notification from pid {sender:?}, not one of the service's processes"
-                    );
-                    continue;
-                }
-                for line in text.lines() {
-                    if line == "READY=1" {
-                        ready = true;
-                    } else if let Some(s) = line.strip_prefix("STATUS=") {
-                        svc.status_text = s.to_string();
-                        event!("{name} status: {s}");
-                    } else if line == "STOPPING=1" {
-                        event!("{name} says it is stopping");
-                    }
-                }
+        for notice in notices {
+            // Only the service's own processes may speak for it: the sender's pid, which the
+            // kernel attached, must be one of them.
+            let ours = svc.pgid.is_some_and(|g| notice.from_group(g))
+                || svc.processes().contains(&notice.pid);
+            if !ours {
+                event!(
+                    "{name}: ignored a notification from pid {}, not one of the service's processes",
+                    notice.pid
+                );
+                continue;
             }
+            if let Some(status) = notice.get("STATUS") {
+                svc.status_text = status.to_string();
+                event!("{name} status: {status}");
+            }
+            if notice.get("STOPPING") == Some("1") {
+                event!("{name} says it is stopping");
+            }
+            ready |= notice.is_ready();
         }
         if ready {
             self.mark_ready(name, now);
@@ -1783,7 +1080,12 @@ impl Supervisor {
             }
         }
         if svc.log.is_none() {
-            match RotatingLog::open(&self.log_dir, name, svc.def.log.0, svc.def.log.1) {
+            match RotatingLog::open(
+                &self.log_dir,
+                name,
+                svc.def.log.max_bytes,
+                svc.def.log.files,
+            ) {
                 Ok(l) => svc.log = Some(l),
                 Err(e) => event!(
                     "{name} cannot open its log in {}: {e}",
@@ -2041,7 +1343,7 @@ impl Supervisor {
     }
 
     fn reload(&mut self, now: Instant) -> Result<String, String> {
-        let new = load(&self.config_path).map_err(|e| {
+        let new = crate::config::load(&self.config_path).map_err(|e| {
             event!("reload refused, keeping the old config: {e}");
             format!("reload refused: {e}")
         })?;
@@ -2067,11 +1369,8 @@ impl Supervisor {
                     svc.def = def.clone();
                     svc.backoff = Backoff::new(def.backoff, def.start_limit);
                     svc.log = None; // reopened with the new rotation policy
-                    if svc.notify.is_some() && def.ready != Ready::Notify {
+                    if def.ready != Ready::Notify {
                         svc.notify = None;
-                        if let Some(p) = svc.notify_path.take() {
-                            let _ = fs::remove_file(p);
-                        }
                     }
                     svc.after_stop = AfterStop::Start;
                     changed.push(name.clone());
@@ -2123,6 +1422,10 @@ impl Supervisor {
                     fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Notify(name.clone()));
                 }
+                if let Some(fd) = &s.pidfd {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    tokens.push(Token::Pidfd);
+                }
                 for (i, (fd, _, _)) in s.pipes.iter().enumerate() {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pipe(name.clone(), i));
@@ -2144,7 +1447,8 @@ impl Supervisor {
         // service's list does not shift the ones still to read.
         for &i in ready.iter().rev() {
             match &tokens[i] {
-                Token::Signal => {}
+                // Handled below, once every pipe is drained.
+                Token::Signal | Token::Pidfd => {}
                 Token::Listener => self.accept(),
                 Token::Conn(id) => self.read_conn(*id, now),
                 Token::Notify(name) => {
@@ -2184,6 +1488,10 @@ impl Supervisor {
             // SIGCHLD coalesces; reaping again is cheap and never misses a death.
             self.reap(now);
         }
+        // A readable pidfd: a service's main process ended (its SIGCHLD may still be queued).
+        if ready.iter().any(|&i| matches!(tokens[i], Token::Pidfd)) {
+            self.reap(now);
+        }
         self.fire_timers(Instant::now());
         self.advance(Instant::now());
         Ok(())
@@ -2202,37 +1510,22 @@ impl Supervisor {
 // The two programs
 // ---------------------------------------------------------------------------------------------
 
-/// What runs in the child between fork and exec: an empty signal mask (svd blocks the signals
-/// it reads from its signalfd, and a mask survives fork and exec: a service would otherwise
-/// never see SIGTERM), then the service's resource limits.
-fn prepare_child(cmd: &mut Command, limits: Vec<(Resource, u64)>) {
-    // SAFETY: between fork and exec the closure only calls sigprocmask(2) and setrlimit(2),
-    // system calls that are async-signal-safe; it allocates nothing (the Vec was built before).
+/// Empties the signal mask in the child between fork and exec: svd blocks the signals it
+/// reads from its signalfd, a mask survives fork and execve, and a service started with
+/// SIGTERM blocked would never see its stop signal.
+fn unblock_signals_in_child(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls sigprocmask(2), a system
+    // call that is async-signal-safe; it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || {
+        cmd.pre_exec(|| {
             nix::sys::signal::sigprocmask(
                 nix::sys::signal::SigmaskHow::SIG_SETMASK,
                 Some(&SigSet::empty()),
                 None,
             )
-            .map_err(io::Error::from)?;
-            for &(resource, value) in &limits {
-                setrlimit(resource, value, value).map_err(io::Error::from)?;
-            }
-            Ok(())
+            .map_err(io::Error::from)
         });
     }
-}
-
-fn connect_once(addr: &str, timeout: Duration) -> bool {
-    if addr.starts_with('/') {
-        return UnixStream::connect(addr).is_ok();
-    }
-    use std::net::ToSocketAddrs;
-    let Ok(mut addrs) = addr.to_socket_addrs() else {
-        return false;
-    };
-    addrs.any(|a| TcpStream::connect_timeout(&a, timeout).is_ok())
 }
 
 fn runtime_dir() -> PathBuf {
@@ -2318,7 +1611,7 @@ pub fn svd_main(args: Vec<String>) -> ExitCode {
 
 fn run(args: Args) -> Result<ExitCode, String> {
     // Nothing starts until the whole config is valid.
-    let config = match load(&args.config) {
+    let config = match crate::config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("svd: {e}");
@@ -2341,8 +1634,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
     // A child subreaper: orphans of our services come back to us, not to init.
-    nix::sys::prctl::set_child_subreaper(true)
-        .map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
+    reaper::become_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
 
     fs::create_dir_all(&args.log_dir)
         .map_err(|e| format!("log dir {}: {e}", args.log_dir.display()))?;

@@ -713,7 +713,7 @@ fn a_bad_config_is_refused_with_file_line_and_reason_and_nothing_starts() {
         (
             "[service.a]\ncommand = [\"true\"]\n\n[service.b]\ncommand = [\"true\"]\ndepends_on = { c = \"ready\" }\n",
             ":6:",
-            "\"c\"",
+            "depends on `c`",
         ),
         (
             "[service.a]\ncommand = [\"true\"]\ndepends_on = { b = \"started\" }\n[service.b]\ncommand = [\"true\"]\ndepends_on = { a = \"started\" }\n",
