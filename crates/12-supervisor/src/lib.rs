@@ -35,3 +35,11 @@ pub mod backoff;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/12-supervisor/backoff.rs"]
 pub mod backoff;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/logs.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod logs;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/logs.rs"]
+pub mod logs;
