@@ -37,6 +37,22 @@ pub mod backoff;
 pub mod backoff;
 
 #[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/logs.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod logs;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/logs.rs"]
+pub mod logs;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/12-supervisor/control.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod control;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/12-supervisor/control.rs"]
+pub mod control;
+
+#[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/12-supervisor/svd.rs"]
 #[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
 pub mod svd;
