@@ -39,23 +39,22 @@
 //! Chapter: `docs/src/12-supervisor.md#svd`. Check it with `cargo xtask check supervisor/svd`.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{getsockopt, sockopt};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use prometheus_client::metrics::counter::Counter;
@@ -66,111 +65,10 @@ use prometheus_client::registry::Registry;
 
 use crate::backoff::{Backoff, Decision, wants_restart};
 use crate::config::{Condition, HealthCheck, Ready, Restart, Service};
+use crate::control::{Conn, ControlSocket, Request};
+use crate::logs::{RotatingLog, Stream};
 use crate::readiness::{NotifySocket, probe_connect};
 use crate::reaper;
-
-// ---------------------------------------------------------------------------------------------
-// Logs: timestamped lines, rotated by size
-// ---------------------------------------------------------------------------------------------
-
-/// A log file rotated by size: `NAME.log`, then `NAME.log.1` (newest) to `NAME.log.N`.
-#[derive(Debug)]
-pub struct RotatingLog {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    max_bytes: u64,
-    files: u32,
-}
-
-impl RotatingLog {
-    /// Opens (appends to) `dir/NAME.log`.
-    pub fn open(dir: &Path, name: &str, max_bytes: u64, files: u32) -> io::Result<RotatingLog> {
-        let path = dir.join(format!("{name}.log"));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingLog {
-            path,
-            file,
-            size,
-            max_bytes,
-            files,
-        })
-    }
-
-    /// Writes one line (a `\n` is added), rotating first if it would not fit: a line is never
-    /// split between two files.
-    pub fn write_line(&mut self, stream: &str, line: &[u8]) -> io::Result<()> {
-        let mut record = format!("{} {stream} ", timestamp(SystemTime::now())).into_bytes();
-        record.extend_from_slice(line);
-        record.push(b'\n');
-        if self.size > 0 && self.size + record.len() as u64 > self.max_bytes {
-            self.rotate()?;
-        }
-        // One write(2) per line on an O_APPEND file: the line lands whole.
-        self.file.write_all(&record)?;
-        self.size += record.len() as u64;
-        Ok(())
-    }
-
-    fn rotated(&self, n: u32) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(format!(".{n}"));
-        PathBuf::from(p)
-    }
-
-    fn rotate(&mut self) -> io::Result<()> {
-        // NAME.log.N-1 -> NAME.log.N, ..., NAME.log -> NAME.log.1: the oldest falls off.
-        for n in (1..self.files).rev() {
-            let from = self.rotated(n);
-            if from.exists() {
-                fs::rename(&from, self.rotated(n + 1))?;
-            }
-        }
-        fs::rename(&self.path, self.rotated(1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        self.size = 0;
-        Ok(())
-    }
-
-    /// Every file, oldest first.
-    fn all_files(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = (1..=self.files)
-            .rev()
-            .map(|n| self.rotated(n))
-            .filter(|p| p.exists())
-            .collect();
-        v.push(self.path.clone());
-        v
-    }
-}
-
-/// `2026-11-25T17:00:00.123Z`, in UTC, without a date crate (days to civil date: H. Hinnant's
-/// algorithm).
-fn timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
@@ -369,7 +267,7 @@ struct Svc {
     /// A pidfd of the main process: readable once it has ended.
     pidfd: Option<OwnedFd>,
     status_text: String,
-    pipes: Vec<(OwnedFd, &'static str, Vec<u8>)>,
+    pipes: Vec<(OwnedFd, Stream, Vec<u8>)>,
     log: Option<RotatingLog>,
     followers: Vec<UnixStream>,
 }
@@ -377,17 +275,16 @@ struct Svc {
 enum Token {
     Signal,
     Listener,
-    Conn(usize),
     Notify(String),
     Pipe(String, usize),
     Pidfd,
 }
 
-struct Conn {
-    stream: UnixStream,
-    buf: Vec<u8>,
-    /// A start/stop/restart waiting for the service to get there: (service, verb).
-    waiting: Option<(String, String)>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Start,
+    Stop,
+    Restart,
 }
 
 struct Supervisor {
@@ -395,15 +292,14 @@ struct Supervisor {
     socket: PathBuf,
     notify_dir: PathBuf,
     log_dir: PathBuf,
-    allowed_uid: u32,
     services: BTreeMap<String, Svc>,
     order: Vec<String>,
-    conns: BTreeMap<usize, Conn>,
-    next_conn: usize,
+    /// Clients of start, stop and restart, answered once the service got there.
+    waiting: Vec<(Conn, String, Verb)>,
     shutting_down: bool,
     metrics: Metrics,
     signals: SignalFd,
-    listener: UnixListener,
+    listener: ControlSocket,
     me: Pid,
 }
 
@@ -605,8 +501,8 @@ impl Supervisor {
         drop(child); // reaped with every other child by reaper::reap_children
         svc.pidfd = Some(pidfd);
         for (r, stream) in [
-            (OwnedFd::from(out_r), "stdout"),
-            (OwnedFd::from(err_r), "stderr"),
+            (OwnedFd::from(out_r), Stream::Stdout),
+            (OwnedFd::from(err_r), Stream::Stderr),
         ] {
             let _ = nix::fcntl::fcntl(
                 &r,
@@ -1054,7 +950,7 @@ impl Supervisor {
             return;
         };
         let mut closed = false;
-        let mut lines: Vec<(&'static str, Vec<u8>)> = Vec::new();
+        let mut lines: Vec<(Stream, Vec<u8>)> = Vec::new();
         {
             let (fd, stream, partial) = &mut svc.pipes[idx];
             let mut buf = [0u8; 8192];
@@ -1068,7 +964,7 @@ impl Supervisor {
                         partial.extend_from_slice(&buf[..n]);
                         while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
                             let line: Vec<u8> = partial.drain(..=pos).collect();
-                            lines.push((stream, line[..line.len() - 1].to_vec()));
+                            lines.push((*stream, line[..line.len() - 1].to_vec()));
                         }
                     }
                     Err(Errno::EINTR) => continue,
@@ -1076,7 +972,7 @@ impl Supervisor {
                 }
             }
             if closed && !partial.is_empty() {
-                lines.push((stream, std::mem::take(partial)));
+                lines.push((*stream, std::mem::take(partial)));
             }
         }
         if svc.log.is_none() {
@@ -1110,90 +1006,33 @@ impl Supervisor {
         }
     }
 
-    fn accept(&mut self) {
-        loop {
-            let stream = match self.listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            // SO_PEERCRED: the uid of the process that connected, checked by the kernel.
-            let uid = getsockopt(&stream, sockopt::PeerCredentials)
-                .map(|c| c.uid())
-                .ok();
-            if uid != Some(self.allowed_uid) {
-                let mut s = &stream;
-                let _ = writeln!(
-                    s,
-                    "error permission denied: uid {} is not allowed (only uid {})",
-                    uid.map_or("?".to_string(), |u| u.to_string()),
-                    self.allowed_uid
+    fn accept(&mut self, now: Instant) {
+        let mut conn = match self.listener.accept() {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(refused)) => {
+                // The kernel's word (SO_PEERCRED), already answered by the control socket.
+                event!(
+                    "refused a control connection from uid {} (pid {})",
+                    refused.uid,
+                    refused.pid
                 );
-                event!("refused a control connection from uid {uid:?}");
-                continue;
+                return;
             }
-            if stream.set_nonblocking(true).is_err() {
-                continue;
+            Err(_) => return, // the client left before we took it
+        };
+        // svctl sends its line right after connecting: reading it here is short, and bounded
+        // by the socket's request timeout for a client that sends nothing.
+        match conn.read_request() {
+            Ok(request) => self.request(conn, request, now),
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                let _ = conn.reply_error(&e.to_string());
             }
-            let id = self.next_conn;
-            self.next_conn += 1;
-            self.conns.insert(
-                id,
-                Conn {
-                    stream,
-                    buf: Vec::new(),
-                    waiting: None,
-                },
-            );
+            Err(_) => {}
         }
     }
 
-    fn read_conn(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let mut buf = [0u8; 1024];
-        let line = loop {
-            match conn.stream.read(&mut buf) {
-                Ok(0) => {
-                    self.conns.remove(&id);
-                    return;
-                }
-                Ok(n) => {
-                    conn.buf.extend_from_slice(&buf[..n]);
-                    if let Some(pos) = conn.buf.iter().position(|&b| b == b'\n') {
-                        break String::from_utf8_lossy(&conn.buf[..pos]).trim().to_string();
-                    }
-                    if conn.buf.len() > 4096 {
-                        self.reply_close(id, "error request line too long");
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    self.conns.remove(&id);
-                    return;
-                }
-            }
-        };
-        self.request(id, &line, now);
-    }
-
-    fn reply_close(&mut self, id: usize, text: &str) {
-        if let Some(conn) = self.conns.remove(&id) {
-            let _ = conn.stream.set_nonblocking(false);
-            let _ = conn.stream.set_write_timeout(Some(Duration::from_secs(5)));
-            let mut s = &conn.stream;
-            let _ = s.write_all(text.as_bytes());
-            if !text.ends_with('\n') {
-                let _ = s.write_all(b"\n");
-            }
-        }
-    }
-
-    fn status_table(&self, now: Instant) -> String {
-        let mut out = String::from("ok\n");
+    fn status_lines(&self, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
         for name in &self.order {
             let s = &self.services[name];
             let pid = s
@@ -1205,8 +1044,8 @@ impl Supervisor {
                 _ => "-".to_string(),
             };
             let last = s.last_exit.clone().unwrap_or_else(|| "-".to_string());
-            out.push_str(&format!(
-                "{name} {} {pid} {uptime} {} {last}\n",
+            out.push(format!(
+                "{name} {} {pid} {uptime} {} {last}",
                 s.state.as_str(),
                 s.restarts
             ));
@@ -1214,131 +1053,130 @@ impl Supervisor {
         out
     }
 
-    fn request(&mut self, id: usize, line: &str, now: Instant) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if self.shutting_down && words.first() != Some(&"status") {
-            return self.reply_close(id, "error svd is shutting down");
+    fn request(&mut self, conn: Conn, request: Request, now: Instant) {
+        if self.shutting_down && request != Request::Status {
+            let _ = conn.reply_error("svd is shutting down");
+            return;
         }
-        match words.as_slice() {
-            ["status"] => {
-                let table = self.status_table(now);
-                self.reply_close(id, &table);
+        let (verb, name) = match request {
+            Request::Status => {
+                let _ = conn.reply_ok(&self.status_lines(now));
+                return;
             }
-            [verb @ ("start" | "stop" | "restart"), name] => {
-                let name = name.to_string();
-                let verb = verb.to_string();
-                let Some(svc) = self.services.get_mut(&name) else {
-                    return self.reply_close(id, &format!("error no service named {name}"));
+            Request::Reload => {
+                let _ = match self.reload(now) {
+                    Ok(summary) => conn.reply_ok(&[summary]),
+                    Err(e) => conn.reply_error(&e),
                 };
-                match verb.as_str() {
-                    "start" => {
-                        svc.wanted = true;
-                        svc.backoff.reset();
-                        if matches!(svc.state, State::Failed | State::Backoff) {
-                            svc.restart_at = None;
-                            svc.state = State::Stopped;
-                        }
-                        if svc.state == State::Stopping {
-                            svc.after_stop = AfterStop::Start;
-                        }
-                    }
-                    "stop" => {
-                        svc.wanted = false;
-                        svc.after_stop = AfterStop::Nothing;
-                    }
-                    _ => {
-                        svc.backoff.reset();
-                        svc.after_stop = AfterStop::Start;
-                        if matches!(svc.state, State::Failed | State::Backoff | State::Stopped) {
-                            svc.wanted = true;
-                            svc.restart_at = None;
-                            svc.state = State::Stopped;
-                            svc.after_stop = AfterStop::Nothing;
-                        }
-                    }
-                }
-                if let Some(conn) = self.conns.get_mut(&id) {
-                    conn.waiting = Some((name.clone(), verb.clone()));
-                }
-                if verb != "start" {
-                    self.begin_stop(&name, now);
-                }
-                self.advance(now);
-                self.answer_waiters(&name);
+                return;
             }
-            ["logs", name] | ["logs", name, "-f"] => {
-                let follow = words.len() == 3;
-                let Some(svc) = self.services.get_mut(*name) else {
-                    return self.reply_close(id, &format!("error no service named {name}"));
-                };
-                let files = match &svc.log {
-                    Some(l) => l.all_files(),
-                    None => vec![self.log_dir.join(format!("{name}.log"))],
-                };
-                let Some(conn) = self.conns.remove(&id) else { return };
-                let _ = conn.stream.set_nonblocking(false);
-                let _ = conn.stream.set_write_timeout(Some(Duration::from_secs(5)));
-                let mut s = &conn.stream;
-                let mut ok = s.write_all(b"ok\n").is_ok();
-                for f in files {
-                    if let Ok(text) = fs::read(&f) {
-                        ok = ok && s.write_all(&text).is_ok();
-                    }
+            Request::Logs { name, follow } => return self.logs(conn, &name, follow),
+            Request::Start(name) => (Verb::Start, name),
+            Request::Stop(name) => (Verb::Stop, name),
+            Request::Restart(name) => (Verb::Restart, name),
+        };
+        let Some(svc) = self.services.get_mut(&name) else {
+            let _ = conn.reply_error(&format!("no service named {name}"));
+            return;
+        };
+        match verb {
+            Verb::Start => {
+                // A start by hand forgives the past deaths, also those of a failed service.
+                svc.wanted = true;
+                svc.backoff.reset();
+                if matches!(svc.state, State::Failed | State::Backoff) {
+                    svc.restart_at = None;
+                    svc.state = State::Stopped;
                 }
-                if follow && ok {
-                    let _ = conn.stream.set_nonblocking(true);
-                    svc.followers.push(conn.stream);
+                if svc.state == State::Stopping {
+                    svc.after_stop = AfterStop::Start;
                 }
             }
-            ["reload"] => match self.reload(now) {
-                Ok(summary) => self.reply_close(id, &format!("ok {summary}")),
-                Err(e) => self.reply_close(id, &format!("error {e}")),
-            },
-            _ => self.reply_close(
-                id,
-                &format!("error unknown request {line:?} (status, start NAME, stop NAME, restart NAME, logs NAME [-f], reload)"),
-            ),
+            Verb::Stop => {
+                svc.wanted = false;
+                svc.after_stop = AfterStop::Nothing;
+            }
+            Verb::Restart => {
+                svc.backoff.reset();
+                svc.after_stop = AfterStop::Start;
+                if matches!(svc.state, State::Failed | State::Backoff | State::Stopped) {
+                    svc.wanted = true;
+                    svc.restart_at = None;
+                    svc.state = State::Stopped;
+                    svc.after_stop = AfterStop::Nothing;
+                }
+            }
+        }
+        // The answer waits until the service got there (or failed): a script that runs
+        // `svctl stop db` and then removes db's files knows db is down.
+        self.waiting.push((conn, name.clone(), verb));
+        if verb != Verb::Start {
+            self.begin_stop(&name, now);
+        }
+        self.advance(now);
+        self.answer_waiters(&name);
+    }
+
+    /// `logs NAME [-f]`: every file of the log, oldest first, then (with `-f`) each new line.
+    fn logs(&mut self, conn: Conn, name: &str, follow: bool) {
+        let Some(svc) = self.services.get_mut(name) else {
+            let _ = conn.reply_error(&format!("no service named {name}"));
+            return;
+        };
+        let current = self.log_dir.join(format!("{name}.log"));
+        let mut files: Vec<PathBuf> = (1..=svc.def.log.files)
+            .rev()
+            .map(|n| PathBuf::from(format!("{}.{n}", current.display())))
+            .filter(|p| p.exists())
+            .collect();
+        files.push(current);
+        let Ok(stream) = conn.into_stream() else {
+            return;
+        };
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+        let mut ok = true;
+        for f in files {
+            if let Ok(text) = fs::read(&f) {
+                ok = ok && (&stream).write_all(&text).is_ok();
+            }
+        }
+        // A follower gets each new line as it is logged; one that does not keep up (its
+        // socket buffer full) is dropped rather than allowed to stall the loop.
+        if follow && ok && stream.set_nonblocking(true).is_ok() {
+            svc.followers.push(stream);
         }
     }
 
-    /// Answers the connections waiting for `name` if it got where they asked.
+    /// Answers the clients waiting for `name` if it got where they asked.
     fn answer_waiters(&mut self, name: &str) {
-        let Some(svc) = self.services.get(name) else {
-            let ids: Vec<usize> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.waiting.as_ref().is_some_and(|w| w.0 == name))
-                .map(|(i, _)| *i)
-                .collect();
-            for id in ids {
-                self.reply_close(id, &format!("error {name} was removed"));
-            }
-            return;
-        };
-        let state = svc.state;
-        let pending_start = svc.after_stop == AfterStop::Start;
-        let mut done = Vec::new();
-        for (id, c) in &self.conns {
-            let Some((n, verb)) = &c.waiting else {
-                continue;
-            };
+        let state = self
+            .services
+            .get(name)
+            .map(|s| (s.state, s.after_stop == AfterStop::Start));
+        let waiting = std::mem::take(&mut self.waiting);
+        for (conn, n, verb) in waiting {
             if n != name {
+                self.waiting.push((conn, n, verb));
                 continue;
             }
-            let answer = match (verb.as_str(), state) {
-                ("stop", State::Stopped) => Some(format!("ok {name} stopped")),
-                ("start" | "restart", State::Ready | State::Running) if !pending_start => {
-                    Some(format!("ok {name} {}", state.as_str()))
-                }
-                (_, State::Failed) => Some(format!("error {name} failed")),
+            let answer = match (verb, state) {
+                (_, None) => Some(Err(format!("{name} was removed"))),
+                (Verb::Stop, Some((State::Stopped, _))) => Some(Ok(format!("{name} stopped"))),
+                (
+                    Verb::Start | Verb::Restart,
+                    Some((s @ (State::Ready | State::Running), false)),
+                ) => Some(Ok(format!("{name} {}", s.as_str()))),
+                (_, Some((State::Failed, _))) => Some(Err(format!("{name} failed"))),
                 _ => None,
             };
-            if let Some(a) = answer {
-                done.push((*id, a));
-            }
-        }
-        for (id, a) in done {
-            self.reply_close(id, &a);
+            let _ = match answer {
+                Some(Ok(line)) => conn.reply_ok(&[line]),
+                Some(Err(reason)) => conn.reply_error(&reason),
+                None => {
+                    self.waiting.push((conn, n, verb));
+                    Ok(())
+                }
+            };
         }
     }
 
@@ -1413,10 +1251,6 @@ impl Supervisor {
             tokens.push(Token::Signal);
             fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
             tokens.push(Token::Listener);
-            for (id, c) in &self.conns {
-                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
-                tokens.push(Token::Conn(*id));
-            }
             for (name, s) in &self.services {
                 if let Some(n) = &s.notify {
                     fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
@@ -1449,8 +1283,7 @@ impl Supervisor {
             match &tokens[i] {
                 // Handled below, once every pipe is drained.
                 Token::Signal | Token::Pidfd => {}
-                Token::Listener => self.accept(),
-                Token::Conn(id) => self.read_conn(*id, now),
+                Token::Listener => self.accept(now),
                 Token::Notify(name) => {
                     let name = name.clone();
                     self.read_notify(&name, now);
@@ -1476,9 +1309,8 @@ impl Supervisor {
                             for s in self.services.values_mut() {
                                 s.wanted = false;
                             }
-                            let ids: Vec<usize> = self.conns.keys().copied().collect();
-                            for id in ids {
-                                self.reply_close(id, "error svd is shutting down");
+                            for (conn, _, _) in std::mem::take(&mut self.waiting) {
+                                let _ = conn.reply_error("svd is shutting down");
                             }
                         }
                     }
@@ -1648,21 +1480,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         .mode(0o700)
         .create(sock_dir)
         .map_err(|e| format!("socket dir {}: {e}", sock_dir.display()))?;
-    if args.socket.exists() {
-        if UnixStream::connect(&args.socket).is_ok() {
-            return Err(format!(
-                "another svd already listens on {}",
-                args.socket.display()
-            ));
-        }
-        let _ = fs::remove_file(&args.socket); // stale: its svd is gone
-    }
-    // umask 0177 while binding: the socket file is 0600 from the moment it exists.
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let listener = UnixListener::bind(&args.socket);
-    nix::sys::stat::umask(old);
-    let listener = listener.map_err(|e| format!("cannot bind {}: {e}", args.socket.display()))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    // Owner-only (0600, and SO_PEERCRED checked at each accept); a stale file is replaced, a
+    // live svd's socket is not. A client has one second to send its request line.
+    let listener = ControlSocket::bind(&args.socket, args.allow_uid)
+        .map_err(|e| format!("control socket {}: {e}", args.socket.display()))?
+        .with_request_timeout(Duration::from_secs(1));
     let mut notify_dir = args.socket.clone().into_os_string();
     notify_dir.push(".notify");
     let notify_dir = PathBuf::from(notify_dir);
@@ -1693,15 +1515,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
         socket: args.socket.clone(),
         notify_dir,
         log_dir: args.log_dir.clone(),
-        allowed_uid: args.allow_uid,
         services: config
             .services
             .into_values()
             .map(|s| (s.name.clone(), Svc::new(s)))
             .collect(),
         order,
-        conns: BTreeMap::new(),
-        next_conn: 0,
+        waiting: Vec::new(),
         shutting_down: false,
         metrics,
         signals,
@@ -1751,22 +1571,14 @@ pub fn svctl_main(args: Vec<String>) -> ExitCode {
         socket = PathBuf::from(s);
         rest = &rest[2..];
     }
-    let words: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let valid = matches!(
-        words.as_slice(),
-        ["status"] | ["reload"] | ["start" | "stop" | "restart" | "logs", _] | ["logs", _, "-f"]
-    );
-    if !valid {
-        eprintln!(
-            "svctl: {}\n{SVCTL_USAGE}",
-            if words.is_empty() {
-                "no command".to_string()
-            } else {
-                format!("cannot understand {:?}", words.join(" "))
-            }
-        );
-        return ExitCode::from(2);
-    }
+    // The same parser as svd's: a request svctl sends is one svd understands.
+    let request = match crate::control::parse_request(&rest.join(" ")) {
+        Ok(r) => r,
+        Err(reason) => {
+            eprintln!("svctl: {reason}\n{SVCTL_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let stream = match UnixStream::connect(&socket) {
         Ok(s) => s,
         Err(e) => {
@@ -1775,10 +1587,9 @@ pub fn svctl_main(args: Vec<String>) -> ExitCode {
         }
     };
     let mut w = &stream;
-    if writeln!(w, "{}", words.join(" ")).is_err() {
-        eprintln!("svctl: svd closed the connection");
-        return ExitCode::from(2);
-    }
+    // A write error is not the end: svd may have answered and closed without reading, as it
+    // does for a refused uid. The answer, if any, is what counts.
+    let _ = writeln!(w, "{}", request.to_line());
     let mut reader = BufReader::new(&stream);
     let mut first = String::new();
     match reader.read_line(&mut first) {
@@ -1789,15 +1600,15 @@ pub fn svctl_main(args: Vec<String>) -> ExitCode {
         Ok(_) => {}
     }
     let first = first.trim_end();
-    if let Some(reason) = first.strip_prefix("error ") {
+    if let Some(reason) = first.strip_prefix("error: ") {
         eprintln!("svctl: {reason}");
         return ExitCode::from(1);
     }
-    let rest_of_first = first.strip_prefix("ok").unwrap_or(first).trim();
-    let mut out = io::stdout().lock();
-    if !rest_of_first.is_empty() {
-        let _ = writeln!(out, "{rest_of_first}");
+    if first != "ok" {
+        eprintln!("svctl: unexpected answer from svd: {first:?}");
+        return ExitCode::from(2);
     }
+    let mut out = io::stdout().lock();
     let _ = out.flush();
     // Copy the rest as it comes (logs -f: until svd goes away or we are interrupted).
     let mut buf = [0u8; 8192];
