@@ -1302,16 +1302,16 @@ impl Supervisor {
                     Ok(Signal::SIGHUP) => {
                         let _ = self.reload(now);
                     }
-                    Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) => {
-                        if !self.shutting_down {
-                            event!("{} received: stopping every service", sig.as_str());
-                            self.shutting_down = true;
-                            for s in self.services.values_mut() {
-                                s.wanted = false;
-                            }
-                            for (conn, _, _) in std::mem::take(&mut self.waiting) {
-                                let _ = conn.reply_error("svd is shutting down");
-                            }
+                    // A second SIGTERM during the shutdown changes nothing: the stop timeouts
+                    // already bound it.
+                    Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) if !self.shutting_down => {
+                        event!("{} received: stopping every service", sig.as_str());
+                        self.shutting_down = true;
+                        for s in self.services.values_mut() {
+                            s.wanted = false;
+                        }
+                        for (conn, _, _) in std::mem::take(&mut self.waiting) {
+                            let _ = conn.reply_error("svd is shutting down");
                         }
                     }
                     _ => {}
