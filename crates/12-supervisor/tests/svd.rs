@@ -883,14 +883,16 @@ fn metrics_are_in_the_prometheus_text_format_and_follow_the_services() {
 
 #[test]
 fn promtool_accepts_the_metrics() {
+    // svd first, so that the test fails on an unsolved svd even where the tool is missing.
+    let (svd, addr) = metrics_svd("svd-promtool");
+    let (_, body) = scrape(&addr);
     if Command::new("promtool").arg("--version").output().is_err() {
         eprintln!(
             "skipped: promtool is not installed (Debian package `prometheus`; .ci/run installs it)"
         );
+        svd.stop();
         return;
     }
-    let (svd, addr) = metrics_svd("svd-promtool");
-    let (_, body) = scrape(&addr);
     let mut child = ChildGuard::spawn(
         Command::new("promtool")
             .args(["check", "metrics"])
@@ -917,6 +919,8 @@ fn promtool_accepts_the_metrics() {
 
 #[test]
 fn a_real_prometheus_server_scrapes_svd() {
+    // svd first, so that the test fails on an unsolved svd even where the tool is missing.
+    let (svd, addr) = metrics_svd("svd-prometheus");
     if Command::new("prometheus")
         .arg("--version")
         .output()
@@ -925,9 +929,9 @@ fn a_real_prometheus_server_scrapes_svd() {
         eprintln!(
             "skipped: prometheus is not installed (Debian package `prometheus`; .ci/run installs it)"
         );
+        svd.stop();
         return;
     }
-    let (svd, addr) = metrics_svd("svd-prometheus");
     let web = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         l.local_addr().expect("addr").to_string()
