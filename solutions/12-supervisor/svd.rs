@@ -1140,9 +1140,10 @@ impl Supervisor {
                 ok = ok && (&stream).write_all(&text).is_ok();
             }
         }
-        // A follower gets each new line as it is logged; one that does not keep up (its
-        // socket buffer full) is dropped rather than allowed to stall the loop.
-        if follow && ok && stream.set_nonblocking(true).is_ok() {
+        // A follower gets each new line as it is logged. A write to it may wait while the
+        // client catches up, but at most a second: one that does not keep up is dropped rather
+        // than allowed to stall every service's supervision.
+        if follow && ok && stream.set_write_timeout(Some(Duration::from_secs(1))).is_ok() {
             svc.followers.push(stream);
         }
     }

@@ -173,6 +173,23 @@ impl Svd {
     }
 }
 
+impl Drop for Svd {
+    /// svd first (SIGKILL: it must not restart what is killed next), then the process group of
+    /// every service it started; the fields' own guards then kill what carries the test's tag.
+    fn drop(&mut self) {
+        if let Ok(None) = self.guard.child().try_wait() {
+            let _ = self.guard.child().kill();
+            let _ = self.guard.child().wait();
+        }
+        for line in self.out.seen() {
+            if line.contains(" started pid ") {
+                let _ =
+                    nix::sys::signal::killpg(Pid::from_raw(pid_in(line) as i32), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
 fn expand(config: &str, dir: &str) -> String {
     config.replace("@DIR", dir).replace("@SV", service())
 }
@@ -990,4 +1007,26 @@ fn a_real_prometheus_server_scrapes_svd() {
         "prometheus ended {status:?}"
     );
     svd.stop();
+}
+
+#[test]
+fn the_example_config_runs_as_the_chapter_shows() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/svd.toml");
+    let text = std::fs::read_to_string(&example).expect("docs/examples/svd.toml");
+    let mut svd = Svd::start("svd-example", &text, &[]);
+    svd.saw("db started pid");
+    svd.saw("web started pid");
+    svd.saw("hello exited exit=0");
+    svd.saw("flaky backoff");
+    let rows = svd.status();
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        ["db", "flaky", "hello", "web"],
+        "svctl status lists the example's services in start order"
+    );
+    let out = svd.svctl(&["logs", "hello"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stdout hello from hello"));
+    let events = svd.stop();
+    assert_in_order(&events, &["web stopped", "db stopping"]);
 }
