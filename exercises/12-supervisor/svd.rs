@@ -30,8 +30,9 @@
 //!   alone; a bad new config is refused with its reason and the old one kept.
 //! - The control socket (mode 0600; a connection from any uid other than the allowed one, by
 //!   default svd's own, is refused) speaks one request line per connection: `status`,
-//!   `start NAME`, `stop NAME`, `restart NAME`, `logs NAME [-f]`, `reload`. The answer begins
-//!   `ok ...` or `error REASON`; start, stop and restart answer once the service got there.
+//!   `start NAME`, `stop NAME`, `restart NAME`, `logs NAME [-f]`, `reload`, answered as
+//!   `crate::control` says (`ok` and lines, or `error: REASON`); start, stop and restart answer
+//!   once the service got there (`ok` and `NAME STATE`).
 //! - `--metrics ADDR` serves the Prometheus text format on `http://ADDR/metrics`: per service
 //!   `svd_service_up`, `svd_service_restarts_total`, `svd_service_state{state=...}`,
 //!   `svd_service_backoff_seconds` and the histogram `svd_service_start_to_ready_seconds`.

@@ -30,11 +30,20 @@
 //!   alone; a bad new config is refused with its reason and the old one kept.
 //! - The control socket (mode 0600; a connection from any uid other than the allowed one, by
 //!   default svd's own, is refused) speaks one request line per connection: `status`,
-//!   `start NAME`, `stop NAME`, `restart NAME`, `logs NAME [-f]`, `reload`. The answer begins
-//!   `ok ...` or `error REASON`; start, stop and restart answer once the service got there.
-//! - `--metrics ADDR` serves the Prometheus text format on `http://ADDR/metrics`.
-//! - `svctl [--socket S] status|start|stop|restart|logs|reload ...` prints the answer; exit 0 on
-//!   `ok`, 1 when svd answered an error, 2 on a usage error or when svd cannot be reached.
+//!   `start NAME`, `stop NAME`, `restart NAME`, `logs NAME [-f]`, `reload`, answered as
+//!   `crate::control` says (`ok` and lines, or `error: REASON`); start, stop and restart answer
+//!   once the service got there (`ok` and `NAME STATE`).
+//! - `--metrics ADDR` serves the Prometheus text format on `http://ADDR/metrics`: per service
+//!   `svd_service_up`, `svd_service_restarts_total`, `svd_service_state{state=...}`,
+//!   `svd_service_backoff_seconds` and the histogram `svd_service_start_to_ready_seconds`.
+//! - `svctl [--socket S] status|start|stop|restart|logs|reload ...` prints the answer (`status`:
+//!   one line per service, `NAME STATE PID UPTIME RESTARTS LAST_EXIT`); exit 0 on `ok`, 1 when
+//!   svd answered an error, 2 on a usage error or when svd cannot be reached.
+//!
+//! The pieces are the week's exercises: the config, the reaper, readiness, the backoff, the
+//! logs and the control socket. What is new here is the loop that ties them together: one
+//! `poll` that sleeps until something happens (a signal, a connection, a notification, a line of
+//! output, a timer), and never wakes up just to look.
 //!
 //! Chapter: `docs/src/12-supervisor.md#svd`. Check it with `cargo xtask check supervisor/svd`.
 
@@ -1143,7 +1152,12 @@ impl Supervisor {
         // A follower gets each new line as it is logged. A write to it may wait while the
         // client catches up, but at most a second: one that does not keep up is dropped rather
         // than allowed to stall every service's supervision.
-        if follow && ok && stream.set_write_timeout(Some(Duration::from_secs(1))).is_ok() {
+        if follow
+            && ok
+            && stream
+                .set_write_timeout(Some(Duration::from_secs(1)))
+                .is_ok()
+        {
             svc.followers.push(stream);
         }
     }
