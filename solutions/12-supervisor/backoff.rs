@@ -26,6 +26,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::WaitStatus;
@@ -69,7 +70,7 @@ impl fmt::Debug for Backoff {
 
 impl Backoff {
     /// A fresh state: no death yet, [`current`](Self::current) is zero. The jitter comes from
-    /// a small pseudo-random generator seeded from the clock and the pid.
+    /// std's randomly keyed hasher ([`random_fraction`]).
     pub fn new(policy: BackoffPolicy, limit: StartLimit) -> Backoff {
         Backoff {
             policy,
@@ -78,7 +79,7 @@ impl Backoff {
             deaths: VecDeque::new(),
             current: Duration::ZERO,
             failed: false,
-            jitter: Box::new(xorshift()),
+            jitter: Box::new(random_fraction),
         }
     }
 
@@ -154,19 +155,11 @@ pub fn wants_restart(policy: Restart, status: &WaitStatus) -> bool {
     }
 }
 
-/// xorshift64*: plenty for spreading delays apart, and no dependency. Not for secrets.
-fn xorshift() -> impl FnMut() -> f64 + Send {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    // Never zero: xorshift stays at zero forever.
-    let mut state = (nanos ^ (u64::from(std::process::id()) << 32)) | 1;
-    move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let x = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        // The top 53 bits as a fraction in [0, 1).
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A random fraction in `[0, 1)` at each call. std's `RandomState` gives every instance fresh
+/// SipHash keys (random per thread, then incremented), so hashing nothing is enough: plenty
+/// for spreading delays apart, and no dependency. Not for secrets.
+fn random_fraction() -> f64 {
+    let bits = RandomState::new().build_hasher().finish();
+    // The top 53 bits, the precision of an f64, as a fraction of 2^53.
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -154,6 +154,11 @@ fn a_polite_service_stops_at_its_stop_signal_and_everything_is_reaped() {
     testkit::daemon::become_subreaper();
     let mut svc = Service::start("trap 'echo got USR1; exit 3' USR1; sleep 60 & echo $!; wait");
     let helper = svc.read_pid();
+    // Until the helper has exec'd sleep it still runs the shell's USR1 handler, which only
+    // notes the signal: wait for the exec, or the stop signal may be lost in between.
+    wait_until(DEADLINE, "the helper to exec sleep", || {
+        testkit::proc_cmdline(helper.as_raw() as u32).starts_with("sleep")
+    });
     let pid = svc.pid();
     let tag = svc.tag.clone();
     let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
