@@ -309,7 +309,6 @@ struct Supervisor {
     metrics: Metrics,
     signals: SignalFd,
     listener: ControlSocket,
-    me: Pid,
 }
 
 /// Prints one event line on stdout (flushed: tests and people follow it live).
@@ -337,11 +336,31 @@ fn failed_exit(status: WaitStatus) -> bool {
     !matches!(status, WaitStatus::Exited(_, 0))
 }
 
-/// The parent of `pid`, from `/proc/PID/stat` (counted after the last `)`: the command name
-/// may hold spaces and parentheses).
-fn parent_of(pid: Pid) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+/// svd's living children whose environment carries `SVD_SERVICE=name`: from
+/// `/proc/self/task/*/children` (each thread's children), then each one's environ.
+fn own_children_tagged(name: &str) -> Vec<Pid> {
+    let marker = format!("{}={name}", reaper::SERVICE_ENV);
+    let mut found = Vec::new();
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let Ok(list) = fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in list
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let tagged = fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
+            if tagged {
+                found.push(Pid::from_raw(pid));
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 impl Svc {
@@ -650,21 +669,21 @@ impl Supervisor {
 
     /// The main process of `name` ended with `status`.
     fn on_main_exit(&mut self, name: &str, status: WaitStatus, now: Instant) {
-        let me = self.me;
         let svc = self.services.get_mut(name).expect("known service");
         svc.main = None;
         svc.pidfd = None;
         svc.last_exit = Some(describe(status));
-        // A service that daemonized: its main process exited, but a process of it lives on,
-        // re-parented to us. Track that one as the service.
-        let survivors: Vec<Pid> = svc
-            .processes()
-            .into_iter()
-            .filter(|&p| parent_of(p) == Some(me.as_raw()))
-            .collect();
+        // A service that daemonized: its main process exited 0, but a process of it lives on,
+        // re-parented to us. Track that one as the service. Only svd's own children are read
+        // here, not all of /proc: this is the path of every restart, and its cost is latency.
+        let tagged_children = if svc.state == State::Stopping {
+            Vec::new()
+        } else {
+            own_children_tagged(&svc.def.name)
+        };
         if svc.state != State::Stopping
             && !failed_exit(status)
-            && let Some(&adopted) = survivors.first()
+            && let Some(&adopted) = tagged_children.first()
         {
             svc.main = Some(adopted);
             // A pidfd for the adopted process too: its end wakes the loop like the first one's.
@@ -682,9 +701,13 @@ impl Supervisor {
             return self.check_stopped(name, now);
         }
         event!("{name} exited {}", describe(status));
-        // What the main process left in its group goes with it.
-        svc.signal_all(Signal::SIGKILL);
-        svc.pgid = None;
+        // What the main process left in its group, or re-parented to us, goes with it.
+        if let Some(pgid) = svc.pgid.take() {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        for pid in tagged_children {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
         self.after_death(name, now, Some(status));
     }
 
@@ -1541,7 +1564,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
         metrics,
         signals,
         listener,
-        me: nix::unistd::getpid(),
     };
     for name in sup.order.clone() {
         sup.metrics.set_state(&name, State::Stopped);
