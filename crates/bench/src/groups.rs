@@ -123,6 +123,25 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "CPU-bound tasks with 1, 2 and 4 workers (higher is better)",
         "Workers scale up to the number of cores; beyond that they only share them.",
     ),
+    (
+        "supervisor_restart",
+        "supervisor",
+        "A crashed service running again, zero backoff: svd vs spawning it directly (lower is \
+         better; goal under 10 ms)",
+        "svd learns of the death at once (the pidfd becomes readable, SIGCHLD arrives on the \
+         signalfd) and spawns in the same turn of its loop; what it adds to a bare spawn is the \
+         wake-up, the bookkeeping, and a fork instead of posix_spawn (its pre_exec, which \
+         empties the signal mask, rules posix_spawn out).",
+    ),
+    (
+        "supervisor_idle",
+        "supervisor",
+        "CPU time of an idle svd supervising 50 sleeping services, per 100 ms (lower is better; \
+         100 us is the 0.1% goal)",
+        "svd sleeps in one poll with no timeout when no timer is due: nothing wakes it while \
+         nothing happens. A supervisor that polls its children (supervisord's 1 s select \
+         timeout, a `while sleep` loop) pays at every tick.",
+    ),
 ];
 
 /// Readable names for benchmark ids (`function` or `function/value`), in the order the rows of
@@ -160,6 +179,9 @@ pub const LABELS: &[(&str, &str)] = &[
     ("pmon_procfs", "pmon (kept /proc files), sample + table"),
     ("sysinfo_known_pids", "sysinfo, only the tree's pids"),
     ("sysinfo_all", "sysinfo, every process"),
+    ("svd_restart", "svd: kill to restarted"),
+    ("bare_spawn", "spawn of the same command"),
+    ("svd_50_sleeping_services", "svd, 50 sleeping services"),
     ("pool_2_workers", "pool, 2 workers"),
     ("process_per_task", "a process per task"),
     ("bare_pipe_round_trip", "bare pipe round trip"),

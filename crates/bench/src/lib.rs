@@ -21,6 +21,8 @@
 //! - `pool_bench` (with the `solution` feature): the process pool's reference solution (compiled
 //!   in from `solutions/`, see below) against a process per task and a bare pipe round trip
 //!   (week 7);
+//! - [`supervisor`]: `svd`'s restart of a crashed service against a bare spawn of it, and the
+//!   CPU time of an idle svd supervising 50 sleeping services (week 8);
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode);
 //! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
 //!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
@@ -40,6 +42,7 @@ pub mod report;
 pub mod settings;
 pub mod shm;
 pub mod spawn;
+pub mod supervisor;
 pub mod throughput;
 
 // The process pool's reference solution, compiled into this crate by path, and only with this

@@ -19,13 +19,20 @@ pub const PAR_ENV: &str = "PROCLINGS_PAR";
 /// The `par` binary to benchmark: `$PROCLINGS_PAR`, or the release build of the reference
 /// solution, built now if needed (see the module's documentation).
 pub fn par_binary() -> io::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(PAR_ENV) {
+    solution_binary("async-processes", "par", PAR_ENV)
+}
+
+/// A binary of the workspace built from the reference solutions in release mode: `$env` names
+/// one to use as it is; otherwise `cargo build --release -p PACKAGE --features solution --bin
+/// BIN` into `<target>/BIN-bench` (see the module's documentation for why a target of its own).
+pub fn solution_binary(package: &str, bin: &str, env: &str) -> io::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
         } else {
             Err(io::Error::other(format!(
-                "{PAR_ENV}={} is not a file",
+                "{env}={} is not a file",
                 path.display()
             )))
         };
@@ -33,7 +40,7 @@ pub fn par_binary() -> io::Result<PathBuf> {
     // Cargo sets CARGO_MANIFEST_DIR (this crate's directory) and CARGO for the benches it runs.
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
         io::Error::other(format!(
-            "CARGO_MANIFEST_DIR is not set: run through `cargo bench`, or set {PAR_ENV}"
+            "CARGO_MANIFEST_DIR is not set: run through `cargo bench`, or set {env}"
         ))
     })?;
     let root = Path::new(&manifest)
@@ -43,33 +50,23 @@ pub fn par_binary() -> io::Result<PathBuf> {
         .to_owned();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("par-bench");
+        .join(format!("{bin}-bench"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     eprintln!(
-        "building par (release, reference solution) into {}",
+        "building {bin} (release, reference solution) into {}",
         target.display()
     );
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "async-processes",
-            "--features",
-            "solution",
-            "--bin",
-            "par",
-            "--target-dir",
-        ])
+        .args(["build", "--quiet", "--release", "-p", package])
+        .args(["--features", "solution", "--bin", bin, "--target-dir"])
         .arg(&target)
         .stdin(Stdio::null())
         .status()?;
     if !status.success() {
-        return Err(io::Error::other(format!("building par failed: {status}")));
+        return Err(io::Error::other(format!("building {bin} failed: {status}")));
     }
-    Ok(target.join("release").join("par"))
+    Ok(target.join("release").join(bin))
 }
 
 /// Whether `program` is found on `PATH` (GNU parallel is optional).

@@ -1,0 +1,390 @@
+//! Tests for `supervisor::reaper`: a service leads a process group of its own, a stop reaches
+//! every member (a daemon that left the group too), waits on events, SIGKILLs at the timeout,
+//! and leaves no process and no zombie; orphans come back to the subreaper and are reaped.
+//!
+//! Every test runs alone in a fresh process (`testkit::isolated!`): a subreaper and
+//! `waitpid(-1)` act on the whole process, and so must not meet another test's children.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::resource::{Resource, getrlimit};
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use supervisor::reaper::{
+    SERVICE_ENV, become_subreaper, group_members, reap_children, set_rlimits, spawn_in_group,
+    stop_group,
+};
+use testkit::daemon::{DaemonGuard, pidfd_exited, stat_field};
+use testkit::{DEFAULT_DEADLINE as DEADLINE, LineReader, proc_state, wait_until};
+
+/// A service started by the test; on drop (also when the test fails) every process of its
+/// group or carrying its tag is SIGKILLed and, when it is our child, reaped.
+struct Service {
+    child: Child,
+    pidfd: OwnedFd,
+    tag: String,
+    out: LineReader,
+}
+
+impl Service {
+    /// `sh -c SCRIPT` started with the learner's `spawn_in_group`, stdout read line by line.
+    fn start(script: &str) -> Service {
+        let tag = testkit::unique_name("svc");
+        let mut cmd = testkit::sh(script);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+        let (mut child, pidfd) = spawn_in_group(&mut cmd, &tag)
+            .unwrap_or_else(|e| panic!("spawn_in_group(sh -c {script:?}) failed: {e}"));
+        let out = LineReader::new(child.stdout.take().expect("stdout piped"), "the service");
+        Service {
+            child,
+            pidfd,
+            tag,
+            out,
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The next line of the service's stdout, parsed as a pid.
+    fn read_pid(&mut self) -> Pid {
+        let line = self
+            .out
+            .next_line(DEADLINE)
+            .expect("the service printed a pid");
+        Pid::from_raw(line.trim().parse().expect("a pid"))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = killpg(self.pid(), Signal::SIGKILL);
+        for pid in tagged(&self.tag) {
+            let _ = kill(pid, Signal::SIGKILL);
+            if testkit::proc_ppid(pid.as_raw() as u32) == Some(std::process::id()) {
+                let _ = waitpid(pid, None);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every process whose environment holds `SVD_SERVICE=tag`, found by the test itself.
+fn tagged(tag: &str) -> Vec<Pid> {
+    let marker = format!("{SERVICE_ENV}={tag}");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        {
+            out.push(Pid::from_raw(pid));
+        }
+    }
+    out
+}
+
+fn pgid_of(pid: Pid) -> i32 {
+    stat_field(pid.as_raw() as u32, 5)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("no /proc/{pid}/stat"))
+}
+
+#[track_caller]
+fn assert_gone(pid: Pid, what: &str) {
+    assert_eq!(
+        proc_state(pid.as_raw() as u32),
+        None,
+        "{what} (pid {pid}) should be gone from /proc, neither running nor a zombie; it is {:?}",
+        proc_state(pid.as_raw() as u32)
+    );
+}
+
+#[test]
+fn a_service_leads_its_own_group_and_its_pidfd_tells_its_exit() {
+    testkit::isolated!();
+    let mut svc = Service::start("sleep 60 & echo $!; wait");
+    let helper = svc.read_pid();
+    let pid = svc.pid();
+    assert_eq!(
+        pgid_of(pid),
+        pid.as_raw(),
+        "the service should lead a process group of its own (pgid = its pid)"
+    );
+    assert_ne!(
+        pgid_of(pid),
+        nix::unistd::getpgrp().as_raw(),
+        "not the supervisor's group: a ^C at the supervisor's terminal must not reach it"
+    );
+    assert_eq!(pgid_of(helper), pid.as_raw(), "its helper is in its group");
+    assert!(
+        tagged(&svc.tag).contains(&helper),
+        "the helper inherited {SERVICE_ENV}={} from the service",
+        svc.tag
+    );
+    assert_eq!(
+        group_members(pid, &svc.tag),
+        vec![pid.min(helper), pid.max(helper)],
+        "group_members lists the service and its helper, sorted"
+    );
+    assert!(
+        !pidfd_exited(&svc.pidfd, Duration::ZERO),
+        "the pidfd must not be readable while the service runs"
+    );
+    kill(pid, Signal::SIGKILL).expect("kill the service");
+    assert!(
+        pidfd_exited(&svc.pidfd, DEADLINE),
+        "the pidfd returned by spawn_in_group should become readable when the service exits: is it \
+         a pidfd of the service's pid (pidfd_open)?"
+    );
+}
+
+#[test]
+fn a_polite_service_stops_at_its_stop_signal_and_everything_is_reaped() {
+    testkit::isolated!();
+    testkit::daemon::become_subreaper();
+    let mut svc = Service::start("trap 'echo got USR1; exit 3' USR1; sleep 60 & echo $!; wait");
+    let helper = svc.read_pid();
+    // Until the helper has exec'd sleep it still runs the shell's USR1 handler, which only
+    // notes the signal: wait for the exec, or the stop signal may be lost in between.
+    wait_until(DEADLINE, "the helper to exec sleep", || {
+        testkit::proc_cmdline(helper.as_raw() as u32).starts_with("sleep")
+    });
+    let pid = svc.pid();
+    let tag = svc.tag.clone();
+    let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
+        stop_group(pid, &tag, Signal::SIGUSR1, DEADLINE)
+    })
+    .expect("stop_group did not return although the service exits at its stop signal")
+    .expect("stop_group");
+    svc.out.expect("got USR1", DEADLINE);
+    assert!(
+        !stopped.killed,
+        "the service exited at its stop signal: no SIGKILL was needed ({stopped:?})"
+    );
+    assert!(
+        stopped.reaped.contains(&(pid, WaitStatus::Exited(pid, 3))),
+        "stop_group should reap the service and report `exit 3`; reaped: {:?}",
+        stopped.reaped
+    );
+    // The helper died of the group's SIGUSR1: reaped by the shell, or re-parented to us when
+    // the shell exited first and then reaped by stop_group. Either way nothing may be left.
+    assert_gone(pid, "the service");
+    assert_gone(helper, "its helper");
+}
+
+#[test]
+fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning() {
+    testkit::isolated!();
+    testkit::daemon::become_subreaper();
+    let mut svc = Service::start("trap '' TERM; sleep 60 & echo $!; wait");
+    let helper = svc.read_pid();
+    let pid = svc.pid();
+    let tag = svc.tag.clone();
+    let got = testkit::call_with_deadline(DEADLINE * 2, move || {
+        let before = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
+        let r = stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(1500));
+        let after = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
+        let cpu =
+            (after.user_time() + after.system_time()) - (before.user_time() + before.system_time());
+        (r, cpu.tv_sec() * 1_000_000 + cpu.tv_usec())
+    });
+    let Some((stopped, micros)) = got else {
+        panic!(
+            "stop_group with a 1.5 s timeout did not return within {:?}",
+            DEADLINE * 2
+        );
+    };
+    let stopped = stopped.expect("stop_group");
+    assert!(
+        stopped.killed,
+        "the service ignores SIGTERM: stop_group should SIGKILL it at the timeout ({stopped:?})"
+    );
+    assert!(
+        stopped
+            .reaped
+            .contains(&(pid, WaitStatus::Signaled(pid, Signal::SIGKILL, false))),
+        "the service should be reaped, killed by SIGKILL; reaped: {:?}",
+        stopped.reaped
+    );
+    assert!(
+        micros < 600_000,
+        "stop_group used {micros} µs of CPU while waiting 1.5 s for the service: it should sleep \
+         in the kernel (poll on pidfds) until the processes exit or the timeout passes, not check \
+         them in a loop"
+    );
+    assert_gone(pid, "the service");
+    assert_gone(helper, "its helper");
+}
+
+#[test]
+fn a_service_that_daemonizes_is_still_stopped_and_reaped() {
+    testkit::isolated!();
+    become_subreaper().expect("become_subreaper");
+    // `setsid` moves the background job into a session and group of its own, and the service's
+    // main process exits at once: the classic daemon, gone from the group and orphaned.
+    let mut svc = Service::start("setsid sleep 60 & echo $!; exit 0");
+    let daemon = svc.read_pid();
+    let _guard = DaemonGuard::new(daemon.as_raw() as u32);
+    let pid = svc.pid();
+    wait_until(DEADLINE, "the daemon to lead its own session", || {
+        stat_field(daemon.as_raw() as u32, 6).as_deref() == Some(&daemon.to_string())
+    });
+    assert!(
+        pidfd_exited(&svc.pidfd, DEADLINE),
+        "the service's main process exits at once"
+    );
+    assert_eq!(
+        testkit::proc_ppid(daemon.as_raw() as u32),
+        Some(std::process::id()),
+        "the orphaned daemon should be re-parented to us, the subreaper, not to init: \
+         become_subreaper sets PR_SET_CHILD_SUBREAPER"
+    );
+    assert_ne!(
+        pgid_of(daemon),
+        pid.as_raw(),
+        "the daemon left the service's group"
+    );
+    assert_eq!(
+        group_members(pid, &svc.tag),
+        vec![daemon],
+        "group_members still finds the daemon by its tag (the main process is a zombie)"
+    );
+    let tag = svc.tag.clone();
+    let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
+        stop_group(pid, &tag, Signal::SIGTERM, DEADLINE)
+    })
+    .expect("stop_group did not return")
+    .expect("stop_group");
+    assert!(!stopped.killed, "sleep dies of SIGTERM: {stopped:?}");
+    assert!(
+        stopped
+            .reaped
+            .contains(&(daemon, WaitStatus::Signaled(daemon, Signal::SIGTERM, false))),
+        "the daemon is not in the service's process group any more, but it carries the \
+         service's tag: stop_group should signal it, wait for it and reap it; reaped: {:?}",
+        stopped.reaped
+    );
+    assert!(
+        stopped.reaped.contains(&(pid, WaitStatus::Exited(pid, 0))),
+        "the service's own zombie is reaped too; reaped: {:?}",
+        stopped.reaped
+    );
+    assert_gone(daemon, "the daemon");
+    assert_gone(pid, "the service");
+}
+
+#[test]
+fn orphans_come_back_to_the_subreaper_and_are_reaped_with_their_status() {
+    testkit::isolated!();
+    become_subreaper().expect("become_subreaper");
+    // The grandchild keeps our pipe as fd 3 and exits 7 once it reads a line from it; its
+    // parent exits at once, orphaning it.
+    let mut parent = Command::new("/bin/sh")
+        .args(["-c", "exec 3<&0; sh -c 'read x <&3; exit 7' & echo $!"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut stdin = parent.stdin.take().expect("stdin");
+    let mut out = LineReader::new(parent.stdout.take().expect("stdout"), "sh");
+    let orphan: u32 = out
+        .next_line(DEADLINE)
+        .expect("the orphan's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let _guard = DaemonGuard::new(orphan);
+    let parent_pid = Pid::from_raw(parent.id() as i32);
+    wait_until(DEADLINE, "the orphan to be re-parented", || {
+        testkit::proc_ppid(orphan) != Some(parent.id())
+    });
+    assert_eq!(
+        testkit::proc_ppid(orphan),
+        Some(std::process::id()),
+        "an orphan should be re-parented to the subreaper"
+    );
+    let sleeper = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let sleeper = testkit::ChildGuard::new(sleeper);
+    let early = testkit::call_with_deadline(DEADLINE, reap_children)
+        .expect("reap_children blocked: it must use WNOHANG and return what has exited");
+    assert!(
+        !early.iter().any(|(p, _)| p.as_raw() as u32 == orphan),
+        "the orphan still runs and must not be reported: {early:?}"
+    );
+    let orphan_fd = testkit::daemon::pidfd_open(orphan).expect("pidfd of the orphan");
+    stdin.write_all(b"go\n").expect("release the orphan");
+    drop(stdin);
+    assert!(pidfd_exited(&orphan_fd, DEADLINE), "the orphan exits");
+    let mut reaped = early;
+    reaped.extend(reap_children());
+    let opid = Pid::from_raw(orphan as i32);
+    assert!(
+        reaped.contains(&(opid, WaitStatus::Exited(opid, 7))),
+        "reap_children should reap the orphan and report `exit 7`; got {reaped:?}"
+    );
+    assert!(
+        reaped.contains(&(parent_pid, WaitStatus::Exited(parent_pid, 0))),
+        "and the orphan's parent, our own child, with `exit 0`; got {reaped:?}"
+    );
+    assert!(
+        !reaped
+            .iter()
+            .any(|(p, _)| p.as_raw() as u32 == sleeper.id()),
+        "a child still running is not reaped: {reaped:?}"
+    );
+    assert_gone(opid, "the orphan");
+    assert_eq!(reap_children(), vec![], "nothing else has exited");
+    // `parent` was reaped by reap_children; dropping a Child neither waits nor kills.
+    drop(parent);
+}
+
+#[test]
+fn resource_limits_are_set_in_the_service_and_not_in_the_supervisor() {
+    testkit::isolated!();
+    let (own_soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    let tag = testkit::unique_name("rlimits");
+    let mut cmd = Command::new("sleep");
+    cmd.arg("60");
+    set_rlimits(
+        &mut cmd,
+        &[(Resource::RLIMIT_NOFILE, 37), (Resource::RLIMIT_CORE, 0)],
+    );
+    let (child, _pidfd) = spawn_in_group(&mut cmd, &tag).expect("spawn_in_group");
+    let child = testkit::ChildGuard::new(child);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let line = |name: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert!(
+        line("Max open files").starts_with("Max open files 37 37"),
+        "the service should run with RLIMIT_NOFILE 37 (soft and hard); /proc says `{}`",
+        line("Max open files")
+    );
+    assert!(
+        line("Max core file size").starts_with("Max core file size 0 0"),
+        "the service should run with RLIMIT_CORE 0; /proc says `{}`",
+        line("Max core file size")
+    );
+    let (after, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    assert_eq!(
+        after, own_soft,
+        "the limits apply to the service only (set between fork and exec), not to the supervisor"
+    );
+}

@@ -1,0 +1,1042 @@
+//! End-to-end tests of `svd` and `svctl` as binaries, with `sv-service` as the supervised
+//! program: a crash loop under a capped, jittered backoff and a start limit; a service that
+//! ignores SIGTERM; one that daemonizes; a dependency chain started in readiness order and
+//! stopped in reverse; a failing health check; a reload that changes one service of three; a
+//! refused client; logs and their rotation; metrics read with a Prometheus text parser, checked
+//! by `promtool` and scraped by a real Prometheus server where they are installed.
+//!
+//! Order is observed through events (svd's event lines, the services' logs, svctl's answers),
+//! never through clocks. Every test starts svd through [`Svd`], whose guard kills svd and every
+//! process of the test (each carries the test's unique temp dir in its command line) also when
+//! the test panics; [`Svd::stop`] checks that SIGTERM alone left nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::async_processes::{KillTagged, live_processes_tagged};
+use testkit::{ChildGuard, LineReader};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn service() -> &'static str {
+    env!("CARGO_BIN_EXE_sv-service")
+}
+
+/// A running `svd`. Dropping it kills svd, then every process whose command line carries the
+/// test's tag (the services svd would otherwise restart), also when the test panicked.
+struct Svd {
+    guard: ChildGuard,
+    _tagged: KillTagged,
+    out: LineReader,
+    err: LineReader,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    tag: String,
+    /// Set once `stop` saw svd stop everything: then there is nothing left to kill.
+    stopped: bool,
+}
+
+impl Svd {
+    /// Writes `config` (where `@DIR` stands for the test's temp dir and `@SV` for sv-service)
+    /// and starts svd on it; returns once svd listens.
+    fn start(tag: &str, config: &str, extra: &[&str]) -> Svd {
+        let dir = testkit::temp_dir(tag);
+        let dir_s = dir.path().to_str().expect("utf-8 temp dir").to_string();
+        let tag = dir
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_string();
+        let socket = dir.path().join("svd.sock");
+        std::fs::write(dir.path().join("svd.toml"), expand(config, &dir_s)).expect("write config");
+        let tagged = KillTagged(tag.clone());
+        let mut guard = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_svd"))
+                .arg("--config")
+                .arg(dir.path().join("svd.toml"))
+                .arg("--socket")
+                .arg(&socket)
+                .arg("--log-dir")
+                .arg(dir.path().join("logs"))
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
+        let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "svd stdout");
+        let err = LineReader::new(guard.child().stderr.take().expect("stderr"), "svd stderr");
+        out.expect("svd: listening on", DEADLINE);
+        Svd {
+            guard,
+            _tagged: tagged,
+            out,
+            err,
+            dir,
+            socket,
+            tag,
+            stopped: false,
+        }
+    }
+
+    /// The first event line containing `needle`, already seen or still to come.
+    #[track_caller]
+    fn saw(&mut self, needle: &str) -> String {
+        match self.out.seen().iter().find(|l| l.contains(needle)) {
+            Some(l) => l.clone(),
+            None => self.expect(needle),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn pid(&self) -> u32 {
+        self.guard.id()
+    }
+
+    /// Waits for svd's next event line containing `needle`.
+    #[track_caller]
+    fn expect(&mut self, needle: &str) -> String {
+        self.out.expect(needle, DEADLINE)
+    }
+
+    fn svctl(&self, args: &[&str]) -> Output {
+        testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svctl"))
+                .arg("--socket")
+                .arg(&self.socket)
+                .args(args),
+            DEADLINE,
+        )
+    }
+
+    /// `svctl status` as rows of words; panics unless it succeeds.
+    #[track_caller]
+    fn status(&self) -> Vec<Vec<String>> {
+        let out = self.svctl(&["status"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "svctl status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    }
+
+    /// The status row of `name`.
+    #[track_caller]
+    fn row(&self, name: &str) -> Vec<String> {
+        let rows = self.status();
+        rows.iter()
+            .find(|r| r.first().map(String::as_str) == Some(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("svctl status has no line for {name}: {rows:?}"))
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal svd");
+    }
+
+    /// SIGTERM, then checks svd exits 0 and leaves no process, no socket file.
+    #[track_caller]
+    fn stop(mut self) -> Vec<String> {
+        self.signal(Signal::SIGTERM);
+        let rest = self.out.rest(DEADLINE);
+        let status = self.guard.wait(DEADLINE);
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "svd should exit 0 once every service is stopped; it ended {}; stderr: {:?}",
+            testkit::describe_status(status),
+            self.err.rest(Duration::from_secs(1))
+        );
+        let left = live_processes_tagged(&self.tag);
+        assert!(
+            left.is_empty(),
+            "after SIGTERM to svd, no process of its services may be left; found {:?}",
+            left.iter()
+                .map(|&p| (p, testkit::proc_cmdline(p)))
+                .collect::<Vec<_>>()
+        );
+        self.stopped = true;
+        assert!(
+            !self.socket.exists(),
+            "svd should remove its control socket on exit"
+        );
+        rest
+    }
+}
+
+impl Drop for Svd {
+    /// svd first (SIGKILL: it must not restart what is killed next), then the process group of
+    /// every service it started; the fields' own guards then kill what carries the test's tag.
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        if let Ok(None) = self.guard.child().try_wait() {
+            let _ = self.guard.child().kill();
+            let _ = self.guard.child().wait();
+        }
+        for line in self.out.seen() {
+            if line.contains(" started pid ") {
+                let _ =
+                    nix::sys::signal::killpg(Pid::from_raw(pid_in(line) as i32), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+fn expand(config: &str, dir: &str) -> String {
+    config.replace("@DIR", dir).replace("@SV", service())
+}
+
+/// The position of the first line containing `needle`, or a panic that shows them all.
+#[track_caller]
+fn position(lines: &[String], needle: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line containing {needle:?} in:\n{}", lines.join("\n")))
+}
+
+#[track_caller]
+fn assert_in_order(lines: &[String], needles: &[&str]) {
+    let at: Vec<usize> = needles.iter().map(|n| position(lines, n)).collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "expected these events in this order: {needles:?}; svd said:\n{}",
+        lines.join("\n")
+    );
+}
+
+fn pid_in(line: &str) -> u32 {
+    line.rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid at the end of {line:?}"))
+}
+
+#[test]
+fn a_crash_loop_backs_off_exponentially_with_jitter_up_to_the_cap_then_fails_at_the_start_limit() {
+    let mut svd = Svd::start(
+        "svd-crash",
+        r#"
+[service.crash]
+command = ["@SV", "exit", "3", "@DIR"]
+restart = "on-failure"
+backoff = { initial_ms = 40, factor = 2.0, max_ms = 160, jitter = 0.25 }
+start_limit = { burst = 6, interval_s = 300 }
+"#,
+        &[],
+    );
+    let expected = [40.0, 80.0, 160.0, 160.0, 160.0];
+    let mut delays = Vec::new();
+    for _ in expected {
+        let line = svd.expect("crash backoff ");
+        let ms: f64 = line
+            .trim_end_matches("ms")
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read a delay in {line:?}"));
+        delays.push(ms);
+    }
+    for (got, base) in delays.iter().zip(expected) {
+        assert!(
+            *got >= base * 0.75 - 1.0 && *got <= base * 1.25 + 1.0,
+            "the delays should double from 40 ms up to the 160 ms cap, each within the 25% jitter; got {delays:?} for {expected:?}"
+        );
+    }
+    assert_ne!(
+        delays,
+        expected.to_vec(),
+        "jitter should move the delays off the exact powers of two (many services crashing together must not restart in lockstep)"
+    );
+    svd.expect("crash failed");
+    let row = svd.row("crash");
+    assert_eq!(
+        row[1], "failed",
+        "after 6 deaths within 300 s the service is failed: {row:?}"
+    );
+    assert_eq!(
+        row[4], "5",
+        "5 restarts before the 6th death hit the limit: {row:?}"
+    );
+    assert_eq!(row[5], "exit=3", "the last exit is shown: {row:?}");
+    // A failed service stays down until started by hand, which forgets its past deaths.
+    let out = svd.svctl(&["start", "crash"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl start answers once the service runs"
+    );
+    svd.expect("crash started pid");
+    let line = svd.expect("crash backoff ");
+    assert!(
+        line.ends_with("ms") && !line.contains("backoff 1"),
+        "after a manual start the backoff begins at 40 ms again: {line}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_service_that_ignores_sigterm_is_killed_at_the_stop_timeout() {
+    let mut svd = Svd::start(
+        "svd-stubborn",
+        r#"
+[service.stubborn]
+command = ["@SV", "run", "--tag", "@DIR", "--ignore-term", "--ready"]
+ready = "notify"
+stop_timeout_s = 0.5
+"#,
+        &[],
+    );
+    let pid = pid_in(&svd.expect("stubborn started pid"));
+    svd.expect("stubborn ready");
+    let out = svd.svctl(&["stop", "stubborn"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop should answer once the service is down; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stubborn stopped"));
+    svd.expect("stubborn did not stop within 0.5s: SIGKILL");
+    svd.expect("stubborn exited signal=KILL");
+    assert!(
+        testkit::async_processes::is_dead(pid),
+        "the service should be dead once svctl stop answered"
+    );
+    assert_eq!(svd.row("stubborn")[1], "stopped");
+    svd.stop();
+}
+
+#[test]
+fn a_service_that_daemonizes_is_still_tracked_and_stopped() {
+    let mut svd = Svd::start(
+        "svd-daemon",
+        r#"
+[service.daemon]
+command = ["@SV", "daemonize", "@DIR/daemon.pid"]
+restart = "never"
+"#,
+        &[],
+    );
+    let line = svd.expect("daemon main process exited exit=0; tracking pid");
+    let tracked = pid_in(&line);
+    let written = testkit::async_processes::read_pid_file(&svd.path("daemon.pid"), DEADLINE);
+    assert_eq!(
+        tracked, written,
+        "svd should track the daemon the launcher left behind"
+    );
+    assert_eq!(
+        testkit::proc_ppid(written),
+        Some(svd.pid()),
+        "the daemon's parent died: as a child subreaper svd became its parent"
+    );
+    let row = svd.row("daemon");
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str()),
+        ("running", written.to_string().as_str()),
+        "{row:?}"
+    );
+    let events = svd.stop();
+    assert_in_order(
+        &events,
+        &[
+            "daemon stopping",
+            "daemon exited signal=TERM",
+            "daemon stopped",
+        ],
+    );
+    assert!(
+        testkit::async_processes::is_dead(written),
+        "the daemon must be stopped with the rest"
+    );
+}
+
+#[test]
+fn a_dependency_chain_starts_in_readiness_order_and_stops_in_reverse() {
+    let mut svd = Svd::start(
+        "svd-chain",
+        r#"
+[service.db]
+command = ["@SV", "run", "--tag", "@DIR", "--gate", "@DIR/db.gate", "--ready"]
+ready = "notify"
+
+[service.api]
+command = ["@SV", "run", "--tag", "@DIR", "--gate", "@DIR/api.gate", "--ready"]
+ready = "notify"
+depends_on = { db = "ready" }
+
+[service.web]
+command = ["@SV", "run", "--tag", "@DIR", "--say", "web up"]
+depends_on = { api = "ready" }
+"#,
+        &[],
+    );
+    for gate in ["db.gate", "api.gate"] {
+        nix::unistd::mkfifo(
+            &svd.path(gate),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("mkfifo");
+    }
+    svd.expect("db started pid");
+    // db cannot be ready before its gate opens: api and web must still be waiting.
+    let rows = svd.status();
+    let states: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [("db", "starting"), ("api", "stopped"), ("web", "stopped")],
+        "api depends on db being ready: it must not start while db is only starting"
+    );
+    open_gate(&svd.path("db.gate"));
+    svd.expect("api started pid");
+    assert_eq!(
+        svd.row("web")[1],
+        "stopped",
+        "web waits for api to be ready"
+    );
+    open_gate(&svd.path("api.gate"));
+    svd.expect("web started pid");
+    let started: Vec<String> = svd.out.seen().to_vec();
+    assert_in_order(
+        &started,
+        &[
+            "db started",
+            "db ready",
+            "api started",
+            "api ready",
+            "web started",
+        ],
+    );
+    let events = svd.stop();
+    assert_in_order(
+        &events,
+        &[
+            "web stopping",
+            "web stopped",
+            "api stopping",
+            "api stopped",
+            "db stopping",
+            "db stopped",
+        ],
+    );
+}
+
+/// Opens a FIFO for writing and closes it: the service blocked reading it sees EOF and goes on.
+fn open_gate(path: &Path) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open the gate FIFO");
+    drop(f);
+}
+
+#[test]
+fn a_failing_health_check_restarts_the_service() {
+    let mut svd = Svd::start(
+        "svd-health",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["/bin/sh", "-c", "test ! -e @DIR/sick"], interval_s = 0.1, threshold = 2 }
+"#,
+        &[],
+    );
+    let first = pid_in(&svd.expect("app started pid"));
+    std::fs::write(svd.path("sick"), "").expect("make the check fail");
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    std::fs::remove_file(svd.path("sick")).expect("heal");
+    svd.expect("app stopped");
+    let second = pid_in(&svd.expect("app started pid"));
+    assert_ne!(first, second, "the restart runs a new process");
+    assert!(
+        testkit::async_processes::is_dead(first),
+        "the unhealthy process was stopped"
+    );
+    let row = svd.row("app");
+    assert!(
+        row[4].parse::<u32>().is_ok_and(|n| n >= 1),
+        "the restart is counted: {row:?}"
+    );
+    svd.stop();
+}
+
+const THREE: &str = r#"
+[service.x]
+command = ["@SV", "run", "--tag", "@DIR", "--say", "x"]
+
+[service.y]
+command = ["@SV", "run", "--tag", "@DIR", "--say", "VERSION"]
+
+[service.z]
+command = ["@SV", "run", "--tag", "@DIR", "--say", "z"]
+"#;
+
+#[test]
+fn a_reload_restarts_only_the_changed_service_and_a_bad_config_keeps_the_old_one() {
+    let mut svd = Svd::start("svd-reload", &THREE.replace("VERSION", "v1"), &[]);
+    svd.expect("z started pid");
+    let before = svd.status();
+    let dir = svd.dir.path().to_str().expect("utf-8").to_string();
+    let config = svd.path("svd.toml");
+    std::fs::write(&config, expand(&THREE.replace("VERSION", "v2"), &dir)).expect("write");
+    svd.signal(Signal::SIGHUP);
+    let summary = svd.expect("reloaded:");
+    assert!(
+        summary.contains("restarted [y]")
+            && summary.contains("new []")
+            && summary.contains("removed []"),
+        "{summary}"
+    );
+    svd.expect("y stopped");
+    svd.expect("y started pid");
+    let after = svd.status();
+    for (b, a) in before.iter().zip(&after) {
+        if b[0] == "y" {
+            assert_ne!(b[2], a[2], "the changed service runs a new process");
+        } else {
+            assert_eq!(
+                b[2], a[2],
+                "an unchanged service must be left alone by a reload: {b:?} then {a:?}"
+            );
+        }
+    }
+    // A broken config is refused with its line, and everything keeps running.
+    std::fs::write(&config, "[service.x]\ncommand = [\"true\"]\nbogus = 1\n").expect("write");
+    let out = svd.svctl(&["reload"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "svctl reload of a bad config fails"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("svd.toml:3:") && err.contains("bogus"),
+        "the error names the file, the line and the key: {err}"
+    );
+    // Everything but the uptime, which moves on, is as it was before the refused reload.
+    let without_uptime = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
+        rows.into_iter()
+            .map(|mut r| {
+                r.remove(3);
+                r
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_uptime(svd.status()),
+        without_uptime(after),
+        "a refused reload changes nothing"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_client_of_another_uid_is_refused() {
+    let other = (nix::unistd::getuid().as_raw() + 1).to_string();
+    let mut svd = Svd::start("svd-uid", "", &["--allow-uid", &other]);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&svd.socket)
+            .expect("socket")
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the control socket is owner-only from the start"
+    );
+    let out = svd.svctl(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "a refused client exits 1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("permission denied")
+            && err.contains(&format!("uid {} may not", nix::unistd::getuid())),
+        "{err}"
+    );
+    svd.expect("refused a control connection from uid");
+    svd.stop();
+}
+
+#[test]
+fn sigterm_to_svd_stops_every_kind_of_service_and_leaves_no_process() {
+    let mut svd = Svd::start(
+        "svd-all",
+        r#"
+[service.base]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+
+[service.stubborn]
+command = ["@SV", "run", "--tag", "@DIR", "--ignore-term", "--ready"]
+ready = "notify"
+stop_timeout_s = 0.5
+depends_on = { base = "ready" }
+
+[service.daemon]
+command = ["@SV", "daemonize", "@DIR/daemon.pid"]
+depends_on = { base = "started" }
+
+[service.waiting]
+command = ["@SV", "exit", "1", "@DIR"]
+backoff = { initial_ms = 60000, max_ms = 60000 }
+"#,
+        &[],
+    );
+    svd.saw("waiting backoff");
+    svd.saw("stubborn ready");
+    let daemon = testkit::async_processes::read_pid_file(&svd.path("daemon.pid"), DEADLINE);
+    testkit::wait_until(DEADLINE, "svd to track the daemon", || {
+        svd.row("daemon")[2] == daemon.to_string()
+    });
+    let events = svd.stop();
+    assert_in_order(
+        &events,
+        &[
+            "stubborn stopping",
+            "stubborn did not stop",
+            "stubborn stopped",
+            "base stopping",
+        ],
+    );
+    assert!(events.iter().any(|l| l.contains("waiting stopped")));
+    assert!(events.iter().any(|l| l.contains("daemon stopped")));
+}
+
+#[test]
+fn logs_are_timestamped_rotated_without_losing_a_line_and_followed() {
+    let mut svd = Svd::start(
+        "svd-logs",
+        r#"
+[service.chatty]
+command = ["@SV", "run", "--tag", "@DIR", "--lines", "300", "--say", "done"]
+log = { max_bytes = 4000, files = 10 }
+"#,
+        &[],
+    );
+    svd.expect("chatty started pid");
+    let mut follow = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&svd.socket)
+            .args(["logs", "chatty", "-f"])
+            .stdout(Stdio::piped()),
+    );
+    let mut followed = LineReader::new(
+        follow.child().stdout.take().expect("stdout"),
+        "svctl logs -f",
+    );
+    followed.expect("done (stderr)", DEADLINE);
+    let out = svd.svctl(&["logs", "chatty"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let numbered: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" stdout line "))
+        .collect();
+    assert_eq!(
+        numbered.len(),
+        300,
+        "every line, once, across the rotated files:\n{text}"
+    );
+    for (i, l) in numbered.iter().enumerate() {
+        let (stamp, rest) = l.split_once(' ').expect("a timestamp first");
+        assert!(
+            stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+            "an RFC 3339 UTC timestamp: {l:?}"
+        );
+        assert_eq!(
+            rest,
+            format!("stdout line {} of 300", i + 1),
+            "lines in order and whole"
+        );
+    }
+    let logs = svd.path("logs");
+    assert!(
+        logs.join("chatty.log.1").exists(),
+        "30 kB in 4 kB files must rotate"
+    );
+    for entry in std::fs::read_dir(&logs).expect("log dir").flatten() {
+        let len = entry.metadata().expect("metadata").len();
+        assert!(
+            len <= 4000,
+            "{} is {len} bytes, over max_bytes",
+            entry.path().display()
+        );
+    }
+    // A follower sees new lines as they come: a restart prints `done` again.
+    let out = svd.svctl(&["restart", "chatty"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    followed.expect("line 300 of 300", DEADLINE);
+    followed.expect("done", DEADLINE);
+    drop(follow);
+    svd.stop();
+}
+
+#[test]
+fn svctl_reports_usage_errors_unknown_services_and_an_absent_svd_with_distinct_statuses() {
+    let mut svd = Svd::start(
+        "svd-cli",
+        "[service.a]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
+        &[],
+    );
+    svd.expect("a started pid");
+    let out = svd.svctl(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: svctl"));
+    let out = svd.svctl(&["stop", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1), "an error svd answered exits 1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no service named nosuch"));
+    let row = svd.row("a");
+    assert_eq!(
+        row.len(),
+        6,
+        "NAME STATE PID UPTIME RESTARTS LAST_EXIT: {row:?}"
+    );
+    assert_eq!(row[1], "running");
+    let gone = svd.path("nothing.sock");
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&gone)
+            .arg("status"),
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(2), "no svd there: exit 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach svd"));
+    svd.stop();
+}
+
+#[test]
+fn a_bad_config_is_refused_with_file_line_and_reason_and_nothing_starts() {
+    let cases = [
+        (
+            "[service.a]\ncommand = [\"true\"]\nrestart = \"sometimes\"\n",
+            ":3:",
+            "sometimes",
+        ),
+        (
+            "[service.a]\ncommand = [\"true\"]\n\n[service.b]\ncommand = [\"true\"]\ndepends_on = { c = \"ready\" }\n",
+            ":6:",
+            "depends on `c`",
+        ),
+        (
+            "[service.a]\ncommand = [\"true\"]\ndepends_on = { b = \"started\" }\n[service.b]\ncommand = [\"true\"]\ndepends_on = { a = \"started\" }\n",
+            ":",
+            "cycle",
+        ),
+        (
+            "[service.a]\ncommand = [\"true\"]\nstop_signal = \"SIGNOPE\"\n",
+            ":3:",
+            "SIGNOPE",
+        ),
+    ];
+    for (config, line, reason) in cases {
+        let dir = testkit::temp_dir("svd-bad");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, config).expect("write");
+        let socket = dir.path().join("svd.sock");
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svd"))
+                .arg("--config")
+                .arg(&path)
+                .arg("--socket")
+                .arg(&socket)
+                .arg("--log-dir")
+                .arg(dir.path().join("logs")),
+            DEADLINE,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "a bad config exits 2; stderr {err}"
+        );
+        assert!(
+            err.lines().count() == 1
+                && err.contains(&format!("bad.toml{line}"))
+                && err.contains(reason),
+            "one line naming the file, the line and the reason ({line} {reason}); got {err:?} for:\n{config}"
+        );
+        assert!(
+            !socket.exists(),
+            "nothing starts: not even the control socket"
+        );
+    }
+}
+
+/// The body of one `GET /metrics`.
+fn scrape(addr: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.to_string(), body.to_string())
+}
+
+fn metrics_svd(tag: &str) -> (Svd, String) {
+    let mut svd = Svd::start(
+        tag,
+        r#"
+[service.ok]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+
+[service.crash]
+command = ["@SV", "exit", "1", "@DIR"]
+backoff = { initial_ms = 1, max_ms = 1 }
+start_limit = { burst = 3, interval_s = 300 }
+"#,
+        &["--metrics", "127.0.0.1:0"],
+    );
+    // svd announces its metrics address before it listens on its socket: already seen.
+    let addr = svd
+        .out
+        .seen()
+        .iter()
+        .find(|l| l.contains("metrics on http://"))
+        .cloned()
+        .expect("svd: metrics on ...");
+    let addr = addr
+        .trim_start_matches("svd: metrics on http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    svd.saw("crash failed");
+    svd.saw("ok ready");
+    (svd, addr)
+}
+
+#[test]
+fn metrics_are_in_the_prometheus_text_format_and_follow_the_services() {
+    let (svd, addr) = metrics_svd("svd-metrics");
+    let (head, body) = scrape(&addr);
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+        .expect("parse the exposition");
+    let value = |metric: &str, labels: &[(&str, &str)]| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
+            .unwrap_or_else(|| panic!("no sample {metric} {labels:?} in:\n{body}"));
+        match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+            prometheus_parse::Value::Summary(_) => panic!("no summaries here"),
+        }
+    };
+    let check = |metric: &str, labels: &[(&str, &str)], want: f64, why: &str| {
+        let got = value(metric, labels);
+        assert_eq!(
+            got, want,
+            "{metric} {labels:?}: {why}; the exposition:\n{body}"
+        );
+    };
+    check("svd_service_up", &[("service", "ok")], 1.0, "");
+    check("svd_service_up", &[("service", "crash")], 0.0, "");
+    check(
+        "svd_service_restarts_total",
+        &[("service", "crash")],
+        2.0,
+        "3 deaths, 2 restarts",
+    );
+    check(
+        "svd_service_state",
+        &[("service", "crash"), ("state", "failed")],
+        1.0,
+        "",
+    );
+    check(
+        "svd_service_state",
+        &[("service", "ok"), ("state", "ready")],
+        1.0,
+        "",
+    );
+    check(
+        "svd_service_state",
+        &[("service", "ok"), ("state", "starting")],
+        0.0,
+        "",
+    );
+    check(
+        "svd_service_backoff_seconds",
+        &[("service", "crash")],
+        0.0,
+        "a failed service waits for no restart",
+    );
+    check(
+        "svd_service_start_to_ready_seconds",
+        &[("service", "ok")],
+        1.0,
+        "one start, one readiness observed",
+    );
+    svd.stop();
+}
+
+#[test]
+fn promtool_accepts_the_metrics() {
+    // svd first, so that the test fails on an unsolved svd even where the tool is missing.
+    let (svd, addr) = metrics_svd("svd-promtool");
+    let (_, body) = scrape(&addr);
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!(
+            "skipped: promtool is not installed (Debian package `prometheus`; .ci/run installs it)"
+        );
+        svd.stop();
+        return;
+    }
+    let mut child = ChildGuard::spawn(
+        Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    child
+        .child()
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = child.into_inner().wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics rejected the exposition: {}{}\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_real_prometheus_server_scrapes_svd() {
+    // svd first, so that the test fails on an unsolved svd even where the tool is missing.
+    let (svd, addr) = metrics_svd("svd-prometheus");
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "skipped: prometheus is not installed (Debian package `prometheus`; .ci/run installs it)"
+        );
+        svd.stop();
+        return;
+    }
+    let web = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("addr").to_string()
+    };
+    let dir = svd.dir.path();
+    let conf = dir.join("prometheus.yml");
+    std::fs::write(
+        &conf,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: svd\n    static_configs:\n      - targets: ['{addr}']\n"),
+    )
+    .expect("write prometheus.yml");
+    let mut server = ChildGuard::spawn(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={web}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let log = LineReader::new(server.child().stderr.take().expect("stderr"), "prometheus");
+    let query = |q: &str| -> Option<String> {
+        let mut s = TcpStream::connect(&web).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "GET /api/v1/query?query={q} HTTP/1.0\r\nHost: {web}\r\n\r\n"
+        )
+        .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    // Prometheus gives no event for "scraped": poll its query API with a deadline.
+    let mut last = None;
+    let scraped = testkit::try_wait_until(
+        Duration::from_secs(90),
+        "Prometheus to have scraped svd",
+        || {
+            last = query("svd_service_up");
+            last.as_deref()
+                .is_some_and(|t| t.contains("\"service\":\"ok\""))
+        },
+    );
+    kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).expect("stop prometheus");
+    let status = server.wait(DEADLINE);
+    assert!(
+        scraped.is_ok(),
+        "Prometheus never reported svd_service_up; last answer {last:?}; its log:\n{}",
+        log.seen().join("\n")
+    );
+    assert!(
+        status.success() || status.code().is_some(),
+        "prometheus ended {status:?}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn the_example_config_runs_as_the_chapter_shows() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/svd.toml");
+    let text = std::fs::read_to_string(&example).expect("docs/examples/svd.toml");
+    let mut svd = Svd::start("svd-example", &text, &[]);
+    svd.saw("db started pid");
+    svd.saw("web started pid");
+    svd.saw("hello exited exit=0");
+    svd.saw("flaky backoff");
+    let rows = svd.status();
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        ["db", "flaky", "hello", "web"],
+        "svctl status lists the example's services in start order"
+    );
+    let out = svd.svctl(&["logs", "hello"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stdout hello from hello"));
+    let events = svd.stop();
+    assert_in_order(&events, &["web stopped", "db stopping"]);
+}

@@ -1,0 +1,1665 @@
+//! Practice: svd and svctl, a service supervisor.
+//!
+//! Scenario: a machine runs a handful of long-lived programs (a database, a web server, a worker)
+//! that must start in order, come back when they crash (but not in a tight loop), stop cleanly,
+//! and be visible to the people and tools that watch them. `svd` is the supervisor that does
+//! it; `svctl` is how a person or a script talks to it.
+//!
+//! Goal: implement [`svd_main`] and [`svctl_main`]. The contract, which the tests check from
+//! outside through the two binaries:
+//!
+//! - `svd --config FILE [--socket S] [--metrics 127.0.0.1:PORT] [--log-dir D] [--allow-uid U]`
+//!   loads the `[service.NAME]` tables of FILE (the keys are in the chapter). A bad config is
+//!   refused before anything starts: one line `svd: FILE:LINE: reason` on stderr, exit 2.
+//! - Every service runs in its own process group, with `SVD_SERVICE=NAME` and, for
+//!   `ready = "notify"`, `NOTIFY_SOCKET` in its environment; its stdout and stderr go, one
+//!   timestamped line at a time, to `D/NAME.log`, rotated by size (`NAME.log.1`, ...).
+//! - A service starts once everything in its `depends_on` is started (or ready, as asked);
+//!   `READY=1` from one of the service's own processes, or a successful connect probe, makes it
+//!   ready. A service that dies is restarted as its `restart` policy says, after an exponential
+//!   backoff with jitter and a cap, and marked failed when it died `burst` times within
+//!   `interval_s`. A failing health check (`threshold` failures in a row) restarts it.
+//! - svd is a child subreaper: a service that daemonizes is still tracked and stopped, and
+//!   every process re-parented to it is reaped.
+//! - Events are printed on stdout, one line each, beginning `svd: ` (`svd: NAME started pid P`,
+//!   `svd: NAME ready`, `svd: NAME exited exit=1`, `svd: NAME backoff 100ms`, `svd: NAME failed`,
+//!   `svd: NAME stopping`, `svd: NAME stopped`, `svd: listening on S`, ...).
+//! - SIGTERM or SIGINT: every service stopped (its stop signal to the group, the stop timeout,
+//!   SIGKILL) in reverse dependency order, then exit 0, leaving no socket file. SIGHUP reloads
+//!   the config: new services start, removed ones stop, changed ones restart, the rest are left
+//!   alone; a bad new config is refused with its reason and the old one kept.
+//! - The control socket (mode 0600; a connection from any uid other than the allowed one, by
+//!   default svd's own, is refused) speaks one request line per connection: `status`,
+//!   `start NAME`, `stop NAME`, `restart NAME`, `logs NAME [-f]`, `reload`, answered as
+//!   `crate::control` says (`ok` and lines, or `error: REASON`); start, stop and restart answer
+//!   once the service got there (`ok` and `NAME STATE`).
+//! - `--metrics ADDR` serves the Prometheus text format on `http://ADDR/metrics`: per service
+//!   `svd_service_up`, `svd_service_restarts_total`, `svd_service_state{state=...}`,
+//!   `svd_service_backoff_seconds` and the histogram `svd_service_start_to_ready_seconds`.
+//! - `svctl [--socket S] status|start|stop|restart|logs|reload ...` prints the answer (`status`:
+//!   one line per service, `NAME STATE PID UPTIME RESTARTS LAST_EXIT`); exit 0 on `ok`, 1 when
+//!   svd answered an error, 2 on a usage error or when svd cannot be reached.
+//!
+//! The pieces are the week's exercises: the config, the reaper, readiness, the backoff, the
+//! logs and the control socket. What is new here is the loop that ties them together: one
+//! `poll` that sleeps until something happens (a signal, a connection, a notification, a line of
+//! output, a timer), and never wakes up just to look.
+//!
+//! Chapter: `docs/src/12-supervisor.md#svd`. Check it with `cargo xtask check supervisor/svd`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, kill, killpg};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::backoff::{Backoff, Decision, wants_restart};
+use crate::config::{Condition, HealthCheck, Ready, Restart, Service};
+use crate::control::{Conn, ControlSocket, Request};
+use crate::logs::{RotatingLog, Stream};
+use crate::readiness::{NotifySocket, probe_connect};
+use crate::reaper;
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------------
+
+type Labels = Vec<(String, String)>;
+
+struct Metrics {
+    up: Family<Labels, Gauge>,
+    restarts: Family<Labels, Counter>,
+    state: Family<Labels, Gauge>,
+    backoff: Family<Labels, Gauge<f64, AtomicU64>>,
+    ready_time: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+const STATES: [&str; 7] = [
+    "starting", "ready", "running", "backoff", "stopping", "stopped", "failed",
+];
+
+impl Metrics {
+    fn new() -> (Metrics, Registry) {
+        let m = Metrics {
+            up: Family::default(),
+            restarts: Family::default(),
+            state: Family::default(),
+            backoff: Family::default(),
+            ready_time: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 4.0, 9))
+            }),
+        };
+        let mut r = Registry::with_prefix("svd");
+        r.register(
+            "service_up",
+            "1 when the service's process is running",
+            m.up.clone(),
+        );
+        r.register(
+            "service_restarts",
+            "Times the service was started again",
+            m.restarts.clone(),
+        );
+        r.register(
+            "service_state",
+            "1 for the state the service is in",
+            m.state.clone(),
+        );
+        r.register(
+            "service_backoff_seconds",
+            "The delay before the next restart",
+            m.backoff.clone(),
+        );
+        r.register(
+            "service_start_to_ready_seconds",
+            "Time from a start to readiness",
+            m.ready_time.clone(),
+        );
+        (m, r)
+    }
+
+    fn labels(name: &str) -> Labels {
+        vec![("service".to_string(), name.to_string())]
+    }
+
+    fn set_state(&self, name: &str, state: State) {
+        let l = Self::labels(name);
+        let up = matches!(
+            state,
+            State::Starting | State::Ready | State::Running | State::Stopping
+        );
+        self.up.get_or_create(&l).set(i64::from(up));
+        for s in STATES {
+            let mut ls = l.clone();
+            ls.push(("state".to_string(), s.to_string()));
+            self.state
+                .get_or_create(&ls)
+                .set(i64::from(s == state.as_str()));
+        }
+    }
+
+    fn remove(&self, name: &str) {
+        let l = Self::labels(name);
+        self.up.remove(&l);
+        self.restarts.remove(&l);
+        self.backoff.remove(&l);
+        self.ready_time.remove(&l);
+        for s in STATES {
+            let mut ls = l.clone();
+            ls.push(("state".to_string(), s.to_string()));
+            self.state.remove(&ls);
+        }
+    }
+}
+
+/// Serves `/metrics` on a thread of its own (tiny_http blocks in accept: no CPU while idle).
+fn serve_metrics(
+    server: Arc<tiny_http::Server>,
+    registry: Arc<Registry>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let response = if request.url() == "/metrics" {
+                let mut body = String::new();
+                match prometheus_client::encoding::prometheus_text::encode(&mut body, &registry) {
+                    Ok(()) => {
+                        let header = tiny_http::Header::from_bytes(
+                            "Content-Type",
+                            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                        )
+                        .expect("a valid header");
+                        tiny_http::Response::from_string(body).with_header(header)
+                    }
+                    Err(_) => {
+                        tiny_http::Response::from_string("encoding failed").with_status_code(500)
+                    }
+                }
+            } else {
+                tiny_http::Response::from_string("try /metrics\n").with_status_code(404)
+            };
+            let _ = request.respond(response);
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The supervisor's state
+// ---------------------------------------------------------------------------------------------
+
+/// Where a service is. `Stopped` covers "not started yet" too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Spawned, not ready yet.
+    Starting,
+    /// Said it is ready.
+    Ready,
+    /// Running (no readiness to wait for).
+    Running,
+    /// Dead, waiting to be restarted.
+    Backoff,
+    /// Asked to stop, not gone yet.
+    Stopping,
+    /// Not running.
+    Stopped,
+    /// Hit its start limit; stays down until started by hand.
+    Failed,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        }
+    }
+    fn active(self) -> bool {
+        matches!(
+            self,
+            State::Starting | State::Ready | State::Running | State::Stopping
+        )
+    }
+}
+
+/// What happens once a stopping service is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterStop {
+    Nothing,
+    Start,
+    Remove,
+}
+
+struct Svc {
+    def: Service,
+    state: State,
+    /// Wanted up (false after `svctl stop`, during shutdown, or once failed).
+    wanted: bool,
+    main: Option<Pid>,
+    pgid: Option<Pid>,
+    started_at: Option<Instant>,
+    restarts: u64,
+    starts: u64,
+    last_exit: Option<String>,
+    backoff: Backoff,
+    restart_at: Option<Instant>,
+    stop_deadline: Option<Instant>,
+    after_stop: AfterStop,
+    ready_deadline: Option<Instant>,
+    next_probe: Option<Instant>,
+    health_next: Option<Instant>,
+    health_run: Option<(Pid, Instant)>,
+    health_failures: u32,
+    notify: Option<NotifySocket>,
+    /// A pidfd of the main process: readable once it has ended.
+    pidfd: Option<OwnedFd>,
+    status_text: String,
+    pipes: Vec<(OwnedFd, Stream, Vec<u8>)>,
+    log: Option<RotatingLog>,
+    followers: Vec<UnixStream>,
+}
+
+enum Token {
+    Signal,
+    Listener,
+    Notify(String),
+    Pipe(String, usize),
+    Pidfd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Start,
+    Stop,
+    Restart,
+}
+
+struct Supervisor {
+    config_path: PathBuf,
+    socket: PathBuf,
+    notify_dir: PathBuf,
+    log_dir: PathBuf,
+    services: BTreeMap<String, Svc>,
+    order: Vec<String>,
+    /// Clients of start, stop and restart, answered once the service got there.
+    waiting: Vec<(Conn, String, Verb)>,
+    shutting_down: bool,
+    metrics: Metrics,
+    signals: SignalFd,
+    listener: ControlSocket,
+}
+
+/// Prints one event line on stdout (flushed: tests and people follow it live).
+fn event(msg: std::fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "svd: {msg}");
+    let _ = out.flush();
+}
+
+macro_rules! event {
+    ($($t:tt)*) => { event(format_args!($($t)*)) };
+}
+
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit={code}"),
+        WaitStatus::Signaled(_, sig, _) => {
+            format!("signal={}", sig.as_str().trim_start_matches("SIG"))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn failed_exit(status: WaitStatus) -> bool {
+    !matches!(status, WaitStatus::Exited(_, 0))
+}
+
+/// svd's living children whose environment carries `SVD_SERVICE=name`: from
+/// `/proc/self/task/*/children` (each thread's children), then each one's environ.
+fn own_children_tagged(name: &str) -> Vec<Pid> {
+    let marker = format!("{}={name}", reaper::SERVICE_ENV);
+    let mut found = Vec::new();
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let Ok(list) = fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in list
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let tagged = fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
+            if tagged {
+                found.push(Pid::from_raw(pid));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+impl Svc {
+    fn new(def: Service) -> Svc {
+        let backoff = Backoff::new(def.backoff, def.start_limit);
+        Svc {
+            def,
+            state: State::Stopped,
+            wanted: true,
+            main: None,
+            pgid: None,
+            started_at: None,
+            restarts: 0,
+            starts: 0,
+            last_exit: None,
+            backoff,
+            restart_at: None,
+            stop_deadline: None,
+            after_stop: AfterStop::Nothing,
+            ready_deadline: None,
+            next_probe: None,
+            health_next: None,
+            health_run: None,
+            health_failures: 0,
+            notify: None,
+            pidfd: None,
+            status_text: String::new(),
+            pipes: Vec::new(),
+            log: None,
+            followers: Vec::new(),
+        }
+    }
+
+    /// Every live process of the service: its process group, and the descendants of svd that
+    /// carry its tag (a daemon that left the group, re-parented to svd, the subreaper).
+    fn processes(&self) -> Vec<Pid> {
+        self.pgid
+            .map_or_else(Vec::new, |g| reaper::group_members(g, &self.def.name))
+    }
+
+    /// `sig` to every process of the service. Not `reaper::stop_group`: that one waits for the
+    /// group to die, and svd's one loop must keep serving while a service stops.
+    fn signal_all(&self, sig: Signal) {
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(pgid, sig);
+        }
+        for pid in self.processes() {
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+impl Supervisor {
+    fn set_state(&mut self, name: &str, state: State) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        svc.state = state;
+        self.metrics.set_state(name, state);
+        self.answer_waiters(name);
+    }
+
+    /// The dependencies of `name` allow it to start.
+    fn deps_met(&self, name: &str) -> bool {
+        self.services[name]
+            .def
+            .depends_on
+            .iter()
+            .all(|(dep, cond)| {
+                self.services.get(dep).is_some_and(|d| match cond {
+                    Condition::Started => {
+                        matches!(d.state, State::Starting | State::Ready | State::Running)
+                    }
+                    Condition::Ready => matches!(d.state, State::Ready | State::Running),
+                })
+            })
+    }
+
+    fn dependents_active(&self, name: &str) -> bool {
+        self.services.values().any(|s| {
+            s.def.depends_on.contains_key(name)
+                && s.state != State::Stopped
+                && s.state != State::Failed
+        })
+    }
+
+    /// Moves every service one step towards what is wanted; called after every event.
+    fn advance(&mut self, now: Instant) {
+        loop {
+            let mut changed = false;
+            let order = self.order.clone();
+            if self.shutting_down {
+                for name in order.iter().rev() {
+                    let Some(svc) = self.services.get(name) else {
+                        continue;
+                    };
+                    if matches!(
+                        svc.state,
+                        State::Starting | State::Ready | State::Running | State::Backoff
+                    ) && !self.dependents_active(name)
+                    {
+                        self.begin_stop(name, now);
+                        changed = true;
+                    }
+                }
+            } else {
+                for name in &order {
+                    let Some(svc) = self.services.get(name) else {
+                        continue;
+                    };
+                    if svc.wanted && svc.state == State::Stopped && self.deps_met(name) {
+                        self.spawn(name, now);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    fn spawn(&mut self, name: &str, now: Instant) {
+        let notify_dir = self.notify_dir.clone();
+        let svc = self.services.get_mut(name).expect("known service");
+        let def = svc.def.clone();
+        let mut cmd = Command::new(&def.command[0]);
+        cmd.args(&def.command[1..])
+            .envs(&def.env)
+            .stdin(Stdio::null());
+        if let Some(cwd) = &def.cwd {
+            cmd.current_dir(cwd);
+        }
+        if def.ready == Ready::Notify && svc.notify.is_none() {
+            match NotifySocket::bind(&notify_dir, name) {
+                Ok(s) => svc.notify = Some(s),
+                Err(e) => event!("{name} cannot bind its notify socket: {e}"),
+            }
+        }
+        if let Some(n) = &svc.notify {
+            cmd.env("NOTIFY_SOCKET", n.path());
+        } else {
+            cmd.env_remove("NOTIFY_SOCKET");
+        }
+        let (out_r, out_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return self.spawn_failed(name, now, e),
+        };
+        let (err_r, err_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return self.spawn_failed(name, now, e),
+        };
+        cmd.stdout(out_w).stderr(err_w);
+        unblock_signals_in_child(&mut cmd);
+        reaper::set_rlimits(&mut cmd, &def.rlimits);
+        // Its own process group and its tag: one killpg reaches the service and its helpers,
+        // the tag finds those that leave the group.
+        let child = reaper::spawn_in_group(&mut cmd, name);
+        drop(cmd); // closes our copies of the pipes' write ends: EOF comes when the service's do
+        let svc = self.services.get_mut(name).expect("known service");
+        let (child, pidfd) = match child {
+            Ok(c) => c,
+            Err(e) => return self.spawn_failed(name, now, e),
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        drop(child); // reaped with every other child by reaper::reap_children
+        svc.pidfd = Some(pidfd);
+        for (r, stream) in [
+            (OwnedFd::from(out_r), Stream::Stdout),
+            (OwnedFd::from(err_r), Stream::Stderr),
+        ] {
+            let _ = nix::fcntl::fcntl(
+                &r,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
+            svc.pipes.push((r, stream, Vec::new()));
+        }
+        svc.main = Some(pid);
+        svc.pgid = Some(pid);
+        svc.started_at = Some(now);
+        svc.starts += 1;
+        if svc.starts > 1 {
+            svc.restarts += 1;
+            self.metrics
+                .restarts
+                .get_or_create(&Metrics::labels(name))
+                .inc();
+        }
+        svc.restart_at = None;
+        svc.health_failures = 0;
+        svc.health_next = def.health.as_ref().map(|h| now + h.interval);
+        let state = match def.ready {
+            Ready::None => State::Running,
+            Ready::Notify => State::Starting,
+            Ready::Connect(_) => {
+                svc.next_probe = Some(now);
+                State::Starting
+            }
+        };
+        svc.ready_deadline = (state == State::Starting).then(|| now + def.ready_timeout);
+        if state == State::Running {
+            self.metrics
+                .ready_time
+                .get_or_create(&Metrics::labels(name))
+                .observe(0.0);
+        }
+        self.set_state(name, state);
+        event!("{name} started pid {pid}");
+    }
+
+    fn spawn_failed(&mut self, name: &str, now: Instant, e: io::Error) {
+        event!("{name} cannot start: {e}");
+        if let Some(svc) = self.services.get_mut(name) {
+            svc.last_exit = Some("spawn-error".into());
+            svc.started_at = Some(now);
+        }
+        self.after_death(name, now, None);
+    }
+
+    fn mark_ready(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        if svc.state != State::Starting {
+            return;
+        }
+        svc.ready_deadline = None;
+        svc.next_probe = None;
+        let took = svc
+            .started_at
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.metrics
+            .ready_time
+            .get_or_create(&Metrics::labels(name))
+            .observe(took);
+        self.set_state(name, State::Ready);
+        event!("{name} ready");
+    }
+
+    fn begin_stop(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        match svc.state {
+            State::Backoff | State::Failed | State::Stopped => {
+                svc.restart_at = None;
+                if svc.state == State::Backoff {
+                    event!("{name} stopped");
+                    self.set_state(name, State::Stopped);
+                }
+                self.finish_stop(name, now);
+            }
+            State::Stopping => {}
+            State::Starting | State::Ready | State::Running => {
+                event!("{name} stopping");
+                svc.signal_all(svc.def.stop_signal);
+                svc.stop_deadline = Some(now + svc.def.stop_timeout);
+                svc.ready_deadline = None;
+                svc.next_probe = None;
+                svc.health_next = None;
+                self.set_state(name, State::Stopping);
+                self.check_stopped(name, now);
+            }
+        }
+    }
+
+    /// A stopping service is down once its main process is reaped and none of its processes
+    /// is left.
+    fn check_stopped(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        if svc.state != State::Stopping || svc.main.is_some() || !svc.processes().is_empty() {
+            return;
+        }
+        svc.stop_deadline = None;
+        svc.pgid = None;
+        event!("{name} stopped");
+        self.set_state(name, State::Stopped);
+        self.finish_stop(name, now);
+    }
+
+    fn finish_stop(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let after = std::mem::replace(&mut svc.after_stop, AfterStop::Nothing);
+        match after {
+            AfterStop::Nothing => {}
+            AfterStop::Start => {
+                svc.wanted = true;
+                if svc.state == State::Failed {
+                    svc.state = State::Stopped;
+                }
+            }
+            AfterStop::Remove => {
+                // Dropping the service drops its notify socket, which removes the file.
+                self.services.remove(name);
+                self.metrics.remove(name);
+                self.order.retain(|n| n != name);
+                event!("{name} removed");
+            }
+        }
+        self.advance(now);
+    }
+
+    /// The main process of `name` ended with `status`.
+    fn on_main_exit(&mut self, name: &str, status: WaitStatus, now: Instant) {
+        let svc = self.services.get_mut(name).expect("known service");
+        svc.main = None;
+        svc.pidfd = None;
+        svc.last_exit = Some(describe(status));
+        // A service that daemonized: its main process exited 0, but a process of it lives on,
+        // re-parented to us. Track that one as the service. Only svd's own children are read
+        // here, not all of /proc: this is the path of every restart, and its cost is latency.
+        let tagged_children = if svc.state == State::Stopping {
+            Vec::new()
+        } else {
+            own_children_tagged(&svc.def.name)
+        };
+        if svc.state != State::Stopping
+            && !failed_exit(status)
+            && let Some(&adopted) = tagged_children.first()
+        {
+            svc.main = Some(adopted);
+            // A pidfd for the adopted process too: its end wakes the loop like the first one's.
+            svc.pidfd = rustix::process::Pid::from_raw(adopted.as_raw()).and_then(|p| {
+                rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+            });
+            event!(
+                "{name} main process exited {}; tracking pid {adopted}",
+                describe(status)
+            );
+            return;
+        }
+        if svc.state == State::Stopping {
+            event!("{name} exited {}", describe(status));
+            return self.check_stopped(name, now);
+        }
+        event!("{name} exited {}", describe(status));
+        // What the main process left in its group, or re-parented to us, goes with it.
+        if let Some(pgid) = svc.pgid.take() {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        for pid in tagged_children {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        self.after_death(name, now, Some(status));
+    }
+
+    /// The service is down on its own (`status` is `None` when it could not even be spawned).
+    fn after_death(&mut self, name: &str, now: Instant, status: Option<WaitStatus>) {
+        let svc = self.services.get_mut(name).expect("known service");
+        svc.ready_deadline = None;
+        svc.next_probe = None;
+        svc.health_next = None;
+        let ran_for = svc
+            .started_at
+            .map_or(Duration::ZERO, |t| now.duration_since(t));
+        let restart = svc.wanted
+            && !self.shutting_down
+            && match status {
+                Some(status) => wants_restart(svc.def.restart, &status),
+                None => svc.def.restart != Restart::Never,
+            };
+        if !restart {
+            let restart_after = svc.after_stop == AfterStop::Start;
+            svc.wanted = restart_after;
+            self.set_state(name, State::Stopped);
+            return self.finish_stop(name, now);
+        }
+        match svc.backoff.on_exit(now, ran_for) {
+            Decision::Failed => {
+                let (burst, interval) = (svc.def.start_limit.burst, svc.def.start_limit.interval);
+                svc.wanted = false;
+                // The metrics first: whoever reads the event line and then scrapes sees them.
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(name))
+                    .set(0.0);
+                self.set_state(name, State::Failed);
+                event!(
+                    "{name} failed: {burst} deaths within {}s",
+                    interval.as_secs_f64()
+                );
+                self.advance(now);
+            }
+            Decision::RestartAfter(delay) => {
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(name))
+                    .set(delay.as_secs_f64());
+                if delay.is_zero() {
+                    // Zero backoff: straight back up, in this same turn of the loop.
+                    self.set_state(name, State::Stopped);
+                    self.advance(now);
+                } else {
+                    event!("{name} backoff {}ms", delay.as_millis());
+                    svc.restart_at = Some(now + delay);
+                    self.set_state(name, State::Backoff);
+                }
+            }
+        }
+    }
+
+    fn on_health_exit(&mut self, name: &str, status: WaitStatus, now: Instant) {
+        let svc = self.services.get_mut(name).expect("known service");
+        svc.health_run = None;
+        let healthy = !failed_exit(status);
+        self.health_result(name, healthy, now);
+    }
+
+    fn health_result(&mut self, name: &str, healthy: bool, now: Instant) {
+        let svc = self.services.get_mut(name).expect("known service");
+        let Some(h) = svc.def.health.clone() else {
+            return;
+        };
+        if !matches!(svc.state, State::Ready | State::Running) {
+            return;
+        }
+        svc.health_next = Some(now + h.interval);
+        if healthy {
+            svc.health_failures = 0;
+            return;
+        }
+        svc.health_failures += 1;
+        event!(
+            "{name} health check failed ({}/{})",
+            svc.health_failures,
+            h.threshold
+        );
+        if svc.health_failures >= h.threshold {
+            event!("{name} unhealthy: restarting");
+            svc.after_stop = AfterStop::Start;
+            self.begin_stop(name, now);
+        }
+    }
+
+    fn run_health(&mut self, name: &str, now: Instant) {
+        let svc = self.services.get_mut(name).expect("known service");
+        let Some(h) = svc.def.health.clone() else {
+            return;
+        };
+        svc.health_next = None;
+        match &h.check {
+            HealthCheck::Exec(argv) => {
+                let mut cmd = Command::new(&argv[0]);
+                cmd.args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .process_group(0);
+                unblock_signals_in_child(&mut cmd);
+                let child = cmd.spawn();
+                match child {
+                    Ok(c) => svc.health_run = Some((Pid::from_raw(c.id() as i32), now + h.timeout)),
+                    Err(e) => {
+                        event!("{name} health check cannot run: {e}");
+                        self.health_result(name, false, now);
+                    }
+                }
+            }
+            HealthCheck::Connect(addr) => {
+                // A short, bounded attempt: the loop must not wait long for one check.
+                let ok =
+                    probe_connect(addr, now + h.timeout.min(Duration::from_millis(100))).is_ok();
+                self.health_result(name, ok, now);
+            }
+        }
+    }
+
+    /// The next moment a timer is due.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.services
+            .values()
+            .flat_map(|s| {
+                [
+                    s.restart_at,
+                    s.stop_deadline,
+                    s.ready_deadline,
+                    s.next_probe,
+                    s.health_next,
+                    s.health_run.map(|h| h.1),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        for name in names {
+            let Some(svc) = self.services.get_mut(&name) else {
+                continue;
+            };
+            if svc.restart_at.is_some_and(|t| t <= now) {
+                svc.restart_at = None;
+                self.metrics
+                    .backoff
+                    .get_or_create(&Metrics::labels(&name))
+                    .set(0.0);
+                self.set_state(&name, State::Stopped);
+                self.advance(now);
+                continue;
+            }
+            if svc.stop_deadline.is_some_and(|t| t <= now) {
+                svc.stop_deadline = None;
+                event!(
+                    "{name} did not stop within {}s: SIGKILL",
+                    svc.def.stop_timeout.as_secs_f64()
+                );
+                svc.signal_all(Signal::SIGKILL);
+                continue;
+            }
+            if svc.ready_deadline.is_some_and(|t| t <= now) {
+                svc.ready_deadline = None;
+                event!(
+                    "{name} not ready within {}s: restarting",
+                    svc.def.ready_timeout.as_secs_f64()
+                );
+                svc.after_stop = AfterStop::Start;
+                self.begin_stop(&name, now);
+                continue;
+            }
+            if svc.next_probe.is_some_and(|t| t <= now) {
+                let Ready::Connect(addr) = svc.def.ready.clone() else {
+                    continue;
+                };
+                // One attempt (the deadline is now); the timer tries again in 50 ms.
+                if probe_connect(&addr, Instant::now()).is_ok() {
+                    self.mark_ready(&name, now);
+                } else if let Some(svc) = self.services.get_mut(&name) {
+                    svc.next_probe = Some(now + Duration::from_millis(50));
+                }
+                continue;
+            }
+            if let Some((pid, deadline)) = svc.health_run
+                && deadline <= now
+            {
+                // A check that hangs fails; killing it makes waitpid report it.
+                let _ = killpg(pid, Signal::SIGKILL);
+                svc.health_run = Some((pid, now + Duration::from_secs(3600)));
+                continue;
+            }
+            if svc.health_next.is_some_and(|t| t <= now) && svc.health_run.is_none() {
+                self.run_health(&name, now);
+            }
+        }
+    }
+
+    /// Reaps every child that ended: service main processes, health checks, and orphans that
+    /// the kernel re-parented to us.
+    fn reap(&mut self, now: Instant) {
+        for (pid, status) in reaper::reap_children() {
+            let main = self
+                .services
+                .iter()
+                .find(|(_, s)| s.main == Some(pid))
+                .map(|(n, _)| n.clone());
+            let health = self
+                .services
+                .iter()
+                .find(|(_, s)| s.health_run.is_some_and(|h| h.0 == pid))
+                .map(|(n, _)| n.clone());
+            if let Some(name) = main {
+                self.on_main_exit(&name, status, now);
+            } else if let Some(name) = health {
+                self.on_health_exit(&name, status, now);
+            } else {
+                // An orphan: a process of some service whose parent died before it.
+                let stopping: Vec<String> = self
+                    .services
+                    .iter()
+                    .filter(|(_, s)| s.state == State::Stopping)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                for name in stopping {
+                    self.check_stopped(&name, now);
+                }
+            }
+        }
+    }
+
+    fn read_notify(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some(sock) = &svc.notify else { return };
+        let notices = sock.recv().unwrap_or_default();
+        let mut ready = false;
+        for notice in notices {
+            // Only the service's own processes may speak for it: the sender's pid, which the
+            // kernel attached, must be one of them.
+            let ours = svc.pgid.is_some_and(|g| notice.from_group(g))
+                || svc.processes().contains(&notice.pid);
+            if !ours {
+                event!(
+                    "{name}: ignored a notification from pid {}, not one of the service's processes",
+                    notice.pid
+                );
+                continue;
+            }
+            if let Some(status) = notice.get("STATUS") {
+                svc.status_text = status.to_string();
+                event!("{name} status: {status}");
+            }
+            if notice.get("STOPPING") == Some("1") {
+                event!("{name} says it is stopping");
+            }
+            ready |= notice.is_ready();
+        }
+        if ready {
+            self.mark_ready(name, now);
+        }
+    }
+
+    fn read_pipe(&mut self, name: &str, idx: usize) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let mut closed = false;
+        let mut lines: Vec<(Stream, Vec<u8>)> = Vec::new();
+        {
+            let (fd, stream, partial) = &mut svc.pipes[idx];
+            let mut buf = [0u8; 8192];
+            loop {
+                match nix::unistd::read(&*fd, &mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        partial.extend_from_slice(&buf[..n]);
+                        while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
+                            let line: Vec<u8> = partial.drain(..=pos).collect();
+                            lines.push((*stream, line[..line.len() - 1].to_vec()));
+                        }
+                    }
+                    Err(Errno::EINTR) => continue,
+                    Err(_) => break, // EAGAIN: all read
+                }
+            }
+            if closed && !partial.is_empty() {
+                lines.push((*stream, std::mem::take(partial)));
+            }
+        }
+        if svc.log.is_none() {
+            match RotatingLog::open(
+                &self.log_dir,
+                name,
+                svc.def.log.max_bytes,
+                svc.def.log.files,
+            ) {
+                Ok(l) => svc.log = Some(l),
+                Err(e) => event!(
+                    "{name} cannot open its log in {}: {e}",
+                    self.log_dir.display()
+                ),
+            }
+        }
+        for (stream, line) in lines {
+            if let Some(log) = &mut svc.log
+                && let Err(e) = log.write_line(stream, &line)
+            {
+                event!("{name} log write failed: {e}");
+            }
+            svc.followers.retain_mut(|f| {
+                let mut l = line.clone();
+                l.push(b'\n');
+                f.write_all(&l).is_ok()
+            });
+        }
+        if closed {
+            svc.pipes.remove(idx);
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        let mut conn = match self.listener.accept() {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(refused)) => {
+                // The kernel's word (SO_PEERCRED), already answered by the control socket.
+                event!(
+                    "refused a control connection from uid {} (pid {})",
+                    refused.uid,
+                    refused.pid
+                );
+                return;
+            }
+            Err(_) => return, // the client left before we took it
+        };
+        // svctl sends its line right after connecting: reading it here is short, and bounded
+        // by the socket's request timeout for a client that sends nothing.
+        match conn.read_request() {
+            Ok(request) => self.request(conn, request, now),
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                let _ = conn.reply_error(&e.to_string());
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn status_lines(&self, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in &self.order {
+            let s = &self.services[name];
+            let pid = s
+                .main
+                .filter(|_| s.state.active())
+                .map_or("-".to_string(), |p| p.to_string());
+            let uptime = match (s.state.active(), s.started_at) {
+                (true, Some(t)) => format!("{}s", now.duration_since(t).as_secs()),
+                _ => "-".to_string(),
+            };
+            let last = s.last_exit.clone().unwrap_or_else(|| "-".to_string());
+            out.push(format!(
+                "{name} {} {pid} {uptime} {} {last}",
+                s.state.as_str(),
+                s.restarts
+            ));
+        }
+        out
+    }
+
+    fn request(&mut self, conn: Conn, request: Request, now: Instant) {
+        if self.shutting_down && request != Request::Status {
+            let _ = conn.reply_error("svd is shutting down");
+            return;
+        }
+        let (verb, name) = match request {
+            Request::Status => {
+                let _ = conn.reply_ok(&self.status_lines(now));
+                return;
+            }
+            Request::Reload => {
+                let _ = match self.reload(now) {
+                    Ok(summary) => conn.reply_ok(&[summary]),
+                    Err(e) => conn.reply_error(&e),
+                };
+                return;
+            }
+            Request::Logs { name, follow } => return self.logs(conn, &name, follow),
+            Request::Start(name) => (Verb::Start, name),
+            Request::Stop(name) => (Verb::Stop, name),
+            Request::Restart(name) => (Verb::Restart, name),
+        };
+        let Some(svc) = self.services.get_mut(&name) else {
+            let _ = conn.reply_error(&format!("no service named {name}"));
+            return;
+        };
+        match verb {
+            Verb::Start => {
+                // A start by hand forgives the past deaths, also those of a failed service.
+                svc.wanted = true;
+                svc.backoff.reset();
+                if matches!(svc.state, State::Failed | State::Backoff) {
+                    svc.restart_at = None;
+                    svc.state = State::Stopped;
+                }
+                if svc.state == State::Stopping {
+                    svc.after_stop = AfterStop::Start;
+                }
+            }
+            Verb::Stop => {
+                svc.wanted = false;
+                svc.after_stop = AfterStop::Nothing;
+            }
+            Verb::Restart => {
+                svc.backoff.reset();
+                svc.after_stop = AfterStop::Start;
+                if matches!(svc.state, State::Failed | State::Backoff | State::Stopped) {
+                    svc.wanted = true;
+                    svc.restart_at = None;
+                    svc.state = State::Stopped;
+                    svc.after_stop = AfterStop::Nothing;
+                }
+            }
+        }
+        // The answer waits until the service got there (or failed): a script that runs
+        // `svctl stop db` and then removes db's files knows db is down.
+        self.waiting.push((conn, name.clone(), verb));
+        if verb != Verb::Start {
+            self.begin_stop(&name, now);
+        }
+        self.advance(now);
+        self.answer_waiters(&name);
+    }
+
+    /// `logs NAME [-f]`: every file of the log, oldest first, then (with `-f`) each new line.
+    fn logs(&mut self, conn: Conn, name: &str, follow: bool) {
+        let Some(svc) = self.services.get_mut(name) else {
+            let _ = conn.reply_error(&format!("no service named {name}"));
+            return;
+        };
+        let current = self.log_dir.join(format!("{name}.log"));
+        let mut files: Vec<PathBuf> = (1..=svc.def.log.files)
+            .rev()
+            .map(|n| PathBuf::from(format!("{}.{n}", current.display())))
+            .filter(|p| p.exists())
+            .collect();
+        files.push(current);
+        let Ok(stream) = conn.into_stream() else {
+            return;
+        };
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+        let mut ok = true;
+        for f in files {
+            if let Ok(text) = fs::read(&f) {
+                ok = ok && (&stream).write_all(&text).is_ok();
+            }
+        }
+        // A follower gets each new line as it is logged. A write to it may wait while the
+        // client catches up, but at most a second: one that does not keep up is dropped rather
+        // than allowed to stall every service's supervision.
+        if follow
+            && ok
+            && stream
+                .set_write_timeout(Some(Duration::from_secs(1)))
+                .is_ok()
+        {
+            svc.followers.push(stream);
+        }
+    }
+
+    /// Answers the clients waiting for `name` if it got where they asked.
+    fn answer_waiters(&mut self, name: &str) {
+        let state = self
+            .services
+            .get(name)
+            .map(|s| (s.state, s.after_stop == AfterStop::Start));
+        let waiting = std::mem::take(&mut self.waiting);
+        for (conn, n, verb) in waiting {
+            if n != name {
+                self.waiting.push((conn, n, verb));
+                continue;
+            }
+            let answer = match (verb, state) {
+                (_, None) => Some(Err(format!("{name} was removed"))),
+                (Verb::Stop, Some((State::Stopped, _))) => Some(Ok(format!("{name} stopped"))),
+                (
+                    Verb::Start | Verb::Restart,
+                    Some((s @ (State::Ready | State::Running), false)),
+                ) => Some(Ok(format!("{name} {}", s.as_str()))),
+                (_, Some((State::Failed, _))) => Some(Err(format!("{name} failed"))),
+                _ => None,
+            };
+            let _ = match answer {
+                Some(Ok(line)) => conn.reply_ok(&[line]),
+                Some(Err(reason)) => conn.reply_error(&reason),
+                None => {
+                    self.waiting.push((conn, n, verb));
+                    Ok(())
+                }
+            };
+        }
+    }
+
+    fn reload(&mut self, now: Instant) -> Result<String, String> {
+        let new = crate::config::load(&self.config_path).map_err(|e| {
+            event!("reload refused, keeping the old config: {e}");
+            format!("reload refused: {e}")
+        })?;
+        let mut started = Vec::new();
+        let mut removed = Vec::new();
+        let mut changed = Vec::new();
+        for name in self.services.keys().cloned().collect::<Vec<_>>() {
+            if !new.services.contains_key(&name) {
+                let svc = self.services.get_mut(&name).expect("listed");
+                svc.wanted = false;
+                svc.after_stop = AfterStop::Remove;
+                removed.push(name);
+            }
+        }
+        for (name, def) in &new.services {
+            match self.services.get_mut(name) {
+                None => {
+                    self.services.insert(name.clone(), Svc::new(def.clone()));
+                    self.metrics.set_state(name, State::Stopped);
+                    started.push(name.clone());
+                }
+                Some(svc) if svc.def != *def => {
+                    svc.def = def.clone();
+                    svc.backoff = Backoff::new(def.backoff, def.start_limit);
+                    svc.log = None; // reopened with the new rotation policy
+                    if def.ready != Ready::Notify {
+                        svc.notify = None;
+                    }
+                    svc.after_stop = AfterStop::Start;
+                    changed.push(name.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        // The new order: every service after its dependencies; services being removed last.
+        let mut order = new.start_order();
+        order.extend(removed.iter().cloned());
+        self.order = order;
+        let summary = format!(
+            "reloaded: new [{}], removed [{}], restarted [{}]",
+            started.join(" "),
+            removed.join(" "),
+            changed.join(" ")
+        );
+        event!("{summary}");
+        for name in removed.iter().chain(&changed) {
+            self.begin_stop(name, now);
+        }
+        self.advance(now);
+        Ok(summary)
+    }
+
+    fn poll_once(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        let timeout = match self.next_deadline() {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                // Round up: waking a millisecond early would spin until the deadline.
+                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut tokens = Vec::new();
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd<'_>> = Vec::new();
+            fds.push(PollFd::new(self.signals.as_fd(), PollFlags::POLLIN));
+            tokens.push(Token::Signal);
+            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+            tokens.push(Token::Listener);
+            for (name, s) in &self.services {
+                if let Some(n) = &s.notify {
+                    fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
+                    tokens.push(Token::Notify(name.clone()));
+                }
+                if let Some(fd) = &s.pidfd {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    tokens.push(Token::Pidfd);
+                }
+                for (i, (fd, _, _)) in s.pipes.iter().enumerate() {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    tokens.push(Token::Pipe(name.clone(), i));
+                }
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            fds.iter()
+                .enumerate()
+                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let now = Instant::now();
+        // Pipes are handled from the highest index down, so that a closed pipe removed from a
+        // service's list does not shift the ones still to read.
+        for &i in ready.iter().rev() {
+            match &tokens[i] {
+                // Handled below, once every pipe is drained.
+                Token::Signal | Token::Pidfd => {}
+                Token::Listener => self.accept(now),
+                Token::Notify(name) => {
+                    let name = name.clone();
+                    self.read_notify(&name, now);
+                }
+                Token::Pipe(name, idx) => {
+                    let (name, idx) = (name.clone(), *idx);
+                    self.read_pipe(&name, idx);
+                }
+            }
+        }
+        // Signals last: a service's last output is logged before its death is handled.
+        if ready.contains(&0) {
+            while let Ok(Some(info)) = self.signals.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => self.reap(now),
+                    Ok(Signal::SIGHUP) => {
+                        let _ = self.reload(now);
+                    }
+                    // A second SIGTERM during the shutdown changes nothing: the stop timeouts
+                    // already bound it.
+                    Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) if !self.shutting_down => {
+                        event!("{} received: stopping every service", sig.as_str());
+                        self.shutting_down = true;
+                        for s in self.services.values_mut() {
+                            s.wanted = false;
+                        }
+                        for (conn, _, _) in std::mem::take(&mut self.waiting) {
+                            let _ = conn.reply_error("svd is shutting down");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // SIGCHLD coalesces; reaping again is cheap and never misses a death.
+            self.reap(now);
+        }
+        // A readable pidfd: a service's main process ended (its SIGCHLD may still be queued).
+        if ready.iter().any(|&i| matches!(tokens[i], Token::Pidfd)) {
+            self.reap(now);
+        }
+        self.fire_timers(Instant::now());
+        self.advance(Instant::now());
+        Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.shutting_down
+            && self
+                .services
+                .values()
+                .all(|s| matches!(s.state, State::Stopped | State::Failed))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two programs
+// ---------------------------------------------------------------------------------------------
+
+/// Empties the signal mask in the child between fork and exec: svd blocks the signals it
+/// reads from its signalfd, a mask survives fork and execve, and a service started with
+/// SIGTERM blocked would never see its stop signal.
+fn unblock_signals_in_child(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls sigprocmask(2), a system
+    // call that is async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            )
+            .map_err(io::Error::from)
+        });
+    }
+}
+
+fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("svd"),
+        _ => std::env::temp_dir().join(format!("svd-{}", nix::unistd::getuid())),
+    }
+}
+
+fn default_socket() -> PathBuf {
+    std::env::var_os("SVD_SOCKET").map_or_else(|| runtime_dir().join("svd.sock"), PathBuf::from)
+}
+
+const SVD_USAGE: &str = "usage: svd --config FILE [--socket S] [--metrics 127.0.0.1:PORT] [--log-dir D] [--allow-uid UID]";
+
+struct Args {
+    config: PathBuf,
+    socket: PathBuf,
+    metrics: Option<String>,
+    log_dir: PathBuf,
+    allow_uid: u32,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut config = None;
+    let mut socket = None;
+    let mut metrics = None;
+    let mut log_dir = None;
+    let mut allow_uid = nix::unistd::getuid().as_raw();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--config" => config = Some(PathBuf::from(value()?)),
+            "--socket" => socket = Some(PathBuf::from(value()?)),
+            "--metrics" => metrics = Some(value()?),
+            "--log-dir" => log_dir = Some(PathBuf::from(value()?)),
+            "--allow-uid" => {
+                let v = value()?;
+                allow_uid = v
+                    .parse()
+                    .map_err(|_| format!("--allow-uid {v:?}: not a uid"))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    let config = config.ok_or("--config FILE is required")?;
+    Ok(Args {
+        config,
+        socket: socket.unwrap_or_else(default_socket),
+        metrics,
+        log_dir: log_dir.unwrap_or_else(|| runtime_dir().join("logs")),
+        allow_uid,
+    })
+}
+
+/// `svd`'s main: supervises until SIGTERM or SIGINT, then exits 0.
+pub fn svd_main(args: Vec<String>) -> ExitCode {
+    let args = match parse_args(&args) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{SVD_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("svd: {e}\n{SVD_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("svd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    // Nothing starts until the whole config is valid.
+    let config = match crate::config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("svd: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // Block the signals we handle before any thread exists, so that every thread inherits the
+    // mask and they are only ever read from the signalfd. Children get a clean mask from std.
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))?;
+    // A child subreaper: orphans of our services come back to us, not to init.
+    reaper::become_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
+
+    fs::create_dir_all(&args.log_dir)
+        .map_err(|e| format!("log dir {}: {e}", args.log_dir.display()))?;
+    let sock_dir = args
+        .socket
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(sock_dir)
+        .map_err(|e| format!("socket dir {}: {e}", sock_dir.display()))?;
+    // Owner-only (0600, and SO_PEERCRED checked at each accept); a stale file is replaced, a
+    // live svd's socket is not. A client has one second to send its request line.
+    let listener = ControlSocket::bind(&args.socket, args.allow_uid)
+        .map_err(|e| format!("control socket {}: {e}", args.socket.display()))?
+        .with_request_timeout(Duration::from_secs(1));
+    let mut notify_dir = args.socket.clone().into_os_string();
+    notify_dir.push(".notify");
+    let notify_dir = PathBuf::from(notify_dir);
+    let _ = fs::remove_dir_all(&notify_dir);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&notify_dir)
+        .map_err(|e| format!("{}: {e}", notify_dir.display()))?;
+
+    let (metrics, registry) = Metrics::new();
+    let mut http = None;
+    if let Some(addr) = &args.metrics {
+        let server = tiny_http::Server::http(addr.as_str())
+            .map_err(|e| format!("metrics on {addr}: {e}"))?;
+        let server = Arc::new(server);
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .map_or(addr.clone(), |a| a.to_string());
+        let thread = serve_metrics(server.clone(), Arc::new(registry));
+        event!("metrics on http://{bound}/metrics");
+        http = Some((server, thread));
+    }
+
+    let order = config.start_order();
+    let mut sup = Supervisor {
+        config_path: args.config.clone(),
+        socket: args.socket.clone(),
+        notify_dir,
+        log_dir: args.log_dir.clone(),
+        services: config
+            .services
+            .into_values()
+            .map(|s| (s.name.clone(), Svc::new(s)))
+            .collect(),
+        order,
+        waiting: Vec::new(),
+        shutting_down: false,
+        metrics,
+        signals,
+        listener,
+    };
+    for name in sup.order.clone() {
+        sup.metrics.set_state(&name, State::Stopped);
+    }
+    event!("listening on {}", sup.socket.display());
+    sup.advance(Instant::now());
+    let result = loop {
+        if sup.done() {
+            break Ok(());
+        }
+        if let Err(e) = sup.poll_once() {
+            break Err(e);
+        }
+    };
+    // Leave nothing: the socket files, the metrics thread. Every service is already down.
+    let _ = fs::remove_file(&sup.socket);
+    let _ = fs::remove_dir_all(&sup.notify_dir);
+    if let Some((server, thread)) = http {
+        server.unblock();
+        let _ = thread.join();
+    }
+    match result {
+        Ok(()) => {
+            event!("every service stopped: exiting");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(format!("poll failed: {e}")),
+    }
+}
+
+const SVCTL_USAGE: &str = "usage: svctl [--socket S] status | start NAME | stop NAME | restart NAME | logs NAME [-f] | reload";
+
+/// `svctl`'s main: one request, its answer on stdout.
+pub fn svctl_main(args: Vec<String>) -> ExitCode {
+    let mut socket = default_socket();
+    let mut rest: &[String] = &args;
+    if rest.first().map(String::as_str) == Some("--socket") {
+        let Some(s) = rest.get(1) else {
+            eprintln!("svctl: --socket needs a value\n{SVCTL_USAGE}");
+            return ExitCode::from(2);
+        };
+        socket = PathBuf::from(s);
+        rest = &rest[2..];
+    }
+    // The same parser as svd's: a request svctl sends is one svd understands.
+    let request = match crate::control::parse_request(&rest.join(" ")) {
+        Ok(r) => r,
+        Err(reason) => {
+            eprintln!("svctl: {reason}\n{SVCTL_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let stream = match UnixStream::connect(&socket) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svctl: cannot reach svd at {}: {e}", socket.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut w = &stream;
+    // A write error is not the end: svd may have answered and closed without reading, as it
+    // does for a refused uid. The answer, if any, is what counts.
+    let _ = writeln!(w, "{}", request.to_line());
+    let mut reader = BufReader::new(&stream);
+    let mut first = String::new();
+    match reader.read_line(&mut first) {
+        Ok(0) | Err(_) => {
+            eprintln!("svctl: svd closed the connection without an answer");
+            return ExitCode::from(2);
+        }
+        Ok(_) => {}
+    }
+    let first = first.trim_end();
+    if let Some(reason) = first.strip_prefix("error: ") {
+        eprintln!("svctl: {reason}");
+        return ExitCode::from(1);
+    }
+    if first != "ok" {
+        eprintln!("svctl: unexpected answer from svd: {first:?}");
+        return ExitCode::from(2);
+    }
+    let mut out = io::stdout().lock();
+    let _ = out.flush();
+    // Copy the rest as it comes (logs -f: until svd goes away or we are interrupted).
+    let mut buf = [0u8; 8192];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                    break; // a closed stdout (svctl logs -f | head) is a normal end
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    ExitCode::SUCCESS
+}
