@@ -290,4 +290,15 @@ fn a_line_that_fills_the_file_exactly_still_fits() {
         "the third line does not fit: rotated"
     );
     assert_eq!(read_log(&path).len(), 1, "edge.log starts again with it");
+
+    // A first line longer than max_bytes goes into the empty file: an empty file is never
+    // rotated (that would only make an empty NAME.log.1).
+    let mut big = RotatingLog::open(dir.path(), "big", 10, 3).expect("open");
+    big.write_line(Stream::Stderr, b"much longer than ten bytes")
+        .expect("write");
+    assert!(
+        !dir.path().join("big.log.1").exists(),
+        "the empty big.log must not be rotated"
+    );
+    assert_eq!(read_log(&dir.path().join("big.log")).len(), 1);
 }
