@@ -253,6 +253,12 @@ fn values_out_of_their_range_are_refused_at_their_line() {
         ("depends_on = { a = \"running\" }", &["running"]),
         ("stop_timeout_s = -1", &["stop_timeout_s"]),
         ("health = { interval_s = 1 }", &["health"]),
+        ("health = { exec = [] }", &["health"]),
+        ("health = { connect = \"\" }", &["health"]),
+        (
+            "ready = { connect = \"127.0.0.1:1\", retries = 3 }",
+            &["ready"],
+        ),
         ("log = { files = 0 }", &["log"]),
         ("stop_timeout_s = \"10\"", &[]),
     ];

@@ -269,3 +269,36 @@ fn with_one_file_the_log_starts_again_and_a_huge_line_stays_whole() {
     );
     assert_eq!(entries[0].text, "after");
 }
+
+#[test]
+fn a_line_that_fills_the_file_exactly_still_fits() {
+    let dir = testkit::temp_dir("logs-exact");
+    // A record is the 24-byte stamp, a space, `stdout`, a space, the line and a newline:
+    // 40 bytes for a 7-byte line, so two of them fill 80 bytes exactly.
+    let mut log = RotatingLog::open(dir.path(), "edge", 80, 2).expect("open");
+    log.write_line(Stream::Stdout, b"first..").expect("write");
+    log.write_line(Stream::Stdout, b"second.").expect("write");
+    let path = dir.path().join("edge.log");
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), 80);
+    assert!(
+        !dir.path().join("edge.log.1").exists(),
+        "80 bytes in an 80-byte log fit: rotate only when a line would go past max_bytes"
+    );
+    log.write_line(Stream::Stdout, b"third..").expect("write");
+    assert!(
+        dir.path().join("edge.log.1").exists(),
+        "the third line does not fit: rotated"
+    );
+    assert_eq!(read_log(&path).len(), 1, "edge.log starts again with it");
+
+    // A first line longer than max_bytes goes into the empty file: an empty file is never
+    // rotated (that would only make an empty NAME.log.1).
+    let mut big = RotatingLog::open(dir.path(), "big", 10, 3).expect("open");
+    big.write_line(Stream::Stderr, b"much longer than ten bytes")
+        .expect("write");
+    assert!(
+        !dir.path().join("big.log.1").exists(),
+        "the empty big.log must not be rotated"
+    );
+    assert_eq!(read_log(&dir.path().join("big.log")).len(), 1);
+}
