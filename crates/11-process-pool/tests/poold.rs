@@ -210,6 +210,12 @@ fn stats_and_workers_report_and_change_the_pool_at_run_time() {
     testkit::wait_until(DEADLINE, "4 worker processes under poold", || {
         server.workers().len() == 4
     });
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "0"]), DEADLINE);
+    assert!(
+        out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stdout).starts_with("error workers expects"),
+        "a pool of 0 workers should be refused: {out:?}"
+    );
     let _ = server.run_tasks("spin 10\ncrash\n");
     let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
     let stats = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -257,6 +263,44 @@ fn bad_arguments_and_a_missing_server_are_one_line_errors() {
         err.starts_with("poolc: ") && err.contains("connect") && err.lines().count() == 1,
         "{err:?}"
     );
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_poolc")).args(["--sock", "/nonexistent/x.sock", "stats"]),
+        DEADLINE,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.starts_with("poolc: usage"),
+        "poolc with an unknown flag should print its usage and exit 2: {out:?}"
+    );
+}
+
+#[test]
+fn a_server_whose_workers_cannot_start_says_so_and_leaves_no_socket() {
+    // A copy of poold with no pool-worker beside it. `cp` has exited before poold runs: no
+    // process of this test can still hold the copy open for writing (exec would fail ETXTBSY).
+    let dir = testkit::temp_dir("poold-alone");
+    let poold = dir.path().join("poold");
+    let copied = Command::new("/bin/cp")
+        .arg(env!("CARGO_BIN_EXE_poold"))
+        .arg(&poold)
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "cp poold failed");
+    let socket = dir.path().join("pool.sock");
+    let out =
+        testkit::run_with_deadline(Command::new(&poold).arg("--socket").arg(&socket), DEADLINE);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "poold should exit 2: {err:?}");
+    assert!(
+        err.starts_with("poold: cannot start the workers")
+            && err.contains("pool-worker")
+            && err.lines().count() == 1,
+        "one line naming the worker program: {err:?}"
+    );
+    assert!(
+        !socket.exists(),
+        "poold should remove the socket it bound when it cannot serve"
+    );
 }
 
 #[test]
@@ -280,6 +324,10 @@ fn sigterm_drains_in_flight_tasks_refuses_new_ones_and_exits_0() {
         testkit::call_with_deadline(DEADLINE, move || OpenOptions::new().write(true).open(fifo2))
             .expect("the block task never started")
             .expect("open fifo");
+    // A second connection, come and gone while the first is still open: the server must
+    // still drain the first one at SIGTERM.
+    let stats = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
+    assert!(stats.status.success(), "poolc stats: {stats:?}");
     server.signal(Signal::SIGTERM);
     testkit::wait_until(DEADLINE, "poold to remove its socket on SIGTERM", || {
         !server.socket.exists()
