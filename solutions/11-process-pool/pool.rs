@@ -160,10 +160,12 @@ impl Shared {
         let mut core = self.lock();
         let result = f(&mut core);
         let nudge = std::mem::take(&mut core.nudge);
+        let answers = std::mem::take(&mut core.outbox);
         drop(core);
         if nudge {
             self.wake();
         }
+        deliver(answers);
         result
     }
 
@@ -202,6 +204,7 @@ impl Pool {
             closing: None,
             sleeps_until: None,
             nudge: false,
+            outbox: Vec::new(),
         };
         for _ in 0..core.target {
             // On error, dropping `core` kills and reaps the workers started so far.
@@ -276,10 +279,12 @@ impl Pool {
         // thread first would cost a wake-up per task.
         core.dispatch();
         let nudge = std::mem::take(&mut core.nudge);
+        let answers = std::mem::take(&mut core.outbox);
         drop(core);
         if nudge {
             self.shared.wake();
         }
+        deliver(answers);
         Ok(id)
     }
 
@@ -365,56 +370,12 @@ enum Source {
 /// answers and sends them on, notices deaths, expires tasks, and ends the pool at shutdown.
 fn event_loop(shared: &Shared) -> Stats {
     let mut scratch = vec![0u8; 64 * 1024];
+    let mut ready: Vec<Source> = Vec::new();
     loop {
-        let (watched, timeout) = {
-            let mut core = shared.lock();
-            let now = Instant::now();
-            core.expire(now);
-            core.dispatch();
-            core.retire_idle();
-            if let Some(deadline) = core.closing
-                && (core.tasks.is_empty() || now >= deadline)
-            {
-                return core.close();
-            }
-            let until = core.next_deadline();
-            core.sleeps_until = until;
-            // Everything changed so far is in what this thread is about to watch.
-            core.nudge = false;
-            (
-                core.watch_list(),
-                until.map(|t| t.saturating_duration_since(now)),
-            )
-        };
-        let timeout = match timeout.map(Timespec::try_from) {
-            Some(Ok(t)) => Some(t),
-            // A deadline too far away to express: sleep until something happens.
-            Some(Err(_)) | None => None,
-        };
-        let mut fds: Vec<PollFd<'_>> = std::iter::once(PollFd::new(&shared.wake, PollFlags::IN))
-            .chain(
-                watched
-                    .iter()
-                    .map(|(_, fd, flags)| PollFd::new(&**fd, *flags)),
-            )
-            .collect();
-        match poll(&mut fds, timeout.as_ref()) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => {
-                eprintln!("pool: poll failed: {e}; stopping");
-                drop(fds);
-                return shared.lock().close();
-            }
-        }
-        let ready: Vec<Source> = std::iter::once(Source::Wake)
-            .chain(watched.iter().map(|&(source, _, _)| source))
-            .zip(fds.iter().map(PollFd::revents))
-            .filter(|(_, revents)| !revents.is_empty())
-            .map(|(source, _)| source)
-            .collect();
-        drop(fds);
+        // One hold of the lock per wake-up: handle what poll reported, then everything that
+        // follows from it, then note what to watch next.
         let mut core = shared.lock();
-        for source in ready {
+        for source in ready.drain(..) {
             match source {
                 Source::Wake => {
                     let mut count = [0u8; 8];
@@ -433,6 +394,65 @@ fn event_loop(shared: &Shared) -> Stats {
                 }
             }
         }
+        let now = Instant::now();
+        core.expire(now);
+        core.dispatch();
+        core.retire_idle();
+        if let Some(deadline) = core.closing
+            && (core.tasks.is_empty() || now >= deadline)
+        {
+            let stats = core.close();
+            let answers = std::mem::take(&mut core.outbox);
+            drop(core);
+            deliver(answers);
+            return stats;
+        }
+        let until = core.next_deadline();
+        core.sleeps_until = until;
+        // Everything changed so far is in what this thread is about to watch.
+        core.nudge = false;
+        let watched = core.watch_list();
+        let answers = std::mem::take(&mut core.outbox);
+        drop(core);
+        // Answers go out once the lock is free: a woken caller's next submit does not have to
+        // wait for this thread.
+        deliver(answers);
+        let timeout = match until.map(|t| Timespec::try_from(t.saturating_duration_since(now))) {
+            Some(Ok(t)) => Some(t),
+            // A deadline too far away to express: sleep until something happens.
+            Some(Err(_)) | None => None,
+        };
+        let mut fds: Vec<PollFd<'_>> = std::iter::once(PollFd::new(&shared.wake, PollFlags::IN))
+            .chain(watched.iter().map(|(_, fd, flags)| PollFd::new(&**fd, *flags)))
+            .collect();
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => {
+                eprintln!("pool: poll failed: {e}; stopping");
+                drop(fds);
+                let mut core = shared.lock();
+                let stats = core.close();
+                let answers = std::mem::take(&mut core.outbox);
+                drop(core);
+                deliver(answers);
+                return stats;
+            }
+        }
+        ready.extend(
+            std::iter::once(Source::Wake)
+                .chain(watched.iter().map(|&(source, _, _)| source))
+                .zip(fds.iter().map(PollFd::revents))
+                .filter(|(_, revents)| !revents.is_empty())
+                .map(|(source, _)| source),
+        );
+    }
+}
+
+/// Sends answers collected under the lock. A submitter that has gone away simply misses its
+/// answer.
+fn deliver(answers: Vec<(Sender<Done>, Done)>) {
+    for (reply, done) in answers {
+        let _ = reply.send(done);
     }
 }
 
@@ -526,6 +546,8 @@ struct Core {
     sleeps_until: Option<Instant>,
     /// A change the sleeping event thread must see: whoever made it writes to the eventfd.
     nudge: bool,
+    /// Answers decided under the lock, sent by whoever releases it.
+    outbox: Vec<(Sender<Done>, Done)>,
 }
 
 impl Drop for Core {
@@ -685,8 +707,7 @@ impl Core {
         } else {
             self.stats.failed += 1;
         }
-        // The submitter may have gone away; its answer is then simply dropped.
-        let _ = task.reply.send(Done { id, outcome });
+        self.outbox.push((task.reply, Done { id, outcome }));
     }
 
     fn release_slot(&mut self) {
