@@ -8,9 +8,11 @@
 //!
 //! Goal, the contract the tests check:
 //! - dispatch: a task goes to the live worker with the fewest outstanding tasks, and a worker
-//!   never holds more than `config.depth` at once; tasks no worker can take wait in a queue of
-//!   at most `config.queue` tasks: `try_submit` then returns `SubmitError::Busy`, `submit`
-//!   blocks until there is room. After `shutdown` begins both return `ShuttingDown`.
+//!   never holds more than `config.depth` at once (tasks and answers may be larger than a
+//!   pipe's buffer; a line too long for one frame is answered `Outcome::Failed`); tasks no
+//!   worker can take wait in a queue of at most `config.queue` tasks: `try_submit` then
+//!   returns `SubmitError::Busy`, `submit` blocks until there is room. After `shutdown`
+//!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
 //!   reaped and replaced, and its outstanding tasks are dispatched again. A task whose worker
 //!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
@@ -542,7 +544,7 @@ struct Core {
     stats: Stats,
     /// Set by shutdown: the moment after which the remaining tasks are abandoned.
     closing: Option<Instant>,
-    /// When the event thread's current `poll` times out by itself (`None`: never).
+    /// When the event thread's `poll` times out by itself (`None`: never), as of its last sleep.
     sleeps_until: Option<Instant>,
     /// A change the sleeping event thread must see: whoever made it writes to the eventfd.
     nudge: bool,
@@ -878,10 +880,9 @@ impl Core {
             if std::mem::replace(&mut task.holds_slot, false) {
                 self.release_slot();
             }
-            // A deadline before the event thread's wake-up time: it must sleep less.
-            if let Some(until) = deadline
-                && self.sleeps_until.is_none_or(|sleep| until < sleep)
-            {
+            // Every task gets the same timeout, so a task dispatched now has the latest deadline
+            // of all: the event thread must only be told if it sleeps with no deadline at all.
+            if deadline.is_some() && self.sleeps_until.is_none() {
                 self.nudge = true;
             }
             let Some(w) = self.workers.get_mut(&worker) else {

@@ -466,3 +466,32 @@ fn every_task_is_answered_exactly_once_while_workers_are_killed() {
         "some worker should have been replaced"
     );
 }
+
+#[test]
+fn tasks_and_answers_larger_than_a_pipe_buffer_arrive_whole() {
+    let pool = start(config(2));
+    // A pipe holds 64 KiB by default: 300 KiB is several pipefuls each way, written and read in
+    // pieces.
+    let big = "x".repeat(300 * 1024);
+    let (tx, rx) = mpsc::channel();
+    let large = pool.submit(&format!("echo {big}"), &tx).expect("submit");
+    let small = pool.submit("echo small", &tx).expect("submit");
+    let mut got = HashMap::new();
+    for _ in 0..2 {
+        let done = next(&rx, "a task larger than a pipe buffer");
+        got.insert(done.id, done.outcome);
+    }
+    assert!(
+        got.get(&large) == Some(&Outcome::Ok(big)),
+        "the 300 KiB answer should come back whole"
+    );
+    assert_eq!(got.get(&small), Some(&Outcome::Ok("small".to_string())));
+    // A line too long for one frame cannot be sent: it is answered, not lost.
+    let huge = "y".repeat(process_pool::frame::MAX_FRAME as usize);
+    let outcome = run(&pool, &format!("echo {huge}"));
+    assert!(
+        matches!(outcome, Outcome::Failed(_)),
+        "a task too long for a frame should fail, not hang"
+    );
+    assert_eq!(run(&pool, "echo after"), Outcome::Ok("after".to_string()));
+}
