@@ -352,6 +352,98 @@ fn sigterm_drains_in_flight_tasks_refuses_new_ones_and_exits_0() {
 }
 
 #[test]
+fn a_task_past_the_grace_of_a_sigterm_is_failed_and_its_worker_killed() {
+    let server = Server::start("poold-grace", &["--workers", "1", "--grace", "300"]);
+    testkit::wait_until(DEADLINE, "1 worker", || server.workers().len() == 1);
+    let workers = server.workers();
+    let dir = testkit::temp_dir("poold-grace-fifo");
+    let fifo = dir.path().join("gate");
+    mkfifo(&fifo, Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut client = server.poolc(&["run"]);
+    client.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut client = ChildGuard::spawn(&mut client);
+    writeln!(
+        client.child().stdin.take().expect("stdin"),
+        "block {}",
+        fifo.display()
+    )
+    .expect("send");
+    let fifo2 = fifo.clone();
+    // Held open and never written: the task runs until its worker is killed.
+    let _gate =
+        testkit::call_with_deadline(DEADLINE, move || OpenOptions::new().write(true).open(fifo2))
+            .expect("the block task never started")
+            .expect("open fifo");
+    server.signal(Signal::SIGTERM);
+    let out = testkit::call_with_deadline(DEADLINE, move || client.into_inner().wait_with_output())
+        .expect("poolc should get an answer once the grace has passed")
+        .expect("wait");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 error pool shut down",
+        "the task still running after --grace should be failed"
+    );
+    let mut server = server;
+    let status = server.guard.wait(DEADLINE);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "poold should exit 0 after the grace"
+    );
+    wait_all_gone(&workers, "the worker killed at the end of the grace");
+}
+
+#[test]
+fn a_task_past_its_timeout_is_answered_timed_out_by_the_server() {
+    let server = Server::start(
+        "poold-timeout",
+        &["--workers", "1", "--task-timeout", "200"],
+    );
+    let out = server.run_tasks("sleep 60000\nspin 10\n");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "poolc run should exit 0: {out:?}"
+    );
+    let got = answers(&out.stdout);
+    assert_eq!(got.get(&1).map(String::as_str), Some("error timed out"));
+    let spin = process_pool::task::run("spin 10").expect("spin");
+    assert_eq!(got.get(&2), Some(&format!("ok {spin}")));
+    server.stop();
+}
+
+#[test]
+fn poolc_reads_its_tasks_from_a_file_and_says_when_it_cannot() {
+    let server = Server::start("poold-file", &["--workers", "1"]);
+    let dir = testkit::temp_dir("poolc-file");
+    let tasks = dir.path().join("tasks.txt");
+    std::fs::write(&tasks, "echo one\n\necho three\n").expect("write tasks");
+    let out = testkit::run_with_deadline(
+        &mut server.poolc(&["run", tasks.to_str().expect("utf-8 path")]),
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(0), "poolc run FILE: {out:?}");
+    let got = answers(&out.stdout);
+    assert_eq!(got.get(&1).map(String::as_str), Some("ok one"));
+    assert_eq!(got.get(&3).map(String::as_str), Some("ok three"));
+    assert_eq!(got.len(), 2, "{got:?}");
+    let missing = dir.path().join("missing.txt");
+    let out = testkit::run_with_deadline(
+        &mut server.poolc(&["run", missing.to_str().expect("utf-8 path")]),
+        DEADLINE,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2)
+            && err.starts_with("poolc: ")
+            && err.contains("missing.txt")
+            && err.lines().count() == 1,
+        "a missing task file is a one-line error and exit 2: {out:?}"
+    );
+    server.stop();
+}
+
+#[test]
 fn sighup_replaces_every_worker_and_no_task_is_lost() {
     let server = Server::start("poold-hup", &["--workers", "3"]);
     testkit::wait_until(DEADLINE, "3 workers", || server.workers().len() == 3);
