@@ -425,7 +425,11 @@ fn event_loop(shared: &Shared) -> Stats {
             Some(Err(_)) | None => None,
         };
         let mut fds: Vec<PollFd<'_>> = std::iter::once(PollFd::new(&shared.wake, PollFlags::IN))
-            .chain(watched.iter().map(|(_, fd, flags)| PollFd::new(&**fd, *flags)))
+            .chain(
+                watched
+                    .iter()
+                    .map(|(_, fd, flags)| PollFd::new(&**fd, *flags)),
+            )
             .collect();
         match poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(Errno::INTR) => {}

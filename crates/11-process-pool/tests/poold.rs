@@ -263,15 +263,22 @@ fn bad_arguments_and_a_missing_server_are_one_line_errors() {
         err.starts_with("poolc: ") && err.contains("connect") && err.lines().count() == 1,
         "{err:?}"
     );
-    let out = testkit::run_with_deadline(
-        Command::new(env!("CARGO_BIN_EXE_poolc")).args(["--sock", "/nonexistent/x.sock", "stats"]),
-        DEADLINE,
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.code() == Some(2) && err.starts_with("poolc: usage"),
-        "poolc with an unknown flag should print its usage and exit 2: {out:?}"
-    );
+    for args in [
+        &["--sock", "/nonexistent/x.sock", "stats"][..],
+        &["--socket", "/nonexistent/x.sock", "statistics"],
+        &["--socket", "/nonexistent/x.sock", "worker", "3"],
+        &["--socket", "/nonexistent/x.sock"],
+    ] {
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_poolc")).args(args),
+            DEADLINE,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(2) && err.starts_with("poolc: usage"),
+            "poolc {args:?} should print its usage and exit 2: {out:?}"
+        );
+    }
 }
 
 #[test]
