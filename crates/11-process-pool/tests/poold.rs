@@ -451,6 +451,28 @@ fn poolc_reads_its_tasks_from_a_file_and_says_when_it_cannot() {
 }
 
 #[test]
+fn an_idle_server_sleeps_in_the_kernel() {
+    let server = Server::start("poold-idle", &["--workers", "2"]);
+    let out = server.run_tasks("spin 10\n");
+    assert_eq!(out.status.code(), Some(0), "poolc run: {out:?}");
+    // A resize wakes the pool's event thread from another thread: it must then sleep again.
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "3"]), DEADLINE);
+    assert!(out.status.success(), "poolc workers 3: {out:?}");
+    testkit::wait_until(DEADLINE, "3 workers", || server.workers().len() == 3);
+    let pid = server.pid() as i32;
+    let before = testkit::monitoring::cpu_ticks(pid);
+    // Not a wait for an event: the window over which poold's CPU time is measured.
+    std::thread::sleep(Duration::from_secs(1));
+    let used = testkit::monitoring::cpu_ticks(pid) - before;
+    assert!(
+        used <= 2,
+        "an idle poold used {used} clock ticks of CPU in 1 s: a thread loops instead of \
+         sleeping until a worker, a client or a deadline needs it"
+    );
+    server.stop();
+}
+
+#[test]
 fn sighup_replaces_every_worker_and_no_task_is_lost() {
     let server = Server::start("poold-hup", &["--workers", "3"]);
     testkit::wait_until(DEADLINE, "3 workers", || server.workers().len() == 3);
