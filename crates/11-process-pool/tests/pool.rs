@@ -177,6 +177,7 @@ fn a_full_queue_says_busy_and_submit_waits_for_room() {
         Err(SubmitError::Busy),
         "with the only worker busy and 2 tasks queued (queue = 2), try_submit must say Busy"
     );
+    assert_eq!(SubmitError::Busy.to_string(), "pool busy");
     let (sub_tx, sub_rx) = mpsc::channel();
     let waiter = {
         let pool = std::sync::Arc::clone(&pool);
@@ -385,6 +386,7 @@ fn shutdown_finishes_accepted_tasks_then_refuses_new_ones() {
         pool.submit("echo late", &tx),
         Err(SubmitError::ShuttingDown)
     );
+    assert_eq!(SubmitError::ShuttingDown.to_string(), "shutting down");
     assert_gone(pids[0], "the worker after shutdown");
 }
 
@@ -494,4 +496,50 @@ fn tasks_and_answers_larger_than_a_pipe_buffer_arrive_whole() {
         "a task too long for a frame should fail, not hang"
     );
     assert_eq!(run(&pool, "echo after"), Outcome::Ok("after".to_string()));
+}
+
+/// The descriptors open in process `pid`: number and what it refers to.
+fn descriptors(pid: &str) -> Vec<(String, String)> {
+    let mut fds: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list /proc/PID/fd")
+        .filter_map(Result::ok)
+        .map(|e| {
+            let target = std::fs::read_link(e.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), target)
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn a_worker_inherits_no_descriptor_of_the_pool() {
+    // What this test process itself inherited without close-on-exec (a build tool's jobserver
+    // pipe, say) reaches every child: only descriptors opened by the pool are the pool's fault.
+    let before: HashSet<String> = descriptors("self").into_iter().map(|(n, _)| n).collect();
+    let pool = start(config(2));
+    assert_eq!(run(&pool, "echo warm"), Outcome::Ok("warm".to_string()));
+    // A worker started later, when the pool has opened everything it uses.
+    pool.resize(3);
+    testkit::wait_until(DEADLINE, "a third worker", || pool.worker_pids().len() == 3);
+    for pid in pool.worker_pids() {
+        // Right after a spawn the child may still be inside execve, which closes the
+        // close-on-exec descriptors only after the parent has been let go: wait for it.
+        let leaked = || -> Vec<(String, String)> {
+            descriptors(&pid.to_string())
+                .into_iter()
+                .filter(|(n, _)| !["0", "1", "2"].contains(&n.as_str()) && !before.contains(n))
+                .collect()
+        };
+        let settled =
+            testkit::try_wait_until(DEADLINE, "the worker's exec", || leaked().is_empty());
+        assert!(
+            settled.is_ok(),
+            "worker {pid} inherited descriptors of the pool (every descriptor the pool opens \
+             must be close-on-exec): {:?}",
+            leaked()
+        );
+    }
 }
