@@ -178,6 +178,12 @@ fn a_full_queue_says_busy_and_submit_waits_for_room() {
         "with the only worker busy and 2 tasks queued (queue = 2), try_submit must say Busy"
     );
     assert_eq!(SubmitError::Busy.to_string(), "pool busy");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.workers, stats.queued, stats.in_flight),
+        (1, 2, 1),
+        "one worker, two tasks queued, one running: {stats:?}"
+    );
     let (sub_tx, sub_rx) = mpsc::channel();
     let waiter = {
         let pool = std::sync::Arc::clone(&pool);
