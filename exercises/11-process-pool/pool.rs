@@ -8,9 +8,11 @@
 //!
 //! Goal, the contract the tests check:
 //! - dispatch: a task goes to the live worker with the fewest outstanding tasks, and a worker
-//!   never holds more than `config.depth` at once; tasks no worker can take wait in a queue of
-//!   at most `config.queue` tasks: `try_submit` then returns `SubmitError::Busy`, `submit`
-//!   blocks until there is room. After `shutdown` begins both return `ShuttingDown`.
+//!   never holds more than `config.depth` at once (tasks and answers may be larger than a
+//!   pipe's buffer; a line too long for one frame is answered `Outcome::Failed`); tasks no
+//!   worker can take wait in a queue of at most `config.queue` tasks: `try_submit` then
+//!   returns `SubmitError::Busy`, `submit` blocks until there is room. After `shutdown`
+//!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
 //!   reaped and replaced, and its outstanding tasks are dispatched again. A task whose worker
 //!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.

@@ -8,9 +8,11 @@
 //!
 //! Goal, the contract the tests check:
 //! - dispatch: a task goes to the live worker with the fewest outstanding tasks, and a worker
-//!   never holds more than `config.depth` at once; tasks no worker can take wait in a queue of
-//!   at most `config.queue` tasks: `try_submit` then returns `SubmitError::Busy`, `submit`
-//!   blocks until there is room. After `shutdown` begins both return `ShuttingDown`.
+//!   never holds more than `config.depth` at once (tasks and answers may be larger than a
+//!   pipe's buffer; a line too long for one frame is answered `Outcome::Failed`); tasks no
+//!   worker can take wait in a queue of at most `config.queue` tasks: `try_submit` then
+//!   returns `SubmitError::Busy`, `submit` blocks until there is room. After `shutdown`
+//!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
 //!   reaped and replaced, and its outstanding tasks are dispatched again. A task whose worker
 //!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
@@ -31,17 +33,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, ErrorKind};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec, eventfd, poll};
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, pidfd_open};
+
 use crate::frame::{Frame, read_frame, write_frame};
 use crate::task::decode;
-
 /// How a pool is built.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -136,90 +142,89 @@ pub struct Stats {
     pub restarts: u64,
 }
 
-/// What the dispatcher thread reacts to.
-enum Event {
-    Submit {
-        id: u64,
-        line: String,
-        reply: Sender<Done>,
-    },
-    Answer {
-        worker: u64,
-        frame: Frame,
-    },
-    Eof {
-        worker: u64,
-    },
-    Resize(usize),
-    RollingRestart,
-    Stats(Sender<Stats>),
-    Pids(Sender<Vec<u32>>),
-    Shutdown {
-        grace: Duration,
-    },
+/// What the pool's threads share: the state, under one lock, and two ways to wake a sleeper.
+struct Shared {
+    core: Mutex<Core>,
+    /// Submitters blocked on a full queue wait here.
+    room: Arc<Condvar>,
+    /// An eventfd in the event thread's `poll`: a write to it wakes that thread.
+    wake: OwnedFd,
 }
 
-/// Room left in the queue, shared by submitters (who wait on it) and the dispatcher.
-struct Gate {
-    state: Mutex<GateState>,
-    room: Condvar,
-}
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 
-struct GateState {
-    queued: usize,
-    closed: bool,
-    next_id: u64,
+    /// Runs `f` on the state and wakes the event thread if `f` changed something it must see
+    /// (a new worker to watch, bytes left to write, an earlier deadline, a shutdown).
+    fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut core = self.lock();
+        let result = f(&mut core);
+        let nudge = std::mem::take(&mut core.nudge);
+        let answers = std::mem::take(&mut core.outbox);
+        drop(core);
+        if nudge {
+            self.wake();
+        }
+        deliver(answers);
+        result
+    }
+
+    fn wake(&self) {
+        // The counter only has to become non-zero; a full counter (EAGAIN) is awake already.
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
 }
 
 /// A running pool.
 pub struct Pool {
-    events: Sender<Event>,
-    gate: Arc<Gate>,
-    limit: usize,
-    dispatcher: Mutex<Option<JoinHandle<Stats>>>,
+    shared: Arc<Shared>,
+    events: Mutex<Option<JoinHandle<Stats>>>,
 }
 
 impl Pool {
-    /// Starts `config.workers` workers and the dispatcher.
+    /// Starts `config.workers` workers and the thread that watches them.
     ///
     /// # Errors
     /// The worker program cannot be started (nothing is left running then).
     pub fn start(config: Config) -> io::Result<Pool> {
-        let (events, inbox) = mpsc::channel();
-        let gate = Arc::new(Gate {
-            state: Mutex::new(GateState {
-                queued: 0,
-                closed: false,
-                next_id: 1,
-            }),
-            room: Condvar::new(),
-        });
-        let mut dispatcher = Dispatcher {
+        let room = Arc::new(Condvar::new());
+        let mut core = Core {
             target: config.workers,
             config,
-            events: events.clone(),
-            gate: Arc::clone(&gate),
+            room: Arc::clone(&room),
             workers: HashMap::new(),
             next_worker: 0,
             tasks: HashMap::new(),
             queue: VecDeque::new(),
+            queued: 0,
+            closed: false,
+            next_id: 1,
             rolling: VecDeque::new(),
             stats: Stats::default(),
             closing: None,
+            sleeps_until: None,
+            nudge: false,
+            outbox: Vec::new(),
         };
-        for _ in 0..dispatcher.target {
-            // On error, dropping the dispatcher kills and reaps the workers started so far.
-            dispatcher.spawn_worker()?;
+        for _ in 0..core.target {
+            // On error, dropping `core` kills and reaps the workers started so far.
+            core.spawn_worker()?;
         }
-        let limit = dispatcher.config.queue;
+        let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            room,
+            wake,
+        });
+        let watcher = Arc::clone(&shared);
         let handle = thread::Builder::new()
-            .name("pool-dispatcher".into())
-            .spawn(move || dispatcher.run(inbox))?;
+            .name("pool-events".into())
+            .spawn(move || event_loop(&watcher))?;
         Ok(Pool {
-            events,
-            gate,
-            limit,
-            dispatcher: Mutex::new(Some(handle)),
+            shared,
+            events: Mutex::new(Some(handle)),
         })
     }
 
@@ -240,42 +245,48 @@ impl Pool {
     }
 
     fn enqueue(&self, line: &str, reply: &Sender<Done>, wait: bool) -> Result<u64, SubmitError> {
-        let mut gate = self
-            .gate
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut core = self.shared.lock();
         loop {
-            if gate.closed {
+            if core.closed {
                 return Err(SubmitError::ShuttingDown);
             }
-            if gate.queued < self.limit {
+            if core.queued < core.config.queue {
                 break;
             }
             if !wait {
                 return Err(SubmitError::Busy);
             }
-            // Backpressure: the caller sleeps until the dispatcher hands a task to a worker.
-            gate = self
-                .gate
+            // Backpressure: the caller sleeps until a queued task goes to a worker.
+            core = self
+                .shared
                 .room
-                .wait(gate)
+                .wait(core)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        gate.queued += 1;
-        let id = gate.next_id;
-        gate.next_id += 1;
-        // Sent under the lock: ids reach the dispatcher in order, and no Submit can follow the
-        // Shutdown that closed the gate.
-        let sent = self.events.send(Event::Submit {
+        let id = core.next_id;
+        core.next_id += 1;
+        core.queued += 1;
+        core.tasks.insert(
             id,
-            line: line.to_string(),
-            reply: reply.clone(),
-        });
-        if sent.is_err() {
-            gate.queued -= 1;
-            return Err(SubmitError::ShuttingDown);
+            Task {
+                line: line.to_string(),
+                reply: reply.clone(),
+                deaths: 0,
+                holds_slot: true,
+                running: None,
+            },
+        );
+        core.queue.push_back(id);
+        // The submitting thread writes the task to a free worker itself: handing it to another
+        // thread first would cost a wake-up per task.
+        core.dispatch();
+        let nudge = std::mem::take(&mut core.nudge);
+        let answers = std::mem::take(&mut core.outbox);
+        drop(core);
+        if nudge {
+            self.shared.wake();
         }
+        deliver(answers);
         Ok(id)
     }
 
@@ -293,50 +304,47 @@ impl Pool {
 
     /// The current counters.
     pub fn stats(&self) -> Stats {
-        let (tx, rx) = mpsc::channel();
-        let _ = self.events.send(Event::Stats(tx));
-        rx.recv().unwrap_or_default()
+        self.shared.lock().stats()
     }
 
     /// The pids of the live workers.
     pub fn worker_pids(&self) -> Vec<u32> {
-        let (tx, rx) = mpsc::channel();
-        let _ = self.events.send(Event::Pids(tx));
-        rx.recv().unwrap_or_default()
+        self.shared
+            .lock()
+            .workers
+            .values()
+            .map(Worker::pid)
+            .collect()
     }
 
     /// Changes the number of workers to `workers` (at least 1).
     pub fn resize(&self, workers: usize) {
-        let _ = self.events.send(Event::Resize(workers.max(1)));
+        self.shared.with_core(|core| core.resize(workers.max(1)));
     }
 
     /// Replaces every worker, one at a time.
     pub fn rolling_restart(&self) {
-        let _ = self.events.send(Event::RollingRestart);
+        self.shared.with_core(Core::rolling_restart);
     }
 
     /// Refuses new tasks, finishes the accepted ones (for at most `grace`), stops every worker
     /// and returns the final counters. Later calls return zeroed counters at once.
     pub fn shutdown(&self, grace: Duration) -> Stats {
         let handle = self
-            .dispatcher
+            .events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let Some(handle) = handle else {
             return Stats::default();
         };
-        {
-            let mut gate = self
-                .gate
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            gate.closed = true;
-            let _ = self.events.send(Event::Shutdown { grace });
-        }
+        self.shared.with_core(|core| {
+            core.closed = true;
+            core.closing = Some(Instant::now() + grace);
+            core.nudge = true;
+        });
         // Wake submitters blocked on a full queue: they must see ShuttingDown, not wait forever.
-        self.gate.room.notify_all();
+        self.shared.room.notify_all();
         handle.join().unwrap_or_default()
     }
 }
@@ -347,7 +355,114 @@ impl Drop for Pool {
     }
 }
 
-/// A task the dispatcher knows about, from Submit until its Done is sent.
+/// What a ready descriptor in the event thread's `poll` belongs to.
+#[derive(Clone, Copy)]
+enum Source {
+    Wake,
+    /// A worker's stdout: answers, or EOF when it is gone.
+    Answers(u64),
+    /// A worker's pidfd: readable once the process has exited.
+    Exit(u64),
+    /// A worker's stdin, watched only while bytes of a task wait to go into it.
+    Room(u64),
+}
+
+/// The event thread: one `poll` over the workers' stdouts, their pidfds, the stdins that have
+/// bytes waiting, and the wake-up eventfd, with the nearest deadline as its timeout. It reads
+/// answers and sends them on, notices deaths, expires tasks, and ends the pool at shutdown.
+fn event_loop(shared: &Shared) -> Stats {
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut ready: Vec<Source> = Vec::new();
+    loop {
+        // One hold of the lock per wake-up: handle what poll reported, then everything that
+        // follows from it, then note what to watch next.
+        let mut core = shared.lock();
+        for source in ready.drain(..) {
+            match source {
+                Source::Wake => {
+                    let mut count = [0u8; 8];
+                    let _ = rustix::io::read(&shared.wake, &mut count);
+                }
+                Source::Answers(worker) => core.read_answers(worker, &mut scratch),
+                Source::Exit(worker) => {
+                    // Answers it wrote before dying are still in the pipe: take them first.
+                    core.read_answers(worker, &mut scratch);
+                    core.worker_gone(worker);
+                }
+                Source::Room(worker) => {
+                    if let Some(w) = core.workers.get_mut(&worker) {
+                        w.flush();
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        core.expire(now);
+        core.dispatch();
+        core.retire_idle();
+        if let Some(deadline) = core.closing
+            && (core.tasks.is_empty() || now >= deadline)
+        {
+            let stats = core.close();
+            let answers = std::mem::take(&mut core.outbox);
+            drop(core);
+            deliver(answers);
+            return stats;
+        }
+        let until = core.next_deadline();
+        core.sleeps_until = until;
+        // Everything changed so far is in what this thread is about to watch.
+        core.nudge = false;
+        let watched = core.watch_list();
+        let answers = std::mem::take(&mut core.outbox);
+        drop(core);
+        // Answers go out once the lock is free: a woken caller's next submit does not have to
+        // wait for this thread.
+        deliver(answers);
+        let timeout = match until.map(|t| Timespec::try_from(t.saturating_duration_since(now))) {
+            Some(Ok(t)) => Some(t),
+            // A deadline too far away to express: sleep until something happens.
+            Some(Err(_)) | None => None,
+        };
+        let mut fds: Vec<PollFd<'_>> = std::iter::once(PollFd::new(&shared.wake, PollFlags::IN))
+            .chain(
+                watched
+                    .iter()
+                    .map(|(_, fd, flags)| PollFd::new(&**fd, *flags)),
+            )
+            .collect();
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => {
+                eprintln!("pool: poll failed: {e}; stopping");
+                drop(fds);
+                let mut core = shared.lock();
+                let stats = core.close();
+                let answers = std::mem::take(&mut core.outbox);
+                drop(core);
+                deliver(answers);
+                return stats;
+            }
+        }
+        ready.extend(
+            std::iter::once(Source::Wake)
+                .chain(watched.iter().map(|&(source, _, _)| source))
+                .zip(fds.iter().map(PollFd::revents))
+                .filter(|(_, revents)| !revents.is_empty())
+                .map(|(source, _)| source),
+        );
+    }
+}
+
+/// Sends answers collected under the lock. A submitter that has gone away simply misses its
+/// answer.
+fn deliver(answers: Vec<(Sender<Done>, Done)>) {
+    for (reply, done) in answers {
+        let _ = reply.send(done);
+    }
+}
+
+/// A task the pool knows about, from its submission until its Done is sent.
 struct Task {
     line: String,
     reply: Sender<Done>,
@@ -361,8 +476,16 @@ struct Task {
 
 struct Worker {
     child: Child,
-    stdin: Option<BufWriter<ChildStdin>>,
-    reader: Option<JoinHandle<()>>,
+    /// Non-blocking; `None` once closed (the worker exits when it reads EOF) or broken.
+    stdin: Option<Arc<OwnedFd>>,
+    /// Non-blocking. Shared with the event thread's poll set while it sleeps.
+    stdout: Arc<OwnedFd>,
+    /// `None` on kernels without `pidfd_open` (before 5.3): EOF on stdout then suffices.
+    pidfd: Option<Arc<OwnedFd>>,
+    /// Task frames not yet accepted by the stdin pipe.
+    unsent: Vec<u8>,
+    /// Bytes read from stdout that do not make a whole frame yet.
+    unread: Vec<u8>,
     outstanding: Vec<u64>,
     served: u64,
     /// Takes no new task; its stdin is closed once it is idle.
@@ -374,34 +497,66 @@ impl Worker {
         self.child.id()
     }
 
-    /// Kills (if still alive) and reaps the process, and joins its reader.
+    /// Writes what the stdin pipe accepts without blocking. Returns whether bytes are left.
+    fn flush(&mut self) -> bool {
+        let Some(stdin) = &self.stdin else {
+            self.unsent.clear();
+            return false;
+        };
+        while !self.unsent.is_empty() {
+            match rustix::io::write(&**stdin, &self.unsent) {
+                Ok(n) => {
+                    self.unsent.drain(..n);
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return true,
+                Err(_) => {
+                    // A broken pipe: the worker is dying. Its death re-queues what it holds;
+                    // until then it takes nothing more.
+                    self.stdin = None;
+                    self.unsent.clear();
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// Kills (if still alive) and reaps the process.
     fn finish(mut self) {
         self.stdin = None;
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
     }
 }
 
-struct Dispatcher {
+struct Core {
     config: Config,
     target: usize,
-    events: Sender<Event>,
-    gate: Arc<Gate>,
+    room: Arc<Condvar>,
     workers: HashMap<u64, Worker>,
     next_worker: u64,
     tasks: HashMap<u64, Task>,
     queue: VecDeque<u64>,
+    /// Tasks holding a place in the queue (at most `config.queue`).
+    queued: usize,
+    /// Set by shutdown: no new task is accepted.
+    closed: bool,
+    next_id: u64,
     /// Workers still to replace in a rolling restart, oldest first.
     rolling: VecDeque<u64>,
     stats: Stats,
-    /// Set by Shutdown: the moment after which the remaining tasks are abandoned.
+    /// Set by shutdown: the moment after which the remaining tasks are abandoned.
     closing: Option<Instant>,
+    /// When the event thread's `poll` times out by itself (`None`: never), as of its last sleep.
+    sleeps_until: Option<Instant>,
+    /// A change the sleeping event thread must see: whoever made it writes to the eventfd.
+    nudge: bool,
+    /// Answers decided under the lock, sent by whoever releases it.
+    outbox: Vec<(Sender<Done>, Done)>,
 }
 
-impl Drop for Dispatcher {
+impl Drop for Core {
     fn drop(&mut self) {
         for (_, worker) in self.workers.drain() {
             worker.finish();
@@ -409,7 +564,7 @@ impl Drop for Dispatcher {
     }
 }
 
-impl Dispatcher {
+impl Core {
     fn spawn_worker(&mut self) -> io::Result<()> {
         let mut child = Command::new(&self.config.program)
             .args(&self.config.args)
@@ -423,134 +578,74 @@ impl Dispatcher {
             let _ = child.wait();
             return Err(io::Error::other("worker started without pipes"));
         };
+        let stdin = OwnedFd::from(stdin);
+        let stdout = OwnedFd::from(stdout);
+        // O_NONBLOCK on our ends only (the worker's ends are other open file descriptions): the
+        // event thread must never block on one worker while the others wait.
+        let nonblocking = rustix::io::ioctl_fionbio(&stdin, true)
+            .and_then(|()| rustix::io::ioctl_fionbio(&stdout, true));
+        if let Err(e) = nonblocking {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+        // The child is not reaped before this pidfd is closed, so its pid cannot be reused
+        // under it. A pidfd is always close-on-exec.
+        let pidfd = i32::try_from(child.id())
+            .ok()
+            .and_then(Pid::from_raw)
+            .and_then(|pid| pidfd_open(pid, PidfdFlags::empty()).ok());
         let id = self.next_worker;
         self.next_worker += 1;
-        let events = self.events.clone();
-        let reader = thread::Builder::new()
-            .name(format!("pool-reader-{id}"))
-            .spawn(move || {
-                let mut stdout = BufReader::new(stdout);
-                // EOF (or a broken frame) is how the pool learns the worker is gone: the kernel
-                // closes a dead process's descriptors, no polling needed.
-                while let Ok(Some(frame)) = read_frame(&mut stdout) {
-                    if events.send(Event::Answer { worker: id, frame }).is_err() {
-                        return;
-                    }
-                }
-                let _ = events.send(Event::Eof { worker: id });
-            });
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        };
         self.workers.insert(
             id,
             Worker {
                 child,
-                stdin: Some(BufWriter::new(stdin)),
-                reader: Some(reader),
+                stdin: Some(Arc::new(stdin)),
+                stdout: Arc::new(stdout),
+                pidfd: pidfd.map(Arc::new),
+                unsent: Vec::new(),
+                unread: Vec::new(),
                 outstanding: Vec::new(),
                 served: 0,
                 retiring: false,
             },
         );
+        // A new stdout and pidfd to watch.
+        self.nudge = true;
         Ok(())
     }
 
-    fn run(mut self, inbox: Receiver<Event>) -> Stats {
-        loop {
-            let event = match self.next_deadline() {
-                None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(when) => inbox.recv_timeout(when.saturating_duration_since(Instant::now())),
-            };
-            match event {
-                Ok(event) => self.handle(event),
-                Err(RecvTimeoutError::Timeout) => {}
-                // Every sender is gone only if the Pool vanished without stop(): end anyway.
-                Err(RecvTimeoutError::Disconnected) => return self.stats(),
+    /// What the event thread polls: every stdout and pidfd, and the stdins with bytes waiting.
+    fn watch_list(&self) -> Vec<(Source, Arc<OwnedFd>, PollFlags)> {
+        let mut list = Vec::with_capacity(self.workers.len() * 2);
+        for (&id, w) in &self.workers {
+            list.push((Source::Answers(id), Arc::clone(&w.stdout), PollFlags::IN));
+            if let Some(pidfd) = &w.pidfd {
+                list.push((Source::Exit(id), Arc::clone(pidfd), PollFlags::IN));
             }
-            self.expire(Instant::now());
-            self.dispatch();
-            self.retire_idle();
-            if let Some(deadline) = self.closing
-                && (self.tasks.is_empty() || Instant::now() >= deadline)
+            if let Some(stdin) = &w.stdin
+                && !w.unsent.is_empty()
             {
-                return self.close();
+                list.push((Source::Room(id), Arc::clone(stdin), PollFlags::OUT));
             }
         }
+        list
     }
 
+    /// The nearest moment something must happen without an event: a running task's deadline
+    /// or the end of the shutdown's grace.
     fn next_deadline(&self) -> Option<Instant> {
         let task = self
-            .tasks
+            .workers
             .values()
+            .flat_map(|w| &w.outstanding)
+            .filter_map(|id| self.tasks.get(id))
             .filter_map(|t| t.running.and_then(|(_, until)| until))
             .min();
         match (task, self.closing) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        match event {
-            Event::Submit { id, line, reply } => {
-                self.tasks.insert(
-                    id,
-                    Task {
-                        line,
-                        reply,
-                        deaths: 0,
-                        holds_slot: true,
-                        running: None,
-                    },
-                );
-                self.queue.push_back(id);
-            }
-            Event::Answer { worker, frame } => self.answer(worker, frame),
-            Event::Eof { worker } => self.worker_gone(worker),
-            Event::Resize(n) => {
-                self.target = n;
-                self.fill();
-                // Retire the surplus, idle workers first.
-                let mut active: Vec<(usize, u64)> = self
-                    .workers
-                    .iter()
-                    .filter(|(_, w)| !w.retiring)
-                    .map(|(&id, w)| (w.outstanding.len(), id))
-                    .collect();
-                active.sort_unstable();
-                for &(_, id) in active.iter().take(active.len().saturating_sub(n)) {
-                    if let Some(w) = self.workers.get_mut(&id) {
-                        w.retiring = true;
-                    }
-                }
-            }
-            Event::RollingRestart => {
-                let mut old: Vec<u64> = self
-                    .workers
-                    .iter()
-                    .filter(|(id, w)| !w.retiring && !self.rolling.contains(id))
-                    .map(|(&id, _)| id)
-                    .collect();
-                old.sort_unstable();
-                let idle = self.rolling.is_empty();
-                self.rolling.extend(old);
-                if idle {
-                    self.roll_next();
-                }
-            }
-            Event::Stats(tx) => {
-                let _ = tx.send(self.stats());
-            }
-            Event::Pids(tx) => {
-                let _ = tx.send(self.workers.values().map(Worker::pid).collect());
-            }
-            Event::Shutdown { grace } => self.closing = Some(Instant::now() + grace),
         }
     }
 
@@ -561,6 +656,42 @@ impl Dispatcher {
             in_flight: self.tasks.len() - self.queue.len(),
             ..self.stats
         }
+    }
+
+    fn resize(&mut self, n: usize) {
+        self.target = n;
+        self.fill();
+        // Retire the surplus, idle workers first.
+        let mut active: Vec<(usize, u64)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.retiring)
+            .map(|(&id, w)| (w.outstanding.len(), id))
+            .collect();
+        active.sort_unstable();
+        for &(_, id) in active.iter().take(active.len().saturating_sub(n)) {
+            if let Some(w) = self.workers.get_mut(&id) {
+                w.retiring = true;
+            }
+        }
+        // The event thread closes the stdins of the idle ones.
+        self.nudge = true;
+    }
+
+    fn rolling_restart(&mut self) {
+        let mut old: Vec<u64> = self
+            .workers
+            .iter()
+            .filter(|(id, w)| !w.retiring && !self.rolling.contains(id))
+            .map(|(&id, _)| id)
+            .collect();
+        old.sort_unstable();
+        let idle = self.rolling.is_empty();
+        self.rolling.extend(old);
+        if idle {
+            self.roll_next();
+        }
+        self.nudge = true;
     }
 
     /// Sends `outcome` for task `id`, once: the task is forgotten as it is answered, so a
@@ -582,19 +713,63 @@ impl Dispatcher {
         } else {
             self.stats.failed += 1;
         }
-        // The submitter may have gone away; its answer is then simply dropped.
-        let _ = task.reply.send(Done { id, outcome });
+        self.outbox.push((task.reply, Done { id, outcome }));
     }
 
-    fn release_slot(&self) {
-        let mut gate = self
-            .gate
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        gate.queued -= 1;
-        drop(gate);
-        self.gate.room.notify_one();
+    fn release_slot(&mut self) {
+        self.queued -= 1;
+        self.room.notify_one();
+    }
+
+    /// Reads what worker `worker` has written and handles every whole answer; at EOF or on a
+    /// broken frame the worker is gone.
+    fn read_answers(&mut self, worker: u64, scratch: &mut [u8]) {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        let mut gone = false;
+        loop {
+            match rustix::io::read(&*w.stdout, &mut *scratch) {
+                // EOF: the kernel closed the worker's end, the worker is gone.
+                Ok(0) => gone = true,
+                Ok(n) => {
+                    w.unread.extend_from_slice(&scratch[..n]);
+                    if n == scratch.len() {
+                        continue;
+                    }
+                }
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => {}
+                Err(_) => gone = true,
+            }
+            break;
+        }
+        let mut frames = Vec::new();
+        let mut start = 0;
+        loop {
+            let mut rest = &w.unread[start..];
+            match read_frame(&mut rest) {
+                Ok(Some(frame)) => {
+                    start = w.unread.len() - rest.len();
+                    frames.push(frame);
+                }
+                // Nothing left, or the start of a frame whose end is still on its way.
+                Ok(None) => break,
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => break,
+                // A length no worker of ours sends: it is broken, treat it as dead.
+                Err(_) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        w.unread.drain(..start);
+        for frame in frames {
+            self.answer(worker, frame);
+        }
+        if gone {
+            self.worker_gone(worker);
+        }
     }
 
     fn answer(&mut self, worker: u64, frame: Frame) {
@@ -674,7 +849,8 @@ impl Dispatcher {
         }
     }
 
-    /// Hands queued tasks to the least-loaded workers that have room.
+    /// Hands queued tasks to the least-loaded workers that have room, writing each task into
+    /// its worker's stdin at once.
     fn dispatch(&mut self) {
         while let Some(&id) = self.queue.front() {
             let Some(worker) = self
@@ -688,31 +864,39 @@ impl Dispatcher {
                 return;
             };
             self.queue.pop_front();
-            let deadline = self.config.task_timeout.map(|t| Instant::now() + t);
             let Some(task) = self.tasks.get_mut(&id) else {
                 continue;
             };
+            let mut frame = Vec::new();
+            let framed = write_frame(
+                &mut frame,
+                &Frame {
+                    id,
+                    body: task.line.as_bytes().to_vec(),
+                },
+            );
+            if let Err(e) = framed {
+                self.finish_task(id, Outcome::Failed(e.to_string()));
+                continue;
+            }
+            let deadline = self.config.task_timeout.map(|t| Instant::now() + t);
             task.running = Some((worker, deadline));
-            let frame = Frame {
-                id,
-                body: task.line.clone().into_bytes(),
-            };
-            let released = std::mem::replace(&mut task.holds_slot, false);
-            if released {
+            if std::mem::replace(&mut task.holds_slot, false) {
                 self.release_slot();
+            }
+            // Every task gets the same timeout, so a task dispatched now has the latest deadline
+            // of all: the event thread must only be told if it sleeps with no deadline at all.
+            if deadline.is_some() && self.sleeps_until.is_none() {
+                self.nudge = true;
             }
             let Some(w) = self.workers.get_mut(&worker) else {
                 continue;
             };
             w.outstanding.push(id);
-            let sent = w
-                .stdin
-                .as_mut()
-                .map(|stdin| write_frame(stdin, &frame).and_then(|()| stdin.flush()));
-            if !matches!(sent, Some(Ok(()))) {
-                // A broken pipe: the worker is dying. Its EOF will come and re-queue the task;
-                // until then it takes nothing more.
-                w.stdin = None;
+            w.unsent.extend_from_slice(&frame);
+            if w.flush() || w.stdin.is_none() {
+                // The event thread writes the rest when the pipe has room.
+                self.nudge = true;
             }
         }
     }
@@ -720,17 +904,21 @@ impl Dispatcher {
     /// Kills the workers of tasks past their deadline and answers those tasks TimedOut.
     fn expire(&mut self, now: Instant) {
         let late: Vec<(u64, u64)> = self
-            .tasks
+            .workers
             .iter()
-            .filter_map(|(&id, t)| match t.running {
-                Some((worker, Some(until))) if until <= now => Some((id, worker)),
-                _ => None,
+            .flat_map(|(&worker, w)| w.outstanding.iter().map(move |&id| (id, worker)))
+            .filter(|(id, _)| {
+                self.tasks
+                    .get(id)
+                    .and_then(|t| t.running)
+                    .and_then(|(_, until)| until)
+                    .is_some_and(|until| until <= now)
             })
             .collect();
         for (id, worker) in late {
             self.finish_task(id, Outcome::TimedOut);
             if let Some(w) = self.workers.get_mut(&worker) {
-                // Its EOF follows: it is then reaped and replaced like any dead worker.
+                // Its death follows (EOF, pidfd): it is then reaped and replaced like any other.
                 let _ = w.child.kill();
                 w.stdin = None;
             }
@@ -747,24 +935,22 @@ impl Dispatcher {
         self.fill();
     }
 
-    fn close(mut self) -> Stats {
+    fn close(&mut self) -> Stats {
+        self.closed = true;
         let left: Vec<u64> = self.tasks.keys().copied().collect();
         for id in left {
             self.finish_task(id, Outcome::Failed("pool shut down".to_string()));
         }
-        // Idle workers exit when their stdin closes; finish() kills the rest and reaps all.
-        for w in self.workers.values_mut() {
-            w.stdin = None;
+        self.queue.clear();
+        // finish() closes each stdin, kills the worker if it is still there and reaps it.
+        for (_, worker) in self.workers.drain() {
+            worker.finish();
         }
-        let stats = Stats {
+        Stats {
             workers: 0,
             queued: 0,
             in_flight: 0,
             ..self.stats
-        };
-        for (_, worker) in self.workers.drain() {
-            worker.finish();
         }
-        stats
     }
 }

@@ -119,9 +119,15 @@ fn serve(args: &ServerArgs) -> io::Result<()> {
     let _remove = RemoveOnDrop(args.socket.clone());
 
     let worker = std::env::current_exe()?.with_file_name("pool-worker");
-    let mut config = Config::new(worker, args.workers);
+    let mut config = Config::new(&worker, args.workers);
     config.task_timeout = args.task_timeout;
-    let pool = Arc::new(Pool::start(config)?);
+    let pool = Pool::start(config).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start the workers ({}): {e}", worker.display()),
+        )
+    })?;
+    let pool = Arc::new(pool);
 
     let stopping = Arc::new(AtomicBool::new(false));
     let signal_thread = {
@@ -154,9 +160,9 @@ fn serve(args: &ServerArgs) -> io::Result<()> {
         }
         let stream = match stream {
             Ok(stream) => stream,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // std's accept already retries EINTR; what is left is EMFILE and friends: refuse
+            // this one, keep serving the others.
             Err(e) => {
-                // EMFILE and friends: refuse this one, keep serving the others.
                 eprintln!("poold: accept: {e}");
                 continue;
             }

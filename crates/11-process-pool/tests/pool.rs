@@ -177,6 +177,13 @@ fn a_full_queue_says_busy_and_submit_waits_for_room() {
         Err(SubmitError::Busy),
         "with the only worker busy and 2 tasks queued (queue = 2), try_submit must say Busy"
     );
+    assert_eq!(SubmitError::Busy.to_string(), "pool busy");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.workers, stats.queued, stats.in_flight),
+        (1, 2, 1),
+        "one worker, two tasks queued, one running: {stats:?}"
+    );
     let (sub_tx, sub_rx) = mpsc::channel();
     let waiter = {
         let pool = std::sync::Arc::clone(&pool);
@@ -385,6 +392,7 @@ fn shutdown_finishes_accepted_tasks_then_refuses_new_ones() {
         pool.submit("echo late", &tx),
         Err(SubmitError::ShuttingDown)
     );
+    assert_eq!(SubmitError::ShuttingDown.to_string(), "shutting down");
     assert_gone(pids[0], "the worker after shutdown");
 }
 
@@ -465,4 +473,79 @@ fn every_task_is_answered_exactly_once_while_workers_are_killed() {
         pool.stats().restarts >= 1,
         "some worker should have been replaced"
     );
+}
+
+#[test]
+fn tasks_and_answers_larger_than_a_pipe_buffer_arrive_whole() {
+    let pool = start(config(2));
+    // A pipe holds 64 KiB by default: 300 KiB is several pipefuls each way, written and read in
+    // pieces.
+    let big = "x".repeat(300 * 1024);
+    let (tx, rx) = mpsc::channel();
+    let large = pool.submit(&format!("echo {big}"), &tx).expect("submit");
+    let small = pool.submit("echo small", &tx).expect("submit");
+    let mut got = HashMap::new();
+    for _ in 0..2 {
+        let done = next(&rx, "a task larger than a pipe buffer");
+        got.insert(done.id, done.outcome);
+    }
+    assert!(
+        got.get(&large) == Some(&Outcome::Ok(big)),
+        "the 300 KiB answer should come back whole"
+    );
+    assert_eq!(got.get(&small), Some(&Outcome::Ok("small".to_string())));
+    // A line too long for one frame cannot be sent: it is answered, not lost.
+    let huge = "y".repeat(process_pool::frame::MAX_FRAME as usize);
+    let outcome = run(&pool, &format!("echo {huge}"));
+    assert!(
+        matches!(outcome, Outcome::Failed(_)),
+        "a task too long for a frame should fail, not hang"
+    );
+    assert_eq!(run(&pool, "echo after"), Outcome::Ok("after".to_string()));
+}
+
+/// The descriptors open in process `pid`: number and what it refers to.
+fn descriptors(pid: &str) -> Vec<(String, String)> {
+    let mut fds: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list /proc/PID/fd")
+        .filter_map(Result::ok)
+        .map(|e| {
+            let target = std::fs::read_link(e.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), target)
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn a_worker_inherits_no_descriptor_of_the_pool() {
+    // What this test process itself inherited without close-on-exec (a build tool's jobserver
+    // pipe, say) reaches every child: only descriptors opened by the pool are the pool's fault.
+    let before: HashSet<String> = descriptors("self").into_iter().map(|(n, _)| n).collect();
+    let pool = start(config(2));
+    assert_eq!(run(&pool, "echo warm"), Outcome::Ok("warm".to_string()));
+    // A worker started later, when the pool has opened everything it uses.
+    pool.resize(3);
+    testkit::wait_until(DEADLINE, "a third worker", || pool.worker_pids().len() == 3);
+    for pid in pool.worker_pids() {
+        // Right after a spawn the child may still be inside execve, which closes the
+        // close-on-exec descriptors only after the parent has been let go: wait for it.
+        let leaked = || -> Vec<(String, String)> {
+            descriptors(&pid.to_string())
+                .into_iter()
+                .filter(|(n, _)| !["0", "1", "2"].contains(&n.as_str()) && !before.contains(n))
+                .collect()
+        };
+        let settled =
+            testkit::try_wait_until(DEADLINE, "the worker's exec", || leaked().is_empty());
+        assert!(
+            settled.is_ok(),
+            "worker {pid} inherited descriptors of the pool (every descriptor the pool opens \
+             must be close-on-exec): {:?}",
+            leaked()
+        );
+    }
 }

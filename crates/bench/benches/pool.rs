@@ -2,9 +2,9 @@
 //! reference solution:
 //! - `pool_vs_spawn`: a trivial task (`echo x`) through a pool of 2 workers against a process
 //!   per task (spawn, one frame each way, wait); criterion's throughput is tasks per second;
-//! - `pool_dispatch`: one task's round trip through a pool of 1 worker (channel, dispatcher
-//!   thread, pipe, worker, reader thread, back) against the same frames on a bare pipe pair to
-//!   one worker;
+//! - `pool_dispatch`: one task's round trip through a pool of 1 worker (the caller writes the
+//!   frame into the worker's pipe, the pool's event thread polls the answer and sends it on a
+//!   channel) against the same frames on a bare pipe pair to one worker;
 //! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers.
 //!
 //! Run with `cargo xtask bench pool_vs_spawn` (or `cargo bench -p proclings-bench --bench pool`).

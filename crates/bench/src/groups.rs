@@ -115,7 +115,7 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "pool",
         "One task's round trip: through the pool vs a bare pipe to one worker (lower is better)",
         "The bare round trip wakes two threads (worker, caller); through the pool a task wakes \
-         five (dispatcher, worker, reader thread, dispatcher, caller).",
+         three (worker, the pool's event thread, caller): the caller writes the task itself.",
     ),
     (
         "pool_workers",
