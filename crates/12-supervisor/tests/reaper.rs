@@ -114,6 +114,11 @@ fn a_service_leads_its_own_group_and_its_pidfd_tells_its_exit() {
     testkit::isolated!();
     let mut svc = Service::start("sleep 60 & echo $!; wait");
     let helper = svc.read_pid();
+    // While the helper is in the middle of exec'ing sleep, its /proc/PID/environ can read
+    // empty: wait for the exec before looking for the tag.
+    wait_until(DEADLINE, "the helper to exec sleep", || {
+        testkit::proc_cmdline(helper.as_raw() as u32).starts_with("sleep")
+    });
     let pid = svc.pid();
     assert_eq!(
         pgid_of(pid),
