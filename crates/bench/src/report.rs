@@ -330,6 +330,18 @@ impl Measurement {
         }
     }
 
+    /// The median time per element (per iteration without a throughput): rows of one group may
+    /// process different counts (GNU parallel gets a twentieth of par's commands), so ratios
+    /// compare this, not the time of an iteration.
+    fn unit_ns(&self) -> f64 {
+        match self.throughput {
+            None => self.median_ns,
+            Some(Throughput::Elements(n) | Throughput::Bytes(n)) => {
+                self.median_ns / n.max(1) as f64
+            }
+        }
+    }
+
     /// The value a bar shows: the time, or the rate for throughput groups.
     fn bar_value(&self) -> f64 {
         match self.throughput {
@@ -475,7 +487,7 @@ fn by_group(results: &[Measurement]) -> Vec<(&str, &str, &str, Vec<&Measurement>
 fn table_rows(rows: &[&Measurement]) -> Vec<[String; 5]> {
     let fastest = rows
         .iter()
-        .map(|m| m.median_ns)
+        .map(|m| m.unit_ns())
         .fold(f64::INFINITY, f64::min);
     rows.iter()
         .map(|m| {
@@ -484,7 +496,7 @@ fn table_rows(rows: &[&Measurement]) -> Vec<[String; 5]> {
                 m.show(m.median_ns),
                 m.show_interval(),
                 format!("±{:.1}%", m.spread_percent()),
-                format!("{:.2}x", m.median_ns / fastest),
+                format!("{:.2}x", m.unit_ns() / fastest),
             ]
         })
         .collect()
@@ -716,7 +728,7 @@ fn render_markdown(machine: &Machine, results: &[Measurement], mode: &str) -> St
     let _ = writeln!(
         out,
         "Mode: {mode}. Medians of the time per iteration (rates for throughput groups); spread is \
-         the median absolute deviation; \"vs fastest\" is the time ratio to the fastest row of the \
+         the median absolute deviation; \"vs fastest\" is the time ratio (per element, for rates) to the fastest row of the \
          group. Compare ratios, not absolute figures, between machines.\n"
     );
     let findings = key_findings(results);
@@ -1027,6 +1039,26 @@ mod tests {
         assert_eq!(throughput[1][4], "1.25x");
         let bandwidth = table_rows(&groups[2].3);
         assert_eq!(bandwidth[0][1], "2.00 GB/s");
+    }
+
+    #[test]
+    fn ratios_of_rates_compare_time_per_element_when_counts_differ() {
+        let row = |id: &str, n: u64, ms: f64| Measurement {
+            group: "par_throughput".into(),
+            id: id.into(),
+            throughput: Some(Throughput::Elements(n)),
+            median_ns: ms * 1e6,
+            median_lo_ns: ms * 1e6,
+            median_hi_ns: ms * 1e6,
+            mad_ns: 0.0,
+            percentiles: None,
+        };
+        // 2,000 commands in 1 s against 100 commands in 2 s: 2,000/s against 50/s.
+        let par = row("par/j4", 2000, 1000.0);
+        let parallel = row("parallel/j4", 100, 2000.0);
+        let rows = table_rows(&[&par, &parallel]);
+        assert_eq!(rows[0][4], "1.00x");
+        assert_eq!(rows[1][4], "40.00x");
     }
 
     #[test]
