@@ -171,23 +171,7 @@ pub fn status_field(pid: u32, name: &str) -> Option<String> {
 
 /// Every open fd of `pid` and what it points to, from `/proc/PID/fd`.
 pub fn fd_table(pid: u32) -> BTreeMap<i32, String> {
-    let mut out = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        if let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        {
-            let target = std::fs::read_link(entry.path())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            out.insert(fd, target);
-        }
-    }
-    out
+    crate::fd_table_in(&format!("/proc/{pid}/fd"))
 }
 
 /// The fds of `pid` in `ls -l` style, one per line, for failure messages.

@@ -323,8 +323,16 @@ pub type FdTable = BTreeMap<i32, String>;
 
 /// This process's open file descriptors, read from `/proc/self/fd`.
 pub fn open_fds() -> FdTable {
+    let mut out = fd_table_in("/proc/self/fd");
+    // The directory handle used to list the table is itself an fd that is already closed.
+    out.retain(|_, target| !target.starts_with("/proc/") || !target.ends_with("/fd"));
+    out
+}
+
+/// The fds listed in a `/proc/PID/fd` directory and what each points to (empty if it is gone).
+pub(crate) fn fd_table_in(dir: &str) -> FdTable {
     let mut out = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+    let Ok(dir) = std::fs::read_dir(dir) else {
         return out;
     };
     for entry in dir.flatten() {
@@ -339,8 +347,6 @@ pub fn open_fds() -> FdTable {
             out.insert(fd, target);
         }
     }
-    // The directory handle used to list the table is itself an fd that is already closed.
-    out.retain(|_, target| !target.starts_with("/proc/") || !target.ends_with("/fd"));
     out
 }
 
