@@ -7,9 +7,11 @@
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use shared_memory::mqueue::{Queue, Semaphore};
-use testkit::shm::{Kind, Peer, ShmName};
-use testkit::{DEFAULT_DEADLINE, call_with_deadline};
+use testkit::shm::{Kind, Peer, ShmName, thread_sleeps_in_futex, thread_state, thread_syscall};
+use testkit::{DEFAULT_DEADLINE, call_with_deadline, try_wait_until};
 
 const PEER: &str = env!("CARGO_BIN_EXE_shm-peer");
 
@@ -206,4 +208,36 @@ fn a_process_waiting_on_a_semaphore_wakes_when_we_post() {
         ErrorKind::AlreadyExists,
         "sem_open with O_EXCL: {e}"
     );
+}
+
+#[test]
+fn a_signal_during_a_semaphore_wait_is_not_an_error() {
+    let name = ShmName::new("sem-eintr", Kind::Semaphore);
+    let sem = Semaphore::create(name.name(), 0).expect("create the semaphore");
+    let mut peer = Peer::spawn(PEER, &["sem-wait", name.name()]);
+    let line = peer.expect("waiting tid ");
+    let tid: u32 = line["waiting tid ".len()..].parse().expect("a tid");
+    let pid = peer.pid();
+    // sem_wait sleeps in FUTEX_WAIT once the count is 0; signal it only then, so that the
+    // signal interrupts the wait and does not land before it.
+    if let Err(e) = try_wait_until(DEFAULT_DEADLINE, "the waiter to sleep in sem_wait", || {
+        thread_sleeps_in_futex(pid, tid)
+    }) {
+        panic!(
+            "{e}: the waiting thread is in state {:?}, system call {:?}",
+            thread_state(pid, tid),
+            thread_syscall(pid, tid)
+        );
+    }
+    // The peer's SIGUSR1 handler has no SA_RESTART: sem_wait returns -1 with EINTR.
+    kill(Pid::from_raw(pid as i32), Signal::SIGUSR1).expect("send SIGUSR1");
+    peer.expect("signal");
+    sem.post().expect("post");
+    assert_eq!(
+        peer.expect("acquired"),
+        "acquired",
+        "a signal handler that ran during sem_wait made it fail with EINTR: that is no error and \
+         no post either; wait again"
+    );
+    peer.finish();
 }

@@ -361,7 +361,19 @@ fn run(args: &[&str]) -> Res {
         }
         "sem-wait" => {
             let sem = Semaphore::open(arg(args, 1)?)?;
-            say("waiting");
+            // As for futex-wait: a SIGUSR1 handler without SA_RESTART, so that a signal makes
+            // sem_wait fail with EINTR, which `wait` must survive.
+            let usr1 = SigAction::new(
+                SigHandler::Handler(say_signal),
+                SaFlags::empty(),
+                SigSet::empty(),
+            );
+            // SAFETY: the handler only calls write(2), which is async-signal-safe.
+            unsafe { sigaction(Signal::SIGUSR1, &usr1) }?;
+            say(format!(
+                "waiting tid {}",
+                rustix::thread::gettid().as_raw_nonzero()
+            ));
             sem.wait()?;
             say("acquired");
         }
