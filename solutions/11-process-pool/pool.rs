@@ -233,7 +233,7 @@ impl Pool {
     /// # Errors
     /// `ShuttingDown` once `shutdown` has begun.
     pub fn submit(&self, line: &str, reply: &Sender<Done>) -> Result<u64, SubmitError> {
-        self.enqueue(line, reply, true)
+        self.enqueue(line, reply, true, false).map(|(id, _)| id)
     }
 
     /// Queues `line` like `submit`, but returns `Busy` at once if the queue is full.
@@ -241,10 +241,18 @@ impl Pool {
     /// # Errors
     /// `Busy` or `ShuttingDown`.
     pub fn try_submit(&self, line: &str, reply: &Sender<Done>) -> Result<u64, SubmitError> {
-        self.enqueue(line, reply, false)
+        self.enqueue(line, reply, false, false).map(|(id, _)| id)
     }
 
-    fn enqueue(&self, line: &str, reply: &Sender<Done>, wait: bool) -> Result<u64, SubmitError> {
+    /// Queues a task and dispatches what it can; with `claim`, the caller also takes the
+    /// reading of its task's worker, if the task went to one at once.
+    fn enqueue(
+        &self,
+        line: &str,
+        reply: &Sender<Done>,
+        wait: bool,
+        claim: bool,
+    ) -> Result<(u64, Option<Claim>), SubmitError> {
         let mut core = self.shared.lock();
         loop {
             if core.closed {
@@ -280,6 +288,12 @@ impl Pool {
         // The submitting thread writes the task to a free worker itself: handing it to another
         // thread first would cost a wake-up per task.
         core.dispatch();
+        let claimed = if claim { core.claim(id) } else { None };
+        // A worker given a task must have its answers read: by a caller that claimed it, or
+        // by the event thread, which may have to add its stdout to what it watches.
+        if core.unread_unwatched() {
+            core.nudge = true;
+        }
         let nudge = std::mem::take(&mut core.nudge);
         let answers = std::mem::take(&mut core.outbox);
         drop(core);
@@ -287,7 +301,7 @@ impl Pool {
             self.shared.wake();
         }
         deliver(answers);
-        Ok(id)
+        Ok((id, claimed))
     }
 
     /// Runs one task and waits for its outcome.
@@ -296,7 +310,37 @@ impl Pool {
     /// As `submit`.
     pub fn run(&self, line: &str) -> Result<Outcome, SubmitError> {
         let (tx, rx) = mpsc::channel();
-        self.submit(line, &tx)?;
+        let (id, mut claim) = self.enqueue(line, &tx, true, true)?;
+        // The task holds the only sender now: if the pool ever dropped the task unanswered,
+        // `recv` would fail instead of waiting forever.
+        drop(tx);
+        let mut scratch = [0u8; 4096];
+        // While it holds a claim, this thread sleeps on its worker's stdout itself, and the
+        // round trip wakes two threads (the worker, then this one) as on a bare pipe. Deaths
+        // stay the event thread's business: it watches the worker's pidfd, and this thread
+        // watches it too so as to wake up if the answer will never come from that worker.
+        while let Some(held) = claim.take() {
+            let woke = {
+                let mut fds = [
+                    PollFd::new(&*held.stdout, PollFlags::IN),
+                    PollFd::new(&*held.pidfd, PollFlags::IN),
+                ];
+                poll(&mut fds, None)
+            };
+            claim = self.shared.with_core(|core| match woke {
+                Ok(_) | Err(Errno::INTR) => core.after_wait(held, id, &mut scratch),
+                Err(_) => {
+                    core.unclaim(held.worker);
+                    None
+                }
+            });
+            if let Ok(done) = rx.try_recv() {
+                debug_assert!(claim.is_none(), "a claim outlived its task");
+                return Ok(done.outcome);
+            }
+        }
+        // The answer comes on the channel: from the event thread, or from whoever decided it
+        // (a timeout, a quarantine, a shutdown) once it has released the lock.
         rx.recv()
             .map(|done| done.outcome)
             .map_err(|_| SubmitError::ShuttingDown)
@@ -367,6 +411,13 @@ enum Source {
     Room(u64),
 }
 
+/// A caller's hold on the reading of one worker's stdout, while it waits for its task's answer.
+struct Claim {
+    worker: u64,
+    stdout: Arc<OwnedFd>,
+    pidfd: Arc<OwnedFd>,
+}
+
 /// The event thread: one `poll` over the workers' stdouts, their pidfds, the stdins that have
 /// bytes waiting, and the wake-up eventfd, with the nearest deadline as its timeout. It reads
 /// answers and sends them on, notices deaths, expires tasks, and ends the pool at shutdown.
@@ -383,7 +434,12 @@ fn event_loop(shared: &Shared) -> Stats {
                     let mut count = [0u8; 8];
                     let _ = rustix::io::read(&shared.wake, &mut count);
                 }
-                Source::Answers(worker) => core.read_answers(worker, &mut scratch),
+                // A caller that claimed this worker since reads its answers itself.
+                Source::Answers(worker) => {
+                    if core.workers.get(&worker).is_some_and(|w| !w.claimed) {
+                        core.read_answers(worker, &mut scratch);
+                    }
+                }
                 Source::Exit(worker) => {
                     // Answers it wrote before dying are still in the pipe: take them first.
                     core.read_answers(worker, &mut scratch);
@@ -490,6 +546,13 @@ struct Worker {
     served: u64,
     /// Takes no new task; its stdin is closed once it is idle.
     retiring: bool,
+    /// A caller is reading this stdout while it waits for its answer.
+    claimed: bool,
+    /// The last task went to a caller that read the answer itself: while idle, the event
+    /// thread leaves this stdout to the next such caller (the pidfd still tells of a death).
+    caller_reads: bool,
+    /// In the event thread's current poll set.
+    watched: bool,
 }
 
 impl Worker {
@@ -609,6 +672,9 @@ impl Core {
                 outstanding: Vec::new(),
                 served: 0,
                 retiring: false,
+                claimed: false,
+                caller_reads: false,
+                watched: false,
             },
         );
         // A new stdout and pidfd to watch.
@@ -616,11 +682,17 @@ impl Core {
         Ok(())
     }
 
-    /// What the event thread polls: every stdout and pidfd, and the stdins with bytes waiting.
-    fn watch_list(&self) -> Vec<(Source, Arc<OwnedFd>, PollFlags)> {
+    /// What the event thread polls: every pidfd, the stdins with bytes waiting, and the stdouts
+    /// no caller reads: those of workers with answers due, and of idle workers whose last
+    /// task was not read by its caller (without a pidfd, every stdout: its EOF is the death).
+    fn watch_list(&mut self) -> Vec<(Source, Arc<OwnedFd>, PollFlags)> {
         let mut list = Vec::with_capacity(self.workers.len() * 2);
-        for (&id, w) in &self.workers {
-            list.push((Source::Answers(id), Arc::clone(&w.stdout), PollFlags::IN));
+        for (&id, w) in &mut self.workers {
+            w.watched =
+                w.pidfd.is_none() || (!w.claimed && (!w.outstanding.is_empty() || !w.caller_reads));
+            if w.watched {
+                list.push((Source::Answers(id), Arc::clone(&w.stdout), PollFlags::IN));
+            }
             if let Some(pidfd) = &w.pidfd {
                 list.push((Source::Exit(id), Arc::clone(pidfd), PollFlags::IN));
             }
@@ -647,6 +719,69 @@ impl Core {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Gives the caller of task `id` the reading of its worker's stdout, if the task runs and
+    /// no other caller reads that worker. Needs a pidfd: a claimed stdout is not the event
+    /// thread's to watch, and the pidfd is how it still learns of the worker's death.
+    fn claim(&mut self, id: u64) -> Option<Claim> {
+        let (worker, _) = self.tasks.get(&id)?.running?;
+        let w = self.workers.get_mut(&worker)?;
+        if w.claimed {
+            return None;
+        }
+        let pidfd = Arc::clone(w.pidfd.as_ref()?);
+        w.claimed = true;
+        w.caller_reads = true;
+        Some(Claim {
+            worker,
+            stdout: Arc::clone(&w.stdout),
+            pidfd,
+        })
+    }
+
+    fn unclaim(&mut self, worker: u64) {
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.claimed = false;
+        }
+        self.settle();
+    }
+
+    /// A claiming caller woke: it reads its worker's answers (and anyone else's there) and
+    /// keeps its claim while its task still waits on that worker. Otherwise it lets the claim
+    /// go and claims wherever its task runs now (after a death), if it can.
+    fn after_wait(&mut self, held: Claim, id: u64, scratch: &mut [u8]) -> Option<Claim> {
+        self.read_answers(held.worker, scratch);
+        let still = self
+            .tasks
+            .get(&id)
+            .and_then(|t| t.running)
+            .is_some_and(|(w, _)| w == held.worker);
+        if still && self.workers.get(&held.worker).is_some_and(|w| w.claimed) {
+            self.settle();
+            return Some(held);
+        }
+        self.unclaim(held.worker);
+        self.claim(id)
+    }
+
+    /// What the event thread would do after reading answers, done by a caller that read them:
+    /// freed workers take queued tasks, idle retiring ones are let go, and the event thread is
+    /// told of what only it can watch (a stdout with answers due, the end of a shutdown).
+    fn settle(&mut self) {
+        self.dispatch();
+        self.retire_idle();
+        if self.unread_unwatched() || self.closing.is_some() {
+            self.nudge = true;
+        }
+    }
+
+    /// Whether some worker owes answers that nobody will read: not claimed, not in the event
+    /// thread's poll set.
+    fn unread_unwatched(&self) -> bool {
+        self.workers
+            .values()
+            .any(|w| !w.claimed && !w.watched && !w.outstanding.is_empty())
     }
 
     fn stats(&self) -> Stats {
@@ -893,6 +1028,8 @@ impl Core {
                 continue;
             };
             w.outstanding.push(id);
+            // Until a caller claims it, this task's answer is the event thread's to read.
+            w.caller_reads = false;
             w.unsent.extend_from_slice(&frame);
             if w.flush() || w.stdin.is_none() {
                 // The event thread writes the rest when the pipe has room.

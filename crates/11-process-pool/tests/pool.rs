@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
+use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -36,6 +39,26 @@ fn run(pool: &Pool, line: &str) -> Outcome {
     let done = next(&rx, line);
     assert_eq!(done.id, id, "the Done must carry the id submit returned");
     done.outcome
+}
+
+/// `Pool::run` on a thread of its own, so that a caller that never gets its answer fails the
+/// test (in `ran`) instead of hanging it.
+fn run_in_thread(pool: &Arc<Pool>, line: &str) -> Receiver<Result<Outcome, SubmitError>> {
+    let (tx, rx) = mpsc::channel();
+    let pool = Arc::clone(pool);
+    let line = line.to_string();
+    thread::spawn(move || {
+        let _ = tx.send(pool.run(&line));
+    });
+    rx
+}
+
+fn ran(rx: &Receiver<Result<Outcome, SubmitError>>, what: &str) -> Outcome {
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| {
+            panic!("Pool::run did not return within {DEADLINE:?} for {what}: its answer was lost")
+        })
+        .expect("a running pool accepts the task")
 }
 
 fn pid_of(outcome: &Outcome) -> u32 {
@@ -300,7 +323,18 @@ fn workers_are_recycled_after_max_tasks() {
     let mut cfg = config(1);
     cfg.max_tasks = Some(3);
     let pool = start(cfg);
-    let pids: Vec<u32> = (0..7).map(|_| pid_of(&run(&pool, "pid"))).collect();
+    // Both ways of waiting: a channel after submit (the pool reads the answer), and Pool::run
+    // (the waiting caller may read it itself); recycling must count both.
+    let pool = Arc::new(pool);
+    let pids: Vec<u32> = (0..7)
+        .map(|i| {
+            pid_of(&if i % 2 == 0 {
+                run(&pool, "pid")
+            } else {
+                ran(&run_in_thread(&pool, "pid"), "pid")
+            })
+        })
+        .collect();
     assert!(
         pids[0] == pids[2] && pids[3] == pids[5] && pids[0] != pids[3] && pids[6] != pids[3],
         "each worker should serve exactly 3 tasks, then be replaced; served by {pids:?}"
@@ -548,4 +582,128 @@ fn a_worker_inherits_no_descriptor_of_the_pool() {
             leaked()
         );
     }
+}
+
+#[test]
+fn a_caller_waiting_in_run_survives_its_workers_death() {
+    let pool = Arc::new(start(config(1)));
+    let fifo = Fifo::new("run-killed");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    let first = fifo.open();
+    let victim = pool.worker_pids()[0];
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    drop(first);
+    assert_gone(victim, "the killed worker");
+    // The task runs again on the replacement, and its answer still reaches the waiting caller.
+    fifo.release();
+    assert_eq!(
+        ran(&waiting, "a task whose worker was killed"),
+        Outcome::Ok("released".into())
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.restarts, stats.done, stats.failed, stats.workers),
+        (1, 1, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        ran(
+            &run_in_thread(&pool, "echo after"),
+            "a task after the death"
+        ),
+        Outcome::Ok("after".into())
+    );
+}
+
+#[test]
+fn a_caller_waiting_in_run_gets_its_timeout_and_the_shutdowns_answer() {
+    let mut cfg = config(1);
+    cfg.task_timeout = Some(Duration::from_millis(300));
+    let pool = Arc::new(start(cfg));
+    let before = pool.worker_pids()[0];
+    assert_eq!(
+        ran(
+            &run_in_thread(&pool, "sleep 60000"),
+            "a task past its timeout"
+        ),
+        Outcome::TimedOut
+    );
+    assert_gone(before, "the worker of the timed-out task");
+    let pool = Arc::new(start(config(1)));
+    let pid = pool.worker_pids()[0];
+    let fifo = Fifo::new("run-grace");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    let _holder = fifo.open();
+    let stopping = Arc::clone(&pool);
+    let stats = testkit::call_with_deadline(DEADLINE, move || {
+        stopping.shutdown(Duration::from_millis(200))
+    })
+    .expect("shutdown should give up at its grace deadline");
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert_eq!(
+        ran(&waiting, "a task abandoned by shutdown"),
+        Outcome::Failed("pool shut down".into())
+    );
+    assert_gone(pid, "the worker killed at the end of the grace period");
+}
+
+#[test]
+fn callers_in_run_each_get_their_own_answer_while_workers_are_killed() {
+    let mut cfg = config(2);
+    // Two tasks per worker: a caller reading its worker's pipe also meets another's answer.
+    cfg.depth = 2;
+    cfg.quarantine_after = 1000;
+    let pool = Arc::new(start(cfg));
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (pool, stop) = (Arc::clone(&pool), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut kills = 0;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(&victim) = pool.worker_pids().get(kills % 2) {
+                    let _ = kill(Pid::from_raw(victim as i32), Signal::SIGKILL);
+                    kills += 1;
+                }
+                // Pacing, not synchronisation: let some tasks finish between kills.
+                thread::sleep(Duration::from_millis(5));
+            }
+            kills
+        })
+    };
+    let callers: Vec<_> = (0..6)
+        .map(|c| {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || {
+                for i in 0..60 {
+                    let line = format!("echo {c}-{i}");
+                    let outcome = pool.run(&line).expect("a running pool accepts the task");
+                    assert_eq!(
+                        outcome,
+                        Outcome::Ok(format!("{c}-{i}")),
+                        "caller {c} got another task's answer, or none"
+                    );
+                }
+            })
+        })
+        .collect();
+    let finished = testkit::call_with_deadline(DEADLINE, move || {
+        callers.into_iter().all(|c| c.join().is_ok())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let kills = killer.join().expect("the killer thread");
+    assert_eq!(
+        finished,
+        Some(true),
+        "every caller should get its own answer to each task in time"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.done, stats.failed),
+        (360, 0),
+        "each of the 360 tasks answered once ({kills} workers killed): {stats:?}"
+    );
+    assert!(
+        stats.restarts >= 1,
+        "some worker should have been killed: {stats:?}"
+    );
 }

@@ -5,20 +5,23 @@
 //! - `pool_dispatch`: one task's round trip through a pool of 1 worker (the caller writes the
 //!   frame into the worker's pipe, the pool's event thread polls the answer and sends it on a
 //!   channel) against the same frames on a bare pipe pair to one worker;
-//! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers.
+//! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers;
+//! - then, outside criterion, the dispatch ratio measured in alternating blocks of round trips
+//!   (bare pipe, pool) in this one process, so that load coming and going on a shared machine
+//!   hits both alike.
 //!
 //! Run with `cargo xtask bench pool_vs_spawn` (or `cargo bench -p proclings-bench --bench pool`).
 
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use proclings_bench::pool_bench::{
     BareWorker, pool_batch, pool_round_trip, process_per_task, start_pool,
 };
+use proclings_bench::settings::Settings;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_bench-pool-worker");
 
@@ -75,9 +78,86 @@ fn pool_workers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = pool_vs_spawn, pool_dispatch, pool_workers
+/// One task's round trip through the pool (1 worker) against a bare pipe pair to one worker,
+/// in alternating blocks with both started once; each pair of block medians gives one ratio.
+fn dispatch_report() {
+    let quick = Settings::from_env().quick;
+    let (pairs, block) = if quick { (10, 100) } else { (40, 200) };
+    let budget = Duration::from_secs(if quick { 2 } else { 20 });
+    let worker = Path::new(WORKER);
+    let mut bare = BareWorker::spawn(worker).expect("start a bare worker");
+    let pool = start_pool(worker, 1).expect("start the pool");
+    let mut id = 0;
+    let mut bare_block = || {
+        let mut times: Vec<Duration> = (0..block)
+            .map(|_| {
+                id += 1;
+                let t = Instant::now();
+                bare.round_trip(id, "echo x").expect("bare round trip");
+                t.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        times[block / 2].as_nanos() as f64
+    };
+    let pool_block = || {
+        let mut times: Vec<Duration> = (0..block)
+            .map(|_| {
+                let t = Instant::now();
+                pool_round_trip(&pool, "echo x").expect("pool round trip");
+                t.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        times[block / 2].as_nanos() as f64
+    };
+    bare_block();
+    pool_block();
+    let began = Instant::now();
+    let mut ratios = Vec::with_capacity(pairs);
+    let (mut bare_sum, mut pool_sum) = (0.0, 0.0);
+    while ratios.len() < pairs && (ratios.len() < 5 || began.elapsed() < budget) {
+        // Alternate which goes first, so neither always follows the other's sleep.
+        let (b, p) = if ratios.len() % 2 == 0 {
+            let b = bare_block();
+            (b, pool_block())
+        } else {
+            let p = pool_block();
+            (bare_block(), p)
+        };
+        bare_sum += b;
+        pool_sum += p;
+        ratios.push(p / b);
+    }
+    drop(pool);
+    bare.finish().expect("stop the bare worker");
+    let n = ratios.len();
+    ratios.sort_by(f64::total_cmp);
+    println!("\npool: dispatch, {n} alternating pairs of {block} round trips (`echo x`)");
+    println!(
+        "  mean of block medians: bare pipe {:.1}us, through the pool {:.1}us",
+        bare_sum / n as f64 / 1e3,
+        pool_sum / n as f64 / 1e3,
+    );
+    println!(
+        "  pool / bare pipe per pair: median {:.2}x, middle half {:.2}x - {:.2}x (goal: median <= 2x)",
+        ratios[n / 2],
+        ratios[n / 4],
+        ratios[3 * n / 4],
+    );
 }
-criterion_main!(benches);
+
+fn main() {
+    let mut c = common::criterion().configure_from_args();
+    pool_vs_spawn(&mut c);
+    pool_dispatch(&mut c);
+    pool_workers(&mut c);
+    c.final_summary();
+    // The alternating pass runs unless a filter that excludes it was given.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let listing = args.iter().any(|a| a == "--list" || a == "--test");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if !listing && (filters.is_empty() || filters.iter().any(|f| f.contains("pool_dispatch"))) {
+        dispatch_report();
+    }
+}
