@@ -18,7 +18,10 @@
 //!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
 //!   A task outstanding longer than `config.task_timeout` gets `Outcome::TimedOut` and its
 //!   worker is killed (and replaced). Every task gets exactly one `Done`, even if a result
-//!   races its worker's death or its timeout.
+//!   races its worker's death or its timeout. A replacement that cannot be started (its
+//!   program gone, say) is tried again by itself after a delay that grows with each failure;
+//!   while no worker can take tasks and starting one has failed three times in a row, waiting
+//!   tasks are answered `Outcome::Failed` with the reason ("cannot start a worker: ...").
 //! - recycling: a worker that has served `config.max_tasks` tasks takes no more, is told to exit
 //!   (its stdin is closed) once idle, and is replaced.
 //! - lifecycle: `resize` changes the number of workers while tasks run; `rolling_restart`
@@ -207,6 +210,7 @@ impl Pool {
             sleeps_until: None,
             nudge: false,
             outbox: Vec::new(),
+            respawn: None,
         };
         for _ in 0..core.target {
             // On error, dropping `core` kills and reaps the workers started so far.
@@ -288,6 +292,8 @@ impl Pool {
         // The submitting thread writes the task to a free worker itself: handing it to another
         // thread first would cost a wake-up per task.
         core.dispatch();
+        // No worker, and none could be started lately: say so now rather than wait.
+        core.fail_if_workerless();
         let claimed = if claim { core.claim(id) } else { None };
         // A worker given a task must have its answers read: by a caller that claimed it, or
         // by the event thread, which may have to add its stdout to what it watches.
@@ -617,7 +623,24 @@ struct Core {
     nudge: bool,
     /// Answers decided under the lock, sent by whoever releases it.
     outbox: Vec<(Sender<Done>, Done)>,
+    /// Set while starting a worker fails: when to try again, and how it failed.
+    respawn: Option<Respawn>,
 }
+
+/// Starting a worker failed `failures` times in a row; the next try is at `at`.
+struct Respawn {
+    at: Instant,
+    failures: u32,
+    error: String,
+}
+
+/// The first retry of a worker that could not start comes after this; each failure doubles it.
+const RESPAWN_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait between two tries.
+const RESPAWN_MAX: Duration = Duration::from_secs(1);
+/// After this many failures in a row with no worker able to take tasks, waiting tasks are
+/// answered with the error instead of waiting for a worker that may never come.
+const RESPAWN_GIVE_UP: u32 = 3;
 
 impl Drop for Core {
     fn drop(&mut self) {
@@ -705,8 +728,8 @@ impl Core {
         list
     }
 
-    /// The nearest moment something must happen without an event: a running task's deadline
-    /// or the end of the shutdown's grace.
+    /// The nearest moment something must happen without an event: a running task's deadline,
+    /// the end of the shutdown's grace, or the next try at starting a worker.
     fn next_deadline(&self) -> Option<Instant> {
         let task = self
             .workers
@@ -715,10 +738,10 @@ impl Core {
             .filter_map(|id| self.tasks.get(id))
             .filter_map(|t| t.running.and_then(|(_, until)| until))
             .min();
-        match (task, self.closing) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [task, self.closing, self.respawn.as_ref().map(|r| r.at)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Gives the caller of task `id` the reading of its worker's stdout, if the task runs and
@@ -957,18 +980,52 @@ impl Core {
     }
 
     /// Starts workers until `target` can take tasks (while closing, only if tasks remain).
+    /// A worker that cannot start (its program gone, no memory, a process limit) is tried
+    /// again by the event thread after a delay that doubles with each failure.
     fn fill(&mut self) {
         if self.closing.is_some() && self.tasks.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if self.respawn.as_ref().is_some_and(|r| now < r.at) {
             return;
         }
         let mut active = self.workers.values().filter(|w| !w.retiring).count();
         while active < self.target {
             if let Err(e) = self.spawn_worker() {
-                eprintln!("pool: cannot start a worker: {e}");
+                let failures = self.respawn.as_ref().map_or(0, |r| r.failures) + 1;
+                let delay = RESPAWN_FIRST
+                    .saturating_mul(1 << (failures - 1).min(16))
+                    .min(RESPAWN_MAX);
+                eprintln!("pool: cannot start a worker: {e}; trying again in {delay:?}");
+                self.respawn = Some(Respawn {
+                    at: now + delay,
+                    failures,
+                    error: format!("cannot start a worker: {e}"),
+                });
+                // The event thread's next timeout must be no later than the retry.
+                self.nudge = true;
+                self.fail_if_workerless();
                 return;
             }
+            self.respawn = None;
             self.stats.restarts += 1;
             active += 1;
+        }
+    }
+
+    /// With no worker able to take tasks and starting one failing again and again, the queued
+    /// tasks are answered with the reason rather than left to wait without end.
+    fn fail_if_workerless(&mut self) {
+        let Some(r) = &self.respawn else {
+            return;
+        };
+        if r.failures < RESPAWN_GIVE_UP || self.workers.values().any(|w| !w.retiring) {
+            return;
+        }
+        let reason = r.error.clone();
+        while let Some(id) = self.queue.pop_front() {
+            self.finish_task(id, Outcome::Failed(reason.clone()));
         }
     }
 

@@ -707,3 +707,40 @@ fn callers_in_run_each_get_their_own_answer_while_workers_are_killed() {
         "some worker should have been killed: {stats:?}"
     );
 }
+
+#[test]
+fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_reason() {
+    let dir = testkit::temp_dir("respawn");
+    let program = dir.path().join("worker");
+    let link = || std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pool-worker"), &program);
+    link().expect("symlink the worker program");
+    let pool = start(Config::new(program.clone(), 1));
+    assert_eq!(run(&pool, "echo first"), Outcome::Ok("first".into()));
+    // The program disappears, then the only worker dies: its replacement cannot start.
+    std::fs::remove_file(&program).expect("remove the worker program");
+    let victim = pool.worker_pids()[0];
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    assert_gone(victim, "the killed worker");
+    match run(&pool, "echo nobody") {
+        Outcome::Failed(reason) => assert!(
+            reason.contains("cannot start a worker") && reason.contains("No such file"),
+            "the reason should say why no worker runs the task; got {reason:?}"
+        ),
+        other => panic!(
+            "with no worker able to start, a task should fail with the reason; got {other:?}"
+        ),
+    }
+    assert_eq!(pool.stats().workers, 0, "{:?}", pool.stats());
+    // The program is back: the pool tries again by itself, with no task or death to wake it.
+    link().expect("symlink the worker program again");
+    testkit::wait_until(DEADLINE, "the pool to start a worker again", || {
+        pool.worker_pids().len() == 1
+    });
+    assert_eq!(run(&pool, "echo back"), Outcome::Ok("back".into()));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.done, stats.failed, stats.restarts),
+        (2, 1, 1),
+        "{stats:?}"
+    );
+}

@@ -140,7 +140,7 @@ fn dispatch_report() {
         pool_sum / n as f64 / 1e3,
     );
     println!(
-        "  pool / bare pipe per pair: median {:.2}x, middle half {:.2}x - {:.2}x (goal: median <= 2x)",
+        "  pool / bare pipe per pair: median {:.3}x, middle half {:.3}x - {:.3}x (goal: median <= 2x)",
         ratios[n / 2],
         ratios[n / 4],
         ratios[3 * n / 4],
