@@ -80,6 +80,9 @@ fn pool_workers(c: &mut Criterion) {
 
 /// One task's round trip through the pool (1 worker) against a bare pipe pair to one worker,
 /// in alternating blocks with both started once; each pair of block medians gives one ratio.
+/// It also counts the sleeps (voluntary context switches) of the measuring thread and of the
+/// pool's event thread: a round trip that wakes only the worker and the caller, as a bare pipe
+/// does, shows one sleep of the caller and none of the event thread per task.
 fn dispatch_report() {
     let quick = Settings::from_env().quick;
     let (pairs, block) = if quick { (10, 100) } else { (40, 200) };
@@ -88,7 +91,9 @@ fn dispatch_report() {
     let mut bare = BareWorker::spawn(worker).expect("start a bare worker");
     let pool = start_pool(worker, 1).expect("start the pool");
     let mut id = 0;
+    // The median of a block, the caller's sleeps and the event thread's sleeps in it.
     let mut bare_block = || {
+        let sleeps = voluntary_switches();
         let mut times: Vec<Duration> = (0..block)
             .map(|_| {
                 id += 1;
@@ -98,9 +103,14 @@ fn dispatch_report() {
             })
             .collect();
         times.sort_unstable();
-        times[block / 2].as_nanos() as f64
+        (
+            times[block / 2].as_nanos() as f64,
+            voluntary_switches() - sleeps,
+        )
     };
     let pool_block = || {
+        let sleeps = voluntary_switches();
+        let event_sleeps = event_thread_switches();
         let mut times: Vec<Duration> = (0..block)
             .map(|_| {
                 let t = Instant::now();
@@ -109,13 +119,18 @@ fn dispatch_report() {
             })
             .collect();
         times.sort_unstable();
-        times[block / 2].as_nanos() as f64
+        (
+            times[block / 2].as_nanos() as f64,
+            voluntary_switches() - sleeps,
+            event_thread_switches() - event_sleeps,
+        )
     };
     bare_block();
     pool_block();
     let began = Instant::now();
     let mut ratios = Vec::with_capacity(pairs);
     let (mut bare_sum, mut pool_sum) = (0.0, 0.0);
+    let (mut bare_sleeps, mut pool_sleeps, mut event_sleeps) = (0, 0, 0);
     while ratios.len() < pairs && (ratios.len() < 5 || began.elapsed() < budget) {
         // Alternate which goes first, so neither always follows the other's sleep.
         let (b, p) = if ratios.len() % 2 == 0 {
@@ -125,19 +140,30 @@ fn dispatch_report() {
             let p = pool_block();
             (bare_block(), p)
         };
-        bare_sum += b;
-        pool_sum += p;
-        ratios.push(p / b);
+        bare_sum += b.0;
+        pool_sum += p.0;
+        bare_sleeps += b.1;
+        pool_sleeps += p.1;
+        event_sleeps += p.2;
+        ratios.push(p.0 / b.0);
     }
     drop(pool);
     bare.finish().expect("stop the bare worker");
     let n = ratios.len();
     ratios.sort_by(f64::total_cmp);
+    let trips = (n * block) as f64;
     println!("\npool: dispatch, {n} alternating pairs of {block} round trips (`echo x`)");
     println!(
-        "  mean of block medians: bare pipe {:.1}us, through the pool {:.1}us",
+        "  mean of block medians: bare pipe {:.2}us, through the pool {:.2}us",
         bare_sum / n as f64 / 1e3,
         pool_sum / n as f64 / 1e3,
+    );
+    println!(
+        "  sleeps per round trip: caller {:.2} on the bare pipe, {:.2} through the pool; the \
+         pool's event thread {:.3}",
+        bare_sleeps as f64 / trips,
+        pool_sleeps as f64 / trips,
+        event_sleeps as f64 / trips,
     );
     println!(
         "  pool / bare pipe per pair: median {:.3}x, middle half {:.3}x - {:.3}x (goal: median <= 2x)",
@@ -145,6 +171,35 @@ fn dispatch_report() {
         ratios[n / 4],
         ratios[3 * n / 4],
     );
+}
+
+/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel).
+fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, this bench is Linux-only.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_nvcsw
+}
+
+/// Voluntary context switches so far of this process's threads named `pool-events`.
+fn event_thread_switches() -> i64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "pool-events")
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        })
+        .sum()
 }
 
 fn main() {
