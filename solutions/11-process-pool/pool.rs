@@ -424,9 +424,11 @@ struct Claim {
     pidfd: Arc<OwnedFd>,
 }
 
-/// The event thread: one `poll` over the workers' stdouts, their pidfds, the stdins that have
-/// bytes waiting, and the wake-up eventfd, with the nearest deadline as its timeout. It reads
-/// answers and sends them on, notices deaths, expires tasks, and ends the pool at shutdown.
+/// The event thread: one `poll` over the workers' stdouts that no waiting caller reads, their
+/// pidfds, the stdins that have bytes waiting, and the wake-up eventfd, with the nearest
+/// deadline (a task's, the shutdown's, a retry's) as its timeout. It reads those answers and
+/// sends them on, notices deaths, expires tasks, restarts workers, and ends the pool at
+/// shutdown.
 fn event_loop(shared: &Shared) -> Stats {
     let mut scratch = vec![0u8; 64 * 1024];
     let mut ready: Vec<Source> = Vec::new();

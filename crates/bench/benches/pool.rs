@@ -2,9 +2,10 @@
 //! reference solution:
 //! - `pool_vs_spawn`: a trivial task (`echo x`) through a pool of 2 workers against a process
 //!   per task (spawn, one frame each way, wait); criterion's throughput is tasks per second;
-//! - `pool_dispatch`: one task's round trip through a pool of 1 worker (the caller writes the
-//!   frame into the worker's pipe, the pool's event thread polls the answer and sends it on a
-//!   channel) against the same frames on a bare pipe pair to one worker;
+//! - `pool_dispatch`: one task's round trip through a pool of 1 worker with `Pool::run` (the
+//!   caller writes the frame into the worker's pipe and, while it waits, polls the worker's
+//!   stdout and reads the answer itself) against the same frames on a bare pipe pair to one
+//!   worker;
 //! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers;
 //! - then, outside criterion, the dispatch ratio measured in alternating blocks of round trips
 //!   (bare pipe, pool) in this one process, so that load coming and going on a shared machine
@@ -81,8 +82,10 @@ fn pool_workers(c: &mut Criterion) {
 /// One task's round trip through the pool (1 worker) against a bare pipe pair to one worker,
 /// in alternating blocks with both started once; each pair of block medians gives one ratio.
 /// It also counts the sleeps (voluntary context switches) of the measuring thread and of the
-/// pool's event thread: a round trip that wakes only the worker and the caller, as a bare pipe
-/// does, shows one sleep of the caller and none of the event thread per task.
+/// pool's event thread: a round trip that involves only the worker and the caller, as a bare
+/// pipe does, shows no sleep of the event thread. (The caller sleeps less than once per round
+/// trip: the answer is often there before it looks, the worker running on the other core or
+/// preempting the caller on the same one.)
 fn dispatch_report() {
     let quick = Settings::from_env().quick;
     let (pairs, block) = if quick { (10, 100) } else { (40, 200) };
