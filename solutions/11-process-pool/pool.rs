@@ -331,10 +331,12 @@ impl Pool {
                     PollFd::new(&*held.stdout, PollFlags::IN),
                     PollFd::new(&*held.pidfd, PollFlags::IN),
                 ];
-                poll(&mut fds, None)
+                // Whether the worker has exited: its pidfd is readable.
+                poll(&mut fds, None).map(|_| !fds[1].revents().is_empty())
             };
             claim = self.shared.with_core(|core| match woke {
-                Ok(_) | Err(Errno::INTR) => core.after_wait(held, id, &mut scratch),
+                Ok(exited) => core.after_wait(held, id, exited, &mut scratch),
+                Err(Errno::INTR) => core.after_wait(held, id, false, &mut scratch),
                 Err(_) => {
                     core.unclaim(held.worker);
                     None
@@ -775,8 +777,19 @@ impl Core {
     /// A claiming caller woke: it reads its worker's answers (and anyone else's there) and
     /// keeps its claim while its task still waits on that worker. Otherwise it lets the claim
     /// go and claims wherever its task runs now (after a death), if it can.
-    fn after_wait(&mut self, held: Claim, id: u64, scratch: &mut [u8]) -> Option<Claim> {
+    /// A worker seen to have exited is handled here as the event thread would: its pidfd stays
+    /// readable, and waiting for that thread to get the lock would spin.
+    fn after_wait(
+        &mut self,
+        held: Claim,
+        id: u64,
+        exited: bool,
+        scratch: &mut [u8],
+    ) -> Option<Claim> {
         self.read_answers(held.worker, scratch);
+        if exited {
+            self.worker_gone(held.worker);
+        }
         let still = self
             .tasks
             .get(&id)
