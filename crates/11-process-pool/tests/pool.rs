@@ -744,3 +744,117 @@ fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_
         "{stats:?}"
     );
 }
+
+/// Two workers, one of which just served a task through `Pool::run`, and the other replaced
+/// after a SIGKILL: the pool has handled that death and gone back to waiting since.
+fn pool_after_a_run_and_a_death(depth: usize) -> Arc<Pool> {
+    let mut cfg = config(2);
+    cfg.depth = depth;
+    let pool = Arc::new(start(cfg));
+    let served = pid_of(&ran(&run_in_thread(&pool, "pid"), "pid"));
+    let other = pool
+        .worker_pids()
+        .into_iter()
+        .find(|&p| p != served)
+        .expect("a second worker");
+    kill(Pid::from_raw(other as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    assert_gone(other, "the killed worker");
+    testkit::wait_until(DEADLINE, "a replacement worker", || {
+        pool.worker_pids().len() == 2
+    });
+    pool
+}
+
+#[test]
+fn a_task_submitted_after_a_run_is_answered_on_the_channel() {
+    let pool = pool_after_a_run_and_a_death(1);
+    let (tx, rx) = mpsc::channel();
+    for i in 0..2 {
+        let id = pool.submit(&format!("echo {i}"), &tx).expect("submit");
+        let done = next(&rx, "a task submitted after a run");
+        assert_eq!((done.id, done.outcome), (id, Outcome::Ok(i.to_string())));
+    }
+}
+
+#[test]
+fn a_task_behind_another_callers_task_on_the_same_worker_is_answered_too() {
+    let pool = pool_after_a_run_and_a_death(2);
+    let fifos = [
+        Fifo::new("behind-a"),
+        Fifo::new("behind-b"),
+        Fifo::new("behind-c"),
+    ];
+    let a = run_in_thread(&pool, &fifos[0].task());
+    testkit::wait_until(DEADLINE, "the first task on a worker", || {
+        pool.stats().in_flight == 1
+    });
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&fifos[2].task(), &tx).expect("submit");
+    testkit::wait_until(DEADLINE, "a task on each worker", || {
+        pool.stats().in_flight == 2
+    });
+    // A third task goes behind one of the others, maybe behind A's while A waits in run.
+    let b = run_in_thread(&pool, &fifos[1].task());
+    testkit::wait_until(DEADLINE, "three tasks on the workers", || {
+        pool.stats().in_flight == 3
+    });
+    fifos[0].release();
+    assert_eq!(ran(&a, "the first task"), Outcome::Ok("released".into()));
+    // A has its answer and waits no more; B's answer must still be read by someone.
+    fifos[1].release();
+    assert_eq!(
+        ran(&b, "the task behind it"),
+        Outcome::Ok("released".into())
+    );
+    fifos[2].release();
+    assert_eq!(
+        next(&rx, "the submitted task").outcome,
+        Outcome::Ok("released".into())
+    );
+}
+
+#[test]
+fn a_shutdown_ends_as_soon_as_the_last_caller_in_run_has_its_answer() {
+    // A second worker runs the tasks that probe whether the shutdown has begun.
+    let pool = Arc::new(start(config(2)));
+    let pids = pool.worker_pids();
+    let fifo = Fifo::new("run-drain");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    testkit::wait_until(DEADLINE, "the task on the worker", || {
+        pool.stats().in_flight == 1
+    });
+    // A grace far longer than the test's deadline: only the end of the last task ends it.
+    let stopping = Arc::clone(&pool);
+    let stopped = thread::spawn(move || stopping.shutdown(Duration::from_secs(3600)));
+    // Tasks accepted before the shutdown began count as accepted ones: they must finish too.
+    let (tx, _rx) = mpsc::channel();
+    let accepted = std::cell::Cell::new(1);
+    testkit::wait_until(DEADLINE, "the shutdown to begin", || {
+        match pool.try_submit("echo early", &tx) {
+            Ok(_) => accepted.set(accepted.get() + 1),
+            Err(e) => return e == SubmitError::ShuttingDown,
+        }
+        false
+    });
+    testkit::wait_until(
+        DEADLINE,
+        "the probes accepted before shutdown to finish",
+        || {
+            let stats = pool.stats();
+            (stats.in_flight, stats.queued) == (1, 0)
+        },
+    );
+    fifo.release();
+    assert_eq!(
+        ran(&waiting, "the task accepted before shutdown"),
+        Outcome::Ok("released".into())
+    );
+    testkit::wait_until(DEADLINE, "shutdown to return once no task is left", || {
+        stopped.is_finished()
+    });
+    let stats = stopped.join().expect("shutdown");
+    assert_eq!((stats.done, stats.failed), (accepted.get(), 0), "{stats:?}");
+    for pid in pids {
+        assert_gone(pid, "a worker after shutdown");
+    }
+}
