@@ -858,3 +858,25 @@ fn a_shutdown_ends_as_soon_as_the_last_caller_in_run_has_its_answer() {
         assert_gone(pid, "a worker after shutdown");
     }
 }
+
+#[test]
+fn a_worker_that_breaks_the_protocol_is_treated_as_dead() {
+    // A "worker" that reads the first byte of its task, then announces a 4 GiB frame and sits
+    // there: no answer will ever come from it, and it has not exited either.
+    let mut cfg = Config::new("/bin/sh", 1);
+    cfg.args = vec![
+        "-c".into(),
+        r"head -c 1 >/dev/null; printf '\377\377\377\377'; exec sleep 60".into(),
+    ];
+    cfg.quarantine_after = 2;
+    let pool = start(cfg);
+    let first = pool.worker_pids()[0];
+    assert_eq!(
+        run(&pool, "echo x"),
+        Outcome::Quarantined,
+        "a worker sending a frame the pool cannot read should be killed like a dead one, \
+         and the task moved on (here to another such worker, then quarantined)"
+    );
+    assert_gone(first, "the worker that broke the protocol");
+    assert_eq!(pool.stats().restarts, 2, "{:?}", pool.stats());
+}
