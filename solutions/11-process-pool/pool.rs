@@ -15,8 +15,9 @@
 //!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
 //!   reaped and replaced, and its outstanding tasks are dispatched again. A worker that
-//!   breaks the protocol (a frame the pool cannot read) is killed and handled the same way. A task whose worker
-//!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
+//!   breaks the protocol (a frame the pool cannot read) is killed and handled the same way.
+//!   A task whose worker died under it `config.quarantine_after` times is answered
+//!   `Outcome::Quarantined` instead.
 //!   A task outstanding longer than `config.task_timeout` gets `Outcome::TimedOut` and its
 //!   worker is killed (and replaced). Every task gets exactly one `Done`, even if a result
 //!   races its worker's death or its timeout. A replacement that cannot be started (its
