@@ -880,3 +880,36 @@ fn a_worker_that_breaks_the_protocol_is_treated_as_dead() {
     assert_gone(first, "the worker that broke the protocol");
     assert_eq!(pool.stats().restarts, 2, "{:?}", pool.stats());
 }
+
+#[test]
+fn a_caller_in_run_follows_its_task_to_the_replacement_and_the_task_behind_it_is_answered() {
+    let mut cfg = config(1);
+    cfg.depth = 2;
+    let pool = Arc::new(start(cfg));
+    let victim = pool.worker_pids()[0];
+    let (first, second) = (Fifo::new("follow-a"), Fifo::new("follow-b"));
+    let a = run_in_thread(&pool, &first.task());
+    testkit::wait_until(DEADLINE, "the first task on the worker", || {
+        pool.stats().in_flight == 1
+    });
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&second.task(), &tx).expect("submit");
+    testkit::wait_until(DEADLINE, "both tasks on the worker", || {
+        pool.stats().in_flight == 2
+    });
+    // Both tasks move to the replacement, in the same order; A's caller is still waiting.
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    assert_gone(victim, "the killed worker");
+    first.release();
+    assert_eq!(
+        ran(&a, "the task whose worker died"),
+        Outcome::Ok("released".into())
+    );
+    second.release();
+    assert_eq!(
+        next(&rx, "the task behind it on the replacement").outcome,
+        Outcome::Ok("released".into())
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.done, stats.restarts), (2, 1), "{stats:?}");
+}
