@@ -345,7 +345,11 @@ impl Pool {
                 }
             });
             if let Ok(done) = rx.try_recv() {
-                debug_assert!(claim.is_none(), "a claim outlived its task");
+                // Answered by another thread just now (a timeout, a shutdown): let go of the
+                // worker, which that thread has killed anyway.
+                if let Some(held) = claim {
+                    self.shared.with_core(|core| core.unclaim(held.worker));
+                }
                 return Ok(done.outcome);
             }
         }
