@@ -61,6 +61,18 @@ fn ran(rx: &Receiver<Result<Outcome, SubmitError>>, what: &str) -> Outcome {
         .expect("a running pool accepts the task")
 }
 
+/// The threads of this process named `pool-events`.
+fn event_threads() -> HashSet<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "pool-events")
+        })
+        .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
 fn pid_of(outcome: &Outcome) -> u32 {
     match outcome {
         Outcome::Ok(pid) => pid.parse().expect("`pid` answers a number"),
@@ -714,8 +726,11 @@ fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_
     let program = dir.path().join("worker");
     let link = || std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pool-worker"), &program);
     link().expect("symlink the worker program");
+    let before = event_threads();
     let pool = start(Config::new(program.clone(), 1));
+    // Answered through the channel: the pool's thread has run (and named itself) by then.
     assert_eq!(run(&pool, "echo first"), Outcome::Ok("first".into()));
+    let ours: Vec<u32> = event_threads().difference(&before).copied().collect();
     // The program disappears, then the only worker dies: its replacement cannot start.
     std::fs::remove_file(&program).expect("remove the worker program");
     let victim = pool.worker_pids()[0];
@@ -731,6 +746,22 @@ fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_
         ),
     }
     assert_eq!(pool.stats().workers, 0, "{:?}", pool.stats());
+    // Retrying must not spin: over a second without a worker, the pool's thread sleeps between
+    // tries. (Other pools may start at the same moment: the least busy candidate is ours or
+    // idler than ours.)
+    let cpu = |tid: u32| testkit::shm::thread_cpu_ticks(std::process::id(), tid).unwrap_or(0);
+    let start_ticks: Vec<u64> = ours.iter().map(|&t| cpu(t)).collect();
+    thread::sleep(Duration::from_secs(1));
+    let used = ours
+        .iter()
+        .zip(&start_ticks)
+        .map(|(&t, &s)| cpu(t).saturating_sub(s))
+        .min();
+    assert!(
+        used.is_none_or(|ticks| ticks < 10),
+        "the pool used {used:?} clock ticks of CPU in a second of retrying: it should wait \
+         between tries, longer after each failure"
+    );
     // The program is back: the pool tries again by itself, with no task or death to wake it.
     link().expect("symlink the worker program again");
     testkit::wait_until(DEADLINE, "the pool to start a worker again", || {
