@@ -944,3 +944,25 @@ fn a_caller_in_run_follows_its_task_to_the_replacement_and_the_task_behind_it_is
     let stats = pool.stats();
     assert_eq!((stats.done, stats.restarts), (2, 1), "{stats:?}");
 }
+
+#[test]
+fn a_worker_due_for_recycling_takes_no_queued_task() {
+    let mut cfg = config(1);
+    cfg.max_tasks = Some(3);
+    let pool = start(cfg);
+    let (tx, rx) = mpsc::channel();
+    // All at once: when the third answer comes, four tasks are still waiting in the queue.
+    let ids: Vec<u64> = (0..7)
+        .map(|_| pool.submit("pid", &tx).expect("submit"))
+        .collect();
+    let mut by_id = HashMap::new();
+    for _ in 0..7 {
+        let done = next(&rx, "a queued task on a recycling pool");
+        by_id.insert(done.id, pid_of(&done.outcome));
+    }
+    let pids: Vec<u32> = ids.iter().map(|id| by_id[id]).collect();
+    assert!(
+        pids[0] == pids[2] && pids[3] == pids[5] && pids[0] != pids[3] && pids[6] != pids[3],
+        "each worker should serve exactly 3 tasks, in order, then be replaced; served by {pids:?}"
+    );
+}
