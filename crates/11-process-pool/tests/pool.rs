@@ -727,27 +727,17 @@ fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_
     let link = || std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pool-worker"), &program);
     link().expect("symlink the worker program");
     let before = event_threads();
-    let pool = start(Config::new(program.clone(), 1));
+    let pool = start(Config::new(program.clone(), 2));
     // Answered through the channel: the pool's thread has run (and named itself) by then.
     assert_eq!(run(&pool, "echo first"), Outcome::Ok("first".into()));
     let ours: Vec<u32> = event_threads().difference(&before).copied().collect();
-    // The program disappears, then the only worker dies: its replacement cannot start.
+    // The program disappears, then a worker dies: its replacement cannot start.
     std::fs::remove_file(&program).expect("remove the worker program");
-    let victim = pool.worker_pids()[0];
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
-    assert_gone(victim, "the killed worker");
-    match run(&pool, "echo nobody") {
-        Outcome::Failed(reason) => assert!(
-            reason.contains("cannot start a worker") && reason.contains("No such file"),
-            "the reason should say why no worker runs the task; got {reason:?}"
-        ),
-        other => panic!(
-            "with no worker able to start, a task should fail with the reason; got {other:?}"
-        ),
-    }
-    assert_eq!(pool.stats().workers, 0, "{:?}", pool.stats());
-    // Retrying must not spin: over a second without a worker, the pool's thread sleeps between
-    // tries. (Other pools may start at the same moment: the least busy candidate is ours or
+    let pids = pool.worker_pids();
+    kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).expect("SIGKILL a worker");
+    assert_gone(pids[0], "the killed worker");
+    // Retrying must not spin: over a second of failed tries, the pool's thread sleeps between
+    // them. (Other pools may start at the same moment: the least busy candidate is ours or
     // idler than ours.)
     let cpu = |tid: u32| testkit::shm::thread_cpu_ticks(std::process::id(), tid).unwrap_or(0);
     let start_ticks: Vec<u64> = ours.iter().map(|&t| cpu(t)).collect();
@@ -762,16 +752,39 @@ fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_
         "the pool used {used:?} clock ticks of CPU in a second of retrying: it should wait \
          between tries, longer after each failure"
     );
+    // However often starting a worker has failed, the live one serves every task, queued ones
+    // included.
+    let (tx, rx) = mpsc::channel();
+    for i in 0..3 {
+        pool.submit(&format!("echo {i}"), &tx).expect("submit");
+    }
+    for _ in 0..3 {
+        let done = next(&rx, "a task while one worker cannot be replaced");
+        assert!(matches!(done.outcome, Outcome::Ok(_)), "{done:?}");
+    }
+    // Now the last worker dies: no worker at all, and none can start.
+    kill(Pid::from_raw(pids[1] as i32), Signal::SIGKILL).expect("SIGKILL the other worker");
+    assert_gone(pids[1], "the other killed worker");
+    match run(&pool, "echo nobody") {
+        Outcome::Failed(reason) => assert!(
+            reason.contains("cannot start a worker") && reason.contains("No such file"),
+            "the reason should say why no worker runs the task; got {reason:?}"
+        ),
+        other => panic!(
+            "with no worker able to start, a task should fail with the reason; got {other:?}"
+        ),
+    }
+    assert_eq!(pool.stats().workers, 0, "{:?}", pool.stats());
     // The program is back: the pool tries again by itself, with no task or death to wake it.
     link().expect("symlink the worker program again");
-    testkit::wait_until(DEADLINE, "the pool to start a worker again", || {
-        pool.worker_pids().len() == 1
+    testkit::wait_until(DEADLINE, "the pool to start its workers again", || {
+        pool.worker_pids().len() == 2
     });
     assert_eq!(run(&pool, "echo back"), Outcome::Ok("back".into()));
     let stats = pool.stats();
     assert_eq!(
         (stats.done, stats.failed, stats.restarts),
-        (2, 1, 1),
+        (5, 1, 2),
         "{stats:?}"
     );
 }
