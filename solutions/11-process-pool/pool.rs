@@ -1161,11 +1161,7 @@ impl Core {
         for (_, worker) in self.workers.drain() {
             worker.finish();
         }
-        Stats {
-            workers: 0,
-            queued: 0,
-            in_flight: 0,
-            ..self.stats
-        }
+        // Its live counts (workers, queued, in flight) are zero: only `stats()` fills them in.
+        self.stats
     }
 }
