@@ -113,6 +113,19 @@ impl Fifo {
     }
 }
 
+impl Drop for Fifo {
+    /// A test that fails while a `block` task runs must not leave its worker stuck on the FIFO
+    /// (a pool kept alive by a waiting thread is never dropped): opening the write end without
+    /// blocking, then closing it, releases a reader if there is one.
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path);
+    }
+}
+
 fn assert_gone(pid: u32, what: &str) {
     testkit::wait_until(
         DEADLINE,
