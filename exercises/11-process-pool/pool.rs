@@ -14,11 +14,16 @@
 //!   returns `SubmitError::Busy`, `submit` blocks until there is room. After `shutdown`
 //!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
-//!   reaped and replaced, and its outstanding tasks are dispatched again. A task whose worker
-//!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
+//!   reaped and replaced, and its outstanding tasks are dispatched again. A worker that
+//!   breaks the protocol (a frame the pool cannot read) is killed and handled the same way.
+//!   A task whose worker died under it `config.quarantine_after` times is answered
+//!   `Outcome::Quarantined` instead.
 //!   A task outstanding longer than `config.task_timeout` gets `Outcome::TimedOut` and its
 //!   worker is killed (and replaced). Every task gets exactly one `Done`, even if a result
-//!   races its worker's death or its timeout.
+//!   races its worker's death or its timeout. A replacement that cannot be started (its
+//!   program gone, say) is tried again by itself after a delay that grows with each failure;
+//!   while no worker can take tasks and starting one has failed three times in a row, waiting
+//!   tasks are answered `Outcome::Failed` with the reason ("cannot start a worker: ...").
 //! - recycling: a worker that has served `config.max_tasks` tasks takes no more, is told to exit
 //!   (its stdin is closed) once idle, and is replaced.
 //! - lifecycle: `resize` changes the number of workers while tasks run; `rolling_restart`
@@ -31,15 +36,11 @@
 //!
 //! Chapter: `docs/src/11-process-pool.md#pool`. Check: `cargo xtask check process-pool/pool`.
 
-use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use crate::frame::{Frame, read_frame, write_frame};
 use crate::task::decode;

@@ -14,11 +14,16 @@
 //!   returns `SubmitError::Busy`, `submit` blocks until there is room. After `shutdown`
 //!   begins both return `ShuttingDown`.
 //! - faults: a worker's death is noticed without polling (its stdout reaches EOF), the worker is
-//!   reaped and replaced, and its outstanding tasks are dispatched again. A task whose worker
-//!   died under it `config.quarantine_after` times is answered `Outcome::Quarantined` instead.
+//!   reaped and replaced, and its outstanding tasks are dispatched again. A worker that
+//!   breaks the protocol (a frame the pool cannot read) is killed and handled the same way.
+//!   A task whose worker died under it `config.quarantine_after` times is answered
+//!   `Outcome::Quarantined` instead.
 //!   A task outstanding longer than `config.task_timeout` gets `Outcome::TimedOut` and its
 //!   worker is killed (and replaced). Every task gets exactly one `Done`, even if a result
-//!   races its worker's death or its timeout.
+//!   races its worker's death or its timeout. A replacement that cannot be started (its
+//!   program gone, say) is tried again by itself after a delay that grows with each failure;
+//!   while no worker can take tasks and starting one has failed three times in a row, waiting
+//!   tasks are answered `Outcome::Failed` with the reason ("cannot start a worker: ...").
 //! - recycling: a worker that has served `config.max_tasks` tasks takes no more, is told to exit
 //!   (its stdin is closed) once idle, and is replaced.
 //! - lifecycle: `resize` changes the number of workers while tasks run; `rolling_restart`
@@ -207,6 +212,7 @@ impl Pool {
             sleeps_until: None,
             nudge: false,
             outbox: Vec::new(),
+            respawn: None,
         };
         for _ in 0..core.target {
             // On error, dropping `core` kills and reaps the workers started so far.
@@ -233,7 +239,7 @@ impl Pool {
     /// # Errors
     /// `ShuttingDown` once `shutdown` has begun.
     pub fn submit(&self, line: &str, reply: &Sender<Done>) -> Result<u64, SubmitError> {
-        self.enqueue(line, reply, true)
+        self.enqueue(line, reply, true, false).map(|(id, _)| id)
     }
 
     /// Queues `line` like `submit`, but returns `Busy` at once if the queue is full.
@@ -241,10 +247,18 @@ impl Pool {
     /// # Errors
     /// `Busy` or `ShuttingDown`.
     pub fn try_submit(&self, line: &str, reply: &Sender<Done>) -> Result<u64, SubmitError> {
-        self.enqueue(line, reply, false)
+        self.enqueue(line, reply, false, false).map(|(id, _)| id)
     }
 
-    fn enqueue(&self, line: &str, reply: &Sender<Done>, wait: bool) -> Result<u64, SubmitError> {
+    /// Queues a task and dispatches what it can; with `claim`, the caller also takes the
+    /// reading of its task's worker, if the task went to one at once.
+    fn enqueue(
+        &self,
+        line: &str,
+        reply: &Sender<Done>,
+        wait: bool,
+        claim: bool,
+    ) -> Result<(u64, Option<Claim>), SubmitError> {
         let mut core = self.shared.lock();
         loop {
             if core.closed {
@@ -280,6 +294,14 @@ impl Pool {
         // The submitting thread writes the task to a free worker itself: handing it to another
         // thread first would cost a wake-up per task.
         core.dispatch();
+        // No worker, and none could be started lately: say so now rather than wait.
+        core.fail_if_workerless();
+        let claimed = if claim { core.claim(id) } else { None };
+        // A worker given a task must have its answers read: by a caller that claimed it, or
+        // by the event thread, which may have to add its stdout to what it watches.
+        if core.unread_unwatched() {
+            core.nudge = true;
+        }
         let nudge = std::mem::take(&mut core.nudge);
         let answers = std::mem::take(&mut core.outbox);
         drop(core);
@@ -287,7 +309,7 @@ impl Pool {
             self.shared.wake();
         }
         deliver(answers);
-        Ok(id)
+        Ok((id, claimed))
     }
 
     /// Runs one task and waits for its outcome.
@@ -296,7 +318,43 @@ impl Pool {
     /// As `submit`.
     pub fn run(&self, line: &str) -> Result<Outcome, SubmitError> {
         let (tx, rx) = mpsc::channel();
-        self.submit(line, &tx)?;
+        let (id, mut claim) = self.enqueue(line, &tx, true, true)?;
+        // The task holds the only sender now: if the pool ever dropped the task unanswered,
+        // `recv` would fail instead of waiting forever.
+        drop(tx);
+        let mut scratch = [0u8; 4096];
+        // While it holds a claim, this thread sleeps on its worker's stdout itself, and the
+        // round trip wakes two threads (the worker, then this one) as on a bare pipe. Deaths
+        // stay the event thread's business: it watches the worker's pidfd, and this thread
+        // watches it too so as to wake up if the answer will never come from that worker.
+        while let Some(held) = claim.take() {
+            let woke = {
+                let mut fds = [
+                    PollFd::new(&*held.stdout, PollFlags::IN),
+                    PollFd::new(&*held.pidfd, PollFlags::IN),
+                ];
+                // Whether the worker has exited: its pidfd is readable.
+                poll(&mut fds, None).map(|_| !fds[1].revents().is_empty())
+            };
+            claim = self.shared.with_core(|core| match woke {
+                Ok(exited) => core.after_wait(held, id, exited, &mut scratch),
+                Err(Errno::INTR) => core.after_wait(held, id, false, &mut scratch),
+                Err(_) => {
+                    core.unclaim(held.worker);
+                    None
+                }
+            });
+            if let Ok(done) = rx.try_recv() {
+                // Answered by another thread just now (a timeout, a shutdown): let go of the
+                // worker, which that thread has killed anyway.
+                if let Some(held) = claim {
+                    self.shared.with_core(|core| core.unclaim(held.worker));
+                }
+                return Ok(done.outcome);
+            }
+        }
+        // The answer comes on the channel: from the event thread, or from whoever decided it
+        // (a timeout, a quarantine, a shutdown) once it has released the lock.
         rx.recv()
             .map(|done| done.outcome)
             .map_err(|_| SubmitError::ShuttingDown)
@@ -367,9 +425,18 @@ enum Source {
     Room(u64),
 }
 
-/// The event thread: one `poll` over the workers' stdouts, their pidfds, the stdins that have
-/// bytes waiting, and the wake-up eventfd, with the nearest deadline as its timeout. It reads
-/// answers and sends them on, notices deaths, expires tasks, and ends the pool at shutdown.
+/// A caller's hold on the reading of one worker's stdout, while it waits for its task's answer.
+struct Claim {
+    worker: u64,
+    stdout: Arc<OwnedFd>,
+    pidfd: Arc<OwnedFd>,
+}
+
+/// The event thread: one `poll` over the workers' stdouts that no waiting caller reads, their
+/// pidfds, the stdins that have bytes waiting, and the wake-up eventfd, with the nearest
+/// deadline (a task's, the shutdown's, a retry's) as its timeout. It reads those answers and
+/// sends them on, notices deaths, expires tasks, restarts workers, and ends the pool at
+/// shutdown.
 fn event_loop(shared: &Shared) -> Stats {
     let mut scratch = vec![0u8; 64 * 1024];
     let mut ready: Vec<Source> = Vec::new();
@@ -383,7 +450,12 @@ fn event_loop(shared: &Shared) -> Stats {
                     let mut count = [0u8; 8];
                     let _ = rustix::io::read(&shared.wake, &mut count);
                 }
-                Source::Answers(worker) => core.read_answers(worker, &mut scratch),
+                // A caller that claimed this worker since reads its answers itself.
+                Source::Answers(worker) => {
+                    if core.workers.get(&worker).is_some_and(|w| !w.claimed) {
+                        core.read_answers(worker, &mut scratch);
+                    }
+                }
                 Source::Exit(worker) => {
                     // Answers it wrote before dying are still in the pipe: take them first.
                     core.read_answers(worker, &mut scratch);
@@ -490,6 +562,13 @@ struct Worker {
     served: u64,
     /// Takes no new task; its stdin is closed once it is idle.
     retiring: bool,
+    /// A caller is reading this stdout while it waits for its answer.
+    claimed: bool,
+    /// The last task went to a caller that read the answer itself: while idle, the event
+    /// thread leaves this stdout to the next such caller (the pidfd still tells of a death).
+    caller_reads: bool,
+    /// In the event thread's current poll set.
+    watched: bool,
 }
 
 impl Worker {
@@ -554,7 +633,24 @@ struct Core {
     nudge: bool,
     /// Answers decided under the lock, sent by whoever releases it.
     outbox: Vec<(Sender<Done>, Done)>,
+    /// Set while starting a worker fails: when to try again, and how it failed.
+    respawn: Option<Respawn>,
 }
+
+/// Starting a worker failed `failures` times in a row; the next try is at `at`.
+struct Respawn {
+    at: Instant,
+    failures: u32,
+    error: String,
+}
+
+/// The first retry of a worker that could not start comes after this; each failure doubles it.
+const RESPAWN_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait between two tries.
+const RESPAWN_MAX: Duration = Duration::from_secs(1);
+/// After this many failures in a row with no worker able to take tasks, waiting tasks are
+/// answered with the error instead of waiting for a worker that may never come.
+const RESPAWN_GIVE_UP: u32 = 3;
 
 impl Drop for Core {
     fn drop(&mut self) {
@@ -609,6 +705,9 @@ impl Core {
                 outstanding: Vec::new(),
                 served: 0,
                 retiring: false,
+                claimed: false,
+                caller_reads: false,
+                watched: false,
             },
         );
         // A new stdout and pidfd to watch.
@@ -616,11 +715,17 @@ impl Core {
         Ok(())
     }
 
-    /// What the event thread polls: every stdout and pidfd, and the stdins with bytes waiting.
-    fn watch_list(&self) -> Vec<(Source, Arc<OwnedFd>, PollFlags)> {
+    /// What the event thread polls: every pidfd, the stdins with bytes waiting, and the stdouts
+    /// no caller reads: those of workers with answers due, and of idle workers whose last
+    /// task was not read by its caller (without a pidfd, every stdout: its EOF is the death).
+    fn watch_list(&mut self) -> Vec<(Source, Arc<OwnedFd>, PollFlags)> {
         let mut list = Vec::with_capacity(self.workers.len() * 2);
-        for (&id, w) in &self.workers {
-            list.push((Source::Answers(id), Arc::clone(&w.stdout), PollFlags::IN));
+        for (&id, w) in &mut self.workers {
+            w.watched =
+                w.pidfd.is_none() || (!w.claimed && (!w.outstanding.is_empty() || !w.caller_reads));
+            if w.watched {
+                list.push((Source::Answers(id), Arc::clone(&w.stdout), PollFlags::IN));
+            }
             if let Some(pidfd) = &w.pidfd {
                 list.push((Source::Exit(id), Arc::clone(pidfd), PollFlags::IN));
             }
@@ -633,8 +738,8 @@ impl Core {
         list
     }
 
-    /// The nearest moment something must happen without an event: a running task's deadline
-    /// or the end of the shutdown's grace.
+    /// The nearest moment something must happen without an event: a running task's deadline,
+    /// the end of the shutdown's grace, or the next try at starting a worker.
     fn next_deadline(&self) -> Option<Instant> {
         let task = self
             .workers
@@ -643,10 +748,84 @@ impl Core {
             .filter_map(|id| self.tasks.get(id))
             .filter_map(|t| t.running.and_then(|(_, until)| until))
             .min();
-        match (task, self.closing) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [task, self.closing, self.respawn.as_ref().map(|r| r.at)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Gives the caller of task `id` the reading of its worker's stdout, if the task runs and
+    /// no other caller reads that worker. Needs a pidfd: a claimed stdout is not the event
+    /// thread's to watch, and the pidfd is how it still learns of the worker's death.
+    fn claim(&mut self, id: u64) -> Option<Claim> {
+        let (worker, _) = self.tasks.get(&id)?.running?;
+        let w = self.workers.get_mut(&worker)?;
+        if w.claimed {
+            return None;
         }
+        let pidfd = Arc::clone(w.pidfd.as_ref()?);
+        w.claimed = true;
+        w.caller_reads = true;
+        Some(Claim {
+            worker,
+            stdout: Arc::clone(&w.stdout),
+            pidfd,
+        })
+    }
+
+    fn unclaim(&mut self, worker: u64) {
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.claimed = false;
+        }
+        self.settle();
+    }
+
+    /// A claiming caller woke: it reads its worker's answers (and anyone else's there) and
+    /// keeps its claim while its task still waits on that worker. Otherwise it lets the claim
+    /// go and claims wherever its task runs now (after a death), if it can.
+    /// A worker seen to have exited is handled here as the event thread would: its pidfd stays
+    /// readable, and waiting for that thread to get the lock would spin.
+    fn after_wait(
+        &mut self,
+        held: Claim,
+        id: u64,
+        exited: bool,
+        scratch: &mut [u8],
+    ) -> Option<Claim> {
+        self.read_answers(held.worker, scratch);
+        if exited {
+            self.worker_gone(held.worker);
+        }
+        let still = self
+            .tasks
+            .get(&id)
+            .and_then(|t| t.running)
+            .is_some_and(|(w, _)| w == held.worker);
+        if still && self.workers.get(&held.worker).is_some_and(|w| w.claimed) {
+            self.settle();
+            return Some(held);
+        }
+        self.unclaim(held.worker);
+        self.claim(id)
+    }
+
+    /// What the event thread would do after reading answers, done by a caller that read them:
+    /// freed workers take queued tasks, idle retiring ones are let go, and the event thread is
+    /// told of what only it can watch (a stdout with answers due, the end of a shutdown).
+    fn settle(&mut self) {
+        self.dispatch();
+        self.retire_idle();
+        if self.unread_unwatched() || self.closing.is_some() {
+            self.nudge = true;
+        }
+    }
+
+    /// Whether some worker owes answers that nobody will read: not claimed, not in the event
+    /// thread's poll set.
+    fn unread_unwatched(&self) -> bool {
+        self.workers
+            .values()
+            .any(|w| !w.claimed && !w.watched && !w.outstanding.is_empty())
     }
 
     fn stats(&self) -> Stats {
@@ -822,18 +1001,52 @@ impl Core {
     }
 
     /// Starts workers until `target` can take tasks (while closing, only if tasks remain).
+    /// A worker that cannot start (its program gone, no memory, a process limit) is tried
+    /// again by the event thread after a delay that doubles with each failure.
     fn fill(&mut self) {
         if self.closing.is_some() && self.tasks.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if self.respawn.as_ref().is_some_and(|r| now < r.at) {
             return;
         }
         let mut active = self.workers.values().filter(|w| !w.retiring).count();
         while active < self.target {
             if let Err(e) = self.spawn_worker() {
-                eprintln!("pool: cannot start a worker: {e}");
+                let failures = self.respawn.as_ref().map_or(0, |r| r.failures) + 1;
+                let delay = RESPAWN_FIRST
+                    .saturating_mul(1 << (failures - 1).min(16))
+                    .min(RESPAWN_MAX);
+                eprintln!("pool: cannot start a worker: {e}; trying again in {delay:?}");
+                self.respawn = Some(Respawn {
+                    at: now + delay,
+                    failures,
+                    error: format!("cannot start a worker: {e}"),
+                });
+                // The event thread's next timeout must be no later than the retry.
+                self.nudge = true;
+                self.fail_if_workerless();
                 return;
             }
+            self.respawn = None;
             self.stats.restarts += 1;
             active += 1;
+        }
+    }
+
+    /// With no worker able to take tasks and starting one failing again and again, the queued
+    /// tasks are answered with the reason rather than left to wait without end.
+    fn fail_if_workerless(&mut self) {
+        let Some(r) = &self.respawn else {
+            return;
+        };
+        if r.failures < RESPAWN_GIVE_UP || self.workers.values().any(|w| !w.retiring) {
+            return;
+        }
+        let reason = r.error.clone();
+        while let Some(id) = self.queue.pop_front() {
+            self.finish_task(id, Outcome::Failed(reason.clone()));
         }
     }
 
@@ -893,6 +1106,8 @@ impl Core {
                 continue;
             };
             w.outstanding.push(id);
+            // Until a caller claims it, this task's answer is the event thread's to read.
+            w.caller_reads = false;
             w.unsent.extend_from_slice(&frame);
             if w.flush() || w.stdin.is_none() {
                 // The event thread writes the rest when the pipe has room.
@@ -946,11 +1161,7 @@ impl Core {
         for (_, worker) in self.workers.drain() {
             worker.finish();
         }
-        Stats {
-            workers: 0,
-            queued: 0,
-            in_flight: 0,
-            ..self.stats
-        }
+        // Its live counts (workers, queued, in flight) are zero: only `stats()` fills them in.
+        self.stats
     }
 }

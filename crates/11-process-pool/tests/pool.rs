@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
+use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -36,6 +39,38 @@ fn run(pool: &Pool, line: &str) -> Outcome {
     let done = next(&rx, line);
     assert_eq!(done.id, id, "the Done must carry the id submit returned");
     done.outcome
+}
+
+/// `Pool::run` on a thread of its own, so that a caller that never gets its answer fails the
+/// test (in `ran`) instead of hanging it.
+fn run_in_thread(pool: &Arc<Pool>, line: &str) -> Receiver<Result<Outcome, SubmitError>> {
+    let (tx, rx) = mpsc::channel();
+    let pool = Arc::clone(pool);
+    let line = line.to_string();
+    thread::spawn(move || {
+        let _ = tx.send(pool.run(&line));
+    });
+    rx
+}
+
+fn ran(rx: &Receiver<Result<Outcome, SubmitError>>, what: &str) -> Outcome {
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| {
+            panic!("Pool::run did not return within {DEADLINE:?} for {what}: its answer was lost")
+        })
+        .expect("a running pool accepts the task")
+}
+
+/// The threads of this process named `pool-events`.
+fn event_threads() -> HashSet<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "pool-events")
+        })
+        .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 fn pid_of(outcome: &Outcome) -> u32 {
@@ -75,6 +110,19 @@ impl Fifo {
     fn release(&self) {
         let mut w = self.open();
         let _ = w.write_all(b"go");
+    }
+}
+
+impl Drop for Fifo {
+    /// A test that fails while a `block` task runs must not leave its worker stuck on the FIFO
+    /// (a pool kept alive by a waiting thread is never dropped): opening the write end without
+    /// blocking, then closing it, releases a reader if there is one.
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path);
     }
 }
 
@@ -300,7 +348,18 @@ fn workers_are_recycled_after_max_tasks() {
     let mut cfg = config(1);
     cfg.max_tasks = Some(3);
     let pool = start(cfg);
-    let pids: Vec<u32> = (0..7).map(|_| pid_of(&run(&pool, "pid"))).collect();
+    // Both ways of waiting: a channel after submit (the pool reads the answer), and Pool::run
+    // (the waiting caller may read it itself); recycling must count both.
+    let pool = Arc::new(pool);
+    let pids: Vec<u32> = (0..7)
+        .map(|i| {
+            pid_of(&if i % 2 == 0 {
+                run(&pool, "pid")
+            } else {
+                ran(&run_in_thread(&pool, "pid"), "pid")
+            })
+        })
+        .collect();
     assert!(
         pids[0] == pids[2] && pids[3] == pids[5] && pids[0] != pids[3] && pids[6] != pids[3],
         "each worker should serve exactly 3 tasks, then be replaced; served by {pids:?}"
@@ -548,4 +607,388 @@ fn a_worker_inherits_no_descriptor_of_the_pool() {
             leaked()
         );
     }
+}
+
+#[test]
+fn a_caller_waiting_in_run_survives_its_workers_death() {
+    let pool = Arc::new(start(config(1)));
+    let fifo = Fifo::new("run-killed");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    let first = fifo.open();
+    let victim = pool.worker_pids()[0];
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    drop(first);
+    assert_gone(victim, "the killed worker");
+    // The task runs again on the replacement, and its answer still reaches the waiting caller.
+    fifo.release();
+    assert_eq!(
+        ran(&waiting, "a task whose worker was killed"),
+        Outcome::Ok("released".into())
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.restarts, stats.done, stats.failed, stats.workers),
+        (1, 1, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        ran(
+            &run_in_thread(&pool, "echo after"),
+            "a task after the death"
+        ),
+        Outcome::Ok("after".into())
+    );
+}
+
+#[test]
+fn a_caller_waiting_in_run_gets_its_timeout_and_the_shutdowns_answer() {
+    let mut cfg = config(1);
+    cfg.task_timeout = Some(Duration::from_millis(300));
+    let pool = Arc::new(start(cfg));
+    let before = pool.worker_pids()[0];
+    assert_eq!(
+        ran(
+            &run_in_thread(&pool, "sleep 60000"),
+            "a task past its timeout"
+        ),
+        Outcome::TimedOut
+    );
+    assert_gone(before, "the worker of the timed-out task");
+    let pool = Arc::new(start(config(1)));
+    let pid = pool.worker_pids()[0];
+    let fifo = Fifo::new("run-grace");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    let _holder = fifo.open();
+    let stopping = Arc::clone(&pool);
+    let stats = testkit::call_with_deadline(DEADLINE, move || {
+        stopping.shutdown(Duration::from_millis(200))
+    })
+    .expect("shutdown should give up at its grace deadline");
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert_eq!(
+        ran(&waiting, "a task abandoned by shutdown"),
+        Outcome::Failed("pool shut down".into())
+    );
+    assert_gone(pid, "the worker killed at the end of the grace period");
+}
+
+#[test]
+fn callers_in_run_each_get_their_own_answer_while_workers_are_killed() {
+    let mut cfg = config(2);
+    // Two tasks per worker: a caller reading its worker's pipe also meets another's answer.
+    cfg.depth = 2;
+    cfg.quarantine_after = 1000;
+    let pool = Arc::new(start(cfg));
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (pool, stop) = (Arc::clone(&pool), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut kills = 0;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(&victim) = pool.worker_pids().get(kills % 2) {
+                    let _ = kill(Pid::from_raw(victim as i32), Signal::SIGKILL);
+                    kills += 1;
+                }
+                // Pacing, not synchronisation: let some tasks finish between kills.
+                thread::sleep(Duration::from_millis(5));
+            }
+            kills
+        })
+    };
+    let callers: Vec<_> = (0..6)
+        .map(|c| {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || {
+                for i in 0..60 {
+                    let line = format!("echo {c}-{i}");
+                    let outcome = pool.run(&line).expect("a running pool accepts the task");
+                    assert_eq!(
+                        outcome,
+                        Outcome::Ok(format!("{c}-{i}")),
+                        "caller {c} got another task's answer, or none"
+                    );
+                }
+            })
+        })
+        .collect();
+    let finished = testkit::call_with_deadline(DEADLINE, move || {
+        callers.into_iter().all(|c| c.join().is_ok())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let kills = killer.join().expect("the killer thread");
+    assert_eq!(
+        finished,
+        Some(true),
+        "every caller should get its own answer to each task in time"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.done, stats.failed),
+        (360, 0),
+        "each of the 360 tasks answered once ({kills} workers killed): {stats:?}"
+    );
+    assert!(
+        stats.restarts >= 1,
+        "some worker should have been killed: {stats:?}"
+    );
+}
+
+#[test]
+fn a_replacement_that_cannot_start_is_retried_and_meanwhile_tasks_fail_with_the_reason() {
+    let dir = testkit::temp_dir("respawn");
+    let program = dir.path().join("worker");
+    let link = || std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pool-worker"), &program);
+    link().expect("symlink the worker program");
+    let before = event_threads();
+    let pool = start(Config::new(program.clone(), 2));
+    // Answered through the channel: the pool's thread has run (and named itself) by then.
+    assert_eq!(run(&pool, "echo first"), Outcome::Ok("first".into()));
+    let ours: Vec<u32> = event_threads().difference(&before).copied().collect();
+    // The program disappears, then a worker dies: its replacement cannot start.
+    std::fs::remove_file(&program).expect("remove the worker program");
+    let pids = pool.worker_pids();
+    kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).expect("SIGKILL a worker");
+    assert_gone(pids[0], "the killed worker");
+    // Retrying must not spin: over a second of failed tries, the pool's thread sleeps between
+    // them. (Other pools may start at the same moment: the least busy candidate is ours or
+    // idler than ours.)
+    let cpu = |tid: u32| testkit::shm::thread_cpu_ticks(std::process::id(), tid).unwrap_or(0);
+    let start_ticks: Vec<u64> = ours.iter().map(|&t| cpu(t)).collect();
+    thread::sleep(Duration::from_secs(1));
+    let used = ours
+        .iter()
+        .zip(&start_ticks)
+        .map(|(&t, &s)| cpu(t).saturating_sub(s))
+        .min();
+    assert!(
+        used.is_none_or(|ticks| ticks < 10),
+        "the pool used {used:?} clock ticks of CPU in a second of retrying: it should wait \
+         between tries, longer after each failure"
+    );
+    // However often starting a worker has failed, the live one serves every task, queued ones
+    // included.
+    let (tx, rx) = mpsc::channel();
+    for i in 0..3 {
+        pool.submit(&format!("echo {i}"), &tx).expect("submit");
+    }
+    for _ in 0..3 {
+        let done = next(&rx, "a task while one worker cannot be replaced");
+        assert!(matches!(done.outcome, Outcome::Ok(_)), "{done:?}");
+    }
+    // Now the last worker dies: no worker at all, and none can start.
+    kill(Pid::from_raw(pids[1] as i32), Signal::SIGKILL).expect("SIGKILL the other worker");
+    assert_gone(pids[1], "the other killed worker");
+    match run(&pool, "echo nobody") {
+        Outcome::Failed(reason) => assert!(
+            reason.contains("cannot start a worker") && reason.contains("No such file"),
+            "the reason should say why no worker runs the task; got {reason:?}"
+        ),
+        other => panic!(
+            "with no worker able to start, a task should fail with the reason; got {other:?}"
+        ),
+    }
+    assert_eq!(pool.stats().workers, 0, "{:?}", pool.stats());
+    // The program is back: the pool tries again by itself, with no task or death to wake it.
+    link().expect("symlink the worker program again");
+    testkit::wait_until(DEADLINE, "the pool to start its workers again", || {
+        pool.worker_pids().len() == 2
+    });
+    assert_eq!(run(&pool, "echo back"), Outcome::Ok("back".into()));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.done, stats.failed, stats.restarts),
+        (5, 1, 2),
+        "{stats:?}"
+    );
+}
+
+/// Two workers, one of which just served a task through `Pool::run`, and the other replaced
+/// after a SIGKILL: the pool has handled that death and gone back to waiting since.
+fn pool_after_a_run_and_a_death(depth: usize) -> Arc<Pool> {
+    let mut cfg = config(2);
+    cfg.depth = depth;
+    let pool = Arc::new(start(cfg));
+    let served = pid_of(&ran(&run_in_thread(&pool, "pid"), "pid"));
+    let other = pool
+        .worker_pids()
+        .into_iter()
+        .find(|&p| p != served)
+        .expect("a second worker");
+    kill(Pid::from_raw(other as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    assert_gone(other, "the killed worker");
+    testkit::wait_until(DEADLINE, "a replacement worker", || {
+        pool.worker_pids().len() == 2
+    });
+    pool
+}
+
+#[test]
+fn a_task_submitted_after_a_run_is_answered_on_the_channel() {
+    let pool = pool_after_a_run_and_a_death(1);
+    let (tx, rx) = mpsc::channel();
+    for i in 0..2 {
+        let id = pool.submit(&format!("echo {i}"), &tx).expect("submit");
+        let done = next(&rx, "a task submitted after a run");
+        assert_eq!((done.id, done.outcome), (id, Outcome::Ok(i.to_string())));
+    }
+}
+
+#[test]
+fn a_task_behind_another_callers_task_on_the_same_worker_is_answered_too() {
+    let pool = pool_after_a_run_and_a_death(2);
+    let fifos = [
+        Fifo::new("behind-a"),
+        Fifo::new("behind-b"),
+        Fifo::new("behind-c"),
+    ];
+    let a = run_in_thread(&pool, &fifos[0].task());
+    testkit::wait_until(DEADLINE, "the first task on a worker", || {
+        pool.stats().in_flight == 1
+    });
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&fifos[2].task(), &tx).expect("submit");
+    testkit::wait_until(DEADLINE, "a task on each worker", || {
+        pool.stats().in_flight == 2
+    });
+    // A third task goes behind one of the others, maybe behind A's while A waits in run.
+    let b = run_in_thread(&pool, &fifos[1].task());
+    testkit::wait_until(DEADLINE, "three tasks on the workers", || {
+        pool.stats().in_flight == 3
+    });
+    fifos[0].release();
+    assert_eq!(ran(&a, "the first task"), Outcome::Ok("released".into()));
+    // A has its answer and waits no more; B's answer must still be read by someone.
+    fifos[1].release();
+    assert_eq!(
+        ran(&b, "the task behind it"),
+        Outcome::Ok("released".into())
+    );
+    fifos[2].release();
+    assert_eq!(
+        next(&rx, "the submitted task").outcome,
+        Outcome::Ok("released".into())
+    );
+}
+
+#[test]
+fn a_shutdown_ends_as_soon_as_the_last_caller_in_run_has_its_answer() {
+    // A second worker runs the tasks that probe whether the shutdown has begun.
+    let pool = Arc::new(start(config(2)));
+    let pids = pool.worker_pids();
+    let fifo = Fifo::new("run-drain");
+    let waiting = run_in_thread(&pool, &fifo.task());
+    testkit::wait_until(DEADLINE, "the task on the worker", || {
+        pool.stats().in_flight == 1
+    });
+    // A grace far longer than the test's deadline: only the end of the last task ends it.
+    let stopping = Arc::clone(&pool);
+    let stopped = thread::spawn(move || stopping.shutdown(Duration::from_secs(3600)));
+    // Tasks accepted before the shutdown began count as accepted ones: they must finish too.
+    let (tx, _rx) = mpsc::channel();
+    let accepted = std::cell::Cell::new(1);
+    testkit::wait_until(DEADLINE, "the shutdown to begin", || {
+        match pool.try_submit("echo early", &tx) {
+            Ok(_) => accepted.set(accepted.get() + 1),
+            Err(e) => return e == SubmitError::ShuttingDown,
+        }
+        false
+    });
+    testkit::wait_until(
+        DEADLINE,
+        "the probes accepted before shutdown to finish",
+        || {
+            let stats = pool.stats();
+            (stats.in_flight, stats.queued) == (1, 0)
+        },
+    );
+    fifo.release();
+    assert_eq!(
+        ran(&waiting, "the task accepted before shutdown"),
+        Outcome::Ok("released".into())
+    );
+    testkit::wait_until(DEADLINE, "shutdown to return once no task is left", || {
+        stopped.is_finished()
+    });
+    let stats = stopped.join().expect("shutdown");
+    assert_eq!((stats.done, stats.failed), (accepted.get(), 0), "{stats:?}");
+    for pid in pids {
+        assert_gone(pid, "a worker after shutdown");
+    }
+}
+
+#[test]
+fn a_worker_that_breaks_the_protocol_is_treated_as_dead() {
+    // A "worker" that reads the first byte of its task, then announces a 4 GiB frame and sits
+    // there: no answer will ever come from it, and it has not exited either.
+    let mut cfg = Config::new("/bin/sh", 1);
+    cfg.args = vec![
+        "-c".into(),
+        r"head -c 1 >/dev/null; printf '\377\377\377\377'; exec sleep 60".into(),
+    ];
+    cfg.quarantine_after = 2;
+    let pool = start(cfg);
+    let first = pool.worker_pids()[0];
+    assert_eq!(
+        run(&pool, "echo x"),
+        Outcome::Quarantined,
+        "a worker sending a frame the pool cannot read should be killed like a dead one, \
+         and the task moved on (here to another such worker, then quarantined)"
+    );
+    assert_gone(first, "the worker that broke the protocol");
+    assert_eq!(pool.stats().restarts, 2, "{:?}", pool.stats());
+}
+
+#[test]
+fn a_caller_in_run_follows_its_task_to_the_replacement_and_the_task_behind_it_is_answered() {
+    let mut cfg = config(1);
+    cfg.depth = 2;
+    let pool = Arc::new(start(cfg));
+    let victim = pool.worker_pids()[0];
+    let (first, second) = (Fifo::new("follow-a"), Fifo::new("follow-b"));
+    let a = run_in_thread(&pool, &first.task());
+    testkit::wait_until(DEADLINE, "the first task on the worker", || {
+        pool.stats().in_flight == 1
+    });
+    let (tx, rx) = mpsc::channel();
+    pool.submit(&second.task(), &tx).expect("submit");
+    testkit::wait_until(DEADLINE, "both tasks on the worker", || {
+        pool.stats().in_flight == 2
+    });
+    // Both tasks move to the replacement, in the same order; A's caller is still waiting.
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("SIGKILL the worker");
+    assert_gone(victim, "the killed worker");
+    first.release();
+    assert_eq!(
+        ran(&a, "the task whose worker died"),
+        Outcome::Ok("released".into())
+    );
+    second.release();
+    assert_eq!(
+        next(&rx, "the task behind it on the replacement").outcome,
+        Outcome::Ok("released".into())
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.done, stats.restarts), (2, 1), "{stats:?}");
+}
+
+#[test]
+fn a_worker_due_for_recycling_takes_no_queued_task() {
+    let mut cfg = config(1);
+    cfg.max_tasks = Some(3);
+    let pool = start(cfg);
+    let (tx, rx) = mpsc::channel();
+    // All at once: when the third answer comes, four tasks are still waiting in the queue.
+    let ids: Vec<u64> = (0..7)
+        .map(|_| pool.submit("pid", &tx).expect("submit"))
+        .collect();
+    let mut by_id = HashMap::new();
+    for _ in 0..7 {
+        let done = next(&rx, "a queued task on a recycling pool");
+        by_id.insert(done.id, pid_of(&done.outcome));
+    }
+    let pids: Vec<u32> = ids.iter().map(|id| by_id[id]).collect();
+    assert!(
+        pids[0] == pids[2] && pids[3] == pids[5] && pids[0] != pids[3] && pids[6] != pids[3],
+        "each worker should serve exactly 3 tasks, in order, then be replaced; served by {pids:?}"
+    );
 }

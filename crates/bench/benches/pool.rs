@@ -2,23 +2,27 @@
 //! reference solution:
 //! - `pool_vs_spawn`: a trivial task (`echo x`) through a pool of 2 workers against a process
 //!   per task (spawn, one frame each way, wait); criterion's throughput is tasks per second;
-//! - `pool_dispatch`: one task's round trip through a pool of 1 worker (the caller writes the
-//!   frame into the worker's pipe, the pool's event thread polls the answer and sends it on a
-//!   channel) against the same frames on a bare pipe pair to one worker;
-//! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers.
+//! - `pool_dispatch`: one task's round trip through a pool of 1 worker with `Pool::run` (the
+//!   caller writes the frame into the worker's pipe and, while it waits, polls the worker's
+//!   stdout and reads the answer itself) against the same frames on a bare pipe pair to one
+//!   worker;
+//! - `pool_workers`: a batch of CPU-bound tasks (`spin 20000`) with 1, 2 and 4 workers;
+//! - then, outside criterion, the dispatch ratio measured in alternating blocks of round trips
+//!   (bare pipe, pool) in this one process, so that load coming and going on a shared machine
+//!   hits both alike.
 //!
 //! Run with `cargo xtask bench pool_vs_spawn` (or `cargo bench -p proclings-bench --bench pool`).
 
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use proclings_bench::pool_bench::{
     BareWorker, pool_batch, pool_round_trip, process_per_task, start_pool,
 };
+use proclings_bench::settings::Settings;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_bench-pool-worker");
 
@@ -75,9 +79,143 @@ fn pool_workers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = pool_vs_spawn, pool_dispatch, pool_workers
+/// One task's round trip through the pool (1 worker) against a bare pipe pair to one worker,
+/// in alternating blocks with both started once; each pair of block medians gives one ratio.
+/// It also counts the sleeps (voluntary context switches) of the measuring thread and of the
+/// pool's event thread: a round trip that involves only the worker and the caller, as a bare
+/// pipe does, shows no sleep of the event thread. (The caller sleeps less than once per round
+/// trip: the answer is often there before it looks, the worker running on the other core or
+/// preempting the caller on the same one.)
+fn dispatch_report() {
+    let quick = Settings::from_env().quick;
+    let (pairs, block) = if quick { (10, 100) } else { (40, 200) };
+    let budget = Duration::from_secs(if quick { 2 } else { 20 });
+    let worker = Path::new(WORKER);
+    let mut bare = BareWorker::spawn(worker).expect("start a bare worker");
+    let pool = start_pool(worker, 1).expect("start the pool");
+    let mut id = 0;
+    // The median of a block, the caller's sleeps and the event thread's sleeps in it.
+    let mut bare_block = || {
+        let sleeps = voluntary_switches();
+        let mut times: Vec<Duration> = (0..block)
+            .map(|_| {
+                id += 1;
+                let t = Instant::now();
+                bare.round_trip(id, "echo x").expect("bare round trip");
+                t.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        (
+            times[block / 2].as_nanos() as f64,
+            voluntary_switches() - sleeps,
+        )
+    };
+    let pool_block = || {
+        let sleeps = voluntary_switches();
+        let event_sleeps = event_thread_switches();
+        let mut times: Vec<Duration> = (0..block)
+            .map(|_| {
+                let t = Instant::now();
+                pool_round_trip(&pool, "echo x").expect("pool round trip");
+                t.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        (
+            times[block / 2].as_nanos() as f64,
+            voluntary_switches() - sleeps,
+            event_thread_switches() - event_sleeps,
+        )
+    };
+    bare_block();
+    pool_block();
+    let began = Instant::now();
+    let mut ratios = Vec::with_capacity(pairs);
+    let (mut bare_sum, mut pool_sum) = (0.0, 0.0);
+    let (mut bare_sleeps, mut pool_sleeps, mut event_sleeps) = (0, 0, 0);
+    while ratios.len() < pairs && (ratios.len() < 5 || began.elapsed() < budget) {
+        // Alternate which goes first, so neither always follows the other's sleep.
+        let (b, p) = if ratios.len() % 2 == 0 {
+            let b = bare_block();
+            (b, pool_block())
+        } else {
+            let p = pool_block();
+            (bare_block(), p)
+        };
+        bare_sum += b.0;
+        pool_sum += p.0;
+        bare_sleeps += b.1;
+        pool_sleeps += p.1;
+        event_sleeps += p.2;
+        ratios.push(p.0 / b.0);
+    }
+    drop(pool);
+    bare.finish().expect("stop the bare worker");
+    let n = ratios.len();
+    ratios.sort_by(f64::total_cmp);
+    let trips = (n * block) as f64;
+    println!("\npool: dispatch, {n} alternating pairs of {block} round trips (`echo x`)");
+    println!(
+        "  mean of block medians: bare pipe {:.2}us, through the pool {:.2}us",
+        bare_sum / n as f64 / 1e3,
+        pool_sum / n as f64 / 1e3,
+    );
+    println!(
+        "  sleeps per round trip: caller {:.2} on the bare pipe, {:.2} through the pool; the \
+         pool's event thread {:.3}",
+        bare_sleeps as f64 / trips,
+        pool_sleeps as f64 / trips,
+        event_sleeps as f64 / trips,
+    );
+    println!(
+        "  pool / bare pipe per pair: median {:.3}x, middle half {:.3}x - {:.3}x (goal: median <= 2x)",
+        ratios[n / 2],
+        ratios[n / 4],
+        ratios[3 * n / 4],
+    );
 }
-criterion_main!(benches);
+
+/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel).
+fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, this bench is Linux-only.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_nvcsw
+}
+
+/// Voluntary context switches so far of this process's threads named `pool-events`.
+fn event_thread_switches() -> i64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "pool-events")
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        })
+        .sum()
+}
+
+fn main() {
+    let mut c = common::criterion().configure_from_args();
+    pool_vs_spawn(&mut c);
+    pool_dispatch(&mut c);
+    pool_workers(&mut c);
+    c.final_summary();
+    // The alternating pass runs unless a filter that excludes it was given.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let listing = args.iter().any(|a| a == "--list" || a == "--test");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if !listing && (filters.is_empty() || filters.iter().any(|f| f.contains("pool_dispatch"))) {
+        dispatch_report();
+    }
+}

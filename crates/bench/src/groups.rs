@@ -114,8 +114,9 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "pool_dispatch",
         "pool",
         "One task's round trip: through the pool vs a bare pipe to one worker (lower is better)",
-        "The bare round trip wakes two threads (worker, caller); through the pool a task wakes \
-         three (worker, the pool's event thread, caller): the caller writes the task itself.",
+        "The bare round trip wakes two threads (worker, caller); through the pool with `run` too: \
+         the caller writes the task and reads the answer itself, and the pool's event thread \
+         only watches for deaths. The rest is the pool's bookkeeping under its lock.",
     ),
     (
         "pool_workers",
