@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-use testkit::monitoring::{Helper, fd_count, ps, ps_number, wait_for_state};
+use testkit::monitoring::{Helper, clk_tck, cpu_ticks, fd_count, ps, ps_number, wait_for_state};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
@@ -267,17 +267,89 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
     );
     let ev = spinner["evidence"][0].as_str().unwrap_or_default();
     // "runnable N% of the last 1000 ms, C% of a core": N is at least the 75% that makes a hog.
-    let runnable = ev
-        .split_whitespace()
-        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok());
     assert!(
-        runnable.is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
+        runnable_share(ev).is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
         "the evidence gives the share of the 1000 ms interval the spinner was runnable: {ev:?}"
     );
     let sleeper = once_json(&["--interval", "300", &tree.pid("sleeper").to_string()]);
     assert_eq!(
         flags(&sleeper[&i64::from(tree.pid("sleeper"))]),
         Vec::<String>::new()
+    );
+}
+
+/// The runnable share a `cpu-hog` evidence gives: "runnable N% of the last I ms, ...".
+fn runnable_share(evidence: &str) -> Option<f64> {
+    evidence
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok())
+}
+
+#[test]
+fn threads_waiting_for_their_one_cpu_are_a_hog_and_use_one_core() {
+    // Two threads pinned to one CPU: the main thread (the one schedstat describes) is on that CPU
+    // about half the time and waiting for it the other half. Runnable is both: a hog.
+    let h = Helper::start(CHILD, &["spin-pinned", "2"]);
+    let pid = h.pid();
+    let hz = clk_tck() as f64;
+    // The kernel's own counters around the whole run of pmon: the reference for its CPU %.
+    let (t0, k0) = (std::time::Instant::now(), cpu_ticks(pid));
+    let got = once_json(&["--interval", "500", &pid.to_string()]);
+    let (t1, k1) = (std::time::Instant::now(), cpu_ticks(pid));
+    let o = &got[&i64::from(pid)];
+    assert_eq!(
+        flags(o),
+        ["cpu-hog"],
+        "on its CPU or waiting for it all the time: a hog, though it gets half a core per thread: \
+         {o}"
+    );
+    let ev = o["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        runnable_share(ev).is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("500 ms"),
+        "the evidence gives the share of the 500 ms interval it was runnable, time waiting for \
+         the CPU included: {ev:?}"
+    );
+    let cpu = o["cpu_percent"].as_f64().unwrap_or(-1.0);
+    let reference = 100.0 * (k1 - k0) as f64 / hz / (t1 - t0).as_secs_f64();
+    assert!(
+        (cpu - reference).abs() <= 30.0,
+        "CPU % over 500 ms: pmon says {cpu:.1}, the kernel's counters around pmon's run say \
+         {reference:.1} (two threads on one CPU use one core at most): {o}"
+    );
+}
+
+#[test]
+fn a_process_that_works_a_little_is_not_a_hog() {
+    // 5 ms of work in every 50: its CPU time moves at (nearly) every sample, but it sleeps most of
+    // the time. Three samples in a row that saw it use CPU mean two runnable shares computed.
+    let h = Helper::start(CHILD, &["duty", "5", "50"]);
+    let pid = h.pid();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "300", &pid.to_string()]);
+    let mut moving = 0;
+    for _ in 0..30 {
+        let line = out
+            .next_line(DEFAULT_DEADLINE)
+            .unwrap_or_else(|| panic!("pmon stopped; it said:\n{:?}", out.seen()));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let o = &v[0];
+        assert_eq!(o["pid"], pid, "the root comes first: {line}");
+        assert!(
+            flags(o).is_empty(),
+            "at work 10% of the time is no hog and no other flag: {o}"
+        );
+        let cpu = o["cpu_percent"].as_f64().unwrap_or(-1.0);
+        assert!(
+            (0.0..50.0).contains(&cpu),
+            "it runs at most 5 ms of each 50 (10% of a core); pmon says {cpu}: {o}"
+        );
+        moving = if cpu > 0.0 { moving + 1 } else { 0 };
+        if moving == 3 {
+            return;
+        }
+    }
+    panic!(
+        "the helper's CPU time never moved three samples in a row: {:?}",
+        out.seen()
     );
 }
 

@@ -13,6 +13,10 @@
 //! - `spin-kernel`: runs (state R) forever, nearly all of it in the kernel (reads of
 //!   /dev/zero): its stime grows faster than its utime.
 //! - `spin-threads N`: N threads run forever.
+//! - `spin-pinned N`: N threads pinned to one CPU run forever: each spends about 1/N of its time
+//!   on that CPU and the rest waiting for it.
+//! - `duty BUSY_MS PERIOD_MS`: runs for BUSY_MS ms of every PERIOD_MS ms, sleeping the rest,
+//!   forever: a process that works a little.
 //! - `fds N`: opens N extra fds on /dev/null, then sleeps.
 //! - `touch MIB`: allocates MIB MiB, writes to every page (so it is resident), then sleeps.
 //! - `write-bytes N`: writes N bytes to /dev/null, then sleeps.
@@ -73,6 +77,22 @@ fn main() -> ExitCode {
             }
             say("ready");
             spin_forever()
+        }
+        Some("spin-pinned") => {
+            pin_to_one_cpu();
+            for _ in 1..arg(1) {
+                std::thread::spawn(|| spin_forever());
+            }
+            say("ready");
+            spin_forever()
+        }
+        Some("duty") => {
+            let (busy, period) = (Duration::from_millis(arg(1)), Duration::from_millis(arg(2)));
+            say("ready");
+            loop {
+                spin_for(busy);
+                std::thread::sleep(period.saturating_sub(busy));
+            }
         }
         Some("fds") => {
             let files: Vec<File> = (0..arg(1)).map(|_| dev_null()).collect();
