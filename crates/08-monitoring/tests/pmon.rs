@@ -574,6 +574,21 @@ fn a_child_started_by_a_second_thread_is_in_the_tree() {
 }
 
 #[test]
+fn a_long_command_line_is_shown_whole() {
+    // /proc/PID/cmdline is generated a page at a time: 10000 bytes of arguments take three reads.
+    let long = "x".repeat(10_000);
+    let h = Helper::asleep(CHILD, &["sleep", &long]);
+    let got = once_json(&["--interval", "100", &h.pid().to_string()]);
+    let cmd = got[&i64::from(h.pid())]["cmd"].as_str().unwrap_or_default();
+    assert!(
+        cmd == format!("{CHILD} sleep {long}"),
+        "the whole command line, every read of it: {} bytes shown of {}",
+        cmd.len(),
+        CHILD.len() + 7 + long.len()
+    );
+}
+
+#[test]
 fn more_processes_than_a_low_fd_limit_allows_are_all_watched() {
     // pmon keeps a few /proc files open per process: 30 sleepers need ~100 fds, more than a
     // soft limit of 48 allows. pmon raises its soft limit to the hard one; it must show them all.
