@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -128,9 +129,20 @@ fn pmon_running(args: &[&str]) -> (ChildGuard, LineReader) {
 /// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object
 /// and the whole sample.
 fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> (Value, Value) {
+    // One deadline for the whole wait: a pmon that prints samples without ever flagging would
+    // otherwise keep this loop going for ever.
     let deadline = DEFAULT_DEADLINE * 3;
+    let until = Instant::now() + deadline;
     loop {
-        let line = out.next_line(deadline).unwrap_or_else(|| {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let seen = out.seen();
+            panic!(
+                "pmon did not flag {pid} `{flag}` within {deadline:?}; its last samples:\n{}",
+                seen[seen.len().saturating_sub(3)..].join("\n")
+            );
+        }
+        let line = out.next_line(left).unwrap_or_else(|| {
             panic!(
                 "pmon ended before flagging {pid} `{flag}`; it said:\n{:?}",
                 out.seen()
@@ -293,9 +305,9 @@ fn threads_waiting_for_their_one_cpu_are_a_hog_and_use_one_core() {
     let pid = h.pid();
     let hz = clk_tck() as f64;
     // The kernel's own counters around the whole run of pmon: the reference for its CPU %.
-    let (t0, k0) = (std::time::Instant::now(), cpu_ticks(pid));
+    let (t0, k0) = (Instant::now(), cpu_ticks(pid));
     let got = once_json(&["--interval", "500", &pid.to_string()]);
-    let (t1, k1) = (std::time::Instant::now(), cpu_ticks(pid));
+    let (t1, k1) = (Instant::now(), cpu_ticks(pid));
     let o = &got[&i64::from(pid)];
     assert_eq!(
         flags(o),
