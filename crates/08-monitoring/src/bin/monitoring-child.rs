@@ -31,7 +31,8 @@
 //!   `allocation failed: ...`, exits 0.
 //! - `xcpu`: reports SIGXCPU on stdout (`got SIGXCPU`) instead of dying of it, and spins.
 //! - `beat MS [HANG_AFTER]`: prints `ready`, then `beat` every MS ms; after HANG_AFTER beats it
-//!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`.
+//!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`. A beat
+//!   that cannot be written (nobody reads them any more) ends the process.
 //! - `leak-fds MS MAX`: opens one more fd every MS ms, up to MAX extra fds, then sleeps.
 //! - `tree`: starts one child of each kind (`sleep`, `spin-kernel`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
@@ -187,7 +188,12 @@ fn main() -> ExitCode {
             }
             let mut beats = 0;
             while hang_after.is_none_or(|n| beats < n) {
-                say("beat");
+                let mut out = std::io::stdout().lock();
+                // Nobody reads the beats any more (the monitor is gone): stop beating and exit.
+                if writeln!(out, "beat").and_then(|()| out.flush()).is_err() {
+                    return ExitCode::SUCCESS;
+                }
+                drop(out);
                 beats += 1;
                 std::thread::sleep(period);
             }
