@@ -37,7 +37,9 @@ pub struct Usage {
     pub wall: Duration,
 }
 
-/// Spawns `cmd`, waits for exactly that child, and returns what it used.
+/// Spawns `cmd`, waits for exactly that child, and returns what it used. A wait that fails is an
+/// error (one interrupted by a signal is tried again): a parent that ignores SIGCHLD has its
+/// children reaped by the kernel, and there is nothing left to wait for.
 pub fn run_measured(cmd: &mut Command) -> io::Result<Usage> {
     // TODO: spawn, wait for exactly this child and collect what the kernel says it used.
     todo!("run {cmd:?} and measure it")

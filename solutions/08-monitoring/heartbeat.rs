@@ -143,20 +143,17 @@ impl Monitored {
         let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
         let mut fds = [PollFd::new(self.out.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(ms)) {
-            // Nothing yet; the caller asks again while time is left (poll's timeout is capped).
-            Ok(0) => return Ok(Instant::now() < until),
+            // Nothing yet, or a signal interrupted the wait: the caller asks again, and the next
+            // call finds the deadline passed or waits for what is left of it (poll's timeout is
+            // capped at u16::MAX ms, and rounded down to whole ms).
+            Ok(0) | Err(Errno::EINTR) => return Ok(true),
             Ok(_) => {}
-            // A signal interrupted the wait: the loop above tries again.
-            Err(Errno::EINTR) => return Ok(true),
             Err(e) => return Err(e.into()),
         }
-        // poll said readable (data or end of file): one read does not block.
+        // poll said readable (data or end of file): this read returns at once, so no signal can
+        // interrupt it.
         let mut buf = [0u8; 4096];
-        let n = match self.out.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
-            Err(e) => return Err(e),
-        };
+        let n = self.out.read(&mut buf)?;
         if n == 0 {
             self.eof = true;
             return Ok(true);

@@ -51,6 +51,9 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat};
 
+// CPU % is the `cpu_percent` exercise's arithmetic: two samples of ticks, each with its instant.
+use crate::cpu_percent::{CpuSample, cpu_percent, ticks_per_second};
+
 const USAGE: &str = "usage: pmon [--interval MS] [--once] [--json] [--rss-limit MIB] PID";
 
 /// Runnable (on a CPU or waiting for one) at least this share of an interval: a `cpu-hog`. Not
@@ -156,13 +159,13 @@ struct Watched {
     children: File,
     /// `/proc/PID/fd`: its size is the number of open fds (Linux 6.2+).
     fd_dir: File,
-    ticks: u64,
-    at: Instant,
+    /// Its CPU time (utime + stime) at the last sample, and when that was read.
+    cpu: CpuSample,
     /// The last few fd counts, oldest first.
     fds: Vec<usize>,
     cmd: String,
-    /// (ns on a CPU, ns waiting for one) from schedstat, read when its CPU time moved.
-    sched: Option<(u64, u64)>,
+    /// ns runnable (on a CPU or waiting for one) from schedstat, read when its CPU time moved.
+    sched: Option<u64>,
     /// The number of the last sample that found it in the tree.
     seen: u64,
 }
@@ -187,8 +190,10 @@ impl Watched {
             stat,
             children,
             fd_dir,
-            ticks: 0,
-            at: Instant::now(),
+            cpu: CpuSample {
+                ticks: 0,
+                taken: Instant::now(),
+            },
             fds: Vec::with_capacity(FD_RISES + 1),
             cmd: command_line(&cmdline),
             sched: read_schedstat(pid),
@@ -257,7 +262,7 @@ fn parse_stat(line: &str) -> Option<Stat<'_>> {
 /// The monitor: the options and what it remembers between samples.
 pub struct Monitor {
     opts: Options,
-    hz: f64,
+    hz: u64,
     page_kib: u64,
     watched: HashMap<i32, Watched>,
     samples: u64,
@@ -278,7 +283,7 @@ impl Monitor {
     pub fn new(opts: Options) -> Monitor {
         Monitor {
             opts,
-            hz: procfs::ticks_per_second() as f64,
+            hz: ticks_per_second(),
             page_kib: procfs::page_size() / 1024,
             watched: HashMap::new(),
             samples: 0,
@@ -348,32 +353,29 @@ impl Monitor {
         let fds = count_fds(pid, &w.fd_dir)?;
         let (state, ppid, threads) = (stat.state, stat.ppid, stat.threads);
         let rss_kib = stat.rss_pages * self.page_kib;
-        // Never 0 (samples are at least 1 ms apart), and no division by 0 if they were not.
-        let secs = now
-            .saturating_duration_since(w.at)
-            .as_secs_f64()
-            .max(f64::MIN_POSITIVE);
+        let cpu = CpuSample {
+            ticks: stat.ticks,
+            taken: now,
+        };
         let mut runnable = None;
         let cpu_percent = if fresh {
             0.0
         } else {
             // Only a process whose CPU time moved can be a hog: schedstat is read for those
             // alone, which keeps a tree of sleepers cheap to watch.
-            let sched = if stat.ticks != w.ticks {
+            let sched = if cpu.ticks != w.cpu.ticks {
                 read_schedstat(pid)
             } else {
                 None
             };
-            if let (Some((run0, wait0)), Some((run1, wait1))) = (w.sched, sched) {
-                let busy = (run1.saturating_sub(run0) + wait1.saturating_sub(wait0)) as f64;
-                runnable = Some(busy / 1e9 / secs);
+            if let (Some(before), Some(after)) = (w.sched, sched) {
+                let busy = Duration::from_nanos(after.saturating_sub(before));
+                runnable = Some(busy.div_duration_f64(now.saturating_duration_since(w.cpu.taken)));
             }
             w.sched = sched;
-            let used = stat.ticks.saturating_sub(w.ticks) as f64 / self.hz;
-            100.0 * used / secs
+            cpu_percent(&w.cpu, &cpu, self.hz)
         };
-        w.ticks = stat.ticks;
-        w.at = now;
+        w.cpu = cpu;
         if w.fds.len() > FD_RISES {
             w.fds.remove(0);
         }
@@ -474,11 +476,12 @@ fn count_fds(pid: i32, fd_dir: &File) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
-/// (ns on a CPU, ns waiting on a run queue) of `pid`'s main thread, from `/proc/PID/schedstat`.
-fn read_schedstat(pid: i32) -> Option<(u64, u64)> {
+/// ns that `pid`'s main thread has been runnable, from `/proc/PID/schedstat`: the time on a
+/// CPU (its first field) plus the time waiting on a run queue (its second).
+fn read_schedstat(pid: i32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
     let mut words = text.split_whitespace().map(|w| w.parse::<u64>().ok());
-    Some((words.next()??, words.next()??))
+    Some(words.next()?? + words.next()??)
 }
 
 /// The arguments of a `cmdline` file (NUL-separated) joined by spaces; empty if it has none.

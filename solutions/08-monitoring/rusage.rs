@@ -37,7 +37,9 @@ pub struct Usage {
     pub wall: Duration,
 }
 
-/// Spawns `cmd`, waits for that child with `wait4`, and returns what it used.
+/// Spawns `cmd`, waits for that child with `wait4`, and returns what it used. A wait that fails
+/// is an error (one interrupted by a signal is tried again): a parent that ignores SIGCHLD has
+/// its children reaped by the kernel, and `wait4` then fails with ECHILD.
 ///
 /// # References
 /// `wait4(2)`, `getrusage(2)`

@@ -109,6 +109,30 @@ fn a_hung_child_is_detected_while_it_is_still_alive() {
 }
 
 #[test]
+fn each_beat_is_counted_once_and_other_lines_are_not_beats() {
+    // The child says `ready`, beats exactly three times, then hangs. Nobody waits for `ready`
+    // here: that line is read by `check` all the same, and it is no beat.
+    let mut m = spawn(&["beat", "20", "3"]);
+    let mut total = 0;
+    for _ in 0..50 {
+        let (back, h) = check(m, Duration::from_millis(300));
+        m = back;
+        match h {
+            Health::Alive { beats } => total += beats,
+            // Silent, and every beat it will ever write already counted.
+            Health::Hung { .. } if total >= 3 => break,
+            // Silent before its third beat: a child starved by a busy machine; ask again.
+            Health::Hung { .. } => {}
+            Health::Dead(status) => panic!("the child died: {status}"),
+        }
+    }
+    assert_eq!(
+        total, 3,
+        "the child wrote `ready` and three `beat` lines: the beats of all the checks add up to 3"
+    );
+}
+
+#[test]
 fn a_stopped_child_is_hung_until_continued() {
     let m = spawn(&["beat", "20"]);
     let (m, _) = wait_ready(m, DEFAULT_DEADLINE);

@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-use testkit::monitoring::{Helper, fd_count, ps, ps_number, wait_for_state};
+use testkit::monitoring::{Helper, clk_tck, cpu_ticks, fd_count, ps, ps_number, wait_for_state};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
@@ -128,9 +129,20 @@ fn pmon_running(args: &[&str]) -> (ChildGuard, LineReader) {
 /// Reads pmon's JSON lines until one has a process `pid` flagged `flag`; returns that object
 /// and the whole sample.
 fn await_flag(out: &mut LineReader, pid: i32, flag: &str) -> (Value, Value) {
+    // One deadline for the whole wait: a pmon that prints samples without ever flagging would
+    // otherwise keep this loop going for ever.
     let deadline = DEFAULT_DEADLINE * 3;
+    let until = Instant::now() + deadline;
     loop {
-        let line = out.next_line(deadline).unwrap_or_else(|| {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let seen = out.seen();
+            panic!(
+                "pmon did not flag {pid} `{flag}` within {deadline:?}; its last samples:\n{}",
+                seen[seen.len().saturating_sub(3)..].join("\n")
+            );
+        }
+        let line = out.next_line(left).unwrap_or_else(|| {
             panic!(
                 "pmon ended before flagging {pid} `{flag}`; it said:\n{:?}",
                 out.seen()
@@ -267,17 +279,89 @@ fn a_spinner_is_flagged_as_a_cpu_hog_with_evidence() {
     );
     let ev = spinner["evidence"][0].as_str().unwrap_or_default();
     // "runnable N% of the last 1000 ms, C% of a core": N is at least the 75% that makes a hog.
-    let runnable = ev
-        .split_whitespace()
-        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok());
     assert!(
-        runnable.is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
+        runnable_share(ev).is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("1000 ms"),
         "the evidence gives the share of the 1000 ms interval the spinner was runnable: {ev:?}"
     );
     let sleeper = once_json(&["--interval", "300", &tree.pid("sleeper").to_string()]);
     assert_eq!(
         flags(&sleeper[&i64::from(tree.pid("sleeper"))]),
         Vec::<String>::new()
+    );
+}
+
+/// The runnable share a `cpu-hog` evidence gives: "runnable N% of the last I ms, ...".
+fn runnable_share(evidence: &str) -> Option<f64> {
+    evidence
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('%')?.parse::<f64>().ok())
+}
+
+#[test]
+fn threads_waiting_for_their_one_cpu_are_a_hog_and_use_one_core() {
+    // Two threads pinned to one CPU: the main thread (the one schedstat describes) is on that CPU
+    // about half the time and waiting for it the other half. Runnable is both: a hog.
+    let h = Helper::start(CHILD, &["spin-pinned", "2"]);
+    let pid = h.pid();
+    let hz = clk_tck() as f64;
+    // The kernel's own counters around the whole run of pmon: the reference for its CPU %.
+    let (t0, k0) = (Instant::now(), cpu_ticks(pid));
+    let got = once_json(&["--interval", "500", &pid.to_string()]);
+    let (t1, k1) = (Instant::now(), cpu_ticks(pid));
+    let o = &got[&i64::from(pid)];
+    assert_eq!(
+        flags(o),
+        ["cpu-hog"],
+        "on its CPU or waiting for it all the time: a hog, though it gets half a core per thread: \
+         {o}"
+    );
+    let ev = o["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        runnable_share(ev).is_some_and(|n| (75.0..=100.0).contains(&n)) && ev.contains("500 ms"),
+        "the evidence gives the share of the 500 ms interval it was runnable, time waiting for \
+         the CPU included: {ev:?}"
+    );
+    let cpu = o["cpu_percent"].as_f64().unwrap_or(-1.0);
+    let reference = 100.0 * (k1 - k0) as f64 / hz / (t1 - t0).as_secs_f64();
+    assert!(
+        (cpu - reference).abs() <= 30.0,
+        "CPU % over 500 ms: pmon says {cpu:.1}, the kernel's counters around pmon's run say \
+         {reference:.1} (two threads on one CPU use one core at most): {o}"
+    );
+}
+
+#[test]
+fn a_process_that_works_a_little_is_not_a_hog() {
+    // 5 ms of work in every 50: its CPU time moves at (nearly) every sample, but it sleeps most of
+    // the time. Three samples in a row that saw it use CPU mean two runnable shares computed.
+    let h = Helper::start(CHILD, &["duty", "5", "50"]);
+    let pid = h.pid();
+    let (_pmon, mut out) = pmon_running(&["--json", "--interval", "300", &pid.to_string()]);
+    let mut moving = 0;
+    for _ in 0..30 {
+        let line = out
+            .next_line(DEFAULT_DEADLINE)
+            .unwrap_or_else(|| panic!("pmon stopped; it said:\n{:?}", out.seen()));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let o = &v[0];
+        assert_eq!(o["pid"], pid, "the root comes first: {line}");
+        assert!(
+            flags(o).is_empty(),
+            "at work 10% of the time is no hog and no other flag: {o}"
+        );
+        let cpu = o["cpu_percent"].as_f64().unwrap_or(-1.0);
+        assert!(
+            (0.0..50.0).contains(&cpu),
+            "it runs at most 5 ms of each 50 (10% of a core); pmon says {cpu}: {o}"
+        );
+        moving = if cpu > 0.0 { moving + 1 } else { 0 };
+        if moving == 3 {
+            return;
+        }
+    }
+    panic!(
+        "the helper's CPU time never moved three samples in a row: {:?}",
+        out.seen()
     );
 }
 
@@ -499,6 +583,21 @@ fn a_child_started_by_a_second_thread_is_in_the_tree() {
     );
     assert_eq!(got[&i64::from(child)]["ppid"], i64::from(parent.pid()));
     assert_eq!(got[&i64::from(parent.pid())]["threads"], 2);
+}
+
+#[test]
+fn a_long_command_line_is_shown_whole() {
+    // /proc/PID/cmdline is generated a page at a time: 10000 bytes of arguments take three reads.
+    let long = "x".repeat(10_000);
+    let h = Helper::asleep(CHILD, &["sleep", &long]);
+    let got = once_json(&["--interval", "100", &h.pid().to_string()]);
+    let cmd = got[&i64::from(h.pid())]["cmd"].as_str().unwrap_or_default();
+    assert!(
+        cmd == format!("{CHILD} sleep {long}"),
+        "the whole command line, every read of it: {} bytes shown of {}",
+        cmd.len(),
+        CHILD.len() + 7 + long.len()
+    );
 }
 
 #[test]

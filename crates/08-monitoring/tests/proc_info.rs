@@ -6,13 +6,13 @@
 //! from `ps` by a few pages (the two reads are not at the same instant), so it gets 1 MiB.
 
 use std::process::{Command, Stdio};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use monitoring::proc_info::{ProcInfo, inspect};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::monitoring::{
-    Helper, fd_count, proc_value, ps, ps_number, stat_field, wait_for_state,
+    Helper, clk_tck, fd_count, proc_value, ps, ps_number, stat_field, wait_for_state,
 };
 use testkit::{ChildGuard, DEFAULT_DEADLINE};
 
@@ -227,7 +227,26 @@ fn start_time_is_in_ticks_since_boot_and_matches_ps() {
         .as_secs();
     assert!(
         yours.abs_diff(ps_epoch) <= 2,
-        "you say the child started at {yours} s since the epoch, `ps -o lstart` says {lstart}          ({ps_epoch}): boot time + start ticks / CLK_TCK"
+        "you say the child started at {yours} s since the epoch, `ps -o lstart` says {lstart} \
+         ({ps_epoch}): boot time + start ticks / CLK_TCK"
+    );
+    // To the millisecond: btime (the boot, in seconds since the epoch, from /proc/stat) plus the
+    // start ticks over the tick rate.
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .expect("read /proc/stat")
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+        .expect("btime in /proc/stat");
+    let exact = UNIX_EPOCH
+        + Duration::from_secs(btime)
+        + Duration::from_nanos(got.start_ticks * 1_000_000_000 / clk_tck());
+    let off = got
+        .started
+        .duration_since(exact)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        off < Duration::from_millis(1),
+        "started is {off:?} away from btime + start_ticks / CLK_TCK ({exact:?})"
     );
 }
 

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use monitoring::rusage::{Usage, report, run_measured};
+use nix::sys::signal::{SigHandler, Signal, signal};
 use testkit::{assert_reaped, temp_dir};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_monitoring-child");
@@ -134,6 +135,23 @@ fn the_usage_is_of_this_child_only() {
 }
 
 #[test]
+fn a_parent_that_ignores_sigchld_gets_an_error_not_a_hang() {
+    // A disposition is per process: this test runs alone in a fresh copy of the test binary.
+    testkit::isolated!();
+    // With SIGCHLD ignored the kernel reaps children itself: wait4 blocks until the child has
+    // exited, then fails with ECHILD. There is no usage to return, and waiting again never ends.
+    // SAFETY: SIG_IGN installs no handler; this process runs this one test alone.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.expect("ignore SIGCHLD");
+    let r = run_measured(Command::new(CHILD).args(["exit", "0"]).stdin(Stdio::null()));
+    let err = r.expect_err("a child reaped by the kernel leaves nothing for wait4 to return");
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::ECHILD),
+        "wait4's own error, as it is: {err}"
+    );
+}
+
+#[test]
 fn a_program_that_cannot_start_is_an_error() {
     let r = run_measured(&mut Command::new("/nonexistent/program"));
     assert!(r.is_err(), "spawning a missing program must fail: {r:?}");
@@ -171,7 +189,7 @@ fn the_report_reads_like_gnu_time() {
     }
     let killed = Usage {
         status: std::os::unix::process::ExitStatusExt::from_raw(9),
-        wall: Duration::from_millis(61_500),
+        wall: Duration::from_millis(125_500),
         ..usage
     };
     let text = report(&killed);
@@ -180,8 +198,8 @@ fn the_report_reads_like_gnu_time() {
         "a child killed by SIGKILL, as GNU time reports it; got:\n{text}"
     );
     assert!(
-        text.contains("(h:mm:ss or m:ss): 1:01.50\n"),
-        "61.5 s is 1:01.50; got:\n{text}"
+        text.contains("(h:mm:ss or m:ss): 2:05.50\n"),
+        "125.5 s is 2:05.50; got:\n{text}"
     );
 
     // The same child under GNU time, where it is installed: the same maximum RSS within 8 MiB.

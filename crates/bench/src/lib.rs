@@ -53,7 +53,11 @@ pub mod throughput;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/11-process-pool/frame.rs"]
 pub mod frame;
-// The practice project of week 5, measured by the `monitor` bench.
+// The practice project of week 5, measured by the `monitor` bench, and the exercise whose CPU %
+// arithmetic it uses (`crate::cpu_percent`).
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/08-monitoring/cpu_percent.rs"]
+pub mod cpu_percent;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/08-monitoring/pmon.rs"]
 pub mod pmon;

@@ -13,6 +13,10 @@
 //! - `spin-kernel`: runs (state R) forever, nearly all of it in the kernel (reads of
 //!   /dev/zero): its stime grows faster than its utime.
 //! - `spin-threads N`: N threads run forever.
+//! - `spin-pinned N`: N threads pinned to one CPU run forever: each spends about 1/N of its time
+//!   on that CPU and the rest waiting for it.
+//! - `duty BUSY_MS PERIOD_MS`: runs for BUSY_MS ms of every PERIOD_MS ms, sleeping the rest,
+//!   forever: a process that works a little.
 //! - `fds N`: opens N extra fds on /dev/null, then sleeps.
 //! - `touch MIB`: allocates MIB MiB, writes to every page (so it is resident), then sleeps.
 //! - `write-bytes N`: writes N bytes to /dev/null, then sleeps.
@@ -27,7 +31,8 @@
 //!   `allocation failed: ...`, exits 0.
 //! - `xcpu`: reports SIGXCPU on stdout (`got SIGXCPU`) instead of dying of it, and spins.
 //! - `beat MS [HANG_AFTER]`: prints `ready`, then `beat` every MS ms; after HANG_AFTER beats it
-//!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`.
+//!   stops beating but stays alive (a hung process). `beat-unready MS` never says `ready`. A beat
+//!   that cannot be written (nobody reads them any more) ends the process.
 //! - `leak-fds MS MAX`: opens one more fd every MS ms, up to MAX extra fds, then sleeps.
 //! - `tree`: starts one child of each kind (`sleep`, `spin-kernel`, `exit 0` left unreaped as a zombie,
 //!   `leak-fds 20 600`, `touch 64`), prints `child ROLE PID` for each, then `ready`; when its
@@ -73,6 +78,22 @@ fn main() -> ExitCode {
             }
             say("ready");
             spin_forever()
+        }
+        Some("spin-pinned") => {
+            pin_to_one_cpu();
+            for _ in 1..arg(1) {
+                std::thread::spawn(|| spin_forever());
+            }
+            say("ready");
+            spin_forever()
+        }
+        Some("duty") => {
+            let (busy, period) = (Duration::from_millis(arg(1)), Duration::from_millis(arg(2)));
+            say("ready");
+            loop {
+                spin_for(busy);
+                std::thread::sleep(period.saturating_sub(busy));
+            }
         }
         Some("fds") => {
             let files: Vec<File> = (0..arg(1)).map(|_| dev_null()).collect();
@@ -167,7 +188,12 @@ fn main() -> ExitCode {
             }
             let mut beats = 0;
             while hang_after.is_none_or(|n| beats < n) {
-                say("beat");
+                let mut out = std::io::stdout().lock();
+                // Nobody reads the beats any more (the monitor is gone): stop beating and exit.
+                if writeln!(out, "beat").and_then(|()| out.flush()).is_err() {
+                    return ExitCode::SUCCESS;
+                }
+                drop(out);
                 beats += 1;
                 std::thread::sleep(period);
             }
