@@ -21,6 +21,9 @@ use nix::unistd::Pid;
 use testkit::async_processes::{KillTagged, live_processes_tagged};
 use testkit::{ChildGuard, LineReader};
 
+#[path = "../src/shared/reuseport.rs"]
+mod reuseport;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn service() -> &'static str {
@@ -477,6 +480,120 @@ health = { exec = ["/bin/sh", "-c", "test ! -e @DIR/sick"], interval_s = 0.1, th
         row[4].parse::<u32>().is_ok_and(|n| n >= 1),
         "the restart is counted: {row:?}"
     );
+    svd.stop();
+}
+
+/// A port this test holds until it ends (see `reuseport.rs`), and its number.
+fn reserve_port() -> (std::os::fd::OwnedFd, u16) {
+    let fd = reuseport::bind_reuseport(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 0))
+        .expect("bind 127.0.0.1:0 with SO_REUSEPORT");
+    let bound = rustix::net::getsockname(&fd).expect("getsockname");
+    let port = std::net::SocketAddrV4::try_from(bound)
+        .expect("an IPv4 address")
+        .port();
+    (fd, port)
+}
+
+#[test]
+fn a_service_that_stops_answering_its_connect_health_check_is_restarted() {
+    // The service accepts three connections (three checks that pass), then closes its listener
+    // and stays alive: a hung service, which only a health check can tell from a working one.
+    let (_port, port) = reserve_port();
+    let mut svd = Svd::start(
+        "svd-health-connect",
+        &format!(
+            r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR", "--listen", "127.0.0.1:{port}", "3", "--announce", "@DIR/hung"]
+health = {{ connect = "127.0.0.1:{port}", interval_s = 0.1, threshold = 2 }}
+"#
+        ),
+        &[],
+    );
+    let first = pid_in(&svd.expect("app started pid"));
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    // Only a process that saw three checks connect gets this far: the checks that found the
+    // listener passed, and the failures are the ones after it closed.
+    let hung = testkit::async_processes::read_pid_file(&svd.path("hung"), DEADLINE);
+    assert_eq!(
+        hung, first,
+        "the first process should have accepted three checks before the first failure"
+    );
+    let lines = svd.out.seen().to_vec();
+    let restarting = position(&lines, "app unhealthy: restarting");
+    assert!(
+        !lines[..restarting].iter().any(|l| l.contains("app exited")),
+        "the service stayed alive until svd restarted it:\n{}",
+        lines.join("\n")
+    );
+    svd.expect("app stopped");
+    let second = pid_in(&svd.expect("app started pid"));
+    assert_ne!(first, second, "the restart runs a new process");
+    assert!(
+        testkit::async_processes::is_dead(first),
+        "the unhealthy process was stopped"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_health_check_that_hangs_is_killed_at_its_timeout_reaped_and_counted_as_a_failure() {
+    // The check never exits by itself: only svd, at `timeout_s`, can end it.
+    let mut svd = Svd::start(
+        "svd-health-hang",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["@SV", "run", "--tag", "@DIR", "--announce", "@DIR/checks"], interval_s = 0.1, timeout_s = 0.5, threshold = 2 }
+"#,
+        &[],
+    );
+    let first = pid_in(&svd.expect("app started pid"));
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    svd.expect("app stopped");
+    let second = pid_in(&svd.expect("app started pid"));
+    assert_ne!(first, second, "the restart runs a new process");
+    // No check may hang on once the service is stopped, and svd, their parent, reaps each one:
+    // a check killed but not waited for would stay in /proc as a zombie.
+    let out = svd.svctl(&["stop", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop app: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let others = || {
+        live_processes_tagged(&svd.tag)
+            .into_iter()
+            .filter(|&p| p != svd.pid())
+            .collect::<Vec<_>>()
+    };
+    if let Err(msg) = testkit::try_wait_until(DEADLINE, "every hung health check killed", || {
+        others().is_empty()
+    }) {
+        let left: Vec<_> = others()
+            .into_iter()
+            .map(|p| (p, testkit::proc_cmdline(p)))
+            .collect();
+        panic!(
+            "{msg}: still running {left:?}; svd said:\n{}",
+            svd.out.seen().join("\n")
+        );
+    }
+    let checks = std::fs::read_to_string(svd.path("checks")).unwrap_or_default();
+    let pids: Vec<u32> = checks.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        !pids.is_empty(),
+        "no health check got as far as writing its pid"
+    );
+    testkit::wait_until(DEADLINE, "every health check reaped by svd", || {
+        pids.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
     svd.stop();
 }
 
