@@ -516,9 +516,22 @@ health = {{ connect = "127.0.0.1:{port}", interval_s = 0.1, threshold = 2 }}
     svd.expect("app unhealthy: restarting");
     // Only a process that saw three checks connect gets this far: the checks that found the
     // listener passed, and the failures are the ones after it closed.
-    let hung = testkit::async_processes::read_pid_file(&svd.path("hung"), DEADLINE);
+    // The first line: by now a later process may have got as far and written its own.
+    let hung_file = svd.path("hung");
+    let mut hung = None;
+    testkit::wait_until(
+        DEADLINE,
+        "the first process's pid in the `hung` file",
+        || {
+            hung = std::fs::read_to_string(&hung_file)
+                .ok()
+                .and_then(|s| s.split_once('\n')?.0.parse::<u32>().ok());
+            hung.is_some()
+        },
+    );
     assert_eq!(
-        hung, first,
+        hung,
+        Some(first),
         "the first process should have accepted three checks before the first failure"
     );
     let lines = svd.out.seen().to_vec();
