@@ -305,6 +305,9 @@ struct Supervisor {
     order: Vec<String>,
     /// Clients of start, stop and restart, answered once the service got there.
     waiting: Vec<(Conn, String, Verb)>,
+    /// Health checks killed because their service left the up states (stopped, died, removed),
+    /// not yet reaped: svd does not exit while one is left, or it would leave a zombie.
+    cancelled_checks: Vec<Pid>,
     shutting_down: bool,
     metrics: Metrics,
     signals: SignalFd,
@@ -337,8 +340,10 @@ fn failed_exit(status: WaitStatus) -> bool {
 }
 
 /// svd's living children whose environment carries `SVD_SERVICE=name`: from
-/// `/proc/self/task/*/children` (each thread's children), then each one's environ.
-fn own_children_tagged(name: &str) -> Vec<Pid> {
+/// `/proc/self/task/*/children` (each thread's children), then each one's environ, except
+/// those in `known` (the main processes and health checks svd started itself: none of them is
+/// an escapee, and reading another process's environ is the expensive part of a restart).
+fn own_children_tagged(name: &str, known: &[Pid]) -> Vec<Pid> {
     let marker = format!("{}={name}", reaper::SERVICE_ENV);
     let mut found = Vec::new();
     let Ok(tasks) = fs::read_dir("/proc/self/task") else {
@@ -351,6 +356,7 @@ fn own_children_tagged(name: &str) -> Vec<Pid> {
         for pid in list
             .split_whitespace()
             .filter_map(|p| p.parse::<i32>().ok())
+            .filter(|&p| !known.contains(&Pid::from_raw(p)))
         {
             let tagged = fs::read(format!("/proc/{pid}/environ"))
                 .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
@@ -551,7 +557,6 @@ impl Supervisor {
         }
         svc.restart_at = None;
         svc.health_failures = 0;
-        svc.health_next = def.health.as_ref().map(|h| now + h.interval);
         let state = match def.ready {
             Ready::None => State::Running,
             Ready::Notify => State::Starting,
@@ -561,6 +566,13 @@ impl Supervisor {
             }
         };
         svc.ready_deadline = (state == State::Starting).then(|| now + def.ready_timeout);
+        // A liveness check asks whether a service that is up still works: it starts with the
+        // service when there is no readiness to wait for, otherwise once it is ready.
+        svc.health_next = def
+            .health
+            .as_ref()
+            .filter(|_| state == State::Running)
+            .map(|h| now + h.interval);
         if state == State::Running {
             self.metrics
                 .ready_time
@@ -589,6 +601,7 @@ impl Supervisor {
         }
         svc.ready_deadline = None;
         svc.next_probe = None;
+        svc.health_next = svc.def.health.as_ref().map(|h| now + h.interval);
         let took = svc
             .started_at
             .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
@@ -620,7 +633,7 @@ impl Supervisor {
                 svc.stop_deadline = Some(now + svc.def.stop_timeout);
                 svc.ready_deadline = None;
                 svc.next_probe = None;
-                svc.health_next = None;
+                self.cancel_health(name);
                 self.set_state(name, State::Stopping);
                 self.check_stopped(name, now);
             }
@@ -679,8 +692,16 @@ impl Supervisor {
         let tagged_children = if svc.state == State::Stopping {
             Vec::new()
         } else {
-            own_children_tagged(&svc.def.name)
+            let known: Vec<Pid> = self
+                .services
+                .values()
+                .flat_map(|s| [s.main, s.health_run.map(|h| h.0)])
+                .flatten()
+                .chain(self.cancelled_checks.iter().copied())
+                .collect();
+            own_children_tagged(name, &known)
         };
+        let svc = self.services.get_mut(name).expect("known service");
         if svc.state != State::Stopping
             && !failed_exit(status)
             && let Some(&adopted) = tagged_children.first()
@@ -713,10 +734,10 @@ impl Supervisor {
 
     /// The service is down on its own (`status` is `None` when it could not even be spawned).
     fn after_death(&mut self, name: &str, now: Instant, status: Option<WaitStatus>) {
+        self.cancel_health(name);
         let svc = self.services.get_mut(name).expect("known service");
         svc.ready_deadline = None;
         svc.next_probe = None;
-        svc.health_next = None;
         let ran_for = svc
             .started_at
             .map_or(Duration::ZERO, |t| now.duration_since(t));
@@ -778,6 +799,10 @@ impl Supervisor {
         let Some(h) = svc.def.health.clone() else {
             return;
         };
+        // A check runs only while the service is up, and a service that leaves the up states
+        // takes its check with it (`cancel_health`), so this is a result that lost a race with
+        // a state change: it says nothing about the service now. The next check is scheduled
+        // when the service is up again (`spawn`, `mark_ready`), so nothing is lost.
         if !matches!(svc.state, State::Ready | State::Running) {
             return;
         }
@@ -796,6 +821,21 @@ impl Supervisor {
             event!("{name} unhealthy: restarting");
             svc.after_stop = AfterStop::Start;
             self.begin_stop(name, now);
+        }
+    }
+
+    /// Ends the health checking of `name`: no next check, and the one in flight, if any, is
+    /// killed with its whole process group (a shell check's children too) and left for `reap`,
+    /// which collects it like any child. Without this a check that hangs outlives its service,
+    /// and svd itself.
+    fn cancel_health(&mut self, name: &str) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        svc.health_next = None;
+        if let Some((pid, _)) = svc.health_run.take() {
+            let _ = killpg(pid, Signal::SIGKILL);
+            self.cancelled_checks.push(pid);
         }
     }
 
@@ -905,7 +945,10 @@ impl Supervisor {
                 svc.health_run = Some((pid, now + Duration::from_secs(3600)));
                 continue;
             }
-            if svc.health_next.is_some_and(|t| t <= now) && svc.health_run.is_none() {
+            if svc.health_next.is_some_and(|t| t <= now)
+                && svc.health_run.is_none()
+                && matches!(svc.state, State::Ready | State::Running)
+            {
                 self.run_health(&name, now);
             }
         }
@@ -929,6 +972,8 @@ impl Supervisor {
                 self.on_main_exit(&name, status, now);
             } else if let Some(name) = health {
                 self.on_health_exit(&name, status, now);
+            } else if let Some(i) = self.cancelled_checks.iter().position(|&c| c == pid) {
+                self.cancelled_checks.swap_remove(i);
             } else {
                 // An orphan: a process of some service whose parent died before it.
                 let stopping: Vec<String> = self
@@ -1369,6 +1414,7 @@ impl Supervisor {
 
     fn done(&self) -> bool {
         self.shutting_down
+            && self.cancelled_checks.is_empty()
             && self
                 .services
                 .values()
@@ -1560,6 +1606,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .collect(),
         order,
         waiting: Vec::new(),
+        cancelled_checks: Vec::new(),
         shutting_down: false,
         metrics,
         signals,

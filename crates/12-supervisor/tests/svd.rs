@@ -390,11 +390,7 @@ depends_on = { api = "ready" }
         &[],
     );
     for gate in ["db.gate", "api.gate"] {
-        nix::unistd::mkfifo(
-            &svd.path(gate),
-            nix::sys::stat::Mode::from_bits_truncate(0o600),
-        )
-        .expect("mkfifo");
+        make_gate(&svd.path(gate));
     }
     svd.expect("db started pid");
     // db cannot be ready before its gate opens: api and web must still be waiting.
@@ -440,6 +436,11 @@ depends_on = { api = "ready" }
             "db stopped",
         ],
     );
+}
+
+/// The FIFO a service started with `--gate` blocks on until [`open_gate`].
+fn make_gate(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
 
 /// Opens a FIFO for writing and closes it: the service blocked reading it sees EOF and goes on.
@@ -608,6 +609,105 @@ health = { exec = ["@SV", "run", "--tag", "@DIR", "--announce", "@DIR/checks"], 
             .all(|p| !Path::new(&format!("/proc/{p}")).exists())
     });
     svd.stop();
+}
+
+#[test]
+fn health_checks_begin_once_the_service_is_ready_and_go_on_after_a_slow_start() {
+    // app stays `starting` until its gate opens, for longer than its check interval: the
+    // `clock` service's passing checks, every 0.1 s, tell the test that svd's timers have run
+    // past app's first interval. Once app is ready its checks must run, and keep running.
+    let mut svd = Svd::start(
+        "svd-health-slow-start",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR", "--gate", "@DIR/gate", "--ready"]
+ready = "notify"
+health = { exec = ["/bin/sh", "-c", "echo $$ >> @DIR/app-checks; exit 1"], interval_s = 0.1, threshold = 2 }
+
+[service.clock]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["/bin/sh", "-c", "echo $$ >> @DIR/ticks"], interval_s = 0.1 }
+"#,
+        &[],
+    );
+    make_gate(&svd.path("gate"));
+    svd.saw("app started pid");
+    svd.saw("clock started pid");
+    let ticks = svd.path("ticks");
+    testkit::wait_until(DEADLINE, "three checks of clock", || {
+        std::fs::read_to_string(&ticks).is_ok_and(|t| t.lines().count() >= 3)
+    });
+    assert_eq!(svd.row("app")[1], "starting", "app waits for its gate");
+    assert!(
+        !svd.path("app-checks").exists(),
+        "a liveness check must not run before the service is ready; svd said:\n{}",
+        svd.out.seen().join("\n")
+    );
+    open_gate(&svd.path("gate"));
+    svd.expect("app ready");
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    svd.stop();
+}
+
+/// The pid on the first line of `path`, once a health check wrote it there.
+fn first_check_pid(path: &Path) -> u32 {
+    let mut pid = None;
+    testkit::wait_until(DEADLINE, "a health check in flight", || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_once('\n')?.0.parse::<u32>().ok());
+        pid.is_some()
+    });
+    pid.expect("a pid")
+}
+
+/// A service whose health check hangs far longer than any test runs: only svd can end it.
+const HUNG_CHECK: &str = r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["@SV", "run", "--tag", "@DIR", "--announce", "@DIR/checks"], interval_s = 0.1, timeout_s = 3600 }
+"#;
+
+#[test]
+fn a_health_check_in_flight_is_killed_and_reaped_when_its_service_stops() {
+    let mut svd = Svd::start("svd-health-stop", HUNG_CHECK, &[]);
+    svd.expect("app started pid");
+    let check = first_check_pid(&svd.path("checks"));
+    let out = svd.svctl(&["stop", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop app: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Gone from /proc: killed, and reaped by svd, its parent (a zombie keeps its entry).
+    if let Err(msg) = testkit::try_wait_until(DEADLINE, "the check gone from /proc", || {
+        !Path::new(&format!("/proc/{check}")).exists()
+    }) {
+        panic!(
+            "{msg}: the health check {check} in flight when its service stopped must be killed \
+             and reaped by svd; it is {:?} ({:?}); svd said:\n{}",
+            testkit::proc_state(check),
+            testkit::proc_cmdline(check),
+            svd.out.seen().join("\n")
+        );
+    }
+    svd.stop();
+}
+
+#[test]
+fn a_health_check_in_flight_is_killed_and_reaped_when_svd_exits() {
+    let mut svd = Svd::start("svd-health-exit", HUNG_CHECK, &[]);
+    svd.expect("app started pid");
+    let check = first_check_pid(&svd.path("checks"));
+    // `stop` checks that no process carrying the test's tag is left once svd has exited.
+    svd.stop();
+    assert!(
+        !Path::new(&format!("/proc/{check}")).exists(),
+        "svd must kill and reap the check {check} before it exits"
+    );
 }
 
 const THREE: &str = r#"
