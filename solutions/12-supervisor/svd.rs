@@ -271,6 +271,9 @@ struct Svc {
     next_probe: Option<Instant>,
     health_next: Option<Instant>,
     health_run: Option<(Pid, Instant)>,
+    /// A connect check in flight: a non-blocking socket whose connect has not completed yet,
+    /// in the poll set for POLLOUT, and the check's deadline.
+    health_conn: Option<(OwnedFd, Instant)>,
     health_failures: u32,
     notify: Option<NotifySocket>,
     /// A pidfd of the main process: readable once it has ended.
@@ -287,6 +290,7 @@ enum Token {
     Notify(String),
     Pipe(String, usize),
     Pidfd,
+    HealthConn(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +341,40 @@ fn describe(status: WaitStatus) -> String {
 
 fn failed_exit(status: WaitStatus) -> bool {
     !matches!(status, WaitStatus::Exited(_, 0))
+}
+
+/// Starts a connect to `target` (`HOST:PORT` or a Unix socket path) on a non-blocking socket:
+/// `Ok(None)` when it completed at once (a Unix socket, or a loopback port that accepts),
+/// `Ok(Some(fd))` when it is in progress (POLLOUT on `fd` tells when it is done, `SO_ERROR`
+/// how), an error when it failed at once (refused, no such file, a full Unix backlog). Of the
+/// addresses a name resolves to, the first that does not fail at once is the one tried.
+fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let pending = |r: rustix::io::Result<()>, fd: OwnedFd| match r {
+        Ok(()) => Ok(None),
+        Err(rustix::io::Errno::INPROGRESS) => Ok(Some(fd)),
+        Err(e) => Err(io::Error::from(e)),
+    };
+    if target.starts_with('/') {
+        let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
+        let addr = SocketAddrUnix::new(target)?;
+        return pending(rustix::net::connect(&fd, &addr), fd);
+    }
+    let mut last = io::Error::from(ErrorKind::AddrNotAvailable);
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(target)? {
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+        match pending(rustix::net::connect(&fd, &addr), fd) {
+            Err(e) => last = e,
+            done => return done,
+        }
+    }
+    Err(last)
 }
 
 /// svd's living children whose environment carries `SVD_SERVICE=name`: from
@@ -390,6 +428,7 @@ impl Svc {
             next_probe: None,
             health_next: None,
             health_run: None,
+            health_conn: None,
             health_failures: 0,
             notify: None,
             pidfd: None,
@@ -824,6 +863,19 @@ impl Supervisor {
         }
     }
 
+    /// The connect check of `name` is done (its socket polled writable): `SO_ERROR` says how.
+    fn health_connected(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some((fd, _)) = svc.health_conn.take() else {
+            return;
+        };
+        let ok = matches!(rustix::net::sockopt::socket_error(&fd), Ok(Ok(())));
+        drop(fd);
+        self.health_result(name, ok, now);
+    }
+
     /// Ends the health checking of `name`: no next check, and the one in flight, if any, is
     /// killed with its whole process group (a shell check's children too) and left for `reap`,
     /// which collects it like any child. Without this a check that hangs outlives its service,
@@ -833,6 +885,7 @@ impl Supervisor {
             return;
         };
         svc.health_next = None;
+        svc.health_conn = None;
         if let Some((pid, _)) = svc.health_run.take() {
             let _ = killpg(pid, Signal::SIGKILL);
             self.cancelled_checks.push(pid);
@@ -863,12 +916,13 @@ impl Supervisor {
                     }
                 }
             }
-            HealthCheck::Connect(addr) => {
-                // A short, bounded attempt: the loop must not wait long for one check.
-                let ok =
-                    probe_connect(addr, now + h.timeout.min(Duration::from_millis(100))).is_ok();
-                self.health_result(name, ok, now);
-            }
+            HealthCheck::Connect(addr) => match start_connect(addr) {
+                // Never a wait in svd's loop: a connect still in progress joins the poll set,
+                // and its deadline the timers (`health_connected`, `fire_timers`).
+                Ok(Some(fd)) => svc.health_conn = Some((fd, now + h.timeout)),
+                Ok(None) => self.health_result(name, true, now),
+                Err(_) => self.health_result(name, false, now),
+            },
         }
     }
 
@@ -884,6 +938,7 @@ impl Supervisor {
                     s.next_probe,
                     s.health_next,
                     s.health_run.map(|h| h.1),
+                    s.health_conn.as_ref().map(|h| h.1),
                 ]
             })
             .flatten()
@@ -945,8 +1000,15 @@ impl Supervisor {
                 svc.health_run = Some((pid, now + Duration::from_secs(3600)));
                 continue;
             }
+            if svc.health_conn.as_ref().is_some_and(|h| h.1 <= now) {
+                // Unanswered within `timeout_s` (a full backlog, a host that drops packets).
+                svc.health_conn = None;
+                self.health_result(&name, false, now);
+                continue;
+            }
             if svc.health_next.is_some_and(|t| t <= now)
                 && svc.health_run.is_none()
+                && svc.health_conn.is_none()
                 && matches!(svc.state, State::Ready | State::Running)
             {
                 self.run_health(&name, now);
@@ -1343,6 +1405,10 @@ impl Supervisor {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pidfd);
                 }
+                if let Some((fd, _)) = &s.health_conn {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+                    tokens.push(Token::HealthConn(name.clone()));
+                }
                 for (i, (fd, _, _)) in s.pipes.iter().enumerate() {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pipe(name.clone(), i));
@@ -1367,6 +1433,10 @@ impl Supervisor {
                 // Handled below, once every pipe is drained.
                 Token::Signal | Token::Pidfd => {}
                 Token::Listener => self.accept(now),
+                Token::HealthConn(name) => {
+                    let name = name.clone();
+                    self.health_connected(&name, now);
+                }
                 Token::Notify(name) => {
                     let name = name.clone();
                     self.read_notify(&name, now);

@@ -710,6 +710,86 @@ fn a_health_check_in_flight_is_killed_and_reaped_when_svd_exits() {
     );
 }
 
+/// The local ports of the sockets in SYN_SENT towards 127.0.0.1:`port` (from /proc/net/tcp).
+fn syn_sent_to(port: u16) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 3 && f[2] == remote && f[3] == "02")
+                .then(|| u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[test]
+fn a_connect_health_check_waits_for_its_timeout_inside_the_loop_without_blocking_it() {
+    // A listener whose backlog (0: one connection queued) is full: the kernel drops the next
+    // SYN and the client retransmits it, so a connect stays in progress until the test
+    // accepts. A check that gave up early, or blocked svd while it waited, would fail here.
+    use rustix::net::{AddressFamily, SocketType, ipproto};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, Some(ipproto::TCP))
+        .expect("socket");
+    rustix::net::bind(&fd, &std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 0)).expect("bind");
+    rustix::net::listen(&fd, 0).expect("listen with a backlog of 0");
+    let listener = std::net::TcpListener::from(fd);
+    let port = listener.local_addr().expect("local address").port();
+    let filler = TcpStream::connect(("127.0.0.1", port)).expect("fill the backlog");
+    let mut svd = Svd::start(
+        "svd-health-pending",
+        &format!(
+            r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = {{ connect = "127.0.0.1:{port}", interval_s = 0.1, timeout_s = 25, threshold = 1 }}
+"#
+        ),
+        &[],
+    );
+    svd.expect("app started pid");
+    let mut pending = Vec::new();
+    testkit::wait_until(DEADLINE, "svd's check connecting (SYN_SENT)", || {
+        pending = syn_sent_to(port);
+        !pending.is_empty()
+    });
+    // svd still serves its clients while the check waits.
+    assert_eq!(
+        svd.row("app")[1],
+        "running",
+        "svctl status while a check is pending"
+    );
+    drop(listener.accept().expect("accept the filler"));
+    drop(filler);
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    let mut peer = None;
+    testkit::wait_until(DEADLINE, "svd's check to get through", || {
+        peer = listener.accept().ok().map(|(_, a)| a.port());
+        peer.is_some()
+    });
+    let peer = peer.expect("a peer");
+    assert!(
+        pending.contains(&peer),
+        "the check in progress (local port {pending:?}) should have waited for the backlog to \
+         drain within its timeout_s, and got through; the connection came from port {peer}; \
+         svd said:\n{}",
+        svd.out.seen().join("\n")
+    );
+    let row = svd.row("app");
+    assert_eq!(
+        row[4],
+        "0",
+        "a check that got through within its timeout is no failure: {row:?}; svd said:\n{}",
+        svd.out.seen().join("\n")
+    );
+    svd.stop();
+}
+
 const THREE: &str = r#"
 [service.x]
 command = ["@SV", "run", "--tag", "@DIR", "--say", "x"]
