@@ -18,7 +18,15 @@
 //!   `READY=1` from one of the service's own processes, or a successful connect probe, makes it
 //!   ready. A service that dies is restarted as its `restart` policy says, after an exponential
 //!   backoff with jitter and a cap, and marked failed when it died `burst` times within
-//!   `interval_s`. A failing health check (`threshold` failures in a row) restarts it.
+//!   `interval_s`.
+//! - While a service is up (`running`, or `ready` when it has a readiness), its `health` check
+//!   runs every `interval_s`, the first one `interval_s` after it came up: an `exec` check
+//!   passes when the program exits 0, a `connect` check when the address accepts a connection
+//!   within `timeout_s`, while svd goes on serving everything else. A check still running at
+//!   `timeout_s` has failed, and must not outlive its timeout, its service (stopped, dead,
+//!   restarted) or svd, nor stay a zombie. `threshold` failures in a row restart the service
+//!   even though its process is alive (`svd: NAME health check failed (N/T)` for each, then
+//!   `svd: NAME unhealthy: restarting`); a check that passes resets the count.
 //! - svd is a child subreaper: a service that daemonizes is still tracked and stopped, and
 //!   every process re-parented to it is reaped.
 //! - Events are printed on stdout, one line each, beginning `svd: ` (`svd: NAME started pid P`,

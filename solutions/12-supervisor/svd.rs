@@ -271,6 +271,9 @@ struct Svc {
     next_probe: Option<Instant>,
     health_next: Option<Instant>,
     health_run: Option<(Pid, Instant)>,
+    /// A connect check in flight: a non-blocking socket whose connect has not completed yet,
+    /// in the poll set for POLLOUT, and the check's deadline.
+    health_conn: Option<(OwnedFd, Instant)>,
     health_failures: u32,
     notify: Option<NotifySocket>,
     /// A pidfd of the main process: readable once it has ended.
@@ -287,6 +290,7 @@ enum Token {
     Notify(String),
     Pipe(String, usize),
     Pidfd,
+    HealthConn(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +309,9 @@ struct Supervisor {
     order: Vec<String>,
     /// Clients of start, stop and restart, answered once the service got there.
     waiting: Vec<(Conn, String, Verb)>,
+    /// Health checks killed because their service left the up states (stopped, died, removed),
+    /// not yet reaped: svd does not exit while one is left, or it would leave a zombie.
+    cancelled_checks: Vec<Pid>,
     shutting_down: bool,
     metrics: Metrics,
     signals: SignalFd,
@@ -336,9 +343,45 @@ fn failed_exit(status: WaitStatus) -> bool {
     !matches!(status, WaitStatus::Exited(_, 0))
 }
 
+/// Starts a connect to `target` (`HOST:PORT` or a Unix socket path) on a non-blocking socket:
+/// `Ok(None)` when it completed at once (a Unix socket, or a loopback port that accepts),
+/// `Ok(Some(fd))` when it is in progress (POLLOUT on `fd` tells when it is done, `SO_ERROR`
+/// how), an error when it failed at once (refused, no such file, a full Unix backlog). Of the
+/// addresses a name resolves to, the first that does not fail at once is the one tried.
+fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let pending = |r: rustix::io::Result<()>, fd: OwnedFd| match r {
+        Ok(()) => Ok(None),
+        Err(rustix::io::Errno::INPROGRESS) => Ok(Some(fd)),
+        Err(e) => Err(io::Error::from(e)),
+    };
+    if target.starts_with('/') {
+        let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
+        let addr = SocketAddrUnix::new(target)?;
+        return pending(rustix::net::connect(&fd, &addr), fd);
+    }
+    let mut last = io::Error::from(ErrorKind::AddrNotAvailable);
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(target)? {
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+        match pending(rustix::net::connect(&fd, &addr), fd) {
+            Err(e) => last = e,
+            done => return done,
+        }
+    }
+    Err(last)
+}
+
 /// svd's living children whose environment carries `SVD_SERVICE=name`: from
-/// `/proc/self/task/*/children` (each thread's children), then each one's environ.
-fn own_children_tagged(name: &str) -> Vec<Pid> {
+/// `/proc/self/task/*/children` (each thread's children), then each one's environ, except
+/// those in `known` (the main processes and health checks svd started itself: none of them is
+/// an escapee, and reading another process's environ is the expensive part of a restart).
+fn own_children_tagged(name: &str, known: &[Pid]) -> Vec<Pid> {
     let marker = format!("{}={name}", reaper::SERVICE_ENV);
     let mut found = Vec::new();
     let Ok(tasks) = fs::read_dir("/proc/self/task") else {
@@ -351,6 +394,7 @@ fn own_children_tagged(name: &str) -> Vec<Pid> {
         for pid in list
             .split_whitespace()
             .filter_map(|p| p.parse::<i32>().ok())
+            .filter(|&p| !known.contains(&Pid::from_raw(p)))
         {
             let tagged = fs::read(format!("/proc/{pid}/environ"))
                 .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
@@ -384,6 +428,7 @@ impl Svc {
             next_probe: None,
             health_next: None,
             health_run: None,
+            health_conn: None,
             health_failures: 0,
             notify: None,
             pidfd: None,
@@ -551,7 +596,6 @@ impl Supervisor {
         }
         svc.restart_at = None;
         svc.health_failures = 0;
-        svc.health_next = def.health.as_ref().map(|h| now + h.interval);
         let state = match def.ready {
             Ready::None => State::Running,
             Ready::Notify => State::Starting,
@@ -561,6 +605,13 @@ impl Supervisor {
             }
         };
         svc.ready_deadline = (state == State::Starting).then(|| now + def.ready_timeout);
+        // A liveness check asks whether a service that is up still works: it starts with the
+        // service when there is no readiness to wait for, otherwise once it is ready.
+        svc.health_next = def
+            .health
+            .as_ref()
+            .filter(|_| state == State::Running)
+            .map(|h| now + h.interval);
         if state == State::Running {
             self.metrics
                 .ready_time
@@ -589,6 +640,7 @@ impl Supervisor {
         }
         svc.ready_deadline = None;
         svc.next_probe = None;
+        svc.health_next = svc.def.health.as_ref().map(|h| now + h.interval);
         let took = svc
             .started_at
             .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
@@ -620,7 +672,7 @@ impl Supervisor {
                 svc.stop_deadline = Some(now + svc.def.stop_timeout);
                 svc.ready_deadline = None;
                 svc.next_probe = None;
-                svc.health_next = None;
+                self.cancel_health(name);
                 self.set_state(name, State::Stopping);
                 self.check_stopped(name, now);
             }
@@ -679,8 +731,16 @@ impl Supervisor {
         let tagged_children = if svc.state == State::Stopping {
             Vec::new()
         } else {
-            own_children_tagged(&svc.def.name)
+            let known: Vec<Pid> = self
+                .services
+                .values()
+                .flat_map(|s| [s.main, s.health_run.map(|h| h.0)])
+                .flatten()
+                .chain(self.cancelled_checks.iter().copied())
+                .collect();
+            own_children_tagged(name, &known)
         };
+        let svc = self.services.get_mut(name).expect("known service");
         if svc.state != State::Stopping
             && !failed_exit(status)
             && let Some(&adopted) = tagged_children.first()
@@ -713,10 +773,10 @@ impl Supervisor {
 
     /// The service is down on its own (`status` is `None` when it could not even be spawned).
     fn after_death(&mut self, name: &str, now: Instant, status: Option<WaitStatus>) {
+        self.cancel_health(name);
         let svc = self.services.get_mut(name).expect("known service");
         svc.ready_deadline = None;
         svc.next_probe = None;
-        svc.health_next = None;
         let ran_for = svc
             .started_at
             .map_or(Duration::ZERO, |t| now.duration_since(t));
@@ -778,6 +838,10 @@ impl Supervisor {
         let Some(h) = svc.def.health.clone() else {
             return;
         };
+        // A check runs only while the service is up, and a service that leaves the up states
+        // takes its check with it (`cancel_health`), so this is a result that lost a race with
+        // a state change: it says nothing about the service now. The next check is scheduled
+        // when the service is up again (`spawn`, `mark_ready`), so nothing is lost.
         if !matches!(svc.state, State::Ready | State::Running) {
             return;
         }
@@ -796,6 +860,35 @@ impl Supervisor {
             event!("{name} unhealthy: restarting");
             svc.after_stop = AfterStop::Start;
             self.begin_stop(name, now);
+        }
+    }
+
+    /// The connect check of `name` is done (its socket polled writable): `SO_ERROR` says how.
+    fn health_connected(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some((fd, _)) = svc.health_conn.take() else {
+            return;
+        };
+        let ok = matches!(rustix::net::sockopt::socket_error(&fd), Ok(Ok(())));
+        drop(fd);
+        self.health_result(name, ok, now);
+    }
+
+    /// Ends the health checking of `name`: no next check, and the one in flight, if any, is
+    /// killed with its whole process group (a shell check's children too) and left for `reap`,
+    /// which collects it like any child. Without this a check that hangs outlives its service,
+    /// and svd itself.
+    fn cancel_health(&mut self, name: &str) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        svc.health_next = None;
+        svc.health_conn = None;
+        if let Some((pid, _)) = svc.health_run.take() {
+            let _ = killpg(pid, Signal::SIGKILL);
+            self.cancelled_checks.push(pid);
         }
     }
 
@@ -823,12 +916,13 @@ impl Supervisor {
                     }
                 }
             }
-            HealthCheck::Connect(addr) => {
-                // A short, bounded attempt: the loop must not wait long for one check.
-                let ok =
-                    probe_connect(addr, now + h.timeout.min(Duration::from_millis(100))).is_ok();
-                self.health_result(name, ok, now);
-            }
+            HealthCheck::Connect(addr) => match start_connect(addr) {
+                // Never a wait in svd's loop: a connect still in progress joins the poll set,
+                // and its deadline the timers (`health_connected`, `fire_timers`).
+                Ok(Some(fd)) => svc.health_conn = Some((fd, now + h.timeout)),
+                Ok(None) => self.health_result(name, true, now),
+                Err(_) => self.health_result(name, false, now),
+            },
         }
     }
 
@@ -844,6 +938,7 @@ impl Supervisor {
                     s.next_probe,
                     s.health_next,
                     s.health_run.map(|h| h.1),
+                    s.health_conn.as_ref().map(|h| h.1),
                 ]
             })
             .flatten()
@@ -905,7 +1000,17 @@ impl Supervisor {
                 svc.health_run = Some((pid, now + Duration::from_secs(3600)));
                 continue;
             }
-            if svc.health_next.is_some_and(|t| t <= now) && svc.health_run.is_none() {
+            if svc.health_conn.as_ref().is_some_and(|h| h.1 <= now) {
+                // Unanswered within `timeout_s` (a full backlog, a host that drops packets).
+                svc.health_conn = None;
+                self.health_result(&name, false, now);
+                continue;
+            }
+            if svc.health_next.is_some_and(|t| t <= now)
+                && svc.health_run.is_none()
+                && svc.health_conn.is_none()
+                && matches!(svc.state, State::Ready | State::Running)
+            {
                 self.run_health(&name, now);
             }
         }
@@ -929,6 +1034,8 @@ impl Supervisor {
                 self.on_main_exit(&name, status, now);
             } else if let Some(name) = health {
                 self.on_health_exit(&name, status, now);
+            } else if let Some(i) = self.cancelled_checks.iter().position(|&c| c == pid) {
+                self.cancelled_checks.swap_remove(i);
             } else {
                 // An orphan: a process of some service whose parent died before it.
                 let stopping: Vec<String> = self
@@ -1298,6 +1405,10 @@ impl Supervisor {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pidfd);
                 }
+                if let Some((fd, _)) = &s.health_conn {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+                    tokens.push(Token::HealthConn(name.clone()));
+                }
                 for (i, (fd, _, _)) in s.pipes.iter().enumerate() {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pipe(name.clone(), i));
@@ -1322,6 +1433,10 @@ impl Supervisor {
                 // Handled below, once every pipe is drained.
                 Token::Signal | Token::Pidfd => {}
                 Token::Listener => self.accept(now),
+                Token::HealthConn(name) => {
+                    let name = name.clone();
+                    self.health_connected(&name, now);
+                }
                 Token::Notify(name) => {
                     let name = name.clone();
                     self.read_notify(&name, now);
@@ -1369,6 +1484,7 @@ impl Supervisor {
 
     fn done(&self) -> bool {
         self.shutting_down
+            && self.cancelled_checks.is_empty()
             && self
                 .services
                 .values()
@@ -1560,6 +1676,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .collect(),
         order,
         waiting: Vec::new(),
+        cancelled_checks: Vec::new(),
         shutting_down: false,
         metrics,
         signals,

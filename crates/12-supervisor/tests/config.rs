@@ -393,3 +393,46 @@ fn a_long_chain_is_ordered_whatever_the_names() {
     let expected: Vec<String> = names.iter().rev().map(|c| c.to_string()).collect();
     assert_eq!(order, expected);
 }
+
+#[test]
+fn values_on_the_edge_of_their_range_are_accepted() {
+    let cfg = parse(
+        r#"
+[service.web-1]
+command = ["/bin/true"]
+ready = "none"
+backoff = { initial_ms = 500, max_ms = 500 }
+rlimits = { as = 1, core = 2, cpu = 3, data = 4, fsize = 5, memlock = 6, nofile = 7, nproc = 8, stack = 9 }
+
+[service.db_2]
+command = ["/bin/true"]
+"#,
+    )
+    .unwrap_or_else(|e| panic!("a valid config was refused: {e}"));
+    assert!(
+        cfg.services.contains_key("db_2"),
+        "`-` and `_` are allowed in a service name"
+    );
+    let web = &cfg.services["web-1"];
+    assert_eq!(web.ready, Ready::None, "`ready = \"none\"` said explicitly");
+    assert_eq!(
+        (web.backoff.initial, web.backoff.max),
+        (Duration::from_millis(500), Duration::from_millis(500)),
+        "a cap equal to the first delay is a constant delay, not a mistake"
+    );
+    assert_eq!(
+        web.rlimits,
+        [
+            (Resource::RLIMIT_AS, 1),
+            (Resource::RLIMIT_CORE, 2),
+            (Resource::RLIMIT_CPU, 3),
+            (Resource::RLIMIT_DATA, 4),
+            (Resource::RLIMIT_FSIZE, 5),
+            (Resource::RLIMIT_MEMLOCK, 6),
+            (Resource::RLIMIT_NOFILE, 7),
+            (Resource::RLIMIT_NPROC, 8),
+            (Resource::RLIMIT_STACK, 9),
+        ],
+        "every limit the chapter lists, each to its own resource"
+    );
+}

@@ -302,3 +302,27 @@ fn a_line_that_fills_the_file_exactly_still_fits() {
     );
     assert_eq!(read_log(&dir.path().join("big.log")).len(), 1);
 }
+
+#[test]
+fn a_rotation_that_cannot_rename_is_an_error_not_a_log_that_grows() {
+    let dir = testkit::temp_dir("logs-stuck");
+    // NAME.log.1 is a directory with something in it: rename(2) of the log onto it fails
+    // (EISDIR), and not because something is missing.
+    let blocker = dir.path().join("stuck.log.1");
+    std::fs::create_dir(&blocker).expect("mkdir");
+    std::fs::write(blocker.join("keep"), "").expect("a file in it");
+    let mut log = RotatingLog::open(dir.path(), "stuck", 80, 2).expect("open");
+    log.write_line(Stream::Stdout, b"first..").expect("write");
+    log.write_line(Stream::Stdout, b"second.").expect("write");
+    let err = log
+        .write_line(Stream::Stdout, b"third..")
+        .expect_err("the third line needs a rotation, and the rotation cannot rename the log");
+    assert_ne!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("stuck.log"))
+            .expect("meta")
+            .len(),
+        80,
+        "a line that needed a rotation that failed must not be written past max_bytes"
+    );
+}

@@ -344,3 +344,28 @@ fn the_connect_probe_gives_up_at_the_deadline_and_says_on_what() {
     let err = probe_connect("no port here", Instant::now() + DEADLINE).expect_err("not an address");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
 }
+
+#[test]
+fn a_connect_probe_that_keeps_failing_does_not_spin() {
+    let dir = testkit::temp_dir("probe-spin");
+    let target = dir
+        .path()
+        .join("nobody.sock")
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
+    let got = testkit::call_with_deadline(DEADLINE, move || {
+        let before = thread_cpu_micros();
+        let r = probe_connect(&target, Instant::now() + Duration::from_secs(2));
+        (r.is_err(), thread_cpu_micros() - before)
+    });
+    let Some((failed, micros)) = got else {
+        panic!("probe_connect with a 2 s deadline did not return within {DEADLINE:?}");
+    };
+    assert!(failed, "nothing listens: the probe must fail");
+    assert!(
+        micros < 200_000,
+        "probe_connect used {micros} µs of CPU in 2 s of failed attempts: the pause between \
+         attempts should grow (up to a cap), not shrink into a busy loop"
+    );
+}

@@ -21,6 +21,9 @@ use nix::unistd::Pid;
 use testkit::async_processes::{KillTagged, live_processes_tagged};
 use testkit::{ChildGuard, LineReader};
 
+#[path = "../src/shared/reuseport.rs"]
+mod reuseport;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn service() -> &'static str {
@@ -387,11 +390,7 @@ depends_on = { api = "ready" }
         &[],
     );
     for gate in ["db.gate", "api.gate"] {
-        nix::unistd::mkfifo(
-            &svd.path(gate),
-            nix::sys::stat::Mode::from_bits_truncate(0o600),
-        )
-        .expect("mkfifo");
+        make_gate(&svd.path(gate));
     }
     svd.expect("db started pid");
     // db cannot be ready before its gate opens: api and web must still be waiting.
@@ -439,6 +438,11 @@ depends_on = { api = "ready" }
     );
 }
 
+/// The FIFO a service started with `--gate` blocks on until [`open_gate`].
+fn make_gate(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
 /// Opens a FIFO for writing and closes it: the service blocked reading it sees EOF and goes on.
 fn open_gate(path: &Path) {
     let f = std::fs::OpenOptions::new()
@@ -476,6 +480,312 @@ health = { exec = ["/bin/sh", "-c", "test ! -e @DIR/sick"], interval_s = 0.1, th
     assert!(
         row[4].parse::<u32>().is_ok_and(|n| n >= 1),
         "the restart is counted: {row:?}"
+    );
+    svd.stop();
+}
+
+/// A port this test holds until it ends (see `reuseport.rs`), and its number.
+fn reserve_port() -> (std::os::fd::OwnedFd, u16) {
+    let fd = reuseport::bind_reuseport(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 0))
+        .expect("bind 127.0.0.1:0 with SO_REUSEPORT");
+    let bound = rustix::net::getsockname(&fd).expect("getsockname");
+    let port = std::net::SocketAddrV4::try_from(bound)
+        .expect("an IPv4 address")
+        .port();
+    (fd, port)
+}
+
+#[test]
+fn a_service_that_stops_answering_its_connect_health_check_is_restarted() {
+    // The service accepts three connections (three checks that pass), then closes its listener
+    // and stays alive: a hung service, which only a health check can tell from a working one.
+    let (_port, port) = reserve_port();
+    let mut svd = Svd::start(
+        "svd-health-connect",
+        &format!(
+            r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR", "--listen", "127.0.0.1:{port}", "3", "--announce", "@DIR/hung"]
+health = {{ connect = "127.0.0.1:{port}", interval_s = 0.1, threshold = 2 }}
+"#
+        ),
+        &[],
+    );
+    let first = pid_in(&svd.expect("app started pid"));
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    // Only a process that saw three checks connect gets this far: the checks that found the
+    // listener passed, and the failures are the ones after it closed.
+    // The first line: by now a later process may have got as far and written its own.
+    let hung_file = svd.path("hung");
+    let mut hung = None;
+    testkit::wait_until(
+        DEADLINE,
+        "the first process's pid in the `hung` file",
+        || {
+            hung = std::fs::read_to_string(&hung_file)
+                .ok()
+                .and_then(|s| s.split_once('\n')?.0.parse::<u32>().ok());
+            hung.is_some()
+        },
+    );
+    assert_eq!(
+        hung,
+        Some(first),
+        "the first process should have accepted three checks before the first failure"
+    );
+    let lines = svd.out.seen().to_vec();
+    let restarting = position(&lines, "app unhealthy: restarting");
+    assert!(
+        !lines[..restarting].iter().any(|l| l.contains("app exited")),
+        "the service stayed alive until svd restarted it:\n{}",
+        lines.join("\n")
+    );
+    svd.expect("app stopped");
+    let second = pid_in(&svd.expect("app started pid"));
+    assert_ne!(first, second, "the restart runs a new process");
+    assert!(
+        testkit::async_processes::is_dead(first),
+        "the unhealthy process was stopped"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_health_check_that_hangs_is_killed_at_its_timeout_reaped_and_counted_as_a_failure() {
+    // The check never exits by itself: only svd, at `timeout_s`, can end it.
+    let mut svd = Svd::start(
+        "svd-health-hang",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["@SV", "run", "--tag", "@DIR", "--announce", "@DIR/checks"], interval_s = 0.1, timeout_s = 0.5, threshold = 2 }
+"#,
+        &[],
+    );
+    let first = pid_in(&svd.expect("app started pid"));
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    svd.expect("app stopped");
+    let second = pid_in(&svd.expect("app started pid"));
+    assert_ne!(first, second, "the restart runs a new process");
+    // No check may hang on once the service is stopped, and svd, their parent, reaps each one:
+    // a check killed but not waited for would stay in /proc as a zombie.
+    let out = svd.svctl(&["stop", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop app: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let others = || {
+        live_processes_tagged(&svd.tag)
+            .into_iter()
+            .filter(|&p| p != svd.pid())
+            .collect::<Vec<_>>()
+    };
+    if let Err(msg) = testkit::try_wait_until(DEADLINE, "every hung health check killed", || {
+        others().is_empty()
+    }) {
+        let left: Vec<_> = others()
+            .into_iter()
+            .map(|p| (p, testkit::proc_cmdline(p)))
+            .collect();
+        panic!(
+            "{msg}: still running {left:?}; svd said:\n{}",
+            svd.out.seen().join("\n")
+        );
+    }
+    let checks = std::fs::read_to_string(svd.path("checks")).unwrap_or_default();
+    let pids: Vec<u32> = checks.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        !pids.is_empty(),
+        "no health check got as far as writing its pid"
+    );
+    testkit::wait_until(DEADLINE, "every health check reaped by svd", || {
+        pids.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
+    svd.stop();
+}
+
+#[test]
+fn health_checks_begin_once_the_service_is_ready_and_go_on_after_a_slow_start() {
+    // app stays `starting` until its gate opens, for longer than its check interval: the
+    // `clock` service's passing checks, every 0.1 s, tell the test that svd's timers have run
+    // past app's first interval. Once app is ready its checks must run, and keep running.
+    let mut svd = Svd::start(
+        "svd-health-slow-start",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR", "--gate", "@DIR/gate", "--ready"]
+ready = "notify"
+health = { exec = ["/bin/sh", "-c", "echo $$ >> @DIR/app-checks; exit 1"], interval_s = 0.1, threshold = 2 }
+
+[service.clock]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["/bin/sh", "-c", "echo $$ >> @DIR/ticks"], interval_s = 0.1 }
+"#,
+        &[],
+    );
+    make_gate(&svd.path("gate"));
+    svd.saw("app started pid");
+    svd.saw("clock started pid");
+    let ticks = svd.path("ticks");
+    testkit::wait_until(DEADLINE, "three checks of clock", || {
+        std::fs::read_to_string(&ticks).is_ok_and(|t| t.lines().count() >= 3)
+    });
+    assert_eq!(svd.row("app")[1], "starting", "app waits for its gate");
+    assert!(
+        !svd.path("app-checks").exists(),
+        "a liveness check must not run before the service is ready; svd said:\n{}",
+        svd.out.seen().join("\n")
+    );
+    open_gate(&svd.path("gate"));
+    svd.expect("app ready");
+    svd.expect("app health check failed (1/2)");
+    svd.expect("app health check failed (2/2)");
+    svd.expect("app unhealthy: restarting");
+    svd.stop();
+}
+
+/// The pid on the first line of `path`, once a health check wrote it there.
+fn first_check_pid(path: &Path) -> u32 {
+    let mut pid = None;
+    testkit::wait_until(DEADLINE, "a health check in flight", || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_once('\n')?.0.parse::<u32>().ok());
+        pid.is_some()
+    });
+    pid.expect("a pid")
+}
+
+/// A service whose health check hangs far longer than any test runs: only svd can end it.
+const HUNG_CHECK: &str = r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["@SV", "run", "--tag", "@DIR", "--announce", "@DIR/checks"], interval_s = 0.1, timeout_s = 3600 }
+"#;
+
+#[test]
+fn a_health_check_in_flight_is_killed_and_reaped_when_its_service_stops() {
+    let mut svd = Svd::start("svd-health-stop", HUNG_CHECK, &[]);
+    svd.expect("app started pid");
+    let check = first_check_pid(&svd.path("checks"));
+    let out = svd.svctl(&["stop", "app"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop app: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Gone from /proc: killed, and reaped by svd, its parent (a zombie keeps its entry).
+    if let Err(msg) = testkit::try_wait_until(DEADLINE, "the check gone from /proc", || {
+        !Path::new(&format!("/proc/{check}")).exists()
+    }) {
+        panic!(
+            "{msg}: the health check {check} in flight when its service stopped must be killed \
+             and reaped by svd; it is {:?} ({:?}); svd said:\n{}",
+            testkit::proc_state(check),
+            testkit::proc_cmdline(check),
+            svd.out.seen().join("\n")
+        );
+    }
+    svd.stop();
+}
+
+#[test]
+fn a_health_check_in_flight_is_killed_and_reaped_when_svd_exits() {
+    let mut svd = Svd::start("svd-health-exit", HUNG_CHECK, &[]);
+    svd.expect("app started pid");
+    let check = first_check_pid(&svd.path("checks"));
+    // `stop` checks that no process carrying the test's tag is left once svd has exited.
+    svd.stop();
+    assert!(
+        !Path::new(&format!("/proc/{check}")).exists(),
+        "svd must kill and reap the check {check} before it exits"
+    );
+}
+
+/// The local ports of the sockets in SYN_SENT towards 127.0.0.1:`port` (from /proc/net/tcp).
+fn syn_sent_to(port: u16) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 3 && f[2] == remote && f[3] == "02")
+                .then(|| u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[test]
+fn a_connect_health_check_waits_for_its_timeout_inside_the_loop_without_blocking_it() {
+    // A listener whose backlog (0: one connection queued) is full: the kernel drops the next
+    // SYN and the client retransmits it, so a connect stays in progress until the test
+    // accepts. A check that gave up early, or blocked svd while it waited, would fail here.
+    use rustix::net::{AddressFamily, SocketType, ipproto};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, Some(ipproto::TCP))
+        .expect("socket");
+    rustix::net::bind(&fd, &std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 0)).expect("bind");
+    rustix::net::listen(&fd, 0).expect("listen with a backlog of 0");
+    let listener = std::net::TcpListener::from(fd);
+    let port = listener.local_addr().expect("local address").port();
+    let filler = TcpStream::connect(("127.0.0.1", port)).expect("fill the backlog");
+    let mut svd = Svd::start(
+        "svd-health-pending",
+        &format!(
+            r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = {{ connect = "127.0.0.1:{port}", interval_s = 0.1, timeout_s = 25, threshold = 1 }}
+"#
+        ),
+        &[],
+    );
+    svd.expect("app started pid");
+    let mut pending = Vec::new();
+    testkit::wait_until(DEADLINE, "svd's check connecting (SYN_SENT)", || {
+        pending = syn_sent_to(port);
+        !pending.is_empty()
+    });
+    // svd still serves its clients while the check waits.
+    assert_eq!(
+        svd.row("app")[1],
+        "running",
+        "svctl status while a check is pending"
+    );
+    drop(listener.accept().expect("accept the filler"));
+    drop(filler);
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    let mut peer = None;
+    testkit::wait_until(DEADLINE, "svd's check to get through", || {
+        peer = listener.accept().ok().map(|(_, a)| a.port());
+        peer.is_some()
+    });
+    let peer = peer.expect("a peer");
+    assert!(
+        pending.contains(&peer),
+        "the check in progress (local port {pending:?}) should have waited for the backlog to \
+         drain within its timeout_s, and got through; the connection came from port {peer}; \
+         svd said:\n{}",
+        svd.out.seen().join("\n")
+    );
+    let row = svd.row("app");
+    assert_eq!(
+        row[4],
+        "0",
+        "a check that got through within its timeout is no failure: {row:?}; svd said:\n{}",
+        svd.out.seen().join("\n")
     );
     svd.stop();
 }

@@ -181,6 +181,10 @@ pub const LABELS: &[(&str, &str)] = &[
     ("sysinfo_known_pids", "sysinfo, only the tree's pids"),
     ("sysinfo_all", "sysinfo, every process"),
     ("svd_restart", "svd: kill to restarted"),
+    (
+        "svd_restart_of_50",
+        "svd with 50 services: kill to restarted",
+    ),
     ("bare_spawn", "spawn of the same command"),
     ("svd_50_sleeping_services", "svd, 50 sleeping services"),
     ("pool_2_workers", "pool, 2 workers"),

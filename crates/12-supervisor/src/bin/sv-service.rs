@@ -1,9 +1,12 @@
 //! `sv-service`: a service for svd's tests and benches, one behaviour per mode.
 //!
-//! - `sv-service run [--tag T] [--say TEXT] [--lines N] [--announce PATH] [--gate FIFO] [--ready]
-//!   [--ignore-term]`: prints TEXT on stdout and `TEXT (stderr)` on stderr, N numbered lines, appends its pid to PATH, waits until
-//!   someone opens FIFO for writing and closes it, sends `READY=1` to `$NOTIFY_SOCKET`, then
-//!   waits for SIGTERM (prints `got SIGTERM` and exits 0) or, with `--ignore-term`, forever.
+//! - `sv-service run [--tag T] [--say TEXT] [--lines N] [--listen ADDR N] [--announce PATH]
+//!   [--gate FIFO] [--ready] [--ignore-term]`, each step in the order given: prints TEXT on stdout
+//!   and `TEXT (stderr)` on stderr, N numbered lines, listens on ADDR until it has accepted N
+//!   connections and then closes the listener (alive but no longer answering: a hung service),
+//!   appends its pid to PATH, waits until someone opens FIFO for writing and closes it, sends
+//!   `READY=1` to `$NOTIFY_SOCKET`, then waits for SIGTERM (prints `got SIGTERM` and exits 0)
+//!   or, with `--ignore-term`, forever.
 //! - `sv-service exit N`: exits with status N at once (a crash loop under `restart`).
 //! - `sv-service daemonize PIDFILE`: the classic double fork: the grandchild, in a session of
 //!   its own, writes its pid to PIDFILE and waits forever; the original process exits 0 once the
@@ -12,6 +15,9 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::process::ExitCode;
+
+#[path = "../shared/reuseport.rs"]
+mod reuseport;
 
 use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
 use nix::unistd::{ForkResult, fork, pause, setsid};
@@ -24,7 +30,7 @@ fn main() -> ExitCode {
         Some("daemonize") if args.len() == 2 => daemonize(&args[1]),
         _ => {
             eprintln!(
-                "usage: sv-service run [--tag T] [--say T] [--lines N] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE"
+                "usage: sv-service run [--tag T] [--say T] [--lines N] [--listen ADDR N] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE"
             );
             ExitCode::from(2)
         }
@@ -53,6 +59,14 @@ fn run(args: &[String]) -> ExitCode {
                 }
             }
             "--ignore-term" => ignore_term = true,
+            "--listen" => {
+                let addr = it.next().expect("--listen ADDR N");
+                let n: u32 = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--listen ADDR N");
+                listen_then_close(addr, n);
+            }
             "--say" => {
                 let text = it.next().map(String::as_str).unwrap_or("");
                 println!("{text}");
@@ -103,6 +117,23 @@ fn run(args: &[String]) -> ExitCode {
     let _ = term.wait();
     println!("got SIGTERM");
     ExitCode::SUCCESS
+}
+
+/// Listens on `addr` with `SO_REUSEPORT`, so that a test can hold the port (bound, not listening)
+/// for the whole test and no other program can take it; accepts `n` connections (printing one
+/// line each), then closes the listener: a connect to `addr` is refused from then on.
+fn listen_then_close(addr: &str, n: u32) {
+    let addr: std::net::SocketAddrV4 = addr.parse().expect("--listen IPV4:PORT");
+    let fd = reuseport::bind_reuseport(addr).expect("bind with SO_REUSEPORT");
+    rustix::net::listen(&fd, 16).expect("listen");
+    let listener = std::net::TcpListener::from(fd);
+    for i in 1..=n {
+        let (conn, _) = listener.accept().expect("accept");
+        drop(conn);
+        println!("accepted connection {i} of {n}");
+    }
+    drop(listener);
+    println!("stopped listening");
 }
 
 fn daemonize(pidfile: &str) -> ExitCode {
