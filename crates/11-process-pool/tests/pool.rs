@@ -992,3 +992,92 @@ fn a_worker_due_for_recycling_takes_no_queued_task() {
         "each worker should serve exactly 3 tasks, in order, then be replaced; served by {pids:?}"
     );
 }
+
+/// The pids of this process's children, alive or zombie, from every thread's `children` list.
+fn children() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
+}
+
+/// Fails the test if this process has any child left, alive or zombie (after killing and
+/// reaping them, so that the failure leaks nothing).
+fn assert_no_child(what: &str) {
+    use nix::errno::Errno;
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    let left = children();
+    let waited = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG));
+    if left.is_empty() && waited == Err(Errno::ECHILD) {
+        return;
+    }
+    for &pid in &left {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    while waitpid(Pid::from_raw(-1), None).is_ok() {}
+    panic!(
+        "{what}: this process still had children {left:?} (waitpid(-1, WNOHANG) gave {waited:?}, \
+         not ECHILD): a start that fails half way must kill and reap the workers it already \
+         started, or they are left running or as zombies"
+    );
+}
+
+/// A start whose second worker cannot be spawned (no descriptor left for its pipes) must return
+/// the error with nothing left behind: the first worker killed and reaped. Runs alone in a
+/// process of its own: the descriptor limit is process-wide, and so is the list of children.
+#[test]
+fn a_start_that_fails_half_way_kills_and_reaps_the_workers_it_started() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    testkit::isolated!();
+    assert_no_child("before the test");
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit(RLIMIT_NOFILE)");
+    // The directory being read holds one descriptor of its own.
+    let open = std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count() as u64
+        - 1;
+    // The smallest descriptor limit at which a pool of one worker starts: a second worker
+    // cannot fit in it, since the first one's pipes stay open while the second's are created.
+    let mut limit = open + 1;
+    loop {
+        assert!(
+            limit < open + 64,
+            "a pool of one worker did not start even with {limit} descriptors"
+        );
+        setrlimit(Resource::RLIMIT_NOFILE, limit, hard).expect("lower RLIMIT_NOFILE");
+        let started = Pool::start(config(1));
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).expect("restore RLIMIT_NOFILE");
+        // Dropped here, before the check below: a started pool stops and reaps its worker.
+        let started = started.map(drop).is_ok();
+        assert_no_child(&format!(
+            "after a pool of one worker was started and dropped (or failed to start) with \
+             {limit} descriptors"
+        ));
+        if started {
+            break;
+        }
+        limit += 1;
+    }
+    for workers in [2, 4] {
+        setrlimit(Resource::RLIMIT_NOFILE, limit, hard).expect("lower RLIMIT_NOFILE");
+        let r = Pool::start(config(workers));
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).expect("restore RLIMIT_NOFILE");
+        let pids = r.as_ref().map(Pool::worker_pids).ok();
+        drop(r);
+        assert!(
+            pids.is_none(),
+            "with a descriptor limit of {limit}, just enough for one worker, a pool of {workers} \
+             should fail to start (EMFILE), but it started workers {pids:?}"
+        );
+        assert_no_child(&format!(
+            "after Pool::start of {workers} workers failed at the descriptor limit {limit}, \
+             one worker in"
+        ));
+    }
+}
