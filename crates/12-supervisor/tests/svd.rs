@@ -1040,3 +1040,425 @@ fn the_example_config_runs_as_the_chapter_shows() {
     let events = svd.stop();
     assert_in_order(&events, &["web stopped", "db stopping"]);
 }
+
+/// `svctl status` rows by name.
+#[track_caller]
+fn row_of<'a>(rows: &'a [Vec<String>], name: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r.first().map(String::as_str) == Some(name))
+        .unwrap_or_else(|| panic!("svctl status has no line for {name}: {rows:?}"))
+}
+
+#[test]
+fn a_service_that_exits_is_restarted_only_as_its_policy_says_and_status_shows_it() {
+    let mut svd = Svd::start(
+        "svd-policy",
+        r#"
+[service.up]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+health = { exec = ["/bin/sh", "-c", "exit 1"], interval_s = 3600, threshold = 1 }
+
+[service.once]
+command = ["/bin/sh", "-c", "echo notify=${NOTIFY_SOCKET:-none}", "@DIR"]
+restart = "never"
+
+[service.clean]
+command = ["@SV", "exit", "0", "@DIR"]
+restart = "on-failure"
+
+[service.slow]
+command = ["@SV", "exit", "1", "@DIR"]
+restart = "always"
+backoff = { initial_ms = 60000, max_ms = 60000 }
+"#,
+        &[],
+    );
+    svd.saw("up ready");
+    svd.saw("once exited exit=0");
+    svd.saw("clean exited exit=0");
+    svd.saw("slow backoff ");
+    // Each death is handled in the turn of svd's loop that saw it: whatever the policy decided
+    // has happened before svd reads the next request.
+    let rows = svd.status();
+    assert_eq!(
+        row_of(&rows, "once"),
+        ["once", "stopped", "-", "-", "0", "exit=0"],
+        "restart = \"never\": down for good, no pid, no uptime"
+    );
+    assert_eq!(
+        row_of(&rows, "clean"),
+        ["clean", "stopped", "-", "-", "0", "exit=0"],
+        "restart = \"on-failure\" and exit 0: not restarted"
+    );
+    assert_eq!(
+        row_of(&rows, "slow"),
+        ["slow", "backoff", "-", "-", "0", "exit=1"],
+        "a 60 s backoff waits 60 s: not restarted yet"
+    );
+    let up = row_of(&rows, "up");
+    assert_eq!(
+        (up[1].as_str(), up[4].as_str(), up[5].as_str()),
+        ("ready", "0", "-"),
+        "{up:?}"
+    );
+    assert!(
+        up[2].parse::<u32>().is_ok(),
+        "a running service shows its pid: {up:?}"
+    );
+    assert!(
+        up[3]
+            .strip_suffix('s')
+            .is_some_and(|n| n.parse::<u64>().is_ok()),
+        "a running service shows its uptime in seconds: {up:?}"
+    );
+    // Only a service with ready = "notify" gets a notify socket.
+    let out = svd.svctl(&["logs", "once"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("notify=none"),
+        "NOTIFY_SOCKET is for ready = \"notify\" services only: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A restart by hand of a notify service answers once it is ready again.
+    let out = svd.svctl(&["restart", "up"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl restart up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up ready"));
+    assert_eq!(svd.row("up")[4], "1", "the restart is counted");
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(events.iter().any(|l| l.contains("slow stopped")));
+    // The health check of `up` is due in an hour, not at once.
+    assert!(
+        !events.iter().any(|l| l.contains("health check")),
+        "a check with interval_s = 3600 must not run within this test:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn a_program_that_cannot_start_is_retried_as_its_policy_says_then_failed() {
+    let mut svd = Svd::start(
+        "svd-nostart",
+        r#"
+[service.missing]
+command = ["@DIR/no-such-program"]
+restart = "never"
+
+[service.retried]
+command = ["@DIR/no-such-program", "retried"]
+restart = "on-failure"
+backoff = { initial_ms = 1, max_ms = 1 }
+start_limit = { burst = 2, interval_s = 300 }
+"#,
+        &[],
+    );
+    svd.saw("missing cannot start");
+    svd.saw("retried cannot start");
+    svd.saw("retried failed");
+    let rows = svd.status();
+    assert_eq!(
+        row_of(&rows, "missing"),
+        ["missing", "stopped", "-", "-", "0", "spawn-error"],
+        "restart = \"never\": one attempt"
+    );
+    assert_eq!(
+        row_of(&rows, "retried"),
+        ["retried", "failed", "-", "-", "0", "spawn-error"],
+        "restart = \"on-failure\": a spawn error is a failure, retried up to the start limit"
+    );
+    // A start by hand that fails again is reported as such, not left waiting.
+    let out = svd.svctl(&["start", "retried"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a start that ends failed exits 1"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retried failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_reload_removes_a_service_everywhere_and_restarts_a_changed_failed_one() {
+    const BEFORE: &str = r#"
+[service.keep]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.gone]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.broken]
+command = ["@SV", "exit", "1", "@DIR"]
+start_limit = { burst = 1, interval_s = 300 }
+"#;
+    let mut svd = Svd::start("svd-remove", BEFORE, &["--metrics", "127.0.0.1:0"]);
+    let addr = svd
+        .out
+        .seen()
+        .iter()
+        .find_map(|l| l.strip_prefix("svd: metrics on http://"))
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .expect("svd: metrics on ...")
+        .to_string();
+    svd.saw("broken failed");
+    svd.saw("gone started pid");
+    let keep = pid_in(&svd.saw("keep started pid"));
+    let (_, body) = scrape(&addr);
+    assert!(body.contains("service=\"gone\""), "{body}");
+    let after = BEFORE
+        .replace(
+            "[service.gone]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
+            "",
+        )
+        .replace("\"exit\", \"1\"", "\"run\", \"--tag\"");
+    assert!(
+        !after.contains("gone") && !after.contains("exit"),
+        "{after}"
+    );
+    let dir = svd.dir.path().to_str().expect("utf-8").to_string();
+    std::fs::write(svd.path("svd.toml"), expand(&after, &dir)).expect("write");
+    let out = svd.svctl(&["reload"]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{summary}");
+    assert!(
+        summary.contains("removed [gone]") && summary.contains("restarted [broken]"),
+        "{summary}"
+    );
+    svd.expect("gone removed");
+    // A failed service whose definition changed gets a fresh start.
+    svd.saw("broken started pid");
+    let rows = svd.status();
+    let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["broken", "keep"], "gone is gone from the status: {rows:?}");
+    assert_eq!(row_of(&rows, "broken")[1], "running", "{rows:?}");
+    assert_eq!(
+        row_of(&rows, "keep")[2],
+        keep.to_string(),
+        "keep is left alone"
+    );
+    let (_, body) = scrape(&addr);
+    assert!(
+        !body.contains("service=\"gone\""),
+        "a removed service leaves the metrics too:\n{body}"
+    );
+    assert!(
+        body.contains("svd_service_up{service=\"broken\"} 1"),
+        "{body}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_service_becomes_ready_when_its_connect_probe_succeeds() {
+    let mut svd = Svd::start(
+        "svd-probe",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = { connect = "@DIR/app.sock" }
+
+[service.after]
+command = ["@SV", "run", "--tag", "@DIR"]
+depends_on = { app = "ready" }
+"#,
+        &[],
+    );
+    svd.expect("app started pid");
+    let rows = svd.status();
+    assert_eq!(
+        (
+            row_of(&rows, "app")[1].as_str(),
+            row_of(&rows, "after")[1].as_str()
+        ),
+        ("starting", "stopped"),
+        "nothing listens on the probe's address yet"
+    );
+    // The test plays the service's listening socket: the probe succeeds once it exists.
+    let listener = std::os::unix::net::UnixListener::bind(svd.path("app.sock")).expect("bind");
+    svd.expect("app ready");
+    svd.expect("after started pid");
+    drop(listener);
+    svd.stop();
+}
+
+#[test]
+fn a_helper_left_behind_by_the_main_process_is_killed_at_the_stop_timeout() {
+    // The helper ignores SIGTERM and says READY=1; the main process exits at SIGTERM, leaving
+    // the helper re-parented to svd, the subreaper.
+    let mut svd = Svd::start(
+        "svd-leaver",
+        r#"
+[service.leaver]
+command = ["/bin/sh", "-c", '"$0" run --tag "$1" --ignore-term --ready & exec "$0" run --tag "$1"', "@SV", "@DIR"]
+ready = "notify"
+stop_timeout_s = 0.5
+"#,
+        &[],
+    );
+    svd.expect("leaver started pid");
+    svd.expect("leaver ready");
+    let out = svd.svctl(&["stop", "leaver"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop answers once every process of the service is gone; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    svd.saw("leaver stopped");
+    assert_in_order(
+        svd.out.seen(),
+        &[
+            "leaver stopping",
+            "leaver exited",
+            "leaver did not stop within 0.5s: SIGKILL",
+            "leaver stopped",
+        ],
+    );
+    assert_eq!(svd.row("leaver")[1], "stopped");
+    svd.stop();
+}
+
+#[test]
+fn a_last_line_without_a_newline_is_logged_and_nothing_else() {
+    let mut svd = Svd::start(
+        "svd-partial",
+        r#"
+[service.printer]
+command = ["/bin/sh", "-c", "printf 'first\\nno newline'", "@DIR"]
+restart = "never"
+"#,
+        &[],
+    );
+    // The service's output is read before its death is handled.
+    svd.expect("printer exited exit=0");
+    let out = svd.svctl(&["logs", "printer"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        lines,
+        ["stdout first", "stdout no newline"],
+        "every line once, the unterminated last one too, and no empty line for a closed stream:\n{text}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_malformed_request_gets_an_error_answer() {
+    let svd = Svd::start("svd-raw", "", &[]);
+    let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(b"frobnicate\n").expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    assert!(
+        answer.starts_with("error: "),
+        "a request svd does not understand is answered `error: REASON`: {answer:?}"
+    );
+    svd.stop();
+}
+
+/// Runs svd as `cmd` says until it listens, calls `during` with the socket path it announced,
+/// then stops it with SIGTERM and checks that it exits 0.
+fn with_svd(cmd: &mut Command, during: impl FnOnce(&Path)) {
+    let mut guard = ChildGuard::spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "svd stdout");
+    let mut err = LineReader::new(guard.child().stderr.take().expect("stderr"), "svd stderr");
+    let line = out.expect("svd: listening on ", DEADLINE);
+    let socket = PathBuf::from(line.trim_start_matches("svd: listening on "));
+    during(&socket);
+    kill(Pid::from_raw(guard.id() as i32), Signal::SIGTERM).expect("SIGTERM to svd");
+    let status = guard.wait(DEADLINE);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "svd ended {}; stderr {:?}",
+        testkit::describe_status(status),
+        err.rest(Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
+    let dir = testkit::temp_dir("svd-defaults");
+    let d = dir.path();
+    let config = d.join("svd.toml");
+    std::fs::write(&config, "").expect("write config");
+    let svd = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_svd"));
+        c.arg("--config")
+            .arg(&config)
+            .current_dir(d)
+            .env_remove("SVD_SOCKET")
+            .env_remove("XDG_RUNTIME_DIR");
+        c
+    };
+    // $XDG_RUNTIME_DIR/svd/ holds the socket and the logs; svctl looks there too.
+    with_svd(svd().env("XDG_RUNTIME_DIR", d), |socket| {
+        assert_eq!(socket, d.join("svd/svd.sock"));
+        assert!(socket.exists() && d.join("svd/logs").is_dir());
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svctl"))
+                .arg("status")
+                .env_remove("SVD_SOCKET")
+                .env("XDG_RUNTIME_DIR", d),
+            DEADLINE,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "svctl finds svd by the same rule"
+        );
+    });
+    // An empty XDG_RUNTIME_DIR counts as unset: the temporary directory, per user.
+    let uid = nix::unistd::getuid();
+    with_svd(
+        svd().env("XDG_RUNTIME_DIR", "").env("TMPDIR", d),
+        |socket| {
+            assert_eq!(socket, d.join(format!("svd-{uid}/svd.sock")));
+        },
+    );
+    // $SVD_SOCKET names the socket itself.
+    with_svd(svd().env("SVD_SOCKET", d.join("env.sock")), |socket| {
+        assert_eq!(socket, d.join("env.sock"));
+    });
+    // A bare file name is a socket in the current directory.
+    with_svd(svd().args(["--socket", "here.sock"]), |socket| {
+        assert_eq!(socket, Path::new("here.sock"));
+        assert!(d.join("here.sock").exists());
+    });
+    for (args, code, needle) in [
+        (&["--frobnicate"][..], 2, "unexpected argument"),
+        (&[][..], 2, "--config FILE is required"),
+        (&["--help"][..], 0, "usage: svd"),
+    ] {
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svd"))
+                .args(args)
+                .current_dir(d),
+            DEADLINE,
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "svd {args:?}: {text}");
+        assert!(text.contains(needle), "svd {args:?}: {text}");
+    }
+}
