@@ -1238,7 +1238,11 @@ start_limit = { burst = 1, interval_s = 300 }
     let rows = svd.status();
     let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["broken", "keep"], "gone is gone from the status: {rows:?}");
+    assert_eq!(
+        names,
+        ["broken", "keep"],
+        "gone is gone from the status: {rows:?}"
+    );
     assert_eq!(row_of(&rows, "broken")[1], "running", "{rows:?}");
     assert_eq!(
         row_of(&rows, "keep")[2],
@@ -1461,4 +1465,120 @@ fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
         assert_eq!(out.status.code(), Some(code), "svd {args:?}: {text}");
         assert!(text.contains(needle), "svd {args:?}: {text}");
     }
+}
+
+#[test]
+fn a_passing_health_check_leaves_the_service_alone() {
+    let mut svd = Svd::start(
+        "svd-healthy",
+        r#"
+[service.fine]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["/bin/sh", "-c", "echo ok >> \"$0\"", "@DIR/checks"], interval_s = 0.05, threshold = 1 }
+"#,
+        &[],
+    );
+    let pid = pid_in(&svd.expect("fine started pid"));
+    // Each check leaves a line: three of them have run to completion and passed.
+    let checks = svd.path("checks");
+    testkit::wait_until(DEADLINE, "three health checks to have run", || {
+        std::fs::read_to_string(&checks).is_ok_and(|t| t.lines().count() >= 3)
+    });
+    let row = svd.row("fine");
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str(), row[4].as_str()),
+        ("running", pid.to_string().as_str(), "0"),
+        "{row:?}"
+    );
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(
+        !events.iter().any(|l| l.contains("health check failed")),
+        "a check that exits 0 within its timeout passes:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn a_service_not_ready_within_its_ready_timeout_is_restarted() {
+    let mut svd = Svd::start(
+        "svd-readytimeout",
+        r#"
+[service.mute]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = "notify"
+ready_timeout_s = 0.2
+
+[service.prompt]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+"#,
+        &[],
+    );
+    let first = pid_in(&svd.expect("mute started pid"));
+    svd.expect("mute not ready within 0.2s: restarting");
+    svd.expect("mute stopped");
+    let second = pid_in(&svd.expect("mute started pid"));
+    assert_ne!(first, second);
+    svd.saw("prompt ready");
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(
+        !events.iter().any(|l| l.contains("prompt not ready")),
+        "a service that says READY=1 in time is not restarted:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn during_the_shutdown_status_answers_and_other_requests_are_refused() {
+    let mut svd = Svd::start(
+        "svd-shutdown",
+        r#"
+[service.stubborn]
+command = ["@SV", "run", "--tag", "@DIR", "--ignore-term", "--ready"]
+ready = "notify"
+stop_timeout_s = 120
+"#,
+        &[],
+    );
+    let pid = pid_in(&svd.expect("stubborn started pid"));
+    svd.expect("stubborn ready");
+    svd.signal(Signal::SIGTERM);
+    svd.expect("stubborn stopping");
+    assert_eq!(svd.row("stubborn")[1], "stopping", "status still answers");
+    let out = svd.svctl(&["start", "stubborn"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a start during the shutdown fails"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shutting down"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The test ends the stop timeout's wait itself.
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill stubborn");
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(events.iter().any(|l| l.contains("stubborn stopped")));
+}
+
+#[test]
+fn a_daemon_of_the_service_may_say_ready_for_it() {
+    // The notifier leaves the service's group and session (setsid), so only its tag says it is
+    // the service's; it stays alive until the service's group is stopped.
+    let config = format!(
+        r#"
+[service.spoke]
+command = ["/bin/sh", "-c", '(echo; exec sleep 1000) | setsid "$0" READY=1 "$1" & exec sleep 1000', "{}", "@DIR"]
+ready = "notify"
+"#,
+        env!("CARGO_BIN_EXE_supervisor-notify")
+    );
+    let mut svd = Svd::start("svd-spoke", &config, &[]);
+    svd.expect("spoke started pid");
+    svd.expect("spoke ready");
+    svd.stop();
 }
