@@ -1132,6 +1132,11 @@ backoff = { initial_ms = 60000, max_ms = 60000 }
     let mut events = svd.out.seen().to_vec();
     events.extend(svd.stop());
     assert!(events.iter().any(|l| l.contains("slow stopped")));
+    assert!(
+        !events.iter().any(|l| l.contains("says it is stopping")),
+        "READY=1 without STOPPING=1 is no stop notice:\n{}",
+        events.join("\n")
+    );
     // The health check of `up` is due in an hour, not at once.
     assert!(
         !events.iter().any(|l| l.contains("health check")),
@@ -1197,6 +1202,16 @@ command = ["@SV", "run", "--tag", "@DIR"]
 
 [service.broken]
 command = ["@SV", "exit", "1", "@DIR"]
+ready = "notify"
+start_limit = { burst = 1, interval_s = 300 }
+"#;
+    // gone removed; broken changed: another command, and no readiness (so no notify socket).
+    const AFTER: &str = r#"
+[service.keep]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.broken]
+command = ["/bin/sh", "-c", 'echo notify=${NOTIFY_SOCKET:-none}; exec "$0" run --tag "$1"', "@SV", "@DIR"]
 start_limit = { burst = 1, interval_s = 300 }
 "#;
     let mut svd = Svd::start("svd-remove", BEFORE, &["--metrics", "127.0.0.1:0"]);
@@ -1213,18 +1228,8 @@ start_limit = { burst = 1, interval_s = 300 }
     let keep = pid_in(&svd.saw("keep started pid"));
     let (_, body) = scrape(&addr);
     assert!(body.contains("service=\"gone\""), "{body}");
-    let after = BEFORE
-        .replace(
-            "[service.gone]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
-            "",
-        )
-        .replace("\"exit\", \"1\"", "\"run\", \"--tag\"");
-    assert!(
-        !after.contains("gone") && !after.contains("exit"),
-        "{after}"
-    );
     let dir = svd.dir.path().to_str().expect("utf-8").to_string();
-    std::fs::write(svd.path("svd.toml"), expand(&after, &dir)).expect("write");
+    std::fs::write(svd.path("svd.toml"), expand(AFTER, &dir)).expect("write");
     let out = svd.svctl(&["reload"]);
     let summary = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{summary}");
@@ -1257,6 +1262,14 @@ start_limit = { burst = 1, interval_s = 300 }
     assert!(
         body.contains("svd_service_up{service=\"broken\"} 1"),
         "{body}"
+    );
+    testkit::wait_until(DEADLINE, "broken's first line in its log", || {
+        String::from_utf8_lossy(&svd.svctl(&["logs", "broken"]).stdout).contains("notify=")
+    });
+    let log = String::from_utf8_lossy(&svd.svctl(&["logs", "broken"]).stdout).into_owned();
+    assert!(
+        log.contains("notify=none"),
+        "a service that no longer waits for READY=1 loses its notify socket:\n{log}"
     );
     svd.stop();
 }
@@ -1561,8 +1574,18 @@ stop_timeout_s = 120
     // The test ends the stop timeout's wait itself.
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill stubborn");
     let mut events = svd.out.seen().to_vec();
+    // svd.stop sends a second SIGTERM: the shutdown under way goes on, it does not begin again.
     events.extend(svd.stop());
     assert!(events.iter().any(|l| l.contains("stubborn stopped")));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|l| l.contains("received: stopping every service"))
+            .count(),
+        1,
+        "{}",
+        events.join("\n")
+    );
 }
 
 #[test]
@@ -1580,5 +1603,52 @@ ready = "notify"
     let mut svd = Svd::start("svd-spoke", &config, &[]);
     svd.expect("spoke started pid");
     svd.expect("spoke ready");
+    svd.stop();
+}
+
+#[test]
+fn a_client_waiting_for_a_service_that_a_reload_removes_is_told() {
+    let mut svd = Svd::start(
+        "svd-removed-waiter",
+        r#"
+[service.mute]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = "notify"
+
+[service.other]
+command = ["@SV", "run", "--tag", "@DIR"]
+"#,
+        &[],
+    );
+    svd.saw("mute started pid");
+    // mute never says READY=1: a restart of it waits.
+    let mut client = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&svd.socket)
+            .args(["restart", "mute"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut err = LineReader::new(client.child().stderr.take().expect("stderr"), "svctl");
+    svd.expect("mute stopping");
+    svd.expect("mute started pid");
+    let dir = svd.dir.path().to_str().expect("utf-8").to_string();
+    std::fs::write(
+        svd.path("svd.toml"),
+        expand(
+            "[service.other]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
+            &dir,
+        ),
+    )
+    .expect("write");
+    svd.signal(Signal::SIGHUP);
+    svd.expect("mute removed");
+    err.expect("mute was removed", DEADLINE);
+    assert_eq!(
+        client.wait(DEADLINE).code(),
+        Some(1),
+        "the restart did not happen: svctl exits 1"
+    );
     svd.stop();
 }
