@@ -1133,6 +1133,11 @@ backoff = { initial_ms = 60000, max_ms = 60000 }
     events.extend(svd.stop());
     assert!(events.iter().any(|l| l.contains("slow stopped")));
     assert!(
+        !events.iter().any(|l| l.contains("did not stop")),
+        "every service here stops at SIGTERM, long before its stop timeout:\n{}",
+        events.join("\n")
+    );
+    assert!(
         !events.iter().any(|l| l.contains("says it is stopping")),
         "READY=1 without STOPPING=1 is no stop notice:\n{}",
         events.join("\n")
