@@ -440,12 +440,17 @@ depends_on = { api = "ready" }
 }
 
 /// Opens a FIFO for writing and closes it: the service blocked reading it sees EOF and goes on.
+/// Non-blocking, so that a service that never comes to its gate fails the test at the deadline
+/// instead of hanging it: such an open fails (ENXIO) until a reader has the FIFO open.
 fn open_gate(path: &Path) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .expect("open the gate FIFO");
-    drop(f);
+    use std::os::unix::fs::OpenOptionsExt;
+    testkit::wait_until(DEADLINE, "the service to wait at its gate FIFO", || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .is_ok()
+    });
 }
 
 #[test]
