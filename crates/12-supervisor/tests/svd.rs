@@ -1382,7 +1382,7 @@ restart = "never"
 }
 
 #[test]
-fn a_malformed_request_gets_an_error_answer() {
+fn a_malformed_request_gets_an_error_and_a_silent_client_no_answer() {
     let svd = Svd::start("svd-raw", "", &[]);
     let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
     s.set_read_timeout(Some(DEADLINE)).expect("timeout");
@@ -1393,6 +1393,13 @@ fn a_malformed_request_gets_an_error_answer() {
         answer.starts_with("error: "),
         "a request svd does not understand is answered `error: REASON`: {answer:?}"
     );
+    // A client that sends nothing is dropped at the request timeout, unanswered, and svd goes on.
+    let mut silent = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    silent.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut answer = String::new();
+    silent.read_to_string(&mut answer).expect("EOF");
+    assert_eq!(answer, "", "there was no request to answer");
+    svd.status();
     svd.stop();
 }
 
