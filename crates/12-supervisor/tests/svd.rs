@@ -1439,7 +1439,9 @@ fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
             .arg(&config)
             .current_dir(d)
             .env_remove("SVD_SOCKET")
-            .env_remove("XDG_RUNTIME_DIR");
+            .env_remove("XDG_RUNTIME_DIR")
+            // The fallback runtime dir (for the logs too) is in the temporary directory: ours.
+            .env("TMPDIR", d);
         c
     };
     // $XDG_RUNTIME_DIR/svd/ holds the socket and the logs; svctl looks there too.
@@ -1461,12 +1463,9 @@ fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
     });
     // An empty XDG_RUNTIME_DIR counts as unset: the temporary directory, per user.
     let uid = nix::unistd::getuid();
-    with_svd(
-        svd().env("XDG_RUNTIME_DIR", "").env("TMPDIR", d),
-        |socket| {
-            assert_eq!(socket, d.join(format!("svd-{uid}/svd.sock")));
-        },
-    );
+    with_svd(svd().env("XDG_RUNTIME_DIR", ""), |socket| {
+        assert_eq!(socket, d.join(format!("svd-{uid}/svd.sock")));
+    });
     // $SVD_SOCKET names the socket itself.
     with_svd(svd().env("SVD_SOCKET", d.join("env.sock")), |socket| {
         assert_eq!(socket, d.join("env.sock"));
