@@ -1607,11 +1607,12 @@ stop_timeout_s = 120
 #[test]
 fn a_daemon_of_the_service_may_say_ready_for_it() {
     // The notifier leaves the service's group and session (setsid), so only its tag says it is
-    // the service's; it stays alive until the service's group is stopped.
+    // the service's; it stays alive until the service's group is stopped (its stdin's writer
+    // is in the group). Every process carries @DIR in its command line, for the test's guard.
     let config = format!(
         r#"
 [service.spoke]
-command = ["/bin/sh", "-c", '(echo; exec sleep 1000) | setsid "$0" READY=1 "$1" & exec sleep 1000', "{}", "@DIR"]
+command = ["/bin/sh", "-c", '(echo; exec "$0" run --tag "$2") | setsid "$1" READY=1 "$2" & exec "$0" run --tag "$2"', "@SV", "{}", "@DIR"]
 ready = "notify"
 "#,
         env!("CARGO_BIN_EXE_supervisor-notify")
