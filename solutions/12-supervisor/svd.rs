@@ -714,6 +714,8 @@ impl Supervisor {
                 self.metrics.remove(name);
                 self.order.retain(|n| n != name);
                 event!("{name} removed");
+                // A client still waiting for it (a start or a restart) is told, not left hanging.
+                self.answer_waiters(name);
             }
         }
         self.advance(now);

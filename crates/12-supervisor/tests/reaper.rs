@@ -191,8 +191,14 @@ fn a_polite_service_stops_at_its_stop_signal_and_everything_is_reaped() {
 fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning() {
     testkit::isolated!();
     testkit::daemon::become_subreaper();
-    let mut svc = Service::start("trap '' TERM; sleep 60 & echo $!; wait");
+    // The helper dies at SIGTERM at once; the service ignores it, and outlives the helper.
+    let mut svc =
+        Service::start("trap '' TERM; (trap - TERM; exec sleep 60) & echo $!; wait; exec sleep 60");
     let helper = svc.read_pid();
+    // Until the helper has exec'd sleep its SIGTERM may still be ignored: wait for the exec.
+    wait_until(DEADLINE, "the helper to exec sleep", || {
+        testkit::proc_cmdline(helper.as_raw() as u32).starts_with("sleep")
+    });
     let pid = svc.pid();
     let tag = svc.tag.clone();
     let got = testkit::call_with_deadline(DEADLINE * 2, move || {
@@ -225,7 +231,7 @@ fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning(
         micros < 600_000,
         "stop_group used {micros} µs of CPU while waiting 1.5 s for the service: it should sleep \
          in the kernel (poll on pidfds) until the processes exit or the timeout passes, not check \
-         them in a loop"
+         them in a loop, nor poll again the pidfd of a member that has already exited"
     );
     assert_gone(pid, "the service");
     assert_gone(helper, "its helper");
@@ -392,4 +398,88 @@ fn resource_limits_are_set_in_the_service_and_not_in_the_supervisor() {
         after, own_soft,
         "the limits apply to the service only (set between fork and exec), not to the supervisor"
     );
+}
+
+#[test]
+fn group_members_are_our_processes_of_the_group_or_the_tag_and_no_others() {
+    testkit::isolated!();
+    // Not a subreaper here: an orphan goes to an ancestor of ours, out of our tree.
+    // The helper clears its environment: it is a member by its process group alone.
+    let mut svc = Service::start("env -i sleep 60 & echo $!; wait");
+    let untagged = svc.read_pid();
+    wait_until(DEADLINE, "the helper to exec sleep", || {
+        testkit::proc_cmdline(untagged.as_raw() as u32).starts_with("sleep")
+    });
+    // A child of ours in neither the group nor the tag.
+    let unrelated = testkit::ChildGuard::new(
+        Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep"),
+    );
+    // A process with the service's tag that is not our descendant (another supervisor's
+    // service of the same name, say): orphaned, it is re-parented out of our tree.
+    let out = Command::new("/bin/sh")
+        .args(["-c", "setsid sleep 60 >/dev/null 2>&1 & echo $!"])
+        .env(SERVICE_ENV, &svc.tag)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    let foreign: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the foreign process's pid");
+    let _foreign = DaemonGuard::new(foreign);
+    wait_until(DEADLINE, "the foreign process to exec sleep", || {
+        testkit::proc_cmdline(foreign).starts_with("sleep")
+    });
+    assert_ne!(
+        testkit::proc_ppid(foreign),
+        Some(std::process::id()),
+        "the foreign process left our tree"
+    );
+    let pid = svc.pid();
+    assert_eq!(
+        group_members(pid, &svc.tag),
+        vec![pid.min(untagged), pid.max(untagged)],
+        "the members are our descendants in the group (tagged or not) or carrying the tag; not \
+         our child {} of another group without the tag, nor the tagged process {foreign} outside \
+         our tree",
+        unrelated.id()
+    );
+}
+
+#[test]
+fn a_daemon_ignoring_its_stop_signal_is_killed_at_the_timeout_too() {
+    testkit::isolated!();
+    become_subreaper().expect("become_subreaper");
+    // The daemon leaves the group and ignores SIGTERM: only a SIGKILL of its own, after the
+    // timeout, stops it (killpg no longer reaches it).
+    let mut svc = Service::start(r#"setsid sh -c 'trap "" TERM; exec sleep 60' & echo $!; exit 0"#);
+    let daemon = svc.read_pid();
+    let _guard = DaemonGuard::new(daemon.as_raw() as u32);
+    wait_until(DEADLINE, "the daemon to exec sleep", || {
+        testkit::proc_cmdline(daemon.as_raw() as u32).starts_with("sleep")
+    });
+    assert!(
+        pidfd_exited(&svc.pidfd, DEADLINE),
+        "the service's main process exits at once"
+    );
+    let (pid, tag) = (svc.pid(), svc.tag.clone());
+    let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
+        stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(300))
+    })
+    .expect("stop_group did not return")
+    .unwrap_or_else(|e| {
+        panic!("stop_group should SIGKILL the daemon and wait for it to die, not give up: {e}")
+    });
+    assert!(stopped.killed, "the daemon ignores SIGTERM: {stopped:?}");
+    assert!(
+        stopped
+            .reaped
+            .contains(&(daemon, WaitStatus::Signaled(daemon, Signal::SIGKILL, false))),
+        "the daemon is killed, waited for and reaped; reaped: {:?}",
+        stopped.reaped
+    );
+    assert_gone(daemon, "the daemon");
 }

@@ -444,12 +444,17 @@ fn make_gate(path: &Path) {
 }
 
 /// Opens a FIFO for writing and closes it: the service blocked reading it sees EOF and goes on.
+/// Non-blocking, so that a service that never comes to its gate fails the test at the deadline
+/// instead of hanging it: such an open fails (ENXIO) until a reader has the FIFO open.
 fn open_gate(path: &Path) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .expect("open the gate FIFO");
-    drop(f);
+    use std::os::unix::fs::OpenOptionsExt;
+    testkit::wait_until(DEADLINE, "the service to wait at its gate FIFO", || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .is_ok()
+    });
 }
 
 #[test]
@@ -1349,4 +1354,628 @@ fn the_example_config_runs_as_the_chapter_shows() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("stdout hello from hello"));
     let events = svd.stop();
     assert_in_order(&events, &["web stopped", "db stopping"]);
+}
+
+/// `svctl status` rows by name.
+#[track_caller]
+fn row_of<'a>(rows: &'a [Vec<String>], name: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r.first().map(String::as_str) == Some(name))
+        .unwrap_or_else(|| panic!("svctl status has no line for {name}: {rows:?}"))
+}
+
+#[test]
+fn a_service_that_exits_is_restarted_only_as_its_policy_says_and_status_shows_it() {
+    let mut svd = Svd::start(
+        "svd-policy",
+        r#"
+[service.up]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+health = { exec = ["/bin/sh", "-c", "exit 1"], interval_s = 3600, threshold = 1 }
+
+[service.once]
+command = ["/bin/sh", "-c", "echo notify=${NOTIFY_SOCKET:-none}", "@DIR"]
+restart = "never"
+
+[service.clean]
+command = ["@SV", "exit", "0", "@DIR"]
+restart = "on-failure"
+
+[service.slow]
+command = ["@SV", "exit", "1", "@DIR"]
+restart = "always"
+backoff = { initial_ms = 60000, max_ms = 60000 }
+"#,
+        &[],
+    );
+    svd.saw("up ready");
+    svd.saw("once exited exit=0");
+    svd.saw("clean exited exit=0");
+    svd.saw("slow backoff ");
+    // Each death is handled in the turn of svd's loop that saw it: whatever the policy decided
+    // has happened before svd reads the next request.
+    let rows = svd.status();
+    assert_eq!(
+        row_of(&rows, "once"),
+        ["once", "stopped", "-", "-", "0", "exit=0"],
+        "restart = \"never\": down for good, no pid, no uptime"
+    );
+    assert_eq!(
+        row_of(&rows, "clean"),
+        ["clean", "stopped", "-", "-", "0", "exit=0"],
+        "restart = \"on-failure\" and exit 0: not restarted"
+    );
+    assert_eq!(
+        row_of(&rows, "slow"),
+        ["slow", "backoff", "-", "-", "0", "exit=1"],
+        "a 60 s backoff waits 60 s: not restarted yet"
+    );
+    let up = row_of(&rows, "up");
+    assert_eq!(
+        (up[1].as_str(), up[4].as_str(), up[5].as_str()),
+        ("ready", "0", "-"),
+        "{up:?}"
+    );
+    assert!(
+        up[2].parse::<u32>().is_ok(),
+        "a running service shows its pid: {up:?}"
+    );
+    assert!(
+        up[3]
+            .strip_suffix('s')
+            .is_some_and(|n| n.parse::<u64>().is_ok()),
+        "a running service shows its uptime in seconds: {up:?}"
+    );
+    // Only a service with ready = "notify" gets a notify socket.
+    let out = svd.svctl(&["logs", "once"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("notify=none"),
+        "NOTIFY_SOCKET is for ready = \"notify\" services only: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A restart by hand of a notify service answers once it is ready again.
+    let out = svd.svctl(&["restart", "up"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl restart up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up ready"));
+    assert_eq!(svd.row("up")[4], "1", "the restart is counted");
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(events.iter().any(|l| l.contains("slow stopped")));
+    assert!(
+        !events.iter().any(|l| l.contains("did not stop")),
+        "every service here stops at SIGTERM, long before its stop timeout:\n{}",
+        events.join("\n")
+    );
+    assert!(
+        !events.iter().any(|l| l.contains("says it is stopping")),
+        "READY=1 without STOPPING=1 is no stop notice:\n{}",
+        events.join("\n")
+    );
+    // The health check of `up` is due in an hour, not at once.
+    assert!(
+        !events.iter().any(|l| l.contains("health check")),
+        "a check with interval_s = 3600 must not run within this test:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn a_program_that_cannot_start_is_retried_as_its_policy_says_then_failed() {
+    let mut svd = Svd::start(
+        "svd-nostart",
+        r#"
+[service.missing]
+command = ["@DIR/no-such-program"]
+restart = "never"
+
+[service.retried]
+command = ["@DIR/no-such-program", "retried"]
+restart = "on-failure"
+backoff = { initial_ms = 1, max_ms = 1 }
+start_limit = { burst = 2, interval_s = 300 }
+"#,
+        &[],
+    );
+    svd.saw("missing cannot start");
+    svd.saw("retried cannot start");
+    svd.saw("retried failed");
+    let rows = svd.status();
+    assert_eq!(
+        row_of(&rows, "missing"),
+        ["missing", "stopped", "-", "-", "0", "spawn-error"],
+        "restart = \"never\": one attempt"
+    );
+    assert_eq!(
+        row_of(&rows, "retried"),
+        ["retried", "failed", "-", "-", "0", "spawn-error"],
+        "restart = \"on-failure\": a spawn error is a failure, retried up to the start limit"
+    );
+    // A start by hand that fails again is reported as such, not left waiting.
+    let out = svd.svctl(&["start", "retried"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a start that ends failed exits 1"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retried failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_reload_removes_a_service_everywhere_and_restarts_a_changed_failed_one() {
+    const BEFORE: &str = r#"
+[service.keep]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.gone]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.broken]
+command = ["@SV", "exit", "1", "@DIR"]
+ready = "notify"
+start_limit = { burst = 1, interval_s = 300 }
+"#;
+    // gone removed; broken changed: another command, and no readiness (so no notify socket).
+    const AFTER: &str = r#"
+[service.keep]
+command = ["@SV", "run", "--tag", "@DIR"]
+
+[service.broken]
+command = ["/bin/sh", "-c", 'echo notify=${NOTIFY_SOCKET:-none}; exec "$0" run --tag "$1"', "@SV", "@DIR"]
+start_limit = { burst = 1, interval_s = 300 }
+"#;
+    let mut svd = Svd::start("svd-remove", BEFORE, &["--metrics", "127.0.0.1:0"]);
+    let addr = svd
+        .out
+        .seen()
+        .iter()
+        .find_map(|l| l.strip_prefix("svd: metrics on http://"))
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .expect("svd: metrics on ...")
+        .to_string();
+    svd.saw("broken failed");
+    svd.saw("gone started pid");
+    let keep = pid_in(&svd.saw("keep started pid"));
+    let (_, body) = scrape(&addr);
+    assert!(body.contains("service=\"gone\""), "{body}");
+    let dir = svd.dir.path().to_str().expect("utf-8").to_string();
+    std::fs::write(svd.path("svd.toml"), expand(AFTER, &dir)).expect("write");
+    let out = svd.svctl(&["reload"]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{summary}");
+    assert!(
+        summary.contains("removed [gone]") && summary.contains("restarted [broken]"),
+        "{summary}"
+    );
+    svd.expect("gone removed");
+    // A failed service whose definition changed gets a fresh start.
+    svd.saw("broken started pid");
+    let rows = svd.status();
+    let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["broken", "keep"],
+        "gone is gone from the status: {rows:?}"
+    );
+    assert_eq!(row_of(&rows, "broken")[1], "running", "{rows:?}");
+    assert_eq!(
+        row_of(&rows, "keep")[2],
+        keep.to_string(),
+        "keep is left alone"
+    );
+    let (_, body) = scrape(&addr);
+    assert!(
+        !body.contains("service=\"gone\""),
+        "a removed service leaves the metrics too:\n{body}"
+    );
+    assert!(
+        body.contains("svd_service_up{service=\"broken\"} 1"),
+        "{body}"
+    );
+    testkit::wait_until(DEADLINE, "broken's first line in its log", || {
+        String::from_utf8_lossy(&svd.svctl(&["logs", "broken"]).stdout).contains("notify=")
+    });
+    let log = String::from_utf8_lossy(&svd.svctl(&["logs", "broken"]).stdout).into_owned();
+    assert!(
+        log.contains("notify=none"),
+        "a service that no longer waits for READY=1 loses its notify socket:\n{log}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_service_becomes_ready_when_its_connect_probe_succeeds() {
+    let mut svd = Svd::start(
+        "svd-probe",
+        r#"
+[service.app]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = { connect = "@DIR/app.sock" }
+
+[service.after]
+command = ["@SV", "run", "--tag", "@DIR"]
+depends_on = { app = "ready" }
+"#,
+        &[],
+    );
+    svd.expect("app started pid");
+    let rows = svd.status();
+    assert_eq!(
+        (
+            row_of(&rows, "app")[1].as_str(),
+            row_of(&rows, "after")[1].as_str()
+        ),
+        ("starting", "stopped"),
+        "nothing listens on the probe's address yet"
+    );
+    // The test plays the service's listening socket: the probe succeeds once it exists.
+    let listener = std::os::unix::net::UnixListener::bind(svd.path("app.sock")).expect("bind");
+    svd.expect("app ready");
+    svd.expect("after started pid");
+    drop(listener);
+    svd.stop();
+}
+
+#[test]
+fn a_helper_left_behind_by_the_main_process_is_killed_at_the_stop_timeout() {
+    // The helper ignores SIGTERM and says READY=1; the main process exits at SIGTERM, leaving
+    // the helper re-parented to svd, the subreaper.
+    let mut svd = Svd::start(
+        "svd-leaver",
+        r#"
+[service.leaver]
+command = ["/bin/sh", "-c", '"$0" run --tag "$1" --ignore-term --ready & exec "$0" run --tag "$1"', "@SV", "@DIR"]
+ready = "notify"
+stop_timeout_s = 0.5
+"#,
+        &[],
+    );
+    svd.expect("leaver started pid");
+    svd.expect("leaver ready");
+    let out = svd.svctl(&["stop", "leaver"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "svctl stop answers once every process of the service is gone; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    svd.saw("leaver stopped");
+    assert_in_order(
+        svd.out.seen(),
+        &[
+            "leaver stopping",
+            "leaver exited",
+            "leaver did not stop within 0.5s: SIGKILL",
+            "leaver stopped",
+        ],
+    );
+    assert_eq!(svd.row("leaver")[1], "stopped");
+    svd.stop();
+}
+
+#[test]
+fn a_last_line_without_a_newline_is_logged_and_nothing_else() {
+    let mut svd = Svd::start(
+        "svd-partial",
+        r#"
+[service.printer]
+command = ["/bin/sh", "-c", "printf 'first\\nno newline'", "@DIR"]
+restart = "never"
+"#,
+        &[],
+    );
+    // The service's output is read before its death is handled.
+    svd.expect("printer exited exit=0");
+    let out = svd.svctl(&["logs", "printer"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        lines,
+        ["stdout first", "stdout no newline"],
+        "every line once, the unterminated last one too, and no empty line for a closed stream:\n{text}"
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_malformed_request_gets_an_error_and_a_silent_client_no_answer() {
+    let svd = Svd::start("svd-raw", "", &[]);
+    let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(b"frobnicate\n").expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    assert!(
+        answer.starts_with("error: "),
+        "a request svd does not understand is answered `error: REASON`: {answer:?}"
+    );
+    // A client that sends nothing is dropped at the request timeout, unanswered, and svd goes on.
+    let mut silent = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    silent.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut answer = String::new();
+    silent.read_to_string(&mut answer).expect("EOF");
+    assert_eq!(answer, "", "there was no request to answer");
+    svd.status();
+    svd.stop();
+}
+
+/// Runs svd as `cmd` says until it listens, calls `during` with the socket path it announced,
+/// then stops it with SIGTERM and checks that it exits 0.
+fn with_svd(cmd: &mut Command, during: impl FnOnce(&Path)) {
+    let mut guard = ChildGuard::spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "svd stdout");
+    let mut err = LineReader::new(guard.child().stderr.take().expect("stderr"), "svd stderr");
+    let line = out.expect("svd: listening on ", DEADLINE);
+    let socket = PathBuf::from(line.trim_start_matches("svd: listening on "));
+    during(&socket);
+    kill(Pid::from_raw(guard.id() as i32), Signal::SIGTERM).expect("SIGTERM to svd");
+    let status = guard.wait(DEADLINE);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "svd ended {}; stderr {:?}",
+        testkit::describe_status(status),
+        err.rest(Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
+    let dir = testkit::temp_dir("svd-defaults");
+    let d = dir.path();
+    let config = d.join("svd.toml");
+    std::fs::write(&config, "").expect("write config");
+    let svd = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_svd"));
+        c.arg("--config")
+            .arg(&config)
+            .current_dir(d)
+            .env_remove("SVD_SOCKET")
+            .env_remove("XDG_RUNTIME_DIR")
+            // The fallback runtime dir (for the logs too) is in the temporary directory: ours.
+            .env("TMPDIR", d);
+        c
+    };
+    // $XDG_RUNTIME_DIR/svd/ holds the socket and the logs; svctl looks there too.
+    with_svd(svd().env("XDG_RUNTIME_DIR", d), |socket| {
+        assert_eq!(socket, d.join("svd/svd.sock"));
+        assert!(socket.exists() && d.join("svd/logs").is_dir());
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svctl"))
+                .arg("status")
+                .env_remove("SVD_SOCKET")
+                .env("XDG_RUNTIME_DIR", d),
+            DEADLINE,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "svctl finds svd by the same rule"
+        );
+    });
+    // An empty XDG_RUNTIME_DIR counts as unset: the temporary directory, per user.
+    let uid = nix::unistd::getuid();
+    with_svd(svd().env("XDG_RUNTIME_DIR", ""), |socket| {
+        assert_eq!(socket, d.join(format!("svd-{uid}/svd.sock")));
+    });
+    // $SVD_SOCKET names the socket itself.
+    with_svd(svd().env("SVD_SOCKET", d.join("env.sock")), |socket| {
+        assert_eq!(socket, d.join("env.sock"));
+    });
+    // A bare file name is a socket in the current directory.
+    with_svd(svd().args(["--socket", "here.sock"]), |socket| {
+        assert_eq!(socket, Path::new("here.sock"));
+        assert!(d.join("here.sock").exists());
+    });
+    for (args, code, needle) in [
+        (&["--frobnicate"][..], 2, "unexpected argument"),
+        (&[][..], 2, "--config FILE is required"),
+        (&["--help"][..], 0, "usage: svd"),
+    ] {
+        let out = testkit::run_with_deadline(
+            Command::new(env!("CARGO_BIN_EXE_svd"))
+                .args(args)
+                .current_dir(d),
+            DEADLINE,
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "svd {args:?}: {text}");
+        assert!(text.contains(needle), "svd {args:?}: {text}");
+    }
+}
+
+#[test]
+fn a_passing_health_check_leaves_the_service_alone() {
+    let mut svd = Svd::start(
+        "svd-healthy",
+        r#"
+[service.fine]
+command = ["@SV", "run", "--tag", "@DIR"]
+health = { exec = ["/bin/sh", "-c", "echo ok >> \"$0\"", "@DIR/checks"], interval_s = 0.05, threshold = 1 }
+"#,
+        &[],
+    );
+    let pid = pid_in(&svd.expect("fine started pid"));
+    // Each check leaves a line: three of them have run to completion and passed.
+    let checks = svd.path("checks");
+    testkit::wait_until(DEADLINE, "three health checks to have run", || {
+        std::fs::read_to_string(&checks).is_ok_and(|t| t.lines().count() >= 3)
+    });
+    let row = svd.row("fine");
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str(), row[4].as_str()),
+        ("running", pid.to_string().as_str(), "0"),
+        "{row:?}"
+    );
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(
+        !events.iter().any(|l| l.contains("health check failed")),
+        "a check that exits 0 within its timeout passes:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn a_service_not_ready_within_its_ready_timeout_is_restarted() {
+    let mut svd = Svd::start(
+        "svd-readytimeout",
+        r#"
+[service.mute]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = "notify"
+ready_timeout_s = 0.2
+
+[service.prompt]
+command = ["@SV", "run", "--tag", "@DIR", "--ready"]
+ready = "notify"
+"#,
+        &[],
+    );
+    let first = pid_in(&svd.expect("mute started pid"));
+    svd.expect("mute not ready within 0.2s: restarting");
+    svd.expect("mute stopped");
+    let second = pid_in(&svd.expect("mute started pid"));
+    assert_ne!(first, second);
+    svd.saw("prompt ready");
+    let mut events = svd.out.seen().to_vec();
+    events.extend(svd.stop());
+    assert!(
+        !events.iter().any(|l| l.contains("prompt not ready")),
+        "a service that says READY=1 in time is not restarted:\n{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn during_the_shutdown_status_answers_and_other_requests_are_refused() {
+    let mut svd = Svd::start(
+        "svd-shutdown",
+        r#"
+[service.stubborn]
+command = ["@SV", "run", "--tag", "@DIR", "--ignore-term", "--ready"]
+ready = "notify"
+stop_timeout_s = 120
+"#,
+        &[],
+    );
+    let pid = pid_in(&svd.expect("stubborn started pid"));
+    svd.expect("stubborn ready");
+    svd.signal(Signal::SIGTERM);
+    svd.expect("stubborn stopping");
+    assert_eq!(svd.row("stubborn")[1], "stopping", "status still answers");
+    let out = svd.svctl(&["start", "stubborn"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a start during the shutdown fails"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shutting down"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The test ends the stop timeout's wait itself.
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill stubborn");
+    let mut events = svd.out.seen().to_vec();
+    // svd.stop sends a second SIGTERM: the shutdown under way goes on, it does not begin again.
+    events.extend(svd.stop());
+    assert!(events.iter().any(|l| l.contains("stubborn stopped")));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|l| l.contains("received: stopping every service"))
+            .count(),
+        1,
+        "{}",
+        events.join("\n")
+    );
+}
+
+#[test]
+fn a_daemon_of_the_service_may_say_ready_for_it() {
+    // The notifier leaves the service's group and session (setsid), so only its tag says it is
+    // the service's; it stays alive until the service's group is stopped (its stdin's writer
+    // is in the group). Every process carries @DIR in its command line, for the test's guard.
+    let config = format!(
+        r#"
+[service.spoke]
+command = ["/bin/sh", "-c", '(echo; exec "$0" run --tag "$2") | setsid "$1" READY=1 "$2" & exec "$0" run --tag "$2"', "@SV", "{}", "@DIR"]
+ready = "notify"
+"#,
+        env!("CARGO_BIN_EXE_supervisor-notify")
+    );
+    let mut svd = Svd::start("svd-spoke", &config, &[]);
+    svd.expect("spoke started pid");
+    svd.expect("spoke ready");
+    svd.stop();
+}
+
+#[test]
+fn a_client_waiting_for_a_service_that_a_reload_removes_is_told() {
+    let mut svd = Svd::start(
+        "svd-removed-waiter",
+        r#"
+[service.mute]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = "notify"
+
+[service.other]
+command = ["@SV", "run", "--tag", "@DIR"]
+"#,
+        &[],
+    );
+    svd.saw("mute started pid");
+    // mute never says READY=1: a restart of it waits.
+    let mut client = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&svd.socket)
+            .args(["restart", "mute"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut err = LineReader::new(client.child().stderr.take().expect("stderr"), "svctl");
+    svd.expect("mute stopping");
+    svd.expect("mute started pid");
+    let dir = svd.dir.path().to_str().expect("utf-8").to_string();
+    std::fs::write(
+        svd.path("svd.toml"),
+        expand(
+            "[service.other]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
+            &dir,
+        ),
+    )
+    .expect("write");
+    svd.signal(Signal::SIGHUP);
+    svd.expect("mute removed");
+    err.expect("mute was removed", DEADLINE);
+    assert_eq!(
+        client.wait(DEADLINE).code(),
+        Some(1),
+        "the restart did not happen: svctl exits 1"
+    );
+    svd.stop();
 }
