@@ -120,6 +120,10 @@ pub fn spawn_in_group(cmd: &mut Command, tag: &str) -> io::Result<(Child, OwnedF
 
 /// The living (not zombie) members of a service: processes descending from this one that are
 /// in process group `pgid` or carry [`SERVICE_ENV`]`=tag`.
+///
+/// Careful: [`stop_group`] signals every pid this returns, SIGKILL included. A filter that lets
+/// one stranger through kills a process that is not ours: every process of your user, or as
+/// root every process on the machine. Print the list before you wire it to a kill.
 pub fn group_members(pgid: Pid, tag: &str) -> Vec<Pid> {
     let me = Pid::this();
     let marker = format!("{SERVICE_ENV}={tag}");
