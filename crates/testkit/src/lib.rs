@@ -341,10 +341,11 @@ pub(crate) fn fd_table_in(dir: &str) -> FdTable {
             .to_str()
             .and_then(|s| s.parse::<i32>().ok())
         {
-            let target = std::fs::read_link(entry.path())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            out.insert(fd, target);
+            // An fd closed between reading the directory and reading its link is gone: it
+            // is not part of the table (an empty target would look like a foreign fd).
+            if let Ok(target) = std::fs::read_link(entry.path()) {
+                out.insert(fd, target.display().to_string());
+            }
         }
     }
     out
