@@ -1785,6 +1785,21 @@ fn svd_finds_its_socket_by_default_and_refuses_bad_arguments() {
         assert_eq!(socket, Path::new("here.sock"));
         assert!(d.join("here.sock").exists());
     });
+    // A socket in a directory that does not exist yet: svd makes it, for its owner only.
+    with_svd(svd().args(["--socket", "run/nested/svd.sock"]), |socket| {
+        assert_eq!(socket, Path::new("run/nested/svd.sock"));
+        assert!(d.join("run/nested/svd.sock").exists());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(d.join("run/nested"))
+                .expect("the socket's directory")
+                .permissions(),
+        );
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the socket's directory is the owner's only"
+        );
+    });
     for (args, code, needle) in [
         (&["--frobnicate"][..], 2, "unexpected argument"),
         (&[][..], 2, "--config FILE is required"),
@@ -1813,16 +1828,32 @@ fn a_passing_health_check_leaves_the_service_alone() {
         r#"
 [service.fine]
 command = ["@SV", "run", "--tag", "@DIR"]
-health = { exec = ["/bin/sh", "-c", "echo ok >> \"$0\"", "@DIR/checks"], interval_s = 0.05, threshold = 1 }
+health = { exec = ["/bin/sh", "-c", "date +%s%N >> \"$0\"", "@DIR/checks"], interval_s = 0.3, threshold = 1 }
 "#,
         &[],
     );
     let pid = pid_in(&svd.expect("fine started pid"));
-    // Each check leaves a line: three of them have run to completion and passed.
+    // Each check leaves a line, the time it ran: three of them have run to completion and passed.
     let checks = svd.path("checks");
     testkit::wait_until(DEADLINE, "three health checks to have run", || {
         std::fs::read_to_string(&checks).is_ok_and(|t| t.lines().count() >= 3)
     });
+    // The next check is due an interval after the previous one's result, and that result came
+    // after the previous check wrote its time: whatever the load, times are an interval apart
+    // (a margin for the wall clock, which `date` reads, against svd's monotonic one).
+    let times: Vec<u128> = std::fs::read_to_string(&checks)
+        .expect("the checks' times")
+        .lines()
+        .map(|l| l.trim().parse().expect("a time in ns"))
+        .collect();
+    for pair in times.windows(2) {
+        let gap_ms = pair[1].saturating_sub(pair[0]) / 1_000_000;
+        assert!(
+            gap_ms >= 250,
+            "a passing check runs again an interval (300 ms) after its result, not {gap_ms} ms \
+             after the previous one began: {times:?}"
+        );
+    }
     let row = svd.row("fine");
     assert_eq!(
         (row[1].as_str(), row[2].as_str(), row[4].as_str()),
