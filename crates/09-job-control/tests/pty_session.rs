@@ -19,6 +19,8 @@ const WAIT: Duration = DEFAULT_DEADLINE;
 fn on_terminal(args: &[&str]) -> (Terminal, Command) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_job-helper"));
     cmd.args(args);
+    // As a terminal would start it, whatever this test inherited (`nohup`, a `&`).
+    testkit::job_control::with_terminal_signals_at_default(&mut cmd);
     let OnTerminal { master, child } = match spawn_on_terminal(&mut cmd) {
         Ok(t) => t,
         Err(e) => panic!("spawn_on_terminal({cmd:?}) failed: {e}"),

@@ -190,6 +190,33 @@ pub fn open_pty() -> (OwnedFd, OwnedFd) {
     (master, slave)
 }
 
+/// Makes `cmd`'s child start with the terminal's signals (SIGHUP, SIGINT, SIGQUIT, SIGTSTP,
+/// SIGTTIN, SIGTTOU) at their default action, as a terminal starts its shell.
+///
+/// Ignored signals survive fork and exec, and a test may run where some are ignored: `nohup`
+/// ignores SIGHUP, and a non-interactive shell starts a `&` command with SIGINT and SIGQUIT
+/// ignored. A program started that way cannot be interrupted from its terminal, whatever it
+/// does right, and a shell may not undo what it was started with ignoring (POSIX).
+pub fn with_terminal_signals_at_default(cmd: &mut Command) {
+    // SAFETY: the closure calls only signal(2), which is async-signal-safe, with constant
+    // arguments, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTSTP,
+                libc::SIGTTIN,
+                libc::SIGTTOU,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+}
+
 impl Terminal {
     /// Spawns `cmd` with the slave of a new pseudo-terminal as stdin, stdout, stderr and
     /// controlling terminal (`setsid` then `TIOCSCTTY` in the child, before exec).
@@ -200,6 +227,7 @@ impl Terminal {
         cmd.stdin(Stdio::from(dup(&slave)))
             .stdout(Stdio::from(dup(&slave)))
             .stderr(Stdio::from(dup(&slave)));
+        with_terminal_signals_at_default(cmd);
         // SAFETY: the closure calls only setsid and ioctl, both async-signal-safe, and allocates
         // nothing; it runs in the child after fork, when stdin is already the slave.
         unsafe {

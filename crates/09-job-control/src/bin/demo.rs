@@ -60,9 +60,21 @@ fn user() -> Res {
         .stdin(Stdio::from(slave.try_clone()?))
         .stdout(Stdio::from(slave.try_clone()?))
         .stderr(Stdio::from(slave.try_clone()?));
-    // SAFETY: setsid and ioctl are async-signal-safe; nothing is allocated.
+    // SAFETY: signal, setsid and ioctl are async-signal-safe; nothing is allocated.
     unsafe {
         cmd.pre_exec(|| {
+            // A terminal starts its shell with every signal at its default action, even when
+            // this demo itself runs with some ignored (under `nohup`, or after a `&`).
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTSTP,
+                libc::SIGTTIN,
+                libc::SIGTTOU,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             nix::unistd::setsid()?;
             if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
