@@ -191,13 +191,23 @@ fn a_polite_service_stops_at_its_stop_signal_and_everything_is_reaped() {
 fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning() {
     testkit::isolated!();
     testkit::daemon::become_subreaper();
-    // The helper dies at SIGTERM at once; the service ignores it, and outlives the helper.
-    let mut svc =
-        Service::start("trap '' TERM; (trap - TERM; exec sleep 60) & echo $!; wait; exec sleep 60");
+    // The helper dies at SIGTERM at once; the slow helper 300 ms after it, so after
+    // stop_group has found it and while it waits: its pidfd becomes readable and must not be
+    // polled again. The service ignores SIGTERM, and outlives both.
+    let mut svc = Service::start(
+        "trap '' TERM; (trap - TERM; exec sleep 60) & echo $!; \
+         (trap 'exec sleep 0.3' TERM; sleep 60 & wait) & echo $!; wait; exec sleep 60",
+    );
     let helper = svc.read_pid();
+    let slow = svc.read_pid();
     // Until the helper has exec'd sleep its SIGTERM may still be ignored: wait for the exec.
     wait_until(DEADLINE, "the helper to exec sleep", || {
         testkit::proc_cmdline(helper.as_raw() as u32).starts_with("sleep")
+    });
+    // The slow helper has its trap once it has started its own sleep.
+    wait_until(DEADLINE, "the slow helper to start its sleep", || {
+        std::fs::read_to_string(format!("/proc/{slow}/task/{slow}/children"))
+            .is_ok_and(|c| !c.trim().is_empty())
     });
     let pid = svc.pid();
     let tag = svc.tag.clone();
@@ -235,6 +245,7 @@ fn a_service_ignoring_its_stop_signal_is_killed_at_the_timeout_without_spinning(
     );
     assert_gone(pid, "the service");
     assert_gone(helper, "its helper");
+    assert_gone(slow, "its slow helper");
 }
 
 #[test]
