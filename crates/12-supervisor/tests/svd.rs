@@ -1665,6 +1665,54 @@ stop_timeout_s = 0.5
 }
 
 #[test]
+fn a_crash_takes_only_its_own_left_behind_processes_with_it() {
+    // `keeper` leaves an orphan behind (a subshell's child, re-parented to svd, the subreaper)
+    // and stays up; `crasher` waits at its gate, then exits 3. What svd kills after a crash is
+    // what the dead service left, found by its own `SVD_SERVICE` tag: never another service's.
+    let mut svd = Svd::start(
+        "svd-crash-own",
+        r#"
+[service.keeper]
+command = ["/bin/sh", "-c", '("$0" run --tag "$1" --announce "$1/orphan" &); exec "$0" run --tag "$1"', "@SV", "@DIR"]
+
+[service.crasher]
+command = ["/bin/sh", "-c", 'read x < "$0"; exit 3', "@DIR/gate"]
+restart = "never"
+"#,
+        &[],
+    );
+    make_gate(&svd.path("gate"));
+    let announced = svd.path("orphan");
+    let mut orphan = 0;
+    testkit::wait_until(DEADLINE, "keeper's orphan to write its pid", || {
+        orphan = std::fs::read_to_string(&announced)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        orphan != 0
+    });
+    testkit::wait_until(DEADLINE, "keeper's orphan to be re-parented to svd", || {
+        testkit::proc_ppid(orphan) == Some(svd.pid())
+    });
+    let pidfd = testkit::daemon::pidfd_open(orphan).expect("a pidfd for keeper's orphan");
+    open_gate(&svd.path("gate"));
+    svd.expect("crasher exited exit=3");
+    // svd answers a request only after it has dealt with the death.
+    assert_eq!(svd.row("keeper")[1], "running");
+    assert!(
+        !testkit::daemon::pidfd_exited(&pidfd, Duration::from_millis(300)),
+        "crasher's death killed keeper's orphan (pid {orphan}, tagged SVD_SERVICE=keeper): \
+         only processes tagged with the dead service's name are its leftovers"
+    );
+    let events = svd.stop();
+    assert!(
+        events.iter().any(|l| l.contains("keeper stopped")),
+        "{}",
+        events.join("\n")
+    );
+}
+
+#[test]
 fn a_last_line_without_a_newline_is_logged_and_nothing_else() {
     let mut svd = Svd::start(
         "svd-partial",
