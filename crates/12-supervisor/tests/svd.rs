@@ -1628,6 +1628,38 @@ depends_on = { app = "ready" }
 }
 
 #[test]
+fn a_connect_probe_that_keeps_failing_is_retried_on_a_timer_not_in_a_loop() {
+    let mut svd = Svd::start(
+        "svd-probe-idle",
+        r#"
+[service.deaf]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = { connect = "@DIR/nobody.sock" }
+ready_timeout_s = 2
+"#,
+        &[],
+    );
+    svd.expect("deaf started pid");
+    svd.expect("deaf not ready within 2s: restarting");
+    // Two seconds of a probe that fails at once (no such socket): retried every 50 ms, that is
+    // 40 connect attempts, a few milliseconds of CPU with svd's own start-up. Retried at once,
+    // it is a busy loop that takes a whole core.
+    let ticks = testkit::monitoring::cpu_ticks(svd.pid() as i32);
+    let tick_ms = 1000
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as u64;
+    assert!(
+        ticks * tick_ms < 250,
+        "svd used {} ms of CPU while a connect probe failed for 2 s: a failed probe is \
+         retried on a timer, with svd asleep in poll in between",
+        ticks * tick_ms
+    );
+    svd.stop();
+}
+
+#[test]
 fn a_helper_left_behind_by_the_main_process_is_killed_at_the_stop_timeout() {
     // The helper ignores SIGTERM and says READY=1; the main process exits at SIGTERM, leaving
     // the helper re-parented to svd, the subreaper.
