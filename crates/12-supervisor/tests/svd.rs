@@ -1908,30 +1908,50 @@ fn a_passing_health_check_leaves_the_service_alone() {
         r#"
 [service.fine]
 command = ["@SV", "run", "--tag", "@DIR"]
-health = { exec = ["/bin/sh", "-c", "date +%s%N >> \"$0\"", "@DIR/checks"], interval_s = 0.3, threshold = 1 }
+health = { exec = ["/bin/sh", "-c", "read up idle < /proc/uptime; echo $up >> \"$0\"", "@DIR/checks"], interval_s = 0.3, threshold = 1 }
 "#,
         &[],
     );
     let pid = pid_in(&svd.expect("fine started pid"));
-    // Each check leaves a line, the time it ran: three of them have run to completion and passed.
+    // Each check leaves a line, the time it ran (seconds since boot, in hundredths): three of
+    // them have run to completion and passed.
     let checks = svd.path("checks");
     testkit::wait_until(DEADLINE, "three health checks to have run", || {
         std::fs::read_to_string(&checks).is_ok_and(|t| t.lines().count() >= 3)
     });
-    // The next check is due an interval after the previous one's result, and that result came
-    // after the previous check wrote its time: whatever the load, times are an interval apart
-    // (a margin for the wall clock, which `date` reads, against svd's monotonic one).
-    let times: Vec<u128> = std::fs::read_to_string(&checks)
+    let times_ms: Vec<u64> = std::fs::read_to_string(&checks)
         .expect("the checks' times")
         .lines()
-        .map(|l| l.trim().parse().expect("a time in ns"))
+        .map(|l| {
+            let (s, cs) = l.trim().split_once('.').expect("seconds.hundredths");
+            s.parse::<u64>().expect("seconds") * 1000 + cs.parse::<u64>().expect("hundredths") * 10
+        })
         .collect();
-    for pair in times.windows(2) {
-        let gap_ms = pair[1].saturating_sub(pair[0]) / 1_000_000;
+    // The first check is due an interval after the start: the service's start time is in the
+    // same clock (ticks since boot, field 22 of /proc/PID/stat). The margin is for the two
+    // clocks' 10 ms steps and for the moment between svd's reading of its clock and the fork.
+    let ticks: u64 = testkit::daemon::stat_field(pid, 22)
+        .and_then(|t| t.parse().ok())
+        .expect("the service's start time");
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    let started_ms = ticks * 1000 / hz;
+    let first = times_ms[0].saturating_sub(started_ms);
+    assert!(
+        first >= 150,
+        "the first check runs an interval (300 ms) after the service started, not {first} ms \
+         after"
+    );
+    // The next check is due an interval after the previous one's result, and that result came
+    // after the previous check wrote its time: whatever the load, times are an interval apart.
+    for pair in times_ms.windows(2) {
+        let gap = pair[1].saturating_sub(pair[0]);
         assert!(
-            gap_ms >= 250,
-            "a passing check runs again an interval (300 ms) after its result, not {gap_ms} ms \
-             after the previous one began: {times:?}"
+            gap >= 250,
+            "a passing check runs again an interval (300 ms) after its result, not {gap} ms \
+             after the previous one began: {times_ms:?}"
         );
     }
     let row = svd.row("fine");
