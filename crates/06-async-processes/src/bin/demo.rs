@@ -124,11 +124,14 @@ fn state(pid: u32) -> &'static str {
         .and_then(|i| stat[i + 1..].split_whitespace().next())
         .unwrap_or("");
     match letter {
-        "" => "gone",
+        // Reaped already (by its parent, or by whoever adopted it): no longer in /proc.
+        "" => "dead (reaped: gone from /proc)",
         "Z" => "dead (a zombie until reaped)",
         "R" => "alive (running)",
         "S" => "alive (sleeping)",
-        _ => "alive",
+        "D" => "alive (in an uninterruptible wait)",
+        "T" | "t" => "alive (stopped)",
+        _ => "alive (another state)",
     }
 }
 
@@ -136,7 +139,7 @@ fn state(pid: u32) -> &'static str {
 async fn wait_gone_or_zombie(pid: u32) {
     for _ in 0..500 {
         let s = state(pid);
-        if s == "gone" || s.starts_with("dead") {
+        if s.starts_with("dead") {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
