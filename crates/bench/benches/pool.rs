@@ -23,6 +23,7 @@ use proclings_bench::pool_bench::{
     BareWorker, pool_batch, pool_round_trip, process_per_task, start_pool,
 };
 use proclings_bench::settings::Settings;
+use proclings_bench::voluntary_switches;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_bench-pool-worker");
 
@@ -174,15 +175,6 @@ fn dispatch_report() {
         ratios[n / 4],
         ratios[3 * n / 4],
     );
-}
-
-/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel).
-fn voluntary_switches() -> i64 {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, this bench is Linux-only.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-    usage.ru_nvcsw
 }
 
 /// Voluntary context switches so far of this process's threads named `pool-events`.

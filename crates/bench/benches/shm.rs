@@ -22,6 +22,7 @@ use proclings_bench::shm::{
     BULK_RING_BYTES, CHUNK_BYTES, MEMCPY_LARGE_BYTES, MESSAGE_BYTES, Memcpy, MqPingPong, ShmBulk,
     ShmPingPong, Side, Wait,
 };
+use proclings_bench::voluntary_switches;
 
 /// Everything that can do a 64-byte round trip.
 enum Pinger {
@@ -279,15 +280,6 @@ fn futex_vs_pipe_report() {
         ratios[n / 4],
         ratios[3 * n / 4],
     );
-}
-
-/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel).
-fn voluntary_switches() -> i64 {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, this bench is Linux-only.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-    usage.ru_nvcsw
 }
 
 /// The median time of `bursts` bursts of 16 chunks (1 MiB), as bytes per second: a median of

@@ -70,3 +70,14 @@ pub mod task;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/11-process-pool/worker_loop.rs"]
 pub mod worker_loop;
+
+/// Voluntary context switches of the calling thread so far (each one a sleep in the kernel): the
+/// dispatch benches count them to show how many times a round trip puts a thread to sleep.
+pub fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage; RUSAGE_THREAD is Linux's, and this crate is
+    // Linux-only.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage.ru_nvcsw
+}
