@@ -27,7 +27,9 @@ pub struct SignalSets {
     pub pending: Vec<i32>,
     /// In the main thread's mask (`SigBlk`): delivery waits until they are unblocked.
     pub blocked: Vec<i32>,
-    /// Disposition `SIG_IGN` (`SigIgn`): discarded on arrival, even while blocked.
+    /// Disposition `SIG_IGN` (`SigIgn`): discarded on arrival, unless blocked: a blocked
+    /// signal stays pending even when ignored (the disposition may change before it is
+    /// unblocked), and `sigwait` can take it.
     pub ignored: Vec<i32>,
     /// A handler is installed (`SigCgt`).
     pub caught: Vec<i32>,

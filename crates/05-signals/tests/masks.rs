@@ -225,6 +225,45 @@ fn a_blocked_signal_waits_as_pending_and_take_pending_takes_it() {
 }
 
 #[test]
+fn an_ignored_signal_that_is_blocked_stays_pending_and_can_be_taken() {
+    let mut driver = Driver::start("ignored");
+    driver.ready("the driver could not set SIGUSR1 to SIG_IGN and block it with `block`");
+    let pid = driver.pid();
+    // Linux never discards a blocked signal, ignored or not: the disposition may change
+    // before it is unblocked, so the kernel keeps it pending (sig_ignored() in
+    // kernel/signal.c returns false for a blocked signal).
+    kill(Pid::from_raw(pid as i32), Signal::SIGUSR1).expect("kill the driver");
+    let (ign, blk, shd) = (
+        proc_mask(pid, "SigIgn"),
+        proc_mask(pid, "SigBlk"),
+        proc_mask(pid, "ShdPnd"),
+    );
+    assert!(
+        has(ign, SIGUSR1) && has(blk, SIGUSR1),
+        "the driver ignores SIGUSR1 (SigIgn {ign:016x}) and blocks it (SigBlk {blk:016x})"
+    );
+    assert!(
+        has(shd, SIGUSR1),
+        "a signal that is both ignored and blocked is not discarded: it waits in ShdPnd \
+         ({shd:016x}), since its disposition may change before it is unblocked"
+    );
+    let sets = signal_sets(pid).expect("signal_sets of the driver");
+    assert!(
+        sets.pending.contains(&SIGUSR1) && sets.ignored.contains(&SIGUSR1),
+        "signal_sets must show SIGUSR1 both pending (ShdPnd {shd:016x}) and ignored (SigIgn \
+         {ign:016x}); got {sets:?}"
+    );
+    writeln!(driver.stdin.as_ref().expect("stdin"), "take").expect("tell the driver to go on");
+    let took = driver.out.expect("took SIGUSR1", WAIT);
+    assert_eq!(
+        took, "took SIGUSR1",
+        "sigwait takes a pending signal whatever its disposition, SIG_IGN included"
+    );
+    let (rest, status) = driver.finish();
+    assert_eq!(status, "exited 0", "the driver said {rest:?}");
+}
+
+#[test]
 fn a_child_inherits_the_mask_and_ignored_signals_but_not_handlers_or_pending_ones() {
     let mut driver = Driver::start("inherit");
     driver.ready("the driver could not block SIGTERM and SIGUSR2 or start `cat`");
@@ -291,8 +330,13 @@ fn a_child_inherits_the_mask_and_ignored_signals_but_not_handlers_or_pending_one
 #[test]
 fn spawn_obeying_starts_the_child_with_those_signals_unblocked() {
     let mut driver = Driver::start("obey");
-    driver
-        .ready("the driver could not block SIGTERM and SIGUSR2 or start `cat` with spawn_obeying");
+    driver.ready(
+        "the driver blocks SIGTERM and SIGUSR2, raises both (they wait, pending) and starts \
+         `cat` with spawn_obeying(.., [SIGTERM]). If it died of signal 15, spawn_obeying \
+         unblocked SIGTERM in the parent around the spawn, and the pending SIGTERM was \
+         delivered at that moment: unblock in the child only, between fork and exec \
+         (CommandExt::pre_exec).",
+    );
     let (parent, child) = (driver.pid(), child_pid(&driver));
     let theirs = proc_mask(child, "SigBlk");
     assert!(

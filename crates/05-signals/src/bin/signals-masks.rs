@@ -6,8 +6,13 @@
 //! then takes two pending signals with `take_pending`, printing `took NAME` for each, prints
 //! `taken` and waits for EOF on stdin.
 //!
+//! `signals-masks ignored`: sets SIGUSR1 to `SIG_IGN`, blocks it with `block`, prints `ready` and
+//! waits for a line on stdin; then takes SIGUSR1 with `take_pending`, prints `took SIGUSR1` and
+//! waits for EOF on stdin.
+//!
 //! `signals-masks inherit` and `signals-masks obey`: ignores SIGHUP, installs a handler for
-//! SIGUSR1, blocks SIGTERM and SIGUSR2, raises SIGUSR2 (so it is pending), then starts `cat`
+//! SIGUSR1, blocks SIGTERM and SIGUSR2, raises SIGUSR2 (so it is pending; `obey` raises SIGTERM
+//! too, which would kill it if SIGTERM were unblocked for a moment), then starts `cat`
 //! (plainly, or with `spawn_obeying(.., [SIGTERM])`) with its stdin on a pipe; prints
 //! `child PID` and `ready`; at EOF on its own stdin closes `cat`'s stdin, waits for it and
 //! prints `child ended: code N` or `child ended: signal N`.
@@ -25,10 +30,11 @@ fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let result = match mode.as_str() {
         "hold" => hold(),
+        "ignored" => ignored(),
         "inherit" => inherit(false),
         "obey" => inherit(true),
         _ => {
-            eprintln!("usage: signals-masks hold|inherit|obey");
+            eprintln!("usage: signals-masks hold|ignored|inherit|obey");
             return ExitCode::from(2);
         }
     };
@@ -64,6 +70,19 @@ fn hold() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn ignored() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: SIG_IGN installs no handler; this process has a single thread here.
+    unsafe { signal(Signal::SIGUSR1, SigHandler::SigIgn) }?;
+    block(&[Signal::SIGUSR1])?;
+    println!("ready");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let sig = take_pending(&[Signal::SIGUSR1])?;
+    println!("took {}", sig.as_str());
+    std::io::stdin().lock().read_to_end(&mut Vec::new())?;
+    Ok(())
+}
+
 fn inherit(obey: bool) -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: SIG_IGN installs no handler; this process has a single thread here.
     unsafe { signal(Signal::SIGHUP, SigHandler::SigIgn) }?;
@@ -73,6 +92,10 @@ fn inherit(obey: bool) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     block(&[Signal::SIGTERM, Signal::SIGUSR2])?;
     raise(Signal::SIGUSR2)?;
+    if obey {
+        // Pending and blocked: harmless as long as SIGTERM stays blocked in this process.
+        raise(Signal::SIGTERM)?;
+    }
     let mut cmd = Command::new("cat");
     cmd.stdin(Stdio::piped()).stdout(Stdio::null());
     let mut child = if obey {
