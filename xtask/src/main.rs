@@ -15,6 +15,7 @@ mod hint;
 mod libtest;
 mod list;
 mod manifest;
+mod mistakes;
 mod pristine;
 mod progress;
 mod reset;
@@ -53,7 +54,9 @@ verbs:
   sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
-  verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book
+  mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
+  verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
+                    known mistakes
   bench             runs the benchmarks and prints the comparison table
 
 An ID looks like `command-basics/spawn_and_wait`; `cargo xtask list` shows them all.";
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         "pristine" => pristine::run(rest),
         "sync" => sync::run(rest),
         "tidy" => tidy::run(rest),
+        "mistakes" => mistakes::run(rest),
         "new" => scaffold::run_new(rest),
         "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {

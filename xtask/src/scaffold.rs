@@ -234,6 +234,10 @@ pub fn run_new(args: &[String]) -> anyhow::Result<ExitCode> {
             file("crates", "tests").with_extension("rs"),
             fill(TEST, &values),
         ),
+        (
+            file("crates", "mistakes").with_extension("toml"),
+            fill(MISTAKES, &values),
+        ),
     ];
     if let Err(message) = create_all(&root, &files)? {
         eprintln!("error: {message}: `new` never overwrites a file");
@@ -433,6 +437,7 @@ pub fn tidy_misses(root: &Path, files: &[PathBuf]) -> Vec<String> {
 // The templates, files with `{key}` holes (`.in`, so no tool takes them for sources).
 const STUB: &str = include_str!("../templates/exercise/stub.rs.in");
 const TEST: &str = include_str!("../templates/exercise/test.rs.in");
+const MISTAKES: &str = include_str!("../templates/exercise/mistakes.toml.in");
 const MODULE: &str = include_str!("../templates/exercise/module.rs.in");
 const EXERCISE: &str = include_str!("../templates/exercise/entry.toml.in");
 const TOPIC: &str = include_str!("../templates/topic/entry.toml.in");

@@ -55,6 +55,7 @@ pub fn check(root: &Path) -> Vec<String> {
             check_curriculum(root, &curriculum, &mut misses);
             check_binary_names(root, &curriculum, &mut misses);
             check_doc_links(root, &mut misses);
+            misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),

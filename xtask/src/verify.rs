@@ -13,7 +13,9 @@
 //!    exercise's test binary runs in the sandbox and EVERY test must be reported FAILED (a test
 //!    that passes, is ignored, or is still running at the limit on its stub is a miss);
 //! 7. demos: one `cargo build --bins`, then every topic's demo runs to completion in the sandbox;
-//! 8. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
+//! 8. known mistakes: every mistake of `crates/DIR/mistakes/` is applied to its solution,
+//!    built and run (`crate::mistakes`), and each must make its named test fail with its message;
+//! 9. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
 //!    warning a miss; said skipped otherwise (`.ci/run` installs it).
 //!
 //! Every command runs in the sandbox, and verify is a child subreaper throughout: what any step
@@ -63,7 +65,7 @@ impl Verify {
     ) -> anyhow::Result<Result<(), Interrupted>> {
         println!(
             "{} {}",
-            term::bold(&format!("==> [{number}/8]")),
+            term::bold(&format!("==> [{number}/9]")),
             term::bold(name)
         );
         let before = self.misses.len();
@@ -255,7 +257,25 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
     });
     step!(6, "every test fails on its stub", stubs_step);
     step!(7, "every demo runs to completion", demos_step);
-    step!(8, "the book builds without warnings", book_step);
+    step!(8, "every known mistake is caught", mistakes_step);
+    step!(9, "the book builds without warnings", book_step);
+    Ok(Ok(()))
+}
+
+/// Applies every known mistake and runs its exercise's tests; each one not caught is a miss.
+fn mistakes_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
+    let Some(summary) = crate::mistakes::run_all(&v.root)? else {
+        return Ok(Err(Interrupted));
+    };
+    for missed in &summary.missed {
+        v.miss(format!("known mistake not caught: {missed}"));
+    }
+    println!(
+        "    mistakes: {} caught of {} ({:.0} s)",
+        summary.caught,
+        summary.total,
+        summary.elapsed.as_secs_f64()
+    );
     Ok(Ok(()))
 }
 

@@ -661,3 +661,105 @@ fn status_and_check_link_the_exercise_and_its_chapter_section_where_links_are_wa
         .assert_stdout_lacks("\x1b");
     course.assert_nothing_left();
 }
+
+#[test]
+fn mistakes_proves_every_known_mistake_is_caught_and_restores_the_solutions() {
+    let course = Course::new("mistakes");
+    let original = course.read("solutions/01-basics/failing.rs");
+    course
+        .xtask(&["mistakes", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("caught  basics/failing #1 adds-one")
+        .assert_stdout_has("caught  basics/failing #2 squares")
+        .assert_stdout_has("mistakes: 2 caught of 2");
+    assert_eq!(course.read("solutions/01-basics/failing.rs"), original);
+
+    // Three that are not caught as named: the tests accept one, one fails with another message,
+    // and one no longer applies to the solution. Each is named with the reason, and tidy
+    // names the stale one too.
+    let mut file = course.read("crates/01-basics/mistakes/failing.toml");
+    file.push_str(
+        r#"
+[[mistake]]
+slug = "adds-itself"
+what = "adds x to itself, which is doubling too"
+test = "doubles_twenty_one"
+message = "expected 42"
+[[mistake.edit]]
+find = "x * 2"
+replace = "x + x"
+
+[[mistake]]
+slug = "triples"
+what = "triples"
+test = "doubles_twenty_one"
+message = "a message the test never writes"
+[[mistake.edit]]
+find = "x * 2"
+replace = "x * 3"
+
+[[mistake]]
+slug = "stale"
+what = "an edit written for an older solution"
+test = "doubles_one"
+message = "left"
+[[mistake.edit]]
+find = "x << 1"
+replace = "x"
+"#,
+    );
+    course.write("crates/01-basics/mistakes/failing.toml", &file);
+    course
+        .xtask(&["mistakes", "--topic", "basics"])
+        .assert_code(1)
+        .assert_stdout_has("basics/failing #3 adds-itself (adds x to itself, which is doubling too): the tests accept it")
+        .assert_stdout_has("does not contain `a message the test never writes`; it said:")
+        .assert_stdout_has("cannot be applied: edit 1: its `find` text is not in the solution")
+        .assert_stdout_has("mistakes: 8 caught of 11");
+    assert_eq!(course.read("solutions/01-basics/failing.rs"), original);
+    let misses = tidy_misses(&course);
+    assert!(
+        misses.iter().any(|m| m.contains("mistake `stale`: edit 1")),
+        "{misses:#?}"
+    );
+
+    // A run stopped half-way (its solution still changed, the original in the backup) is undone
+    // by the next run before anything else.
+    course.write("solutions/01-basics/failing.rs", "broken on purpose");
+    std::fs::create_dir_all(course.path("target/mistakes/backup")).unwrap();
+    course.write(
+        "target/mistakes/backup/solutions__01-basics__failing.rs",
+        &original,
+    );
+    course.write(
+        "crates/01-basics/mistakes/failing.toml",
+        &file[..file.find("\n[[mistake]]\nslug = \"adds-itself\"").unwrap()],
+    );
+    course
+        .xtask(&["mistakes", "basics/failing"])
+        .assert_code(0)
+        .assert_stderr_has("restored solutions/01-basics/failing.rs")
+        .assert_stdout_has("mistakes: 2 caught of 2");
+    assert_eq!(course.read("solutions/01-basics/failing.rs"), original);
+    course
+        .xtask(&["mistakes", "nosuch/x"])
+        .assert_code(2)
+        .assert_stderr_has("no exercise `nosuch/x`");
+    course.assert_nothing_left();
+}
+
+#[test]
+fn tidy_wants_two_known_mistakes_per_exercise() {
+    let course = Course::with_pristine("mistakes-tidy");
+    course.xtask(&["tidy"]).assert_code(0);
+    let file = course.read("crates/01-basics/mistakes/leaky.toml");
+    let one = &file[..file.rfind("\n[[mistake]]").unwrap()];
+    course.write("crates/01-basics/mistakes/leaky.toml", one);
+    let misses = tidy_misses(&course);
+    assert!(
+        misses
+            .iter()
+            .any(|m| m.contains("basics/leaky: 1 known mistake(s), at least 2 wanted")),
+        "{misses:#?}"
+    );
+}
