@@ -71,8 +71,10 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
     // Cannot happen with the buffer above and SCM_RIGHTS alone, but other control messages
-    // (credentials, with SO_PASSCRED) take room too: say what went wrong.
+    // (credentials, with SO_PASSCRED) take room too. The descriptors that fitted are in our
+    // table even so, and nix will not walk a truncated buffer: close them from the raw bytes.
     if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+        close_received_rights(&space);
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "the control data was truncated (MSG_CTRUNC): descriptors were lost",
@@ -107,4 +109,38 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
             "a message arrived without a descriptor",
         )
     })
+}
+
+/// Closes every descriptor of the `SCM_RIGHTS` messages in `control`, a control buffer that
+/// `recvmsg` filled (nix's `cmsg_space!` zeroes it first, so a header of length zero, or the end
+/// of the buffer, ends the walk). For a truncated message, where nix's `cmsgs()` refuses.
+///
+/// # References
+/// `cmsg(3)` (`CMSG_FIRSTHDR`, `CMSG_NXTHDR`, `CMSG_DATA`), `unix(7)` (`MSG_CTRUNC`)
+fn close_received_rights(control: &[u8]) {
+    let header = std::mem::size_of::<libc::cmsghdr>();
+    // CMSG_ALIGN: headers and their data start at multiples of size_t.
+    let align = |n: usize| n.next_multiple_of(std::mem::size_of::<usize>());
+    let mut at = 0;
+    while control.len().saturating_sub(at) >= header {
+        // SAFETY: `control[at..]` holds at least `header` initialised bytes (checked above);
+        // cmsghdr is plain integers, valid for any bit pattern, and read_unaligned needs no
+        // alignment.
+        let hdr: libc::cmsghdr = unsafe { std::ptr::read_unaligned(control[at..].as_ptr().cast()) };
+        let len = hdr.cmsg_len as usize;
+        if len < header {
+            break;
+        }
+        let end = control.len().min(at + len);
+        if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+            let data = control.get(at + align(header)..end).unwrap_or_default();
+            for raw in data.chunks_exact(std::mem::size_of::<RawFd>()) {
+                let raw = RawFd::from_ne_bytes(raw.try_into().expect("chunks of size_of RawFd"));
+                // SAFETY: the kernel installed `raw` in our fd table for this message, and
+                // nothing else in the process knows it: we own it, and dropping closes it.
+                drop(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+        at += align(len);
+    }
 }

@@ -158,6 +158,45 @@ fn a_message_with_several_descriptors_is_refused_and_leaks_none() {
 }
 
 #[test]
+fn a_truncated_message_is_refused_and_the_descriptors_that_arrived_are_closed() {
+    testkit::isolated!();
+    let dir = temp_dir("fdp-ctrunc");
+    let path = path_in(&dir, "t.txt");
+    std::fs::write(&path, "x").unwrap();
+    let file = File::open(&path).unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    // With SO_PASSCRED the kernel puts the sender's credentials first in the control data,
+    // so even a buffer with room for SCM_MAX_FD descriptors cannot take them all: the message
+    // is truncated (MSG_CTRUNC), and the descriptors that fit are installed all the same.
+    nix::sys::socket::setsockopt(&b, nix::sys::socket::sockopt::PassCred, &true)
+        .expect("setsockopt SO_PASSCRED");
+    let fds = [file.as_raw_fd(); 253];
+    nix::sys::socket::sendmsg::<()>(
+        a.as_raw_fd(),
+        &[std::io::IoSlice::new(b"F")],
+        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .expect("sendmsg with 253 descriptors");
+    drop((a, file));
+    let before = FdSnapshot::take();
+    match recv_fd(&b) {
+        Err(e) if e.kind() == ErrorKind::InvalidData => {}
+        other => panic!(
+            "the control data of this message was truncated (MSG_CTRUNC): expected \
+             InvalidData, got {other:?}"
+        ),
+    }
+    before.assert_no_leak(
+        "after recv_fd refused a truncated message (MSG_CTRUNC): the kernel installed the \
+         descriptors that fit before it set the flag, and they are yours to close. nix's \
+         cmsgs() refuses to walk a truncated buffer (ENOBUFS), so walk the control bytes \
+         yourself and close every SCM_RIGHTS descriptor in them before returning the error",
+    );
+}
+
+#[test]
 fn a_child_process_reads_the_file_it_was_handed() {
     let dir = temp_dir("fdp-child");
     let mut file = file_with(dir.path(), "d.txt", "skip:for the child\n");
