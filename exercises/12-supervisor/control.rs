@@ -15,9 +15,11 @@
 //! - [`ControlSocket::accept`] takes the next client: a [`Conn`] if its uid is allowed,
 //!   otherwise [`Refused`] after writing `error: permission denied: uid U may not control this
 //!   supervisor` to it and closing it.
-//! - [`Conn::read_request`] reads one request line (at most [`MAX_REQUEST`] bytes, within the
-//!   socket's request timeout: a silent client must not hold the supervisor) and parses it with
-//!   [`parse_request`]; [`Conn::reply_ok`] and [`Conn::reply_error`] answer and close.
+//! - [`Conn::read_request`] reads one request line (at most [`MAX_REQUEST`] bytes) and parses
+//!   it with [`parse_request`]; [`Conn::reply_ok`] and [`Conn::reply_error`] answer and close.
+//!   The whole line must arrive within the socket's request timeout, counted from `accept`: a
+//!   timeout per `read` is not enough, since a client that sends one byte now and then would
+//!   restart it each time and hold the reader as long as it likes.
 //!
 //! The protocol, one request per connection:
 //!
@@ -33,7 +35,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest request line accepted, newline included.
 pub const MAX_REQUEST: usize = 4096;
@@ -96,6 +98,8 @@ pub struct Conn {
     pub pid: i32,
     /// The client's uid.
     pub uid: u32,
+    /// When the request line must be in: the accept's time plus the request timeout.
+    deadline: Instant,
 }
 
 /// Parses one request line (without its newline).

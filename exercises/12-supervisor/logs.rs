@@ -10,12 +10,18 @@
 //!
 //! Goal:
 //! - [`RotatingLog::open`] opens (appending) `DIR/NAME.log`, keeping at most `files` files of
-//!   at most `max_bytes` each; [`RotatingLog::write_line`] writes
-//!   `2026-11-25T17:58:43.123Z stdout the line` (UTC, milliseconds, then the stream) and
-//!   rotates first if the line would not fit in the current file. A line is never split: one
-//!   longer than `max_bytes` gets a file of its own. An empty file is never rotated.
+//!   at most `max_bytes` each. The file is created owner-only (0600), and a symlink at its
+//!   name is refused, not followed (an error): the log directory may be one others can write
+//!   into, and the supervisor must not append to whatever file a symlink names.
+//!   [`RotatingLog::write_line`] writes `2026-11-25T17:58:43.123Z stdout the line` (UTC,
+//!   milliseconds, then the stream) and rotates first if the line would not fit in the current
+//!   file. A rotation never splits a line: one longer than `max_bytes` gets a file of its own.
+//!   An empty file is never rotated.
 //! - [`capture`] reads a service's stdout and stderr, both at once, until both are closed,
-//!   and writes every line to the log; a last line without a newline is kept.
+//!   and writes every line to the log; a last line without a newline is kept. A line is held
+//!   in memory up to [`MAX_LINE`] bytes, no more: a longer one is logged in pieces of
+//!   `MAX_LINE` bytes as they arrive, each piece but the last ending with [`SPLIT_MARK`]
+//!   (a service that never writes a newline must not grow the supervisor without limit).
 //!
 //! Chapter: `docs/src/12-supervisor.md#logs`. Check it with `cargo xtask check supervisor/logs`.
 
@@ -24,6 +30,12 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+/// The longest line kept whole, in bytes (its newline not counted).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Ends every piece of a line longer than [`MAX_LINE`] but its last.
+pub const SPLIT_MARK: &str = " [split]";
 
 /// Which of the service's streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

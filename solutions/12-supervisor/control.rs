@@ -15,9 +15,11 @@
 //! - [`ControlSocket::accept`] takes the next client: a [`Conn`] if its uid is allowed,
 //!   otherwise [`Refused`] after writing `error: permission denied: uid U may not control this
 //!   supervisor` to it and closing it.
-//! - [`Conn::read_request`] reads one request line (at most [`MAX_REQUEST`] bytes, within the
-//!   socket's request timeout: a silent client must not hold the supervisor) and parses it with
-//!   [`parse_request`]; [`Conn::reply_ok`] and [`Conn::reply_error`] answer and close.
+//! - [`Conn::read_request`] reads one request line (at most [`MAX_REQUEST`] bytes) and parses
+//!   it with [`parse_request`]; [`Conn::reply_ok`] and [`Conn::reply_error`] answer and close.
+//!   The whole line must arrive within the socket's request timeout, counted from `accept`: a
+//!   timeout per `read` is not enough, since a client that sends one byte now and then would
+//!   restart it each time and hold the reader as long as it likes.
 //!
 //! The protocol, one request per connection:
 //!
@@ -29,12 +31,12 @@
 //!
 //! Chapter: `docs/src/12-supervisor.md#control`. Check it with `cargo xtask check supervisor/control`.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::socket::{getsockopt, sockopt};
 
@@ -107,6 +109,8 @@ pub struct Conn {
     pub pid: i32,
     /// The client's uid.
     pub uid: u32,
+    /// When the request line must be in: the accept's time plus the request timeout.
+    deadline: Instant,
 }
 
 /// Parses one request line (without its newline).
@@ -251,11 +255,11 @@ impl ControlSocket {
             );
             return Ok(Err(refused));
         }
-        stream.set_read_timeout(Some(self.request_timeout))?;
         Ok(Ok(Conn {
             stream,
             pid: cred.pid(),
             uid: cred.uid(),
+            deadline: Instant::now() + self.request_timeout,
         }))
     }
 }
@@ -282,9 +286,32 @@ impl Conn {
     /// when the client sent no whole line in time; `UnexpectedEof` when it closed first.
     pub fn read_request(&mut self) -> io::Result<Request> {
         let mut line = Vec::new();
-        // take() bounds what one client can make us buffer.
-        let mut reader = BufReader::new((&self.stream).take(MAX_REQUEST as u64));
-        reader.read_until(b'\n', &mut line)?;
+        // take() bounds what one client can make us buffer; the deadline, how long it can make
+        // us wait: before each read the socket's timeout is set to what is left of it.
+        let mut reader = (&self.stream).take(MAX_REQUEST as u64);
+        let mut buf = [0u8; 512];
+        while line.last() != Some(&b'\n') {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no whole request line within the request timeout",
+                ));
+            }
+            reader.get_ref().set_read_timeout(Some(left))?;
+            // One byte at a time up to the newline would cost a system call per byte; a client
+            // sends its line and waits for the answer, so nothing after the newline is lost.
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            line.extend_from_slice(&buf[..n]);
+            if let Some(pos) = line.iter().position(|&b| b == b'\n') {
+                line.truncate(pos + 1);
+            }
+        }
         if line.last() != Some(&b'\n') {
             if line.len() >= MAX_REQUEST {
                 return Err(io::Error::new(

@@ -10,21 +10,34 @@
 //!
 //! Goal:
 //! - [`RotatingLog::open`] opens (appending) `DIR/NAME.log`, keeping at most `files` files of
-//!   at most `max_bytes` each; [`RotatingLog::write_line`] writes
-//!   `2026-11-25T17:58:43.123Z stdout the line` (UTC, milliseconds, then the stream) and
-//!   rotates first if the line would not fit in the current file. A line is never split: one
-//!   longer than `max_bytes` gets a file of its own. An empty file is never rotated.
+//!   at most `max_bytes` each. The file is created owner-only (0600), and a symlink at its
+//!   name is refused, not followed (an error): the log directory may be one others can write
+//!   into, and the supervisor must not append to whatever file a symlink names.
+//!   [`RotatingLog::write_line`] writes `2026-11-25T17:58:43.123Z stdout the line` (UTC,
+//!   milliseconds, then the stream) and rotates first if the line would not fit in the current
+//!   file. A rotation never splits a line: one longer than `max_bytes` gets a file of its own.
+//!   An empty file is never rotated.
 //! - [`capture`] reads a service's stdout and stderr, both at once, until both are closed,
-//!   and writes every line to the log; a last line without a newline is kept.
+//!   and writes every line to the log; a last line without a newline is kept. A line is held
+//!   in memory up to [`MAX_LINE`] bytes, no more: a longer one is logged in pieces of
+//!   `MAX_LINE` bytes as they arrive, each piece but the last ending with [`SPLIT_MARK`]
+//!   (a service that never writes a newline must not grow the supervisor without limit).
 //!
 //! Chapter: `docs/src/12-supervisor.md#logs`. Check it with `cargo xtask check supervisor/logs`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::SystemTime;
+
+/// The longest line kept whole, in bytes (its newline not counted).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Ends every piece of a line longer than [`MAX_LINE`] but its last.
+pub const SPLIT_MARK: &str = " [split]";
 
 /// Which of the service's streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +159,16 @@ impl RotatingLog {
     }
 }
 
+/// Appends to `path`, created 0600 if missing. `O_NOFOLLOW`: a symlink planted at the log's
+/// name is an error (`ELOOP`), not a way to make the supervisor write into another file.
+/// (std opens every file `O_CLOEXEC`: no service inherits the log.)
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
 }
 
 /// Starts one pump per stream: each reads lines until EOF and writes them to `log`.
@@ -196,12 +217,23 @@ fn pump(
         let mut line = Vec::new();
         loop {
             line.clear();
-            // read_until retries EINTR; it returns at a newline or at EOF.
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            // read_until retries EINTR; it returns at a newline, at EOF, or (through take) once
+            // MAX_LINE bytes are read: what one line can make us hold is bounded.
+            let n = (&mut reader)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut line)?;
+            if n == 0 {
                 return Ok(());
             }
             if line.last() == Some(&b'\n') {
                 line.pop();
+            } else if line.len() == MAX_LINE {
+                // A piece of a longer line; unless its newline comes next, it is marked split.
+                if reader.fill_buf()?.first() == Some(&b'\n') {
+                    reader.consume(1);
+                } else {
+                    line.extend_from_slice(SPLIT_MARK.as_bytes());
+                }
             }
             // The lock is held for one line: lines of the two streams interleave, never mix.
             log.lock()

@@ -1523,6 +1523,35 @@ fn runtime_dir() -> PathBuf {
     }
 }
 
+/// Creates `dir` (and every missing parent) with mode 0700, then checks what is there: a
+/// directory (not a symlink to one) that we own and that neither group nor others may write.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| e.to_string())?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() {
+        return Err("not a directory (a symlink is not followed)".into());
+    }
+    if meta.uid() != me {
+        return Err(format!(
+            "owned by uid {}, not by us (uid {me}): refusing to use it",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "mode {:o} lets others write into it: refusing to use it",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 fn default_socket() -> PathBuf {
     std::env::var_os("SVD_SOCKET").map_or_else(|| runtime_dir().join("svd.sock"), PathBuf::from)
 }
@@ -1624,18 +1653,21 @@ fn run(args: Args) -> Result<ExitCode, String> {
     // A child subreaper: orphans of our services come back to us, not to init.
     reaper::become_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
 
-    fs::create_dir_all(&args.log_dir)
-        .map_err(|e| format!("log dir {}: {e}", args.log_dir.display()))?;
+    // The directories svd writes into: made owner-only (every missing level, the runtime
+    // directory too), and refused when someone else owns them or may write into them: whoever
+    // can write there can plant a symlink at a log's name or a socket at the control path.
     let sock_dir = args
         .socket
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(sock_dir)
-        .map_err(|e| format!("socket dir {}: {e}", sock_dir.display()))?;
+    let runtime = runtime_dir();
+    if args.log_dir.starts_with(&runtime) || args.socket.starts_with(&runtime) {
+        private_dir(&runtime).map_err(|e| format!("runtime dir {}: {e}", runtime.display()))?;
+    }
+    for (what, dir) in [("log dir", &*args.log_dir), ("socket dir", sock_dir)] {
+        private_dir(dir).map_err(|e| format!("{what} {}: {e}", dir.display()))?;
+    }
     // Owner-only (0600, and SO_PEERCRED checked at each accept); a stale file is replaced, a
     // live svd's socket is not. A client has one second to send its request line.
     let listener = ControlSocket::bind(&args.socket, args.allow_uid)
@@ -1742,6 +1774,25 @@ pub fn svctl_main(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Whatever listens at the path gets our request and is believed: it must be svd of our
+    // own uid (or root's). The kernel says who bound the listening socket (SO_PEERCRED).
+    let me = nix::unistd::geteuid().as_raw();
+    match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials) {
+        Ok(cred) if cred.uid() == me || cred.uid() == 0 => {}
+        Ok(cred) => {
+            eprintln!(
+                "svctl: {} is served by uid {} (pid {}), not by us (uid {me}) or root: not talking to it",
+                socket.display(),
+                cred.uid(),
+                cred.pid()
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("svctl: cannot tell who serves {}: {e}", socket.display());
+            return ExitCode::from(2);
+        }
+    }
     let mut w = &stream;
     // A write error is not the end: svd may have answered and closed without reading, as it
     // does for a refused uid. The answer, if any, is what counts.

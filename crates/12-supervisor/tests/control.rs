@@ -292,3 +292,45 @@ fn a_silent_or_greedy_client_cannot_hold_the_supervisor() {
     }
     let _ = join(c);
 }
+
+#[test]
+fn a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = testkit::temp_dir("control-trickle");
+    let path = dir.path().join("svd.sock");
+    let sock = ControlSocket::bind(&path, my_uid())
+        .expect("bind")
+        .with_request_timeout(Duration::from_millis(500));
+    // One byte every 100 ms, never a newline: each read gets a byte well within 500 ms.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut s = UnixStream::connect(&path).expect("connect");
+    let trickler = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && s.write_all(b"s").is_ok() {
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let got = testkit::call_with_deadline(DEADLINE, move || {
+        let mut conn = sock.accept().expect("accept").expect("allowed");
+        conn.read_request().map_err(|e| e.kind())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = trickler.join();
+    let Some(r) = got else {
+        panic!(
+            "read_request still reading after {DEADLINE:?} from a client that sends one byte \
+             every 100 ms, against a request timeout of 500 ms: a timeout per read restarts at \
+             every byte; bound the whole request with a deadline taken at accept"
+        );
+    };
+    assert!(
+        matches!(
+            r,
+            Err(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+        ),
+        "a request not in by the deadline is a timeout error; got {r:?}"
+    );
+}

@@ -326,3 +326,98 @@ fn a_rotation_that_cannot_rename_is_an_error_not_a_log_that_grows() {
         "a line that needed a rotation that failed must not be written past max_bytes"
     );
 }
+
+#[test]
+fn a_symlink_at_the_log_path_is_refused_and_a_new_log_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = testkit::temp_dir("logs-symlink");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "another file\n").expect("write victim");
+    std::os::unix::fs::symlink(&victim, dir.path().join("web.log")).expect("symlink");
+    let opened = RotatingLog::open(dir.path(), "web", 1 << 20, 3);
+    if let Ok(mut log) = opened {
+        let _ = log.write_line(Stream::Stdout, b"through the link");
+        panic!(
+            "open followed a symlink planted at web.log (the victim now reads {:?}): open with \
+             O_NOFOLLOW (OpenOptionsExt::custom_flags), so that a link is an error",
+            std::fs::read_to_string(&victim).unwrap_or_default()
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "another file\n"
+    );
+    let log = RotatingLog::open(dir.path(), "db", 1 << 20, 3).expect("open");
+    let mode = std::fs::metadata(log.path())
+        .expect("the new log")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "a new log is the owner's only (OpenOptionsExt::mode(0o600)); got {mode:o}"
+    );
+}
+
+#[test]
+fn a_line_longer_than_max_line_is_logged_in_marked_pieces_as_it_arrives() {
+    use supervisor::logs::{MAX_LINE, SPLIT_MARK};
+    let dir = testkit::temp_dir("logs-long");
+    let log = RotatingLog::open(dir.path(), "web", 1 << 30, 2).expect("open");
+    let path = log.path().to_path_buf();
+    let long = 2 * MAX_LINE + 1000;
+    // The line's first part, then nothing until its stdin closes: a service that writes a long
+    // line without a newline and keeps its stdout open.
+    let mut child = testkit::sh(&format!(
+        "head -c {long} /dev/zero | tr '\\0' x; cat >/dev/null; echo tail"
+    ))
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn sh");
+    let out = child.stdout.take().expect("stdout");
+    let err = child.stderr.take().expect("stderr");
+    let stdin = child.stdin.take().expect("stdin");
+    let mut guard = ChildGuard::new(child);
+    let cap = capture(out, err, Arc::new(Mutex::new(log)));
+    let pieces = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let res = testkit::try_wait_until(DEADLINE, "two pieces of the long line in the log", || {
+        pieces(&path) >= 2
+    });
+    if res.is_err() {
+        drop(stdin);
+        let _ = cap.join();
+        panic!(
+            "{long} bytes without a newline, and after {DEADLINE:?} the log has {} lines: the \
+             pump holds the whole line; read at most MAX_LINE bytes (Read::take) and log each \
+             full piece as it arrives, marked with SPLIT_MARK",
+            pieces(&path)
+        );
+    }
+    drop(stdin);
+    testkit::call_with_deadline(DEADLINE, move || cap.join().map_err(|e| e.to_string()))
+        .expect("the capture ends at EOF")
+        .expect("capture failed");
+    assert!(guard.wait(DEADLINE).success());
+    let entries = read_log(&path);
+    let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    let piece = format!("{}{SPLIT_MARK}", "x".repeat(MAX_LINE));
+    let last = format!("{}tail", "x".repeat(1000));
+    assert!(
+        texts.len() == 3 && texts[0] == piece && texts[1] == piece && texts[2] == last,
+        "expected two pieces of {MAX_LINE} bytes each ending {SPLIT_MARK:?}, then the rest of \
+         the line unmarked; got {} lines of lengths {:?}, ends {:?}",
+        texts.len(),
+        texts.iter().map(|t| t.len()).collect::<Vec<_>>(),
+        texts
+            .iter()
+            .map(|t| &t[t.len().saturating_sub(12)..])
+            .collect::<Vec<_>>()
+    );
+}

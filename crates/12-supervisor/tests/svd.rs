@@ -2110,3 +2110,218 @@ command = ["@SV", "run", "--tag", "@DIR"]
     );
     svd.stop();
 }
+
+/// The uid and gid of `nobody`, for the tests that need another user; `None` (with a message)
+/// when we are not root and cannot become anyone else.
+fn another_user(test: &str) -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("{test}: skipped: needs root to act as another user");
+        return None;
+    }
+    Some((65534, 65534))
+}
+
+/// A test dir that another user can reach, with `shared/`, a sticky world-writable directory
+/// like /tmp, where that user plants what it likes.
+fn shared_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = testkit::temp_dir(tag);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir shared");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    (dir, shared)
+}
+
+/// Runs `script` with /bin/sh as `uid:gid`, no supplementary groups; panics unless it succeeds.
+#[track_caller]
+fn sh_as(uid: u32, gid: u32, script: &str) {
+    use std::os::unix::process::CommandExt;
+    let out = testkit::run_with_deadline(testkit::sh(script).uid(uid).gid(gid), DEADLINE);
+    assert!(
+        out.status.success(),
+        "{script:?} as uid {uid} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn svd_refuses_a_runtime_dir_that_another_user_made_and_writes_nothing_through_its_symlinks() {
+    let Some((uid, gid)) = another_user("svd_refuses_a_runtime_dir_that_another_user_made") else {
+        return;
+    };
+    let (dir, shared) = shared_dir("svd-hostile-dir");
+    let d = dir.path();
+    let _tagged = KillTagged(d.file_name().unwrap().to_string_lossy().into_owned());
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file\n").expect("write victim");
+    // The other user makes svd's runtime dir before svd does, with a symlink at web's log.
+    let me = nix::unistd::getuid();
+    let runtime = shared.join(format!("svd-{me}"));
+    sh_as(
+        uid,
+        gid,
+        &format!(
+            "mkdir -p {r}/logs && chmod -R 0777 {r} && ln -s {v} {r}/logs/web.log",
+            r = runtime.display(),
+            v = victim.display()
+        ),
+    );
+    let config = d.join("svd.toml");
+    std::fs::write(
+        &config,
+        expand(
+            "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"planted\"]\n",
+            &d.to_string_lossy(),
+        ),
+    )
+    .expect("write config");
+    let mut guard = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_svd"))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("SVD_SOCKET")
+            .env("TMPDIR", &shared)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "svd stdout");
+    let mut err = LineReader::new(guard.child().stderr.take().expect("stderr"), "svd stderr");
+    if let Some(line) = out.next_line(DEADLINE) {
+        let _ = guard.child().kill();
+        let _ = guard.child().wait();
+        panic!(
+            "svd went on ({line:?}) in {}, a runtime dir that uid {uid} made and may write into: \
+             whoever owns it can plant a symlink at a log's name or a socket at the control \
+             path; check its owner and mode (symlink_metadata) and refuse it; victim now reads {:?}",
+            runtime.display(),
+            std::fs::read_to_string(&victim).unwrap_or_default()
+        );
+    }
+    let status = guard.wait(DEADLINE);
+    let text = err.rest(DEADLINE).join("\n");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "svd should refuse a runtime dir of another user with exit 1; it {}: {text}",
+        testkit::describe_status(status)
+    );
+    assert!(
+        text.contains(&runtime.display().to_string()) && text.contains(&format!("uid {uid}")),
+        "the error names the directory and its owner (uid {uid}): {text:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "root's file\n",
+        "nothing may be written through the planted symlink"
+    );
+}
+
+#[test]
+fn svd_makes_its_runtime_dir_and_logs_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = testkit::temp_dir("svd-modes");
+    let d = dir.path();
+    let _tagged = KillTagged(d.file_name().unwrap().to_string_lossy().into_owned());
+    let config = d.join("svd.toml");
+    std::fs::write(
+        &config,
+        expand(
+            "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"hello\"]\n",
+            &d.to_string_lossy(),
+        ),
+    )
+    .expect("write config");
+    let runtime = d.join(format!("svd-{}", nix::unistd::getuid()));
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    with_svd(
+        Command::new(env!("CARGO_BIN_EXE_svd"))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("SVD_SOCKET")
+            .env("TMPDIR", d),
+        |_| {
+            let log = runtime.join("logs/web.log");
+            testkit::wait_until(DEADLINE, "web's line in its log", || {
+                std::fs::read_to_string(&log).is_ok_and(|t| t.contains("hello"))
+            });
+            for (p, want) in [
+                (&runtime, 0o700),
+                (&runtime.join("logs"), 0o700),
+                (&log, 0o600),
+            ] {
+                assert_eq!(
+                    mode(p),
+                    want,
+                    "{} should be {want:o} (the owner's only: logs say what services do), \
+                     got {:o}; a directory made with create_dir_all, a file with File::create, \
+                     get 0777 and 0666 minus the umask",
+                    p.display(),
+                    mode(p)
+                );
+            }
+        },
+    );
+}
+
+#[test]
+fn svctl_does_not_believe_a_socket_served_by_another_user() {
+    use std::os::unix::process::CommandExt;
+    let Some((uid, gid)) = another_user("svctl_does_not_believe_a_socket_served_by_another_user")
+    else {
+        return;
+    };
+    let (dir, shared) = shared_dir("svctl-fake");
+    let _tagged = KillTagged(
+        dir.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+    );
+    let socket = shared.join("svd.sock");
+    let mut fake = ChildGuard::spawn(
+        Command::new(service())
+            .args(["answer"])
+            .arg(&socket)
+            .arg("ok\nweb stopped")
+            .uid(uid)
+            .gid(gid)
+            .stdout(Stdio::piped()),
+    );
+    let mut said = LineReader::new(fake.child().stdout.take().expect("stdout"), "fake server");
+    said.expect("listening", DEADLINE);
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["stop", "web"]),
+        DEADLINE,
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.code() == Some(2) && stdout.is_empty(),
+        "a socket served by uid {uid} is not our svd: svctl must check the server's uid \
+         (SO_PEERCRED) and exit 2 before believing its answer; it {} and printed {stdout:?}",
+        testkit::describe_status(out.status)
+    );
+    assert!(
+        stderr.contains(&format!("uid {uid}")),
+        "svctl names the uid it did not trust: {stderr:?}"
+    );
+    // Wake the fake server if svctl never connected, then collect it.
+    let _ = std::os::unix::net::UnixStream::connect(&socket);
+    fake.wait(DEADLINE);
+}

@@ -11,6 +11,9 @@
 //! - `sv-service daemonize PIDFILE`: the classic double fork: the grandchild, in a session of
 //!   its own, writes its pid to PIDFILE and waits forever; the original process exits 0 once the
 //!   intermediate child is gone.
+//! - `sv-service answer SOCKET TEXT`: listens on the Unix socket SOCKET, prints `listening`,
+//!   answers the first client with TEXT (and a newline), then exits: a stand-in for a server
+//!   that is not svd, run as another user by the tests.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -28,9 +31,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("exit") => ExitCode::from(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1u8)),
         Some("daemonize") if args.len() == 2 => daemonize(&args[1]),
+        Some("answer") if args.len() == 3 => answer(&args[1], &args[2]),
         _ => {
             eprintln!(
-                "usage: sv-service run [--tag T] [--say T] [--lines N] [--listen ADDR N] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE"
+                "usage: sv-service run [--tag T] [--say T] [--lines N] [--listen ADDR N] [--announce P] [--gate FIFO] [--ready] [--ignore-term] | exit N | daemonize PIDFILE | answer SOCKET TEXT"
             );
             ExitCode::from(2)
         }
@@ -161,4 +165,23 @@ fn daemonize(pidfile: &str) -> ExitCode {
             }
         }
     }
+}
+
+fn answer(socket: &str, text: &str) -> ExitCode {
+    let listener = match std::os::unix::net::UnixListener::bind(socket) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sv-service: bind {socket}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Anyone may connect: the point is whether the client checks who answers.
+    let _ = std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o777));
+    println!("listening");
+    let _ = std::io::stdout().flush();
+    if let Ok((mut stream, _)) = listener.accept() {
+        let _ = writeln!(stream, "{text}");
+    }
+    let _ = std::fs::remove_file(socket);
+    ExitCode::SUCCESS
 }
