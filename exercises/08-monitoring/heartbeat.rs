@@ -4,8 +4,8 @@
 //! by SIGSTOP. Its pid exists and `kill(pid, 0)` succeeds, so "is it running?" says yes. A
 //! heartbeat asks a better question: the child writes `beat` on its stdout at a steady pace, and
 //! the monitor expects a beat within a deadline. No beat in time while the process still exists
-//! means hung; end of file on the pipe means the child is gone (every write end is closed) and
-//! its exit status tells how it ended. Readiness is a different question from liveness: the
+//! means hung; end of file on the pipe means every write end is closed: the child is gone (its
+//! exit status tells how it ended), or it closed its stdout and runs on, which is no better. Readiness is a different question from liveness: the
 //! child says `ready` once, when it can serve; a process may be alive long before it is ready.
 //!
 //! Goal: start a child with its stdout as the heartbeat pipe, wait for its readiness with a
@@ -63,7 +63,9 @@ impl Monitored {
         todo!("wait for `ready`")
     }
 
-    /// Waits at most `deadline` for a beat and says what it found.
+    /// Waits at most `deadline` for a beat and says what it found. End of file on the pipe is
+    /// not death by itself (a child can close its stdout and run on): `Dead` once it has exited,
+    /// `Hung` if it is still running when the deadline passes.
     pub fn check(&mut self, deadline: Duration) -> io::Result<Health> {
         // TODO: a beat, end of file, or the deadline: which one came first, and what it means.
         todo!("check the heartbeat")

@@ -4,8 +4,8 @@
 //! by SIGSTOP. Its pid exists and `kill(pid, 0)` succeeds, so "is it running?" says yes. A
 //! heartbeat asks a better question: the child writes `beat` on its stdout at a steady pace, and
 //! the monitor expects a beat within a deadline. No beat in time while the process still exists
-//! means hung; end of file on the pipe means the child is gone (every write end is closed) and
-//! its exit status tells how it ended. Readiness is a different question from liveness: the
+//! means hung; end of file on the pipe means every write end is closed: the child is gone (its
+//! exit status tells how it ended), or it closed its stdout and runs on, which is no better. Readiness is a different question from liveness: the
 //! child says `ready` once, when it can serve; a process may be alive long before it is ready.
 //!
 //! Goal: start a child with its stdout as the heartbeat pipe, wait for its readiness with a
@@ -13,7 +13,7 @@
 //! Chapter: `docs/src/08-monitoring.md#heartbeat`. Check: `cargo xtask check monitoring/heartbeat`.
 
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,9 @@ impl Monitored {
         }
     }
 
-    /// Waits at most `deadline` for a beat and says what it found.
+    /// Waits at most `deadline` for a beat and says what it found. End of file on the pipe is
+    /// not death by itself (a child can close its stdout and run on): `Dead` once it has exited,
+    /// `Hung` if it is still running when the deadline passes.
     pub fn check(&mut self, deadline: Duration) -> io::Result<Health> {
         if let Some(status) = self.status {
             return Ok(Health::Dead(status));
@@ -106,10 +108,13 @@ impl Monitored {
                 return Ok(Health::Alive { beats });
             }
             if self.eof {
-                // Every write end is closed: the child is gone, or about to be; wait for it.
-                let status = self.child.wait()?;
-                self.status = Some(status);
-                return Ok(Health::Dead(status));
+                // Every write end is closed: the child is gone, about to be, or it closed its
+                // stdout and runs on. Wait for its exit, but only until the deadline.
+                if let Some(status) = self.wait_exit(until)? {
+                    self.status = Some(status);
+                    return Ok(Health::Dead(status));
+                }
+                break;
             }
             if !self.read_some(until)? {
                 break;
@@ -124,6 +129,35 @@ impl Monitored {
         Ok(Health::Hung {
             silent_for: self.last_beat.elapsed(),
         })
+    }
+
+    /// Waits for the child to exit until `until` passes, through a pidfd (readable once the
+    /// process has exited), and reaps it. `None` if it is still running at the deadline.
+    fn wait_exit(&mut self, until: Instant) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let pid = libc::pid_t::try_from(self.child.id()).map_err(io::Error::other)?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; the pid is our
+        // unreaped child, so it cannot name another process.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let raw = i32::try_from(raw).map_err(io::Error::other)?;
+        // SAFETY: pidfd_open just returned this fd, and nothing else owns it.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(0) if left.as_millis() <= u128::from(u16::MAX) => return Ok(None),
+                Ok(0) | Err(Errno::EINTR) => {}
+                Ok(_) => return self.child.try_wait(),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Removes the complete `beat` lines read so far and returns how many there were.

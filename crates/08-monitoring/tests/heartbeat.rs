@@ -200,3 +200,57 @@ fn alive_is_not_ready() {
         "it is alive all the same: expected Alive, got {h:?}"
     );
 }
+
+#[test]
+fn a_child_that_closes_its_stdout_and_lives_on_is_not_waited_for() {
+    // End of file says every write end is closed, not that the process is gone: this one
+    // closes its stdout and goes on running.
+    let m = start(
+        Command::new("sh")
+            .args(["-c", "echo ready; exec >&-; exec sleep 1000"])
+            .stdin(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("start(sh) failed: {e}"));
+    let (m, ready) = wait_ready(m, DEFAULT_DEADLINE);
+    assert!(ready, "the child says `ready` before it closes its stdout");
+    let pid = m.pid();
+    let deadline = Duration::from_millis(300);
+    let answer = call_with_deadline(deadline + DEFAULT_DEADLINE, move || {
+        let mut m = m;
+        let h = m.check(deadline);
+        (m, h)
+    });
+    let Some((m, h)) = answer else {
+        let state = proc_state(pid);
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        panic!(
+            "check({deadline:?}) was still blocked long after its deadline, after end of file on \
+             the heartbeat pipe: the child closed its stdout but still runs (state {state:?}), \
+             and a blocking wait for it after end of file lasts as long as it lives; wait for \
+             its exit only until the deadline"
+        );
+    };
+    let h = h.unwrap_or_else(|e| panic!("check failed: {e}"));
+    assert!(
+        matches!(h, Health::Hung { .. }),
+        "the child closed its heartbeat pipe and still runs (state {:?}): no beat within the \
+         deadline and not exited is Hung; got {h:?}",
+        proc_state(pid)
+    );
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("SIGKILL our child");
+    // Each check waits for the exit at most its deadline: ask until the death is seen.
+    let mut m = m;
+    let mut h = h;
+    for _ in 0..20 {
+        let (back, now) = check(m, Duration::from_millis(300));
+        (m, h) = (back, now);
+        if matches!(h, Health::Dead(_)) {
+            break;
+        }
+    }
+    assert!(
+        matches!(h, Health::Dead(s) if std::os::unix::process::ExitStatusExt::signal(&s) == Some(libc::SIGKILL)),
+        "once killed it is Dead(SIGKILL); got {h:?}"
+    );
+    assert_reaped(pid);
+}

@@ -135,20 +135,21 @@ fn the_usage_is_of_this_child_only() {
 }
 
 #[test]
-fn a_parent_that_ignores_sigchld_gets_an_error_not_a_hang() {
+fn a_parent_that_ignores_sigchld_still_gets_the_usage() {
     // A disposition is per process: this test runs alone in a fresh copy of the test binary.
     testkit::isolated!();
-    // With SIGCHLD ignored the kernel reaps children itself: wait4 blocks until the child has
-    // exited, then fails with ECHILD. There is no usage to return, and waiting again never ends.
+    // With SIGCHLD ignored the kernel reaps an ordinary child itself, and wait4 fails with
+    // ECHILD. A traced child is never reaped that way: it is kept for its tracer to wait for.
     // SAFETY: SIG_IGN installs no handler; this process runs this one test alone.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.expect("ignore SIGCHLD");
-    let r = run_measured(Command::new(CHILD).args(["exit", "0"]).stdin(Stdio::null()));
-    let err = r.expect_err("a child reaped by the kernel leaves nothing for wait4 to return");
-    assert_eq!(
-        err.raw_os_error(),
-        Some(libc::ECHILD),
-        "wait4's own error, as it is: {err}"
-    );
+    let r = run_measured(Command::new(CHILD).args(["exit", "4"]).stdin(Stdio::null()));
+    let usage = r.unwrap_or_else(|e| {
+        panic!(
+            "run_measured failed with SIGCHLD ignored: {e}; an untraced child is reaped by the              kernel before wait4 sees it (ECHILD), a child traced for its exit stop is not"
+        )
+    });
+    assert_eq!(usage.status.code(), Some(4), "the child's own exit status");
+    assert_reaped(usage.pid);
 }
 
 #[test]
@@ -226,4 +227,48 @@ fn the_report_reads_like_gnu_time() {
         "GNU time says {gnu_rss} KiB for the same child, you say {}",
         usage.max_rss_kib
     );
+}
+
+#[test]
+fn a_small_child_of_a_big_parent_has_a_small_peak() {
+    // This process grows to 300 MiB first, alone in a fresh copy of the test binary. At execve
+    // the kernel carries the replaced image's peak into the process's ru_maxrss, and a spawned
+    // child's image before execve is this parent's: ru_maxrss then says 300 MiB for a program
+    // that never had more than a few MiB of its own.
+    testkit::isolated!();
+    let mut big = vec![0u8; 300 << 20];
+    for page in big.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&big);
+    let (usage, _) = measure(&["exit", "0"]);
+    drop(big);
+    assert!(
+        usage.max_rss_kib < 32 * 1024,
+        "a child that exits at once, spawned by a 300 MiB parent, had a peak of {} KiB: that is \
+         the parent's peak, which ru_maxrss inherits at execve; read the child's own VmHWM \
+         (/proc/PID/status) at its exit instead",
+        usage.max_rss_kib
+    );
+}
+
+#[test]
+fn the_elapsed_time_reads_like_gnu_time_past_an_hour() {
+    let (usage, _) = measure(&["exit", "0"]);
+    // GNU time prints m:ss.cc under an hour (centiseconds cut, not rounded) and h:mm:ss from
+    // one hour on.
+    for (wall, want) in [
+        (Duration::from_micros(59_999_000), "0:59.99"),
+        (Duration::from_millis(3_599_990), "59:59.99"),
+        (Duration::from_millis(3_725_500), "1:02:05"),
+        (Duration::from_secs(36_000 + 59), "10:00:59"),
+    ] {
+        let text = report(&Usage { wall, ..usage });
+        let line = format!("(h:mm:ss or m:ss): {want}\n");
+        assert!(
+            text.contains(&line),
+            "{wall:?} of wall time is {want} in GNU time's words (h:mm:ss from one hour on, \
+             m:ss.cc below, cut to centiseconds); got:\n{text}"
+        );
+    }
 }
