@@ -20,7 +20,8 @@ use std::time::Duration;
 /// How [`stop`] ended the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
-    /// It exited within the grace period after SIGTERM.
+    /// It exited within the grace period after SIGTERM, or had already exited by itself when the
+    /// signal was sent (a daemon already gone is stopped, not a failure).
     Terminated(u32),
     /// It was still running after the grace period and was killed with SIGKILL.
     Killed(u32),

@@ -8,8 +8,10 @@
 //! [`PidFileError::AlreadyRunning`] (displayed `already running (pid N)`) while another instance
 //! holds the file, and never damages that instance's file. The file is held for as long as the
 //! returned value lives. [`status`] tells a running instance from a stale file and from none,
-//! without trusting a pid that nobody vouches for; a file it cannot open for any reason other
-//! than its absence is an error, not "stopped".
+//! without trusting a pid that nobody vouches for: `Running(pid)` only when the kernel says that
+//! `pid`, the one written in the file, holds its lock (anyone who may open the file may lock it);
+//! a file locked by another pid than the one it names is an error naming both. A file it cannot
+//! open for any reason other than its absence is an error too, not "stopped".
 //!
 //! Read: docs/src/10-daemon.md#pidfile. Check: `cargo xtask check daemon/pidfile`.
 

@@ -26,7 +26,8 @@ use crate::pidfile::{Status, status};
 /// How [`stop`] ended the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
-    /// It exited within the grace period after SIGTERM.
+    /// It exited within the grace period after SIGTERM, or had already exited by itself when the
+    /// signal was sent (a daemon already gone is stopped, not a failure).
     Terminated(u32),
     /// It was still running after the grace period and was killed with SIGKILL.
     Killed(u32),
@@ -127,12 +128,22 @@ fn exited_within(pidfd: &OwnedFd, deadline: Duration) -> io::Result<bool> {
 /// pidfd_open(2), pidfd_send_signal(2), poll(2).
 pub fn stop(pidfile: &Path, grace: Duration) -> Result<Stopped, ControlError> {
     let (pid, pidfd) = open_daemon(pidfile)?;
-    // Signalling through the pidfd reaches exactly the process it was opened for.
-    pidfd_send_signal(&pidfd, Signal::TERM).map_err(io::Error::from)?;
+    // Signalling through the pidfd reaches exactly the process it was opened for. ESRCH: it
+    // exited (and was reaped) since the check; a daemon already gone is what `stop` wants.
+    match pidfd_send_signal(&pidfd, Signal::TERM) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::SRCH) => return Ok(Stopped::Terminated(pid)),
+        Err(e) => return Err(io::Error::from(e).into()),
+    }
     if exited_within(&pidfd, grace)? {
         return Ok(Stopped::Terminated(pid));
     }
-    pidfd_send_signal(&pidfd, Signal::KILL).map_err(io::Error::from)?;
+    match pidfd_send_signal(&pidfd, Signal::KILL) {
+        Ok(()) => {}
+        // It exited between the end of the grace period and SIGKILL.
+        Err(rustix::io::Errno::SRCH) => return Ok(Stopped::Terminated(pid)),
+        Err(e) => return Err(io::Error::from(e).into()),
+    }
     if exited_within(&pidfd, AFTER_KILL)? {
         Ok(Stopped::Killed(pid))
     } else {
@@ -143,8 +154,12 @@ pub fn stop(pidfile: &Path, grace: Duration) -> Result<Stopped, ControlError> {
 /// Asks the daemon to reload (SIGHUP); returns its pid.
 pub fn reload(pidfile: &Path) -> Result<u32, ControlError> {
     let (pid, pidfd) = open_daemon(pidfile)?;
-    pidfd_send_signal(&pidfd, Signal::HUP).map_err(io::Error::from)?;
-    Ok(pid)
+    match pidfd_send_signal(&pidfd, Signal::HUP) {
+        Ok(()) => Ok(pid),
+        // It exited since the check: there is nothing left to reload.
+        Err(rustix::io::Errno::SRCH) => Err(ControlError::NotRunning),
+        Err(e) => Err(io::Error::from(e).into()),
+    }
 }
 
 /// The LSB `status` exit code and a one-line message: 0 running, 1 dead with a pid file left,

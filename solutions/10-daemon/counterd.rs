@@ -10,15 +10,24 @@
 //! counterd start|stop|status|reload|run [--pidfile P] [--socket S] [--log L] [--state F]
 //!                                       [--config C]
 //! ```
-//! Defaults live in `$XDG_RUNTIME_DIR/counterd/`, or in `/tmp/counterd-UID/` (created 0700; refused
-//! when it is not a directory of ours with mode 0700). `--log` takes a file path, `syslog` (for
+//! Defaults live in `$XDG_RUNTIME_DIR/counterd/`, or in `$TMPDIR/counterd-UID/` (`/tmp` without
+//! `TMPDIR`), created 0700 and refused unless it is a directory (not a symlink) owned by us with
+//! no permission for group or others. Relative paths name files in the directory counterd was
+//! started from, although the daemon works from `/`. `--log` takes a file path, `syslog` (for
 //! `/dev/log`) or `syslog:PATH`; without it, `start` logs to `counterd.log` beside the pid file and
 //! `run` to stderr (the service manager collects it). The config file has `step = N` lines (the
-//! counter's increment, N >= 1, 1 by default; blank lines and `#` comments are ignored, an error
-//! names its line); `reload` re-reads it and reopens the log file. A state file that cannot be read
-//! or parsed makes start-up fail and is left as it is: counting again from 0 would hand out numbers
-//! twice. A socket file nobody listens on (left by a crash) is replaced; a live one, or a file that
-//! is not a socket, is left alone and start-up fails.
+//! counter's increment, 1 <= N <= u64::MAX, 1 by default; blank lines and `#` comments are
+//! ignored, an error names its line); `reload` re-reads it and reopens the log file. A state file
+//! that cannot be read or parsed makes start-up fail and is left as it is: counting again from 0
+//! would hand out numbers twice. The counter never wraps: a client whose number would pass
+//! u64::MAX gets none (the connection closes, the log says why) and the daemon goes on. A socket
+//! file nobody listens on (left by a crash) is replaced; a live one, or a file that is not a
+//! socket, is left alone and start-up fails.
+//!
+//! `stop` and `reload` signal only a proven counterd: the process that holds the pid file's lock
+//! under the pid written in it (the kernel says who holds a lock), running this same program.
+//! Anyone who can open the pid file can lock it, and a wrong `--pidfile` can name another
+//! program's file: then nothing is signalled and the command fails, saying why.
 //!
 //! Exit statuses, after the LSB init-script conventions: 0 success; `status` 0 running, 1 dead
 //! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed); 2 usage;
@@ -106,7 +115,9 @@ fn run(args: &[OsString]) -> Result<u8, Failure> {
     let paths = parse_options(&args[1..])?;
     match command.as_str() {
         "start" => start(&paths),
-        "stop" => match control::stop(&paths.pidfile, GRACE) {
+        "stop" => match prove_counterd(&paths.pidfile)
+            .and_then(|()| control::stop(&paths.pidfile, GRACE).map_err(control_failure))
+        {
             Ok(Stopped::Terminated(pid)) => {
                 println!("counterd stopped (pid {pid})");
                 Ok(0)
@@ -115,14 +126,16 @@ fn run(args: &[OsString]) -> Result<u8, Failure> {
                 println!("counterd killed (pid {pid}) after {GRACE:?} without exiting");
                 Ok(0)
             }
-            Err(e) => Err(control_failure(e)),
+            Err(f) => Err(f),
         },
-        "reload" => match control::reload(&paths.pidfile) {
+        "reload" => match prove_counterd(&paths.pidfile)
+            .and_then(|()| control::reload(&paths.pidfile).map_err(control_failure))
+        {
             Ok(pid) => {
                 println!("counterd reloading (pid {pid})");
                 Ok(0)
             }
-            Err(e) => Err(control_failure(e)),
+            Err(f) => Err(f),
         },
         "status" => {
             let (code, line) = control::lsb_status("counterd", &paths.pidfile);
@@ -131,6 +144,52 @@ fn run(args: &[OsString]) -> Result<u8, Failure> {
         }
         _ => foreground(&paths),
     }
+}
+
+/// Refuses to signal the holder of the pid file unless it runs this very program.
+///
+/// `status` already proved that the pid in the file is the one that took the lock (the kernel
+/// says so); but a wrong `--pidfile` can name another program's pid file, held by that program.
+/// The program a process runs is the target of `/proc/PID/exe` (readable for our own processes,
+/// or by root): it must be our own, `/proc/self/exe`. The daemon could exit and its pid be
+/// reused between this check and the signal only if the newcomer also took the lock under that
+/// pid, which `control` checks again after it has opened a pidfd.
+fn prove_counterd(pidfile: &Path) -> Result<(), Failure> {
+    // Any other answer is reported by `control`, which signals nobody then.
+    let Ok(Status::Running(pid)) = status(pidfile) else {
+        return Ok(());
+    };
+    let ours = program_of("self").map_err(|e| fail(1, format!("/proc/self/exe: {e}")))?;
+    match program_of(&pid.to_string()) {
+        Ok(theirs) if theirs == ours => Ok(()),
+        Ok(theirs) => Err(fail(
+            1,
+            format!(
+                "pid {pid} holds {} but is not counterd (it runs {}); nothing was signalled",
+                pidfile.display(),
+                theirs.display()
+            ),
+        )),
+        Err(e) => Err(fail(
+            1,
+            format!(
+                "pid {pid} holds {} but is not counterd as far as we can tell (/proc/{pid}/exe: \
+                 {e}); nothing was signalled",
+                pidfile.display()
+            ),
+        )),
+    }
+}
+
+/// The program process `pid` (or `self`) runs, from `/proc/PID/exe`; a binary replaced on disk
+/// since it started reads `PATH (deleted)`, and is still the same program for us.
+fn program_of(pid: &str) -> io::Result<PathBuf> {
+    let path = std::fs::read_link(format!("/proc/{pid}/exe"))?;
+    let text = path.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(alive) => PathBuf::from(alive),
+        None => path,
+    })
 }
 
 fn control_failure(e: ControlError) -> Failure {
@@ -171,6 +230,19 @@ fn parse_options(args: &[OsString]) -> Result<Paths, Failure> {
         };
         *slot = Some(PathBuf::from(value));
     }
+    // Absolute now: the daemon works from `/` (detach changes directory), where a relative path
+    // would name another file than the one checked here.
+    let [pidfile, socket, state, config] =
+        [pidfile, socket, state, config].map(|p| p.map(|p| absolute(&p)).transpose());
+    let (pidfile, socket, state, config) = (pidfile?, socket?, state?, config?);
+    let log = match log {
+        Some(l) if l.as_os_str() == "syslog" => Some(l),
+        Some(l) => match l.to_str().and_then(|l| l.strip_prefix("syslog:")) {
+            Some(p) => Some(format!("syslog:{}", absolute(Path::new(p))?.display()).into()),
+            None => Some(absolute(&l)?),
+        },
+        None => None,
+    };
     let needs_dir = pidfile.is_none() || socket.is_none() || state.is_none();
     let dir = if needs_dir {
         Some(default_dir()?)
@@ -187,8 +259,15 @@ fn parse_options(args: &[OsString]) -> Result<Paths, Failure> {
     })
 }
 
-/// `$XDG_RUNTIME_DIR/counterd`, or `/tmp/counterd-UID`: created 0700, and refused when another
-/// user owns it or others may write into it (someone could plant a socket or pid file there).
+/// `path` made absolute against the current directory (no symlink is resolved).
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(path).map_err(|e| fail(1, format!("{}: {e}", path.display())))
+}
+
+/// `$XDG_RUNTIME_DIR/counterd`, or `$TMPDIR/counterd-UID` (`/tmp` without `TMPDIR`): created
+/// 0700, and refused unless it is a directory (not a symlink) owned by us with no permission for
+/// group or others: anyone else who could write there could plant a socket or a pid file, and
+/// anyone who could read could watch.
 fn default_dir() -> Result<PathBuf, Failure> {
     let uid = rustix::process::getuid().as_raw();
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
@@ -495,7 +574,19 @@ impl Service {
     }
 
     fn answer(&mut self, mut stream: UnixStream) {
-        let next = self.value + self.step;
+        // The counter never wraps (it would hand out numbers twice) and never panics on a
+        // client's request: past u64::MAX the client gets no number, the log says why, and the
+        // daemon goes on serving (a smaller step, after a reload, may still fit).
+        let Some(next) = self.value.checked_add(self.step) else {
+            let msg = format!(
+                "the counter is at {} and step {} would pass {}: no number handed out",
+                self.value,
+                self.step,
+                u64::MAX
+            );
+            self.log(Severity::Err, &msg);
+            return;
+        };
         if let Err(e) = write_state(&self.paths.state, next) {
             let msg = format!("cannot save the state: {e}");
             self.log(Severity::Err, &msg);

@@ -8,8 +8,10 @@
 //! [`PidFileError::AlreadyRunning`] (displayed `already running (pid N)`) while another instance
 //! holds the file, and never damages that instance's file. The file is held for as long as the
 //! returned value lives. [`status`] tells a running instance from a stale file and from none,
-//! without trusting a pid that nobody vouches for; a file it cannot open for any reason other
-//! than its absence is an error, not "stopped".
+//! without trusting a pid that nobody vouches for: `Running(pid)` only when the kernel says that
+//! `pid`, the one written in the file, holds its lock (anyone who may open the file may lock it);
+//! a file locked by another pid than the one it names is an error naming both. A file it cannot
+//! open for any reason other than its absence is an error too, not "stopped".
 //!
 //! Read: docs/src/10-daemon.md#pidfile. Check: `cargo xtask check daemon/pidfile`.
 
@@ -131,7 +133,9 @@ fn read_pid(file: &mut File) -> Option<u32> {
 
 /// What the pid file at `path` says: a live holder, a stale file, or no file.
 ///
-/// The lock decides, not the pid: a pid can be reused, a lock dies with its holder.
+/// The lock decides, not the pid: a pid can be reused, a lock dies with its holder. And the lock
+/// alone vouches for nobody: anyone who can open the file can lock it, so the pid written in the
+/// file counts only when the kernel says that this very pid took the lock.
 pub fn status(path: &Path) -> io::Result<Status> {
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -145,15 +149,55 @@ pub fn status(path: &Path) -> io::Result<Status> {
             file.unlock()?;
             Ok(Status::Stale(pid))
         }
-        Err(TryLockError::WouldBlock) => match pid {
-            Some(pid) => Ok(Status::Running(pid)),
+        Err(TryLockError::WouldBlock) => match (lock_holder(&file)?, pid) {
+            // Released since our test: nobody holds it now.
+            (None, _) => Ok(Status::Stale(pid)),
+            (Some(holder), Some(pid)) if holder == pid => Ok(Status::Running(pid)),
+            (Some(holder), Some(pid)) => Err(io::Error::other(format!(
+                "{} names pid {pid}, but its lock is held by pid {holder}: the pid in the file \
+                 is not vouched for by its holder",
+                path.display()
+            ))),
             // Locked but still empty: the holder is between its lock and its write. Never
             // make up a pid (0 would mean "my own process group" to kill(2)).
-            None => Err(io::Error::other(format!(
-                "{} is locked but holds no pid yet (a daemon is starting)",
+            (Some(holder), None) => Err(io::Error::other(format!(
+                "{} is locked by pid {holder} but holds no pid yet (a daemon is starting)",
                 path.display()
             ))),
         },
         Err(TryLockError::Error(e)) => Err(e),
     }
+}
+
+/// The pid of the process that holds an exclusive flock(2) on `file`, from the kernel's table of
+/// locks, `/proc/locks` (proc_locks(5)); `None` when nobody holds one.
+///
+/// A line reads `ID: FLOCK  ADVISORY  WRITE PID MAJOR:MINOR:INODE 0 EOF` (major and minor in hex);
+/// a process waiting for the lock has `->` after the ID. The pid is the one that took the lock:
+/// had the holder passed its open file to another process (fork, SCM_RIGHTS) and exited, the
+/// lock would live on under a pid that can be reused. A daemon that locks after its last fork
+/// and never passes the file on leaves no such gap.
+fn lock_holder(file: &File) -> io::Result<Option<u32>> {
+    let meta = file.metadata()?;
+    let dev = meta.dev();
+    let (major, minor) = (u64::from(libc::major(dev)), u64::from(libc::minor(dev)));
+    let table = std::fs::read_to_string("/proc/locks")?;
+    for line in table.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // Ours: ID: FLOCK ADVISORY WRITE PID DEV:INO ...; waiters have "->" in second place.
+        let [_, "FLOCK", _, "WRITE", pid, inode, ..] = fields.as_slice() else {
+            continue;
+        };
+        let mut parts = inode.split(':');
+        let (Some(maj), Some(min), Some(ino)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let same = u64::from_str_radix(maj, 16) == Ok(major)
+            && u64::from_str_radix(min, 16) == Ok(minor)
+            && ino.parse::<u64>() == Ok(meta.ino());
+        if same {
+            return Ok(pid.parse().ok());
+        }
+    }
+    Ok(None)
 }

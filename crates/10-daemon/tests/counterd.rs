@@ -114,6 +114,19 @@ impl Counterd {
         env: &[(&str, Option<&Path>)],
         sentinel: bool,
     ) -> Ran {
+        self.run_in(None, command, args, extra, env, sentinel)
+    }
+
+    /// [`Counterd::run_args`] in the directory `cwd` (ours when `None`).
+    fn run_in(
+        &self,
+        cwd: Option<&Path>,
+        command: &str,
+        args: &[String],
+        extra: &[&str],
+        env: &[(&str, Option<&Path>)],
+        sentinel: bool,
+    ) -> Ran {
         let out_path = self.dir.path().join("out");
         let err_path = self.dir.path().join("err");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_counterd"));
@@ -123,6 +136,9 @@ impl Counterd {
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("out file"))
             .stderr(File::create(&err_path).expect("err file"));
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         for (name, value) in env {
             match value {
                 Some(v) => cmd.env(name, v),
@@ -747,4 +763,217 @@ fn a_pid_file_locked_by_an_instance_still_starting_fails_in_the_daemon() {
         "the failed daemon must not serve"
     );
     drop(holder);
+}
+
+/// A live process that has nothing to do with counterd: `sleep`, guarded.
+fn stranger() -> ChildGuard {
+    ChildGuard::spawn(sh("exec sleep 60").stdin(Stdio::null()))
+}
+
+#[test]
+fn stop_never_signals_the_pid_of_a_file_another_user_holds_locked() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "skipped: this test drops to the user `nobody` to lock the pid file as another \
+             user would; run it as root to see it"
+        );
+        // Still exercise the binary, so that a stub fails here too.
+        let c = Counterd::new("counterd-foreign-lock-skip");
+        let st = c.run("status");
+        assert_eq!(st.code(), Some(3), "{}", st.show());
+        return;
+    }
+    let c = Counterd::new("counterd-foreign-lock");
+    // A stale pid file (its daemon was SIGKILLed) naming a pid the kernel gave to an unrelated
+    // process. The file is 0644 and its directory searchable, as under /run: another user can
+    // open it and lock it.
+    std::fs::set_permissions(c.dir.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    let mut stranger = stranger();
+    let pid = stranger.id();
+    std::fs::write(&c.pidfile, format!("{pid}\n")).expect("write the stale pid file");
+    std::fs::set_permissions(&c.pidfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut locker_cmd = Command::new("setpriv");
+    locker_cmd
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args([
+            "sh",
+            "-c",
+            "exec 9<\"$1\" && flock -x 9 && echo locked && exec sleep 60",
+        ])
+        .arg("sh")
+        .arg(&c.pidfile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut locker = ChildGuard::spawn(&mut locker_cmd);
+    let out = locker.child().stdout.take().expect("piped stdout");
+    let mut out = testkit::LineReader::new(out, "the locker");
+    assert_eq!(
+        out.next_line(WAIT).as_deref(),
+        Some("locked"),
+        "`nobody` could not lock the pid file (is setpriv or flock missing?)"
+    );
+    let stop = c.run("stop");
+    assert!(
+        stranger.child().try_wait().expect("try_wait").is_none(),
+        "`counterd stop` killed pid {pid}: the pid file named it, but the lock was held by \
+         another user's process, not by pid {pid}. Ask the kernel who holds the lock \
+         (/proc/locks) and signal only a pid that holds it itself: {}",
+        stop.show()
+    );
+    assert!(
+        stop.code() != Some(0) && stop.err.contains("lock is held by pid"),
+        "stop must fail and say that the pid in the file is not the lock holder: {}",
+        stop.show()
+    );
+    let st = c.run("status");
+    assert_ne!(
+        st.code(),
+        Some(0),
+        "status must not call it running: {}",
+        st.show()
+    );
+}
+
+#[test]
+fn stop_and_reload_never_signal_another_program_that_holds_the_pid_file() {
+    let c = Counterd::new("counterd-other-program");
+    // A wrong --pidfile: the pid file of another program, held by that program under its own
+    // pid (the kernel vouches for it). It is still not a counterd.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_daemon-pidfile"));
+    cmd.arg(&c.pidfile)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut other = ChildGuard::spawn(&mut cmd);
+    let pid = other.id();
+    let out = other.child().stdout.take().expect("piped stdout");
+    let mut out = testkit::LineReader::new(out, "daemon-pidfile");
+    assert_eq!(out.next_line(WAIT), Some(format!("acquired {pid}")));
+    for command in ["reload", "stop"] {
+        let ran = c.run(command);
+        assert!(
+            other.child().try_wait().expect("try_wait").is_none(),
+            "`counterd {command}` signalled pid {pid}, which holds the pid file but runs \
+             daemon-pidfile, not counterd: check what the process runs (/proc/PID/exe) \
+             before signalling it: {}",
+            ran.show()
+        );
+        assert!(
+            ran.code() != Some(0) && ran.err.contains("not counterd"),
+            "`counterd {command}` must fail and say the holder is not counterd: {}",
+            ran.show()
+        );
+    }
+    drop(other.child().stdin.take());
+    let st = other.wait(WAIT);
+    assert!(st.success(), "daemon-pidfile {}", describe_status(st));
+}
+
+/// Kills, when dropped, every process whose command line mentions its needle.
+struct KillMentioning(String);
+
+impl Drop for KillMentioning {
+    fn drop(&mut self) {
+        kill_mentioning(&self.0);
+    }
+}
+
+#[test]
+fn relative_paths_name_files_in_the_directory_counterd_was_started_from() {
+    let c = Counterd::new("counterd-rel");
+    // A name found nowhere else (the temp dir's random suffix), so that the same relative paths
+    // taken from `/` (where the daemon works) name nothing that exists; short, so that the
+    // socket's absolute path stays within the 108 bytes of sun_path.
+    let base = c.dir.path().file_name().expect("a name").to_string_lossy();
+    let suffix = base.rsplit('-').next().unwrap_or("x");
+    let sub = format!("rel-{suffix}-{}", std::process::id());
+    let _guard = KillMentioning(sub.clone());
+    let here = c.dir.path().join(&sub);
+    std::fs::create_dir(&here).expect("mkdir");
+    std::fs::write(here.join("c.conf"), "step = 1\n").expect("write the config");
+    let args: Vec<String> = ["pidfile", "socket", "log", "state", "config"]
+        .iter()
+        .zip(["c.pid", "c.sock", "c.log", "c.state", "c.conf"])
+        .flat_map(|(flag, name)| [format!("--{flag}"), format!("{sub}/{name}")])
+        .collect();
+    let run = |command: &str| c.run_in(Some(c.dir.path()), command, &args, &[], &[], false);
+    let ran = run("start");
+    assert_eq!(
+        ran.code(),
+        Some(0),
+        "`counterd start --pidfile {sub}/c.pid ...` run from {}: relative paths name files in \
+         the caller's directory; the daemon works from `/`, so make them absolute before \
+         detaching: {}",
+        c.dir.path().display(),
+        ran.show()
+    );
+    let d = DaemonGuard::new(pid_in(&here.join("c.pid")));
+    assert_eq!(c.next_on(&here.join("c.sock")), "1");
+    assert_eq!(
+        std::fs::read_to_string(here.join("c.state"))
+            .unwrap_or_default()
+            .trim(),
+        "1",
+        "the state file must be {sub}/c.state in the caller's directory"
+    );
+    std::fs::write(here.join("c.conf"), "step = 5\n").expect("write the config");
+    let r = run("reload");
+    assert_eq!(r.code(), Some(0), "{}", r.show());
+    c.wait_log(&here.join("c.log"), "reloaded: step=5");
+    assert_eq!(c.next_on(&here.join("c.sock")), "6");
+    let st = run("status");
+    assert_eq!(st.code(), Some(0), "{}", st.show());
+    let stop = run("stop");
+    assert_eq!(stop.code(), Some(0), "{}", stop.show());
+    assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+    assert!(
+        !Path::new("/").join(&sub).exists(),
+        "/{sub} was created: a relative path was used after chdir(\"/\")"
+    );
+}
+
+#[test]
+fn a_counter_at_its_limit_refuses_a_number_and_keeps_serving() {
+    let c = Counterd::new("counterd-limit");
+    std::fs::write(&c.state, format!("{}\n", u64::MAX - 1)).expect("write the state");
+    let d = c.start();
+    assert_eq!(c.next(), u64::MAX.to_string());
+    // The next number would pass u64::MAX: no number, but no death either.
+    let refused = c.next();
+    assert!(
+        refused.parse::<u64>().is_err(),
+        "past u64::MAX the counter must hand out no number (it would wrap and hand out numbers \
+         twice); got {refused:?}"
+    );
+    wait_until(WAIT, "the daemon to log the refusal, or to die", || {
+        c.log_text().contains("no number handed out") || d.exited()
+    });
+    assert!(
+        !d.exited(),
+        "the daemon died when the counter would pass u64::MAX (an overflowing `+` panics): a \
+         client's request must never kill the daemon; use checked_add and refuse the \
+         request. Log:\n{}",
+        c.log_text()
+    );
+    // A restart at the limit, and a step as large as the counter's range.
+    assert_eq!(c.run("stop").code(), Some(0));
+    assert!(d.wait_exit(WAIT));
+    std::fs::write(&c.state, "0\n").expect("write the state");
+    std::fs::write(&c.config, format!("step = {}\n", u64::MAX)).expect("write the config");
+    let d = c.start();
+    assert_eq!(c.next(), u64::MAX.to_string());
+    let refused = c.next();
+    assert!(refused.parse::<u64>().is_err(), "got {refused:?}");
+    let st = c.run("status");
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "the daemon must still run after refusing a number: {}",
+        st.show()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&c.state).unwrap_or_default().trim(),
+        u64::MAX.to_string(),
+        "a refused request must leave the state as it was"
+    );
+    drop(d);
 }

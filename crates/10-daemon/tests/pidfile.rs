@@ -231,3 +231,39 @@ fn a_pid_file_that_cannot_be_opened_is_an_error_not_stopped() {
         ),
     }
 }
+
+#[test]
+fn a_file_locked_by_a_process_other_than_the_one_it_names_is_not_running() {
+    let dir = temp_dir("pidfile-foreign-lock");
+    let path = pid_file(&dir);
+    // The file names a live stranger, but another process (this test) holds its lock: whoever
+    // can open a pid file can lock it, so a held lock alone does not vouch for the pid written
+    // in the file. Only the kernel knows who took the lock.
+    let mut stranger = ChildGuard::spawn(sh("exec sleep 60").stdin(Stdio::null()));
+    let named = stranger.id();
+    std::fs::write(&path, format!("{named}\n")).expect("write the file");
+    let holder = File::open(&path).expect("open the file");
+    holder.try_lock().expect("lock the file");
+    let ours = std::process::id();
+    match status(&path) {
+        Ok(Status::Running(pid)) => panic!(
+            "status said Running({pid}), but the lock on the file is held by pid {ours}, not by \
+             pid {named} that the file names: ask the kernel who holds the lock (/proc/locks) \
+             before trusting the pid written in the file"
+        ),
+        Ok(other) => panic!(
+            "status said {other:?}, but the file is locked (by pid {ours}): it is neither \
+             stale nor stopped; it must be an error naming both pids"
+        ),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&named.to_string()) && msg.contains(&ours.to_string()),
+                "the error should name the pid in the file ({named}) and the lock holder \
+                 ({ours}): {msg}"
+            );
+        }
+    }
+    assert!(stranger.child().try_wait().expect("try_wait").is_none());
+    drop(holder);
+}
