@@ -475,10 +475,11 @@ fn event_loop(shared: &Shared) -> Stats {
         if let Some(deadline) = core.closing
             && (core.tasks.is_empty() || now >= deadline)
         {
-            let stats = core.close();
+            let (stats, workers) = core.close();
             let answers = std::mem::take(&mut core.outbox);
             drop(core);
             deliver(answers);
+            stop_workers(workers, deadline.max(now + EXIT_DEADLINE));
             return stats;
         }
         let until = core.next_deadline();
@@ -509,10 +510,11 @@ fn event_loop(shared: &Shared) -> Stats {
                 eprintln!("pool: poll failed: {e}; stopping");
                 drop(fds);
                 let mut core = shared.lock();
-                let stats = core.close();
+                let (stats, workers) = core.close();
                 let answers = std::mem::take(&mut core.outbox);
                 drop(core);
                 deliver(answers);
+                stop_workers(workers, Instant::now() + EXIT_DEADLINE);
                 return stats;
             }
         }
@@ -523,6 +525,47 @@ fn event_loop(shared: &Shared) -> Stats {
                 .filter(|(_, revents)| !revents.is_empty())
                 .map(|(source, _)| source),
         );
+    }
+}
+
+/// How long an idle worker has to exit by itself once its stdin is closed at shutdown, beyond
+/// what is left of the grace; SIGKILL after that.
+const EXIT_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Waits until every worker has exited (each saw its stdin closed) or `until` has passed, then
+/// kills those still there, and reaps them all. Sleeps in `poll` on their pidfds (or stdouts,
+/// whose EOF is the death, where there is no pidfd).
+fn stop_workers(mut workers: Vec<Worker>, until: Instant) {
+    let mut scratch = [0u8; 4096];
+    loop {
+        workers.retain_mut(|w| !matches!(w.child.try_wait(), Ok(Some(_)) | Err(_)));
+        let now = Instant::now();
+        if workers.is_empty() || now >= until {
+            break;
+        }
+        let Ok(left) = Timespec::try_from(until - now) else {
+            break;
+        };
+        let mut fds: Vec<PollFd<'_>> = workers
+            .iter()
+            .map(|w| match &w.pidfd {
+                Some(pidfd) => PollFd::new(&**pidfd, PollFlags::IN),
+                None => PollFd::new(&*w.stdout, PollFlags::IN),
+            })
+            .collect();
+        match poll(&mut fds, Some(&left)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(_) => break,
+        }
+        drop(fds);
+        for w in &workers {
+            // What a worker still writes is nobody's answer now; read it so its stdout can
+            // reach EOF (and, without a pidfd, stop being readable).
+            while matches!(rustix::io::read(&*w.stdout, &mut scratch), Ok(n) if n > 0) {}
+        }
+    }
+    for w in workers {
+        w.finish();
     }
 }
 
@@ -1150,18 +1193,25 @@ impl Core {
         self.fill();
     }
 
-    fn close(&mut self) -> Stats {
+    /// Ends the pool: answers what is left `pool shut down`, kills the workers that still hold
+    /// a task and hands every worker over to `stop_workers` (called once the lock is free).
+    fn close(&mut self) -> (Stats, Vec<Worker>) {
         self.closed = true;
+        let mut workers: Vec<Worker> = self.workers.drain().map(|(_, w)| w).collect();
+        for w in &mut workers {
+            if !w.outstanding.is_empty() {
+                // Past the grace with a task: it is not going to finish in time.
+                let _ = w.child.kill();
+            }
+            // An idle worker reads EOF and exits by itself.
+            w.stdin = None;
+        }
         let left: Vec<u64> = self.tasks.keys().copied().collect();
         for id in left {
             self.finish_task(id, Outcome::Failed("pool shut down".to_string()));
         }
         self.queue.clear();
-        // finish() closes each stdin, kills the worker if it is still there and reaps it.
-        for (_, worker) in self.workers.drain() {
-            worker.finish();
-        }
         // Its live counts (workers, queued, in flight) are zero: only `stats()` fills them in.
-        self.stats
+        (self.stats, workers)
     }
 }

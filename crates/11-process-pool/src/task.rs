@@ -60,7 +60,7 @@ pub fn run(line: &str) -> Result<String, String> {
             Ok("released".to_string())
         }
         "" => Err("empty task".to_string()),
-        other => Err(format!("unknown task {other:?}")),
+        other => Err(format!("unknown task {:?}", cut(other, 200))),
     }
 }
 
@@ -94,11 +94,37 @@ impl Hasher for Fnv1a {
     }
 }
 
-/// A task's outcome as a frame body: `ok RESULT` or `error REASON`.
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The most bytes a frame body may hold: a frame's length counts its 8-byte id too.
+const MAX_BODY: usize = crate::frame::MAX_FRAME as usize - 8;
+
+/// A task's outcome as a frame body: `ok RESULT` or `error REASON`, always small enough for a
+/// frame. A body that could not be framed would leave the worker unable to answer at all: it
+/// would die, and the task be retried on worker after worker.
 pub fn encode(outcome: &Result<String, String>) -> Vec<u8> {
+    const MARK: &str = " [cut to fit a frame]";
     match outcome {
-        Ok(result) => format!("ok {result}").into_bytes(),
-        Err(reason) => format!("error {reason}").into_bytes(),
+        Ok(result) if result.len() + 3 <= MAX_BODY => format!("ok {result}").into_bytes(),
+        Ok(result) => format!(
+            "error the result ({} bytes) does not fit in a frame",
+            result.len()
+        )
+        .into_bytes(),
+        Err(reason) if reason.len() + 6 <= MAX_BODY => format!("error {reason}").into_bytes(),
+        Err(reason) => {
+            format!("error {}{MARK}", cut(reason, MAX_BODY - 6 - MARK.len())).into_bytes()
+        }
     }
 }
 

@@ -1081,3 +1081,74 @@ fn a_start_that_fails_half_way_kills_and_reaps_the_workers_it_started() {
         ));
     }
 }
+
+/// A pool of `sh` workers that read their stdin to its end, then record how they ended in
+/// `DIR/PID` and exit (or, with `then` = `exec sleep 600`, ignore the end and stay).
+fn shell_pool(dir: &Path, workers: usize, then: &str) -> Pool {
+    let mut config = Config::new("/bin/sh", workers);
+    config.args = vec![
+        "-c".into(),
+        format!("cat >/dev/null; echo eof > '{}'/$$; {then}", dir.display()).into(),
+    ];
+    start(config)
+}
+
+#[test]
+fn shutdown_lets_idle_workers_exit_by_themselves_on_eof() {
+    let dir = testkit::temp_dir("pool-eof");
+    let pool = shell_pool(dir.path(), 2, "exit 0");
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 2, "two workers should be running after start");
+    pool.shutdown(DEADLINE);
+    for pid in pids {
+        assert_gone(pid, "an idle worker after shutdown");
+        assert!(
+            dir.path().join(pid.to_string()).exists(),
+            "idle worker {pid} never saw the end of its stdin: shutdown killed it. An idle \
+             worker is told to exit by closing its stdin (it reads EOF and exits by itself); \
+             SIGKILL is for a worker still there past the deadline"
+        );
+    }
+}
+
+#[test]
+fn an_idle_worker_that_ignores_eof_is_killed_once_the_grace_has_passed() {
+    let dir = testkit::temp_dir("pool-deaf");
+    let pool = shell_pool(dir.path(), 1, "exec sleep 600");
+    let pids = pool.worker_pids();
+    let stopped = testkit::call_with_deadline(DEADLINE, move || pool.shutdown(Duration::ZERO));
+    assert!(
+        stopped.is_some(),
+        "shutdown did not return within {DEADLINE:?}: a worker that ignores the end of its \
+         stdin must be killed once the deadline has passed"
+    );
+    for pid in pids {
+        assert_gone(pid, "a worker that ignored EOF");
+    }
+}
+
+#[test]
+fn a_task_whose_error_text_outgrows_a_frame_is_answered_and_kills_no_worker() {
+    let pool = start(config(1));
+    let before = pool.worker_pids();
+    // Quoted in the error ("unknown task \"\"\"...") every `"` takes two bytes: 2 MB of text.
+    let line = "\"".repeat(1_000_000);
+    match run(&pool, &line) {
+        Outcome::Failed(reason) => assert!(
+            reason.len() < process_pool::frame::MAX_FRAME as usize,
+            "the error text ({} bytes) should have been cut to fit a frame",
+            reason.len()
+        ),
+        other => panic!(
+            "a task of 1,000,000 `\"` is an unknown task, answered Failed with a reason cut to \
+             fit a frame; got {other:?} (an error text larger than a frame makes the worker \
+             fail to answer and die, three times, and the task is quarantined)"
+        ),
+    }
+    assert_eq!(
+        pool.worker_pids(),
+        before,
+        "no worker should die for a task with a long error"
+    );
+    assert_eq!(pool.stats().restarts, 0, "no worker should be replaced");
+}
