@@ -46,6 +46,11 @@ impl Server {
     fn start(tag: &str, extra: &[&str]) -> Server {
         let dir = testkit::temp_dir(tag);
         let socket = dir.path().join("pool.sock");
+        Server::start_at(dir, socket, extra)
+    }
+
+    /// Starts a `poold` on `socket` (in `dir`, which the server keeps until it is dropped).
+    fn start_at(dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
         let mut guard = ChildGuard::spawn(
             Command::new(env!("CARGO_BIN_EXE_poold"))
                 .arg("--socket")
@@ -567,4 +572,347 @@ fn ten_thousand_tasks_from_four_clients_survive_a_worker_killer() {
     let workers = server.workers();
     server.stop();
     wait_all_gone(&workers, "no worker left after poold stopped");
+}
+
+/// A raw connection to a `poold`: the test writes exactly the bytes it wants and reads the
+/// answers line by line, with deadlines.
+struct Conn {
+    stream: std::os::unix::net::UnixStream,
+    lines: LineReader,
+}
+
+impl Conn {
+    fn open(at: &At) -> Conn {
+        let stream = testkit::connect_unix(&at.socket, DEADLINE);
+        let lines = LineReader::new(
+            stream.try_clone().expect("clone the stream"),
+            "poold's answers",
+        );
+        Conn { stream, lines }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send to poold");
+    }
+
+    #[track_caller]
+    fn answer(&mut self, what: &str) -> String {
+        self.lines
+            .next_line(DEADLINE)
+            .unwrap_or_else(|| panic!("poold closed the connection instead of answering {what}"))
+    }
+}
+
+/// A `/proc/PID/status` figure in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+#[test]
+fn a_stale_socket_left_by_a_killed_server_is_replaced_and_a_live_one_refused() {
+    let dir = testkit::temp_dir("poold-stale");
+    let socket = dir.path().join("pool.sock");
+    let first = Server::start_at(
+        testkit::temp_dir("poold-stale-1"),
+        socket.clone(),
+        &["--workers", "1"],
+    );
+    let workers = first.workers();
+    // SIGKILL: no handler runs, the socket file stays behind with nobody listening on it.
+    drop(first);
+    wait_all_gone(&workers, "the killed server's worker to see EOF and exit");
+    assert!(socket.exists(), "a SIGKILLed poold leaves its socket file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poold"));
+    cmd.arg("--socket").arg(&socket).arg("--workers").arg("1");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "poold stdout");
+    let mut err = LineReader::new(guard.child().stderr.take().expect("stderr"), "poold stderr");
+    if out.next_line(DEADLINE).as_deref() != Some("ready") {
+        panic!(
+            "a poold started over a stale socket file (its server was SIGKILLed) should replace \
+             it and print ready: connect to it, and ECONNREFUSED means nobody listens there; \
+             stderr: {:?}",
+            err.rest(DEADLINE)
+        );
+    }
+    let second = Server {
+        at: At {
+            pid: guard.id(),
+            socket: socket.clone(),
+        },
+        guard,
+        out,
+        err,
+        _dir: dir,
+    };
+    // A third server on the same path while the second serves: refused, and it must leave the
+    // live socket alone.
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_poold"))
+            .arg("--socket")
+            .arg(&socket),
+        DEADLINE,
+    );
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && msg.starts_with("poold: ") && msg.lines().count() == 1,
+        "a poold started where another one serves should refuse with one line and exit 2: {out:?}"
+    );
+    let stats = testkit::run_with_deadline(&mut second.poolc(&["stats"]), DEADLINE);
+    assert!(
+        stats.status.success(),
+        "the running poold must still serve after a second one was refused (its socket file \
+         removed or replaced?): {stats:?}"
+    );
+    second.stop();
+}
+
+#[test]
+fn sigterm_stops_a_server_whose_socket_file_was_removed() {
+    let server = Server::start("poold-unlinked", &["--workers", "1"]);
+    std::fs::remove_file(&server.socket).expect("remove the socket file");
+    server.signal(Signal::SIGTERM);
+    let mut server = server;
+    let status = testkit::try_wait_until(DEADLINE, "poold to exit after SIGTERM", || {
+        !matches!(server.guard.child().try_wait(), Ok(None))
+    })
+    .is_ok();
+    assert!(
+        status,
+        "poold ignored SIGTERM once its socket file was gone: its signal thread must wake the \
+         accept loop without the path (shutdown(2) on the listener, a self-pipe or an eventfd \
+         in a poll), not by connecting to the socket file"
+    );
+    let status = server.guard.wait(DEADLINE);
+    assert_eq!(status.code(), Some(0), "poold should exit 0 after SIGTERM");
+}
+
+#[test]
+fn a_server_removes_only_the_socket_file_it_created() {
+    let server = Server::start("poold-not-mine", &["--workers", "1"]);
+    std::fs::remove_file(&server.socket).expect("remove the socket file");
+    // Someone else's socket at the same path now: not poold's to remove.
+    let theirs = std::os::unix::net::UnixListener::bind(&server.socket).expect("bind");
+    server.signal(Signal::SIGTERM);
+    let mut server = server;
+    let exited = testkit::try_wait_until(DEADLINE, "poold to exit after SIGTERM", || {
+        !matches!(server.guard.child().try_wait(), Ok(None))
+    })
+    .is_ok();
+    assert!(exited, "poold did not exit within {DEADLINE:?} of SIGTERM");
+    assert!(
+        server.socket.exists(),
+        "poold removed a socket file it did not create: compare the file's device and inode \
+         with those of the one it bound before removing it"
+    );
+    drop(theirs);
+}
+
+#[test]
+fn workers_beyond_the_maximum_are_refused() {
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_poold")).args([
+            "--socket",
+            "/nonexistent/x.sock",
+            "--workers",
+            "5",
+            "--max-workers",
+            "3",
+        ]),
+        DEADLINE,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.starts_with("poold: ") && err.contains("--max-workers"),
+        "--workers above --max-workers is a usage error (exit 2): {out:?}"
+    );
+    let server = Server::start("poold-cap", &["--workers", "2", "--max-workers", "3"]);
+    testkit::wait_until(DEADLINE, "2 workers", || server.workers().len() == 2);
+    for n in ["4", "1000000"] {
+        let out = testkit::run_with_deadline(&mut server.poolc(&["workers", n]), DEADLINE);
+        let answer = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.code() == Some(1) && answer.starts_with("error ") && answer.contains('3'),
+            "`workers {n}` beyond --max-workers 3 should be answered with an error naming the \
+             maximum (and poolc exit 1): {out:?}"
+        );
+    }
+    assert_eq!(
+        server.workers().len(),
+        2,
+        "a refused resize must not start workers"
+    );
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "3"]), DEADLINE);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok workers 3");
+    server.stop();
+    // Without --max-workers there is still a maximum (a small multiple of the CPUs).
+    let server = Server::start("poold-cap-default", &["--workers", "1"]);
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "1000000"]), DEADLINE);
+    assert!(
+        out.status.code() == Some(1) && String::from_utf8_lossy(&out.stdout).starts_with("error "),
+        "`workers 1000000` must be refused by default, not fork until the process limit: {out:?}"
+    );
+    assert_eq!(
+        server.workers().len(),
+        1,
+        "a refused resize must not start workers"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_request_line_past_the_limit_is_answered_without_buffering_it() {
+    let server = Server::start("poold-long", &["--workers", "1"]);
+    let mut conn = Conn::open(&server.at);
+    let before = status_kib(server.pid(), "VmHWM");
+    // 32 MiB without a newline, from a thread: the server must answer long before the end.
+    let mut writer = conn.stream.try_clone().expect("clone");
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b'"'; 1 << 20];
+        writer.write_all(b"5 echo ")?;
+        for _ in 0..32 {
+            writer.write_all(&chunk)?;
+        }
+        writer.write_all(b"\n6 echo after\n")
+    });
+    let answer = conn.answer("a task line of 32 MiB");
+    assert!(
+        answer.starts_with("5 error ") && answer.contains("long"),
+        "a line past the limit should be answered `5 error ... too long`: got {answer:?}"
+    );
+    let next = conn.answer("the task after the long line");
+    assert_eq!(
+        next, "6 ok after",
+        "after a line that was too long, the next line is a task again"
+    );
+    feeder.join().expect("feeder").expect("send 32 MiB");
+    let grew = status_kib(server.pid(), "VmHWM").saturating_sub(before);
+    assert!(
+        grew < 16 * 1024,
+        "poold's peak memory grew by {grew} KiB for one 32 MiB line: a request line must be \
+         bounded, not read whole before it is looked at"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_answered_and_later_tasks_still_run() {
+    let server = Server::start("poold-utf8", &["--workers", "1"]);
+    let mut conn = Conn::open(&server.at);
+    conn.send(b"1 echo \xff\xfe\n2 echo fine\n");
+    let first = conn.answer("a task line that is not UTF-8");
+    assert!(
+        first.starts_with("1 error ") && first.contains("UTF-8"),
+        "a line that is not UTF-8 should be answered `1 error ... UTF-8`, not end the \
+         connection: got {first:?}"
+    );
+    assert_eq!(conn.answer("the task after it"), "2 ok fine");
+    server.stop();
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_hold_up_shutdown() {
+    let server = Server::start("poold-deaf", &["--workers", "1", "--grace", "500"]);
+    let stream = testkit::connect_unix(&server.socket, DEADLINE);
+    let mut writer = stream.try_clone().expect("clone");
+    // 100,000 pipelined tasks and not one answer read: the writes block once the buffers are
+    // full, and fail once poold has gone.
+    let feeder = std::thread::spawn(move || {
+        let tasks: String = (1..=100_000).map(|n| format!("{n} echo {n}\n")).collect();
+        let _ = writer.write_all(tasks.as_bytes());
+    });
+    testkit::wait_until(DEADLINE, "poold to have answered 100 tasks", || {
+        let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .skip_while(|w| *w != "done")
+            .nth(1)
+            .and_then(|d| d.parse::<u64>().ok())
+            .is_some_and(|d| d >= 100)
+    });
+    let rss = status_kib(server.pid(), "VmHWM");
+    server.signal(Signal::SIGTERM);
+    let mut server = server;
+    let exited = testkit::try_wait_until(DEADLINE, "poold to exit after SIGTERM", || {
+        !matches!(server.guard.child().try_wait(), Ok(None))
+    })
+    .is_ok();
+    assert!(
+        exited,
+        "poold did not exit within {DEADLINE:?} of SIGTERM with --grace 500 ms: a client that \
+         never reads its answers holds a writer blocked; shutdown must end it after a deadline \
+         (shutdown(2) on its socket)"
+    );
+    let status = server.guard.wait(DEADLINE);
+    assert_eq!(status.code(), Some(0), "poold should exit 0 after SIGTERM");
+    drop(stream);
+    feeder.join().expect("feeder");
+    assert!(
+        rss < 64 * 1024,
+        "poold held {rss} KiB for one client that does not read: bound what is queued per client"
+    );
+}
+
+#[test]
+fn running_out_of_descriptors_does_not_make_the_server_spin() {
+    let server = Server::start("poold-emfile", &["--workers", "1"]);
+    testkit::wait_until(DEADLINE, "1 worker", || server.workers().len() == 1);
+    let pid = server.pid() as libc::pid_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit with a null new limit only writes the current one into `limit`, a valid
+    // rlimit; poold is our child, so we may read and set its limits.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit) };
+    assert_eq!(rc, 0, "prlimit (read): {}", std::io::Error::last_os_error());
+    let saved = limit;
+    // The lowest free fd as the limit: the next descriptor poold asks for fails with EMFILE.
+    let open: Vec<libc::rlim_t> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list poold's fds")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    limit.rlim_cur = (0..).find(|fd| !open.contains(fd)).expect("a free fd");
+    // SAFETY: as above; `limit` is a valid rlimit to read the new limit from.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit (write): {}",
+        std::io::Error::last_os_error()
+    );
+    let clients: Vec<_> = (0..8)
+        .map(|_| testkit::connect_unix(&server.socket, DEADLINE))
+        .collect();
+    let before = testkit::monitoring::cpu_ticks(pid);
+    // Not a wait for an event: the window over which poold's CPU time is measured.
+    std::thread::sleep(Duration::from_secs(1));
+    let used = testkit::monitoring::cpu_ticks(pid) - before;
+    // SAFETY: as above; restores the limit read at first.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &saved, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit (restore): {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(
+        used <= 20,
+        "poold used {used} clock ticks of CPU in 1 s with 8 connections it could not accept \
+         (EMFILE): poll keeps reporting the listener and accept keeps failing, a busy loop; back \
+         off, or keep a spare descriptor to accept and close the connection"
+    );
+    drop(clients);
+    let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
+    assert!(
+        out.status.success(),
+        "poold should serve again once descriptors are free: {out:?}"
+    );
+    server.stop();
 }
