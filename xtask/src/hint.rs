@@ -40,6 +40,18 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         term::dim(&format!("for {}", ex.id))
     );
     println!("{}", ex.hints[level - 1]);
+    // From the second hint on, one known mistake of this exercise, a different one each time.
+    if level >= 2
+        && let Ok(mistakes) = crate::mistakes::load(&root, &paths)
+        && !mistakes.is_empty()
+    {
+        let m = &mistakes[(shown + 1 - 2) % mistakes.len()];
+        println!(
+            "{} {}",
+            term::yellow("a common mistake here:"),
+            m.what.trim()
+        );
+    }
     if shown >= total {
         println!(
             "{}",

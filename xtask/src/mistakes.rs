@@ -103,7 +103,9 @@ impl Mistake {
             (None, true) => Err("gives neither `edit` nor `file`".into()),
             (Some(file), true) => {
                 if file.contains('/') || file.starts_with('.') {
-                    return Err(format!("`file = \"{file}\"` must name a file beside the TOML"));
+                    return Err(format!(
+                        "`file = \"{file}\"` must name a file beside the TOML"
+                    ));
                 }
                 std::fs::read_to_string(mistakes_dir.join(file))
                     .map_err(|e| format!("cannot read its file {file}: {e}"))
@@ -303,9 +305,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                     } else {
                         format!(" (did you mean {}?)", hint.join(", "))
                     };
-                    return Ok(crate::usage_error(&format!(
-                        "no exercise `{other}`{hint}"
-                    )));
+                    return Ok(crate::usage_error(&format!("no exercise `{other}`{hint}")));
                 }
                 id = Some(other.to_owned());
             }
@@ -317,7 +317,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
     }
     if id.is_some() && topic.is_some() {
-        return Ok(crate::usage_error("give an exercise id or `--topic`, not both"));
+        return Ok(crate::usage_error(
+            "give an exercise id or `--topic`, not both",
+        ));
     }
 
     let mut per_exercise: Vec<Vec<Case<'_>>> = Vec::new();
@@ -511,7 +513,9 @@ fn run_batch(
                 files.write(&solution, &text)?;
                 applied.push(i);
             }
-            Err(why) => verdicts[i] = Some(Some(Verdict::Missed(format!("cannot be applied: {why}")))),
+            Err(why) => {
+                verdicts[i] = Some(Some(Verdict::Missed(format!("cannot be applied: {why}"))))
+            }
         }
     }
     if !applied.is_empty() {
@@ -554,7 +558,9 @@ fn run_batch(
                 .iter()
                 .find(|a| a.is_test(&crate_dir, &case.paths.test_target))
             else {
-                verdicts[i] = Some(Some(Verdict::Missed("its test binary was not built".into())));
+                verdicts[i] = Some(Some(Verdict::Missed(
+                    "its test binary was not built".into(),
+                )));
                 continue;
             };
             verdicts[i] = Some(judge(case, &artifact.executable, &crate_dir)?);

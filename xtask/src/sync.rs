@@ -6,7 +6,9 @@
 //! - the book's curriculum at a glance (`docs/src/curriculum.md`), its table of contents' topic
 //!   chapters (`docs/src/SUMMARY.md`) and the README's curriculum table, from curriculum.toml;
 //! - the book's diagnosis tree (`docs/src/diagnosis.md`), from `docs/diagnosis.toml` (see
-//!   `explain`).
+//!   `explain`);
+//! - the known mistakes in each topic chapter's pitfalls, from `crates/DIR/mistakes/` (see
+//!   `mistakes`).
 //!
 //! A generated part of a Markdown file sits between two HTML comments, invisible in the rendered
 //! page; the text around them is written by hand:
@@ -70,7 +72,55 @@ fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
             wanted,
         });
     }
+    for topic in &curriculum.topics {
+        let rel = format!("docs/src/{}.md", topic.dir);
+        if !root.join(&rel).is_file() {
+            continue; // tidy names a missing chapter already
+        }
+        let source = format!("crates/{}/mistakes/", topic.dir);
+        let text = read(&rel).unwrap_or_default();
+        if !text.contains("<!-- generated: mistakes ") {
+            continue; // `missing_parts` names it; sync still writes everything else
+        }
+        let wanted = mistakes_part(root, curriculum, topic)
+            .and_then(|body| splice(&text, "mistakes", &source, &body));
+        out.push(Output {
+            rel: rel.into(),
+            wanted,
+        });
+    }
     out
+}
+
+/// The known mistakes of a topic's exercises, for its chapter's pitfalls.
+fn mistakes_part(root: &Path, curriculum: &Curriculum, topic: &Topic) -> Result<String, String> {
+    let mut body = format!(
+        "Known mistakes: programs learners write for these exercises that look right and are not.\n\
+         The tests reject each one with a message that names it (`cargo xtask mistakes --topic {}`\n\
+         proves it).\n\n",
+        topic.name
+    );
+    let mut any = false;
+    for ex in curriculum
+        .exercises
+        .iter()
+        .filter(|e| e.topic() == topic.name)
+    {
+        let paths = curriculum.paths(ex);
+        let mistakes = crate::mistakes::load(root, &paths).map_err(|e| format!("{e:#}"))?;
+        if mistakes.is_empty() {
+            continue;
+        }
+        any = true;
+        let _ = writeln!(body, "- [`{}`](#{}):", ex.name(), ex.name());
+        for m in &mistakes {
+            let _ = writeln!(body, "  - {}", m.what.trim());
+        }
+    }
+    if !any {
+        body = "No known mistakes are recorded for this topic's exercises yet.\n".to_owned();
+    }
+    Ok(body)
 }
 
 /// The tidy rule: each generated file is what `sync` would write.
@@ -97,6 +147,20 @@ pub fn stale(root: &Path, curriculum: &Curriculum) -> Vec<String> {
         }
     }
     misses.extend(crate::pristine::tidy_misses(root, curriculum));
+    for topic in &curriculum.topics {
+        let rel = format!("docs/src/{}.md", topic.dir);
+        if std::fs::read_to_string(root.join(&rel))
+            .is_ok_and(|text| !text.contains("<!-- generated: mistakes "))
+        {
+            misses.push(format!(
+                "{rel}: no generated part `mistakes` for the topic's known mistakes: put the lines \
+                 `<!-- generated: mistakes (cargo xtask sync writes this part from crates/{}/mistakes/) -->` \
+                 and `<!-- end generated: mistakes -->` at the end of its Pitfalls section, then run \
+                 `cargo xtask sync`",
+                topic.dir
+            ));
+        }
+    }
     misses
 }
 

@@ -310,6 +310,25 @@ fn solution_of_a_done_exercise_needs_no_confirmation() {
 }
 
 #[test]
+fn the_second_hint_names_a_known_mistake_and_the_next_call_another() {
+    let course = Course::with_pristine("hint-mistake");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("hint 1 of 2")
+        .assert_stdout_lacks("a common mistake here");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("hint 2 of 2")
+        .assert_stdout_has("a common mistake here: adds one instead of doubling");
+    course
+        .xtask(&["hint", "basics/failing"])
+        .assert_code(0)
+        .assert_stdout_has("a common mistake here: squares instead of doubling");
+}
+
+#[test]
 fn hint_after_done_shows_every_level_and_the_solution_path() {
     let course = Course::with_pristine("hint-done");
     course
