@@ -5,15 +5,20 @@
 //! ```
 //!
 //! The commands are the arguments after `--`, or else the lines of stdin (one command line
-//! each). Each runs as `sh -c CMDLINE`, with at most N at once (`-j`, default: the number of
-//! cores), stdin from `/dev/null`, in a process group of its own. A line that is only a
-//! program's path and plain words (letters, digits, `/._-+,:@%=`; no `=` in the program's
-//! name) is executed directly, without a shell in between, since sh would do nothing but split
-//! it and run the program; if it cannot be executed directly, it goes to `sh -c` after all.
+//! each). Each runs as `sh -c CMDLINE`, with at most N at once (`-j`, 1 to [`MAX_JOBS`],
+//! default: the number of cores), stdin from `/dev/null`, in a process group of its own. A
+//! line that is only a program's path and plain words (letters, digits, `/._-+,:@%=`; no `=`
+//! in the program's name) is executed directly, without a shell in between, since sh would do
+//! nothing but split it and run the program; if it cannot be executed directly, it goes to
+//! `sh -c` after all.
 //!
 //! - The output of each command stays together: its stdout is written to par's stdout and its
 //!   stderr to par's stderr in one piece, never interleaved with another command's lines. With
 //!   `--keep-order` the pieces come in input order, otherwise as each command completes.
+//!   par's memory does not grow with a command's output: past a small buffer, the output
+//!   waits in a temporary file.
+//! - An output that cannot be written (a full disk, a closed pipe) is reported on stderr
+//!   (`par: cannot write the output of CMDLINE: REASON`) and the command counts as failed.
 //! - `--timeout SECS` (decimals allowed): a command still running then is stopped with its whole
 //!   group (SIGTERM, a grace of 2 s, SIGKILL) and reported on stderr:
 //!   `par: timed out after SECS s: CMDLINE`.
@@ -22,26 +27,31 @@
 //! - At the end, a summary on stderr: `par: S succeeded, F failed, T timed out`.
 //! - Exit status: 0 when every command succeeded, else the number of commands that failed or
 //!   timed out, capped at 101 (GNU parallel's convention); 2 for a usage error (an unknown
-//!   option, a bad or missing value, `-j 0`, an empty command line, a word before `--`),
+//!   option, a bad or missing value, `-j 0` or above [`MAX_JOBS`], a timeout too long for a
+//!   `Duration`, an empty command line, a word before `--`),
 //!   reported in one line before anything runs that says what is wrong
 //!   (`par: unknown option "-x" ...`, `par: unexpected argument "echo" (commands go after --)`).
 //! - SIGINT or SIGTERM: no new command starts, every running command's group gets SIGTERM,
 //!   then SIGKILL after the grace; nothing is left running; the summary says
 //!   `par: stopped by SIGINT: S succeeded, F failed, T timed out, N not started` (or SIGTERM),
-//!   and par exits 130 or 143.
+//!   and then par dies of that same signal (its default action restored), so that its parent
+//!   sees it killed by SIGINT or SIGTERM (a shell shows 130 or 143, and a shell loop around
+//!   par stops too).
 //! - `-h` or `--help` prints the usage line on stdout and exits 0.
 //!
 //! Chapter: `docs/src/06-async-processes.md#par`.
 //! Check: `cargo xtask check async-processes/par`.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, killpg, raise, sigprocmask};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -53,6 +63,10 @@ use tokio_util::sync::CancellationToken;
 const USAGE: &str = "usage: par [-j N] [--timeout SECS] [--keep-order] [-- CMDLINE...]";
 /// Between SIGTERM and SIGKILL when a command is stopped.
 const GRACE: Duration = Duration::from_secs(2);
+/// The most commands par runs at once (`-j`): each needs a process, two pipes and a task.
+pub const MAX_JOBS: usize = 65_536;
+/// How much of one stream of one command par keeps in memory; the rest waits in a file.
+const IN_MEMORY: usize = 64 * 1024;
 
 /// par's entry point: `src/bin/par.rs` calls it.
 pub fn main() -> ExitCode {
@@ -89,13 +103,32 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(options, commands)) {
-        Ok(code) => ExitCode::from(code),
+    let outcome = runtime.block_on(run(options, commands));
+    // Every command was collected; the runtime's threads go before the signal comes back.
+    drop(runtime);
+    match outcome {
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
+        Ok(Outcome::Signalled(sig)) => die_of(sig),
         Err(e) => {
             eprintln!("par: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Dies of `sig`, as the signal's default action would have killed par had it not been
+/// caught: exiting 130 instead would tell the parent "exited", and a shell loop around par
+/// would go on to its next iteration.
+fn die_of(sig: Signal) -> ExitCode {
+    // SAFETY: restoring the default action installs no handler; nothing in this process
+    // relies on tokio's handler any more (the runtime is gone).
+    let _ = unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) };
+    let mut unblock = SigSet::empty();
+    unblock.add(sig);
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock), None);
+    let _ = raise(sig);
+    // Not reached: the default action of SIGINT and SIGTERM ends the process.
+    ExitCode::from(128 + sig as u8)
 }
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -135,22 +168,28 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--keep-order" => options.keep_order = true,
             "-j" => {
                 let v = args.next().ok_or("-j needs a number of jobs")?;
-                options.jobs = match v.parse::<usize>() {
+                options.jobs = match v.parse::<u64>() {
                     Ok(0) => return Err("-j must be at least 1".into()),
-                    Ok(n) => n,
+                    Ok(n) if n <= MAX_JOBS as u64 => n as usize,
+                    // A semaphore has a maximum of permits: check before it panics.
+                    Ok(_) => return Err(format!("-j must be at most {MAX_JOBS}, not {v}")),
                     Err(_) => return Err(format!("-j needs a number of jobs, not {v:?}")),
                 };
             }
             "--timeout" => {
                 let v = args.next().ok_or("--timeout needs a number of seconds")?;
-                options.timeout = match v.parse::<f64>() {
-                    Ok(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-                    _ => {
-                        return Err(format!(
-                            "--timeout needs a positive number of seconds, not {v:?}"
-                        ));
-                    }
-                };
+                let secs = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| {
+                        format!("--timeout needs a positive number of seconds, not {v:?}")
+                    })?;
+                // `try_from_secs_f64`: `from_secs_f64` panics on a value no Duration holds
+                // (1e300). Up to that, tokio's timer caps a long sleep by itself.
+                let timeout = Duration::try_from_secs_f64(secs)
+                    .map_err(|_| format!("--timeout {v} is longer than a Duration can hold"))?;
+                options.timeout = Some(timeout);
             }
             other if other.starts_with('-') => return Err(format!("unknown option {other:?}")),
             other => {
@@ -195,11 +234,17 @@ enum End {
 struct Done {
     index: usize,
     end: End,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    stdout: Spool,
+    stderr: Spool,
 }
 
-async fn run(options: Options, commands: Vec<String>) -> io::Result<u8> {
+/// How par ends: an exit status, or the signal that stopped it (to die of once cleaned up).
+enum Outcome {
+    Exit(u8),
+    Signalled(Signal),
+}
+
+async fn run(options: Options, commands: Vec<String>) -> io::Result<Outcome> {
     // Listen for the signals before the first command starts: from here on SIGINT and SIGTERM
     // no longer kill par (which would leave the commands running), they wake this loop.
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -216,18 +261,18 @@ async fn run(options: Options, commands: Vec<String>) -> io::Result<u8> {
         keep_order: options.keep_order,
         waiting: BTreeMap::new(),
         next: 0,
+        tally: Tally::default(),
     };
-    let (mut succeeded, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
     // Until every command started (or a signal came) and every started one is done. The
     // signal streams never end, so `select!` alone would never see all branches disabled.
     while (next < commands.len() && by_signal.is_none()) || !running.is_empty() {
         tokio::select! {
             _ = interrupt.recv(), if by_signal.is_none() => {
-                by_signal = Some(130);
+                by_signal = Some(Signal::SIGINT);
                 stop.cancel();
             }
             _ = terminate.recv(), if by_signal.is_none() => {
-                by_signal = Some(143);
+                by_signal = Some(Signal::SIGTERM);
                 stop.cancel();
             }
             // A slot is free and a command is waiting: start it. The permit moves into the
@@ -249,30 +294,28 @@ async fn run(options: Options, commands: Vec<String>) -> io::Result<u8> {
             }
             Some(joined) = running.join_next() => {
                 let done = joined.map_err(io::Error::other)?;
-                match &done.end {
-                    End::Exited(status) if status.success() => succeeded += 1,
-                    End::Exited(_) => failed += 1,
-                    End::TimedOut => timed_out += 1,
-                    End::Stopped => {}
-                    End::CannotStart(_) => failed += 1,
-                }
                 printer.done(done);
             }
         }
     }
     let not_run = commands.len() - next;
+    let Tally {
+        succeeded,
+        failed,
+        timed_out,
+    } = printer.tally;
     match by_signal {
-        Some(code) => {
+        Some(sig) => {
             eprintln!(
-                "par: stopped by {}: {succeeded} succeeded, {failed} failed, {timed_out} timed \
-                 out, {not_run} not started",
-                if code == 130 { "SIGINT" } else { "SIGTERM" }
+                "par: stopped by {sig}: {succeeded} succeeded, {failed} failed, {timed_out} \
+                 timed out, {not_run} not started"
             );
-            Ok(code)
+            Ok(Outcome::Signalled(sig))
         }
         None => {
             eprintln!("par: {succeeded} succeeded, {failed} failed, {timed_out} timed out");
-            Ok(u8::try_from((failed + timed_out).min(101)).expect("at most 101"))
+            let code = u8::try_from((failed + timed_out).min(101)).expect("at most 101");
+            Ok(Outcome::Exit(code))
         }
     }
 }
@@ -305,8 +348,8 @@ async fn run_one(
             return Done {
                 index,
                 end: End::CannotStart(e),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
+                stdout: Spool::default(),
+                stderr: Spool::default(),
             };
         }
     };
@@ -315,7 +358,7 @@ async fn run_one(
     // The command is done when it exited AND its pipes reached EOF (everything in its group
     // that could still write has gone): `$(...)` in a shell waits the same way.
     let finished = async {
-        let (out, err, status) = tokio::join!(read_all(stdout), read_all(stderr), child.wait());
+        let (out, err, status) = tokio::join!(spool(stdout), spool(stderr), child.wait());
         (out, err, status)
     };
     tokio::pin!(finished);
@@ -380,13 +423,103 @@ fn shell_command(line: &str) -> Command {
     cmd
 }
 
-async fn read_all(stream: Option<impl AsyncReadExt + Unpin>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    if let Some(mut s) = stream {
-        // A read error ends the capture; what was read is kept.
-        let _ = s.read_to_end(&mut buf).await;
+/// Everything `stream` writes until EOF: the first [`IN_MEMORY`] bytes in memory, the rest in
+/// a temporary file, so that par's memory does not grow with the output. A read error ends
+/// the capture (what was read is kept); a failure to write the file is kept for the printer.
+async fn spool(stream: Option<impl AsyncReadExt + Unpin>) -> Spool {
+    let mut spool = Spool::default();
+    let Some(mut stream) = stream else {
+        return spool;
+    };
+    let mut buf = vec![0; IN_MEMORY];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Err(e) = spool.push(&buf[..n]) {
+            // Keep reading (and dropping) so that the command is not blocked on a full pipe.
+            spool.error.get_or_insert(e);
+        }
     }
-    buf
+    spool
+}
+
+/// One stream of one command's output: a bounded buffer, then an unnamed temporary file.
+#[derive(Default)]
+struct Spool {
+    memory: Vec<u8>,
+    file: Option<File>,
+    error: Option<io::Error>,
+}
+
+impl Spool {
+    fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.error.is_some() {
+            return Ok(());
+        }
+        if self.file.is_none() && self.memory.len() + bytes.len() <= IN_MEMORY {
+            self.memory.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(temporary_file()?),
+        };
+        // A blocking write on a runtime thread: short, to a local file, as GNU parallel does.
+        file.write_all(bytes)
+    }
+
+    /// Writes the whole output to `out`: the buffer, then the file's contents.
+    fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot keep the output: {e}"),
+            ));
+        }
+        out.write_all(&self.memory)?;
+        if let Some(file) = &mut self.file {
+            file.rewind()?;
+            io::copy(file, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file in the temporary directory that has no name (`O_TMPFILE`): it disappears with its
+/// last descriptor, whatever happens to par. Where the file system cannot do that, a file
+/// with a fresh name, removed at once.
+fn temporary_file() -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    let unnamed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open(&dir);
+    match unnamed {
+        Ok(file) => Ok(file),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EOPNOTSUPP | nix::libc::EISDIR)
+            ) =>
+        {
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!(".par-{}-{n}", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(file)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `killpg(pgid, sig)`; a group that is already gone is fine.
@@ -399,7 +532,8 @@ fn signal_group(pgid: u32, sig: Signal) {
     }
 }
 
-/// Writes each finished command's output in one piece, in completion or input order.
+/// Writes each finished command's output in one piece, in completion or input order, and
+/// counts how each ended.
 struct Printer {
     commands: Arc<[String]>,
     timeout: Option<Duration>,
@@ -409,36 +543,61 @@ struct Printer {
     /// nothing is left here at the end.
     waiting: BTreeMap<usize, Done>,
     next: usize,
+    tally: Tally,
+}
+
+#[derive(Default)]
+struct Tally {
+    succeeded: usize,
+    failed: usize,
+    timed_out: usize,
 }
 
 impl Printer {
     fn done(&mut self, done: Done) {
         if !self.keep_order {
-            return write_out(&done, &self.commands[done.index], self.timeout);
+            return self.write_out(done);
         }
         self.waiting.insert(done.index, done);
         while let Some(done) = self.waiting.remove(&self.next) {
-            write_out(&done, &self.commands[done.index], self.timeout);
+            self.write_out(done);
             self.next += 1;
         }
     }
-}
 
-fn write_out(done: &Done, line: &str, timeout: Option<Duration>) {
-    // One write_all per stream, under the stream's lock: the piece is never interleaved with
-    // another's. A closed stdout (`par ... | head`) is not an error worth a panic.
-    let _ = io::stdout().lock().write_all(&done.stdout);
-    let _ = io::stdout().flush();
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(&done.stderr);
-    match &done.end {
-        End::TimedOut => {
-            let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
-            let _ = writeln!(err, "par: timed out after {secs} s: {line}");
+    fn write_out(&mut self, mut done: Done) {
+        let line = &self.commands[done.index];
+        // Each stream's piece under the stream's lock: never interleaved with another's.
+        let written = done
+            .stdout
+            .write_to(&mut io::stdout().lock())
+            .and_then(|()| io::stdout().flush())
+            .and_then(|()| done.stderr.write_to(&mut io::stderr().lock()));
+        let mut err = io::stderr().lock();
+        // The notes below are best effort: with stderr itself unwritable, the exit status
+        // still tells.
+        match &done.end {
+            End::TimedOut => {
+                let secs = self.timeout.map_or(0.0, |t| t.as_secs_f64());
+                let _ = writeln!(err, "par: timed out after {secs} s: {line}");
+            }
+            End::CannotStart(e) => {
+                let _ = writeln!(err, "par: cannot start {line}: {e}");
+            }
+            End::Exited(_) | End::Stopped => {}
         }
-        End::CannotStart(e) => {
-            let _ = writeln!(err, "par: cannot start {line}: {e}");
+        // The output is what the user asked for: losing it (a full disk, a closed pipe) makes
+        // the command count as failed, whatever its own status.
+        if let Err(e) = written {
+            let _ = writeln!(err, "par: cannot write the output of {line}: {e}");
+            self.tally.failed += 1;
+            return;
         }
-        End::Exited(_) | End::Stopped => {}
+        match &done.end {
+            End::Exited(status) if status.success() => self.tally.succeeded += 1,
+            End::Exited(_) | End::CannotStart(_) => self.tally.failed += 1,
+            End::TimedOut => self.tally.timed_out += 1,
+            End::Stopped => {}
+        }
     }
 }

@@ -61,8 +61,11 @@ pub async fn supervise(
         _ = interrupt.recv() => true,
         _ = terminate.recv() => false,
     };
-    // Stop the whole group: the signal reached only this process (a terminal's Ctrl-C would
-    // reach the group of the foreground job, but `kill PID` and systemd do not).
+    // Stop the whole group: the signal may have reached only this process. `kill PID` reaches
+    // only us, and so does a terminal's Ctrl-C, which goes to the terminal's foreground
+    // process group: the child, in a group of its own, is not in it. (systemd's default
+    // `KillMode=control-group` does signal every process of the unit, but a supervisor cannot
+    // count on how it was started.)
     signal_group(pgid, Signal::SIGTERM)?;
     let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status?,

@@ -4,8 +4,8 @@
 //! that a guard can kill whatever is left, also when the test fails.
 
 use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::process::CommandExt;
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -15,8 +15,8 @@ use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
 use testkit::async_processes::{KillOnDrop, KillTagged, read_pid_file, wait_dead};
 use testkit::{
-    ChildGuard, LineReader, children_of, describe_status, proc_cmdline, run_with_deadline,
-    temp_dir, try_wait_until, unique_name,
+    ChildGuard, LineReader, call_with_deadline, children_of, describe_status, proc_cmdline,
+    run_with_deadline, temp_dir, try_wait_until, unique_name,
 };
 
 const WAIT: Duration = testkit::DEFAULT_DEADLINE;
@@ -304,7 +304,7 @@ fn a_timeout_kills_the_command_with_its_grandchild_and_is_reported() {
     );
 }
 
-fn signal_stops_everything(sig: Signal, code: i32) {
+fn signal_stops_everything(sig: Signal) {
     let tag = unique_name("par-signal");
     let _cleanup = KillTagged(tag.clone());
     let dir = temp_dir("par-signal");
@@ -327,14 +327,25 @@ fn signal_stops_everything(sig: Signal, code: i32) {
     }
     kill(Pid::from_raw(guard.id() as i32), sig).expect("signal par");
     let status = guard.wait(WAIT);
-    assert_eq!(
-        status.code(),
-        Some(code),
-        "after {sig} par must stop its commands and exit {code}; it was {} (a signal's \
-         default action kills par before it can stop anything: listen for the signal before \
-         the first command starts)",
-        describe_status(status)
-    );
+    if status.signal() == Some(sig as i32) {
+        // Died of the signal: fine, if it stopped its commands first (checked below).
+    } else if status.code() == Some(128 + sig as i32) {
+        panic!(
+            "after {sig} par exited with status {}: exiting 128 + {} is not dying of {sig}, \
+             and a shell loop around par goes on to its next iteration. After stopping the \
+             commands and writing the summary, restore {sig}'s default action and raise it \
+             again, so that par's parent sees it killed by {sig}",
+            128 + sig as i32,
+            sig as i32
+        );
+    } else {
+        panic!(
+            "after {sig} par must stop its commands, write its summary and then die of {sig}; \
+             it {} (a signal's default action kills par before it can stop anything: listen \
+             for the signal before the first command starts)",
+            describe_status(status)
+        );
+    }
     for pid in grandchildren {
         wait_dead(
             pid,
@@ -349,7 +360,7 @@ fn signal_stops_everything(sig: Signal, code: i32) {
         &mut stderr,
     )
     .expect("read par's stderr");
-    let name = if code == 130 { "SIGINT" } else { "SIGTERM" };
+    let name = sig.as_str();
     assert!(
         stderr.contains(&format!(
             "par: stopped by {name}: 0 succeeded, 0 failed, 0 timed out, 3 not started"
@@ -360,19 +371,31 @@ fn signal_stops_everything(sig: Signal, code: i32) {
 }
 
 #[test]
-fn sigint_stops_every_command_group_and_exits_130() {
-    signal_stops_everything(Signal::SIGINT, 130);
+fn sigint_stops_every_command_group_and_par_dies_of_sigint() {
+    signal_stops_everything(Signal::SIGINT);
 }
 
 #[test]
-fn sigterm_stops_every_command_group_and_exits_143() {
-    signal_stops_everything(Signal::SIGTERM, 143);
+fn sigterm_stops_every_command_group_and_par_dies_of_sigterm() {
+    signal_stops_everything(Signal::SIGTERM);
 }
 
 #[test]
 fn bad_input_gets_one_line_and_status_2() {
-    let cases: [(Vec<&str>, &[u8], &str, &str); 11] = [
+    let cases: [(Vec<&str>, &[u8], &str, &str); 13] = [
         (vec!["-j", "0", "--", "true"], b"", "-j 0", "-j"),
+        (
+            vec!["-j", "18446744073709551615", "--", "true"],
+            b"",
+            "-j with more jobs than par allows (u64::MAX)",
+            "-j",
+        ),
+        (
+            vec!["--timeout", "1e300", "--", "true"],
+            b"",
+            "--timeout longer than a Duration can hold",
+            "--timeout",
+        ),
         (
             vec!["-j", "many", "--", "true"],
             b"",
@@ -445,7 +468,9 @@ fn bad_input_gets_one_line_and_status_2() {
             stderr.lines().count() == 1
                 && stderr.starts_with("par: ")
                 && !stderr.contains("panicked"),
-            "{what}: one line on stderr starting with `par: `, no panic\n{}",
+            "{what}: one line on stderr starting with `par: `, no panic (check every value \
+             before using it: a semaphore has a maximum of permits, a Duration a largest \
+             value)\n{}",
             show(&out)
         );
         assert!(
@@ -561,4 +586,106 @@ fn a_command_that_cannot_start_is_reported_and_counted() {
         show(&out)
     );
     assert_eq!(text(&out.stdout), "ok\n");
+}
+
+#[test]
+fn a_plain_command_line_gets_no_shell_environment() {
+    // Every POSIX shell sets PWD when it starts (bash adds SHLVL and `_`), whether or not it
+    // then forks or execs the program: a program run directly sees exactly par's environment.
+    let mut cmd = par(&["--", "/usr/bin/env"]);
+    cmd.env_clear().env("PAR_MARK", "1");
+    let out = run_with_deadline(&mut cmd, WAIT);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "PAR_MARK=1\n",
+        "par ran with the environment PAR_MARK=1 alone, and `/usr/bin/env` is a line of a path \
+         and plain words: executed directly it prints that environment and nothing more; a \
+         shell in between adds PWD\n{}",
+        show(&out)
+    );
+}
+
+/// `VmHWM` (the peak resident set) of a live process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status:\n{status}"))
+}
+
+#[test]
+fn a_large_output_is_not_held_in_memory() {
+    const OUTPUT: u64 = 96 << 20;
+    const LIMIT_KIB: u64 = 48 << 10;
+    let tag = unique_name("par-spill");
+    let _cleanup = KillTagged(tag.clone());
+    let dir = temp_dir("par-spill");
+    let gate = fifo(&dir, &tag);
+    // The second command keeps par alive (and its /proc/PID/status readable) until the test
+    // has read the first command's whole output.
+    let big = format!("/usr/bin/head -c {OUTPUT} /dev/zero");
+    let wait = format!("/bin/cat {}", gate.display());
+    let mut cmd = par(&["-j", "2", "--", &big, &wait]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    drop(cmd);
+    let mut stdout = guard.child().stdout.take().expect("piped");
+    // Exactly the first command's bytes: par's stdout ends only once the second is released.
+    let counted = call_with_deadline(WAIT * 3, move || {
+        let n = std::io::copy(&mut (&mut stdout).take(OUTPUT), &mut std::io::sink());
+        n.map(|n| (n, stdout))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "par did not write the {OUTPUT} bytes of output in {:?}",
+            WAIT * 3
+        )
+    });
+    let (n, mut stdout) = counted.expect("read par's stdout");
+    assert_eq!(n, OUTPUT, "par wrote {n} bytes of the command's {OUTPUT}");
+    let peak = peak_rss_kib(guard.id());
+    release(&gate);
+    call_with_deadline(WAIT, move || stdout.read_to_end(&mut Vec::new()))
+        .expect("par's stdout did not end after the last command was released")
+        .expect("read par's stdout");
+    let status = guard.wait(WAIT);
+    assert!(status.success(), "par {}", describe_status(status));
+    assert!(
+        peak < LIMIT_KIB,
+        "a command wrote {} MiB and par's peak resident memory was {} MiB: a command's output \
+         must not be held in memory whatever its size (keep a bounded buffer, and past it \
+         spill to a temporary file)",
+        OUTPUT >> 20,
+        peak >> 10
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_an_error() {
+    let full = OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let mut cmd = par(&["--", "echo lost"]);
+    cmd.stdout(full).stderr(Stdio::piped());
+    let child = ChildGuard::spawn(&mut cmd).into_inner();
+    let out = call_with_deadline(WAIT, move || child.wait_with_output())
+        .unwrap_or_else(|| panic!("par did not exit within {WAIT:?} with stdout on /dev/full"))
+        .expect("par's output");
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && stderr.contains("No space left on device"),
+        "par's stdout is /dev/full, so the command's output was lost: that is an error, \
+         reported on stderr (ENOSPC: \"No space left on device\") and counted as a failure \
+         (exit status 1), not ignored\n{}",
+        show(&out)
+    );
+    assert!(
+        stderr.contains("0 succeeded, 1 failed"),
+        "a command whose output was lost counts as failed in the summary\n{}",
+        show(&out)
+    );
 }
