@@ -19,6 +19,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 /// A listening socket and the file it is bound to; the file is removed when this drops.
+/// Add the fields the contracts of `bind` and `Drop` need.
 #[derive(Debug)]
 pub struct SocketFile {
     listener: UnixListener,
@@ -26,19 +27,25 @@ pub struct SocketFile {
 }
 
 impl SocketFile {
-    /// Binds and listens on `path`.
+    /// Binds and listens on `path`, as the only server of that path.
     ///
-    /// If a socket file is already there and nobody listens on it (connecting is refused),
-    /// it is stale: remove it and bind again. If a server accepts connections there, fail with
-    /// `AddrInUse` and leave its file alone. If the path is not a socket at all, fail with
-    /// `AlreadyExists` and leave the file alone. Any other error, of `bind` or of the probing
-    /// `connect`, is returned as it is, and the file is left alone.
+    /// First takes an exclusive `flock` on `PATH.lock` (the path with `.lock` appended, created
+    /// with mode `0600` if missing, and never removed) and holds it until the `SocketFile`
+    /// drops: while another server holds it, fail with `AddrInUse` at once and touch nothing.
+    ///
+    /// Then, if a socket file is already there and nobody listens on it (connecting is
+    /// refused), it is stale: remove it and bind again. If a server accepts connections there
+    /// (a program that does not take the lock), fail with `AddrInUse` and leave its file
+    /// alone. If the path is not a socket at all, fail with `AlreadyExists` and leave the file
+    /// alone. Any other error, of `bind` or of the probing `connect`, is returned as it is,
+    /// and the file is left alone.
     ///
     /// # References
-    /// `bind(2)`, `connect(2)`, `unix(7)`
+    /// `flock(2)`, `bind(2)`, `connect(2)`, `unix(7)`
     pub fn bind(path: &Path) -> io::Result<SocketFile> {
-        // TODO: try `UnixListener::bind`; when the address is in use, tell the three cases
-        // of the contract above apart, and act as it says.
+        // TODO: make sure no other server of this path runs, as the contract says; then try
+        // `UnixListener::bind`, and when the address is in use tell the three cases of the
+        // contract above apart, and act as it says.
         todo!("bind, recovering from a stale socket file")
     }
 
@@ -55,7 +62,8 @@ impl SocketFile {
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        // TODO: remove the socket file (closing the listener does not); ignore a failure here.
+        // TODO: remove the socket file (closing the listener does not), but only if the file
+        // at the path is still the one this SocketFile bound; ignore a failure here.
     }
 }
 

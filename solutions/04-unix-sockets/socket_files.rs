@@ -14,7 +14,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -23,22 +23,57 @@ use std::path::{Path, PathBuf};
 pub struct SocketFile {
     listener: UnixListener,
     path: PathBuf,
+    /// Device and inode of the socket file this one bound: `Drop` removes only that file.
+    bound: (u64, u64),
+    /// `PATH.lock`, open and locked with `flock` for as long as this server lives: closing it
+    /// (when this drops, or when the process dies in any way) releases the lock.
+    _lock: fs::File,
 }
 
 impl SocketFile {
-    /// Binds and listens on `path`.
+    /// Binds and listens on `path`, as the only server of that path.
     ///
-    /// If a socket file is already there and nobody listens on it (connecting is refused),
-    /// it is stale: remove it and bind again. If a server accepts connections there, fail with
-    /// `AddrInUse` and leave its file alone. If the path is not a socket at all, fail with
-    /// `AlreadyExists` and leave the file alone. Any other error, of `bind` or of the probing
-    /// `connect`, is returned as it is, and the file is left alone.
+    /// First takes an exclusive `flock` on `PATH.lock` (the path with `.lock` appended, created
+    /// with mode `0600` if missing, and never removed) and holds it until the `SocketFile`
+    /// drops: while another server holds it, fail with `AddrInUse` at once and touch nothing.
+    ///
+    /// Then, if a socket file is already there and nobody listens on it (connecting is
+    /// refused), it is stale: remove it and bind again. If a server accepts connections there
+    /// (a program that does not take the lock), fail with `AddrInUse` and leave its file
+    /// alone. If the path is not a socket at all, fail with `AlreadyExists` and leave the file
+    /// alone. Any other error, of `bind` or of the probing `connect`, is returned as it is,
+    /// and the file is left alone.
     ///
     /// # References
-    /// `bind(2)`, `connect(2)`, `unix(7)`
+    /// `flock(2)`, `bind(2)`, `connect(2)`, `unix(7)`
     pub fn bind(path: &Path) -> io::Result<SocketFile> {
-        match UnixListener::bind(path) {
-            Ok(listener) => Ok(SocketFile::owning(listener, path)),
+        // The lock, not the probe, is what keeps two servers apart: two servers that both find
+        // a stale file would both remove it (the second removes the first one's fresh socket),
+        // and a socket that is bound but not listening yet refuses connections just like a
+        // stale one. flock is released by the kernel when the holder dies, even by SIGKILL, so
+        // a crash never leaves a lock behind. The file stays: removing it would let a third
+        // server lock a new file while a second still holds the old one.
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("another server holds {}", Path::new(&lock_path).display()),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let listener = match UnixListener::bind(path) {
+            Ok(listener) => listener,
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
                 // Never delete what is not a socket: a typo in a path must not cost a file.
                 let meta = fs::symlink_metadata(path)?;
@@ -48,32 +83,33 @@ impl SocketFile {
                         format!("{} exists and is not a socket", path.display()),
                     ));
                 }
+                // Best effort, for programs that do not take the lock: one that is between
+                // its bind and its listen is refused here as if it were gone.
                 match UnixStream::connect(path) {
                     // Someone accepted (or will accept) the connection: a live server.
-                    Ok(_probe) => Err(io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        format!("a server is listening on {}", path.display()),
-                    )),
+                    Ok(_probe) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AddrInUse,
+                            format!("a server is listening on {}", path.display()),
+                        ));
+                    }
                     // ECONNREFUSED on a socket file: no listener behind it, a leftover.
                     Err(c) if c.kind() == io::ErrorKind::ConnectionRefused => {
                         fs::remove_file(path)?;
-                        // Two servers starting at once can race here; the loser's bind
-                        // fails with AddrInUse again, which is the right answer for it.
-                        let listener = UnixListener::bind(path)?;
-                        Ok(SocketFile::owning(listener, path))
+                        UnixListener::bind(path)?
                     }
-                    Err(c) => Err(c),
+                    Err(c) => return Err(c),
                 }
             }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn owning(listener: UnixListener, path: &Path) -> SocketFile {
-        SocketFile {
+            Err(e) => return Err(e),
+        };
+        let meta = fs::symlink_metadata(path)?;
+        Ok(SocketFile {
             listener,
             path: path.to_path_buf(),
-        }
+            bound: (meta.dev(), meta.ino()),
+            _lock: lock,
+        })
     }
 
     /// The listening socket.
@@ -90,8 +126,14 @@ impl SocketFile {
 impl Drop for SocketFile {
     fn drop(&mut self) {
         // Closing the listener does not remove the file; we do, also when unwinding from a
-        // panic. A failure here cannot be reported from `drop`, and a missing file is fine.
-        let _ = fs::remove_file(&self.path);
+        // panic, but only the file we bound: if something replaced it, it is not ours. (The
+        // lock is released after this, when the fields drop.) A failure here cannot be
+        // reported from `drop`, and a missing file is fine.
+        let ours = fs::symlink_metadata(&self.path)
+            .is_ok_and(|meta| (meta.dev(), meta.ino()) == self.bound);
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 

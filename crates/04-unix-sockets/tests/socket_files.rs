@@ -9,6 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -24,15 +25,31 @@ fn make_stale(path: &Path) {
     );
 }
 
-/// Proves `sock` really listens: connect, accept, exchange one byte.
+/// Proves `sock` really listens on its path: connect, accept, exchange one byte. Connections
+/// that another server's probe left in the queue (closed, so they read EOF) are skipped.
 fn assert_serves(sock: &SocketFile) {
     let mut client = UnixStream::connect(sock.path())
         .unwrap_or_else(|e| panic!("connecting to {} failed: {e}", sock.path().display()));
-    let (mut server_side, _) = sock.listener().accept().expect("accept");
     client.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    server_side.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
+    // A Unix stream connect returns once the connection is queued on the listener: if it is
+    // ours, accept finds it without waiting.
+    sock.listener().set_nonblocking(true).unwrap();
+    let got = loop {
+        let (mut server_side, _) = sock.listener().accept().unwrap_or_else(|e| {
+            panic!(
+                "a client connected to {} but this SocketFile's listener has no connection to \
+                 accept ({e}): the file at the path is not its socket",
+                sock.path().display()
+            )
+        });
+        let mut b = [0u8; 1];
+        match server_side.read(&mut b) {
+            Ok(0) => continue,
+            other => break other.map(|_| b),
+        }
+    };
+    sock.listener().set_nonblocking(false).unwrap();
+    assert_eq!(got.ok(), Some(*b"x"));
 }
 
 #[test]
@@ -168,6 +185,92 @@ fn dropping_the_guard_removes_the_socket_file() {
     );
 }
 
+/// Starts two `SocketFile::bind(path)` at once, on two threads released by one barrier, and
+/// returns both results.
+fn two_servers_at_once(path: &Path) -> [std::io::Result<SocketFile>; 2] {
+    let barrier = Arc::new(Barrier::new(2));
+    let start = |_| {
+        let (barrier, path) = (Arc::clone(&barrier), path.to_path_buf());
+        thread::spawn(move || {
+            barrier.wait();
+            SocketFile::bind(&path)
+        })
+    };
+    let threads = [start(0), start(1)];
+    threads.map(|t| t.join().expect("a bind thread panicked"))
+}
+
+#[test]
+fn two_servers_starting_at_once_never_both_bind() {
+    let dir = temp_dir("sf-race");
+    // Many rounds, half of them over a stale file (both see it stale, both remove it: the
+    // second removes the first one's fresh socket), half on a fresh path (the loser's probe
+    // may meet the winner bound but not listening yet, and be refused as by a stale file).
+    for round in 0..200 {
+        let path = path_in(&dir, &format!("race{round}.sock"));
+        let stale = round % 2 == 0;
+        if stale {
+            make_stale(&path);
+        }
+        let [a, b] = two_servers_at_once(&path);
+        let (winner, loser) = match (a, b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            (Ok(_), Ok(_)) => panic!(
+                "round {round} ({}): two servers started at once on one path and both bound. \
+                 The connect probe cannot exclude a second server: both may find the file \
+                 stale and remove it in turn, or one may probe the other between its bind and \
+                 its listen (refused, like a stale file). Take an exclusive flock on PATH.lock \
+                 before looking at the socket file, and hold it while you serve",
+                if stale {
+                    "over a stale file"
+                } else {
+                    "on a fresh path"
+                }
+            ),
+            (Err(a), Err(b)) => panic!(
+                "round {round}: two servers started at once and neither bound: {a} / {b}; one \
+                 of them must win"
+            ),
+        };
+        assert_eq!(
+            loser.kind(),
+            ErrorKind::AddrInUse,
+            "round {round}: the server that lost the race must fail with AddrInUse, got \
+             {loser}. Without a lock both may find the file stale and try to remove it; take \
+             an exclusive flock on PATH.lock first, and fail with AddrInUse when it is held"
+        );
+        assert_serves(&winner);
+        drop(winner);
+        assert!(
+            !path.exists(),
+            "round {round}: the winner's socket file outlived it"
+        );
+    }
+}
+
+#[test]
+fn drop_removes_only_the_socket_file_it_bound() {
+    let dir = temp_dir("sf-own");
+    let path = path_in(&dir, "own.sock");
+    let sock = SocketFile::bind(&path).expect("bind failed");
+    // Another program (one that does not take the lock) replaces the file meanwhile.
+    fs::remove_file(&path).expect("remove the guard's file (setup)");
+    let other = UnixListener::bind(&path).expect("bind another listener there (setup)");
+    let theirs = fs::symlink_metadata(&path)
+        .expect("the other socket file")
+        .ino();
+    drop(sock);
+    let left = fs::symlink_metadata(&path).map(|m| m.ino());
+    assert_eq!(
+        left.as_ref().ok(),
+        Some(&theirs),
+        "dropping a SocketFile removed a socket file it did not bind (inode {theirs}, now \
+         {left:?}): remember the device and inode of the file you bound, and remove the path \
+         in Drop only if it is still that file"
+    );
+    drop(other);
+}
+
 #[test]
 fn the_guard_removes_the_file_when_a_panic_unwinds() {
     let dir = temp_dir("sf-panic");
@@ -237,6 +340,40 @@ fn existing_directory_open_to_others_is_refused() {
     assert!(
         !open.join("svc.sock").exists(),
         "no socket should be created in a refused directory"
+    );
+}
+
+#[test]
+fn a_private_directory_of_another_user_is_refused() {
+    let dir = temp_dir("sf-foreign");
+    let foreign = path_in(&dir, "theirs");
+    fs::create_dir(&foreign).unwrap();
+    fs::set_permissions(&foreign, fs::Permissions::from_mode(0o700)).unwrap();
+    // Only root can give a directory away; as another user, this test checks what it can:
+    // a directory of ours is accepted (the uid check must compare with the effective uid).
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        // 65534 is `nobody` on Linux distributions.
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534))
+            .expect("chown the directory to uid 65534 (setup)");
+    }
+    let res = bind_private(&foreign, "svc.sock");
+    if !root {
+        res.expect("a 0700 directory of ours must be accepted");
+        return;
+    }
+    match res {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        other => panic!(
+            "{} has mode 700 but belongs to uid 65534, not to us: expected PermissionDenied, \
+             got {other:?}\nits owner can read, replace or redirect whatever is inside: check \
+             the directory's owner (MetadataExt::uid) against geteuid(), not only its mode bits",
+            foreign.display()
+        ),
+    }
+    assert!(
+        !foreign.join("svc.sock").exists(),
+        "no socket may be created in another user's directory"
     );
 }
 
