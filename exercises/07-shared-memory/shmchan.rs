@@ -18,7 +18,11 @@
 //! - A peer that dies (any signal) makes a blocked or later call return [`Error::PeerDied`]
 //!   (after the messages it sent) within [`LIVENESS_CHECK`] plus scheduling delays.
 //! - The name is removed by whichever side is the last to need it: the opener right after it
-//!   connects, or the creator if nobody opened.
+//!   connects, or the creator if nobody opened. A creator killed before anyone opened cannot
+//!   remove it: `create` of that name then finds the segment's creator dead (the pid and start
+//!   time it recorded name no live process), removes the stale segment and creates anew.
+//! - A segment whose contents are impossible (a ring's read position past its write position,
+//!   a length past the data) is [`Error::Corrupt`], never a panic: the other process wrote it.
 //!
 //! Read: docs/src/07-shared-memory.md#shmchan. Check: `cargo xtask check shared-memory/shmchan`.
 //!
@@ -59,6 +63,11 @@ pub enum Error {
     /// The segment is not a channel, or was made by an incompatible version.
     #[error("{0} is not a shmchan segment")]
     NotAChannel(String),
+    /// The segment's contents are impossible (a ring's read position past its write position
+    /// or further than [`RING_BYTES`] behind it, a length past the data): the other process,
+    /// or someone else, wrote what a channel never does.
+    #[error("corrupt channel: {0}")]
+    Corrupt(String),
     /// A system call failed.
     #[error(transparent)]
     Io(#[from] io::Error),

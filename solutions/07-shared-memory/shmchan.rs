@@ -18,15 +18,21 @@
 //! - A peer that dies (any signal) makes a blocked or later call return [`Error::PeerDied`]
 //!   (after the messages it sent) within [`LIVENESS_CHECK`] plus scheduling delays.
 //! - The name is removed by whichever side is the last to need it: the opener right after it
-//!   connects, or the creator if nobody opened.
+//!   connects, or the creator if nobody opened. A creator killed before anyone opened cannot
+//!   remove it: `create` of that name then finds the segment's creator dead (the pid and start
+//!   time it recorded name no live process), removes the stale segment and creates anew.
+//! - A segment whose contents are impossible (a ring's read position past its write position,
+//!   a length past the data) is [`Error::Corrupt`], never a panic: the other process wrote it.
 //!
 //! Read: docs/src/07-shared-memory.md#shmchan. Check: `cargo xtask check shared-memory/shmchan`.
 //!
 //! # References
 //! `shm_overview(7)`, `futex(2)`, `pidfd_open(2)`, `poll(2)`
 
+use std::cell::UnsafeCell;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -66,6 +72,11 @@ pub enum Error {
     /// The segment is not a channel, or was made by an incompatible version.
     #[error("{0} is not a shmchan segment")]
     NotAChannel(String),
+    /// The segment's contents are impossible (a ring's read position past its write position
+    /// or further than [`RING_BYTES`] behind it, a length past the data): the other process,
+    /// or someone else, wrote what a channel never does.
+    #[error("corrupt channel: {0}")]
+    Corrupt(String),
     /// A system call failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -86,6 +97,9 @@ struct Control {
     state: AtomicU32,
     /// The two ends' pids: [creator, opener].
     pids: [AtomicI32; 2],
+    /// The two ends' start times (field 22 of /proc/PID/stat): with the pid, they name the
+    /// process for good, so a pid reused by another process is not taken for the creator.
+    starts: [AtomicU64; 2],
     /// Whether each end closed cleanly: [creator, opener].
     closed: [AtomicU32; 2],
 }
@@ -102,16 +116,36 @@ struct RingHeader {
     space_ready: CacheLine<EventCount>,
 }
 
-/// The whole segment: control, two ring headers, then the two rings' bytes.
+/// The numbers at the start of the segment: control and the two ring headers. Only atomics,
+/// so a shared reference to it is sound while the peer changes them.
 #[repr(C)]
-struct Layout {
+struct Header {
     control: CacheLine<Control>,
     rings: [RingHeader; 2],
-    data: [[u8; RING_BYTES]; 2],
+}
+
+/// The whole segment: the header, then the two rings' bytes. Used for its size and offsets
+/// only: the peer writes the bytes while we hold the mapping, so no `&` or `&mut` may ever
+/// cover them (`UnsafeCell` says so, and the bytes are reached through raw pointers).
+#[repr(C)]
+struct Layout {
+    header: Header,
+    data: UnsafeCell<[[u8; RING_BYTES]; 2]>,
 }
 
 /// Bytes before each message: its length, little-endian.
 const LEN_BYTES: usize = 4;
+
+/// How many bytes a ring holds, `tail - head`, checked: both counters live in memory the other
+/// process writes, so an impossible pair is an error, not an overflow.
+fn fill(head: u64, tail: u64) -> Result<u64, Error> {
+    match tail.checked_sub(head) {
+        Some(n) if n <= RING_BYTES as u64 => Ok(n),
+        _ => Err(Error::Corrupt(format!(
+            "read position {head} and write position {tail} are not within {RING_BYTES} bytes"
+        ))),
+    }
+}
 
 /// One end of a channel.
 #[derive(Debug)]
@@ -127,7 +161,14 @@ pub struct Channel {
 
 /// Creates the channel `name` (`/something`) and returns the creator's end.
 pub fn create(name: &str) -> Result<Channel, Error> {
-    let segment = segment::create(name, size_of::<Layout>())?;
+    let segment = match segment::create(name, size_of::<Layout>()) {
+        // Left behind by a creator that died before anyone opened it? Then it is ours to
+        // remove, and the name free again.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && remove_if_stale(name)? => {
+            segment::create(name, size_of::<Layout>())?
+        }
+        created => created?,
+    };
     let channel = Channel {
         segment,
         me: 0,
@@ -135,8 +176,9 @@ pub fn create(name: &str) -> Result<Channel, Error> {
         name_pending: true,
     };
     // A fresh segment is all zeroes: heads, tails, event counts and flags start at 0.
-    let control = &channel.layout().control.0;
+    let control = &channel.header().control.0;
     control.pids[0].store(std::process::id() as i32, Ordering::Relaxed);
+    control.starts[0].store(start_time(std::process::id())?, Ordering::Relaxed);
     control.state.store(WAITING, Ordering::Relaxed);
     // Release: everything above is visible to whoever reads the magic with Acquire.
     control.magic.store(MAGIC, Ordering::Release);
@@ -156,11 +198,12 @@ pub fn open(name: &str) -> Result<Channel, Error> {
         peer: None,
         name_pending: false,
     };
-    let control = &channel.layout().control.0;
+    let control = &channel.header().control.0;
     if control.magic.load(Ordering::Acquire) != MAGIC {
         return Err(Error::NotAChannel(name.to_owned()));
     }
     control.pids[1].store(std::process::id() as i32, Ordering::Relaxed);
+    control.starts[1].store(start_time(std::process::id())?, Ordering::Relaxed);
     // AcqRel: publishes our pid; fails if another opener came first or the creator left.
     if control
         .state
@@ -169,23 +212,114 @@ pub fn open(name: &str) -> Result<Channel, Error> {
     {
         return Err(Error::Closed);
     }
-    // We connected, so we are the last to need the name.
+    // We connected, so we are the last to need the name. Nobody needs waking: a creator
+    // blocked in send or recv learns of us at its next liveness check, and nothing it waits
+    // for (data, space) changed.
     channel.segment.unlink()?;
-    channel.layout().rings[0].data_ready.0.notify()?;
     Ok(channel)
 }
 
+/// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
+fn start_time(pid: u32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last `)`.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().nth(19))
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))
+}
+
+/// Whether the process `pid` that started at `start` still runs. Through a pidfd: once it is
+/// open it names one process for good, so the start time read after it, and the poll that
+/// says it has not exited, are about that process and not one that reused the pid.
+fn alive(pid: i32, start: u64) -> io::Result<bool> {
+    let Some(raw) = Pid::from_raw(pid) else {
+        return Ok(false);
+    };
+    let pidfd = match pidfd_open(raw, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    match start_time(pid as u32) {
+        Ok(now) if now == start => {}
+        // Another process has the pid now (or it is gone between the two calls).
+        _ => return Ok(false),
+    }
+    Ok(!exited(&pidfd)?)
+}
+
+/// Whether the process behind `pidfd` has exited: a pidfd polls readable once it has.
+fn exited(pidfd: &OwnedFd) -> io::Result<bool> {
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    Ok(poll(&mut fds, Some(&zero))? > 0)
+}
+
+/// Removes the segment `name` if it is a channel that nobody opened and whose creator is dead;
+/// `Ok(true)` when the name is free now (removed, here or by someone else), `Ok(false)` when the
+/// segment is in use, or is not ours to judge (not a channel, another user's, being made).
+fn remove_if_stale(name: &str) -> Result<bool, Error> {
+    let shm = |flags| rustix::shm::open(name, flags, rustix::fs::Mode::empty());
+    let fd = match shm(rustix::shm::OFlags::RDWR) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(true),
+        Err(_) => return Ok(false),
+    };
+    // Two processes may find the same stale segment: the lock makes them take turns, and the
+    // second then sees that the name no longer leads to this file.
+    rustix::fs::flock(&fd, rustix::fs::FlockOperation::LockExclusive).map_err(io::Error::from)?;
+    let stat = rustix::fs::fstat(&fd).map_err(io::Error::from)?;
+    if (stat.st_size as usize) < size_of::<Header>() {
+        return Ok(false);
+    }
+    let map = memmap2::MmapOptions::new()
+        .len(size_of::<Header>())
+        .map_raw(&fd.as_fd())?;
+    // SAFETY: the mapping is page-aligned, `size_of::<Header>()` bytes long and lives until
+    // the end of this function; the header holds only atomics.
+    let header = unsafe { &*map.as_ptr().cast::<Header>() };
+    let control = &header.control.0;
+    if control.magic.load(Ordering::Acquire) != MAGIC
+        || control.state.load(Ordering::Acquire) != WAITING
+    {
+        return Ok(false);
+    }
+    let pid = control.pids[0].load(Ordering::Relaxed);
+    let start = control.starts[0].load(Ordering::Relaxed);
+    if alive(pid, start)? {
+        return Ok(false);
+    }
+    // Still this file under the name (not one a faster process made since)?
+    let path = format!("/dev/shm/{}", name.trim_start_matches('/'));
+    match std::fs::metadata(&path) {
+        Ok(now) if now.dev() == stat.st_dev && now.ino() == stat.st_ino => {}
+        Ok(_) => return Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e.into()),
+    }
+    match rustix::shm::unlink(name) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(true),
+        Err(e) => Err(Error::Io(e.into())),
+    }
+}
+
 impl Channel {
-    fn layout(&self) -> &Layout {
+    fn header(&self) -> &Header {
         // SAFETY: the mapping is page-aligned and at least `size_of::<Layout>()` bytes (checked
-        // in `open`, sized so in `create`); it lives as long as `self.segment`. Control and ring
-        // headers are atomics; the data arrays are only touched through raw pointers in
-        // `copy_in`/`copy_out`, in regions the ring protocol gives to one side at a time.
-        unsafe { &*self.segment.as_ptr().cast::<Layout>() }
+        // in `open`, sized so in `create`); it lives as long as `self.segment`. The header holds
+        // only atomics, which the peer may change behind this shared reference; the reference
+        // does not reach the ring bytes, which are only touched through raw pointers.
+        unsafe { &*self.segment.as_ptr().cast::<Header>() }
     }
 
     fn data_ptr(&self, ring: usize) -> *mut u8 {
-        // SAFETY: `data` lies within the mapping (see `layout`); `ring` is 0 or 1.
+        // SAFETY: `data` lies within the mapping (see `header`); `ring` is 0 or 1. The pointer
+        // comes from the mapping's raw pointer, not from a reference, so writing through it
+        // is allowed.
         unsafe {
             self.segment
                 .as_ptr()
@@ -228,12 +362,12 @@ impl Channel {
             });
         }
         self.check_closed()?;
-        let ring = &self.layout().rings[self.me];
+        let ring = &self.header().rings[self.me];
         let tail = ring.tail.0.load(Ordering::Relaxed);
         // Acquire: the reader's copies out of the space we are about to reuse are done.
         let head = ring.head.0.load(Ordering::Acquire);
         let need = (LEN_BYTES + msg.len()) as u64;
-        if RING_BYTES as u64 - (tail - head) < need {
+        if RING_BYTES as u64 - fill(head, tail)? < need {
             // Full: only now is a liveness check worth its system call.
             self.check_peer_alive()?;
             return Ok(false);
@@ -249,7 +383,7 @@ impl Channel {
     /// Sends `msg`, waiting while the peer's ring is full.
     pub fn send(&mut self, msg: &[u8]) -> Result<(), Error> {
         loop {
-            let ticket = self.layout().rings[self.me].space_ready.0.ticket();
+            let ticket = self.header().rings[self.me].space_ready.0.ticket();
             if self.try_send(msg)? {
                 return Ok(());
             }
@@ -261,11 +395,12 @@ impl Channel {
     /// `Ok(false)` when nothing has arrived.
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
         let from = 1 - self.me;
-        let ring = &self.layout().rings[from];
+        let ring = &self.header().rings[from];
         let head = ring.head.0.load(Ordering::Relaxed);
         // Acquire: pairs with the sender's Release store of `tail`.
         let tail = ring.tail.0.load(Ordering::Acquire);
-        if head == tail {
+        let available = fill(head, tail)?;
+        if available == 0 {
             // Nothing left: only now does a closed or dead peer matter, so that every message
             // it sent is still delivered.
             self.check_closed()?;
@@ -275,10 +410,9 @@ impl Channel {
         let mut len = [0u8; LEN_BYTES];
         self.copy_out(from, head, &mut len);
         let len = u32::from_le_bytes(len) as usize;
-        if len > MAX_MESSAGE || (LEN_BYTES + len) as u64 > tail - head {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("corrupt channel: a message of {len} bytes"),
+        if len > MAX_MESSAGE || (LEN_BYTES + len) as u64 > available {
+            return Err(Error::Corrupt(format!(
+                "a message of {len} bytes, {available} bytes in the ring"
             )));
         }
         buf.resize(len, 0);
@@ -301,7 +435,7 @@ impl Channel {
     pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
         let from = 1 - self.me;
         loop {
-            let ticket = self.layout().rings[from].data_ready.0.ticket();
+            let ticket = self.header().rings[from].data_ready.0.ticket();
             if self.try_recv_into(buf)? {
                 return Ok(());
             }
@@ -324,13 +458,13 @@ impl Channel {
         ticket: u32,
         event: impl Fn(&RingHeader) -> &EventCount,
     ) -> Result<(), Error> {
-        let _: Wake = event(&self.layout().rings[ring]).wait(ticket, Some(LIVENESS_CHECK))?;
+        let _: Wake = event(&self.header().rings[ring]).wait(ticket, Some(LIVENESS_CHECK))?;
         Ok(())
     }
 
     /// `Err(Closed)` if the peer closed its end.
     fn check_closed(&self) -> Result<(), Error> {
-        if self.layout().control.0.closed[1 - self.me].load(Ordering::Acquire) != 0 {
+        if self.header().control.0.closed[1 - self.me].load(Ordering::Acquire) != 0 {
             return Err(Error::Closed);
         }
         Ok(())
@@ -341,7 +475,7 @@ impl Channel {
         let peer = 1 - self.me;
         if self.peer.is_none() {
             // Until an opener connects there is no peer to watch (and nobody to die).
-            if self.layout().control.0.state.load(Ordering::Acquire) != CONNECTED {
+            if self.header().control.0.state.load(Ordering::Acquire) != CONNECTED {
                 return Ok(());
             }
             if self.name_pending {
@@ -349,7 +483,7 @@ impl Channel {
                 self.segment.forget_name();
                 self.name_pending = false;
             }
-            let pid = self.layout().control.0.pids[peer].load(Ordering::Relaxed);
+            let pid = self.header().control.0.pids[peer].load(Ordering::Relaxed);
             let Some(pid) = Pid::from_raw(pid) else {
                 return Err(Error::NotAChannel(self.segment.name().to_owned()));
             };
@@ -359,18 +493,20 @@ impl Channel {
                 Err(rustix::io::Errno::SRCH) => return Err(Error::PeerDied(pid.as_raw_pid())),
                 Err(e) => return Err(Error::Io(e.into())),
             }
+            // The pidfd names whoever has the pid now: the peer, unless it died and the pid
+            // was reused in between, which its start time tells.
+            let start = self.header().control.0.starts[peer].load(Ordering::Relaxed);
+            if start_time(pid.as_raw_pid() as u32).ok() != Some(start) {
+                self.check_closed()?;
+                return Err(Error::PeerDied(pid.as_raw_pid()));
+            }
         }
         if let Some(pidfd) = &self.peer {
             // A pidfd polls readable once its process has exited (zombie or reaped).
-            let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-            let zero = rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            if poll(&mut fds, Some(&zero)).map_err(io::Error::from)? > 0 {
+            if exited(pidfd)? {
                 // A clean close may have raced with the exit: report it as such.
                 self.check_closed()?;
-                let pid = self.layout().control.0.pids[peer].load(Ordering::Relaxed);
+                let pid = self.header().control.0.pids[peer].load(Ordering::Relaxed);
                 return Err(Error::PeerDied(pid));
             }
         }
@@ -386,12 +522,12 @@ impl Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        let layout = self.layout();
-        let control = &layout.control.0;
+        let header = self.header();
+        let control = &header.control.0;
         control.closed[self.me].store(1, Ordering::Release);
         // Wake the peer wherever it sleeps, so it sees the flag now rather than at its next
         // liveness check.
-        for ring in &layout.rings {
+        for ring in &header.rings {
             let _ = ring.data_ready.0.notify();
             let _ = ring.space_ready.0.notify();
         }

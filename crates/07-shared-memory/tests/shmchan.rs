@@ -346,3 +346,100 @@ fn a_clean_close_wakes_a_blocked_receiver_with_closed() {
         name.path().display()
     );
 }
+
+#[test]
+fn messages_sent_before_the_peer_died_arrive_before_peer_died() {
+    const COUNT: u64 = 5;
+    let name = ShmName::new("chan-last-words", Kind::Segment);
+    let chan = shmchan::create(name.name()).expect("create the channel");
+    let mut peer = Peer::spawn(PEER, &["send-and-hang", name.name(), &COUNT.to_string()]);
+    peer.expect("sent");
+    peer.kill();
+    let got = within_deadline(chan, "receiving after the peer died", |mut chan| {
+        let mut got = Vec::new();
+        loop {
+            match chan.recv() {
+                Ok(msg) => got.push(String::from_utf8_lossy(&msg).into_owned()),
+                Err(e) => return (got, e),
+            }
+        }
+    });
+    let want: Vec<String> = (0..COUNT).map(|i| format!("m{i}")).collect();
+    assert!(
+        got.0 == want && matches!(got.1, Error::PeerDied(_)),
+        "the peer sent {want:?} and was then SIGKILLed: recv must deliver every message it sent \
+         (they are in the ring), and only then return Error::PeerDied; got {:?} then {:?}. \
+         Check the peer's liveness only when the ring is empty",
+        got.0,
+        got.1
+    );
+}
+
+#[test]
+fn a_creator_killed_before_anyone_opened_does_not_block_the_name() {
+    let name = ShmName::new("chan-stale", Kind::Segment);
+    let mut creator = Peer::spawn(PEER, &["create-and-hang", name.name()]);
+    creator.expect("created");
+    creator.kill();
+    assert!(
+        name.exists(),
+        "the killed creator's segment should still be in /dev/shm (nobody removed it)"
+    );
+    let chan = shmchan::create(name.name()).unwrap_or_else(|e| {
+        panic!(
+            "the creator of {} was SIGKILLed before anyone opened it, so its segment stayed in \
+             /dev/shm; a new create of that name must find the creator dead (its pid and start \
+             time, recorded in the segment, name no live process), remove the stale segment \
+             and create anew; got {e:?}",
+            name.name()
+        )
+    });
+    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
+    peer.expect("connected");
+    let chan = within_deadline(chan, "echo through the new channel", |mut chan| {
+        chan.send(b"fresh").expect("send");
+        assert_eq!(chan.recv().expect("recv the echo"), b"fresh");
+        chan
+    });
+    chan.close().expect("close");
+    peer.finish();
+    assert!(
+        !name.exists(),
+        "{} is left in /dev/shm",
+        name.path().display()
+    );
+}
+
+#[test]
+fn a_channel_whose_counters_are_impossible_is_corrupt_not_a_panic() {
+    use std::io::Write as _;
+    let name = ShmName::new("chan-corrupt", Kind::Segment);
+    let mut chan = shmchan::create(name.name()).expect("create the channel");
+    // Overwrite the start of the segment (every header, whatever its layout) with 64-bit words
+    // that decrease with the offset: a counter placed before another holds a larger value, so
+    // a read position lies past its write position (or the two are far more than RING_BYTES
+    // apart, if the layout puts them the other way round).
+    let words: Vec<u8> = (0..8192u64)
+        .flat_map(|i| ((8192 - i) << 40 | 0x55).to_le_bytes())
+        .collect();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .and_then(|mut f| f.write_all(&words))
+        .expect("overwrite the segment's headers");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chan.try_recv()));
+    match result {
+        Ok(Err(Error::Corrupt(_))) => {}
+        Ok(other) => panic!(
+            "the segment's counters are impossible (a head past its tail): try_recv must \
+             return Error::Corrupt, got {other:?}"
+        ),
+        Err(_) => panic!(
+            "try_recv panicked on a segment with a head past its tail: another process wrote \
+             those counters, so check them (tail - head must lie within 0..=RING_BYTES) and \
+             return Error::Corrupt instead of subtracting blindly"
+        ),
+    }
+    // Dropping may not panic either, whatever the state word holds.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(chan)));
+}

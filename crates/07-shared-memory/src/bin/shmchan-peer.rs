@@ -82,6 +82,18 @@ fn run(args: &[String]) -> Res {
             say("created");
             wait_for_eof();
         }
+        // Opens, sends COUNT numbered messages (`m0`, `m1`, ...) without closing, then does
+        // nothing until killed (or stdin closes).
+        "send-and-hang" => {
+            let count: u64 = get(2)?.parse()?;
+            let mut chan = shmchan::open(name)?;
+            for i in 0..count {
+                chan.send(format!("m{i}").as_bytes())?;
+            }
+            say("sent");
+            wait_for_eof();
+            std::mem::forget(chan);
+        }
         // Opens and blocks in recv; reports how it ended.
         "open-and-recv" => {
             let mut chan = shmchan::open(name)?;
