@@ -37,7 +37,8 @@ impl Ready {
     }
 
     /// Tells the launcher that start-up failed with `message` (the launcher prints it and exits
-    /// 1), then exits the daemon with status 1.
+    /// 1), then exits the daemon with status 1, as a forked child must: without running the
+    /// launcher's exit handlers.
     pub fn fail(self, message: &str) -> ! {
         // TODO: tell the launcher why, then exit.
         todo!("report the failure: {message}")
@@ -46,8 +47,10 @@ impl Ready {
 
 /// Detaches the calling process into a daemon with `mask` as its umask.
 ///
-/// Call it while the process has a single thread. It returns `Err` only in the launcher, before
-/// anything was forked.
+/// Call it while the process has a single thread, and while no live value owns an fd above 2:
+/// the daemon closes every fd from 3 up but its own end of the readiness pipe (a `File` still
+/// alive would later close whatever else got its number). It returns `Err` only in the launcher,
+/// before anything was forked.
 ///
 /// # References
 /// daemon(7) "SysV daemons", fork(2), setsid(2), close_range(2), umask(2).

@@ -7,8 +7,9 @@
 //! it serves, `STATUS=...` to describe itself and `STOPPING=1` when it begins to shut down.
 //!
 //! Goal: [`listen_fds`] returns the sockets passed to this process (none when the variables are
-//! absent or meant for another process; an error when an fd they count is not open) and keeps
-//! them from leaking into children; [`notify`] sends one state datagram, or does nothing when
+//! absent or meant for another process; an error when an fd they count is not open; none on a
+//! second call, whose sockets the first call's owners already own) and keeps them from leaking
+//! into children; [`notify`] sends one state datagram, or does nothing when
 //! `NOTIFY_SOCKET` is unset.
 //!
 //! Read: docs/src/10-daemon.md#notify. Check: `cargo xtask check daemon/notify`.
@@ -31,7 +32,7 @@ pub fn notify(state: &str) -> io::Result<bool> {
 }
 
 /// The sockets the service manager passed to this process, which must not leak into the
-/// programs it runs.
+/// programs it runs. Each passed fd may be owned once: a later call returns no socket.
 ///
 /// # References
 /// sd_listen_fds(3).

@@ -42,18 +42,24 @@ impl Ready {
     }
 
     /// Tells the launcher that start-up failed with `message` (the launcher prints it and exits
-    /// 1), then exits the daemon with status 1.
+    /// 1), then exits the daemon with status 1 through `_exit(2)`: the daemon is a forked copy of
+    /// the launcher, whose atexit handlers and C stdio buffers are not its own to run or flush.
     pub fn fail(mut self, message: &str) -> ! {
         // Nobody would read an error about the error: the launcher is all that is left.
         let _ = self.pipe.write_all(message.as_bytes());
-        std::process::exit(1)
+        drop(self);
+        // SAFETY: _exit ends the process at once; nothing of ours needs running before.
+        unsafe { libc::_exit(1) }
     }
 }
 
 /// Detaches the calling process into a daemon with `mask` as its umask.
 ///
-/// Call it while the process has a single thread (fork copies only the calling thread). It
-/// returns `Err` only in the launcher, before anything was forked.
+/// Call it while the process has a single thread (fork copies only the calling thread), and
+/// while no live value owns an fd above 2: the daemon closes every fd from 3 up but its end of
+/// the readiness pipe, and a `File` or socket still alive would later close, or use, whatever
+/// else got its number. Open files after `detach`. It returns `Err` only in the launcher,
+/// before anything was forked.
 ///
 /// # References
 /// daemon(7) "SysV daemons", fork(2), setsid(2), close_range(2), umask(2).

@@ -7,8 +7,9 @@
 //! it serves, `STATUS=...` to describe itself and `STOPPING=1` when it begins to shut down.
 //!
 //! Goal: [`listen_fds`] returns the sockets passed to this process (none when the variables are
-//! absent or meant for another process; an error when an fd they count is not open) and keeps
-//! them from leaking into children; [`notify`] sends one state datagram, or does nothing when
+//! absent or meant for another process; an error when an fd they count is not open; none on a
+//! second call, whose sockets the first call's owners already own) and keeps them from leaking
+//! into children; [`notify`] sends one state datagram, or does nothing when
 //! `NOTIFY_SOCKET` is unset.
 //!
 //! Read: docs/src/10-daemon.md#notify. Check: `cargo xtask check daemon/notify`.
@@ -18,6 +19,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The first passed fd: 0-2 are stdio (`SD_LISTEN_FDS_START` in sd_listen_fds(3)).
 pub const LISTEN_FDS_START: RawFd = 3;
@@ -48,12 +50,17 @@ pub fn notify(state: &str) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Whether [`listen_fds`] has taken the passed fds (process-wide: they can be owned once).
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
 /// The sockets the service manager passed: fds 3 .. 3 + `$LISTEN_FDS`, but only when
 /// `$LISTEN_PID` is this process (the variables are inherited by children, which must not take
-/// fds they were never given). Each fd gets close-on-exec.
+/// fds they were never given). Each fd gets close-on-exec. The first call takes them; every
+/// later call returns none, since the first call's `OwnedFd`s own them (a second owner would
+/// close each fd twice).
 ///
 /// # References
-/// sd_listen_fds(3).
+/// sd_listen_fds(3), which unsets the variables for the same reason.
 pub fn listen_fds() -> io::Result<Vec<OwnedFd>> {
     let for_us = std::env::var("LISTEN_PID")
         .ok()
@@ -71,6 +78,12 @@ pub fn listen_fds() -> io::Result<Vec<OwnedFd>> {
         })?,
         Err(_) => return Ok(Vec::new()),
     };
+    // Unsetting the variables, as sd_listen_fds(unset_environment=1) does, is `unsafe` in Rust
+    // (another thread may be reading the environment); a flag does the same job for us, and
+    // LISTEN_PID already keeps our children from taking anything.
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(Vec::new());
+    }
     let mut fds = Vec::new();
     for fd in LISTEN_FDS_START..LISTEN_FDS_START + count {
         // The manager opened these without close-on-exec (so they crossed its exec into us);

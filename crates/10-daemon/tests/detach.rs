@@ -320,3 +320,31 @@ fn a_daemon_that_dies_during_start_up_makes_the_launcher_fail() {
          {err:?}"
     );
 }
+
+#[test]
+fn a_failing_daemon_leaves_with_underscore_exit_not_the_launchers_exit_handlers() {
+    let launch = Launch::new("detach-atexit");
+    let notes = launch.dir.path().join("atexit.notes");
+    let notes_arg = notes.display().to_string();
+    let (status, _err) = launch.run(&["--fail", "no luck", "--atexit", &notes_arg], None);
+    let daemon = launch.daemon();
+    assert!(
+        !status.success(),
+        "the launcher {}",
+        describe_status(status)
+    );
+    let text = std::fs::read_to_string(&notes).unwrap_or_default();
+    let daemon_pid = daemon.pid();
+    assert!(
+        !text.contains(&format!("pid {daemon_pid}\n")),
+        "the daemon (pid {daemon_pid}) ran the launcher's atexit handler: `fail` left with \
+         exit(3) (std::process::exit), which runs the handlers and flushes the C stdio buffers \
+         the forked child copied from the launcher; a forked child leaves with _exit(2) \
+         (libc::_exit). Handlers that ran: {text:?}"
+    );
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "the launcher itself leaves with exit(3), running its handler once: {text:?}"
+    );
+}

@@ -61,11 +61,11 @@ impl Manager {
 
     /// Starts the driver with the listener at fd 3; `listen_pid` None means "the daemon's pid".
     fn start(&self, listen_pid: Option<u32>) -> ChildGuard {
-        self.start_counting(listen_pid, 1)
+        self.start_counting(listen_pid, 1, &[])
     }
 
     /// As [`Manager::start`], with `LISTEN_FDS` set to `count` (only fd 3 is ever passed).
-    fn start_counting(&self, listen_pid: Option<u32>, count: u32) -> ChildGuard {
+    fn start_counting(&self, listen_pid: Option<u32>, count: u32, args: &[&str]) -> ChildGuard {
         let fd = self.listener.as_raw_fd();
         let program = Path::new(env!("CARGO_BIN_EXE_daemon-activated"));
         let mut cmd = match listen_pid {
@@ -77,7 +77,8 @@ impl Manager {
                 c
             }
         };
-        cmd.env("LISTEN_FDS", count.to_string())
+        cmd.args(args)
+            .env("LISTEN_FDS", count.to_string())
             .env("NOTIFY_SOCKET", &self.notify_name)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -185,7 +186,7 @@ fn an_fd_counted_but_not_passed_is_an_error() {
     let m = Manager::new("notify-count", false);
     // LISTEN_FDS=2, but only fd 3 was passed: fd 4 is not open in the daemon. Taking it would
     // make an OwnedFd of a number that the next open(2) reuses for something else.
-    let mut d = m.start_counting(None, 2);
+    let mut d = m.start_counting(None, 2, &[]);
     let st = d.wait(WAIT);
     let mut err = String::new();
     if let Some(mut e) = d.child().stderr.take() {
@@ -211,4 +212,23 @@ fn without_notify_socket_nothing_is_sent() {
             .expect("listen_fds without variables")
             .is_empty()
     );
+}
+
+#[test]
+fn a_second_call_takes_no_fd_the_first_one_took() {
+    let m = Manager::new("notify-twice", false);
+    let mut d = m.start_counting(None, 1, &["--twice"]);
+    let err = d.child().stderr.take().expect("piped stderr");
+    let mut err = testkit::LineReader::new(err, "daemon-activated");
+    let said = err.next_line(WAIT);
+    assert_eq!(
+        said.as_deref(),
+        Some("second call: 0 socket(s)"),
+        "a second listen_fds() in the same process must return no socket: the first call's \
+         OwnedFds own fds 3..; wrapping them again makes two owners that both close the fd (the \
+         second close hits whatever got the number since). Take them once, as \
+         sd_listen_fds(3) does when it unsets the variables"
+    );
+    assert!(m.message().contains("READY=1"));
+    assert_eq!(hello(&m), "hello\n", "the first call's socket still serves");
 }

@@ -4,6 +4,10 @@
 //! It serves `hello` on the one socket passed to it, after sending `READY=1` and a `STATUS=`
 //! line; on SIGTERM it sends `STOPPING=1` and exits 0. Without exactly one passed socket it
 //! says so on stderr and exits 2.
+//!
+//! `daemon-activated --twice` calls `listen_fds` a second time after the first and says on
+//! stderr `second call: N socket(s)` before it goes on (a second call must take nothing: the
+//! first one's `OwnedFd`s own the fds).
 
 use std::io::Write;
 use std::os::unix::net::UnixListener;
@@ -25,6 +29,21 @@ fn main() {
             fds.len()
         );
         std::process::exit(2);
+    }
+    if std::env::args().nth(1).as_deref() == Some("--twice") {
+        match daemon::notify::listen_fds() {
+            Ok(again) => {
+                eprintln!("second call: {} socket(s)", again.len());
+                if !again.is_empty() {
+                    // Two owners of one fd: exit before either closes it.
+                    std::process::exit(3);
+                }
+            }
+            Err(e) => {
+                eprintln!("second call: error: {e}");
+                std::process::exit(3);
+            }
+        }
     }
     let Some(fd) = fds.into_iter().next() else {
         std::process::exit(2);

@@ -245,9 +245,9 @@ fn wait_for_text(path: &Path) -> Res<String> {
     Err(format!("{} stayed empty", path.display()).into())
 }
 
-/// Our own daemon: fork, setsid, fork, close fds, /dev/null, signals reset, umask, chdir, pid
-/// file after the last fork, then READY on the pipe. A compact copy of the `detach` steps: the
-/// demo never runs the learner's code.
+/// Our own daemon: the daemon(7) sequence as the chapter ("What the kernel does") and the
+/// `detach` exercise teach it, step for step; the reasons are given there, not repeated here.
+/// A copy, because the demo never runs the learner's code.
 fn as_ours(args: &[String]) -> Res {
     let pidfile = PathBuf::from(args.first().ok_or("--as-ours PIDFILE")?);
     let (mut r, w) = std::io::pipe()?;
@@ -291,8 +291,6 @@ fn as_ours(args: &[String]) -> Res {
         None,
     )?;
     for sig in 1..=libc::SIGRTMAX() {
-        // The raw system call: glibc's signal() refuses 32 and 33 (its own), which can be
-        // inherited as ignored all the same. An all-zero kernel sigaction is SIG_DFL.
         let action = [0u64; 8];
         // SAFETY: rt_sigaction reads `action`, writes nothing; 8 is the kernel sigset size.
         unsafe {
@@ -315,7 +313,8 @@ fn as_ours(args: &[String]) -> Res {
         .open(&pidfile)?;
     if pid.try_lock().is_err() {
         let _ = write!(w, "ours: already running: {} is locked", pidfile.display());
-        std::process::exit(1);
+        // SAFETY: a forked child leaves without the launcher's exit handlers.
+        unsafe { libc::_exit(1) };
     }
     pid.set_len(0)?;
     writeln!(pid, "{}", std::process::id())?;

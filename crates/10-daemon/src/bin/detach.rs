@@ -1,17 +1,44 @@
 //! The `daemon-detach` driver for the `detach` tests: detaches with the learner's
 //! `detach::detach`, then behaves as the test asks and waits to be killed.
 //!
-//! `daemon-detach --umask OCTAL --report SOCKET [--gate FIFO] [--fail MESSAGE] [--die]`: with
+//! `daemon-detach --umask OCTAL --report SOCKET [--gate FIFO] [--fail MESSAGE] [--die]
+//! [--atexit FILE]`: with
 //! `--die` the daemon exits during start-up without a word; with `--gate`,
 //! start-up waits for a line on the FIFO (the test decides when the daemon is ready); with
 //! `--fail` start-up fails with MESSAGE. The daemon first sends its pid as a datagram to SOCKET
 //! (keeping that socket open: an fd it opened on purpose); if nothing fails it reports ready and
-//! sleeps.
+//! sleeps. `--atexit FILE` registers, before detaching, an atexit(3) handler that appends
+//! `exit handler ran in pid N` to FILE: a forked child that leaves with exit(3) instead of
+//! _exit(2) runs it (and flushes the launcher's C stdio buffers) a second time.
 
+use std::ffi::CString;
 use std::io::BufRead;
 use std::os::unix::net::UnixDatagram;
+use std::sync::OnceLock;
 
 use nix::sys::stat::Mode;
+
+/// The file the atexit handler appends to.
+static NOTES: OnceLock<CString> = OnceLock::new();
+
+extern "C" fn note_exit() {
+    let Some(path) = NOTES.get() else { return };
+    // SAFETY: getpid has no preconditions.
+    let line = format!("exit handler ran in pid {}\n", unsafe { libc::getpid() });
+    // SAFETY: `path` is a NUL-terminated string that lives as long as the process; `line` is a
+    // live buffer of `line.len()` bytes; the fd is closed once.
+    unsafe {
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+            0o600,
+        );
+        if fd >= 0 {
+            libc::write(fd, line.as_ptr().cast(), line.len());
+            libc::close(fd);
+        }
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +55,11 @@ fn main() {
         eprintln!("daemon-detach: --report SOCKET is required");
         std::process::exit(2);
     };
+    if let Some(notes) = value("--atexit") {
+        let _ = NOTES.set(CString::new(notes).expect("a path without NUL"));
+        // SAFETY: registers a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(note_exit) };
+    }
     let ready = match daemon::detach::detach(Mode::from_bits_truncate(umask)) {
         Ok(r) => r,
         Err(e) => {
