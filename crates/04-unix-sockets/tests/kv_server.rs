@@ -135,6 +135,24 @@ fn set_then_get_returns_the_value_spaces_included() {
 }
 
 #[test]
+fn a_carriage_return_before_the_newline_is_ignored() {
+    let kvd = Kvd::start("kv-crlf");
+    let mut c = kvd.client();
+    const CRLF: &str = "a line that ends in \\r\\n (telnet, `nc -C`, a Windows \
+                        client) is the same request as with \\n alone: strip one \\r \
+                        before the \\n, or it ends up in the key or the value";
+    assert_eq!(c.ask("SET k v\r"), "OK", "{CRLF}");
+    assert_eq!(c.ask("GET k\r"), "VALUE v", "{CRLF}");
+    assert_eq!(
+        c.ask("GET k"),
+        "VALUE v",
+        "{CRLF}: the value is `v`, not `v\\r`"
+    );
+    assert_eq!(c.ask("DEL k\r"), "DELETED", "{CRLF}");
+    assert_eq!(c.ask("QUIT\r"), "BYE", "{CRLF}");
+}
+
+#[test]
 fn missing_keys_and_deletes() {
     let kvd = Kvd::start("kv-del");
     let mut c = kvd.client();
@@ -198,7 +216,13 @@ fn quit_closes_only_that_connection() {
     let mut b = kvd.client();
     assert_eq!(a.ask("SET k 1"), "OK");
     assert_eq!(a.ask("QUIT"), "BYE");
-    assert!(a.at_eof(), "after BYE the server must close the connection");
+    assert!(
+        a.at_eof(),
+        "after BYE the server must close the connection, and it stayed open for \
+         {READ_DEADLINE:?}: dropping the thread's stream is not enough while another handle on \
+         the same connection is open (a copy kept to shut clients down on SHUTDOWN): drop that \
+         one too, or shut the connection down"
+    );
     assert_eq!(
         b.ask("GET k"),
         "VALUE 1",
