@@ -208,3 +208,107 @@ fn a_missing_pid_is_an_error() {
     let err = set_limit(pid, setting(Limit::OpenFiles, 8, 8)).expect_err("pid was reaped");
     assert_eq!(err.raw_os_error(), Some(libc::ESRCH), "{err}");
 }
+
+/// Makes `prlimit(2)` on any other process fail with EPERM in this thread and in the processes
+/// it starts, through a seccomp filter; `setrlimit` (`prlimit64` with pid 0, as glibc and musl
+/// implement it) stays allowed. A filter cannot be removed: call this only in an isolated test.
+fn refuse_prlimit_on_other_processes() {
+    const ARG0_LOW: u32 = 16; // offsetof(struct seccomp_data, args[0]), its low half (LE)
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let mut program = [
+        stmt(load, 0),                          // 0: the system call's number
+        jump(libc::SYS_prlimit64 as u32, 0, 2), // 1: not prlimit64: to 4
+        stmt(load, ARG0_LOW),                   // 2: its pid argument
+        jump(0, 0, 1),                          // 3: pid 0 (this process): to 4, else to 5
+        stmt(libc::BPF_RET, libc::SECCOMP_RET_ALLOW),
+        stmt(libc::BPF_RET, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `fprog` points at a live filter for the duration of the call,
+    // and the kernel copies it.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "install the seccomp filter: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[test]
+fn the_limits_hold_from_the_childs_first_instruction() {
+    // A limit applied with prlimit after spawn returns comes too late: the program already runs
+    // (its loader opened files and mapped memory without the limit). Here prlimit on another
+    // process is refused, so only limits set in the child before exec can work.
+    let spawned = std::thread::spawn(|| {
+        refuse_prlimit_on_other_processes();
+        let mut cmd = Command::new(CHILD);
+        cmd.args(["sleep"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        spawn_limited(&mut cmd, &[setting(Limit::OpenFiles, 20, 20)])
+    })
+    .join()
+    .expect("the spawning thread panicked");
+    let child = spawned.unwrap_or_else(|e| {
+        panic!(
+            "spawn_limited failed: {e}; in this test prlimit(2) on another process fails, so \
+             this is a limit set on the child after spawn: by then the program has started \
+             without it. Set the limits in the child, in pre_exec, before exec"
+        )
+    });
+    let mut child = ChildGuard::new(child);
+    let mut out = LineReader::new(child.child().stdout.take().expect("piped"), "the child");
+    out.expect("ready", DEFAULT_DEADLINE);
+    assert_eq!(
+        proc_limits(child.id(), "Max open files"),
+        ("20".into(), "20".into()),
+        "the child must run under the limit from its start"
+    );
+}
+
+#[test]
+fn a_limit_that_cannot_be_set_stops_the_spawn() {
+    // soft 64 above hard 32 is invalid: setrlimit fails with EINVAL in the child, and the
+    // program must not run at all (it would run without the limit it was promised).
+    let mut cmd = Command::new(CHILD);
+    cmd.args(["exit", "0"]).stdin(Stdio::null());
+    let r = spawn_limited(&mut cmd, &[setting(Limit::OpenFiles, 64, 32)]);
+    match r {
+        Err(e) => assert_eq!(
+            e.raw_os_error(),
+            Some(libc::EINVAL),
+            "setrlimit's own error comes back from spawn: {e}"
+        ),
+        Ok(child) => {
+            let mut child = ChildGuard::new(child);
+            let st = child.wait(DEFAULT_DEADLINE);
+            panic!(
+                "soft 64 > hard 32 cannot be set, yet the program started (and {}): an error \
+                 of setrlimit in pre_exec must be returned, which makes spawn fail",
+                describe_status(st)
+            );
+        }
+    }
+}
