@@ -30,8 +30,11 @@ impl Fifo {
     ///
     /// Fails with `AlreadyExists` if anything exists at `path`; the existing file is untouched.
     ///
+    /// Leaves the process's umask alone (it is shared by every thread), and sets the mode on
+    /// the FIFO it created, never on whatever the name leads to a moment later.
+    ///
     /// # References
-    /// `mkfifo(3)`, `umask(2)`.
+    /// `mkfifo(3)`, `umask(2)`, `fchmod(2)`, `fifo(7)`.
     pub fn create(path: &Path) -> io::Result<Fifo> {
         // TODO: create the FIFO at `path` with mode 0600 (`mkfifo(3)`, see `nix::unistd`).
         // TODO: make sure the mode on disk is exactly 0600.

@@ -13,7 +13,7 @@
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -31,17 +31,32 @@ impl Fifo {
     /// Fails with `AlreadyExists` if anything exists at `path`; the existing file is untouched.
     ///
     /// # References
-    /// `mkfifo(3)`, `umask(2)`, `chmod(2)`.
+    /// `mkfifo(3)`, `umask(2)`, `fchmod(2)`, `fifo(7)`.
     pub fn create(path: &Path) -> io::Result<Fifo> {
         // mkfifo fails with EEXIST instead of replacing: another program's file is never ours.
         nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        // mkfifo applies the umask (mode & ~umask): a umask of 0277 would leave 0400. The mode
+        // is set afterwards, on the FIFO itself: chmod by name would follow whatever the name
+        // holds by then (another process may have put a symlink there), and changing the
+        // process-wide umask around mkfifo would change it for every thread creating files.
+        // Opening for reading with O_NONBLOCK returns at once (no writer needed), O_NOFOLLOW
+        // refuses a symlink.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(path)?;
+        if !file.metadata()?.file_type().is_fifo() {
+            // Someone replaced the name already: that file is not ours to change or remove.
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} was replaced after mkfifo", path.display()),
+            ));
+        }
         let fifo = Fifo {
             path: path.to_path_buf(),
         };
-        // mkfifo applies the umask (mode & ~umask): a umask of 0277 would leave 0400. chmod is
-        // not filtered by the umask, so it sets exactly 0600. Changing the process-wide umask
-        // instead would race with other threads creating files.
-        fs::set_permissions(path, Permissions::from_mode(0o600))?;
+        // fchmod is not filtered by the umask: the mode is exactly 0600.
+        file.set_permissions(Permissions::from_mode(0o600))?;
         Ok(fifo)
     }
 

@@ -195,3 +195,34 @@ fn a_child_that_stops_and_is_continued_is_neither_exited_nor_signaled() {
     assert_eq!(ending(exited), Ending::Exited(7));
     drop(guard);
 }
+
+#[test]
+fn the_child_inherits_our_stdin_stdout_and_stderr() {
+    // The child writes where its fds 0, 1 and 2 lead into a file; they must be ours. `output()`
+    // would hand it a null stdin and two fresh pipes (and keep what it prints from the user).
+    let dir = testkit::temp_dir("exit-status-inherit");
+    let report = testkit::path_in(&dir, "fds");
+    let script = r#"a=$(readlink /proc/$$/fd/0); b=$(readlink /proc/$$/fd/1); c=$(readlink /proc/$$/fd/2); printf '0 %s\n1 %s\n2 %s\n' "$a" "$b" "$c" > "$1""#;
+    let report_arg = report.to_str().expect("temp paths are UTF-8");
+    let status = run_ok("/bin/sh", &["-c", script, "sh", report_arg]);
+    assert_eq!(
+        ending(status),
+        Ending::Exited(0),
+        "the reporting script failed"
+    );
+    let seen = std::fs::read_to_string(&report).expect("read the child's report");
+    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+        let ours = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("(unreadable: {e})"));
+        let theirs = seen
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{fd} ")))
+            .unwrap_or("(missing)");
+        assert_eq!(
+            theirs, ours,
+            "the child's {name} (fd {fd}) leads to {theirs:?}, ours to {ours:?}: `run` must let \
+             the child inherit our stdio (`status()`), not capture it into pipes (`output()`)"
+        );
+    }
+}

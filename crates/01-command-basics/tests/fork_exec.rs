@@ -155,3 +155,82 @@ fn a_nul_byte_is_rejected_before_forking() {
         "no child may be created when the arguments are invalid"
     );
 }
+
+#[test]
+fn a_signal_during_the_wait_does_not_end_it() {
+    testkit::isolated!();
+    let _reaper = Reaper;
+    testkit::handle_sigusr1_without_restart();
+    // The child runs until a file appears, which the test creates only after the signal.
+    let dir = testkit::temp_dir("fork-exec-eintr");
+    let go = testkit::path_in(&dir, "go");
+    let go_arg = go.to_str().expect("temp paths are UTF-8").to_owned();
+    let script = r#"while ! test -e "$1"; do sleep 0.05; done; exit 3"#;
+    let pid =
+        spawn_by_hand("/bin/sh", &["-c", script, "sh", &go_arg]).expect("spawn_by_hand(/bin/sh)");
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let waiting = std::thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        wait_by_hand(pid)
+    });
+    let tid = tid_rx.recv().expect("the waiting thread's id");
+    testkit::wait_until(DEFAULT_DEADLINE, "wait_by_hand to block in waitpid", || {
+        waiting.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_wait4])
+    });
+    assert!(
+        !waiting.is_finished(),
+        "wait_by_hand returned while the child was still running: it must wait for it"
+    );
+    // The handler runs as the interrupted waitpid returns: EINTR, the child still running.
+    testkit::interrupt_thread(&waiting);
+    std::fs::write(&go, b"").expect("create the file the child waits for");
+    testkit::wait_until(DEFAULT_DEADLINE, "wait_by_hand to return", || {
+        waiting.is_finished()
+    });
+    let outcome = match waiting.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(outcome) => outcome,
+    };
+    assert_eq!(
+        outcome,
+        Ok(Outcome::Exited(3)),
+        "a signal handler interrupted waitpid while the child still ran, so waitpid failed \
+         with EINTR: that is no answer about the child, call waitpid again"
+    );
+}
+
+/// The write end of a pipe the atexit handler below writes to, or -1.
+static ATEXIT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn report_atexit() {
+    let fd = ATEXIT_FD.load(std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) on a plain byte buffer; a closed or invalid fd only yields EBADF.
+        unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) };
+    }
+}
+
+#[test]
+fn a_failed_exec_leaves_with_exit_underscore_not_exit() {
+    testkit::isolated!();
+    let _reaper = Reaper;
+    // This process registers an atexit handler that writes to a pipe. The child of fork has a
+    // copy of it; `exit` (and so `std::process::exit`) runs it, `_exit` does not.
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    use std::os::fd::AsRawFd;
+    ATEXIT_FD.store(writer.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: registering a handler that only calls write(2).
+    assert_eq!(unsafe { libc::atexit(report_atexit) }, 0, "atexit");
+    let outcome = run("/nonexistent/proclings-no-such-program", &[]);
+    ATEXIT_FD.store(-1, std::sync::atomic::Ordering::SeqCst);
+    drop(writer);
+    let mut seen = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut seen).expect("read the atexit pipe");
+    assert!(
+        seen.is_empty(),
+        "the child ran this process's atexit handlers after its exec failed: it left with \
+         `exit` (or `std::process::exit`), which also flushes stdio buffers copied from the \
+         parent. Between fork and exec only `_exit` is safe (got {outcome:?})"
+    );
+    assert_eq!(outcome, Outcome::Exited(127), "a failed exec exits 127");
+}

@@ -11,21 +11,28 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
+use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use predicates::prelude::*;
 use testkit::temp_dir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logcap");
 const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The `logcap` binary of this package, with the deadline every run gets.
+fn logcap() -> Command {
+    let mut cmd = cargo_bin_cmd!("logcap");
+    cmd.timeout(DEADLINE);
+    cmd
+}
 
 /// `logcap --log LOG -- sh -c SCRIPT`, run in `dir`.
 fn logcap_sh(dir: &Path, log: &Path, script: &str) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = logcap();
     cmd.current_dir(dir)
         .arg("--log")
         .arg(log)
-        .args(["--", "sh", "-c", script])
-        .timeout(DEADLINE);
+        .args(["--", "sh", "-c", script]);
     cmd
 }
 
@@ -201,35 +208,23 @@ fn exits_128_plus_n_when_the_command_is_killed_by_signal_n() {
         .code(128 + 9);
 }
 
-/// Asserts the run wrote exactly one line to stderr and nothing to stdout.
-fn assert_one_line_error(out: &std::process::Output, what: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "{what}: expected a one-line error on stderr, got {err:?}"
-    );
-    assert!(
-        err.ends_with('\n'),
-        "{what}: the error line must end with a newline: {err:?}"
-    );
-    assert!(out.stdout.is_empty(), "{what}: nothing should be on stdout");
+/// One line of text, ending with a newline: what a one-line error on stderr looks like.
+fn one_line() -> impl Predicate<str> {
+    predicate::str::is_match(r"\A[^\n]+\n\z").expect("a valid regex")
 }
 
 #[test]
 fn a_command_that_does_not_exist_is_a_one_line_error_and_127() {
     let dir = temp_dir("logcap-127");
     let log = dir.path().join("run.log");
-    let out = Command::new(BIN)
+    logcap()
         .arg("--log")
         .arg(&log)
         .args(["--", "/nonexistent/no-such-program"])
-        .timeout(DEADLINE)
         .assert()
         .code(127)
-        .get_output()
-        .clone();
-    assert_one_line_error(&out, "a missing command");
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line().and(predicate::str::contains("no-such-program")));
 }
 
 #[test]
@@ -239,17 +234,50 @@ fn a_command_that_is_not_executable_is_a_one_line_error_and_126() {
     let script = dir.path().join("not-executable.sh");
     std::fs::write(&script, "#!/bin/sh\necho should not run\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new(BIN)
+    logcap()
         .arg("--log")
         .arg(&log)
         .arg("--")
         .arg(&script)
-        .timeout(DEADLINE)
         .assert()
         .code(126)
-        .get_output()
-        .clone();
-    assert_one_line_error(&out, "a file without execute permission");
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line().and(predicate::str::contains("not-executable.sh")));
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_is_a_one_line_error_and_1() {
+    let dir = temp_dir("logcap-badlog");
+    let ran = dir.path().join("ran");
+    let log = dir.path().join("no-such-dir").join("run.log");
+    let out = logcap()
+        .arg("--log")
+        .arg(&log)
+        .args(["--", "sh", "-c", r#": > "$1""#, "sh"])
+        .arg(&ran)
+        .output()
+        .expect("run logcap");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "logcap panicked on a log it cannot open ({}): a bad --log is the user's error, not a \
+         bug; print one line naming the file and the reason, and exit 1. Its stderr: {stderr:?}",
+        log.display()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a log that cannot be opened must exit 1; stderr: {stderr:?}"
+    );
+    assert!(
+        one_line().eval(&stderr) && stderr.contains("run.log"),
+        "expected one line on stderr naming the log, got {stderr:?}"
+    );
+    assert!(out.stdout.is_empty(), "nothing should be on stdout");
+    assert!(
+        !ran.exists(),
+        "the command ran although its output could not be logged: open the log first"
+    );
 }
 
 #[test]
@@ -263,19 +291,13 @@ fn usage_errors_exit_2_with_the_usage_line() {
         &["--"],
     ];
     for args in cases {
-        let out = Command::new(BIN)
+        logcap()
             .current_dir(dir.path())
             .args(args)
-            .timeout(DEADLINE)
             .assert()
             .code(2)
-            .get_output()
-            .clone();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.starts_with("usage: logcap"),
-            "logcap {args:?}: expected the usage line on stderr, got {err:?}"
-        );
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::starts_with("usage: logcap").and(one_line()));
     }
     assert!(
         !dir.path().join("logcap.log").exists(),
@@ -286,10 +308,9 @@ fn usage_errors_exit_2_with_the_usage_line() {
 #[test]
 fn without_log_it_writes_logcap_log_in_the_current_directory() {
     let dir = temp_dir("logcap-default");
-    Command::new(BIN)
+    logcap()
         .current_dir(dir.path())
         .args(["--", "echo", "hello"])
-        .timeout(DEADLINE)
         .assert()
         .success()
         .stdout("hello\n");
@@ -324,10 +345,19 @@ fn one_mib_on_each_stream_at_once_is_echoed_and_logged_completely() {
         &log,
         "yes 0123456789abcde | head -n 65536 & yes 0123456789ABCDE | head -n 65536 >&2; wait",
     )
-    .assert()
-    .success()
-    .get_output()
-    .clone();
+    .output()
+    .expect("run logcap");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.signal() != Some(libc::SIGKILL),
+        "logcap did not finish within {DEADLINE:?} (killed) while its command wrote 1 MiB on \
+         each stream at once; it echoed {} bytes of stdout and {} of stderr. Read both pipes \
+         at the same time (a thread each): reading one stream to its end before the other lets \
+         the other pipe fill up (64 KiB) and the command blocks for good",
+        out.stdout.len(),
+        out.stderr.len()
+    );
+    assert!(out.status.success(), "logcap failed: {:?}", out.status);
     assert_eq!(
         out.stdout.len(),
         1 << 20,
@@ -376,7 +406,7 @@ fn echoes_each_line_live_while_the_command_runs() {
     let log = dir.path().join("run.log");
     // The command reads logcap's stdin: it prints a line, then waits until the test, having
     // seen that line, answers.
-    let child = StdCommand::new(BIN)
+    let child = StdCommand::new(cargo_bin!("logcap"))
         .arg("--log")
         .arg(&log)
         .args([

@@ -57,6 +57,25 @@ fn merged_file_keeps_the_exact_interleaving() {
 }
 
 #[test]
+fn stdout_and_stderr_share_one_open_file() {
+    // Two opens with O_APPEND keep the interleaving too, yet they are two open files: each has
+    // its own offset and flags. After the child wrote 4 bytes to stdout, the offset of its
+    // stderr (read from /proc/PID/fdinfo/2) is 4 only when fd 2 is a dup of fd 1.
+    let dir = temp_dir("merged-file-shared");
+    let path = dir.path().join("combined.log");
+    let script = r#"printf 'abc\n'; p=$(sed -n 's/^pos:[[:space:]]*//p' /proc/$$/fdinfo/2); echo "stderr offset $p""#;
+    let status = run_merged_to_file(&mut sh(script), &path).expect("run_merged_to_file failed");
+    assert!(status.success(), "the probing script failed: {status}");
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        got, "abc\nstderr offset 4\n",
+        "after 4 bytes went to the child's stdout, its stderr must be at offset 4 too: fd 1 and \
+         fd 2 must be ONE open file description (File::try_clone, which is dup), not two opens \
+         of the path, which have an offset each (even with O_APPEND)"
+    );
+}
+
+#[test]
 fn merged_file_is_truncated_and_the_status_returned() {
     let dir = temp_dir("merged-file-trunc");
     let path = dir.path().join("combined.log");

@@ -59,6 +59,136 @@ fn the_mode_is_0600_even_under_a_strict_umask() {
     );
 }
 
+/// The SIGSYS handler's message, written to stderr when a forbidden system call traps.
+static FORBIDDEN_WHY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+extern "C" fn forbidden_call(_: libc::c_int) {
+    if let Some(why) = FORBIDDEN_WHY.get() {
+        // SAFETY: write(2) of an initialised buffer; async-signal-safe.
+        unsafe { libc::write(2, why.as_ptr().cast(), why.len()) };
+    }
+    // SAFETY: _exit(2) is async-signal-safe; it ends this (isolated) process at once.
+    unsafe { libc::_exit(86) }
+}
+
+/// Makes each system call in `calls` trap in the calling thread (and threads it starts later):
+/// instead of running, it raises SIGSYS, whose handler prints `why` and ends the process. A
+/// seccomp filter, for a test that runs alone (see `testkit::isolated!`).
+fn forbid_system_calls(calls: &[libc::c_long], why: &str) {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    // Offsets in `struct seccomp_data`: the system call's number, then the architecture.
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let n = u8::try_from(calls.len()).expect("a few system calls");
+    let mut program = vec![
+        stmt(load, ARCH),
+        // Another architecture's system call: allow it (jump over the checks).
+        jump(AUDIT_ARCH, 0, n + 1),
+        stmt(load, NR),
+    ];
+    for (i, &call) in calls.iter().enumerate() {
+        let left = n - 1 - u8::try_from(i).expect("a few system calls");
+        // Equal: jump over the remaining checks and the ALLOW to the TRAP.
+        program.push(jump(
+            u32::try_from(call).expect("a system call number"),
+            left + 1,
+            0,
+        ));
+    }
+    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRAP));
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(program.len()).expect("a short program"),
+        filter: program.as_mut_ptr(),
+    };
+    FORBIDDEN_WHY
+        .set(format!("\n{why}\n"))
+        .expect("one forbidden set per process");
+    // SAFETY: the handler only calls write(2) and _exit(2), both async-signal-safe; this test
+    // runs alone in its process.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = forbidden_call as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGSYS, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    // SAFETY: plain prctl calls; `fprog` points at `program`, alive during the call (the kernel
+    // copies the filter).
+    unsafe {
+        assert_eq!(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            0,
+            "PR_SET_NO_NEW_PRIVS: {}",
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "installing a seccomp filter: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[test]
+fn create_leaves_the_process_umask_alone() {
+    testkit::isolated!();
+    let dir = temp_dir("fifo_no_umask");
+    let path = path_in(&dir, "chan");
+    forbid_system_calls(
+        &[libc::SYS_umask],
+        "Fifo::create called umask(2). The umask belongs to the whole process: while it is \
+         changed, every other thread that creates a file gets the wrong mode. Leave it alone; \
+         mkfifo, then set the mode on the FIFO you opened (fchmod)",
+    );
+    let _fifo = Fifo::create(&path).expect("create");
+    assert_eq!(mode_of(&path), 0o600, "expected mode 0600");
+}
+
+#[test]
+fn create_sets_the_mode_on_the_fifo_not_through_its_name() {
+    testkit::isolated!();
+    let dir = temp_dir("fifo_fchmod");
+    let path = path_in(&dir, "chan");
+    #[cfg(target_arch = "x86_64")]
+    let by_name = [libc::SYS_chmod, libc::SYS_fchmodat, libc::SYS_fchmodat2];
+    #[cfg(not(target_arch = "x86_64"))]
+    let by_name = [libc::SYS_fchmodat, libc::SYS_fchmodat2];
+    forbid_system_calls(
+        &by_name,
+        "Fifo::create changed the mode through the path (chmod(2), fs::set_permissions). \
+         Between mkfifo and chmod another process can put a symlink at that name, and chmod \
+         follows it to whatever file it names. Open what mkfifo made (O_RDONLY | O_NONBLOCK \
+         | O_NOFOLLOW: no waiting for a writer, no symlink), check it is a FIFO, and fchmod \
+         that fd (File::set_permissions)",
+    );
+    let _fifo = Fifo::create(&path).expect("create");
+    assert_eq!(mode_of(&path), 0o600, "expected mode 0600");
+}
+
 #[test]
 fn an_existing_file_is_not_replaced() {
     let dir = temp_dir("fifo_exists");

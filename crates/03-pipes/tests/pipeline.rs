@@ -11,15 +11,23 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs the pipeline on a thread; on a hang, explains which pipe ends are open and cleans up.
 fn run(commands: Vec<Command>, shown: &str) -> PipelineOutput {
+    run_or_explain(
+        commands,
+        shown,
+        "A pipe end is probably still open in the parent (a Command you kept holds it): a \
+         reader sees EOF only when every write end is closed",
+    )
+}
+
+/// [`run`], with `why` as the likely reason when `run_pipeline` hangs.
+fn run_or_explain(commands: Vec<Command>, shown: &str, why: &str) -> PipelineOutput {
     match call_with_deadline(DEADLINE, move || run_pipeline(commands)) {
         Some(Ok(out)) => out,
         Some(Err(e)) => panic!("run_pipeline for `{shown}` failed: {e}"),
         None => panic!(
             "{}",
             hang_report(&format!(
-                "run_pipeline for `{shown}` did not return within {DEADLINE:?}. A pipe end is \
-                 probably still open in the parent (a Command you kept holds it): a reader sees \
-                 EOF only when every write end is closed"
+                "run_pipeline for `{shown}` did not return within {DEADLINE:?}. {why}"
             ))
         ),
     }
@@ -56,6 +64,30 @@ fn data_flows_through_every_stage() {
         statuses(&out)
     );
     assert_eq!(out.pipefail(), None, "every stage succeeded");
+}
+
+#[test]
+fn more_than_a_pipe_full_comes_out_of_the_last_stage() {
+    testkit::isolated!();
+    // 1 MiB is sixteen times what a pipe holds (64 KiB): the last stage can write it all only
+    // while the parent reads its stdout.
+    let out = run_or_explain(
+        vec![sh("head -c 1048576 /dev/zero"), sh("cat"), sh("cat")],
+        "head -c 1048576 /dev/zero | cat | cat",
+        "The last stage writes 1 MiB into its stdout pipe, which holds 64 KiB: read that pipe \
+         to EOF before waiting for the stages, or the last one blocks in write(2) while the \
+         parent blocks in wait, for good",
+    );
+    assert_eq!(
+        out.stdout.len(),
+        1 << 20,
+        "the last stage copied 1 MiB to its stdout; that much must come back"
+    );
+    assert!(
+        out.pipefail().is_none(),
+        "every stage should succeed: {}",
+        statuses(&out)
+    );
 }
 
 #[test]

@@ -11,6 +11,17 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs `two_stage` on a thread; on a hang, explains which pipe ends are open and cleans up.
 fn run(first: Command, second: Command, shown: &str) -> TwoStageOutput {
+    run_or_explain(
+        first,
+        second,
+        shown,
+        "A pipe end is probably still open in the parent: a reader sees EOF only when every \
+         write end is closed, and a writer gets EPIPE only when every read end is closed",
+    )
+}
+
+/// [`run`], with `why` as the likely reason when `two_stage` hangs.
+fn run_or_explain(first: Command, second: Command, shown: &str, why: &str) -> TwoStageOutput {
     let result = call_with_deadline(DEADLINE, move || {
         let (mut first, mut second) = (first, second);
         two_stage(&mut first, &mut second)
@@ -21,9 +32,7 @@ fn run(first: Command, second: Command, shown: &str) -> TwoStageOutput {
         None => panic!(
             "{}",
             hang_report(&format!(
-                "two_stage for `{shown}` did not return within {DEADLINE:?}. A pipe end is \
-                 probably still open in the parent: a reader sees EOF only when every write end \
-                 is closed, and a writer gets EPIPE only when every read end is closed"
+                "two_stage for `{shown}` did not return within {DEADLINE:?}. {why}"
             ))
         ),
     }
@@ -37,6 +46,27 @@ fn the_first_commands_output_is_the_second_commands_input() {
         text.trim(),
         "3",
         "expected `wc -l` to count the 3 lines printf wrote, got {text:?}"
+    );
+    assert!(out.first.success() && out.second.success());
+}
+
+#[test]
+fn more_than_a_pipe_full_comes_out_of_the_second_stage() {
+    testkit::isolated!();
+    // 1 MiB is sixteen times what a pipe holds (64 KiB): `cat` can write it all only while the
+    // parent reads its stdout.
+    let out = run_or_explain(
+        sh("head -c 1048576 /dev/zero"),
+        sh("cat"),
+        "head -c 1048576 /dev/zero | cat",
+        "The second stage writes 1 MiB into its stdout pipe, which holds 64 KiB: read that pipe \
+         to EOF before waiting for the stage (wait_with_output does both), or the stage blocks \
+         in write(2) while the parent blocks in wait, for good",
+    );
+    assert_eq!(
+        out.stdout.len(),
+        1 << 20,
+        "the second stage copied 1 MiB to its stdout; that much must come back"
     );
     assert!(out.first.success() && out.second.success());
 }
