@@ -13,6 +13,10 @@ use nix::unistd::Pid;
 use process_pool::death_watch::wait_any;
 use testkit::{DEFAULT_DEADLINE as DEADLINE, wait_until};
 
+/// How long a waiting thread may take to be seen asleep in poll(2): well inside the
+/// exercise's time limit (curriculum.toml).
+const SLEEP_IN_POLL: Duration = Duration::from_secs(4);
+
 /// Children killed and reaped on drop, even if a test fails.
 struct Kids(Vec<Child>);
 
@@ -141,6 +145,34 @@ fn the_timeout_passes_with_none_without_using_the_cpu() {
 }
 
 #[test]
+fn the_wait_sleeps_once_instead_of_waking_to_check() {
+    let kids = Kids::sleepers(2);
+    let got = testkit::call_with_deadline(DEADLINE, move || {
+        let mut kids = kids;
+        let before = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
+        let r = wait_any(&mut kids.0, Some(Duration::from_secs(1)));
+        let after = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
+        let woke = after.voluntary_context_switches() - before.voluntary_context_switches();
+        (r.map_err(|e| e.to_string()), woke, kids)
+    });
+    let Some((result, woke, _kids)) = got else {
+        panic!("wait_any with a 1 s timeout did not return within {DEADLINE:?}");
+    };
+    assert!(
+        matches!(result, Ok(None)),
+        "no child died: wait_any should return Ok(None) when the timeout passes; got {result:?}"
+    );
+    // A thread that sleeps in one poll(2) blocks once (a voluntary context switch) and is woken
+    // once, by the timeout. A loop of try_wait and a sleep blocks at every sleep.
+    assert!(
+        woke < 10,
+        "wait_any went to sleep {woke} times in a 1 s wait in which no child died: it polls \
+         (a loop of try_wait and sleep?). Sleep once, in poll(2) on one pidfd per child, until \
+         one turns readable or the time is up"
+    );
+}
+
+#[test]
 fn a_signal_during_the_wait_does_not_end_it() {
     testkit::isolated!();
     testkit::handle_sigusr1_without_restart();
@@ -153,9 +185,23 @@ fn a_signal_during_the_wait_does_not_end_it() {
         (r, kids)
     });
     let tid = tid_rx.recv().expect("the waiting thread's id");
-    wait_until(DEADLINE, "wait_any to sleep in poll", || {
+    // Shorter than the exercise's time limit, so that a wait that never sleeps in poll is
+    // named here instead of ending as a timeout of the whole run.
+    let in_poll = testkit::try_wait_until(SLEEP_IN_POLL, "wait_any to sleep in poll", || {
         waiting.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_ppoll, libc::SYS_poll])
     });
+    if in_poll.is_err() {
+        // End the wait (a child dies) and let the children go before failing: a sleeper left
+        // behind would hold this process's output pipes open.
+        sigkill(victim);
+        let ended = testkit::call_with_deadline(DEADLINE, move || waiting.join());
+        drop(ended);
+        panic!(
+            "wait_any did not sleep in poll(2) within {SLEEP_IN_POLL:?}: it waits some other way \
+             (a loop of try_wait and sleep polls the children). Open a pidfd per child and \
+             sleep in one poll on them"
+        );
+    }
     if waiting.is_finished() {
         match waiting.join() {
             Err(panic) => std::panic::resume_unwind(panic),
