@@ -409,11 +409,20 @@ pub fn isolate(test_path: &str) -> bool {
     let out = run_with_deadline(&mut cmd, Duration::from_secs(60));
     let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
     if !out.status.success() || !ran {
+        // Indented, so that a reader of this test's own output (libtest's, or the runner's)
+        // does not take the fresh process's `failures:` and `---- NAME stdout ----` lines for
+        // the end of this failure's message.
+        let indent = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes)
+                .lines()
+                .map(|line| format!("  {line}\n"))
+                .collect::<String>()
+        };
         panic!(
-            "the isolated run of {test_path} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "the isolated run of {test_path} failed ({}):\n--- stdout ---\n{}--- stderr ---\n{}",
             describe_status(out.status),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            indent(&out.stdout),
+            indent(&out.stderr)
         );
     }
     false
