@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use assert_cmd::cargo::cargo_bin;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
+use predicates::prelude::*;
 use testkit::{ChildGuard, LineReader};
 
 const DEADLINE: Duration = testkit::DEFAULT_DEADLINE;
@@ -238,52 +240,169 @@ fn stats_and_workers_report_and_change_the_pool_at_run_time() {
     server.stop();
 }
 
+/// `poold` or `poolc` as assert_cmd runs them, with the deadline every run gets.
+fn tool(name: &str) -> assert_cmd::Command {
+    let mut cmd = match name {
+        "poold" => assert_cmd::Command::new(cargo_bin!("poold")),
+        _ => assert_cmd::Command::new(cargo_bin!("poolc")),
+    };
+    cmd.timeout(DEADLINE);
+    cmd
+}
+
+/// One line on stderr, starting with `TOOL: ` and containing `fragment`.
+fn one_line_error(tool: &str, fragment: &str) -> impl Predicate<str> {
+    predicate::str::starts_with(format!("{tool}: "))
+        .and(predicate::str::contains(fragment.to_string()))
+        .and(predicate::function(|err: &str| {
+            err.lines().filter(|l| !l.starts_with("usage:")).count() == 1
+        }))
+}
+
 #[test]
-fn bad_arguments_and_a_missing_server_are_one_line_errors() {
-    let out = testkit::run_with_deadline(&mut Command::new(env!("CARGO_BIN_EXE_poold")), DEADLINE);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "poold without --socket should exit 2"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("poold: "),
-        "{out:?}"
-    );
-    let out = testkit::run_with_deadline(
-        Command::new(env!("CARGO_BIN_EXE_poolc")).args([
-            "--socket",
-            "/nonexistent/x.sock",
-            "stats",
-        ]),
-        DEADLINE,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "poolc with no server should exit 2"
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("poolc: ") && err.contains("connect") && err.lines().count() == 1,
-        "{err:?}"
-    );
+fn usage_errors_exit_2_with_one_line_on_stderr_and_nothing_on_stdout() {
+    for (args, fragment) in [
+        (&[][..], "--socket PATH is required"),
+        (&["--socket"], "--socket needs a value"),
+        (
+            &["--socket", "/nonexistent/x.sock", "--verbose"],
+            "unknown argument",
+        ),
+        (
+            &["--socket", "/nonexistent/x.sock", "--workers", "0"],
+            "--workers expects",
+        ),
+        (
+            &["--socket", "/nonexistent/x.sock", "--workers", "many"],
+            "--workers expects",
+        ),
+        (
+            &["--socket", "/nonexistent/x.sock", "--grace", "1s"],
+            "--grace expects",
+        ),
+        (
+            &[
+                "--socket",
+                "/nonexistent/x.sock",
+                "--workers",
+                "5",
+                "--max-workers",
+                "3",
+            ],
+            "--max-workers 3",
+        ),
+    ] {
+        tool("poold")
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(one_line_error("poold", fragment))
+            .stderr(predicate::str::contains("usage: poold --socket PATH"));
+    }
     for args in [
-        &["--sock", "/nonexistent/x.sock", "stats"][..],
+        &[][..],
+        &["--sock", "/nonexistent/x.sock", "stats"],
+        &["--socket", "/nonexistent/x.sock"],
         &["--socket", "/nonexistent/x.sock", "statistics"],
         &["--socket", "/nonexistent/x.sock", "worker", "3"],
-        &["--socket", "/nonexistent/x.sock"],
+        &["--socket", "/nonexistent/x.sock", "run", "a", "b"],
     ] {
-        let out = testkit::run_with_deadline(
-            Command::new(env!("CARGO_BIN_EXE_poolc")).args(args),
-            DEADLINE,
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.code() == Some(2) && err.starts_with("poolc: usage"),
-            "poolc {args:?} should print its usage and exit 2: {out:?}"
-        );
+        tool("poolc")
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::starts_with(
+                "poolc: usage: poolc --socket PATH",
+            ));
     }
+}
+
+#[test]
+fn a_socket_that_cannot_be_served_or_reached_is_a_one_line_error_and_exit_2() {
+    // poold: a directory that does not exist, and a path held by a file that is not a socket
+    // (which poold must leave alone).
+    tool("poold")
+        .args(["--socket", "/nonexistent/dir/pool.sock"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line_error("poold", "/nonexistent/dir/pool"));
+    let dir = testkit::temp_dir("poold-notsock");
+    let file = dir.path().join("pool.sock");
+    std::fs::write(&file, "precious\n").expect("write");
+    tool("poold")
+        .arg("--socket")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line_error("poold", "not a socket"));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the file is still there"),
+        "precious\n",
+        "poold must not remove or replace a file that is not a socket"
+    );
+    // poolc: no server, and a task file that does not exist (read before connecting).
+    tool("poolc")
+        .args(["--socket", "/nonexistent/x.sock", "stats"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line_error(
+            "poolc",
+            "cannot connect to /nonexistent/x.sock",
+        ));
+    tool("poolc")
+        .args([
+            "--socket",
+            "/nonexistent/x.sock",
+            "run",
+            "/nonexistent/tasks.txt",
+        ])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(one_line_error("poolc", "/nonexistent/tasks.txt"));
+}
+
+#[test]
+fn poolc_prints_answers_on_stdout_and_exits_1_on_an_error_answer() {
+    let server = Server::start("poolc-contract", &["--workers", "1", "--max-workers", "2"]);
+    let socket = server.socket.clone();
+    tool("poolc")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("stats")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "workers 1 queued 0 in_flight 0 done 0",
+        ))
+        .stderr(predicate::str::is_empty());
+    tool("poolc")
+        .arg("--socket")
+        .arg(&socket)
+        .args(["workers", "3"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("error workers 3 is more than"))
+        .stderr(predicate::str::is_empty());
+    tool("poolc")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("run")
+        .write_stdin("echo one\n\necho three\n")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("1 ok one\n")
+                .and(predicate::str::contains("3 ok three\n"))
+                .and(predicate::function(|out: &str| out.lines().count() == 2)),
+        )
+        .stderr(predicate::str::is_empty());
+    server.stop();
 }
 
 #[test]
