@@ -6,9 +6,9 @@
 //! sends each line to the system logger, a datagram socket at `/dev/log`.
 //!
 //! Goal: [`FileLog`] appends lines to a file and, on [`FileLog::reopen`], goes on in a new file
-//! at the same path. [`Syslog`] sends one datagram per message in the RFC 5424 format with the
-//! `daemon` facility, the given severity, a UTC timestamp, the host name, the app name and the
-//! pid.
+//! at the same path. [`Syslog`] sends one datagram per message in the form glibc's syslog(3)
+//! sends to `/dev/log` (RFC 3164: `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`) with the `daemon`
+//! facility, the given severity, the local time, the app name and the pid.
 //!
 //! Read: docs/src/10-daemon.md#logs. Check: `cargo xtask check daemon/logs`.
 
@@ -63,12 +63,10 @@ pub struct Syslog {
     #[allow(dead_code)] // used once solved
     socket: UnixDatagram,
     app: String,
-    host: String,
 }
 
 impl Syslog {
-    /// Connects to the logger's socket at `path` (normally `/dev/log`) as `app`. The host name
-    /// is the kernel's (`/proc/sys/kernel/hostname`).
+    /// Connects to the logger's socket at `path` (normally `/dev/log`) as `app`.
     pub fn connect(path: &Path, app: &str) -> io::Result<Syslog> {
         // TODO
         todo!("connect to {}", path.display())
@@ -77,21 +75,16 @@ impl Syslog {
     /// Sends `message` with `severity` as one datagram, stamped now, with our pid.
     pub fn send(&self, severity: Severity, message: &str) -> io::Result<()> {
         // TODO
-        todo!(
-            "send {severity:?} {message} as {} on {}",
-            self.app,
-            self.host
-        )
+        todo!("send {severity:?} {message} as {}", self.app)
     }
 }
 
-/// One RFC 5424 message with the `daemon` facility:
-/// `<PRI>1 TIMESTAMP HOST APP PID - - MSG`, the timestamp in UTC as
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, `-` for an empty host.
-pub fn format_rfc5424(
+/// One message for the local logger with the `daemon` facility, in the RFC 3164 form that
+/// glibc's syslog(3) sends to `/dev/log`: `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`, the time in local
+/// time with the day of the month padded with a space (`Nov  4`), no host name.
+pub fn format_rfc3164(
     severity: Severity,
     when: SystemTime,
-    host: &str,
     app: &str,
     pid: u32,
     message: &str,

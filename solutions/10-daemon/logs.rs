@@ -6,9 +6,9 @@
 //! sends each line to the system logger, a datagram socket at `/dev/log`.
 //!
 //! Goal: [`FileLog`] appends lines to a file and, on [`FileLog::reopen`], goes on in a new file
-//! at the same path. [`Syslog`] sends one datagram per message in the RFC 5424 format with the
-//! `daemon` facility, the given severity, a UTC timestamp, the host name, the app name and the
-//! pid.
+//! at the same path. [`Syslog`] sends one datagram per message in the form glibc's syslog(3)
+//! sends to `/dev/log` (RFC 3164: `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`) with the `daemon`
+//! facility, the given severity, the local time, the app name and the pid.
 //!
 //! Read: docs/src/10-daemon.md#logs. Check: `cargo xtask check daemon/logs`.
 
@@ -74,7 +74,6 @@ const FACILITY_DAEMON: u8 = 3;
 pub struct Syslog {
     socket: UnixDatagram,
     app: String,
-    host: String,
 }
 
 impl Syslog {
@@ -82,22 +81,17 @@ impl Syslog {
     pub fn connect(path: &Path, app: &str) -> io::Result<Syslog> {
         let socket = UnixDatagram::unbound()?;
         socket.connect(path)?;
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default();
         Ok(Syslog {
             socket,
             app: app.to_string(),
-            host,
         })
     }
 
-    /// Sends `message` with `severity` as one datagram.
+    /// Sends `message` with `severity` as one datagram, in the form glibc's syslog(3) sends.
     pub fn send(&self, severity: Severity, message: &str) -> io::Result<()> {
-        let line = format_rfc5424(
+        let line = format_rfc3164(
             severity,
             SystemTime::now(),
-            &self.host,
             &self.app,
             std::process::id(),
             message,
@@ -106,50 +100,41 @@ impl Syslog {
     }
 }
 
-/// One RFC 5424 message: `<PRI>1 TIMESTAMP HOST APP PID - - MSG`, where PRI is
-/// facility * 8 + severity. A field with no value is `-`.
-pub fn format_rfc5424(
+/// One message for the local logger, in the RFC 3164 form that glibc's syslog(3) sends to
+/// `/dev/log` and that journald and rsyslog read there: `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`.
+/// PRI is facility * 8 + severity; the time is local time, the day of the month padded with a
+/// space (`Nov  4`); no host name (the logger adds its own).
+pub fn format_rfc3164(
     severity: Severity,
     when: SystemTime,
-    host: &str,
     app: &str,
     pid: u32,
     message: &str,
 ) -> String {
     let pri = u32::from(FACILITY_DAEMON) * 8 + severity as u32;
-    let host = if host.is_empty() { "-" } else { host };
-    format!(
-        "<{pri}>1 {} {host} {app} {pid} - - {message}",
-        utc_timestamp(when)
-    )
+    format!("<{pri}>{} {app}[{pid}]: {message}", local_timestamp(when))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for `when`, in UTC (no time zone database needed).
-fn utc_timestamp(when: SystemTime) -> String {
-    let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+/// `Mmm dd hh:mm:ss` for `when` in local time, as syslog(3) writes it (strftime's `%h %e %T`
+/// in the C locale).
+fn local_timestamp(when: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = when
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let t = libc::time_t::try_from(secs).unwrap_or(libc::time_t::MAX);
+    // SAFETY: an all-zero `tm` is a valid value of a plain C struct (a null tm_zone included).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r (the thread-safe one) reads `t` and writes `tm`, both live locals.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return "Jan  1 00:00:00".to_string();
+    }
+    let month = usize::try_from(tm.tm_mon).map_or("Jan", |m| MONTHS[m % 12]);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
+        "{month} {:>2} {:02}:{:02}:{:02}",
+        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
     )
-}
-
-/// The proleptic Gregorian date of day `z` since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }

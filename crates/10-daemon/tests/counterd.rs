@@ -455,8 +455,9 @@ fn logs_can_go_to_syslog_as_datagrams() {
     let n = testkit::daemon::recv(&syslog, &mut buf).expect("a syslog datagram");
     let line = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(
-        line.starts_with("<30>1 ") && line.contains(&format!(" counterd {} - - started", d.pid())),
-        "{line:?}"
+        line.starts_with("<30>") && line.contains(&format!(" counterd[{}]: started", d.pid())),
+        "a syslog line for /dev/log is `<PRI>Mmm dd hh:mm:ss counterd[PID]: MESSAGE` (the form \
+         glibc's syslog(3) sends, which the local logger reads), PRI 30 for daemon.info: {line:?}"
     );
 }
 

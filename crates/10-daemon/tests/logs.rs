@@ -1,6 +1,7 @@
 //! Tests for `daemon/logs`: a log file that survives logrotate's move-then-SIGHUP, and syslog
-//! datagrams in the RFC 5424 format, received on a datagram socket the test binds itself (the
-//! daemon is pointed at it instead of `/dev/log`).
+//! datagrams in the RFC 3164 form glibc's syslog(3) sends to `/dev/log`, received on a datagram
+//! socket the test binds itself (the daemon is pointed at it instead of `/dev/log`). Timestamps
+//! are compared with what date(1) prints for the same second in the same time zone.
 //!
 //! The logger is the `daemon-logger` driver: it logs each stdin line through the learner's
 //! `FileLog` and `Syslog` and prints `logged`; on SIGHUP it calls `reopen` and prints
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use daemon::logs::{Severity, format_rfc5424};
+use daemon::logs::{Severity, format_rfc3164};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, temp_dir};
@@ -117,75 +118,86 @@ fn a_log_file_is_appended_to_not_overwritten() {
     );
 }
 
-/// Splits an RFC 5424 line into `<PRI>VERSION`, TIMESTAMP, HOST, APP, PROCID, MSGID, SD, MSG.
-fn fields(line: &str) -> Vec<String> {
-    let mut out: Vec<String> = line.splitn(7, ' ').map(str::to_owned).collect();
-    if let Some(rest) = out.pop() {
-        let (sd, msg) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
-        out.push(sd.to_owned());
-        out.push(msg.to_owned());
-    }
-    out
+/// `Mmm dd hh:mm:ss` for `secs` after the epoch in local time, by asking date(1) (a real tool,
+/// not our own arithmetic).
+fn local_stamp(secs: u64) -> String {
+    let out = Command::new("date")
+        .env("LC_ALL", "C")
+        .args(["-d", &format!("@{secs}"), "+%b %e %H:%M:%S"])
+        .output()
+        .expect("run date");
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Splits `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG` into PRI, the timestamp, APP, PID and MSG.
+fn fields(line: &str) -> Option<(String, String, String, String, String)> {
+    let (pri, rest) = line.strip_prefix('<')?.split_once('>')?;
+    let stamp = rest.get(..15)?;
+    let rest = rest.get(15..)?.strip_prefix(' ')?;
+    let (tag, msg) = rest.split_once(": ")?;
+    let (app, pid) = tag.strip_suffix(']')?.split_once('[')?;
+    Some((pri.into(), stamp.into(), app.into(), pid.into(), msg.into()))
 }
 
 #[test]
-fn each_message_reaches_syslog_as_one_rfc5424_datagram() {
+fn each_message_reaches_syslog_as_one_datagram_in_the_local_form() {
     let mut l = Logger::start("logs-syslog");
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
     l.log("info service started");
     l.log("err disk full");
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
     let first = l.datagram();
     let second = l.datagram();
-    let f = fields(&first);
-    assert_eq!(
-        f.len(),
-        8,
-        "an RFC 5424 line has 7 fields and a message: {first:?}"
-    );
-    assert_eq!(
-        (f[5].as_str(), f[6].as_str()),
-        ("-", "-"),
-        "no MSGID, no SD: {first:?}"
-    );
-    let (head, version) = f[0].split_at(f[0].find('>').map_or(0, |i| i + 1));
-    assert_eq!(
-        (head, version),
-        ("<30>", "1"),
-        "PRI is facility daemon (3) * 8 + severity info (6) = 30, then version 1: {first:?}"
-    );
-    let ts = &f[1];
-    let date = ts.get(..10).unwrap_or_default();
-    let today = utc_date(SystemTime::now());
-    let yesterday = utc_date(SystemTime::now() - Duration::from_secs(3600));
     assert!(
-        ts.ends_with('Z')
-            && ts.as_bytes().get(10) == Some(&b'T')
-            && (date == today || date == yesterday),
-        "the timestamp should be today's UTC date, then `T`, the time and `Z`: {ts:?} (today is {today})"
+        !first.starts_with("<30>1 "),
+        "this is RFC 5424 (`<PRI>1 TIMESTAMP HOST ...`): the local logger at /dev/log (journald, \
+         rsyslog's socket) reads the RFC 3164 form glibc's syslog(3) sends, \
+         `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`; a 5424 line is stored with its header inside the \
+         message and no identifier. 5424 belongs to the network transports: {first:?}"
     );
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    assert_eq!(f[2], host.trim(), "the host name field: {first:?}");
-    assert_eq!(f[3], "daemon-logger", "the app name field: {first:?}");
-    assert_eq!(f[4], l.guard.id().to_string(), "the pid field: {first:?}");
-    assert_eq!(f[7], "service started", "the message: {first:?}");
+    let Some((pri, stamp, app, pid, msg)) = fields(&first) else {
+        panic!("expected `<PRI>Mmm dd hh:mm:ss APP[PID]: MSG`, got {first:?}")
+    };
+    assert_eq!(
+        pri, "30",
+        "PRI is facility daemon (3) * 8 + severity info (6) = 30: {first:?}"
+    );
+    let expected: Vec<String> = (before..=after).map(local_stamp).collect();
     assert!(
-        second.starts_with("<27>1 "),
+        expected.contains(&stamp),
+        "the timestamp should be the local time now as `Mmm dd hh:mm:ss` (date(1) says one of \
+         {expected:?}): {first:?}"
+    );
+    assert_eq!(app, "daemon-logger", "the app name (tag): {first:?}");
+    assert_eq!(
+        pid,
+        l.guard.id().to_string(),
+        "the pid in brackets: {first:?}"
+    );
+    assert_eq!(msg, "service started", "the message: {first:?}");
+    assert!(
+        second.starts_with("<27>"),
         "an error is severity 3: PRI 3 * 8 + 3 = 27: {second:?}"
     );
-    assert!(second.ends_with(" disk full"), "{second:?}");
+    assert!(second.ends_with("]: disk full"), "{second:?}");
 }
 
 #[test]
-fn the_rfc5424_line_has_dashes_for_empty_fields() {
+fn the_line_has_the_tag_and_pid_and_no_host() {
     let when = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-    let line = format_rfc5424(Severity::Warning, when, "box", "app", 42, "hello");
-    assert_eq!(line, "<28>1 2023-11-14T22:13:20.123Z box app 42 - - hello");
-    let line = format_rfc5424(Severity::Info, UNIX_EPOCH, "", "app", 7, "x");
-    assert_eq!(line, "<30>1 1970-01-01T00:00:00.000Z - app 7 - - x");
-    let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-    assert!(
-        format_rfc5424(Severity::Err, leap, "h", "a", 1, "m")
-            .contains(" 2000-02-29T00:00:00.000Z ")
+    let line = format_rfc3164(Severity::Warning, when, "app", 42, "hello");
+    assert_eq!(
+        line,
+        format!("<28>{} app[42]: hello", local_stamp(1_700_000_000))
     );
+    let line = format_rfc3164(Severity::Info, UNIX_EPOCH, "app", 7, "x");
+    assert_eq!(line, format!("<30>{} app[7]: x", local_stamp(0)));
 }
 
 #[test]
@@ -197,7 +209,7 @@ fn the_timestamp_agrees_with_date_on_leap_days_and_century_days() {
         "1999-12-31",
         "2000-02-29",
         "2000-03-01",
-        "2023-11-14",
+        "2023-11-04",
         "2024-02-29",
         "2024-12-31",
         "2100-02-28",
@@ -215,9 +227,10 @@ fn the_timestamp_agrees_with_date_on_leap_days_and_century_days() {
     let input = dir.path().join("dates");
     std::fs::write(&input, &script).expect("write the dates");
     let out = Command::new("date")
-        .args(["-u", "-f"])
+        .env("LC_ALL", "C")
+        .arg("-f")
         .arg(&input)
-        .args(["+%s %Y-%m-%dT%H:%M:%S"])
+        .args(["+%s|%b %e %H:%M:%S"])
         .output()
         .expect("run date");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -227,26 +240,15 @@ fn the_timestamp_agrees_with_date_on_leap_days_and_century_days() {
         "date(1) said {text:?}"
     );
     for line in text.lines() {
-        let (secs, want) = line.split_once(' ').expect("seconds and a date");
+        let (secs, want) = line.split_once('|').expect("seconds and a date");
         let secs: u64 = secs.parse().expect("seconds");
         let when = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(7);
-        let got = format_rfc5424(Severity::Info, when, "h", "a", 1, "m");
-        assert!(
-            got.contains(&format!(" {want}.007Z ")),
-            "{secs} s after the epoch is {want}.007Z (says date(1)); the line is {got:?}"
+        let got = format_rfc3164(Severity::Info, when, "a", 1, "m");
+        assert_eq!(
+            got,
+            format!("<30>{want} a[1]: m"),
+            "{secs} s after the epoch is {want:?} in local time (says date(1)), the day padded \
+             with a space"
         );
     }
-}
-
-/// `YYYY-MM-DD` in UTC, by asking date(1) (a real tool, not our own arithmetic).
-fn utc_date(when: SystemTime) -> String {
-    let secs = when
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{secs}"), "+%F"])
-        .output()
-        .expect("run date");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
