@@ -12,9 +12,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use async_processes::pool::ProcessPool;
+use nix::sys::signal::{SigHandler, Signal};
 use testkit::async_processes::{KillTagged, live_children_tagged};
 use testkit::{proc_cmdline, proc_ppid, proc_state, try_wait_until, unique_name};
 use tokio::process::Command;
+use tokio::signal::unix::SignalKind;
 
 const WAIT: Duration = testkit::DEFAULT_DEADLINE;
 
@@ -117,9 +119,21 @@ fn clones_share_one_limit_of_live_children() {
 
 #[test]
 fn a_cancelled_run_keeps_its_slot_until_its_child_is_reaped() {
+    testkit::isolated!();
     let tag = unique_name("pool-cancel");
     let _cleanup = KillTagged(tag.clone());
     let rt = runtime();
+    // tokio reaps a child that nobody waits for any more (one dropped with kill_on_drop, which
+    // only sends SIGKILL) from a global orphan queue, when SIGCHLD reaches its handler. Take
+    // that handler away (this test runs alone in its own process): such a child then stays a
+    // zombie, which this test sees, while a child that is waited for is still reaped, since
+    // tokio waits for it through a pidfd.
+    let _sigchld = rt
+        .block_on(async { tokio::signal::unix::signal(SignalKind::child()) })
+        .expect("listen for SIGCHLD");
+    // SAFETY: SIG_DFL installs no handler; for SIGCHLD it means "ignore, but keep zombies".
+    unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) }
+        .expect("reset SIGCHLD");
     let pool = ProcessPool::new(1);
     let (first, _hold_first) = blocker("first", &tag);
     let (second, mut go_second) = blocker("second", &tag);
@@ -154,7 +168,10 @@ fn a_cancelled_run_keeps_its_slot_until_its_child_is_reaped() {
         None => {}
         Some('Z') => panic!(
             "the second child started while the first was killed but not yet reaped (a \
-             zombie): give the slot back only after the child was waited for"
+             zombie): give the slot back only after the child was waited for. A permit held \
+             by the cancelled future itself goes with it, and kill_on_drop only sends SIGKILL \
+             without waiting: keep the permit with the child, in a task that kills, reaps, \
+             and only then drops the permit"
         ),
         Some(state) => panic!(
             "the second child started while the cancelled first one still ran (state \

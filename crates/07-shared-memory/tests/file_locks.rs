@@ -172,3 +172,55 @@ fn a_failure_that_is_not_a_busy_lock_is_an_error() {
         }
     }
 }
+
+/// The types the kernel lists in /proc/locks for locks on `path`'s inode (FLOCK, POSIX,
+/// OFDLCK), one per lock.
+fn kernel_lock_types(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(path).expect("stat the lock file").ino();
+    let locks = std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
+    // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF": the type, then MAJ:MIN:INODE.
+    locks
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let id = fields.get(5)?;
+            (id.rsplit(':').next()? == ino.to_string()).then(|| fields[1].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn each_kind_is_the_lock_the_kernel_lists_under_its_name() {
+    let dir = temp_dir("locks-kinds");
+    let path = lock_file(&dir);
+    for (kind, want) in [
+        (Kind::Flock, "FLOCK"),
+        (Kind::Posix, "POSIX"),
+        (Kind::Ofd, "OFDLCK"),
+        // std's File::lock is flock(2) on Linux.
+        (Kind::Std, "FLOCK"),
+    ] {
+        let file = open_rw(&path);
+        assert!(
+            file_locks::try_lock(&file, kind).expect("try_lock"),
+            "{kind:?}: a free file must lock"
+        );
+        let got = kernel_lock_types(&path);
+        file_locks::unlock(&file, kind).expect("unlock");
+        assert_eq!(
+            got,
+            [want],
+            "{kind:?}: the kernel lists the lock we hold as {got:?} in /proc/locks, expected \
+             one {want}. The kinds behave alike in many tests, but they are different locks \
+             that do not even see each other (a flock never conflicts with an OFD lock): \
+             {kind:?} is taken with {}",
+            match kind {
+                Kind::Flock => "flock(fd, LOCK_EX | LOCK_NB)",
+                Kind::Posix => "fcntl(fd, F_SETLK, ..)",
+                Kind::Ofd => "fcntl(fd, F_OFD_SETLK, ..)",
+                Kind::Std => "File::try_lock",
+            }
+        );
+    }
+}

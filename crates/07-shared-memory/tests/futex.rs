@@ -164,3 +164,44 @@ fn no_wake_up_is_lost_in_twenty_thousand_round_trips() {
     }
     assert_eq!(peer.finish(), ["done"]);
 }
+
+#[test]
+fn one_notify_wakes_every_sleeping_process() {
+    let (name, seg) = shared("futex-two");
+    let event = event_at(&seg, 0);
+    let mut peers: Vec<(Peer, u32)> = (0..2)
+        .map(|_| {
+            let mut peer = Peer::spawn(PEER, &["futex-wait", name.name()]);
+            let line = peer.expect("waiting tid ");
+            let tid: u32 = line["waiting tid ".len()..].parse().expect("a tid");
+            (peer, tid)
+        })
+        .collect();
+    let asleep = |peers: &[(Peer, u32)]| {
+        peers
+            .iter()
+            .filter(|(p, tid)| thread_sleeps_in_futex(p.pid(), *tid))
+            .count()
+    };
+    try_wait_until(DEFAULT_DEADLINE, "both waiters to sleep in futex()", || {
+        asleep(&peers) == 2
+    })
+    .unwrap_or_else(|e| panic!("{e}: {} of 2 waiters sleep in FUTEX_WAIT", asleep(&peers)));
+    event.notify().expect("notify");
+    if let Err(e) = try_wait_until(DEFAULT_DEADLINE, "every waiter to wake", || {
+        asleep(&peers) == 0
+    }) {
+        panic!(
+            "{e}: two processes slept on the event and one notify() left {} of them asleep. \
+             notify wakes every waiter whose ticket is older: FUTEX_WAKE with a count of \
+             i32::MAX (\"all\"), not 1",
+            asleep(&peers)
+        );
+    }
+    for (peer, _) in &mut peers {
+        assert_eq!(peer.expect("woken"), "woken: Notified");
+    }
+    for (peer, _) in peers {
+        peer.finish();
+    }
+}
