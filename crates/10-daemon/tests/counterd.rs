@@ -978,3 +978,82 @@ fn a_counter_at_its_limit_refuses_a_number_and_keeps_serving() {
     );
     drop(d);
 }
+
+/// `counterd ARGS` as assert_cmd runs it: no stdin, the default directory under `runtime`, and
+/// the deadline every run gets.
+fn counterd(runtime: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("counterd"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .write_stdin("")
+        .timeout(WAIT)
+        .assert()
+}
+
+/// One line on stderr, `counterd: ` first, containing `fragment`.
+fn one_error_line(fragment: &str) -> impl predicates::Predicate<str> {
+    use predicates::prelude::*;
+    predicate::str::starts_with("counterd: ")
+        .and(predicate::str::contains(fragment.to_string()))
+        .and(predicate::function(|err: &str| err.lines().count() == 1))
+}
+
+#[test]
+fn the_command_line_contract_usage_exit_statuses_stdout_and_stderr() {
+    use predicates::prelude::*;
+    let c = Counterd::new("counterd-cli");
+    let runtime = c.dir.path();
+    let pidfile = c.pidfile.display().to_string();
+    let usage = "usage: counterd start|stop|status|reload|run";
+    // Usage errors: status 2, nothing on stdout, one line on stderr that shows the usage.
+    for (args, fragment) in [
+        (vec![], usage),
+        (vec!["frobnicate"], "unknown command \"frobnicate\""),
+        (vec!["status", "--verbose"], "unknown option \"--verbose\""),
+        (vec!["stop", "--state"], "\"--state\" needs a value"),
+    ] {
+        counterd(runtime, &args)
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(one_error_line(fragment).and(predicate::str::contains(usage)));
+    }
+    // An answer is for stdout; a failure for stderr, with its own status.
+    counterd(runtime, &["status", "--pidfile", &pidfile])
+        .code(3)
+        .stdout("counterd is stopped\n")
+        .stderr(predicate::str::is_empty());
+    for command in ["stop", "reload"] {
+        counterd(runtime, &[command, "--pidfile", &pidfile])
+            .code(7)
+            .stdout(predicate::str::is_empty())
+            .stderr(one_error_line("not running"));
+    }
+    let mut stranger = stranger();
+    let pid = stranger.id();
+    std::fs::write(&c.pidfile, format!("{pid}\n")).expect("write a stale pid file");
+    counterd(runtime, &["status", "--pidfile", &pidfile])
+        .code(1)
+        .stdout(format!(
+            "counterd is dead but its pid file {pidfile} remains (pid {pid})\n"
+        ))
+        .stderr(predicate::str::is_empty());
+    counterd(runtime, &["stop", "--pidfile", &pidfile])
+        .code(7)
+        .stdout(predicate::str::is_empty())
+        .stderr(one_error_line("stale pid file"));
+    assert!(
+        stranger.child().try_wait().expect("try_wait").is_none(),
+        "pid {pid} of a stale pid file was signalled"
+    );
+    std::fs::remove_file(&c.pidfile).expect("rm");
+    std::fs::write(&c.config, "step = many\n").expect("write a bad config");
+    let config = c.config.display().to_string();
+    counterd(
+        runtime,
+        &["start", "--pidfile", &pidfile, "--config", &config],
+    )
+    .code(6)
+    .stdout(predicate::str::is_empty())
+    .stderr(one_error_line("line 1"));
+    assert!(!c.pidfile.exists(), "a refused start starts nothing");
+}
