@@ -9,9 +9,10 @@
 //! - `fd-growth`: its fd count rose at each of the last three intervals (four samples, each
 //!   higher than the one before);
 //! - `rss-limit`: its RSS is over `--rss-limit` MiB;
-//! - `cpu-hog`: it hardly slept during the last interval: it was runnable, on a CPU or waiting
-//!   for one, at least 75% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
-//!   100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core if it could.
+//! - `cpu-hog`: it hardly slept during the last interval: its threads together were runnable,
+//!   on a CPU or waiting for one, at least 75% of the time (`schedstat`). Alone on a core it
+//!   reads near 100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core
+//!   if it could. A process whose main thread sleeps while other threads spin is a hog too.
 //!
 //! The evidence, as the tests read it: `zombie` names the parent that has not reaped it;
 //! `fd-growth` gives the four counts, oldest first, joined by ` -> `; `rss-limit` gives the RSS
@@ -29,8 +30,11 @@
 //!
 //! Processes appear and vanish between two reads of `/proc`: that is normal, never an error. A
 //! PID that does not exist at start is `pmon: no process with pid N` on stderr and exit 1; when
-//! PID itself goes away later, pmon says `pmon: pid N exited` on stderr and exits 0. Bad
-//! arguments: a one-line error and the usage on stderr, exit 2.
+//! PID itself goes away later, pmon says `pmon: pid N exited` on stderr and exits 0. A read that
+//! fails because pmon itself ran out of something (EMFILE, ENFILE: too many open files; ENOMEM)
+//! says nothing about the process: that is a one-line error naming the cause, exit 1, never a
+//! smaller tree or "no process". Bad arguments (an `--rss-limit` too large to count in KiB
+//! included): a one-line error and the usage on stderr, exit 2.
 //!
 //! A tree may be large and pmon runs for hours: watching 200 sleeping processes at 10 Hz
 //! should cost well under 5% of one core (`cargo xtask bench monitor` measures it). The usual

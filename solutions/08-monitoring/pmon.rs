@@ -9,9 +9,10 @@
 //! - `fd-growth`: its fd count rose at each of the last three intervals (four samples, each
 //!   higher than the one before);
 //! - `rss-limit`: its RSS is over `--rss-limit` MiB;
-//! - `cpu-hog`: it hardly slept during the last interval: it was runnable, on a CPU or waiting
-//!   for one, at least 75% of the time (`/proc/PID/schedstat`). Alone on a core it reads near
-//!   100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core if it could.
+//! - `cpu-hog`: it hardly slept during the last interval: its threads together were runnable,
+//!   on a CPU or waiting for one, at least 75% of the time (`schedstat`). Alone on a core it
+//!   reads near 100% CPU; on a loaded machine its CPU % is lower, but it would take a whole core
+//!   if it could. A process whose main thread sleeps while other threads spin is a hog too.
 //!
 //! The evidence, as the tests read it: `zombie` names the parent that has not reaped it;
 //! `fd-growth` gives the four counts, oldest first, joined by ` -> `; `rss-limit` gives the RSS
@@ -29,8 +30,11 @@
 //!
 //! Processes appear and vanish between two reads of `/proc`: that is normal, never an error. A
 //! PID that does not exist at start is `pmon: no process with pid N` on stderr and exit 1; when
-//! PID itself goes away later, pmon says `pmon: pid N exited` on stderr and exits 0. Bad
-//! arguments: a one-line error and the usage on stderr, exit 2.
+//! PID itself goes away later, pmon says `pmon: pid N exited` on stderr and exits 0. A read that
+//! fails because pmon itself ran out of something (EMFILE, ENFILE: too many open files; ENOMEM)
+//! says nothing about the process: that is a one-line error naming the cause, exit 1, never a
+//! smaller tree or "no process". Bad arguments (an `--rss-limit` too large to count in KiB
+//! included): a one-line error and the usage on stderr, exit 2.
 //!
 //! A tree may be large and pmon runs for hours: watching 200 sleeping processes at 10 Hz
 //! should cost well under 5% of one core (`cargo xtask bench monitor` measures it). The usual
@@ -43,7 +47,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::FileExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -103,7 +107,13 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
                 opts.interval = Duration::from_millis(ms);
             }
-            "--rss-limit" => opts.rss_limit_kib = Some(number("--rss-limit")? * 1024),
+            "--rss-limit" => {
+                let mib = number("--rss-limit")?;
+                let kib = mib
+                    .checked_mul(1024)
+                    .ok_or_else(|| format!("--rss-limit {mib} MiB is too large"))?;
+                opts.rss_limit_kib = Some(kib);
+            }
             "--once" => opts.once = true,
             "--json" => opts.json = true,
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
@@ -171,22 +181,34 @@ struct Watched {
 }
 
 impl Watched {
-    fn open(pid: i32) -> Option<Watched> {
-        let dir = File::open(format!("/proc/{pid}")).ok()?;
-        // Read-only (O_RDONLY is 0), and not inherited by anything pmon might run.
-        let file = |path: &str| -> Option<File> {
-            Some(File::from(
-                openat(&dir, path, OFlag::O_CLOEXEC, Mode::empty()).ok()?,
-            ))
+    /// Opens the files of `pid`: `Ok(None)` if it is gone, `Err` if pmon itself lacks the
+    /// resources to watch it (see [`gone`]).
+    fn open(pid: i32) -> io::Result<Option<Watched>> {
+        let path = format!("/proc/{pid}");
+        let Some(dir) = gone(File::open(&path), &path)? else {
+            return Ok(None);
         };
-        let stat = file("stat")?;
-        let children = file(&format!("task/{pid}/children"))?;
-        let fd_dir = file("fd")?;
+        // Read-only (O_RDONLY is 0), and not inherited by anything pmon might run.
+        let file = |name: &str| -> io::Result<Option<File>> {
+            let opened = openat(&dir, name, OFlag::O_CLOEXEC, Mode::empty())
+                .map(File::from)
+                .map_err(io::Error::from);
+            gone(opened, &format!("{path}/{name}"))
+        };
+        let Some(stat) = file("stat")? else {
+            return Ok(None);
+        };
+        let Some(children) = file(&format!("task/{pid}/children"))? else {
+            return Ok(None);
+        };
+        let Some(fd_dir) = file("fd")? else {
+            return Ok(None);
+        };
         let mut cmdline = Vec::new();
-        if let Some(f) = file("cmdline") {
+        if let Some(f) = file("cmdline")? {
             let _ = (&f).read_to_end_at(&mut cmdline);
         }
-        Some(Watched {
+        Ok(Some(Watched {
             stat,
             children,
             fd_dir,
@@ -196,9 +218,28 @@ impl Watched {
             },
             fds: Vec::with_capacity(FD_RISES + 1),
             cmd: command_line(&cmdline),
-            sched: read_schedstat(pid),
+            sched: None,
             seen: 0,
-        })
+        }))
+    }
+}
+
+/// Sorts the result of a read of `/proc`: the value, `Ok(None)` when the process is gone (any
+/// failure but one), or `Err` when pmon ran out of something itself (fds: EMFILE, ENFILE;
+/// memory: ENOMEM). Those say nothing about the process, and a monitor that took them for "it
+/// exited" would quietly show a smaller tree.
+fn gone<T>(r: io::Result<T>, path: &str) -> io::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+            ) =>
+        {
+            Err(io::Error::new(e.kind(), format!("{path}: {e}")))
+        }
+        Err(_) => Ok(None),
     }
 }
 
@@ -272,10 +313,12 @@ pub struct Monitor {
 }
 
 /// Why a sample could not be taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Gone {
     /// The root process no longer exists.
     Root,
+    /// pmon could not read the tree: it ran out of fds or memory (the processes are fine).
+    Failed(io::Error),
 }
 
 impl Monitor {
@@ -306,25 +349,32 @@ impl Monitor {
             let pid = queue[next];
             next += 1;
             match self.visit(pid, &mut queue) {
-                Some(row) => rows.push(row),
+                Ok(Some(row)) => rows.push(row),
                 // Vanished between two reads: it is simply not in this sample.
-                None if next > 1 => {}
-                None => {
+                Ok(None) if next > 1 => {}
+                Ok(None) => {
                     self.queue = queue;
                     return Err(Gone::Root);
+                }
+                Err(e) => {
+                    self.queue = queue;
+                    return Err(Gone::Failed(e));
                 }
             }
         }
         self.queue = queue;
-        // Forget (and close the files of) processes that left the tree or exited.
+        // Forget (and close the files of) processes that left the tree or exited. One sample
+        // of grace: a `children` file read while a sibling exits can omit a live child
+        // (proc_tid_children(5)), and its history (fd counts, CPU time) should survive that.
         let samples = self.samples;
-        self.watched.retain(|_, w| w.seen == samples);
+        self.watched.retain(|_, w| w.seen + 1 >= samples);
         Ok(rows)
     }
 
     /// Reads one process, queues its children and returns its row; `None` if it is gone (or
-    /// was already read in this sample: it moved to a new parent between two reads).
-    fn visit(&mut self, pid: i32, queue: &mut Vec<i32>) -> Option<Row> {
+    /// was already read in this sample: it moved to a new parent between two reads), `Err` if
+    /// pmon could not read it for a lack of its own.
+    fn visit(&mut self, pid: i32, queue: &mut Vec<i32>) -> io::Result<Option<Row>> {
         let samples = self.samples;
         let mut fresh = false;
         let known = self
@@ -332,13 +382,17 @@ impl Monitor {
             .get(&pid)
             .map(|w| (w.seen, (&w.stat).read_to_end_at(&mut self.buf)));
         match known {
-            Some((seen, _)) if seen == samples => return None,
+            Some((seen, _)) if seen == samples => return Ok(None),
             Some((_, Ok(_))) => {}
             // New, or exited (and its pid perhaps reused): open its files afresh.
             _ => {
                 self.watched.remove(&pid);
-                let w = Watched::open(pid)?;
-                (&w.stat).read_to_end_at(&mut self.buf).ok()?;
+                let Some(w) = Watched::open(pid)? else {
+                    return Ok(None);
+                };
+                if (&w.stat).read_to_end_at(&mut self.buf).is_err() {
+                    return Ok(None);
+                }
                 self.watched.insert(pid, w);
                 fresh = true;
             }
@@ -346,11 +400,17 @@ impl Monitor {
         // The moment of this process's read: on a busy machine pmon can be preempted in the
         // middle of a sample, and one timestamp for the whole tree would skew its CPU %.
         let now = Instant::now();
-        let w = self.watched.get_mut(&pid)?;
+        let Some(w) = self.watched.get_mut(&pid) else {
+            return Ok(None);
+        };
         w.seen = samples;
         let text = String::from_utf8_lossy(&self.buf);
-        let stat = parse_stat(&text)?;
-        let fds = count_fds(pid, &w.fd_dir)?;
+        let Some(stat) = parse_stat(&text) else {
+            return Ok(None);
+        };
+        let Some(fds) = count_fds(pid, &w.fd_dir)? else {
+            return Ok(None);
+        };
         let (state, ppid, threads) = (stat.state, stat.ppid, stat.threads);
         let rss_kib = stat.rss_pages * self.page_kib;
         let cpu = CpuSample {
@@ -359,12 +419,14 @@ impl Monitor {
         };
         let mut runnable = None;
         let cpu_percent = if fresh {
+            // The first figures, for the next sample to compare with.
+            w.sched = read_schedstat(pid, threads)?;
             0.0
         } else {
             // Only a process whose CPU time moved can be a hog: schedstat is read for those
             // alone, which keeps a tree of sleepers cheap to watch.
             let sched = if cpu.ticks != w.cpu.ticks {
-                read_schedstat(pid)
+                read_schedstat(pid, threads)?
             } else {
                 None
             };
@@ -436,8 +498,9 @@ impl Monitor {
         // thread (a child belongs to the thread that started it).
         let first = queue.len();
         if threads > 1 {
-            for tid in thread_ids(pid) {
-                if let Ok(kids) = std::fs::read(format!("/proc/{pid}/task/{tid}/children")) {
+            for tid in thread_ids(pid)? {
+                let path = format!("/proc/{pid}/task/{tid}/children");
+                if let Some(kids) = gone(std::fs::read(&path), &path)? {
                     push_pids(&kids, queue);
                 }
             }
@@ -445,7 +508,7 @@ impl Monitor {
             push_pids(&self.buf, queue);
         }
         queue[first..].sort_unstable();
-        Some(row)
+        Ok(Some(row))
     }
 }
 
@@ -458,30 +521,53 @@ fn push_pids(text: &[u8], queue: &mut Vec<i32>) {
     );
 }
 
-/// The thread ids of `pid`, from `/proc/PID/task`.
-fn thread_ids(pid: i32) -> impl Iterator<Item = i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
+/// The thread ids of `pid`, from `/proc/PID/task` (none if it is gone).
+fn thread_ids(pid: i32) -> io::Result<Vec<i32>> {
+    let path = format!("/proc/{pid}/task");
+    let Some(dir) = gone(std::fs::read_dir(&path), &path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(dir
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect())
 }
 
 /// Open fds of `pid`: the size of its `/proc/PID/fd` (Linux 6.2+), else its entries counted.
-fn count_fds(pid: i32, fd_dir: &File) -> Option<usize> {
-    let size = fstat(fd_dir).ok()?.st_size;
-    if size > 0 {
-        return usize::try_from(size).ok();
+fn count_fds(pid: i32, fd_dir: &File) -> io::Result<Option<usize>> {
+    let Ok(st) = fstat(fd_dir) else {
+        return Ok(None);
+    };
+    if st.st_size > 0 {
+        return Ok(usize::try_from(st.st_size).ok());
     }
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    let path = format!("/proc/{pid}/fd");
+    Ok(gone(std::fs::read_dir(&path), &path)?.map(Iterator::count))
 }
 
-/// ns that `pid`'s main thread has been runnable, from `/proc/PID/schedstat`: the time on a
-/// CPU (its first field) plus the time waiting on a run queue (its second).
-fn read_schedstat(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().ok());
-    Some(words.next()?? + words.next()??)
+/// ns that `pid` has been runnable: the time on a CPU (the first field of a `schedstat` file)
+/// plus the time waiting on a run queue (its second). `/proc/PID/schedstat` describes the main
+/// thread alone: a process of several threads is the sum of its threads'
+/// `/proc/PID/task/TID/schedstat` (a thread that ended takes its figures with it).
+fn read_schedstat(pid: i32, threads: u64) -> io::Result<Option<u64>> {
+    let one = |path: &str| -> io::Result<Option<u64>> {
+        let Some(text) = gone(std::fs::read_to_string(path), path)? else {
+            return Ok(None);
+        };
+        let mut words = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+        Ok(match (words.next().flatten(), words.next().flatten()) {
+            (Some(on_cpu), Some(waiting)) => Some(on_cpu + waiting),
+            _ => None,
+        })
+    };
+    if threads <= 1 {
+        return one(&format!("/proc/{pid}/schedstat"));
+    }
+    let mut sum = 0;
+    for tid in thread_ids(pid)? {
+        sum += one(&format!("/proc/{pid}/task/{tid}/schedstat"))?.unwrap_or(0);
+    }
+    Ok(Some(sum))
 }
 
 /// The arguments of a `cmdline` file (NUL-separated) joined by spaces; empty if it has none.
@@ -551,6 +637,15 @@ pub fn render_json(rows: &[Row]) -> String {
     serde_json::Value::Array(array).to_string()
 }
 
+/// The one-line error for a tree pmon cannot read, and exit 1.
+fn cannot_watch(e: &io::Error) -> ExitCode {
+    eprintln!(
+        "pmon: cannot watch the tree: {e} (pmon keeps 3 files open per process: raise the \
+         limit on open files, ulimit -n)"
+    );
+    ExitCode::from(1)
+}
+
 /// `pmon`'s entry point: the arguments after the program name; the exit code.
 pub fn main(args: Vec<String>) -> ExitCode {
     let opts = match parse_args(&args) {
@@ -564,9 +659,13 @@ pub fn main(args: Vec<String>) -> ExitCode {
     let (once, json, interval) = (opts.once, opts.json, opts.interval);
     raise_fd_limit();
     let mut monitor = Monitor::new(opts);
-    if monitor.sample().is_err() {
-        eprintln!("pmon: no process with pid {root}");
-        return ExitCode::from(1);
+    match monitor.sample() {
+        Ok(_) => {}
+        Err(Gone::Root) => {
+            eprintln!("pmon: no process with pid {root}");
+            return ExitCode::from(1);
+        }
+        Err(Gone::Failed(e)) => return cannot_watch(&e),
     }
     let tty = std::io::stdout().is_terminal();
     let mut next = Instant::now() + interval;
@@ -580,6 +679,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
                 eprintln!("pmon: pid {root} exited");
                 return ExitCode::SUCCESS;
             }
+            Err(Gone::Failed(e)) => return cannot_watch(&e),
         };
         let mut text = if json {
             render_json(&rows) + "\n"

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use predicates::prelude::*;
 use serde_json::Value;
 use testkit::monitoring::{Helper, clk_tck, cpu_ticks, fd_count, ps, ps_number, wait_for_state};
 use testkit::{ChildGuard, DEFAULT_DEADLINE, LineReader, proc_cmdline, run_with_deadline};
@@ -467,23 +468,34 @@ fn a_terminal_gets_a_clean_redraw() {
     }
 }
 
+/// The `pmon` binary, as assert_cmd runs it, with a deadline.
+fn pmon_cmd() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("pmon");
+    cmd.timeout(DEFAULT_DEADLINE * 3);
+    cmd
+}
+
+/// One line of text, ending with a newline.
+fn one_line() -> impl Predicate<str> {
+    predicate::str::is_match(r"\A[^\n]+\n\z").expect("a valid regex")
+}
+
+/// `pmon: ERROR` then the usage line, and no panic.
+fn error_and_usage() -> impl Predicate<str> {
+    predicate::str::is_match(r"\Apmon: [^\n]+\nusage: pmon [^\n]+\n\z").expect("a valid regex")
+}
+
 #[test]
 fn a_missing_pid_is_a_one_line_error() {
     let mut gone = ChildGuard::spawn(Command::new(CHILD).args(["exit", "0"]));
     let pid = gone.id();
     gone.wait(DEFAULT_DEADLINE);
-    let (code, out, err) = pmon(&["--once", &pid.to_string()]);
-    assert_eq!(
-        code,
-        Some(1),
-        "a pid that does not exist: exit 1; stderr:\n{err}"
-    );
-    assert_eq!(
-        err,
-        format!("pmon: no process with pid {pid}\n"),
-        "one line on stderr"
-    );
-    assert!(out.is_empty());
+    pmon_cmd()
+        .args(["--once", &pid.to_string()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::eq(format!("pmon: no process with pid {pid}\n")));
 }
 
 #[test]
@@ -492,19 +504,59 @@ fn bad_arguments_are_refused_with_the_usage() {
         &[][..],
         &["--interval", "soon", "1"],
         &["--interval", "0", "1"],
+        &["--interval"],
         &["--rss-limit"],
+        &["--rss-limit", "-5", "1"],
         &["--bogus", "1"],
         &["1", "2"],
         &["pid"],
         &["0"],
+        &["-1"],
     ] {
-        let (code, _, err) = pmon(args);
-        assert_eq!(code, Some(2), "pmon {args:?}: exit 2; stderr:\n{err}");
-        assert!(
-            err.starts_with("pmon: ") && err.contains("usage: pmon") && !err.contains("panicked"),
-            "pmon {args:?}: a one-line error and the usage, no panic; got:\n{err}"
-        );
+        pmon_cmd()
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(error_and_usage());
     }
+}
+
+#[test]
+fn a_huge_rss_limit_is_a_usage_error() {
+    // MiB to KiB multiplies by 1024: these do not fit in 64 bits.
+    for limit in ["18446744073709551615", "18014398509481984"] {
+        pmon_cmd()
+            .args(["--rss-limit", limit, "--once", "1"])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(error_and_usage().and(predicate::str::contains("--rss-limit")));
+    }
+}
+
+#[test]
+fn once_json_is_one_line_on_stdout_and_nothing_on_stderr() {
+    let h = Helper::asleep(CHILD, &["sleep"]);
+    let pid = h.pid();
+    pmon_cmd()
+        .args(["--once", "--json", "--interval", "100", &pid.to_string()])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty())
+        .stdout(
+            one_line()
+                .and(predicate::str::starts_with("[{\"cmd\":"))
+                .and(predicate::str::contains(format!("\"pid\":{pid},"))),
+        );
+    pmon_cmd()
+        .args(["--once", "--interval", "100", &pid.to_string()])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty())
+        .stdout(predicate::str::starts_with(format!(
+            "pmon: sample 1, 1 process(es) under {pid}\n"
+        )));
 }
 
 #[test]
@@ -647,5 +699,73 @@ fn a_process_that_dies_while_watched_becomes_a_flagged_zombie() {
     assert_eq!(
         o["cmd"], "[monitoring-chil]",
         "a zombie's command line is gone: [comm] from then on: {o}"
+    );
+}
+
+#[test]
+fn worker_threads_that_spin_make_a_hog() {
+    // The main thread sleeps; two other threads never do. /proc/PID/schedstat describes the main
+    // thread alone: the process's runnable time is the sum over its threads
+    // (/proc/PID/task/TID/schedstat).
+    let h = Helper::start(CHILD, &["spin-workers", "2"]);
+    let pid = h.pid();
+    let got = once_json(&["--interval", "500", &pid.to_string()]);
+    let o = &got[&i64::from(pid)];
+    assert_eq!(
+        flags(o),
+        ["cpu-hog"],
+        "two worker threads spin while the main thread sleeps: a hog all the same (schedstat of \
+         the main thread alone says it sleeps; add up every thread's): {o}"
+    );
+    assert_eq!(o["threads"], 3, "{o}");
+}
+
+/// Runs pmon with its soft and hard limits on open files at `limit`: (exit code, stdout, stderr).
+fn pmon_with_fd_limit(limit: u32, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = run_with_deadline(
+        Command::new("sh")
+            .args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")])
+            .arg(PMON)
+            .args(args)
+            .stdin(Stdio::null()),
+        DEFAULT_DEADLINE * 3,
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn running_out_of_fds_is_an_error_not_a_smaller_tree() {
+    // 41 processes need about 120 kept files; a hard limit of 32 cannot be raised. The opens
+    // fail with EMFILE, which says nothing about the processes: they are all alive.
+    let parent = Parent(Helper::start(CHILD, &["sleepers", "40"]));
+    let root = parent.0.pid().to_string();
+    let (code, out, err) =
+        pmon_with_fd_limit(32, &["--once", "--json", "--interval", "100", &root]);
+    let shown = serde_json::from_str::<Value>(out.trim())
+        .ok()
+        .and_then(|v| v.as_array().map(Vec::len));
+    assert!(
+        code != Some(0) && shown.is_none(),
+        "with 32 fds allowed pmon cannot watch 41 processes: it must say so and fail, not show \
+         {shown:?} of them and exit {code:?} (an open that fails with EMFILE is no process \
+         gone); stderr:\n{err}"
+    );
+    assert!(
+        err.starts_with("pmon: ")
+            && err.lines().count() == 1
+            && err.contains("Too many open files")
+            && !err.contains("panicked"),
+        "one line on stderr that names the cause (EMFILE: Too many open files); got:\n{err}"
+    );
+    // Five fds: not even the root's files open. It exists all the same.
+    let (code, _, err) = pmon_with_fd_limit(5, &["--once", "--interval", "100", &root]);
+    assert!(
+        code == Some(1) && !err.contains("no process") && err.contains("Too many open files"),
+        "pid {root} is alive: running out of fds is not `no process`; got exit {code:?}, \
+         stderr:\n{err}"
     );
 }

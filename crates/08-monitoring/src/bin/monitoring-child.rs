@@ -13,6 +13,7 @@
 //! - `spin-kernel`: runs (state R) forever, nearly all of it in the kernel (reads of
 //!   /dev/zero): its stime grows faster than its utime.
 //! - `spin-threads N`: N threads run forever.
+//! - `spin-workers N`: N threads run forever while the main thread sleeps until stdin closes.
 //! - `spin-pinned N`: N threads pinned to one CPU run forever: each spends about 1/N of its time
 //!   on that CPU and the rest waiting for it.
 //! - `duty BUSY_MS PERIOD_MS`: runs for BUSY_MS ms of every PERIOD_MS ms, sleeping the rest,
@@ -78,6 +79,12 @@ fn main() -> ExitCode {
             }
             say("ready");
             spin_forever()
+        }
+        Some("spin-workers") => {
+            for _ in 0..arg(1) {
+                std::thread::spawn(|| spin_forever());
+            }
+            ready_then_sleep()
         }
         Some("spin-pinned") => {
             pin_to_one_cpu();
