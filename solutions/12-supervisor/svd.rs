@@ -56,8 +56,9 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -75,7 +76,7 @@ use prometheus_client::registry::Registry;
 use crate::backoff::{Backoff, Decision, wants_restart};
 use crate::config::{Condition, HealthCheck, Ready, Restart, Service};
 use crate::control::{Conn, ControlSocket, Request};
-use crate::logs::{RotatingLog, Stream};
+use crate::logs::{MAX_LINE, RotatingLog, SPLIT_MARK, Stream};
 use crate::readiness::{NotifySocket, probe_connect};
 use crate::reaper;
 
@@ -202,6 +203,125 @@ fn serve_metrics(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Control clients: a thread each, so that no client can hold the loop
+// ---------------------------------------------------------------------------------------------
+
+/// Client threads at most; one more connection is answered `error: busy` at once.
+const MAX_CLIENTS: usize = 64;
+
+/// How long a client has to take an answer (a log's history: all of it).
+const REPLY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// New lines queued for one `logs -f` client; a client that falls this far behind is dropped.
+const FOLLOW_QUEUE: usize = 4096;
+
+/// The loop's answer to one request, written by the client's own thread.
+enum Reply {
+    Ok(Vec<String>),
+    Error(String),
+    /// `logs`: the files so far, then (with `-f`) each new line until either side leaves.
+    Log {
+        history: Vec<u8>,
+        follow: Option<mpsc::Receiver<Vec<u8>>>,
+    },
+}
+
+/// The way back to a client: the loop answers through it and never writes to a socket itself.
+struct Client(mpsc::Sender<Reply>);
+
+impl Client {
+    fn reply_ok(self, lines: &[String]) -> io::Result<()> {
+        let _ = self.0.send(Reply::Ok(lines.to_vec()));
+        Ok(())
+    }
+    fn reply_error(self, reason: &str) -> io::Result<()> {
+        let _ = self.0.send(Reply::Error(reason.to_string()));
+        Ok(())
+    }
+}
+
+/// One slot of `MAX_CLIENTS`, given back when the client's thread ends.
+struct ClientSlot(Arc<AtomicUsize>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes all of `bytes` by `deadline`; false when the client left or did not take them.
+fn write_within(mut stream: &UnixStream, bytes: &[u8], deadline: Instant) -> bool {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_write_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match stream.write(rest) {
+            Ok(0) => return false,
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// A client's thread: reads its request (the control socket's deadline bounds it), hands it
+/// to the loop, waits for the answer and writes it. Whatever the client does, slowly or not at
+/// all, it does to this thread, never to the loop.
+fn serve_client(
+    mut conn: Conn,
+    to_loop: mpsc::Sender<(Request, Client)>,
+    wake: Arc<UnixStream>,
+    _slot: ClientSlot,
+) {
+    let request = match conn.read_request() {
+        Ok(r) => r,
+        Err(e) if e.kind() == ErrorKind::InvalidData => {
+            let _ = conn.reply_error(&e.to_string());
+            return;
+        }
+        Err(_) => return, // silent past the deadline, or gone
+    };
+    let (tx, rx) = mpsc::channel();
+    if to_loop.send((request, Client(tx))).is_err() {
+        return;
+    }
+    let _ = (&*wake).write(&[1]); // a full wake pipe already wakes the loop
+    // The loop drops the sender without an answer only when it exits.
+    let Ok(reply) = rx.recv() else { return };
+    match reply {
+        Reply::Error(reason) => {
+            let _ = conn.reply_error(&reason);
+        }
+        Reply::Ok(lines) => {
+            let mut text = String::new();
+            for l in lines {
+                text.push_str(&l);
+                text.push('\n');
+            }
+            if let Ok(stream) = conn.into_stream() {
+                write_within(&stream, text.as_bytes(), Instant::now() + REPLY_DEADLINE);
+            }
+        }
+        Reply::Log { history, follow } => {
+            let Ok(stream) = conn.into_stream() else {
+                return;
+            };
+            if !write_within(&stream, &history, Instant::now() + REPLY_DEADLINE) {
+                return;
+            }
+            for line in follow.into_iter().flatten() {
+                if !write_within(&stream, &line, Instant::now() + REPLY_DEADLINE) {
+                    return; // dropping the receiver tells the loop
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The supervisor's state
 // ---------------------------------------------------------------------------------------------
 
@@ -281,12 +401,13 @@ struct Svc {
     status_text: String,
     pipes: Vec<(OwnedFd, Stream, Vec<u8>)>,
     log: Option<RotatingLog>,
-    followers: Vec<UnixStream>,
+    followers: Vec<mpsc::SyncSender<Vec<u8>>>,
 }
 
 enum Token {
     Signal,
     Listener,
+    Requests,
     Notify(String),
     Pipe(String, usize),
     Pidfd,
@@ -308,7 +429,21 @@ struct Supervisor {
     services: BTreeMap<String, Svc>,
     order: Vec<String>,
     /// Clients of start, stop and restart, answered once the service got there.
-    waiting: Vec<(Conn, String, Verb)>,
+    waiting: Vec<(Client, String, Verb)>,
+    /// Requests read by the clients' threads, each with the way back to its client.
+    requests: mpsc::Receiver<(Request, Client)>,
+    to_loop: mpsc::Sender<(Request, Client)>,
+    /// A client thread writes a byte here after each request it hands over: the read end is
+    /// in the poll set, so a request wakes the loop like any other event.
+    wake_r: UnixStream,
+    wake_w: Arc<UnixStream>,
+    /// Client threads alive, at most `MAX_CLIENTS`.
+    clients: Arc<AtomicUsize>,
+    /// An fd kept in reserve: at EMFILE it is closed to accept (and close) the connection that
+    /// keeps the listener readable, or the loop would spin on it.
+    spare_fd: Option<OwnedFd>,
+    /// The listener left out of the poll set until then (out of fds, no spare to free).
+    accept_paused: Option<Instant>,
     /// Health checks killed because their service left the up states (stopped, died, removed),
     /// not yet reaped: svd does not exit while one is left, or it would leave a zombie.
     cancelled_checks: Vec<Pid>,
@@ -375,6 +510,42 @@ fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
         }
     }
     Err(last)
+}
+
+/// The bytes read from one pipe in one turn of the loop.
+const PIPE_BUDGET: usize = 64 * 1024;
+
+/// Adds `new` (just read) to the line in progress, `partial`, and moves every complete line to
+/// `lines`. Only the new bytes are searched for a newline, never the whole partial line again
+/// (that would be quadratic in a line's length), and a line is held up to `MAX_LINE` bytes: a
+/// longer one goes out in pieces, each but the last ending with `SPLIT_MARK`.
+fn split_lines(
+    stream: Stream,
+    partial: &mut Vec<u8>,
+    mut new: &[u8],
+    lines: &mut Vec<(Stream, Vec<u8>)>,
+) {
+    while !new.is_empty() {
+        // A full piece is let go once the next byte shows the line goes on.
+        if partial.len() >= MAX_LINE && new[0] != b'\n' {
+            let mut piece = std::mem::take(partial);
+            piece.extend_from_slice(SPLIT_MARK.as_bytes());
+            lines.push((stream, piece));
+        }
+        let room = MAX_LINE - partial.len();
+        match new.iter().position(|&b| b == b'\n') {
+            Some(pos) if pos <= room => {
+                partial.extend_from_slice(&new[..pos]);
+                lines.push((stream, std::mem::take(partial)));
+                new = &new[pos + 1..];
+            }
+            _ => {
+                let k = room.min(new.len());
+                partial.extend_from_slice(&new[..k]);
+                new = &new[k..];
+            }
+        }
+    }
 }
 
 /// svd's living children whose environment carries `SVD_SERVICE=name`: from
@@ -1095,18 +1266,20 @@ impl Supervisor {
         {
             let (fd, stream, partial) = &mut svc.pipes[idx];
             let mut buf = [0u8; 8192];
-            loop {
-                match nix::unistd::read(&*fd, &mut buf) {
+            // At most PIPE_BUDGET bytes per wake-up: a service that writes without pause
+            // must not keep the loop here while the others wait. What is left in the pipe
+            // keeps it readable, and the next poll comes back at once.
+            let mut budget = PIPE_BUDGET;
+            while budget > 0 {
+                let want = budget.min(buf.len());
+                match nix::unistd::read(&*fd, &mut buf[..want]) {
                     Ok(0) => {
                         closed = true;
                         break;
                     }
                     Ok(n) => {
-                        partial.extend_from_slice(&buf[..n]);
-                        while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
-                            let line: Vec<u8> = partial.drain(..=pos).collect();
-                            lines.push((*stream, line[..line.len() - 1].to_vec()));
-                        }
+                        budget -= n;
+                        split_lines(*stream, partial, &buf[..n], &mut lines);
                     }
                     Err(Errno::EINTR) => continue,
                     Err(_) => break, // EAGAIN: all read
@@ -1136,10 +1309,12 @@ impl Supervisor {
             {
                 event!("{name} log write failed: {e}");
             }
-            svc.followers.retain_mut(|f| {
+            // A follower's thread writes; a queue that is full (a client that does not keep
+            // up) or closed (one that left) drops the follower. The loop never waits for one.
+            svc.followers.retain(|f| {
                 let mut l = line.clone();
                 l.push(b'\n');
-                f.write_all(&l).is_ok()
+                f.try_send(l).is_ok()
             });
         }
         if closed {
@@ -1147,28 +1322,67 @@ impl Supervisor {
         }
     }
 
+    /// Takes the waiting connections (a bounded number per wake-up) and gives each a thread.
     fn accept(&mut self, now: Instant) {
-        let mut conn = match self.listener.accept() {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(refused)) => {
-                // The kernel's word (SO_PEERCRED), already answered by the control socket.
-                event!(
-                    "refused a control connection from uid {} (pid {})",
-                    refused.uid,
-                    refused.pid
-                );
-                return;
+        for _ in 0..16 {
+            match self.listener.accept() {
+                Ok(Ok(conn)) => self.spawn_client(conn),
+                Ok(Err(refused)) => {
+                    // The kernel's word (SO_PEERCRED), already answered by the control socket.
+                    event!(
+                        "refused a control connection from uid {} (pid {})",
+                        refused.uid,
+                        refused.pid
+                    );
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    return self.shed_connection(now);
+                }
+                Err(_) => {} // the client left before we took it (ECONNABORTED): the next one
             }
-            Err(_) => return, // the client left before we took it
-        };
-        // svctl sends its line right after connecting: reading it here is short, and bounded
-        // by the socket's request timeout for a client that sends nothing.
-        match conn.read_request() {
-            Ok(request) => self.request(conn, request, now),
-            Err(e) if e.kind() == ErrorKind::InvalidData => {
-                let _ = conn.reply_error(&e.to_string());
+        }
+    }
+
+    /// Out of file descriptors: the connection stays in the backlog, and poll reports the
+    /// listener readable again at once, a busy loop that starves everything else. Close the
+    /// spare fd, accept the connection with it and close it (the client sees an error and EOF),
+    /// then take the spare back. Without a spare, stop polling the listener for a while.
+    fn shed_connection(&mut self, now: Instant) {
+        self.spare_fd = None;
+        match rustix::net::accept(&self.listener) {
+            Ok(fd) => {
+                let _ = rustix::io::write(&fd, b"error: svd is out of file descriptors\n");
+                event!("out of file descriptors: closed a control connection unanswered");
             }
-            Err(_) => {}
+            Err(_) => self.accept_paused = Some(now + Duration::from_millis(200)),
+        }
+        self.spare_fd = fs::File::open("/dev/null").ok().map(OwnedFd::from);
+    }
+
+    fn spawn_client(&mut self, conn: Conn) {
+        if self.clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
+            let _ = conn.reply_error("busy: too many clients, try again");
+            return;
+        }
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        let slot = ClientSlot(Arc::clone(&self.clients));
+        let (to_loop, wake) = (self.to_loop.clone(), Arc::clone(&self.wake_w));
+        if let Err(e) = std::thread::Builder::new()
+            .name("svd-client".into())
+            .spawn(move || serve_client(conn, to_loop, wake, slot))
+        {
+            // The closure, and the connection in it, are dropped: the client sees EOF.
+            event!("cannot start a thread for a control client: {e}");
+        }
+    }
+
+    /// Serves the requests the clients' threads have read.
+    fn take_requests(&mut self, now: Instant) {
+        let mut buf = [0u8; 256];
+        while matches!((&self.wake_r).read(&mut buf), Ok(n) if n > 0) {}
+        while let Ok((request, client)) = self.requests.try_recv() {
+            self.request(client, request, now);
         }
     }
 
@@ -1194,7 +1408,7 @@ impl Supervisor {
         out
     }
 
-    fn request(&mut self, conn: Conn, request: Request, now: Instant) {
+    fn request(&mut self, conn: Client, request: Request, now: Instant) {
         if self.shutting_down && request != Request::Status {
             let _ = conn.reply_error("svd is shutting down");
             return;
@@ -1259,7 +1473,9 @@ impl Supervisor {
     }
 
     /// `logs NAME [-f]`: every file of the log, oldest first, then (with `-f`) each new line.
-    fn logs(&mut self, conn: Conn, name: &str, follow: bool) {
+    /// The files are read here, and the follower registered in the same turn, so that no line
+    /// is lost or sent twice in between; the client's thread writes them.
+    fn logs(&mut self, conn: Client, name: &str, follow: bool) {
         let Some(svc) = self.services.get_mut(name) else {
             let _ = conn.reply_error(&format!("no service named {name}"));
             return;
@@ -1271,27 +1487,18 @@ impl Supervisor {
             .filter(|p| p.exists())
             .collect();
         files.push(current);
-        let Ok(stream) = conn.into_stream() else {
-            return;
-        };
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-        let mut ok = true;
+        let mut history = Vec::new();
         for f in files {
             if let Ok(text) = fs::read(&f) {
-                ok = ok && (&stream).write_all(&text).is_ok();
+                history.extend_from_slice(&text);
             }
         }
-        // A follower gets each new line as it is logged. A write to it may wait while the
-        // client catches up, but at most a second: one that does not keep up is dropped rather
-        // than allowed to stall every service's supervision.
-        if follow
-            && ok
-            && stream
-                .set_write_timeout(Some(Duration::from_secs(1)))
-                .is_ok()
-        {
-            svc.followers.push(stream);
-        }
+        let follow = follow.then(|| {
+            let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
+            svc.followers.push(tx);
+            rx
+        });
+        let _ = conn.0.send(Reply::Log { history, follow });
     }
 
     /// Answers the clients waiting for `name` if it got where they asked.
@@ -1383,7 +1590,15 @@ impl Supervisor {
 
     fn poll_once(&mut self) -> io::Result<()> {
         let now = Instant::now();
-        let timeout = match self.next_deadline() {
+        if self.accept_paused.is_some_and(|t| t <= now) {
+            self.accept_paused = None;
+        }
+        let timeout = match self
+            .next_deadline()
+            .into_iter()
+            .chain(self.accept_paused)
+            .min()
+        {
             None => PollTimeout::NONE,
             Some(t) => {
                 // Round up: waking a millisecond early would spin until the deadline.
@@ -1396,8 +1611,12 @@ impl Supervisor {
             let mut fds: Vec<PollFd<'_>> = Vec::new();
             fds.push(PollFd::new(self.signals.as_fd(), PollFlags::POLLIN));
             tokens.push(Token::Signal);
-            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
-            tokens.push(Token::Listener);
+            if self.accept_paused.is_none_or(|t| t <= now) {
+                fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+                tokens.push(Token::Listener);
+            }
+            fds.push(PollFd::new(self.wake_r.as_fd(), PollFlags::POLLIN));
+            tokens.push(Token::Requests);
             for (name, s) in &self.services {
                 if let Some(n) = &s.notify {
                     fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
@@ -1435,6 +1654,7 @@ impl Supervisor {
                 // Handled below, once every pipe is drained.
                 Token::Signal | Token::Pidfd => {}
                 Token::Listener => self.accept(now),
+                Token::Requests => self.take_requests(now),
                 Token::HealthConn(name) => {
                     let name = name.clone();
                     self.health_connected(&name, now);
@@ -1673,6 +1893,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let listener = ControlSocket::bind(&args.socket, args.allow_uid)
         .map_err(|e| format!("control socket {}: {e}", args.socket.display()))?
         .with_request_timeout(Duration::from_secs(1));
+    // Accepting must never wait: the loop accepts what poll announced, until EAGAIN.
+    nix::fcntl::fcntl(
+        &listener,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| format!("control socket: {e}"))?;
+    let (wake_r, wake_w) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    for end in [&wake_r, &wake_w] {
+        end.set_nonblocking(true)
+            .map_err(|e| format!("socketpair: {e}"))?;
+    }
+    let (to_loop, requests) = mpsc::channel();
     let mut notify_dir = args.socket.clone().into_os_string();
     notify_dir.push(".notify");
     let notify_dir = PathBuf::from(notify_dir);
@@ -1710,6 +1942,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .collect(),
         order,
         waiting: Vec::new(),
+        requests,
+        to_loop,
+        wake_r,
+        wake_w: Arc::new(wake_w),
+        clients: Arc::new(AtomicUsize::new(0)),
+        spare_fd: fs::File::open("/dev/null").ok().map(OwnedFd::from),
+        accept_paused: None,
         cancelled_checks: Vec::new(),
         shutting_down: false,
         metrics,

@@ -48,6 +48,17 @@ impl Svd {
     /// Writes `config` (where `@DIR` stands for the test's temp dir and `@SV` for sv-service)
     /// and starts svd on it; returns once svd listens.
     fn start(tag: &str, config: &str, extra: &[&str]) -> Svd {
+        Svd::start_with(tag, config, extra, |_, _| {})
+    }
+
+    /// [`Svd::start`], with `prepare` called on the test's dir and svd's command first (to make
+    /// what the services need before they start, or to change how svd runs).
+    fn start_with(
+        tag: &str,
+        config: &str,
+        extra: &[&str],
+        prepare: impl FnOnce(&Path, &mut Command),
+    ) -> Svd {
         let dir = testkit::temp_dir(tag);
         let dir_s = dir.path().to_str().expect("utf-8 temp dir").to_string();
         let tag = dir
@@ -59,19 +70,19 @@ impl Svd {
         let socket = dir.path().join("svd.sock");
         std::fs::write(dir.path().join("svd.toml"), expand(config, &dir_s)).expect("write config");
         let tagged = KillTagged(tag.clone());
-        let mut guard = ChildGuard::spawn(
-            Command::new(env!("CARGO_BIN_EXE_svd"))
-                .arg("--config")
-                .arg(dir.path().join("svd.toml"))
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--log-dir")
-                .arg(dir.path().join("logs"))
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_svd"));
+        cmd.arg("--config")
+            .arg(dir.path().join("svd.toml"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        prepare(dir.path(), &mut cmd);
+        let mut guard = ChildGuard::spawn(&mut cmd);
         let mut out = LineReader::new(guard.child().stdout.take().expect("stdout"), "svd stdout");
         let err = LineReader::new(guard.child().stderr.take().expect("stderr"), "svd stderr");
         out.expect("svd: listening on", DEADLINE);
@@ -371,7 +382,7 @@ restart = "never"
 
 #[test]
 fn a_dependency_chain_starts_in_readiness_order_and_stops_in_reverse() {
-    let mut svd = Svd::start(
+    let mut svd = Svd::start_with(
         "svd-chain",
         r#"
 [service.db]
@@ -388,10 +399,12 @@ command = ["@SV", "run", "--tag", "@DIR", "--say", "web up"]
 depends_on = { api = "ready" }
 "#,
         &[],
+        |dir, _| {
+            for gate in ["db.gate", "api.gate"] {
+                make_gate(&dir.join(gate));
+            }
+        },
     );
-    for gate in ["db.gate", "api.gate"] {
-        make_gate(&svd.path(gate));
-    }
     svd.expect("db started pid");
     // db cannot be ready before its gate opens: api and web must still be waiting.
     let rows = svd.status();
@@ -621,7 +634,7 @@ fn health_checks_begin_once_the_service_is_ready_and_go_on_after_a_slow_start() 
     // app stays `starting` until its gate opens, for longer than its check interval: the
     // `clock` service's passing checks, every 0.1 s, tell the test that svd's timers have run
     // past app's first interval. Once app is ready its checks must run, and keep running.
-    let mut svd = Svd::start(
+    let mut svd = Svd::start_with(
         "svd-health-slow-start",
         r#"
 [service.app]
@@ -634,8 +647,8 @@ command = ["@SV", "run", "--tag", "@DIR"]
 health = { exec = ["/bin/sh", "-c", "echo $$ >> @DIR/ticks"], interval_s = 0.1 }
 "#,
         &[],
+        |dir, _| make_gate(&dir.join("gate")),
     );
-    make_gate(&svd.path("gate"));
     svd.saw("app started pid");
     svd.saw("clock started pid");
     let ticks = svd.path("ticks");
@@ -1701,7 +1714,8 @@ fn a_crash_takes_only_its_own_left_behind_processes_with_it() {
     // `keeper` leaves an orphan behind (a subshell's child, re-parented to svd, the subreaper)
     // and stays up; `crasher` waits at its gate, then exits 3. What svd kills after a crash is
     // what the dead service left, found by its own `SVD_SERVICE` tag: never another service's.
-    let mut svd = Svd::start(
+    // The gate exists before crasher starts: a shell that finds no file there exits at once.
+    let mut svd = Svd::start_with(
         "svd-crash-own",
         r#"
 [service.keeper]
@@ -1712,8 +1726,8 @@ command = ["/bin/sh", "-c", 'read x < "$0"; exit 3', "@DIR/gate"]
 restart = "never"
 "#,
         &[],
+        |dir, _| make_gate(&dir.join("gate")),
     );
-    make_gate(&svd.path("gate"));
     let announced = svd.path("orphan");
     let mut orphan = 0;
     testkit::wait_until(DEADLINE, "keeper's orphan to write its pid", || {
@@ -2324,4 +2338,232 @@ fn svctl_does_not_believe_a_socket_served_by_another_user() {
     // Wake the fake server if svctl never connected, then collect it.
     let _ = std::os::unix::net::UnixStream::connect(&socket);
     fake.wait(DEADLINE);
+}
+
+/// Runs `f`; when it panics (a deadline passed), panics again with `hint` first: what the
+/// deadline means about svd, then what `f` said.
+#[track_caller]
+fn or_explain<T>(hint: &str, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(e) => {
+            let said = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{hint}\n(what was seen: {said})")
+        }
+    }
+}
+
+/// Waits until svd has started `name` `more` times after the starts already seen.
+#[track_caller]
+fn sees_restarts(svd: &mut Svd, name: &str, more: usize, hint: &str) {
+    let needle = format!("{name} started pid");
+    let count = |svd: &Svd| {
+        svd.out
+            .seen()
+            .iter()
+            .filter(|l| l.contains(&needle))
+            .count()
+    };
+    let want = count(svd) + more;
+    or_explain(hint, || {
+        while count(svd) < want {
+            svd.expect(&needle);
+        }
+    });
+}
+
+/// A service that dies at once, restarted after 1 ms, forever: the test's proof that svd's
+/// loop still supervises.
+const CRASHER: &str = r#"
+[service.crasher]
+command = ["@SV", "exit", "1", "@DIR"]
+backoff = { initial_ms = 1, max_ms = 1 }
+start_limit = { burst = 1000000, interval_s = 1 }
+"#;
+
+#[test]
+fn a_service_that_never_writes_a_newline_neither_stalls_svd_nor_grows_it() {
+    let config = format!(
+        r#"{CRASHER}
+[service.flood]
+command = ["/bin/sh", "-c", 'tr "\0" x < /dev/zero; : "$0"', "@DIR"]
+log = {{ max_bytes = 1000000, files = 2 }}
+"#
+    );
+    let mut svd = Svd::start("svd-flood", &config, &[]);
+    svd.saw("flood started pid");
+    let log = svd.path("logs/flood.log");
+    let pieces = || {
+        std::fs::read(&log)
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+            .filter(|l| l.ends_with(b" [split]"))
+            .count()
+    };
+    if testkit::try_wait_until(
+        DEADLINE,
+        "pieces of flood's endless line in its log",
+        || pieces() >= 2,
+    )
+    .is_err()
+    {
+        panic!(
+            "flood writes one endless line and after {DEADLINE:?} its log holds no piece of it: \
+             a line is held up to 64 KiB (logs::MAX_LINE), then written out with logs::SPLIT_MARK"
+        );
+    }
+    sees_restarts(
+        &mut svd,
+        "crasher",
+        3,
+        "while flood writes without pause and without a newline, crasher must still be \
+         restarted: read a bounded amount from a pipe per wake-up (not until EAGAIN, which never \
+         comes), and search only the new bytes for a newline (not the whole line again)",
+    );
+    or_explain("svctl status got no answer while flood wrote", || {
+        svd.status()
+    });
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", svd.pid()))
+        .expect("svd's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(
+        rss_kib < 64 * 1024,
+        "svd's peak memory is {rss_kib} KiB after an endless line: the line in progress must be \
+         capped (64 KiB), not grow with what the service writes"
+    );
+    svd.stop();
+}
+
+/// Writes one byte every 200 ms on `stream`, never a newline, until dropped.
+struct Trickler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Trickler {
+    fn start(mut stream: std::os::unix::net::UnixStream) -> Trickler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) && stream.write_all(b"s").is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Trickler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Trickler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn slow_silent_and_unread_control_clients_do_not_stop_supervision() {
+    let config = format!(
+        r#"{CRASHER}
+[service.chatty]
+command = ["@SV", "run", "--tag", "@DIR", "--lines", "30000"]
+log = {{ max_bytes = 100000000, files = 1 }}
+"#
+    );
+    let mut svd = Svd::start("svd-slow-clients", &config, &[]);
+    let log = svd.path("logs/chatty.log");
+    testkit::wait_until(DEADLINE, "chatty's 30000 lines in its log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 30000)
+    });
+    let connect = || std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    // Forty that say nothing (in turn, a second each, they would hold svd longer than the
+    // deadline), one that sends a byte every 200 ms, one that asks for a log of a
+    // megabyte and never reads it.
+    let silent: Vec<_> = (0..40).map(|_| connect()).collect();
+    let _trickler = Trickler::start(connect());
+    let mut unread = connect();
+    unread.write_all(b"logs chatty\n").expect("request");
+    sees_restarts(
+        &mut svd,
+        "crasher",
+        3,
+        "with silent, trickling and unread clients connected, crasher must still be restarted: \
+         svd's loop must never wait for a client (a deadline for the whole request, and reads \
+         and writes that do not block the loop: a thread per client, or non-blocking sockets \
+         in the poll set)",
+    );
+    or_explain(
+        "svctl status got no answer while slow clients were connected: a client must never \
+         hold svd's loop",
+        || svd.status(),
+    );
+    drop(silent);
+    drop(unread);
+    svd.stop();
+}
+
+#[test]
+fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
+    let mut svd = Svd::start_with(
+        "svd-emfile",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\"]\n",
+        &[],
+        |_, cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only calls setrlimit(2), a system call
+            // that allocates nothing.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        24,
+                        24,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        },
+    );
+    svd.saw("web started pid");
+    // Followers hold an fd of svd's each, for as long as they stay: open them until svd has
+    // none left, then one more.
+    let mut followers = Vec::new();
+    let mut refused = None;
+    for _ in 0..64 {
+        let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(b"logs web -f\n").expect("request");
+        let mut first = [0u8; 3];
+        match s.read(&mut first) {
+            Ok(n) if &first[..n] == b"ok\n" => followers.push(s),
+            Ok(_) => {
+                refused = Some(s);
+                break;
+            }
+            Err(e) => panic!(
+                "a client connected while svd was out of file descriptors got no answer \
+                 within {DEADLINE:?} ({e}): at EMFILE the connection stays in the backlog and \
+                 poll reports the listener again and again, a busy loop; keep a spare fd to \
+                 accept and close it, or stop polling the listener for a while"
+            ),
+        }
+    }
+    assert!(
+        refused.is_some(),
+        "64 followers and svd (limited to 24 fds) never ran out: the test did not test"
+    );
+    drop(followers);
+    svd.stop();
 }
