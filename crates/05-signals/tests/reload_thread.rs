@@ -113,6 +113,36 @@ fn a_failed_reload_keeps_the_old_config() {
 }
 
 #[test]
+fn the_handlers_are_in_place_when_start_returns() {
+    let dir = temp_dir("reload-cgt");
+    let cfg = dir.path().join("app.conf");
+    std::fs::write(&cfg, "x").unwrap();
+    let d = Driver::start(&cfg);
+    // The driver read its own SigCgt as soon as `start` returned, while its other threads were
+    // held back from running.
+    let caught = d
+        .out
+        .seen()
+        .iter()
+        .find_map(|l| l.strip_prefix("caught at return: "))
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .expect("the driver prints `caught at return: HEX` before `ready`");
+    let missing: Vec<&str> = [Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGTERM]
+        .into_iter()
+        .filter(|&sig| caught & (1 << (sig as i32 - 1)) == 0)
+        .map(Signal::as_str)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "when `start` returned, SigCgt was {caught:016x}: no handler for {missing:?} yet. \
+         Create `Signals` on the calling thread, before spawning the thread: registered inside \
+         the thread, the handlers may come after `start` returned, and a signal sent in \
+         between meets the default action, which kills the process"
+    );
+    d.stop();
+}
+
+#[test]
 fn sigterm_stops_the_thread_and_the_process_exits_0() {
     let dir = temp_dir("reload-term");
     let cfg = dir.path().join("app.conf");
