@@ -97,8 +97,8 @@ fn merged_file_is_truncated_and_the_status_returned() {
 /// Runs `capture_merged` on a thread, failing with a clear message if it never returns.
 fn capture_with_deadline(cmd: Command) -> (std::process::ExitStatus, Vec<u8>) {
     // The child has long exited when it overruns (it writes a few KiB): the reader is still
-    // waiting for EOF, and nothing is left to kill.
-    match testkit::call_or_unblock(DEADLINE, move || capture_merged(cmd), || {}) {
+    // waiting for EOF, and nothing is left to kill. The blocked thread ends with the process.
+    match testkit::call_with_deadline(DEADLINE, move || capture_merged(cmd)) {
         Some(result) => result.expect("capture_merged failed"),
         None => panic!(
             "capture_merged did not return within {DEADLINE:?}: reading the pipe never saw EOF. \
