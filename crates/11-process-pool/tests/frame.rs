@@ -69,7 +69,12 @@ fn frames_cut_into_single_bytes_by_the_stream_come_out_whole_and_in_order() {
     });
     let got = testkit::call_with_deadline(testkit::DEFAULT_DEADLINE, move || {
         let mut got = Vec::new();
-        while let Some(f) = read_frame(&mut b).expect("a whole frame or a clean end") {
+        while let Some(f) = read_frame(&mut b).unwrap_or_else(|e| {
+            panic!(
+                "read_frame failed ({e}) on a stream whose reads return one byte each: every \
+                 part of a frame must be read in full (`read_exact`); one `read` may return less"
+            )
+        }) {
             got.push(f);
         }
         got
