@@ -172,34 +172,162 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` on a thread of its own (tiny_http blocks in accept: no CPU while idle).
+/// Connections the metrics thread holds at most; one more closes the oldest.
+const METRICS_CONNS: usize = 64;
+
+/// How long a metrics client has to send its request, from its connect.
+const METRICS_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The longest HTTP request head read.
+const METRICS_MAX_REQUEST: usize = 8192;
+
+/// Serves `/metrics` over HTTP/1.1 on one thread of its own, whatever the number of clients: a
+/// poll over the listener and at most `METRICS_CONNS` connections, each with a deadline, so
+/// that idle or slow connections cost a slot for a few seconds, never a thread each. It ends
+/// when `stop` (the read end of a pair whose other end svd drops at exit) reports EOF.
 fn serve_metrics(
-    server: Arc<tiny_http::Server>,
+    listener: std::net::TcpListener,
     registry: Arc<Registry>,
+    stop: UnixStream,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            let response = if request.url() == "/metrics" {
-                let mut body = String::new();
-                match prometheus_client::encoding::prometheus_text::encode(&mut body, &registry) {
-                    Ok(()) => {
-                        let header = tiny_http::Header::from_bytes(
-                            "Content-Type",
-                            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-                        )
-                        .expect("a valid header");
-                        tiny_http::Response::from_string(body).with_header(header)
+        let mut conns: Vec<(std::net::TcpStream, Vec<u8>, Instant)> = Vec::new();
+        let mut paused: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            conns.retain(|c| c.2 > now);
+            if paused.is_some_and(|t| t <= now) {
+                paused = None;
+            }
+            let next = conns.iter().map(|c| c.2).chain(paused).min();
+            let timeout = next.map_or(PollTimeout::NONE, |t| {
+                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            });
+            let (stopping, accepting, readable) = {
+                let mut fds = vec![PollFd::new(stop.as_fd(), PollFlags::POLLIN)];
+                let listening = paused.is_none();
+                if listening {
+                    fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+                }
+                let first = fds.len();
+                fds.extend(
+                    conns
+                        .iter()
+                        .map(|c| PollFd::new(c.0.as_fd(), PollFlags::POLLIN)),
+                );
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(_) => return,
+                }
+                let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+                let readable: Vec<usize> = (first..fds.len())
+                    .filter(|&i| ready(&fds[i]))
+                    .map(|i| i - first)
+                    .collect();
+                (ready(&fds[0]), listening && ready(&fds[1]), readable)
+            };
+            if stopping {
+                return;
+            }
+            // Requests first (highest index first: a finished one is removed), then new ones.
+            for &i in readable.iter().rev() {
+                let (stream, head, _) = &mut conns[i];
+                let mut buf = [0u8; 2048];
+                let done = match (&*stream).read(&mut buf) {
+                    Ok(0) => true,
+                    Ok(n) => {
+                        head.extend_from_slice(&buf[..n]);
+                        let complete = head.windows(4).any(|w| w == b"\r\n\r\n")
+                            || head.windows(2).any(|w| w == b"\n\n");
+                        if complete || head.len() >= METRICS_MAX_REQUEST {
+                            respond(stream, head, &registry);
+                            true
+                        } else {
+                            false
+                        }
                     }
-                    Err(_) => {
-                        tiny_http::Response::from_string("encoding failed").with_status_code(500)
+                    Err(e) => {
+                        e.kind() != ErrorKind::WouldBlock && e.kind() != ErrorKind::Interrupted
+                    }
+                };
+                if done {
+                    conns.remove(i);
+                }
+            }
+            if accepting {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            if stream.set_nonblocking(true).is_err() {
+                                continue;
+                            }
+                            if conns.len() >= METRICS_CONNS {
+                                conns.remove(0); // the oldest, the likeliest to be idle
+                            }
+                            conns.push((stream, Vec::new(), Instant::now() + METRICS_DEADLINE));
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            // EMFILE and the like: the connection stays in the backlog, so
+                            // polling the listener again at once would spin. Free a slot and
+                            // look again a little later.
+                            if !conns.is_empty() {
+                                conns.remove(0);
+                            }
+                            paused = Some(Instant::now() + Duration::from_millis(100));
+                            break;
+                        }
                     }
                 }
-            } else {
-                tiny_http::Response::from_string("try /metrics\n").with_status_code(404)
-            };
-            let _ = request.respond(response);
+            }
         }
     })
+}
+
+/// Answers one HTTP request head: the metrics for `GET /metrics`, 404 or 405 otherwise.
+fn respond(stream: &std::net::TcpStream, head: &[u8], registry: &Registry) {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, content_type, body) = match (method, target) {
+        ("GET" | "HEAD", "/metrics") => {
+            let mut body = String::new();
+            match prometheus_client::encoding::prometheus_text::encode(&mut body, registry) {
+                Ok(()) => (
+                    "200 OK",
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                    body,
+                ),
+                Err(_) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    "encoding failed\n".into(),
+                ),
+            }
+        }
+        ("GET" | "HEAD", _) => ("404 Not Found", "text/plain", "try /metrics\n".into()),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET /metrics\n".into(),
+        ),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        out.extend_from_slice(body.as_bytes());
+    }
+    // A few kilobytes into an empty socket buffer; a client that reads nothing of it loses
+    // its answer rather than holding the thread: one second at most.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = (&*stream).write_all(&out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1917,16 +2045,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let (metrics, registry) = Metrics::new();
     let mut http = None;
     if let Some(addr) = &args.metrics {
-        let server = tiny_http::Server::http(addr.as_str())
+        let listener = std::net::TcpListener::bind(addr.as_str())
             .map_err(|e| format!("metrics on {addr}: {e}"))?;
-        let server = Arc::new(server);
-        let bound = server
-            .server_addr()
-            .to_ip()
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("metrics on {addr}: {e}"))?;
+        let bound = listener
+            .local_addr()
             .map_or(addr.clone(), |a| a.to_string());
-        let thread = serve_metrics(server.clone(), Arc::new(registry));
+        let (stop_r, stop_w) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+        let thread = serve_metrics(listener, Arc::new(registry), stop_r);
         event!("metrics on http://{bound}/metrics");
-        http = Some((server, thread));
+        http = Some((stop_w, thread));
     }
 
     let order = config.start_order();
@@ -1971,8 +2101,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
     // Leave nothing: the socket files, the metrics thread. Every service is already down.
     let _ = fs::remove_file(&sup.socket);
     let _ = fs::remove_dir_all(&sup.notify_dir);
-    if let Some((server, thread)) = http {
-        server.unblock();
+    if let Some((stop, thread)) = http {
+        drop(stop); // EOF on the metrics thread's end: it returns
         let _ = thread.join();
     }
     match result {

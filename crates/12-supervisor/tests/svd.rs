@@ -2567,3 +2567,39 @@ fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
     drop(followers);
     svd.stop();
 }
+
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("svd's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Threads:")
+}
+
+#[test]
+fn idle_connections_to_the_metrics_port_cost_no_thread_and_scrapes_go_on() {
+    let (svd, addr) = metrics_svd("svd-metrics-idle");
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    // Accepted in order: by the time this scrape is answered, svd has taken every idle one.
+    let (head, body) = or_explain(
+        "a scrape got no answer while 300 idle connections were open: idle connections must \
+         be bounded and dropped, not served first",
+        || scrape(&addr),
+    );
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 ") && body.contains("svd_service_up"),
+        "{head}"
+    );
+    let threads = threads_of(svd.pid());
+    assert!(
+        threads <= 16,
+        "with 300 idle connections to its metrics port svd has {threads} threads: a thread per \
+         connection lets anyone who can connect make svd's threads without limit; serve them \
+         from one thread (poll) or a bounded pool, with a deadline per connection"
+    );
+    drop(idle);
+    svd.stop();
+}
