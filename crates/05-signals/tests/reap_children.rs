@@ -57,12 +57,20 @@ fn every_child_is_reaped_even_when_their_sigchlds_coalesce() {
         .split(' ')
         .map(|p| p.parse().expect("a pid"))
         .collect();
-    let line = d.out.expect("reaped ", WAIT);
-    let line = if line.starts_with("while running") {
-        d.out.expect("reaped ", WAIT)
-    } else {
-        line
-    };
+    d.out.expect("while running", WAIT);
+    // The driver's children exit together now. If `reaped` never comes, say what is left.
+    let out = &mut d.out;
+    let line =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| out.expect("reaped ", WAIT)))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "all {CHILDREN} children exited at once, and after {WAIT:?} the driver has not \
+                 reaped them all; its zombie children now: {:?}. Forty exits may bring a single \
+                 SIGCHLD: on each one, loop on waitpid(-1, WNOHANG) until StillAlive or ECHILD, \
+                 not one waitpid per signal",
+                    zombie_children(d.guard.id())
+                )
+            });
     let reaped: BTreeMap<u32, String> = line["reaped ".len()..]
         .split(' ')
         .filter(|s| !s.is_empty())
