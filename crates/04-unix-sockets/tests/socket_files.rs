@@ -411,7 +411,7 @@ fn a_symlink_in_place_of_the_private_directory_is_refused() {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
         other => panic!(
             "{} is a symlink (to a private directory of ours): expected PermissionDenied, got \
-             {other:?}\nwhoever owns a symlink can point it elsewhere later: inspect the path \
+             {other:?}\na symlink can be replaced by another one at any moment: inspect the path \
              itself with symlink_metadata, not what it points to with metadata",
             link.display()
         ),
