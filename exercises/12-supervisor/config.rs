@@ -9,7 +9,11 @@
 //! Goal: implement [`parse`] (and [`load`], which reads the file first) and
 //! [`Config::start_order`]. [`parse`] turns the text into a [`Config`] or refuses it with one
 //! [`ConfigError`]: a TOML syntax error, an unknown key (refused, not ignored: `restrat` must
-//! not silently mean the default), a value of the wrong type or out of range, a `depends_on`
+//! not silently mean the default), a value of the wrong type or out of range (every duration,
+//! `*_s` and `*_ms` alike, at most [`MAX_DURATION`]; `log.files` at most [`MAX_LOG_FILES`];
+//! `log.max_bytes` at most [`MAX_LOG_BYTES`]: a value the program cannot use must be refused
+//! at load, not crash it later, as `Instant::now() + Duration` does past the clock's range,
+//! nor loop four billion times at a rotation), a `depends_on`
 //! naming a service that does not exist, or a dependency cycle (the error names it:
 //! `a -> b -> a`). Every key missing from a service gets the default documented on
 //! [`Service`]. [`Config::start_order`] lists the services so that each comes after everything
@@ -48,6 +52,15 @@ use std::time::Duration;
 use nix::sys::resource::Resource;
 use nix::sys::signal::Signal;
 use serde::Deserialize;
+
+/// The longest time any key may give (`*_s`, `*_ms`): a week.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The most files `log.files` may keep.
+pub const MAX_LOG_FILES: u32 = 1000;
+
+/// The largest `log.max_bytes`: 1 TiB.
+pub const MAX_LOG_BYTES: u64 = 1 << 40;
 
 /// A whole config file, checked.
 #[derive(Debug, Clone, PartialEq)]

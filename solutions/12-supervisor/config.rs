@@ -48,6 +48,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use nix::sys::resource::Resource;
+
+/// The longest time any key may give (`*_s`, `*_ms`): a week. Past it a value is a mistake, and
+/// one large enough overflows the clock when added to `Instant::now()`.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The most files `log.files` may keep.
+pub const MAX_LOG_FILES: u32 = 1000;
+
+/// The largest `log.max_bytes`: 1 TiB.
+pub const MAX_LOG_BYTES: u64 = 1 << 40;
 use nix::sys::signal::Signal;
 use serde::Deserialize;
 use toml::Spanned;
@@ -356,14 +366,34 @@ impl Origin<'_> {
         self.error(Some(value.span()), reason)
     }
 
-    /// Seconds as a `Duration`; negative, NaN or huge values are refused.
+    /// Seconds as a `Duration`, from 0 to [`MAX_DURATION`]; negative, NaN or larger values
+    /// are refused (a `Duration` holds up to 584 billion years, but `Instant + Duration` past
+    /// what the clock can count panics, at the moment the supervisor uses it).
     fn seconds(&self, value: &Spanned<f64>, key: &str) -> Result<Duration, ConfigError> {
-        Duration::try_from_secs_f64(*value.get_ref()).map_err(|_| {
-            self.at(
-                value,
-                format!("`{key}` must be a number of seconds, 0 or more"),
-            )
-        })
+        Duration::try_from_secs_f64(*value.get_ref())
+            .ok()
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| {
+                self.at(
+                    value,
+                    format!(
+                        "`{key}` must be a number of seconds from 0 to {}",
+                        MAX_DURATION.as_secs()
+                    ),
+                )
+            })
+    }
+
+    /// Milliseconds as a `Duration`, up to [`MAX_DURATION`].
+    fn millis(&self, value: u64, span: Range<usize>, key: &str) -> Result<Duration, ConfigError> {
+        let d = Duration::from_millis(value);
+        if d > MAX_DURATION {
+            return Err(self.error(
+                Some(span),
+                format!("`{key}` must be at most {} ms", MAX_DURATION.as_millis()),
+            ));
+        }
+        Ok(d)
     }
 }
 
@@ -479,6 +509,17 @@ fn service(o: &Origin<'_>, name: &str, raw: &Spanned<RawService>) -> Result<Serv
             if max_bytes == 0 || files == 0 {
                 return Err(o.at(l, "`log.max_bytes` and `log.files` must be at least 1"));
             }
+            // Each rotation renames every kept file: four billion files is a loop that never
+            // ends, and a file size past what a disk holds means no rotation at all.
+            if files > MAX_LOG_FILES {
+                return Err(o.at(l, format!("`log.files` must be at most {MAX_LOG_FILES}")));
+            }
+            if max_bytes > MAX_LOG_BYTES {
+                return Err(o.at(
+                    l,
+                    format!("`log.max_bytes` must be at most {MAX_LOG_BYTES}"),
+                ));
+            }
             LogPolicy { max_bytes, files }
         }
     };
@@ -533,9 +574,15 @@ fn backoff(o: &Origin<'_>, b: &Spanned<RawBackoff>) -> Result<BackoffPolicy, Con
     let r = b.get_ref();
     let d = DEFAULT_BACKOFF;
     let policy = BackoffPolicy {
-        initial: r.initial_ms.map_or(d.initial, Duration::from_millis),
+        initial: match r.initial_ms {
+            None => d.initial,
+            Some(v) => o.millis(v, b.span(), "backoff.initial_ms")?,
+        },
         factor: r.factor.unwrap_or(d.factor),
-        max: r.max_ms.map_or(d.max, Duration::from_millis),
+        max: match r.max_ms {
+            None => d.max,
+            Some(v) => o.millis(v, b.span(), "backoff.max_ms")?,
+        },
         jitter: r.jitter.unwrap_or(d.jitter),
         reset_after: match r.reset_after_s {
             None => d.reset_after,

@@ -436,3 +436,53 @@ command = ["/bin/true"]
         "every limit the chapter lists, each to its own resource"
     );
 }
+
+#[test]
+fn values_too_large_to_use_are_refused_at_load_with_their_bound() {
+    use supervisor::config::{MAX_DURATION, MAX_LOG_BYTES, MAX_LOG_FILES};
+    let head = "[service.a]\ncommand = [\"/bin/true\"]\n";
+    let week = MAX_DURATION.as_secs();
+    let cases: &[(&str, &[&str])] = &[
+        // Accepted, these crash the supervisor later (Instant + Duration past the clock's
+        // range panics) or make it loop (a rotation renames every kept file).
+        ("stop_timeout_s = 1e19", &["stop_timeout_s"]),
+        ("ready_timeout_s = 1e12", &["ready_timeout_s"]),
+        ("start_limit = { interval_s = 1e300 }", &["interval_s"]),
+        ("backoff = { reset_after_s = 1e15 }", &["reset_after_s"]),
+        (
+            "backoff = { initial_ms = 9223372036854775807, max_ms = 9223372036854775807 }",
+            &["initial_ms"],
+        ),
+        ("backoff = { max_ms = 9223372036854775807 }", &["max_ms"]),
+        (
+            "health = { exec = [\"/bin/true\"], interval_s = 1e18 }",
+            &["interval_s"],
+        ),
+        (
+            "health = { exec = [\"/bin/true\"], timeout_s = 1e18 }",
+            &["timeout_s"],
+        ),
+        ("log = { files = 4294967295 }", &["files"]),
+        ("log = { max_bytes = 9223372036854775807 }", &["max_bytes"]),
+    ];
+    for (line, words) in cases {
+        let err = refused(&format!("{head}\n{line}\n"), 4, words);
+        let shown = err.to_string();
+        let bound = [
+            week.to_string(),
+            MAX_DURATION.as_millis().to_string(),
+            MAX_LOG_FILES.to_string(),
+            MAX_LOG_BYTES.to_string(),
+        ];
+        assert!(
+            bound.iter().any(|b| shown.contains(b.as_str())),
+            "`{line}` is refused, and the error says the largest value allowed; got `{shown}`"
+        );
+    }
+    // The bounds themselves are fine.
+    let edge = format!(
+        "{head}stop_timeout_s = {week}\nbackoff = {{ max_ms = {} }}\nlog = {{ files = {MAX_LOG_FILES}, max_bytes = {MAX_LOG_BYTES} }}\n",
+        MAX_DURATION.as_millis()
+    );
+    parse(&edge).unwrap_or_else(|e| panic!("values at their bound were refused: {e}\n{edge}"));
+}
