@@ -46,13 +46,13 @@ pub enum Admission {
 /// # References
 /// `unix(7)` (section "Abstract sockets")
 pub fn bind_abstract(name: &str) -> io::Result<UnixListener> {
-    // TODO: `SocketAddr::from_abstract_name`, then `UnixListener::bind_addr`.
+    // TODO: listen on the abstract name `name`, with no file anywhere.
     todo!("bind an abstract name")
 }
 
 /// Connects to the server listening on the abstract name `name`.
 pub fn connect_abstract(name: &str) -> io::Result<UnixStream> {
-    // TODO: the same address, then `UnixStream::connect_addr`.
+    // TODO: connect to the abstract name `name`.
     todo!("connect to an abstract name")
 }
 
@@ -61,8 +61,7 @@ pub fn connect_abstract(name: &str) -> io::Result<UnixStream> {
 /// # References
 /// `unix(7)` (`SO_PEERCRED`), `getsockopt(2)`
 pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCred> {
-    // TODO: `getsockopt(stream, sockopt::PeerCredentials)` gives a `UnixCredentials`
-    // with `pid()`, `uid()` and `gid()`.
+    // TODO: ask the kernel who is at the other end (not the peer: it could lie).
     todo!("ask the kernel who the peer is")
 }
 
@@ -71,6 +70,6 @@ pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCred> {
 /// An allowed client gets the line `welcome <uid>\n`; any other gets
 /// `denied: uid <uid> is not allowed\n`. Either way the connection is then closed.
 pub fn serve_one(listener: &UnixListener, allowed_uid: u32) -> io::Result<Admission> {
-    // TODO: accept, read the peer's credentials, write the right line, return the verdict.
+    // TODO: honour the contract above.
     todo!("admit or refuse one client by uid")
 }

@@ -24,9 +24,8 @@ use std::thread;
 /// # References
 /// `read(2)`, `write(2)`, `unix(7)`
 pub fn handle_client(stream: UnixStream) -> io::Result<u64> {
-    // TODO: make `stream` mutable (`mut stream`) to read and write it; loop: read a chunk; 0 bytes means EOF (stop); write the chunk back right away
-    // (all of it), and count the bytes. A read that fails with `ErrorKind::Interrupted` (a
-    // signal arrived) is retried; any other error is returned.
+    // TODO: honour the contract above (reading and writing need `mut stream`). What must a
+    // client that waits for each answer before it sends more get from you, and when?
     todo!("echo each chunk back as it arrives, until EOF")
 }
 
@@ -38,8 +37,8 @@ pub fn handle_client(stream: UnixStream) -> io::Result<u64> {
 /// # References
 /// `accept(2)`, `listen(2)`
 pub fn serve(listener: UnixListener, connections: usize) -> io::Result<()> {
-    // TODO: accept `connections` times, spawn `handle_client` on a thread for each
-    // (`thread::scope` joins them all for you), then report the first error, if any.
+    // TODO: serve the clients as the contract above says: all at the same time, and return
+    // only once every one of them is done.
     todo!("accept and serve clients concurrently")
 }
 
@@ -49,6 +48,7 @@ pub fn serve(listener: UnixListener, connections: usize) -> io::Result<()> {
 /// # References
 /// `connect(2)`, `shutdown(2)`
 pub fn request(path: &Path, request: &[u8]) -> io::Result<Vec<u8>> {
-    // TODO: connect, write the whole request, half-close the writing side, read to the end.
+    // TODO: send the request so that the server can tell where it ends, and collect the
+    // whole reply.
     todo!("send a request and read the whole reply")
 }

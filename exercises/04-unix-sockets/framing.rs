@@ -20,8 +20,8 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 ///
 /// Fails with `InvalidInput` when the payload is longer than [`MAX_FRAME`].
 pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-    // TODO: refuse payloads over MAX_FRAME; write the 4-byte header, then the payload, each
-    // completely (a single `write` may send only part of a buffer).
+    // TODO: honour the contract above; the reader on the other side must get every byte of
+    // the frame, however the stream splits it.
     todo!("write a length-prefixed frame")
 }
 
@@ -32,8 +32,7 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 /// more than [`MAX_FRAME`] bytes. A read that a signal interrupts is retried; any other error
 /// (a reset connection) is returned.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    // TODO: read the 4 header bytes in a loop (EOF before any byte: Ok(None); EOF after some:
-    // UnexpectedEof; `Interrupted`: read again; any other error: return it); check the length
-    // against MAX_FRAME; then read exactly that many bytes.
+    // TODO: honour the contract above, whatever sizes the stream's reads come in. Where can
+    // a clean end of stream happen, and where is it a cut?
     todo!("read a length-prefixed frame")
 }

@@ -118,18 +118,9 @@ pub fn main(args: Vec<String>) -> ExitCode {
 /// # References
 /// `poll(2)`, `signal-safety(7)`, `unix(7)`
 pub fn serve(socket: &Path, config_path: &Path) -> io::Result<ExitCode> {
-    // TODO: load the config (`Config::load`).
-    // TODO: the self-pipe: `UnixStream::pair()`, both ends non-blocking; for SIGTERM and SIGINT
-    // TODO: `flag::register` a stop flag, for SIGHUP a reload flag, and for each of the three
-    // TODO: `pipe::register(sig, write_end.try_clone()?)` so a signal also wakes the loop.
-    // TODO: bind a non-blocking `UnixListener` on `socket`, then print `ready`.
-    // TODO: loop: `poll` the pipe's read end and the listener (with the time left until the
-    // TODO: shutdown deadline once stopping), read the pipe empty, then act on the flags:
-    // TODO: reload; first stop = remove the socket file, drop the listener, start draining;
-    // TODO: second stop = forced exit. Exit when nothing is in flight or the deadline passed.
-    // TODO: accept every pending connection (until WouldBlock; return any other error) into a
-    // TODO: thread of its own: `REQ NAME` (refused once stopping), `accepted NAME`, wait for a
-    // TODO: line, `GREETING NAME`; count requests in flight under a Mutex the loop also takes,
-    // TODO: and wake the loop when one ends.
+    // TODO: the server of the scenario at the top of this file: one thread that sleeps until a
+    // signal, a client or the end of a request wakes it, and never does more in a signal
+    // handler than async-signal-safe work. Which signals may arrive before `ready`, and what
+    // must a stop do at once, before any in-flight request has finished?
     todo!("the graceful server")
 }

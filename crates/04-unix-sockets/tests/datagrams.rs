@@ -30,7 +30,8 @@ fn each_datagram_is_received_as_one_message() {
     let sent_lens: Vec<usize> = sent.iter().map(|m| m.len()).collect();
     assert_eq!(
         got_lens, sent_lens,
-        "message lengths: each send must come out as exactly one message"
+        "message lengths: each send must come out as exactly one message (a receive buffer \
+         shorter than a datagram truncates it silently: make room for MAX_DATAGRAM)"
     );
     for (g, s) in got.iter().zip(&sent) {
         assert!(g.as_slice() == *s, "a message's bytes differ");

@@ -72,7 +72,9 @@ fn frame_written_one_byte_at_a_time_is_read_whole() {
     assert_eq!(
         got.as_deref(),
         Some(&b"hello world"[..]),
-        "expected the payload `hello world`"
+        "expected the payload `hello world` from a frame that arrived one byte per read: a \
+         single read() may return fewer bytes than asked, the header's too: loop until all 4 \
+         are in"
     );
     drop(tx.map_err(|e| panic!("{e}")));
 }
