@@ -111,7 +111,10 @@ impl NotifySocket {
         todo!("the socket's path")
     }
 
-    /// Every datagram waiting, without blocking (an empty `Vec` when there is none).
+    /// Every datagram waiting, without blocking (an empty `Vec` when there is none). A datagram
+    /// that cannot be read whole (a sender attached fds: they are closed, not kept; a control
+    /// buffer truncated, `MSG_CTRUNC`) is skipped, never the batch: one process must not be
+    /// able to make the others' `READY=1` disappear.
     ///
     /// # Errors
     /// `recvmsg` failing (not `EAGAIN` or `EINTR`).

@@ -112,7 +112,13 @@ impl Backoff {
         // powi on the factor, and the product in f64 seconds, so that a long sequence saturates
         // at the cap instead of overflowing a Duration.
         let exp = i32::try_from(self.attempt).unwrap_or(i32::MAX);
-        let base = (p.initial.as_secs_f64() * p.factor.powi(exp)).min(p.max.as_secs_f64());
+        // After enough deaths factor^k is infinite, and 0 * inf is NaN, which `min` would turn
+        // into the cap: a zero first delay stays zero, however many deaths.
+        let base = if p.initial.is_zero() {
+            0.0
+        } else {
+            (p.initial.as_secs_f64() * p.factor.powi(exp)).min(p.max.as_secs_f64())
+        };
         let r = (self.jitter)().clamp(0.0, 1.0);
         let jittered = base * (1.0 + p.jitter * (2.0 * r - 1.0));
         let delay = jittered.clamp(0.0, p.max.as_secs_f64());

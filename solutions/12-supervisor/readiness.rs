@@ -30,7 +30,7 @@
 
 use std::io::{self, IoSliceMut};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -141,7 +141,10 @@ impl NotifySocket {
         &self.path
     }
 
-    /// Every datagram waiting, without blocking (an empty `Vec` when there is none).
+    /// Every datagram waiting, without blocking (an empty `Vec` when there is none). A datagram
+    /// that cannot be read whole (a sender attached fds: they are closed, not kept; a control
+    /// buffer truncated, `MSG_CTRUNC`) is skipped, never the batch: one process must not be
+    /// able to make the others' `READY=1` disappear.
     ///
     /// # Errors
     /// `recvmsg` failing (not `EAGAIN` or `EINTR`).
@@ -152,7 +155,10 @@ impl NotifySocket {
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
-            let mut cmsg = nix::cmsg_space!(libc::ucred);
+            // Room for the credentials and for as many fds as one message can carry
+            // (SCM_MAX_FD): a sender may attach fds, and a control buffer too small for them
+            // sets MSG_CTRUNC, which nix reports as ENOBUFS.
+            let mut cmsg = nix::cmsg_space!(libc::ucred, [std::os::fd::RawFd; 253]);
             let mut iov = [IoSliceMut::new(&mut buf)];
             let msg = match recvmsg::<()>(
                 self.socket.as_raw_fd(),
@@ -165,11 +171,27 @@ impl NotifySocket {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
+            // One datagram that cannot be read whole is skipped, never the batch: an error here
+            // would drop a READY=1 read before it, and any process of the user could send one.
+            let Ok(cmsgs) = msg.cmsgs() else { continue };
             let mut sender = None;
-            for c in msg.cmsgs()? {
-                if let ControlMessageOwned::ScmCredentials(cred) = c {
-                    sender = Some((Pid::from_raw(cred.pid()), cred.uid()));
+            for c in cmsgs {
+                match c {
+                    ControlMessageOwned::ScmCredentials(cred) => {
+                        sender = Some((Pid::from_raw(cred.pid()), cred.uid()));
+                    }
+                    // fds nobody asked for: the kernel installed them in our table; close them.
+                    ControlMessageOwned::ScmRights(fds) => {
+                        for fd in fds {
+                            // SAFETY: the kernel just installed `fd` for us; nothing else owns it.
+                            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+                        }
+                    }
+                    _ => {}
                 }
+            }
+            if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+                continue;
             }
             let len = msg.bytes;
             // A datagram without credentials cannot be trusted: SO_PASSCRED was set before

@@ -1846,14 +1846,22 @@ impl Supervisor {
 // The two programs
 // ---------------------------------------------------------------------------------------------
 
-/// Empties the signal mask in the child between fork and exec: svd blocks the signals it
-/// reads from its signalfd, a mask survives fork and execve, and a service started with
-/// SIGTERM blocked would never see its stop signal.
+/// Gives the child a clean signal state between fork and exec: an empty mask (svd blocks the
+/// signals it reads from its signalfd, a mask survives fork and execve, and a service started
+/// with SIGTERM blocked would never see its stop signal) and the default action for every
+/// signal (execve resets handled signals, not ignored ones: an svd started with `nohup` or `&`
+/// from a shell without job control ignores SIGHUP or SIGINT and SIGQUIT, and would pass that
+/// on to every service).
 fn unblock_signals_in_child(cmd: &mut Command) {
-    // SAFETY: the closure runs between fork and exec and only calls sigprocmask(2), a system
-    // call that is async-signal-safe; it allocates nothing.
+    // SAFETY: the closure runs between fork and exec and only calls sigaction(2) and
+    // sigprocmask(2), system calls that are async-signal-safe; it allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
+            for sig in 1..=31 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
             nix::sys::signal::sigprocmask(
                 nix::sys::signal::SigmaskHow::SIG_SETMASK,
                 Some(&SigSet::empty()),
@@ -1984,7 +1992,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
     };
     // Block the signals we handle before any thread exists, so that every thread inherits the
-    // mask and they are only ever read from the signalfd. Children get a clean mask from std.
+    // mask and they are only ever read from the signalfd. The mask is inherited across fork
+    // and execve (std does not reset it): `unblock_signals_in_child` empties it for every
+    // service and health check.
     let mut mask = SigSet::empty();
     for s in [
         Signal::SIGTERM,

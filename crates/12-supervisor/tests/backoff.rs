@@ -295,3 +295,26 @@ fn the_restart_policy_reads_the_exit_status() {
         );
     }
 }
+
+#[test]
+fn a_zero_initial_delay_stays_zero_after_thousands_of_deaths() {
+    // 2^1024 is infinite in f64, and 0 * inf is NaN: a formula that multiplies first and
+    // clamps after jumps to the cap here.
+    let limit = StartLimit {
+        burst: 100_000,
+        interval: Duration::from_secs(1),
+    };
+    let mut b = Backoff::new(policy(0, 2.0, 60_000, 0.0), limit);
+    let mut now = Instant::now();
+    for i in 0..1100 {
+        // Deaths spread out, so that the start limit never counts more than one.
+        now += Duration::from_secs(2);
+        let d = delay(b.on_exit(now, ms(1)));
+        assert_eq!(
+            d,
+            Duration::ZERO,
+            "death {i}: with initial_ms = 0 every delay is 0; got {d:?} (0 * factor^k is NaN \
+             once factor^k overflows to infinity, and min(NaN, cap) is the cap)"
+        );
+    }
+}

@@ -2603,3 +2603,57 @@ fn idle_connections_to_the_metrics_port_cost_no_thread_and_scrapes_go_on() {
     drop(idle);
     svd.stop();
 }
+
+/// The signals `pid` ignores, from the `SigIgn` mask of /proc/PID/status (bit N-1 is signal N).
+fn ignored_signals(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the service's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .expect("SigIgn")
+}
+
+#[test]
+fn services_of_an_svd_started_with_signals_ignored_get_the_default_actions() {
+    // As `nohup svd &` from a script leaves it: SIGHUP, SIGINT and SIGQUIT ignored.
+    let mut svd = Svd::start_with(
+        "svd-sigign",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\"]\n",
+        &[],
+        |_, cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only calls signal(2), which is
+            // async-signal-safe and allocates nothing.
+            unsafe {
+                cmd.pre_exec(|| {
+                    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                        libc::signal(sig, libc::SIG_IGN);
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    let pid = pid_in(&svd.saw("web started pid"));
+    let log = svd.path("logs/web.log");
+    testkit::wait_until(DEADLINE, "web to say it is up (it has exec'd)", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("up"))
+    });
+    let ignored = ignored_signals(pid);
+    let inherited: Vec<&str> = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+    ]
+    .into_iter()
+    .filter(|(sig, _)| ignored & (1 << (sig - 1)) != 0)
+    .map(|(_, name)| name)
+    .collect();
+    assert!(
+        inherited.is_empty(),
+        "web ignores {inherited:?}, inherited from svd (execve keeps ignored signals ignored): \
+         reset every signal to SIG_DFL in the child before exec, as the mask is emptied"
+    );
+    svd.stop();
+}
