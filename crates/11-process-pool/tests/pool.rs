@@ -333,7 +333,11 @@ fn a_task_past_its_timeout_is_answered_timed_out_and_its_worker_killed() {
     let pool = start(cfg);
     let before = pool.worker_pids()[0];
     assert_eq!(run(&pool, "sleep 60000"), Outcome::TimedOut);
-    assert_gone(before, "the worker of the timed-out task");
+    assert_gone(
+        before,
+        "the worker of the timed-out task (a worker busy past the deadline cannot be asked to \
+         stop: it must be killed)",
+    );
     assert_eq!(run(&pool, "echo next"), Outcome::Ok("next".into()));
     let stats = pool.stats();
     assert_eq!(
@@ -653,7 +657,11 @@ fn a_caller_waiting_in_run_gets_its_timeout_and_the_shutdowns_answer() {
         ),
         Outcome::TimedOut
     );
-    assert_gone(before, "the worker of the timed-out task");
+    assert_gone(
+        before,
+        "the worker of the timed-out task (a worker busy past the deadline cannot be asked to \
+         stop: it must be killed)",
+    );
     let pool = Arc::new(start(config(1)));
     let pid = pool.worker_pids()[0];
     let fifo = Fifo::new("run-grace");
