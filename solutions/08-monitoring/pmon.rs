@@ -224,10 +224,10 @@ impl Watched {
     }
 }
 
-/// Sorts the result of a read of `/proc`: the value, `Ok(None)` when the process is gone (any
-/// failure but one), or `Err` when pmon ran out of something itself (fds: EMFILE, ENFILE;
-/// memory: ENOMEM). Those say nothing about the process, and a monitor that took them for "it
-/// exited" would quietly show a smaller tree.
+/// Sorts the result of a read of `/proc`. A lack of pmon's own (fds: EMFILE, ENFILE; memory:
+/// ENOMEM) says nothing about the process, and a monitor that took it for "it exited" would
+/// quietly show a smaller tree: that is `Err`. Any other failure means the process is gone:
+/// `Ok(None)`.
 fn gone<T>(r: io::Result<T>, path: &str) -> io::Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),

@@ -141,7 +141,9 @@ fn a_vanished_pid_is_skipped_and_forgotten() {
     assert_eq!(
         pids,
         [live.guard.id()],
-        "a process that exited is not an error: it is just not there"
+        "a process that exited is not an error: it is just not there; one still described after \
+         it was reaped comes from the cache: the cache must forget a dead pid \
+         (remove_dead_processes)"
     );
     assert!(
         sys.process(sysinfo::Pid::from_u32(gone_pid)).is_none(),
