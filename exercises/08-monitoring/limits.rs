@@ -41,7 +41,8 @@ pub struct Setting {
 }
 
 /// Spawns `cmd` with every setting applied in the child, after `fork` and before `exec`, so the
-/// program starts under them and this process keeps its own limits.
+/// program starts under them and this process keeps its own limits. A setting the kernel
+/// refuses fails the spawn with its error: the program never runs without its limits.
 ///
 pub fn spawn_limited(cmd: &mut Command, settings: &[Setting]) -> io::Result<Child> {
     // TODO: apply each setting in the child, then spawn.

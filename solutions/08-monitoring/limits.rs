@@ -58,7 +58,8 @@ pub struct Setting {
 }
 
 /// Spawns `cmd` with every setting applied in the child, after `fork` and before `exec`, so the
-/// program starts under them and this process keeps its own limits.
+/// program starts under them and this process keeps its own limits. A setting the kernel
+/// refuses fails the spawn with its error: the program never runs without its limits.
 ///
 /// # References
 /// `setrlimit(2)`
