@@ -15,7 +15,7 @@
 use std::ffi::CString;
 
 use nix::errno::Errno;
-use nix::unistd::{ForkResult, Pid, execvp, fork, setpgid};
+use nix::unistd::{ForkResult, Pid, fork, setpgid};
 
 /// The child's half: moves the calling process into `group`, or into a new group it leads
 /// when `group` is `None`. Async-signal-safe: it runs between `fork` and `exec`.
@@ -38,10 +38,11 @@ pub fn join_in_parent(child: Pid, group: Option<Pid>) -> nix::Result<()> {
     todo!("the parent's half")
 }
 
-/// Starts `argv` (searched on PATH) with `fork` + `execvp` in `group`, or in a new group it
+/// Starts `argv` (searched on PATH) with `fork` + `exec` in `group`, or in a new group it
 /// leads when `group` is `None`, and returns its pid. When it returns, the child is in the
 /// group, and the program's first instruction already runs in it. A program that cannot be
-/// executed ends the child with status 127; an empty `argv` is EINVAL.
+/// executed ends the child with status 127; an empty `argv` is EINVAL. Between `fork` and
+/// `exec` the child allocates nothing (signal-safety(7)): whatever `exec` needs is built first.
 pub fn spawn_in_group(argv: &[CString], group: Option<Pid>) -> nix::Result<Pid> {
     // TODO: fork (unsafe: only async-signal-safe calls in the child until exec or _exit),
     // then make sure both contracts above hold, whichever process runs first.

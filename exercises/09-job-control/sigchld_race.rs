@@ -20,7 +20,7 @@ use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, execvp, fork, setpgid};
+use nix::unistd::{ForkResult, Pid, fork, setpgid};
 
 /// How many jobs the table holds.
 pub const MAX_JOBS: usize = 256;
@@ -140,6 +140,7 @@ pub fn install_handler() -> nix::Result<()> {
 /// pid in the parent before anything can reap it, whatever order the scheduler picks. The
 /// caller's signal mask is the same afterwards, and the program starts with that mask too.
 /// A program that cannot be executed ends the child with status 127; an empty `argv` is EINVAL.
+/// Between `fork` and `exec` the child allocates nothing (signal-safety(7)).
 ///
 /// # References
 /// `sigprocmask(2)`, `fork(2)`

@@ -12,10 +12,12 @@
 //! kernel refuses: EACCES).
 //! Chapter: `docs/src/09-job-control.md#process_group`. Check: `cargo xtask check job-control/process_group`.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
 
 use nix::errno::Errno;
-use nix::unistd::{ForkResult, Pid, execvp, fork, setpgid};
+use nix::unistd::{ForkResult, Pid, fork, setpgid};
 
 /// The child's half: moves the calling process into `group`, or into a new group it leads
 /// when `group` is `None`. Async-signal-safe: it runs between `fork` and `exec`.
@@ -41,20 +43,52 @@ pub fn join_in_parent(child: Pid, group: Option<Pid>) -> nix::Result<()> {
     }
 }
 
-/// Starts `argv` (searched on PATH) with `fork` + `execvp` in `group`, or in a new group it
+/// Finds `program` the way `execvp` would, in the parent: a name with a `/` is used as it is,
+/// another is looked up in each directory of PATH (glibc's default `/bin:/usr/bin` without
+/// one) for an executable file. Not found: the name itself, whose exec then fails with ENOENT.
+fn find_program(program: &CStr) -> CString {
+    let name = program.to_bytes();
+    if name.contains(&b'/') {
+        return program.to_owned();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        // An empty entry means the current directory.
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let candidate = std::path::Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(name));
+        let executable = std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if executable && let Ok(c) = CString::new(candidate.into_os_string().into_vec()) {
+            return c;
+        }
+    }
+    program.to_owned()
+}
+
+/// Starts `argv` (searched on PATH) with `fork` + `execv` in `group`, or in a new group it
 /// leads when `group` is `None`, and returns its pid. When it returns, the child is in the
 /// group; the program's first instruction already runs in it.
 pub fn spawn_in_group(argv: &[CString], group: Option<Pid>) -> nix::Result<Pid> {
     let Some(program) = argv.first() else {
         return Err(Errno::EINVAL);
     };
-    // SAFETY: between fork and exec the child calls only setpgid, execvp and _exit, all
-    // async-signal-safe; argv was built before the fork, so nothing is allocated in the child.
+    // Everything exec needs is built here, before fork: the path, and argv as the
+    // null-terminated array of pointers execv takes. In the child of a threaded program only
+    // async-signal-safe functions may run until exec, and allocating is not one (another
+    // thread may have held the allocator's lock at the moment of fork). nix's `execvp` builds
+    // its array in the child, so it is not used here.
+    let path = find_program(program);
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: between fork and exec the child calls only setpgid, execv and _exit, all
+    // async-signal-safe, and allocates nothing.
     match unsafe { fork() }? {
         ForkResult::Child => {
             // Both halves: whichever process runs first creates the group.
             let _ = join_in_child(group);
-            let _ = execvp(program, argv);
+            // SAFETY: `path` and every pointer in `pointers` point to NUL-terminated strings
+            // that live until exec or _exit; the array ends with a null pointer.
+            unsafe { libc::execv(path.as_ptr(), pointers.as_ptr()) };
             // SAFETY: _exit ends the child without running the parent's atexit handlers or
             // flushing its copied stdio buffers.
             unsafe { libc::_exit(127) }

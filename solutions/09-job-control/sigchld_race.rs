@@ -11,7 +11,9 @@
 //! `launch` after which no ordering of the two processes can lose a job.
 //! Chapter: `docs/src/09-job-control.md#sigchld_race`. Check: `cargo xtask check job-control/sigchld_race`.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
@@ -19,7 +21,7 @@ use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, execvp, fork, setpgid};
+use nix::unistd::{ForkResult, Pid, fork, setpgid};
 
 /// How many jobs the table holds.
 pub const MAX_JOBS: usize = 256;
@@ -156,6 +158,28 @@ pub fn install_handler() -> nix::Result<()> {
     unsafe { sigaction(Signal::SIGCHLD, &action) }.map(|_| ())
 }
 
+/// Finds `program` the way `execvp` would, in the parent: a name with a `/` is used as it is,
+/// another is looked up in each directory of PATH (glibc's default `/bin:/usr/bin` without
+/// one) for an executable file. Not found: the name itself, whose exec then fails with ENOENT.
+fn find_program(program: &CStr) -> CString {
+    let name = program.to_bytes();
+    if name.contains(&b'/') {
+        return program.to_owned();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        // An empty entry means the current directory.
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let candidate = std::path::Path::new(OsStr::from_bytes(dir)).join(OsStr::from_bytes(name));
+        let executable = std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if executable && let Ok(c) = CString::new(candidate.into_os_string().into_vec()) {
+            return c;
+        }
+    }
+    program.to_owned()
+}
+
 /// Starts `argv` (searched on PATH) in a process group of its own and calls `record` with its
 /// pid in the parent, before anything can reap it: SIGCHLD is blocked from before `fork` until
 /// `record` has returned, then the caller's mask is restored (a SIGCHLD that came meanwhile is
@@ -167,12 +191,17 @@ pub fn launch(argv: &[CString], record: impl FnOnce(Pid)) -> nix::Result<Pid> {
     let Some(program) = argv.first() else {
         return Err(Errno::EINVAL);
     };
+    // What exec needs is built before fork: the child must not allocate (signal-safety(7);
+    // nix's `execvp` would build this array in the child).
+    let path = find_program(program);
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), Some(&mut old))?;
-    // SAFETY: between fork and exec the child calls only sigprocmask, setpgid, execvp and
-    // _exit, all async-signal-safe; argv was built before the fork.
+    // SAFETY: between fork and exec the child calls only sigprocmask, setpgid, execv and
+    // _exit, all async-signal-safe, and allocates nothing.
     match unsafe { fork() } {
         Err(e) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
@@ -183,7 +212,9 @@ pub fn launch(argv: &[CString], record: impl FnOnce(Pid)) -> nix::Result<Pid> {
             // had, not ours.
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
             let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
-            let _ = execvp(program, argv);
+            // SAFETY: `path` and the pointers point to NUL-terminated strings that live until
+            // exec or _exit; the array ends with a null pointer.
+            unsafe { libc::execv(path.as_ptr(), pointers.as_ptr()) };
             // SAFETY: exec failed; end the child without running the parent's code.
             unsafe { libc::_exit(127) }
         }

@@ -3,7 +3,9 @@
 //!
 //! The code runs in the `job-groups` driver, which forks by itself: it can hold a child before
 //! exec (only the parent's half runs), skip the parent's half (only the child's runs), or let
-//! the child exec before the parent's half runs (the kernel then answers EACCES).
+//! the child exec before the parent's half runs (the kernel then answers EACCES), or hold the
+//! parent inside `fork` until the child's program has run (only the child's half can then have
+//! acted). Its allocator ends a forked child that allocates before exec with status 86.
 
 use std::process::Command;
 
@@ -114,5 +116,38 @@ fn spawn_in_group_reports_a_missing_program_as_exit_127() {
     assert!(
         out.contains("empty argv: EINVAL"),
         "an empty argv is rejected with EINVAL before forking; got:\n{out}"
+    );
+}
+
+#[test]
+fn spawn_in_group_lets_the_child_join_before_exec_when_the_parent_is_late() {
+    let out = driver("late-child");
+    let l = line(&out, "held probe ");
+    let field = |k: &str| {
+        l.iter()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        field("pid="),
+        field("pgid="),
+        "the parent was held right after fork until the program had run: the program's first \
+         instruction ran in the caller's group (pgid={}), not in a group of its own. The child \
+         must call setpgid itself (join_in_child) before exec; the parent's half alone leaves \
+         this window open. Got:\n{out}",
+        field("pgid=")
+    );
+}
+
+#[test]
+fn spawn_in_group_allocates_nothing_between_fork_and_exec() {
+    let out = driver("spawn");
+    assert!(
+        out.contains("allocated before exec: 0"),
+        "a forked child of a threaded program may only call async-signal-safe functions until \
+         exec (signal-safety(7)), and malloc is not one: build argv's pointer array (and find \
+         the program on PATH) before fork, then call execv/execve in the child. nix's execvp \
+         builds that array in the child. Got:\n{out}"
     );
 }

@@ -5,7 +5,8 @@
 //! with `waitpid(-1)`, which must not happen in the test harness). To get the worst order
 //! every time rather than once in a thousand runs, the driver records each job only after its
 //! child has exited. The driver then stays alive until the test closes its stdin, so the test
-//! can prove from /proc that it left no zombie.
+//! can prove from /proc that it left no zombie. Its allocator ends a forked child that
+//! allocates before exec with status 86.
 
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -184,6 +185,148 @@ fn a_read_interrupted_by_sigchld_resumes() {
         line, "read returned 3 bytes",
         "a SIGCHLD handled during a read must not make it fail: install the handler with \
          SA_RESTART"
+    );
+    let line = d.out.expect("launched ", WAIT);
+    let (_, finished, _, wrong) = summary(&line);
+    assert!(
+        finished == 1 && wrong.is_empty(),
+        "the killed job must be finished with 128 + 9: {line}"
+    );
+    d.finish();
+}
+
+/// The `contract` scenario's output, once it has printed its last line.
+fn contract() -> (Driver, Vec<String>) {
+    let mut d = start("contract", 1);
+    d.out.expect("allocated before exec: ", WAIT * 2);
+    let seen = d.out.seen().to_vec();
+    (d, seen)
+}
+
+fn find<'a>(seen: &'a [String], prefix: &str) -> &'a str {
+    seen.iter()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {seen:?}"))
+}
+
+#[test]
+fn the_job_runs_in_a_process_group_of_its_own_from_its_first_instruction() {
+    let (d, seen) = contract();
+    let probe = find(&seen, "probe ");
+    let field = |k: &str| {
+        probe
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        field("pid="),
+        field("pgid="),
+        "the launched program runs in the caller's process group ({probe}): a shell's job \
+         leads a group of its own, so that ^C, ^Z and killpg reach the job and not the shell. \
+         The child calls setpgid(0, 0) before exec."
+    );
+    d.finish();
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_ends_its_child_with_127() {
+    let (d, seen) = contract();
+    assert_eq!(
+        find(&seen, "missing program "),
+        "missing program finished with 127",
+        "when exec fails the child must end at once with _exit(127), as a shell does: \
+         returning an error (or panicking) runs a second copy of the caller's program, and \
+         exit() runs the caller's atexit handlers and flushes its copied buffers"
+    );
+    d.finish();
+}
+
+#[test]
+fn an_empty_argv_is_einval_and_starts_nothing() {
+    let (d, seen) = contract();
+    assert_eq!(
+        find(&seen, "empty argv: "),
+        "empty argv: EINVAL: Invalid argument recorded false",
+        "an empty argv names no program: launch must return Err(EINVAL) before forking \
+         (argv[0] panics, and a fork would start a child with nothing to run)"
+    );
+    d.finish();
+}
+
+#[test]
+fn the_child_allocates_nothing_between_fork_and_exec() {
+    let (d, seen) = contract();
+    assert_eq!(
+        find(&seen, "allocated before exec: "),
+        "allocated before exec: 0",
+        "a child allocated memory between fork and exec: in the child of a threaded program \
+         only async-signal-safe functions may run until exec (signal-safety(7)), and malloc \
+         is not one. Build the path and argv's null-terminated pointer array before fork and \
+         call execv in the child (nix's execvp builds that array in the child). Seen: {seen:?}"
+    );
+    d.finish();
+}
+
+#[test]
+fn the_handler_leaves_errno_as_it_found_it() {
+    let mut d = start("errno", 1);
+    let line = d.out.expect("errno after the handler: ", WAIT);
+    assert_eq!(
+        line,
+        format!("errno after the handler: {0} (EDOM is {0})", libc::EDOM),
+        "the handler ran between two instructions of a program that had just set errno, and \
+         changed it (its last waitpid fails with ECHILD, 10): save errno on entry \
+         (Errno::last_raw) and restore it before returning (Errno::set_raw)"
+    );
+    let line = d.out.expect("launched ", WAIT);
+    let (_, finished, _, wrong) = summary(&line);
+    assert!(
+        finished == 1 && wrong.is_empty(),
+        "the job was not finished: {line}"
+    );
+    d.finish();
+}
+
+/// `voluntary_ctxt_switches` of `pid`, from /proc/PID/status (0 if it cannot be read).
+fn voluntary_switches(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn no_sigchld_comes_for_a_job_that_stops() {
+    let mut d = start("stop", 1);
+    let line = d.out.expect("job ", WAIT);
+    let pid: u32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    d.out.expect("spin ready", WAIT);
+    wait_until(WAIT, "the job to sleep in pause()", || {
+        testkit::proc_state(pid) == Some('S')
+    });
+    let before = voluntary_switches(pid);
+    // SAFETY: kill(2) on the driver's job.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    // The stopping process notifies its parent before it gives up the CPU: once it is stopped
+    // and has switched away, any SIGCHLD for the stop is pending in the driver.
+    wait_until(WAIT, "the job to stop and leave the CPU", || {
+        testkit::proc_state(pid) == Some('T') && voluntary_switches(pid) > before
+    });
+    std::io::Write::write_all(d.stdin.as_mut().expect("stdin"), b"stopped\n").expect("write");
+    let line = d.out.expect("sigchld pending after a stop: ", WAIT);
+    assert_eq!(
+        line, "sigchld pending after a stop: false",
+        "a job that stopped sent the shell a SIGCHLD: install the handler with SA_NOCLDSTOP, \
+         or every ^Z (and every SIGCONT) runs the handler for nothing and interrupts the \
+         calls SA_RESTART does not restart (poll, nanosleep, sigtimedwait...)"
     );
     let line = d.out.expect("launched ", WAIT);
     let (_, finished, _, wrong) = summary(&line);

@@ -11,19 +11,73 @@
 //! - `spawn`: pinned to one CPU (the parent then runs on after fork, before the child), calls
 //!   `spawn_in_group` 20 times and prints `in group on return: K of 20`; starts a leader and a
 //!   member of its group and prints `leader L member M pgid G`; starts a missing program and
-//!   prints how it ended.
+//!   prints how it ended; prints `allocated before exec: K` (children that allocated memory
+//!   between `fork` and `exec`, which ends them with status 86 here).
+//! - `late-child`: holds the parent right after `fork` (a `pthread_atfork` handler) until the
+//!   program `spawn_in_group` started has printed its ids, so that only the child's half can
+//!   have put it in its group. Prints `held probe pid=P pgid=G ...`.
+//!
+//! In a forked child an allocation is not safe (another thread may have held the allocator's
+//! lock at the moment of `fork`): this driver's allocator ends such a child with status 86
+//! (`fork_guard.rs`).
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+#[path = "../fork_guard.rs"]
+mod fork_guard;
+use fork_guard::{ALLOCATED, ARMED};
 
 use job_control::process_group::{join_in_child, join_in_parent, spawn_in_group};
 use nix::fcntl::OFlag;
 use nix::sched::{CpuSet, sched_setaffinity};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, execv, fork, getpgid, pipe2};
+
+/// The read end of the probe's pipe, for the atfork parent handler of `late-child` (-1: none).
+static HOLD_FD: AtomicI32 = AtomicI32::new(-1);
+/// The descriptor to put back on fd 1 once the probe's pipe is no longer needed.
+static SAVED_STDOUT: AtomicI32 = AtomicI32::new(-1);
+/// The probe's line, as the atfork parent handler read it.
+static mut HELD_LINE: [u8; 256] = [0; 256];
+static HELD_LEN: AtomicI32 = AtomicI32::new(-1);
+
+#[global_allocator]
+static ALLOCATOR: fork_guard::NoAllocInForkedChild = fork_guard::NoAllocInForkedChild;
+
+/// Runs in the parent of every `fork`, before `fork` returns there. In `late-child` it holds
+/// the parent until the child's program has printed its line (or the child is gone), then puts
+/// stdout back. Only async-signal-safe calls on static buffers.
+extern "C" fn atfork_parent() {
+    let fd = HOLD_FD.swap(-1, Ordering::SeqCst);
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: dup2, close and read on descriptors this driver owns; the buffer is a static
+    // that only this handler writes, and only once (HOLD_FD was swapped out above).
+    unsafe {
+        // Drop our write end of the probe's pipe (fd 1), so that EOF comes if the child dies.
+        libc::dup2(SAVED_STDOUT.load(Ordering::SeqCst), 1);
+        let buf = &mut *std::ptr::addr_of_mut!(HELD_LINE);
+        let mut len = 0;
+        while len < buf.len() {
+            let n = libc::read(fd, buf[len..].as_mut_ptr().cast(), buf.len() - len);
+            if n <= 0 {
+                break;
+            }
+            len += n as usize;
+            if buf[..len].contains(&b'\n') {
+                break;
+            }
+        }
+        libc::close(fd);
+        HELD_LEN.store(len as i32, Ordering::SeqCst);
+    }
+}
 
 /// A pipe whose ends are closed on exec: only the processes meant to hold an end hold it.
 fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
@@ -33,16 +87,18 @@ fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
-        eprintln!("usage: job-groups parent-half|child-half|late-parent|spawn HELPER");
+        eprintln!("usage: job-groups parent-half|child-half|late-parent|spawn|late-child HELPER");
         return ExitCode::from(2);
     }
     let helper = CString::new(args[2].as_str()).expect("a path without NUL");
+    fork_guard::install(Some(atfork_parent));
     let scenario = args[1].clone();
     let result = std::panic::catch_unwind(move || match scenario.as_str() {
         "parent-half" => parent_half(),
         "child-half" => child_half(&helper),
         "late-parent" => late_parent(&helper),
         "spawn" => spawn(&helper),
+        "late-child" => late_child(&helper),
         other => Err(format!("unknown scenario {other}").into()),
     });
     match result {
@@ -214,12 +270,19 @@ fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
     sched_setaffinity(Pid::from_raw(0), &one)?;
     let quick = [helper.clone(), CString::new("exit")?, CString::new("0")?];
     let mut in_group = 0;
+    let mut allocated = 0;
+    let mut count = |status: WaitStatus| {
+        if let WaitStatus::Exited(_, ALLOCATED) = status {
+            allocated += 1;
+        }
+    };
+    ARMED.store(true, Ordering::SeqCst);
     for _ in 0..20 {
         let pid = spawn_in_group(&quick, None)?;
         if getpgid(Some(pid)) == Ok(pid) {
             in_group += 1;
         }
-        waitpid(pid, None)?;
+        count(waitpid(pid, None)?);
     }
     say(&format!("in group on return: {in_group} of 20"));
 
@@ -231,16 +294,22 @@ fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
         getpgid(Some(leader))?,
         getpgid(Some(member))?
     ));
-    killpg(leader, Signal::SIGKILL)?;
+    // Each by its pid: a wrong spawn_in_group may have left one outside the group.
+    let _ = nix::sys::signal::kill(leader, Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(member, Signal::SIGKILL);
     waitpid(leader, None)?;
     waitpid(member, None)?;
 
     let missing = [CString::new("/nonexistent/job-control-missing")?];
     let pid = spawn_in_group(&missing, None)?;
-    match waitpid(pid, None)? {
+    let status = waitpid(pid, None)?;
+    count(status);
+    ARMED.store(false, Ordering::SeqCst);
+    match status {
         WaitStatus::Exited(_, code) => say(&format!("missing program exited {code}")),
         other => say(&format!("missing program: {other:?}")),
     }
+    say(&format!("allocated before exec: {allocated}"));
     let empty: [CString; 0] = [];
     match spawn_in_group(&empty, None) {
         Ok(pid) => {
@@ -249,5 +318,41 @@ fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(e) => say(&format!("empty argv: {e}")),
     }
+    Ok(())
+}
+
+fn late_child(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
+    let argv = [helper.clone(), CString::new("probe")?];
+    // The probe writes its line into a pipe (its fd 1) that the atfork parent handler reads
+    // before `fork` returns in the parent: until then the parent cannot have called setpgid.
+    let (r, w) = pipe()?;
+    let saved = nix::unistd::dup(std::io::stdout())?;
+    SAVED_STDOUT.store(saved.as_raw_fd(), Ordering::SeqCst);
+    // SAFETY: dup2 onto fd 1 of this single-threaded driver; fd 1 is put back below (or by the
+    // atfork handler).
+    unsafe { libc::dup2(w.as_raw_fd(), 1) };
+    drop(w);
+    HOLD_FD.store(r.as_raw_fd(), Ordering::SeqCst);
+    let result = spawn_in_group(&argv, None);
+    // The handler closed the read end if it ran; if it did not (no fork: posix_spawn), read
+    // the line here.
+    let handled = HOLD_FD.swap(-1, Ordering::SeqCst) < 0;
+    // SAFETY: puts the saved stdout back on fd 1.
+    unsafe { libc::dup2(saved.as_raw_fd(), 1) };
+    let line = if handled {
+        std::mem::forget(r);
+        let len = HELD_LEN.load(Ordering::SeqCst).max(0) as usize;
+        // SAFETY: the handler has finished writing the buffer (it ran inside fork, which has
+        // returned); nothing writes it again.
+        let buf = unsafe { &*std::ptr::addr_of!(HELD_LINE) };
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    } else {
+        let mut line = String::new();
+        BufReader::new(std::fs::File::from(r)).read_line(&mut line)?;
+        line
+    };
+    let pid = result?;
+    waitpid(pid, None)?;
+    say(&format!("held {} child {pid}", line.trim_end()));
     Ok(())
 }

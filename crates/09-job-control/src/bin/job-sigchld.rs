@@ -13,6 +13,16 @@
 //!   `JOBS` lists as running), and blocks in one read(2) of
 //!   stdin, during which the test kills the job; then prints `read returned N bytes` (the
 //!   handler ran and the read resumed) or `read failed: ERROR`.
+//! - `contract`: launches `job-helper probe` (which prints its ids), a missing program (prints
+//!   `missing program finished with S`), an empty argv (prints `empty argv: RESULT recorded
+//!   BOOL`), and prints `allocated before exec: K`, the children that allocated memory between
+//!   `fork` and `exec` (this driver's allocator ends them with status 86, `fork_guard.rs`).
+//! - `errno`: with SIGCHLD blocked, launches a job and waits until it has exited; sets errno to
+//!   EDOM and unblocks SIGCHLD, so the handler runs inside that call; prints `errno after the
+//!   handler: N (EDOM is 33)`.
+//! - `stop`: launches `job-helper spin`, blocks SIGCHLD and prints `job PID`; reads one line of
+//!   stdin (the test stops the job meanwhile), then prints `sigchld pending after a stop:
+//!   BOOL`; kills the job and waits for the handler to finish it.
 //!
 //! Then it waits for EOF on stdin, so the test can look for zombies in /proc, and exits 0.
 
@@ -20,10 +30,35 @@ use std::ffi::CString;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+#[path = "../fork_guard.rs"]
+mod fork_guard;
+
 use job_control::sigchld_race::{JOBS, install_handler, launch};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
+
+#[global_allocator]
+static ALLOCATOR: fork_guard::NoAllocInForkedChild = fork_guard::NoAllocInForkedChild;
+
+/// Waits, without polling, until the handler has finished the job `pid`.
+fn wait_finished(pid: Pid) -> nix::Result<()> {
+    let mut chld = SigSet::empty();
+    chld.add(Signal::SIGCHLD);
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), None)?;
+    while JOBS.running().contains(&pid) {
+        let _ = SigSet::empty().suspend();
+    }
+    sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&chld), None)
+}
+
+/// The status the handler recorded for `pid`, if it finished it.
+fn finished_with(pid: Pid) -> Option<i32> {
+    JOBS.finished()
+        .into_iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, s)| s)
+}
 
 fn say(line: &str) {
     let mut out = std::io::stdout();
@@ -73,7 +108,9 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() != 3 {
-        return Err("usage: job-sigchld race|burst|mask|restart N HELPER".into());
+        return Err(
+            "usage: job-sigchld race|burst|mask|restart|contract|errno|stop N HELPER".into(),
+        );
     }
     let n: usize = args[1].parse()?;
     let helper = CString::new(args[2].as_str())?;
@@ -91,6 +128,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             n => (job(n)?, n as i32),
         })
     };
+    fork_guard::install(None);
     install_handler()?;
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
@@ -154,6 +192,87 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(n) => say(&format!("read returned {n} bytes")),
                 Err(e) => say(&format!("read failed: {e}")),
             }
+            report(1, &[(pid, 128 + 9)]);
+        }
+        "contract" => {
+            fork_guard::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+            let mut allocated = 0;
+            let argv = [helper.clone(), CString::new("probe")?];
+            let pid = launch(&argv, |pid| {
+                JOBS.add(pid);
+            })?;
+            wait_finished(pid)?;
+            allocated += usize::from(finished_with(pid) == Some(fork_guard::ALLOCATED));
+            let missing = [CString::new("/nonexistent/job-control-missing")?];
+            let pid = launch(&missing, |pid| {
+                JOBS.add(pid);
+            })?;
+            wait_finished(pid)?;
+            let status = finished_with(pid);
+            allocated += usize::from(status == Some(fork_guard::ALLOCATED));
+            fork_guard::ARMED.store(false, std::sync::atomic::Ordering::SeqCst);
+            say(&format!(
+                "missing program finished with {}",
+                status.map_or("nothing".to_string(), |s| s.to_string())
+            ));
+            let mut recorded = false;
+            let empty: [CString; 0] = [];
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                launch(&empty, |_| recorded = true)
+            }));
+            let result = match result {
+                Ok(Ok(pid)) => {
+                    wait_finished(pid)?;
+                    format!("started {pid}")
+                }
+                Ok(Err(e)) => format!("{e}"),
+                Err(_) => "panicked".to_string(),
+            };
+            say(&format!("empty argv: {result} recorded {recorded}"));
+            say(&format!("allocated before exec: {allocated}"));
+        }
+        "errno" => {
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), None)?;
+            let pid = launch(&job(0)?, |pid| {
+                JOBS.add(pid);
+            })?;
+            wait_exited_not_reaped(pid);
+            // The SIGCHLD is pending; unblocking delivers it before sigprocmask returns here,
+            // and sigprocmask itself leaves errno alone when it succeeds.
+            let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            // SAFETY: sigemptyset and sigaddset initialise the set; sigprocmask reads it.
+            let errno = unsafe {
+                libc::sigemptyset(set.as_mut_ptr());
+                libc::sigaddset(set.as_mut_ptr(), libc::SIGCHLD);
+                nix::errno::Errno::set_raw(libc::EDOM);
+                libc::sigprocmask(libc::SIG_UNBLOCK, set.as_ptr(), std::ptr::null_mut());
+                nix::errno::Errno::last_raw()
+            };
+            say(&format!(
+                "errno after the handler: {errno} (EDOM is {})",
+                libc::EDOM
+            ));
+            report(1, &[(pid, 0)]);
+        }
+        "stop" => {
+            let argv = [helper.clone(), CString::new("spin")?];
+            let pid = launch(&argv, |pid| {
+                JOBS.add(pid);
+            })?;
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), None)?;
+            say(&format!("job {pid}"));
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let mut pending = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            // SAFETY: sigpending fills the set; sigismember reads it only if that succeeded.
+            let is_pending = unsafe {
+                libc::sigpending(pending.as_mut_ptr()) == 0
+                    && libc::sigismember(pending.as_ptr(), libc::SIGCHLD) == 1
+            };
+            say(&format!("sigchld pending after a stop: {is_pending}"));
+            nix::sys::signal::kill(pid, Signal::SIGKILL)?;
+            sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&chld), None)?;
+            wait_finished(pid)?;
             report(1, &[(pid, 128 + 9)]);
         }
         other => return Err(format!("unknown scenario {other}").into()),
