@@ -19,7 +19,8 @@ use std::thread;
 ///
 /// `child` was spawned with `Stdio::piped()` for stdin and stdout. Both may carry far more than
 /// a pipe holds (64 KiB on Linux), in both directions at once. A child that exits without
-/// reading all of its input is not an error: the output it wrote is returned.
+/// reading all of its input is not an error: the output it wrote is returned. When reading the
+/// output fails, the child is killed and reaped, and the error returned.
 ///
 /// # References
 /// `pipe(7)` ("Pipe capacity")

@@ -19,7 +19,8 @@ use std::thread;
 ///
 /// `child` was spawned with `Stdio::piped()` for stdin and stdout. Both may carry far more than
 /// a pipe holds (64 KiB on Linux), in both directions at once. A child that exits without
-/// reading all of its input is not an error: the output it wrote is returned.
+/// reading all of its input is not an error: the output it wrote is returned. When reading the
+/// output fails, the child is killed and reaped, and the error returned.
 ///
 /// # References
 /// `pipe(7)` ("Pipe capacity")
@@ -45,6 +46,13 @@ pub fn feed_and_read(mut child: Child, input: Vec<u8>) -> io::Result<(ExitStatus
         Some(mut stdout) => stdout.read_to_end(&mut out).map(|_| ()),
         None => Ok(()),
     };
+    if read.is_err() {
+        // Nobody empties the stdout pipe any more: a child still writing, or one that does not
+        // read its stdin, would keep the writer thread blocked on a full stdin pipe, and the
+        // join below would wait for ever. Killing the child closes its end of both pipes: the
+        // write fails with EPIPE and the thread ends. (It may have exited already: ignore.)
+        let _ = child.kill();
+    }
     let written = writer
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("the stdin writer thread panicked")));

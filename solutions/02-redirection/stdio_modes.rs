@@ -45,10 +45,14 @@ pub fn capture_stdout(cmd: &mut Command) -> io::Result<(ExitStatus, Vec<u8>)> {
     let mut out = Vec::new();
     // Only one stream is piped, so reading it to the end cannot block on a full second pipe.
     // `take()` moves the read end out of the child: dropping it after the read closes it.
-    if let Some(mut stdout) = child.stdout.take() {
-        stdout.read_to_end(&mut out)?;
-    }
+    let read = match child.stdout.take() {
+        Some(mut stdout) => stdout.read_to_end(&mut out).map(|_| ()),
+        None => Ok(()),
+    };
+    // Wait even when the read failed: a child nobody waits for stays a zombie. The read end is
+    // closed by now, so a child still writing gets EPIPE (or dies of SIGPIPE) and ends.
     let status = child.wait()?;
+    read?;
     Ok((status, out))
 }
 

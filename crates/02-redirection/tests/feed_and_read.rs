@@ -56,7 +56,15 @@ fn feed_with_deadline(child: Child, input: Vec<u8>, stuck: &str) -> (ExitStatus,
         },
     );
     match result {
-        Some(result) => result.unwrap_or_else(|e| panic!("feed_and_read returned an error: {e}")),
+        Some(result) => result.unwrap_or_else(|e| {
+            let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
+                ". BrokenPipe (EPIPE) on stdin means the child exited without reading all its \
+                 input: that is its choice, not an error; return the output it wrote"
+            } else {
+                ""
+            };
+            panic!("feed_and_read returned an error: {e}{why}")
+        }),
         None => panic!("{stuck}"),
     }
 }
@@ -135,4 +143,82 @@ fn a_child_that_stops_reading_early_is_not_an_error() {
     let (status, out) = feed_with_deadline(child, pattern(4 << 20), DEADLOCK);
     assert!(status.success());
     assert_eq!(out, pattern(10), "expected the first 10 bytes back");
+}
+
+/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
+/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
+/// open file description, so the code under test sees it on its own fd.
+fn make_our_pipe_read_end_nonblocking() {
+    let ends: Vec<i32> = testkit::pipe_fds(std::process::id())
+        .iter()
+        .filter(|l| l.ends_with("(read end)"))
+        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
+        .collect();
+    let [fd] = ends[..] else {
+        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
+    };
+    // SAFETY: fcntl on an fd number this process holds; only its status flags change.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    assert_eq!(rc, 0, "fcntl(F_SETFL): {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_failed_read_does_not_leave_the_writer_blocked() {
+    testkit::isolated!();
+    let dir = testkit::temp_dir("feed-read-error");
+    let (pid_file, go) = (dir.path().join("pid"), dir.path().join("go"));
+    // The child never reads its stdin, so the writer blocks on the full stdin pipe. It writes
+    // a line once `go` exists, then keeps its stdout open: the read after the line finds the
+    // pipe empty, and fails (EAGAIN) once it is non-blocking. It ends when its pid file (renamed
+    // into place, never seen empty) is gone.
+    let mut cmd = sh(
+        r#"echo $$ > "$1.new" && mv "$1.new" "$1"; while ! test -e "$2"; do test -e "$1" || exit 1; sleep 0.05; done; echo line; while test -e "$1"; do sleep 0.05; done"#,
+    );
+    cmd.arg("sh").arg(&pid_file).arg(&go);
+    let child = spawn_piped(&mut cmd);
+    let pid = child.id();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let feeding = std::thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        feed_and_read(child, pattern(1 << 20))
+    });
+    let tid = tid_rx.recv().expect("the feeding thread's id");
+    testkit::wait_until(DEADLINE, "feed_and_read to block reading stdout", || {
+        feeding.is_finished()
+            || (pid_file.exists() && testkit::thread_sleeps_in(tid, &[libc::SYS_read]))
+    });
+    assert!(
+        !feeding.is_finished(),
+        "feed_and_read returned before the child wrote anything: it must read to EOF"
+    );
+    make_our_pipe_read_end_nonblocking();
+    std::fs::write(&go, b"").expect("create the go file");
+    let returned = testkit::try_wait_until(DEADLINE, "feed_and_read to return", || {
+        feeding.is_finished()
+    });
+    if returned.is_err() {
+        // Unblock it: the child's group dies, its pipes close, the writer gets EPIPE.
+        if proc_ppid(pid) == Some(std::process::id()) && proc_state(pid) != Some('Z') {
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        let _ = testkit::try_wait_until(DEADLINE, "the unblocked call to end", || {
+            feeding.is_finished()
+        });
+        panic!(
+            "reading the child's stdout failed (EAGAIN here), and feed_and_read did not return \
+             within {DEADLINE:?}: it waited for its writer thread, blocked on the full stdin pipe \
+             of a child that does not read it (and for the child, which does not end). When the \
+             read fails, kill the child first: its stdin closes, the write fails with EPIPE, and \
+             the thread and the child can be joined and reaped"
+        );
+    }
+    let result = match feeding.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(result) => result,
+    };
+    let err = result.expect_err("a read that fails (EAGAIN here) must be returned as an error");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+    assert_reaped(pid);
 }

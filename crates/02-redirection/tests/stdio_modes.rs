@@ -179,3 +179,89 @@ fn call_with_deadline<T: Send + 'static>(
         )
     })
 }
+
+/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
+/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
+/// open file description, so the code under test sees it on its own fd.
+fn make_our_pipe_read_end_nonblocking() {
+    let ends: Vec<i32> = testkit::pipe_fds(std::process::id())
+        .iter()
+        .filter(|l| l.ends_with("(read end)"))
+        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
+        .collect();
+    let [fd] = ends[..] else {
+        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
+    };
+    // SAFETY: fcntl on an fd number this process holds; only its status flags change.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    assert_eq!(rc, 0, "fcntl(F_SETFL): {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn capture_stdout_reaps_the_child_when_reading_fails() {
+    testkit::isolated!();
+    let dir = temp_dir("stdio-read-error");
+    let (pid_file, go) = (dir.path().join("pid"), dir.path().join("go"));
+    // The child writes a line once `go` exists, then keeps its stdout open until `go` is gone:
+    // the read after the line finds the pipe empty, and fails (EAGAIN) once it is non-blocking.
+    // It also ends when its pid file is gone (the temp dir, removed when this test fails). The
+    // pid file appears whole (renamed into place), never empty.
+    let mut cmd = sh(
+        r#"echo $$ > "$1.new" && mv "$1.new" "$1"; while ! test -e "$2"; do test -e "$1" || exit 1; sleep 0.05; done; echo line; while test -e "$2"; do sleep 0.05; done"#,
+    );
+    cmd.arg("sh").arg(&pid_file).arg(&go);
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let capturing = std::thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        capture_stdout(&mut cmd)
+    });
+    let tid = tid_rx.recv().expect("the capturing thread's id");
+    testkit::wait_until(DEADLINE, "capture_stdout to block reading the pipe", || {
+        capturing.is_finished()
+            || (pid_file.exists() && testkit::thread_sleeps_in(tid, &[libc::SYS_read]))
+    });
+    assert!(
+        !capturing.is_finished(),
+        "capture_stdout returned before the child wrote anything: it must read to EOF"
+    );
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the child's pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    make_our_pipe_read_end_nonblocking();
+    std::fs::write(&go, b"").expect("create the go file");
+    // Now the read fails. A correct capture_stdout waits for the child, which exits once `go`
+    // is removed; a wrong one returns at once and leaves it behind.
+    testkit::wait_until(
+        DEADLINE,
+        "capture_stdout to return or wait for its child",
+        || capturing.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_wait4]),
+    );
+    std::fs::remove_file(&go).expect("remove the go file");
+    testkit::wait_until(DEADLINE, "capture_stdout to return", || {
+        capturing.is_finished()
+    });
+    let result = match capturing.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(result) => result,
+    };
+    // The child exits on its own now; see whether anyone reaps it.
+    testkit::wait_until(DEADLINE, "the child to exit", || {
+        testkit::proc_state(pid) != Some('S') && testkit::proc_state(pid) != Some('R')
+    });
+    let left = testkit::proc_state(pid) == Some('Z');
+    if left {
+        // Reap it here so that the failing test leaves nothing behind.
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    }
+    assert!(
+        !left,
+        "capture_stdout returned {result:?} and left its child (pid {pid}) unreaped, a zombie: \
+         when reading the pipe fails, still wait for the child before returning the error"
+    );
+    let err = result.expect_err("a read that fails (EAGAIN here) must be returned as an error");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+}
