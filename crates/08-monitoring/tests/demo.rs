@@ -9,7 +9,7 @@ fn demo_narrates_proc_cpu_rusage_limits_heartbeat_and_sysinfo() {
     for needle in [
         "state S",
         "% of one core",
-        "max RSS",
+        "ru_maxrss",
         "Too many open files",
         "hung, not dead",
         "refreshing 1 pid read 1 process(es)",

@@ -143,8 +143,9 @@ fn narrate() {
     let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(rc, child.id() as i32, "wait4");
     println!(
-        "the child touched 32 MiB: max RSS {} KiB, user {}.{:06} s, system {}.{:06} s, \
-         {} voluntary and {} involuntary context switches",
+        "the child touched 32 MiB: ru_maxrss {} KiB (the process's peak, which counts the \
+         image it replaced at execve: a copy of this small parent), user {}.{:06} s, system \
+         {}.{:06} s, {} voluntary and {} involuntary context switches",
         usage.ru_maxrss,
         usage.ru_utime.tv_sec,
         usage.ru_utime.tv_usec,
