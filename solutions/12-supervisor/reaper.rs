@@ -224,15 +224,23 @@ fn signal_and_wait(
         // One pidfd per member: it signals the very process we found (never one that reused
         // its pid) and becomes readable when that process exits.
         let mut fds: Vec<(Pid, OwnedFd)> = Vec::new();
+        let me = Pid::this();
+        let marker = format!("{SERVICE_ENV}={tag}");
         for pid in members {
             let Ok(fd) = pidfd_open(to_rustix(pid), PidfdFlags::empty()) else {
                 continue; // gone in between
+            };
+            // The scan saw a member with this pid, but the pidfd was opened after it: the
+            // member may have died and its pid gone to a stranger in between. Check again
+            // now that the pidfd pins the process: if /proc still shows a member, the pidfd
+            // names that member (had it died since, the pidfd would only report ESRCH).
+            let Some(in_group) = member_now(pid, pgid, &marker, me) else {
+                continue;
             };
             // Members still in the group had the killpg. Signalling them again could mean
             // something else to them (a second SIGTERM often means "now, not gracefully"), and
             // a process the service starts while cleaning up must be left to finish. Members
             // that left the group (a daemon after setsid) get the signal here, once.
-            let in_group = proc_stat(pid).is_some_and(|s| s.pgid == pgid);
             if (sig == Signal::SIGKILL || !in_group) && !signalled.contains(&pid) {
                 match pidfd_send_signal(&fd, rsig) {
                     Ok(()) | Err(rustix::io::Errno::SRCH) => {}
@@ -327,6 +335,30 @@ fn proc_stat(pid: Pid) -> Option<Stat> {
         ppid: Pid::from_raw(ppid),
         pgid: Pid::from_raw(pgid),
     })
+}
+
+/// Whether `pid` is, right now, a living member (in group `pgid` or tagged with `marker`, and
+/// a descendant of `me`, read afresh from /proc): `Some(in_group)` if so, `None` if not.
+fn member_now(pid: Pid, pgid: Pid, marker: &str, me: Pid) -> Option<bool> {
+    let stat = proc_stat(pid)?;
+    if stat.state == 'Z' {
+        return None;
+    }
+    let in_group = stat.pgid == pgid;
+    if !in_group && !has_marker(pid, marker) {
+        return None;
+    }
+    let mut cur = stat.ppid;
+    for _ in 0..128 {
+        if cur == me {
+            return Some(in_group);
+        }
+        if cur.as_raw() <= 1 {
+            return None;
+        }
+        cur = proc_stat(cur)?.ppid;
+    }
+    None
 }
 
 /// Whether `/proc/PID/environ` (the environment the process was started with) holds `marker`.

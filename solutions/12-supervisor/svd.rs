@@ -77,7 +77,7 @@ use crate::backoff::{Backoff, Decision, wants_restart};
 use crate::config::{Condition, HealthCheck, Ready, Restart, Service};
 use crate::control::{Conn, ControlSocket, Request};
 use crate::logs::{MAX_LINE, RotatingLog, SPLIT_MARK, Stream};
-use crate::readiness::{NotifySocket, probe_connect};
+use crate::readiness::NotifySocket;
 use crate::reaper;
 
 // ---------------------------------------------------------------------------------------------
@@ -517,6 +517,9 @@ struct Svc {
     after_stop: AfterStop,
     ready_deadline: Option<Instant>,
     next_probe: Option<Instant>,
+    /// A readiness probe's connect in progress (non-blocking, in the poll set for POLLOUT),
+    /// and when to give it up.
+    probe_conn: Option<(OwnedFd, Instant)>,
     health_next: Option<Instant>,
     health_run: Option<(Pid, Instant)>,
     /// A connect check in flight: a non-blocking socket whose connect has not completed yet,
@@ -540,6 +543,7 @@ enum Token {
     Pipe(String, usize),
     Pidfd,
     HealthConn(String),
+    ProbeConn(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -640,6 +644,71 @@ fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
     Err(last)
 }
 
+/// `sig` to the living processes of a service found by `reaper::group_members`, through a
+/// pidfd each, opened first and the membership checked again after it (a process that died
+/// after the scan, its pid reused, is not signalled). Members still in the group are skipped
+/// unless `group_too`: the caller's killpg reached them, and a second SIGTERM often means
+/// "now, not gracefully" to a service.
+fn signal_members(pgid: Pid, tag: &str, sig: Signal, group_too: bool) {
+    use rustix::process::{PidfdFlags, pidfd_open, pidfd_send_signal};
+    let Some(rsig) = rustix::process::Signal::from_named_raw(sig as i32) else {
+        return;
+    };
+    let marker = format!("{}={tag}", reaper::SERVICE_ENV);
+    for pid in reaper::group_members(pgid, tag) {
+        let Some(fd) = rustix::process::Pid::from_raw(pid.as_raw())
+            .and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok())
+        else {
+            continue;
+        };
+        let Some(in_group) = member_now(pid, pgid, &marker) else {
+            continue;
+        };
+        if group_too || !in_group {
+            let _ = pidfd_send_signal(&fd, rsig);
+        }
+    }
+}
+
+/// `(state, ppid, pgid)` from /proc/PID/stat (after the command name, which may hold `)`).
+fn stat_of(pid: i32) -> Option<(char, i32, i32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut f = text[text.rfind(')')? + 1..].split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+}
+
+/// Whether `pid` is now a living process of the service (in group `pgid` or tagged, and
+/// descending from svd): `Some(in_group)` if so.
+fn member_now(pid: Pid, pgid: Pid, marker: &str) -> Option<bool> {
+    let (state, mut parent, group) = stat_of(pid.as_raw())?;
+    let in_group = group == pgid.as_raw();
+    let tagged = || {
+        fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+    };
+    if state == 'Z' || !(in_group || tagged()) {
+        return None;
+    }
+    let me = std::process::id() as i32;
+    for _ in 0..128 {
+        if parent == me {
+            return Some(in_group);
+        }
+        if parent <= 1 {
+            return None;
+        }
+        parent = stat_of(parent)?.1;
+    }
+    None
+}
+
+/// How long a readiness probe's connect may stay in progress before it is tried again.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The pause after a probe that failed at once (refused, no such socket).
+const PROBE_RETRY: Duration = Duration::from_millis(50);
+
 /// The bytes read from one pipe in one turn of the loop.
 const PIPE_BUDGET: usize = 64 * 1024;
 
@@ -725,6 +794,7 @@ impl Svc {
             after_stop: AfterStop::Nothing,
             ready_deadline: None,
             next_probe: None,
+            probe_conn: None,
             health_next: None,
             health_run: None,
             health_conn: None,
@@ -745,15 +815,19 @@ impl Svc {
             .map_or_else(Vec::new, |g| reaper::group_members(g, &self.def.name))
     }
 
-    /// `sig` to every process of the service. Not `reaper::stop_group`: that one waits for the
-    /// group to die, and svd's one loop must keep serving while a service stops.
+    /// `sig` to every process of the service, each once. Not `reaper::stop_group`: that one
+    /// waits for the group to die, and svd's one loop must keep serving while a service stops.
     fn signal_all(&self, sig: Signal) {
-        if let Some(pgid) = self.pgid {
+        let Some(pgid) = self.pgid else { return };
+        // While the leader is an unreaped child of ours its pid, and with it the group's
+        // number, cannot be reused: one killpg reaches the group, members forked a moment ago
+        // included. Once the leader is reaped the number may belong to a new group of strangers
+        // as soon as the last member is gone: then every member goes through a pidfd.
+        let leader_held = self.main == Some(pgid);
+        if leader_held {
             let _ = killpg(pgid, sig);
         }
-        for pid in self.processes() {
-            let _ = kill(pid, sig);
-        }
+        signal_members(pgid, &self.def.name, sig, !leader_held);
     }
 }
 
@@ -939,6 +1013,7 @@ impl Supervisor {
         }
         svc.ready_deadline = None;
         svc.next_probe = None;
+        svc.probe_conn = None;
         svc.health_next = svc.def.health.as_ref().map(|h| now + h.interval);
         let took = svc
             .started_at
@@ -971,6 +1046,7 @@ impl Supervisor {
                 svc.stop_deadline = Some(now + svc.def.stop_timeout);
                 svc.ready_deadline = None;
                 svc.next_probe = None;
+                svc.probe_conn = None;
                 self.cancel_health(name);
                 self.set_state(name, State::Stopping);
                 self.check_stopped(name, now);
@@ -1062,9 +1138,10 @@ impl Supervisor {
             return self.check_stopped(name, now);
         }
         event!("{name} exited {}", describe(status));
-        // What the main process left in its group, or re-parented to us, goes with it.
+        // What the main process left in its group, or re-parented to us, goes with it. Not
+        // killpg: the leader is reaped, and the group's number may already name strangers.
         if let Some(pgid) = svc.pgid.take() {
-            let _ = killpg(pgid, Signal::SIGKILL);
+            signal_members(pgid, name, Signal::SIGKILL, true);
         }
         for pid in tagged_children {
             let _ = kill(pid, Signal::SIGKILL);
@@ -1078,6 +1155,7 @@ impl Supervisor {
         let svc = self.services.get_mut(name).expect("known service");
         svc.ready_deadline = None;
         svc.next_probe = None;
+        svc.probe_conn = None;
         let ran_for = svc
             .started_at
             .map_or(Duration::ZERO, |t| now.duration_since(t));
@@ -1164,6 +1242,21 @@ impl Supervisor {
         }
     }
 
+    /// The readiness probe's connect of `name` is done (its socket polled writable).
+    fn probe_connected(&mut self, name: &str, now: Instant) {
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some((fd, _)) = svc.probe_conn.take() else {
+            return;
+        };
+        if matches!(rustix::net::sockopt::socket_error(&fd), Ok(Ok(()))) {
+            self.mark_ready(name, now);
+        } else {
+            svc.next_probe = Some(now + PROBE_RETRY);
+        }
+    }
+
     /// The connect check of `name` is done (its socket polled writable): `SO_ERROR` says how.
     fn health_connected(&mut self, name: &str, now: Instant) {
         let Some(svc) = self.services.get_mut(name) else {
@@ -1237,6 +1330,7 @@ impl Supervisor {
                     s.stop_deadline,
                     s.ready_deadline,
                     s.next_probe,
+                    s.probe_conn.as_ref().map(|p| p.1),
                     s.health_next,
                     s.health_run.map(|h| h.1),
                     s.health_conn.as_ref().map(|h| h.1),
@@ -1285,12 +1379,20 @@ impl Supervisor {
                 let Ready::Connect(addr) = svc.def.ready.clone() else {
                     continue;
                 };
-                // One attempt (the deadline is now); the timer tries again in 50 ms.
-                if probe_connect(&addr, Instant::now()).is_ok() {
-                    self.mark_ready(&name, now);
-                } else if let Some(svc) = self.services.get_mut(&name) {
-                    svc.next_probe = Some(now + Duration::from_millis(50));
+                // One attempt, never a wait: a connect still in progress joins the poll set
+                // (`probe_connected`); one refused at once is tried again in 50 ms.
+                svc.next_probe = None;
+                match start_connect(&addr) {
+                    Ok(None) => self.mark_ready(&name, now),
+                    Ok(Some(fd)) => svc.probe_conn = Some((fd, now + PROBE_TIMEOUT)),
+                    Err(_) => svc.next_probe = Some(now + PROBE_RETRY),
                 }
+                continue;
+            }
+            if svc.probe_conn.as_ref().is_some_and(|p| p.1 <= now) {
+                // No answer (a full backlog, a host that drops packets): try again.
+                svc.probe_conn = None;
+                svc.next_probe = Some(now);
                 continue;
             }
             if let Some((pid, deadline)) = svc.health_run
@@ -1754,6 +1856,10 @@ impl Supervisor {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                     tokens.push(Token::Pidfd);
                 }
+                if let Some((fd, _)) = &s.probe_conn {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+                    tokens.push(Token::ProbeConn(name.clone()));
+                }
                 if let Some((fd, _)) = &s.health_conn {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
                     tokens.push(Token::HealthConn(name.clone()));
@@ -1783,6 +1889,10 @@ impl Supervisor {
                 Token::Signal | Token::Pidfd => {}
                 Token::Listener => self.accept(now),
                 Token::Requests => self.take_requests(now),
+                Token::ProbeConn(name) => {
+                    let name = name.clone();
+                    self.probe_connected(&name, now);
+                }
                 Token::HealthConn(name) => {
                     let name = name.clone();
                     self.health_connected(&name, now);

@@ -12,6 +12,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -2656,4 +2657,80 @@ fn services_of_an_svd_started_with_signals_ignored_get_the_default_actions() {
          reset every signal to SIG_DFL in the child before exec, as the mask is emptied"
     );
     svd.stop();
+}
+
+#[test]
+fn a_readiness_probe_to_a_socket_that_does_not_accept_never_blocks_the_loop() {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, UnixAddr, accept, bind, listen, socket,
+    };
+    let config = format!(
+        r#"{CRASHER}
+[service.slow]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = {{ connect = "@DIR/slow.sock" }}
+ready_timeout_s = 600
+"#
+    );
+    let mut svd = Svd::start_with("svd-probe-full", &config, &[], |dir, _| {
+        // A listener that accepts nothing yet, with the smallest backlog, already full: a
+        // blocking connect to it waits until someone accepts.
+        let path = dir.join("slow.sock");
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        bind(fd.as_raw_fd(), &UnixAddr::new(&path).expect("address")).expect("bind");
+        listen(&fd, Backlog::new(0).expect("backlog")).expect("listen");
+        let filler = std::os::unix::net::UnixStream::connect(&path).expect("fill the backlog");
+        // Kept for the rest of the test (this closure runs on the test's thread).
+        HELD.with(|h| h.borrow_mut().push((fd, filler)));
+    });
+    svd.saw("slow started pid");
+    sees_restarts(
+        &mut svd,
+        "crasher",
+        3,
+        "while slow's readiness probe connects to a socket whose backlog is full, crasher must \
+         still be restarted: a blocking connect (UnixStream::connect, or a connect with a timeout) \
+         waits inside svd's loop; start a non-blocking connect and poll it for POLLOUT",
+    );
+    or_explain(
+        "svctl status got no answer while a probe's connect was pending",
+        || svd.status(),
+    );
+    // Accept what is waiting (the filler, then svd's probes): slow becomes ready.
+    let (listener, _filler) = HELD.with(|h| h.borrow_mut().pop()).expect("the listener");
+    nix::fcntl::fcntl(
+        &listener,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .expect("non-blocking");
+    let mut accepted = Vec::new();
+    testkit::wait_until(DEADLINE, "slow to be ready once its socket accepts", || {
+        while let Ok(fd) = accept(listener.as_raw_fd()) {
+            accepted.push(unsafe_owned(fd));
+        }
+        svd.out.seen().iter().any(|l| l.contains("slow ready"))
+            || svd
+                .status()
+                .iter()
+                .any(|r| r.first().map(String::as_str) == Some("slow") && r[1] == "ready")
+    });
+    svd.stop();
+}
+
+thread_local! {
+    /// What a `start_with` closure makes and the test needs afterwards.
+    static HELD: std::cell::RefCell<Vec<(std::os::fd::OwnedFd, std::os::unix::net::UnixStream)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An fd returned by accept(2), owned from now on.
+fn unsafe_owned(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    // SAFETY: accept just returned `fd`, a new descriptor that nothing else owns.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
 }
