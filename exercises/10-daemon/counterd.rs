@@ -30,9 +30,10 @@
 //! program's file: then nothing is signalled and the command fails, saying why.
 //!
 //! Exit statuses, after the LSB init-script conventions: 0 success; `status` 0 running, 1 dead
-//! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed); 2 usage;
-//! 4 permission denied; 5 a directory is missing; 6 bad or unreadable config; 7 not running
-//! (`stop`, `reload`); 150 already running (LSB leaves 150-199 to applications).
+//! with a pid file, 3 stopped; 1 start-up failed (the daemon's own error is printed), or the pid
+//! file's holder is not a proven counterd (`stop`, `reload`); 2 usage; 4 permission denied; 5 a
+//! directory is missing; 6 bad or unreadable config; 7 not running (`stop`, `reload`); 150
+//! already running (LSB leaves 150-199 to applications).
 //!
 //! Read: docs/src/10-daemon.md#counterd. Check: `cargo xtask check daemon/counterd`.
 

@@ -35,6 +35,8 @@ struct Launch {
     report: UnixDatagram,
     report_path: PathBuf,
     sentinel: PathBuf,
+    /// The pid of the last launcher `run` started (it leads a session of its own).
+    launcher: std::cell::Cell<u32>,
 }
 
 impl Drop for Launch {
@@ -58,6 +60,7 @@ impl Launch {
             report,
             report_path,
             sentinel,
+            launcher: std::cell::Cell::new(0),
         }
     }
 
@@ -121,6 +124,7 @@ impl Launch {
         let _launching = launching();
         let (mut cmd, mut err, _sentinel) = self.command(extra, tty);
         let mut launcher = ChildGuard::spawn(&mut cmd);
+        self.launcher.set(launcher.id());
         drop(cmd);
         let status = launcher.wait(WAIT);
         let mut text = String::new();
@@ -207,9 +211,19 @@ fn open_gate(gate: &Path, launcher: &mut ChildGuard) -> File {
 
 #[test]
 fn the_daemon_is_an_orphan_in_its_own_session_without_a_terminal() {
-    let (_launch, daemon, _master) = started("detach-session");
+    let (launch, daemon, _master) = started("detach-session");
     let pid = daemon.pid();
     check_reparented(pid).unwrap_or_else(|e| panic!("{e}"));
+    // The launcher led a session with the terminal, as a shell does; its exit took the terminal
+    // away from that session, but a daemon still in it would share the fate of the next
+    // process group or terminal there.
+    let launcher = launch.launcher.get();
+    assert_ne!(
+        stat_field(pid, 6),
+        Some(launcher.to_string()),
+        "the daemon is still in the launcher's session (its session id is the launcher's pid \
+         {launcher}): call setsid() in the first child, for a session of its own"
+    );
     // The process in between has exited (the daemon was re-parented); it must have been reaped
     // by the launcher, or it came back to us, a subreaper, as a zombie.
     let _launching = launching();

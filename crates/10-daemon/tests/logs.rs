@@ -87,7 +87,8 @@ fn a_moved_log_file_is_reopened_on_sighup() {
     let old = std::fs::read_to_string(&rotated).expect("read the moved file");
     assert_eq!(
         old, "before rotation\nstill into the moved file\n",
-        "until SIGHUP the open fd keeps writing into the moved file"
+        "until SIGHUP the open fd keeps writing into the moved file; after it, lines go to a new \
+         file at the path (reopen the path, not the old fd)"
     );
     let new = std::fs::read_to_string(&l.log).unwrap_or_else(|e| {
         panic!(
@@ -114,7 +115,9 @@ fn a_log_file_is_appended_to_not_overwritten() {
     drop(log);
     assert_eq!(
         std::fs::read_to_string(&path).expect("read"),
-        "earlier run\nthis run\n"
+        "earlier run\nthis run\n",
+        "the lines of an earlier run must stay: open the log for appending (O_APPEND), never \
+         truncating it"
     );
 }
 

@@ -109,7 +109,8 @@ fn a_second_instance_fails_and_leaves_the_first_ones_file_alone() {
     assert_eq!(
         second.verdict(),
         format!("error: already running (pid {pid})"),
-        "the second instance must fail with the first one's pid"
+        "the second instance must fail with the first one's pid, read from the file (if it is \
+         gone, the loser wiped it: never truncate before you hold the lock)"
     );
     let st = second.guard.wait(WAIT);
     assert!(!st.success());
