@@ -39,8 +39,9 @@ pub struct Usage {
 }
 
 /// Spawns `cmd`, waits for that child with `wait4`, and returns what it used. A wait that fails
-/// is an error (one interrupted by a signal is tried again): a parent that ignores SIGCHLD has
-/// its children reaped by the kernel, and `wait4` then fails with ECHILD.
+/// is an error (one interrupted by a signal is tried again). A parent that ignores SIGCHLD has
+/// its ordinary children reaped by the kernel (`wait4` then fails with ECHILD), but not a traced
+/// one: this one is kept for us.
 ///
 /// The peak memory is the child's own: its `VmHWM` read from `/proc/PID/status` when it stops
 /// at its exit (ptrace's `PTRACE_EVENT_EXIT`), while its memory still exists. `ru_maxrss` would
