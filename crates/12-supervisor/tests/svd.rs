@@ -2734,3 +2734,132 @@ fn unsafe_owned(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     // SAFETY: accept just returned `fd`, a new descriptor that nothing else owns.
     unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
 }
+
+/// `BIN ARGS` as assert_cmd runs it: no stdin, no inherited socket or runtime dir, a deadline.
+fn cli(bin: &str, dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    let path = match bin {
+        "svd" => assert_cmd::cargo::cargo_bin!("svd"),
+        _ => assert_cmd::cargo::cargo_bin!("svctl"),
+    };
+    assert_cmd::Command::new(path)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SVD_SOCKET")
+        .env("XDG_RUNTIME_DIR", dir)
+        .write_stdin("")
+        .timeout(DEADLINE)
+        .assert()
+}
+
+/// stderr that starts `BIN: ` and whose first line contains `fragment`.
+fn error_first(bin: &str, fragment: &str) -> impl predicates::Predicate<str> {
+    use predicates::prelude::*;
+    let (bin, fragment) = (format!("{bin}: "), fragment.to_string());
+    predicate::function(move |err: &str| {
+        err.starts_with(&bin) && err.lines().next().is_some_and(|l| l.contains(&fragment))
+    })
+}
+
+#[test]
+fn the_command_line_contract_usage_exit_statuses_stdout_and_stderr() {
+    use predicates::prelude::*;
+    let dir = testkit::temp_dir("svd-cli");
+    let d = dir.path();
+    let svd_usage = "usage: svd --config FILE";
+    let svctl_usage = "usage: svctl [--socket S]";
+    // Usage errors: status 2, nothing on stdout, the reason then the usage on stderr.
+    for (args, fragment) in [
+        (&[][..], "--config FILE is required"),
+        (
+            &["--frobnicate"][..],
+            "unexpected argument \"--frobnicate\"",
+        ),
+        (&["--config"][..], "--config needs a value"),
+        (
+            &["--config", "x", "--allow-uid", "abc"][..],
+            "--allow-uid \"abc\": not a uid",
+        ),
+    ] {
+        cli("svd", d, args)
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(error_first("svd", fragment).and(predicate::str::contains(svd_usage)));
+    }
+    cli("svd", d, &["--help"])
+        .code(0)
+        .stdout(predicate::str::starts_with(svd_usage))
+        .stderr(predicate::str::is_empty());
+    // A config that cannot be used: status 2, one line `svd: FILE...: reason`.
+    let missing = d.join("missing.toml").display().to_string();
+    cli("svd", d, &["--config", &missing])
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            error_first("svd", &missing).and(predicate::function(|e: &str| e.lines().count() == 1)),
+        );
+    let bad = d.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[service.a]\ncommand = [\"/bin/true\"]\nstop_timeout_s = 1e19\n",
+    )
+    .expect("write config");
+    cli("svd", d, &["--config", &bad.display().to_string()])
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(error_first("svd", "bad.toml:3: ").and(predicate::str::contains("stop_timeout_s")));
+    // A log directory others may write into: refused before anything starts, status 1.
+    let good = d.join("good.toml");
+    std::fs::write(&good, "").expect("write config");
+    let open_dir = d.join("open");
+    std::fs::create_dir(&open_dir).expect("mkdir");
+    std::fs::set_permissions(
+        &open_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    cli(
+        "svd",
+        d,
+        &[
+            "--config",
+            &good.display().to_string(),
+            "--log-dir",
+            &open_dir.display().to_string(),
+        ],
+    )
+    .code(1)
+    .stdout(predicate::str::is_empty())
+    .stderr(error_first("svd", "lets others write"));
+
+    // svctl: usage errors are 2, svd unreachable is 2, an error answer is 1, ok is 0.
+    for (args, fragment) in [
+        (&[][..], "empty request"),
+        (&["frobnicate"][..], "unknown command `frobnicate`"),
+        (&["stop"][..], "`stop` needs a service name"),
+        (&["--socket"][..], "--socket needs a value"),
+    ] {
+        cli("svctl", d, args)
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(error_first("svctl", fragment).and(predicate::str::contains(svctl_usage)));
+    }
+    cli("svctl", d, &["--socket", "nowhere.sock", "status"])
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(error_first("svctl", "cannot reach svd at nowhere.sock"));
+    let svd = Svd::start(
+        "svd-cli-run",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\"]\n",
+        &[],
+    );
+    let socket = svd.socket.display().to_string();
+    cli("svctl", d, &["--socket", &socket, "status"])
+        .code(0)
+        .stdout(predicate::str::starts_with("web running "))
+        .stderr(predicate::str::is_empty());
+    cli("svctl", d, &["--socket", &socket, "stop", "nosuch"])
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr("svctl: no service named nosuch\n");
+    svd.stop();
+}
