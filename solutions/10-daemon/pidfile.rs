@@ -150,8 +150,20 @@ pub fn status(path: &Path) -> io::Result<Status> {
             Ok(Status::Stale(pid))
         }
         Err(TryLockError::WouldBlock) => match (lock_holder(&file)?, pid) {
-            // Released since our test: nobody holds it now.
-            (None, _) => Ok(Status::Stale(pid)),
+            // Not in the table: released since our test, or held by a process outside our pid
+            // namespace (/proc/locks lists only ours). Test again to tell which.
+            (None, _) => match file.try_lock_shared() {
+                Ok(()) => {
+                    file.unlock()?;
+                    Ok(Status::Stale(pid))
+                }
+                Err(TryLockError::WouldBlock) => Err(io::Error::other(format!(
+                    "{} is locked by a process that /proc/locks does not show (another pid \
+                     namespace)",
+                    path.display()
+                ))),
+                Err(TryLockError::Error(e)) => Err(e),
+            },
             (Some(holder), Some(pid)) if holder == pid => Ok(Status::Running(pid)),
             (Some(holder), Some(pid)) => Err(io::Error::other(format!(
                 "{} names pid {pid}, but its lock is held by pid {holder}: the pid in the file \
@@ -170,7 +182,7 @@ pub fn status(path: &Path) -> io::Result<Status> {
 }
 
 /// The pid of the process that holds an exclusive flock(2) on `file`, from the kernel's table of
-/// locks, `/proc/locks` (proc_locks(5)); `None` when nobody holds one.
+/// locks, `/proc/locks` (proc(5)); `None` when nobody holds one.
 ///
 /// A line reads `ID: FLOCK  ADVISORY  WRITE PID MAJOR:MINOR:INODE 0 EOF` (major and minor in hex);
 /// a process waiting for the lock has `->` after the ID. The pid is the one that took the lock:
