@@ -99,6 +99,41 @@ fn spawn_client(name: &str) -> ChildGuard {
     )
 }
 
+/// Waits until a connection is queued on `listener` (so that `accept` returns at once), or
+/// panics when `client` exits first: it could not connect to the name the listener has.
+fn wait_for_connection(listener: &UnixListener, client: &mut ChildGuard, name: &str) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let start = std::time::Instant::now();
+    loop {
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        // Short rounds: between them, look whether the client gave up.
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(n) if n > 0 => return,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => panic!("poll on the listener: {e}"),
+        }
+        if let Ok(Some(status)) = client.child().try_wait() {
+            let mut err = String::new();
+            if let Some(mut stderr) = client.child().stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+            }
+            panic!(
+                "the client connecting to the abstract name {name:?} {} without reaching the \
+                 listener bind_abstract({name:?}) returned (bound to {:?}); it said: {err}\n\
+                 bind the abstract name you were given: from_abstract_name adds the leading NUL \
+                 byte itself",
+                describe_status(status),
+                listener.local_addr().ok()
+            );
+        }
+        assert!(
+            start.elapsed() < DEFAULT_DEADLINE,
+            "no connection reached the listener of {name:?} within {DEFAULT_DEADLINE:?}"
+        );
+    }
+}
+
 fn client_output(mut client: ChildGuard) -> String {
     let status = client.wait(DEFAULT_DEADLINE);
     let child = client.child();
@@ -114,7 +149,8 @@ fn client_output(mut client: ChildGuard) -> String {
 fn peer_credentials_are_those_of_the_connecting_process() {
     let name = unique_name("peercred");
     let listener = bind_abstract(&name).expect("bind_abstract failed");
-    let client = spawn_client(&name);
+    let mut client = spawn_client(&name);
+    wait_for_connection(&listener, &mut client, &name);
     let (stream, _) = listener.accept().unwrap();
     let cred = peer_credentials(&stream).expect("peer_credentials failed");
     assert_eq!(
@@ -138,8 +174,9 @@ fn peer_credentials_are_those_of_the_connecting_process() {
 fn client_of_the_allowed_uid_is_welcomed() {
     let name = unique_name("peercred-ok");
     let listener = bind_abstract(&name).expect("bind_abstract failed");
-    let client = spawn_client(&name);
+    let mut client = spawn_client(&name);
     let pid = client.id();
+    wait_for_connection(&listener, &mut client, &name);
     let verdict = serve_one(&listener, my_uid()).expect("serve_one failed");
     let out = client_output(client);
     match verdict {
@@ -159,8 +196,9 @@ fn client_of_another_uid_is_refused() {
     let listener = bind_abstract(&name).expect("bind_abstract failed");
     // Allow only a uid that is not ours: our client is then the other user.
     let allowed = my_uid().wrapping_add(1);
-    let client = spawn_client(&name);
+    let mut client = spawn_client(&name);
     let pid = client.id();
+    wait_for_connection(&listener, &mut client, &name);
     let verdict = serve_one(&listener, allowed).expect("serve_one failed");
     let out = client_output(client);
     match verdict {

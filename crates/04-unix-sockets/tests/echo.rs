@@ -99,7 +99,20 @@ fn request_gets_its_bytes_echoed_through_the_server() {
         let listener = bind(&path);
         move || echo::serve(listener, 1)
     });
-    let reply = echo::request(&path, b"hello over a socket file");
+    // On a thread of its own, with a deadline: a request that never says where it ends
+    // waits for a reply the server sends only at that end.
+    let (tx, rx) = mpsc::channel();
+    thread::spawn({
+        let path = path.clone();
+        move || tx.send(echo::request(&path, b"hello over a socket file"))
+    });
+    let Ok(reply) = rx.recv_timeout(READ_DEADLINE) else {
+        panic!(
+            "request did not return within {READ_DEADLINE:?}: the server echoes until it reads \
+             the end of the request, and request waits for the end of the reply. Half-close \
+             after writing the request: shutdown(Shutdown::Write)"
+        );
+    };
     if !matches!(&reply, Ok(r) if r == b"hello over a socket file") {
         // A request that never connected leaves serve waiting in accept: release it with a
         // connection of our own, so the failure is reported now instead of hanging.
