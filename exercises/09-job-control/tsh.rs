@@ -18,10 +18,16 @@
 //! - the prompt is `tsh> `; `-p` turns it off; `-v` prints diagnostics on stderr (what it
 //!   likes, at least a line per job), and without `-v` nothing goes there. End of input ends
 //!   the shell with status 0, like `quit`. Every message goes to stdout.
+//! - a command line longer than 64 KiB runs nothing and prints `tsh: line too long (more than
+//!   65536 bytes), ignored`; reading a long line costs time in proportion to its length, not
+//!   to its square. A standard input that cannot be read (closed, or a directory) is an error:
+//!   `tsh: cannot read standard input: REASON` on stderr, and status 1.
 //!
 //! Two modes. On a terminal (stdin is a tty), the foreground job's group owns the terminal
 //! (`tcsetpgrp`) while it runs, so ^C and ^Z reach only that job, and the shell takes the
-//! terminal back afterwards. Without a terminal, SIGINT and SIGTSTP sent to the shell are
+//! terminal back afterwards. A shell started in the background of its terminal (`tsh &` from
+//! another shell) waits until it is brought to the foreground before it takes the terminal.
+//! Without a terminal, SIGINT and SIGTSTP sent to the shell are
 //! forwarded to the foreground job's group; the shell itself never dies or stops from them.
 //! Every child is reaped; the shell waits without busy polling. A SIGHUP (the terminal hung up)
 //! is passed on to every job, and the shell ends with status 129 once it has reaped them.

@@ -18,10 +18,16 @@
 //! - the prompt is `tsh> `; `-p` turns it off; `-v` prints diagnostics on stderr (what it
 //!   likes, at least a line per job), and without `-v` nothing goes there. End of input ends
 //!   the shell with status 0, like `quit`. Every message goes to stdout.
+//! - a command line longer than [`MAX_LINE`] bytes runs nothing and prints `tsh: line too long
+//!   (more than 65536 bytes), ignored`; reading a long line costs time in proportion to its
+//!   length, not to its square. A standard input that cannot be read (closed, or a directory)
+//!   is an error: `tsh: cannot read standard input: REASON` on stderr, and status 1.
 //!
 //! Two modes. On a terminal (stdin is a tty), the foreground job's group owns the terminal
 //! (`tcsetpgrp`) while it runs, so ^C and ^Z reach only that job, and the shell takes the
-//! terminal back afterwards. Without a terminal, SIGINT and SIGTSTP sent to the shell are
+//! terminal back afterwards. A shell started in the background of its terminal (`tsh &` from
+//! another shell) waits until it is brought to the foreground, stopping itself with SIGTTIN
+//! as often as it finds itself in the background, before it takes the terminal. Without a terminal, SIGINT and SIGTSTP sent to the shell are
 //! forwarded to the foreground job's group; the shell itself never dies or stops from them.
 //! Every child is reaped; the shell waits without busy polling. A SIGHUP (the terminal hung up)
 //! is passed on to every job, and the shell ends with status 129 once it has reaped them.
@@ -45,6 +51,11 @@ use nix::unistd::{Pid, getpgrp, isatty, read, tcsetpgrp};
 
 /// The prompt, printed before each line unless `-p` was given.
 pub const PROMPT: &str = "tsh> ";
+
+/// The longest command line the shell runs, newline excluded. A longer one is refused: no
+/// command needs it (the kernel refuses a single argument over 128 KiB anyway), and holding
+/// whatever arrives without a newline would let the input grow the shell without limit.
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +132,13 @@ pub struct Shell {
     wait_mask: SigSet,
     /// Bytes read from stdin but not yet run.
     input: Vec<u8>,
+    /// How many bytes at the start of `input` are known to hold no newline: each read is
+    /// searched once, or a long line would be searched again after every read (quadratic).
+    scanned: usize,
+    /// True while the rest of a line longer than [`MAX_LINE`] is being thrown away.
+    skipping: bool,
+    /// Why standard input could not be read, if it could not: the shell then ends with 1.
+    pub input_error: Option<Errno>,
 }
 
 fn say(line: &str) {
@@ -166,6 +184,27 @@ impl Shell {
         install(Signal::SIGCHLD, SigHandler::Handler(wake))?;
         install(Signal::SIGHUP, SigHandler::Handler(hang_up))?;
         if tty {
+            // Started in the background (`tsh &`): taking the terminal now would steal it from
+            // the foreground job. Stop the whole group with SIGTTIN, as a read would, until
+            // whoever started us puts us in the foreground and continues us (bash and the
+            // glibc manual do the same). SIGTTIN is not ignored yet, so the stop happens.
+            // An orphaned group is never stopped by SIGTTIN (the kernel drops the signal, as
+            // nobody could continue it): give up after a while instead of spinning.
+            let mut tries = 0;
+            while let Ok(fg) = nix::unistd::tcgetpgrp(stdin.as_fd()) {
+                let ours = getpgrp();
+                if fg == ours {
+                    break;
+                }
+                tries += 1;
+                if tries > 100 {
+                    eprintln!(
+                        "tsh: the terminal belongs to another process group, and ours cannot be stopped until it is ours"
+                    );
+                    return Err(Errno::ENOTTY);
+                }
+                killpg(ours, Signal::SIGTTIN)?;
+            }
             // The terminal sends ^C and ^Z to the job, never to the shell; a shell in the
             // background of its own terminal must not be stopped by tcsetpgrp or a read.
             for sig in JOB_CONTROL_SIGNALS {
@@ -186,6 +225,9 @@ impl Shell {
             verbose,
             wait_mask,
             input: Vec::new(),
+            scanned: 0,
+            skipping: false,
+            input_error: None,
         })
     }
 
@@ -248,9 +290,32 @@ impl Shell {
     pub fn read_line(&mut self) -> Option<String> {
         let stdin = io::stdin();
         loop {
-            if let Some(i) = self.input.iter().position(|&b| b == b'\n') {
+            // Only the bytes not searched yet: a long line arriving 4 KiB at a time would
+            // otherwise be searched from its start after every read.
+            if let Some(found) = self.input[self.scanned..].iter().position(|&b| b == b'\n') {
+                let i = self.scanned + found;
                 let line: Vec<u8> = self.input.drain(..=i).collect();
+                self.scanned = 0;
+                if std::mem::take(&mut self.skipping) {
+                    // The end of a line already refused.
+                    continue;
+                }
+                if i > MAX_LINE {
+                    self.refuse_long_line();
+                    continue;
+                }
                 return Some(String::from_utf8_lossy(&line).into_owned());
+            }
+            self.scanned = self.input.len();
+            if self.input.len() > MAX_LINE {
+                // No newline yet and already too long: refuse it once, drop what came, and
+                // drop the rest of it up to its newline.
+                if !self.skipping {
+                    self.refuse_long_line();
+                    self.skipping = true;
+                }
+                self.input.clear();
+                self.scanned = 0;
             }
             // Wait for input OR a SIGCHLD: ppoll unblocks SIGCHLD only for the wait itself, so
             // a child that ends just before cannot be missed (its signal is pending and ends
@@ -273,7 +338,7 @@ impl Shell {
                 Ok(0) | Err(Errno::EIO) => {
                     // End of input (EIO: the terminal hung up). A last line without a newline
                     // still counts.
-                    if self.input.is_empty() {
+                    if self.input.is_empty() || std::mem::take(&mut self.skipping) {
                         return None;
                     }
                     let line = std::mem::take(&mut self.input);
@@ -282,11 +347,19 @@ impl Shell {
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
                 Err(e) => {
-                    self.diag(&format!("read: {e}"));
+                    // Not an end of input: stdin is closed (EBADF) or a directory (EISDIR), or
+                    // worse. Ending with status 0 would tell a script all went well.
+                    self.input_error = Some(e);
                     return None;
                 }
             }
         }
+    }
+
+    fn refuse_long_line(&self) {
+        say(&format!(
+            "tsh: line too long (more than {MAX_LINE} bytes), ignored"
+        ));
     }
 
     /// Runs one command line. Returns false for `quit`.
@@ -521,6 +594,20 @@ impl Shell {
     }
 }
 
+/// Whether fd 0 was closed when the program started. Rust's runtime then opens `/dev/null`
+/// on it before `main`, read-write (so that nothing else lands on fd 0); a redirection such as
+/// `< /dev/null` opens it read-only. Reading that `/dev/null` would look like an empty script
+/// that went well.
+fn stdin_was_closed() -> bool {
+    let stdin = io::stdin();
+    let read_write = nix::fcntl::fcntl(stdin.as_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .is_ok_and(|flags| flags & libc::O_ACCMODE == libc::O_RDWR);
+    let dev_null = |st: &nix::sys::stat::FileStat| {
+        (st.st_mode & libc::S_IFMT) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+    };
+    read_write && nix::sys::stat::fstat(stdin.as_fd()).is_ok_and(|st| dev_null(&st))
+}
+
 /// Runs the shell with the given command-line arguments (program name excluded): `-p` (no
 /// prompt), `-v` (diagnostics on stderr). Anything else prints a usage line and exits 2.
 pub fn main(args: Vec<String>) -> ExitCode {
@@ -536,10 +623,20 @@ pub fn main(args: Vec<String>) -> ExitCode {
             }
         }
     }
+    if stdin_was_closed() {
+        eprintln!("tsh: cannot read standard input: it was closed when tsh started");
+        return ExitCode::from(1);
+    }
     match Shell::new(prompt, verbose) {
         Ok(mut shell) => {
             shell.run();
-            ExitCode::SUCCESS
+            match shell.input_error {
+                Some(e) => {
+                    eprintln!("tsh: cannot read standard input: {e}");
+                    ExitCode::from(1)
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("tsh: cannot set up job control: {e}");

@@ -329,18 +329,40 @@ fn cpu_ticks(pid: u32) -> u64 {
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
+/// `voluntary_ctxt_switches` of `pid` so far, from /proc/PID/status: how many times it gave up
+/// the CPU to sleep.
+fn voluntary_switches(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[test]
 fn the_shell_sleeps_while_its_foreground_job_runs() {
     let mut s = piped();
-    // The job burns 500 ms of CPU; a shell polling for it in a loop would burn about as much.
-    s.send_line(&format!("{HELPER} burn 500"));
-    s.out.expect("burnt 500 ms", WAIT * 3);
+    // The job burns a second of CPU; a shell polling for it in a loop would burn about as
+    // much, and one that polls with short sleeps wakes up again and again meanwhile.
+    s.send_line(&format!("{HELPER} burn 1000"));
+    s.out.expect("burning ", WAIT * 3);
+    let woken_before = voluntary_switches(s.pid());
+    s.out.expect("burnt 1000 ms", WAIT * 6);
+    let woken = voluntary_switches(s.pid()) - woken_before;
     sync_within(&mut s, "after-burn", WAIT * 3);
     let shell = cpu_ticks(s.pid());
     assert!(
-        shell < 15,
-        "the shell used {shell} ticks (1/100 s) of CPU while its job used 50: it must sleep \
+        shell < 25,
+        "the shell used {shell} ticks (1/100 s) of CPU while its job used 100: it must sleep \
          (sigsuspend) until a SIGCHLD, not poll for the job in a loop"
+    );
+    // Sleeping once until the SIGCHLD is one or two switches; a poll every 10 ms is a hundred.
+    assert!(
+        woken <= 8,
+        "the shell went to sleep {woken} times while its job burnt a second of CPU: it polls \
+         with short sleeps. Sleep until the job's SIGCHLD instead (sigsuspend with SIGCHLD \
+         unblocked, after a reap with WNOHANG), so that it wakes once, when there is news"
     );
     finish(s);
 }
@@ -676,4 +698,142 @@ fn closing_the_terminal_hangs_up_the_shell_and_its_jobs() {
         "the shell's jobs must be gone and reaped (by the shell) when it ends; left: {left:?} \
          (the foreground job was {fg})"
     );
+}
+
+#[test]
+fn on_a_terminal_a_shell_started_in_the_background_waits_for_the_foreground() {
+    // `job-helper bg-exec tsh` runs tsh as `tsh &` would: in a background group of the
+    // terminal; the helper stays the foreground group, and gives tsh the terminal (`fg`) each
+    // time tsh stops.
+    let mut cmd = Command::new(HELPER);
+    cmd.args(["bg-exec", env!("CARGO_BIN_EXE_tsh")]);
+    let mut t = Terminal::spawn(&mut cmd, "tsh started in the background of its terminal");
+    let shown = t.expect("tsh> ", WAIT);
+    assert!(
+        shown.contains("background program stopped by SIGTTIN"),
+        "tsh, started in the background of its terminal, printed its prompt without waiting to \
+         be in the foreground: it took the terminal from the foreground group (with SIGTTOU \
+         ignored, tcsetpgrp from the background succeeds). Before taking the terminal, loop: \
+         while tcgetpgrp(0) is not our group, send our group SIGTTIN (kill(-pgrp, SIGTTIN)), \
+         which stops us until someone brings us to the foreground. The terminal showed:\n{}",
+        t.output()
+    );
+    t.send_line("quit");
+    t.expect("background program exited 0", WAIT);
+}
+
+#[test]
+fn a_long_line_costs_time_in_proportion_to_its_length_and_is_refused() {
+    let mut s = piped();
+    // Two megabytes without a newline arrive a pipe buffer at a time: searching the whole
+    // line for a newline after every read costs the square of its length.
+    let long = "x".repeat(2 << 20);
+    s.send_line(&long);
+    let seen = sync_within(&mut s, "after-long-line", WAIT * 3);
+    let shell = cpu_ticks(s.pid());
+    assert!(
+        shell < 40,
+        "reading one 2 MiB line took the shell {shell} ticks (1/100 s) of CPU: it searches \
+         the whole partial line for a newline after every read. Remember how far it was \
+         searched and look only at the new bytes, and cap a line (64 KiB)"
+    );
+    assert_eq!(
+        seen,
+        ["tsh: line too long (more than 65536 bytes), ignored"],
+        "a line longer than 64 KiB runs nothing; the shell says so once and goes on with the \
+         next line"
+    );
+    s.send_line("jobs");
+    let listed = sync(&mut s, "after-jobs");
+    assert!(listed.is_empty(), "no job was started: {listed:?}");
+    finish(s);
+}
+
+// ---- the command-line contract, with assert_cmd ----
+
+fn tsh_cmd() -> assert_cmd::Command {
+    assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("tsh"))
+}
+
+#[test]
+fn a_standard_input_that_cannot_be_read_is_an_error() {
+    use assert_cmd::assert::OutputAssertExt;
+    use predicates::prelude::*;
+    let dir = testkit::temp_dir("tsh-stdin");
+    // assert_cmd gives the program an empty stdin of its own unless told otherwise: run it
+    // with std, and check the output with assert_cmd's assertions.
+    let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("tsh"));
+    std_cmd
+        .arg("-p")
+        .stdin(std::fs::File::open(dir.path()).expect("open the directory"));
+    let out = testkit::run_with_deadline(&mut std_cmd, WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "with a directory as stdin every read fails (EISDIR): that is not an end of input, \
+         and status 0 would tell a script that all went well. Say why on stderr and exit 1; \
+         got {} and stderr {:?}",
+        describe_status(out.status),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.assert().stdout(predicate::str::is_empty()).stderr(
+        predicate::str::starts_with("tsh: cannot read standard input: ")
+            .and(predicate::str::contains("directory"))
+            .and(predicate::str::is_match("^[^\n]*\n$").expect("a regex")),
+    );
+    // A closed stdin: fd 0 not open at all (the shell must not read someone else's file that
+    // happens to get fd 0 either).
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("tsh"));
+    cmd.arg("-p");
+    // SAFETY: the closure only calls close(2), which is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::close(0);
+            Ok(())
+        });
+    }
+    let out = testkit::run_with_deadline(&mut cmd, WAIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && err.starts_with("tsh: cannot read standard input: "),
+        "with stdin closed the shell cannot read a command: one line on stderr and status 1, \
+         not the status 0 of a normal end of input; got {} and stderr {err:?}",
+        describe_status(out.status)
+    );
+}
+
+#[test]
+fn the_command_line_contract() {
+    use predicates::prelude::*;
+    // A usage error: one line on stderr, status 2, nothing read or run.
+    for bad in [&["-x"][..], &["-p", "extra"], &["--help"]] {
+        tsh_cmd()
+            .args(bad)
+            .write_stdin("jobs\n")
+            .timeout(WAIT)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::eq("usage: tsh [-p] [-v]\n"));
+    }
+    // A script on stdin: the prompt before each line unless -p, messages on stdout, nothing
+    // on stderr without -v, status 0 at the end of input.
+    tsh_cmd()
+        .write_stdin("./no-such-program\nfg\n")
+        .timeout(WAIT)
+        .assert()
+        .success()
+        .stdout(predicate::eq(
+            "tsh> ./no-such-program: Command not found\n\
+             tsh> fg command requires PID or %jobid argument\ntsh> ",
+        ))
+        .stderr(predicate::str::is_empty());
+    tsh_cmd()
+        .args(["-p", "-v"])
+        .write_stdin(format!("{HELPER} exit 3\nquit\n{HELPER} exit 4\n"))
+        .timeout(WAIT)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::is_empty().not());
 }

@@ -12,7 +12,8 @@
 //! - `read`: prints `reading PID`, reads one line of stdin and prints `read: LINE`.
 //! - `exit N`: exits with status N at once.
 //! - `kill-self`: kills itself with SIGKILL at once.
-//! - `burn MS`: spends MS milliseconds of CPU time, prints `burnt MS ms` and exits 0.
+//! - `burn MS`: prints `burning PID`, spends MS milliseconds of CPU time, prints `burnt MS ms`
+//!   and exits 0.
 //! - `argv0`: prints `argv0 ARGV0`, its `argv[0]` as it was given.
 //! - `sigmask`: prints `sigblk HEX`, the mask of blocked signals it started with (from
 //!   /proc/self/status).
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
         Some("bg-read") => bg_read(),
+        Some("bg-exec") => bg_exec(&args[1..]),
         Some("burn") => {
             // Spends MS milliseconds of CPU time (not wall time) in a loop, then says so.
             let ms: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300);
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
                     .unwrap_or(u64::MAX)
             };
             let start = cpu();
+            say(&format!("burning {}", getpid()));
             let mut x = 0u64;
             while cpu().saturating_sub(start) < ms {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
@@ -116,7 +119,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|sigmask|argv0|burn MS"
+                "usage: job-helper probe|spin|stop-self|fork-spin|read|exit N|bg-read|bg-exec PROGRAM...|sigmask|argv0|burn MS"
             );
             ExitCode::from(2)
         }
@@ -202,6 +205,67 @@ fn bg_read() -> ExitCode {
             let _ = killpg(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
             ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("job-helper: fork: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bg_exec(argv: &[String]) -> ExitCode {
+    let Ok(argv) = argv
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_str()))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        eprintln!("job-helper: an argument holds a NUL byte");
+        return ExitCode::from(2);
+    };
+    if argv.is_empty() {
+        eprintln!("usage: job-helper bg-exec PROGRAM ARGS...");
+        return ExitCode::from(2);
+    }
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: this program has one thread; the child calls setpgid, execv and _exit only, with
+    // the pointers built above.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            // SAFETY: NUL-terminated strings alive until exec; the array ends with null.
+            unsafe {
+                libc::execv(pointers[0], pointers.as_ptr());
+                libc::_exit(127)
+            }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            let _ = setpgid(child, child);
+            loop {
+                match waitpid(child, Some(WaitPidFlag::WUNTRACED)) {
+                    Ok(WaitStatus::Stopped(_, sig)) => {
+                        say(&format!("background program stopped by {sig}"));
+                        // `fg`: the terminal first (we are its foreground group), then SIGCONT.
+                        if let Err(e) = nix::unistd::tcsetpgrp(std::io::stdin(), child) {
+                            say(&format!("tcsetpgrp: {e}"));
+                        }
+                        let _ = killpg(child, Signal::SIGCONT);
+                    }
+                    Ok(WaitStatus::Exited(_, code)) => {
+                        say(&format!("background program exited {code}"));
+                        return ExitCode::SUCCESS;
+                    }
+                    Ok(other) => {
+                        say(&format!("background program: {other:?}"));
+                        return ExitCode::SUCCESS;
+                    }
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => {
+                        say(&format!("waitpid: {e}"));
+                        return ExitCode::from(1);
+                    }
+                }
+            }
         }
         Err(e) => {
             eprintln!("job-helper: fork: {e}");
