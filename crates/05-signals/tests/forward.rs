@@ -118,7 +118,10 @@ fn sigterm_reaches_the_child_and_its_children_and_the_wrapper_exits_143() {
     // gone, or a zombie on its way out, once the signal killed it.
     wait_until(
         WAIT,
-        &format!("the grandchild {grandchild} to die of the forwarded SIGTERM"),
+        &format!(
+            "the grandchild {grandchild} to die of the forwarded SIGTERM (kill(pid) reaches the \
+             child alone; killpg(pgid) reaches everything in its group)"
+        ),
         || gone(grandchild),
     );
 }
