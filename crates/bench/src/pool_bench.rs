@@ -95,6 +95,11 @@ impl BareWorker {
         })
     }
 
+    /// The worker's pid (to pin it to a CPU).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends task `id` and reads its answer.
     ///
     /// # Errors
