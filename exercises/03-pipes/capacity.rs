@@ -22,7 +22,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 /// # References
 /// `fcntl(2)`, `F_GETPIPE_SZ`; `pipe(7)`, "Pipe capacity".
 pub fn capacity(pipe: impl AsFd) -> io::Result<usize> {
-    // TODO: `fcntl(pipe.as_fd(), FcntlArg::F_GETPIPE_SZ)`, converted to usize.
+    // TODO: ask the kernel how many bytes this pipe holds.
     todo!("ask the kernel for the pipe's size")
 }
 
@@ -35,14 +35,12 @@ pub fn capacity(pipe: impl AsFd) -> io::Result<usize> {
 /// # References
 /// `fcntl(2)`, `F_SETPIPE_SZ`.
 pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
-    // TODO: return the current capacity if it is already at least `len`.
-    // TODO: otherwise `FcntlArg::F_SETPIPE_SZ(len as i32)` (check the conversion) and return
-    //       the size the kernel reports.
+    // TODO: make the pipe hold at least `len` bytes, as the contract above says.
     todo!("grow the pipe")
 }
 
 /// Writes as much of `data` as fits into the pipe right now and returns how many bytes that was;
-/// never blocks. The pipe is left in the blocking mode it was in.
+/// never blocks. The pipe is left in the blocking mode it was in, also when the write fails.
 ///
 /// A full pipe is not an error (it is the count so far); any other failure is, such as
 /// `BrokenPipe` when no reader is left.
@@ -50,7 +48,6 @@ pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
 /// # References
 /// `pipe(7)` on `O_NONBLOCK`; `fcntl(2)`, `F_GETFL`/`F_SETFL`.
 pub fn write_without_blocking(pipe: &mut PipeWriter, data: &[u8]) -> io::Result<usize> {
-    // TODO: write as much of `data` as fits right now, without ever blocking, and count it.
-    // TODO: leave the pipe's flags exactly as you found them, also when writing failed.
+    // TODO: write what fits right now, and report how much.
     todo!("write what fits")
 }

@@ -50,7 +50,7 @@ pub fn grow_to_fit(pipe: impl AsFd, len: usize) -> io::Result<usize> {
 }
 
 /// Writes as much of `data` as fits into the pipe right now and returns how many bytes that was;
-/// never blocks. The pipe is left in the blocking mode it was in.
+/// never blocks. The pipe is left in the blocking mode it was in, also when the write fails.
 ///
 /// A full pipe is not an error (it is the count so far); any other failure is, such as
 /// `BrokenPipe` when no reader is left.
