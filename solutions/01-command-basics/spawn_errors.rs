@@ -66,7 +66,8 @@ pub fn spawn_checked(cmd: &mut Command) -> Result<Child, SpawnError> {
     // The working directory first: chdir happens in the child before exec, and its failure
     // comes back as the same ENOENT (or ENOTDIR, EACCES) a missing program gives. Only a look at
     // the directory itself tells the two apart. Checking *after* the failure, not before the
-    // spawn, avoids a race with the directory being created or removed in between.
+    // spawn, costs nothing when the spawn succeeds and narrows the race with the directory
+    // being created or removed in between; it cannot close it, so this is the likeliest cause.
     if let Some(dir) = cmd.get_current_dir()
         && !dir_is_usable(dir)
     {
