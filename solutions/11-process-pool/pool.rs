@@ -31,6 +31,8 @@
 //!   take tasks and without losing a task; `shutdown(grace)` refuses new tasks, lets every
 //!   accepted task finish, stops the workers and returns the final `Stats`; tasks still running
 //!   when `grace` has passed are answered `Outcome::Failed("pool shut down")` and their workers
+//!   killed. An idle worker is not killed: its stdin is closed and it exits by itself; one
+//!   still there when the grace is over (and at least a second after its stdin closed) is
 //!   killed. Dropping a pool is a shutdown with no grace. No worker outlives the pool, and none
 //!   is left a zombie.
 //!
