@@ -55,7 +55,8 @@ pub fn wait_foreground(pid: Pid) -> nix::Result<WaitStatus> {
 
 /// Continues the stopped job whose process group is `pgid` and whose leader, a child of the
 /// caller, is `leader`: every process of the job runs again. Returns once `waitpid` has
-/// reported the leader continued (or ended), with that report.
+/// reported the leader continued, or stopped again, or ended, with that report (a job may stop
+/// again before the wait starts).
 ///
 /// # References
 /// `killpg(3)`, `waitpid(2)`

@@ -75,7 +75,7 @@ pub fn wait_foreground(pid: Pid) -> nix::Result<WaitStatus> {
 
 /// Continues the stopped job whose process group is `pgid` and whose leader, a child of the
 /// caller, is `leader`: SIGCONT to every process of the group, then waits until the kernel
-/// reports the leader continued (or ended). Returns that report.
+/// reports the leader continued, or stopped again, or ended. Returns that report.
 ///
 /// # References
 /// `killpg(3)`, `waitpid(2)`: WCONTINUED
@@ -83,8 +83,11 @@ pub fn continue_job(pgid: Pid, leader: Pid) -> nix::Result<WaitStatus> {
     // The whole group: a job may be several processes (a pipeline, a program and its own
     // children), and ^Z stopped every one of them.
     killpg(pgid, Signal::SIGCONT)?;
+    // WCONTINUED alone is not enough: a job may stop again (a second ^Z, a read from the
+    // background) before this wait starts. The stop then replaces the continue, which is no
+    // longer reported, and a wait that asks only for continues waits until the job ends.
     loop {
-        match waitpid(leader, Some(WaitPidFlag::WCONTINUED)) {
+        match waitpid(leader, Some(WaitPidFlag::WCONTINUED | WaitPidFlag::WUNTRACED)) {
             Err(Errno::EINTR) => continue,
             other => return other,
         }

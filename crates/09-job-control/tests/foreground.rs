@@ -192,3 +192,19 @@ fn without_a_terminal_the_call_fails_and_leaves_no_job_behind() {
          before returning the error; got:\n{stdout}"
     );
 }
+
+#[test]
+fn continue_job_returns_when_the_job_stops_again_at_once() {
+    let out = testkit::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_job-fg"))
+            .args(["--continue-restop", env!("CARGO_BIN_EXE_job-helper")]),
+        WAIT * 3,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("continue_job returned: stopped by signal 19"),
+        "a job continued by continue_job stopped again at once (SIGSTOP); continue_job must \
+         still return, and report the new stop (the continue is no longer reported once the job has stopped again). Got:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -10,6 +10,7 @@
 //!   child waits in `pause()`, the parent waits for the child and exits when it is gone; on
 //!   SIGTERM the parent kills and reaps its child, then exits.
 //! - `read`: prints `reading PID`, reads one line of stdin and prints `read: LINE`.
+//! - `stop-loop`: stops itself with SIGSTOP, and again each time it is continued, until killed.
 //! - `exit N`: exits with status N at once.
 //! - `kill-self`: kills itself with SIGKILL at once.
 //! - `burn MS`: prints `burning PID`, spends MS milliseconds of CPU time, prints `burnt MS ms`
@@ -54,6 +55,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("fork-spin") => fork_spin(),
+        Some("stop-loop") => loop {
+            let _ = kill(getpid(), Signal::SIGSTOP);
+        },
         Some("read") => {
             say(&format!("reading {}", getpid()));
             let mut line = String::new();
