@@ -18,10 +18,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use assert_cmd::cargo::cargo_bin_cmd;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::{Pid, mkfifo};
+use predicates::prelude::*;
 use testkit::{DEFAULT_DEADLINE, describe_status};
 
 /// What the shell prints for every error, and nothing else.
@@ -135,14 +137,6 @@ impl Fixture {
         Wish::spawn(cmd, what).within(deadline).finish()
     }
 
-    /// Runs `wish` with these arguments (no script is written) in `ROOT/work`.
-    fn run_args(&self, args: &[&Path]) -> Finished {
-        let mut cmd = wish_command(&self.work);
-        cmd.args(args).stdin(Stdio::null());
-        let what = format!("wish with the arguments {args:?}");
-        Wish::spawn(cmd, what).finish()
-    }
-
     /// Runs `wish` with no argument, `input` on its stdin, in `ROOT/work`.
     fn run_interactive(&self, input: &str) -> Finished {
         let mut cmd = wish_command(&self.work);
@@ -200,7 +194,7 @@ fn fence(text: &str) -> String {
 }
 
 fn wish_command(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wish"));
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("wish"));
     // `C` makes `ls` sort plainly, whatever the machine's locale.
     // No backtrace: a panic in wish shows as its one-line message and location.
     cmd.current_dir(cwd)
@@ -996,37 +990,97 @@ fn every_command_is_reaped_before_the_next_prompt() {
     );
 }
 
+/// `wish` as a command line, run by assert_cmd in `dir` with an empty stdin (end of input at
+/// once) and the short deadline: for the contract of its arguments, exit status and streams.
+fn wish_cli(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = cargo_bin_cmd!("wish");
+    cmd.current_dir(dir)
+        .env("LC_ALL", "C")
+        .env("RUST_BACKTRACE", "0")
+        .write_stdin("")
+        .timeout(SHORT_DEADLINE);
+    cmd
+}
+
+/// Exactly the one error message on stderr, named for the failure report.
+fn only_the_error_message(why: &'static str) -> impl Predicate<str> {
+    predicate::eq(ERR).name(why)
+}
+
 #[test]
 fn two_arguments_are_an_error_with_status_1() {
     let fx = Fixture::new("args_two");
     let a = fx.write_root("a.wish", "echo a\n");
     let b = fx.write_root("b.wish", "echo b\n");
-    fx.run_args(&[&a, &b]).expect(
-        "",
-        ERR,
-        1,
-        "`wish FILE1 FILE2`: more than one argument is an error, and wish exits 1 at once",
-    );
+    wish_cli(&fx.work)
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .code(predicate::eq(1).name("1: `wish FILE1 FILE2` is a usage error, wish exits at once"))
+        .stdout(predicate::str::is_empty().name("nothing: no prompt, and no FILE was run"))
+        .stderr(only_the_error_message(
+            "exactly `An error has occurred`, once",
+        ));
 }
 
 #[test]
 fn a_missing_batch_file_is_an_error_with_status_1() {
     let fx = Fixture::new("args_missing");
-    fx.run_args(&[&fx.root_path("no_such_file.wish")]).expect(
-        "",
-        ERR,
-        1,
-        "a FILE that cannot be opened: the error message, exit 1, and no prompt",
-    );
+    wish_cli(&fx.work)
+        .arg(fx.root_path("no_such_file.wish"))
+        .assert()
+        .code(predicate::eq(1).name("1: a FILE that cannot be opened ends wish with status 1"))
+        .stdout(predicate::str::is_empty().name("nothing: no prompt in batch mode"))
+        .stderr(only_the_error_message(
+            "exactly `An error has occurred`, once",
+        ));
 }
 
 #[test]
 fn a_batch_file_that_cannot_be_read_is_an_error_with_status_1() {
     let fx = Fixture::new("args_dir");
-    fx.run_args(&[&fx.work]).expect(
-        "",
-        ERR,
-        1,
-        "a directory opens, but reading it fails (EISDIR): that FILE cannot be read, exit 1",
-    );
+    wish_cli(&fx.work)
+        .arg(&fx.work)
+        .assert()
+        .code(
+            predicate::eq(1).name(
+                "1: a directory opens, but reading it fails (EISDIR): that FILE cannot be read",
+            ),
+        )
+        .stdout(predicate::str::is_empty().name("nothing: no prompt in batch mode"))
+        .stderr(only_the_error_message(
+            "exactly `An error has occurred`, once",
+        ));
+}
+
+#[test]
+fn batch_mode_prints_no_prompt_and_exits_0_at_the_end_of_its_file() {
+    let fx = Fixture::new("args_batch");
+    let script = fx.write_root("ok.wish", "echo one\nno_such_command_here\necho two\n");
+    wish_cli(&fx.work)
+        .arg(&script)
+        .assert()
+        .code(
+            predicate::eq(0)
+                .name("0: the end of the FILE ends wish with status 0, even after an error"),
+        )
+        .stdout(predicate::eq("one\ntwo\n").name("the commands' output and no `wish> ` prompt"))
+        .stderr(only_the_error_message(
+            "one error message, for the unknown command",
+        ));
+}
+
+#[test]
+fn interactive_mode_prompts_on_stdout_and_exits_0_at_end_of_input() {
+    let fx = Fixture::new("args_interactive");
+    wish_cli(&fx.work)
+        .write_stdin("echo hi\n")
+        .assert()
+        .code(predicate::eq(0).name("0: end of input ends wish with status 0"))
+        .stdout(
+            predicate::eq("wish> hi\nwish> ").name(
+                "a `wish> ` prompt before each line read, on stdout, the last one unanswered",
+            ),
+        )
+        .stderr(predicate::str::is_empty().name("nothing: no error happened"));
 }
