@@ -84,9 +84,10 @@ fn a_waiting_process_sleeps_in_futex_and_uses_no_cpu() {
         .expect("send SIGUSR1");
     peer.expect("signal");
     event.notify().expect("notify");
+    let woken = peer.try_expect("woken");
     assert_eq!(
-        peer.expect("woken"),
-        "woken: Notified",
+        woken.as_deref(),
+        Ok("woken: Notified"),
         "notify() must wake the process sleeping on the shared word, also after a signal \
          interrupted its sleep (EINTR means: check the word and sleep again)"
     );
@@ -191,11 +192,19 @@ fn one_notify_wakes_every_sleeping_process() {
     if let Err(e) = try_wait_until(DEFAULT_DEADLINE, "every waiter to wake", || {
         asleep(&peers) == 0
     }) {
+        let left = asleep(&peers);
+        if left == 2 {
+            panic!(
+                "{e}: two processes slept on the event and one notify() woke neither. A futex \
+                 shared between processes must not be FUTEX_PRIVATE, in wait as in wake: a \
+                 private futex is keyed by the waiter's own address space, where the notifier \
+                 never looks"
+            );
+        }
         panic!(
-            "{e}: two processes slept on the event and one notify() left {} of them asleep. \
-             notify wakes every waiter whose ticket is older: FUTEX_WAKE with a count of \
-             i32::MAX (\"all\"), not 1",
-            asleep(&peers)
+            "{e}: two processes slept on the event and one notify() left {left} of them \
+             asleep. notify wakes every waiter whose ticket is older: FUTEX_WAKE with a count \
+             of i32::MAX (\"all\"), not 1"
         );
     }
     for (peer, _) in &mut peers {

@@ -196,9 +196,27 @@ fn a_blocked_recv_returns_peer_died_when_the_peer_is_killed() {
     let mut peer = Peer::spawn(PEER, &["open-and-hang", name.name()]);
     peer.expect("connected");
     let pid = peer.pid();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
+        let _ = tid_tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32);
         let mut chan = chan;
         chan.recv()
+    });
+    // Kill the peer only once our recv sleeps: a peer already dead when recv starts proves
+    // nothing about a call that is blocked.
+    let tid = tid_rx
+        .recv_timeout(DEFAULT_DEADLINE)
+        .expect("the receiving thread never started");
+    let me = std::process::id();
+    try_wait_until(DEFAULT_DEADLINE, "our recv to sleep in futex()", || {
+        thread_sleeps_in_futex(me, tid)
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: the receiving thread is in state {:?}: a recv with nothing to receive must \
+             sleep in FUTEX_WAIT",
+            thread_state(me, tid)
+        )
     });
     peer.kill();
     let result = call_with_deadline(DEFAULT_DEADLINE, move || waiter.join())

@@ -212,6 +212,29 @@ impl Peer {
         }
     }
 
+    /// Like [`Peer::expect`], but when the peer ends first returns `Err` with everything it
+    /// said (its status, stdout and stderr), for a caller that explains the failure itself.
+    #[track_caller]
+    pub fn try_expect(&mut self, needle: &str) -> Result<String, String> {
+        loop {
+            match self.out.next_line(crate::DEFAULT_DEADLINE) {
+                Some(line) if line.contains(needle) => return Ok(line),
+                Some(_) => {}
+                None => {
+                    let status = self.guard.wait(crate::DEFAULT_DEADLINE);
+                    self.join_stderr();
+                    return Err(format!(
+                        "the peer `{}` ended ({}) before saying {needle:?}\n--- its stdout ---\n{}\n--- its stderr ---\n{}",
+                        self.what,
+                        crate::describe_status(status),
+                        self.out.seen().join("\n"),
+                        self.stderr()
+                    ));
+                }
+            }
+        }
+    }
+
     /// Once the peer has exited: waits until its stderr is read to the end, when the peer was
     /// the pipe's last writer (a forked grandchild may still hold it: then within 2 s).
     fn join_stderr(&mut self) {
