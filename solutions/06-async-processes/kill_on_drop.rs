@@ -27,8 +27,9 @@ use tokio::process::Command;
 pub async fn output_of(mut cmd: Command) -> io::Result<Output> {
     // A dropped `tokio::process::Child` does not kill its process, like std's: without this
     // line a cancelled future leaves the child running. With it, dropping the future (and so
-    // the `Child` inside `output()`) sends SIGKILL; tokio then reaps the dead child in the
-    // background. `output()` spawns synchronously (the fork/exec happens here) and only the
+    // the `Child` inside `output()`) sends SIGKILL; tokio then reaps the dead child from its
+    // orphan queue, one for the whole process, when a runtime next sees a SIGCHLD (best
+    // effort: prefer `child.kill().await` where you can await). `output()` spawns synchronously (the fork/exec happens here) and only the
     // wait is asynchronous: tokio watches a pidfd, so no thread blocks in `waitpid`.
     cmd.kill_on_drop(true);
     cmd.output().await

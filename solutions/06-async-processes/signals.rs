@@ -66,6 +66,8 @@ pub async fn supervise(
     // process group: the child, in a group of its own, is not in it. (systemd's default
     // `KillMode=control-group` does signal every process of the unit, but a supervisor cannot
     // count on how it was started.)
+    // The stop is group_stop's `stop_group` (the exercise that teaches it), written out again
+    // so that this exercise stands alone.
     signal_group(pgid, Signal::SIGTERM)?;
     let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status?,

@@ -149,10 +149,10 @@ fn a_dropped_future_leaves_no_child_behind() {
         "the future of output_of was dropped, but its child kept running. A dropped Child is \
          not killed by default, in tokio as in std",
     );
-    // tokio reaps a dropped child in the background, on a best-effort basis (when a SIGCHLD
-    // reaches the runtime that registered for it, which may be another test's, gone by now).
-    // Reap it here if tokio has not yet, so that no zombie outlives the test; ECHILD means
-    // tokio did.
+    // tokio reaps a dropped child from its orphan queue, one for the whole process, when any
+    // runtime of the process wakes after a SIGCHLD: best effort (this test's runtime may be
+    // idle or gone by then). Reap it here if tokio has not yet, so that no zombie outlives the
+    // test; ECHILD means tokio did.
     let _ = waitpid(Pid::from_raw(pid as i32), None);
     drop(rt);
 }
