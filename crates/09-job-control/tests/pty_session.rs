@@ -143,12 +143,16 @@ fn no_other_program_inherits_the_terminal() {
         "the program on the terminal must hold the pty only as fds 0, 1 and 2: open both sides \
          close-on-exec (O_CLOEXEC)"
     );
-    // Any program this process starts from now on must not hold either side of the pty.
+    // Any program this process starts from now on must not hold either side of the pty. Its
+    // stdin, stdout and stderr are not terminals (the test's own stderr may be one, when the
+    // tests run from a terminal): any terminal it holds came from a descriptor left open
+    // across exec.
     let mut other = testkit::ChildGuard::spawn(
         Command::new(env!("CARGO_BIN_EXE_job-helper"))
             .arg("spin")
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped()),
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
     );
     let pid = other.id();
     let mut out = testkit::LineReader::new(
