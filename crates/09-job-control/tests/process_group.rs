@@ -98,7 +98,7 @@ fn spawn_in_group_returns_with_the_child_already_in_its_group() {
         out.contains("in group on return: 20 of 20"),
         "when spawn_in_group returns, the parent may at once signal the group or give it the \
          terminal: the child must be in it, even when it has not run yet (on one CPU the parent \
-         runs on after fork). Got:\n{out}"
+         usually runs on after fork). Got:\n{out}"
     );
     let l = line(&out, "leader ");
     assert_eq!(l[5], l[1], "the leader must lead its group: {out}");

@@ -8,7 +8,8 @@
 //!   `job-helper probe`, which prints its ids (the second one joins the first one's group).
 //! - `late-parent`: the child joins and execs first; only then the parent calls
 //!   `join_in_parent`. Prints `late parent: ok` or `late parent: ERROR`.
-//! - `spawn`: pinned to one CPU (the parent then runs on after fork, before the child), calls
+//! - `spawn`: pinned to one CPU (where the parent usually runs on after fork, before the child: a
+//!   tendency of the scheduler, not a rule), calls
 //!   `spawn_in_group` 20 times and prints `in group on return: K of 20`; starts a leader and a
 //!   member of its group and prints `leader L member M pgid G`; starts a missing program and
 //!   prints how it ended; prints `allocated before exec: K` (children that allocated memory
@@ -263,8 +264,9 @@ fn late_parent(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
-    // On one CPU the parent keeps running after fork until it blocks: a child that has not
-    // yet run has not joined any group, so only the parent's setpgid can have put it there.
+    // On one CPU the parent usually keeps running after fork until it blocks (a tendency of
+    // the scheduler, not a promise): a child that has not yet run has not joined any group, so
+    // only the parent's setpgid can have put it there.
     let mut one = CpuSet::new();
     one.set(0)?;
     sched_setaffinity(Pid::from_raw(0), &one)?;
