@@ -1,7 +1,8 @@
 //! par against xargs (group `par_throughput`): the same N runs of `/bin/true`, 4 at a time,
 //! through `par -j 4` (each command executed directly, and each through `sh -c`),
 //! `xargs -P 4 -n 1` and, where it is installed, GNU `parallel -j 4` (a twentieth of N: it is
-//! much slower). N is 2,000 (500 in the quick mode). Criterion reports the time per batch; `cargo xtask bench` turns it into
+//! much slower; a `parallel` whose `--version` does not name GNU parallel, such as
+//! moreutils', is skipped with a note). N is 2,000 (500 in the quick mode). Criterion reports the time per batch; `cargo xtask bench` turns it into
 //! commands per second.
 //!
 //! Run with `cargo xtask bench par_throughput`. The `par` binary is built in release mode
@@ -14,7 +15,7 @@ use std::path::Path;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use proclings_bench::par::{lines, on_path, par_binary, run_fed};
+use proclings_bench::par::{is_gnu_parallel, lines, on_path, par_binary, run_fed};
 use proclings_bench::settings::Settings;
 use proclings_bench::spawn::TRUE_PATH;
 
@@ -57,7 +58,7 @@ fn par_throughput(c: &mut Criterion) {
             .expect("xargs")
         });
     });
-    if on_path("parallel") {
+    if is_gnu_parallel(Path::new("parallel")) {
         // GNU parallel is a Perl program that does a lot of bookkeeping per command: a
         // twentieth of the commands keeps its share of the run short. The throughput is per
         // command, so the figures still compare.
@@ -67,6 +68,11 @@ fn par_throughput(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("parallel", format!("j{JOBS}")), |b| {
             b.iter(|| run_fed(Path::new("parallel"), &["-j", &jobs], &commands).expect("parallel"));
         });
+    } else if on_path("parallel") {
+        eprintln!(
+            "the `parallel` on PATH is not GNU parallel (`parallel --version` does not say so; \
+             moreutils has one of the same name): measuring par and xargs only"
+        );
     } else {
         eprintln!("GNU parallel is not installed: measuring par and xargs only");
     }

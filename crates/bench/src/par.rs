@@ -75,6 +75,20 @@ pub fn on_path(program: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
+/// Whether `program` (a name looked up on `PATH`, or a path) is GNU parallel: its `--version`
+/// names it. Another `parallel` exists: moreutils ships one with other options, which given
+/// GNU's runs nothing and still exits 0, so "on PATH" is not enough to measure it.
+pub fn is_gnu_parallel(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("GNU parallel")
+        })
+}
+
 /// Runs `program args`, feeding `input` on stdin, discarding its output; fails unless it
 /// exits 0.
 pub fn run_fed(program: &Path, args: &[&str], input: &[u8]) -> io::Result<()> {

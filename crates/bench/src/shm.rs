@@ -16,6 +16,7 @@
 //! # References
 //! `mmap(2)`, `futex(2)`, `mq_overview(7)`, `fork(2)`
 
+use std::cell::UnsafeCell;
 use std::ffi::CString;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -69,7 +70,10 @@ struct Ring {
     tail: Line<AtomicU64>,
     /// Futex word bumped on every publish, and the number of sleepers on it.
     seq: Line<(AtomicU32, AtomicU32)>,
-    slots: [Line<[u8; MESSAGE_BYTES]>; SLOTS],
+    /// The peer writes these bytes while we hold `&Ring`: `UnsafeCell` says so (a plain array
+    /// behind a shared reference promises that nobody changes it), and they are reached only
+    /// through the raw pointers `UnsafeCell::get` gives.
+    slots: [Line<UnsafeCell<[u8; MESSAGE_BYTES]>>; SLOTS],
 }
 
 /// The shared mapping of the latency benchmarks: [parent -> peer, peer -> parent], stop flag.
@@ -88,7 +92,9 @@ struct Bulk {
     want: Line<AtomicU64>,
     round: Line<AtomicU64>,
     done: Line<AtomicU64>,
-    data: [u8; BULK_RING_BYTES],
+    /// Written by the producer and read by the consumer at once, in regions the ring's
+    /// counters hand to one side at a time: `UnsafeCell`, reached through raw pointers only.
+    data: UnsafeCell<[u8; BULK_RING_BYTES]>,
 }
 
 /// A `MAP_SHARED | MAP_ANONYMOUS` mapping holding a zeroed `T`, unmapped on drop.
@@ -159,8 +165,9 @@ impl Ring {
     /// never full) and wakes a sleeping reader.
     fn send(&self, msg: &[u8; MESSAGE_BYTES]) {
         let tail = self.tail.0.load(Ordering::Relaxed);
-        let slot = self.slots[tail as usize % SLOTS].0.as_ptr().cast_mut();
-        // SAFETY: the slot at `tail` is not readable by the consumer until we publish `tail`.
+        let slot = self.slots[tail as usize % SLOTS].0.get().cast::<u8>();
+        // SAFETY: the slot at `tail` is not readable by the consumer until we publish `tail`;
+        // the pointer comes from `UnsafeCell::get`, so writing through it is allowed.
         unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), slot, MESSAGE_BYTES) };
         self.tail.0.store(tail + 1, Ordering::Release);
         let (seq, sleepers) = (&self.seq.0.0, &self.seq.0.1);
@@ -198,7 +205,7 @@ impl Ring {
                 std::hint::spin_loop();
             }
         }
-        let slot = self.slots[head as usize % SLOTS].0.as_ptr();
+        let slot = self.slots[head as usize % SLOTS].0.get().cast::<u8>().cast_const();
         // SAFETY: the Acquire load of `tail` above made the slot's bytes visible; the producer
         // does not reuse it before we publish `head`.
         unsafe { std::ptr::copy_nonoverlapping(slot, out.as_mut_ptr(), MESSAGE_BYTES) };
@@ -487,7 +494,7 @@ fn bulk_consumer(b: &Bulk) {
             // SAFETY: bytes [head, tail) were published by the producer (Acquire above) and are
             // ours until we publish a new head.
             unsafe {
-                let base = b.data.as_ptr();
+                let base = b.data.get().cast::<u8>().cast_const();
                 std::ptr::copy_nonoverlapping(base.add(at), out.as_mut_ptr(), first);
                 std::ptr::copy_nonoverlapping(base, out.as_mut_ptr().add(first), n - first);
             }
@@ -544,9 +551,10 @@ impl ShmBulk {
                 let at = tail as usize % BULK_RING_BYTES;
                 let first = n.min(BULK_RING_BYTES - at);
                 // SAFETY: bytes [tail, tail + n) are free (the consumer published a head that
-                // leaves them) and ours until we publish the new tail.
+                // leaves them) and ours until we publish the new tail; the pointer comes from
+                // `UnsafeCell::get`, so writing through it is allowed.
                 unsafe {
-                    let base = b.data.as_ptr().cast_mut();
+                    let base = b.data.get().cast::<u8>();
                     std::ptr::copy_nonoverlapping(chunk.as_ptr().add(off), base.add(at), first);
                     std::ptr::copy_nonoverlapping(chunk.as_ptr().add(off + first), base, n - first);
                 }

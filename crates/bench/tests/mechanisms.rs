@@ -302,3 +302,42 @@ fn every_sampler_reads_the_whole_tree_and_the_tree_leaves_nothing() {
     }
     assert_no_children("dropping the sleeper tree");
 }
+
+#[test]
+fn only_a_parallel_that_names_gnu_parallel_is_measured() {
+    let dir = testkit::temp_dir("bench-parallel");
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        // Written by a shell, not by this process: an executable this process had open for
+        // writing could be inherited by another test's child and fail with ETXTBSY.
+        let made = std::process::Command::new("/bin/sh")
+            .args(["-c", "printf '%s\\n' \"$1\" > \"$0\" && chmod 755 \"$0\""])
+            .arg(&path)
+            .arg(format!("#!/bin/sh\n{body}"))
+            .status()
+            .expect("run sh");
+        assert!(made.success(), "cannot write {}", path.display());
+        path
+    };
+    // moreutils' parallel knows no --version: it prints its usage and fails (and, given GNU's
+    // options instead, runs nothing and exits 0).
+    let moreutils = script(
+        "moreutils-parallel",
+        "echo \"parallel: invalid option -- '-'\" >&2; exit 1",
+    );
+    let gnu = script(
+        "gnu-parallel",
+        "echo 'GNU parallel 20240222'; echo 'Copyright (C) 2007-2024 Ole Tange'",
+    );
+    assert!(
+        !proclings_bench::par::is_gnu_parallel(&moreutils),
+        "a `parallel` whose --version does not name GNU parallel must be skipped"
+    );
+    assert!(
+        proclings_bench::par::is_gnu_parallel(&gnu),
+        "GNU parallel's --version names it"
+    );
+    assert!(!proclings_bench::par::is_gnu_parallel(
+        &dir.path().join("absent")
+    ));
+}
