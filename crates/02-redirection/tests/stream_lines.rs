@@ -81,7 +81,15 @@ impl Streaming {
     fn finish(&mut self, stuck: &str) -> ExitStatus {
         self.stdin = None;
         match self.result.recv_timeout(DEADLINE) {
-            Ok(result) => result.unwrap_or_else(|e| panic!("stream_lines returned an error: {e}")),
+            Ok(result) => result.unwrap_or_else(|e| {
+                let why = if e.kind() == std::io::ErrorKind::InvalidData {
+                    ". Output that is not UTF-8 is not an error: read bytes with read_until, not \
+                     BufRead::lines, and convert them with String::from_utf8_lossy"
+                } else {
+                    ""
+                };
+                panic!("stream_lines returned an error: {e}{why}")
+            }),
             Err(_) => {
                 self.raise_panic_of_the_call();
                 panic!("{stuck}")
