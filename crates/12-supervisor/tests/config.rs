@@ -466,7 +466,15 @@ fn values_too_large_to_use_are_refused_at_load_with_their_bound() {
         ("log = { max_bytes = 9223372036854775807 }", &["max_bytes"]),
     ];
     for (line, words) in cases {
-        let err = refused(&format!("{head}\n{line}\n"), 4, words);
+        let text = format!("{head}\n{line}\n");
+        assert!(
+            parse(&text).is_err(),
+            "`{line}` was accepted: a value too large to use must be refused at load, with its \
+             bound (MAX_DURATION for every `*_s` and `*_ms`, MAX_LOG_FILES, MAX_LOG_BYTES), or \
+             it crashes the supervisor later (`Instant + Duration` panics past the clock's \
+             range) or makes a rotation loop"
+        );
+        let err = refused(&text, 4, words);
         let shown = err.to_string();
         let bound = [
             week.to_string(),

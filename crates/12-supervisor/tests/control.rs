@@ -313,7 +313,10 @@ fn a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout() {
             }
         })
     };
-    let got = testkit::call_with_deadline(DEADLINE, move || {
+    // Ten times the request timeout, and well within the runner's limit, so that a reader that
+    // never gives up fails here with its diagnosis.
+    let wait = Duration::from_secs(5);
+    let got = testkit::call_with_deadline(wait, move || {
         let mut conn = sock.accept().expect("accept").expect("allowed");
         conn.read_request().map_err(|e| e.kind())
     });
@@ -321,7 +324,7 @@ fn a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout() {
     let _ = trickler.join();
     let Some(r) = got else {
         panic!(
-            "read_request still reading after {DEADLINE:?} from a client that sends one byte \
+            "read_request still reading after {wait:?} from a client that sends one byte \
              every 100 ms, against a request timeout of 500 ms: a timeout per read restarts at \
              every byte; bound the whole request with a deadline taken at accept"
         );
