@@ -115,14 +115,15 @@ fn bench_groups_table(source: &str) -> Result<String, String> {
         .ok_or("no `pub const GROUPS` in it")?;
     let body = &source[start..];
     let end = body.find("\n];").ok_or("its `GROUPS` has no end `];`")?;
-    let mut table = String::from(
-        "| group | bench target | what its table shows |\n| --- | --- | --- |\n",
-    );
+    let mut table =
+        String::from("| group | bench target | what its table shows |\n| --- | --- | --- |\n");
     let mut rows = 0;
     for entry in body[..end].split("\n    (").skip(1) {
         let literals = string_literals(entry, 3);
         let [id, target, title] = literals.as_slice() else {
-            return Err(format!("an entry of `GROUPS` without three strings: {entry:.60}"));
+            return Err(format!(
+                "an entry of `GROUPS` without three strings: {entry:.60}"
+            ));
         };
         let _ = writeln!(table, "| `{id}` | `{target}` | {} |", cell(title));
         rows += 1;

@@ -54,6 +54,7 @@ pub fn check(root: &Path) -> Vec<String> {
         Ok(curriculum) => {
             check_curriculum(root, &curriculum, &mut misses);
             check_binary_names(root, &curriculum, &mut misses);
+            check_unused_dependencies(root, &curriculum, &mut misses);
             check_doc_links(root, &mut misses);
             misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
@@ -140,6 +141,93 @@ struct Bin {
     name: String,
     #[serde(default)]
     path: String,
+}
+
+/// Every dependency a member crate declares is used by its code: a crate's `.rs` files (for a
+/// topic crate also its stubs and solutions, which it compiles through `#[path]`) name it as a
+/// path (`name::`), a macro (`name!`), in a `use` or an `extern crate`. A declared dependency
+/// nothing uses costs every learner a download and a build.
+fn check_unused_dependencies(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    let mut members: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    let mut topic_dirs = std::collections::BTreeSet::new();
+    for topic in &curriculum.topics {
+        topic_dirs.insert(topic.dir.clone());
+        members.push((
+            root.join("crates").join(&topic.dir),
+            vec![
+                root.join("exercises").join(&topic.dir),
+                root.join("solutions").join(&topic.dir),
+            ],
+        ));
+    }
+    let others = std::fs::read_dir(root.join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.join("Cargo.toml").is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| topic_dirs.contains(n.to_string_lossy().as_ref()))
+        });
+    for dir in others.chain([root.join("xtask")]) {
+        members.push((dir, Vec::new()));
+    }
+    for (crate_dir, extra) in members {
+        let Ok(text) = std::fs::read_to_string(crate_dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let Ok(manifest) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let mut code = String::new();
+        for dir in std::iter::once(&crate_dir).chain(&extra) {
+            for file in files_under(dir) {
+                if file.extension().is_some_and(|e| e == "rs")
+                    && let Ok(source) = std::fs::read_to_string(&file)
+                {
+                    code.push_str(&source);
+                    code.push('\n');
+                }
+            }
+        }
+        let rel = crate_dir.strip_prefix(root).unwrap_or(&crate_dir);
+        for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            let Some(deps) = manifest.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for name in deps.keys() {
+                let ident = name.replace('-', "_");
+                if !names_crate(&code, &ident) {
+                    misses.push(format!(
+                        "{}/Cargo.toml: [{section}] declares `{name}`, which no code of the crate uses; remove it",
+                        rel.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Whether `code` uses the crate `ident`: `ident::`, `ident!`, `use ident` or `extern crate ident`.
+fn names_crate(code: &str, ident: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(ident).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(is_ident) || before == Some(':') {
+            return false;
+        }
+        let after = code[at + ident.len()..].trim_start();
+        if after.starts_with(is_ident) {
+            return false;
+        }
+        let preceding = code[..at].trim_end();
+        after.starts_with("::")
+            || after.starts_with('!')
+            || preceding.ends_with("use")
+            || preceding.ends_with("extern crate")
+    })
 }
 
 /// The Cargo.toml of the crate in `crate_dir`, if it can be read.
@@ -436,6 +524,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_crate_is_named_by_a_path_a_macro_or_a_use() {
+        use super::names_crate;
+        assert!(names_crate("let x = nix::unistd::getpid();", "nix"));
+        assert!(names_crate("use tempfile;", "tempfile"));
+        assert!(names_crate("use assert_cmd::Command;", "assert_cmd"));
+        assert!(names_crate(
+            "let c = assert_cmd::cargo::cargo_bin!(\"x\");",
+            "assert_cmd"
+        ));
+        assert!(names_crate("    anyhow!(\"bad\")", "anyhow"));
+        assert!(!names_crate("let onix = 1; // nix", "nix"));
+        assert!(!names_crate("std::nix::x", "nix"));
+        assert!(!names_crate("predicates_core::x", "predicates"));
+    }
+
     use super::*;
 
     #[test]
