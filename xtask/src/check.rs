@@ -234,6 +234,13 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     sandbox::init();
     let verbose = !request.all;
+    // Naming an exercise makes it the current one until it passes (one rule, see `status`).
+    if let (false, Some(id)) = (request.all, request.id.as_ref()) {
+        progress.choose(id);
+    }
+    // An exercise whose prerequisites are not done fails in their code: say so first.
+    let needs_first =
+        verbose && crate::status::print_undone_requirements(&curriculum, &progress, selected[0]);
     let mut results: Vec<(Graded, bool)> = Vec::new();
     // One build per topic, then each exercise under its own limit.
     for topic in &curriculum.topics {
@@ -275,13 +282,16 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         print_summary(&results, failed);
     } else if failed == 0 {
         println!();
-        match curriculum.next_after(&selected[0].id) {
+        match crate::status::current(&curriculum, &progress) {
             Some(next) => crate::status::print_next_steps(&curriculum, next),
             None => println!(
                 "{}",
-                term::green("That was the last exercise of the course.")
+                term::green("That was the last exercise of the course: every one is done.")
             ),
         }
+    } else if needs_first {
+        println!();
+        crate::status::print_undone_requirements(&curriculum, &progress, selected[0]);
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -94,6 +94,10 @@ pub struct Exercise {
     pub hints: Vec<String>,
     /// Seconds its tests may run (build time not counted).
     pub timeout: Option<u64>,
+    /// Exercises this one builds on (its tests or its code call theirs), by id: they come
+    /// first, and `check`, `list` and `status` name one that is not done yet.
+    #[serde(default)]
+    pub requires: Vec<String>,
 }
 
 impl Exercise {
@@ -168,10 +172,16 @@ impl Curriculum {
         self.exercises.iter().find(|e| e.id == id)
     }
 
-    /// The exercise that follows `id` in learning order.
-    pub fn next_after(&self, id: &str) -> Option<&Exercise> {
-        let at = self.exercises.iter().position(|e| e.id == id)?;
-        self.exercises.get(at + 1)
+    /// The prerequisites of `ex` that `is_done` says are not done, in course order.
+    pub fn undone_requirements<'c>(
+        &'c self,
+        ex: &Exercise,
+        is_done: impl Fn(&str) -> bool,
+    ) -> Vec<&'c Exercise> {
+        self.exercises
+            .iter()
+            .filter(|e| ex.requires.contains(&e.id) && !is_done(&e.id))
+            .collect()
     }
 
     /// The files of `ex` (whose topic `load` has checked exists).

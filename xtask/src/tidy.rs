@@ -55,6 +55,7 @@ pub fn check(root: &Path) -> Vec<String> {
             check_curriculum(root, &curriculum, &mut misses);
             check_binary_names(root, &curriculum, &mut misses);
             check_unused_dependencies(root, &curriculum, &mut misses);
+            check_requirements(root, &curriculum, &mut misses);
             check_doc_links(root, &mut misses);
             misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
@@ -208,6 +209,84 @@ fn check_unused_dependencies(root: &Path, curriculum: &Curriculum, misses: &mut 
             }
         }
     }
+}
+
+/// Every exercise's `requires` in curriculum.toml says exactly which exercises of its topic its
+/// tests, stub or solution call (`topic::other::`, `crate::other::`, `super::other::`, or a
+/// `use` of them), each one earlier in the course.
+fn check_requirements(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    for (at, ex) in curriculum.exercises.iter().enumerate() {
+        let paths = curriculum.paths(ex);
+        for need in &ex.requires {
+            match curriculum.exercises.iter().position(|e| e.id == *need) {
+                None => misses.push(format!(
+                    "curriculum.toml: {} requires `{need}`, which is not an exercise",
+                    ex.id
+                )),
+                Some(n) if n >= at => misses.push(format!(
+                    "curriculum.toml: {} requires {need}, which comes after it in the course",
+                    ex.id
+                )),
+                Some(_) => {}
+            }
+        }
+        let code: String = [&paths.test, &paths.stub, &paths.solution]
+            .iter()
+            .filter_map(|rel| std::fs::read_to_string(root.join(rel)).ok())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let krate = ex.topic().replace('-', "_");
+        for other in curriculum
+            .exercises
+            .iter()
+            .filter(|o| o.topic() == ex.topic() && o.id != ex.id)
+        {
+            let uses = calls_module(&code, &krate, other.name());
+            let listed = ex.requires.contains(&other.id);
+            if uses && !listed {
+                misses.push(format!(
+                    "curriculum.toml: {} uses {}'s code (its tests, stub or solution call it): \
+                     add `requires = [\"{}\"]` to its entry",
+                    ex.id, other.id, other.id
+                ));
+            } else if listed && !uses {
+                misses.push(format!(
+                    "curriculum.toml: {} requires {}, but neither its tests nor its stub nor its \
+                     solution call it",
+                    ex.id, other.id
+                ));
+            }
+        }
+    }
+}
+
+/// Whether `code` names module `name` of crate `krate` (as `krate::name`, `crate::name` or
+/// `super::name`, alone or in a `{...}` group of a `use`).
+fn calls_module(code: &str, krate: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for prefix in [krate, "crate", "super"] {
+        let needle = format!("{prefix}::");
+        for (at, _) in code.match_indices(&needle) {
+            if code[..at].chars().next_back().is_some_and(is_ident) {
+                continue;
+            }
+            let rest = &code[at + needle.len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|n| n.trim().split("::").next().unwrap_or("").trim())
+                    .collect(),
+                None => vec![rest.split(|c: char| !is_ident(c)).next().unwrap_or("")],
+            };
+            if names.contains(&name) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Whether `code` uses the crate `ident`: `ident::`, `ident!`, `use ident` or `extern crate ident`.
@@ -524,6 +603,38 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_module_of_the_topic_is_found_by_path_or_in_a_use_group() {
+        use super::calls_module;
+        assert!(calls_module(
+            "shared_memory::segment::create()",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(calls_module(
+            "use crate::segment;",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(calls_module("super::segment::Segment", "x", "segment"));
+        assert!(calls_module(
+            "use crate::{config, reaper::group};",
+            "x",
+            "reaper"
+        ));
+        assert!(!calls_module(
+            "shared_memory::segments::x",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(!calls_module("my_crate::segment::x", "crate", "segment"));
+        assert!(!calls_module(
+            "// a segment of memory",
+            "shared_memory",
+            "segment"
+        ));
+    }
+
     #[test]
     fn a_crate_is_named_by_a_path_a_macro_or_a_use() {
         use super::names_crate;

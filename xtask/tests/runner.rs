@@ -654,10 +654,10 @@ fn status_and_check_link_the_exercise_and_its_chapter_section_where_links_are_wa
         .assert_code(1)
         .assert_stdout_has("\x1b\\exercises/01-basics/failing.rs\x1b]8;;\x1b\\")
         .assert_stdout_has("01-basics.md#failing\x1b\\docs/src/01-basics.md#failing\x1b]8;;");
-    // Not on a terminal, and not forced: plain paths.
+    // Not on a terminal, and not forced: plain paths (of the exercise just chosen by `check`).
     course
         .xtask(&["status"])
-        .assert_stdout_has("  read  docs/src/01-basics.md#passing\n")
+        .assert_stdout_has("  read  docs/src/01-basics.md#failing\n")
         .assert_stdout_lacks("\x1b");
     course.assert_nothing_left();
 }
