@@ -31,6 +31,16 @@ const POLL: Duration = Duration::from_millis(5);
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Whether the run at hand uses message queues, so that an unmounted /dev/mqueue is worth a
+/// note (`doctor` says it once for everything else).
+static MQUEUE_NOTE: AtomicBool = AtomicBool::new(false);
+
+/// Says whether the runs that follow use POSIX message queues: only then does an unmounted
+/// /dev/mqueue (whose leftovers cannot be listed) get a note.
+pub fn uses_message_queues(yes: bool) {
+    MQUEUE_NOTE.store(yes, Ordering::Relaxed);
+}
+
 /// One process, as reported to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proc {
@@ -468,6 +478,9 @@ fn mqueue_listing() -> Option<BTreeSet<String>> {
         })
     });
     if !mounted {
+        if !MQUEUE_NOTE.load(Ordering::Relaxed) {
+            return None;
+        }
         static SAID: Once = Once::new();
         SAID.call_once(|| {
             eprintln!(

@@ -56,6 +56,7 @@ pub fn check(root: &Path) -> Vec<String> {
             check_binary_names(root, &curriculum, &mut misses);
             check_unused_dependencies(root, &curriculum, &mut misses);
             check_requirements(root, &curriculum, &mut misses);
+            check_errnos_explained(root, &curriculum, &mut misses);
             check_doc_links(root, &mut misses);
             misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
@@ -254,6 +255,42 @@ fn check_requirements(root: &Path, curriculum: &Curriculum, misses: &mut Vec<Str
                     "curriculum.toml: {} requires {}, but neither its tests nor its stub nor its \
                      solution call it",
                     ex.id, other.id
+                ));
+            }
+        }
+    }
+}
+
+/// Every errno a topic chapter names leads to a diagnosis entry (`cargo xtask explain ERRNO`):
+/// a learner who meets it in a chapter or in a failing check can look it up.
+fn check_errnos_explained(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    let Ok(tree) = crate::explain::Tree::load(root) else {
+        return; // sync's rule names an unreadable tree
+    };
+    for topic in &curriculum.topics {
+        let rel = format!("docs/src/{}.md", topic.dir);
+        let Ok(text) = std::fs::read_to_string(root.join(&rel)) else {
+            continue;
+        };
+        let mut named: Vec<&str> = crate::explain::errno_names()
+            .filter(|name| {
+                text.match_indices(name).any(|(at, _)| {
+                    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+                    !text[..at].chars().next_back().is_some_and(is_word)
+                        && !text[at + name.len()..].chars().next().is_some_and(is_word)
+                })
+            })
+            .collect();
+        named.sort_unstable();
+        for name in named {
+            if !tree
+                .lookup(name)
+                .iter()
+                .any(|e| e.errnos.iter().any(|n| n == name))
+            {
+                misses.push(format!(
+                    "{rel} names {name}, which no entry of docs/diagnosis.toml lists in its \
+                     `errnos`: `cargo xtask explain {name}` would find nothing"
                 ));
             }
         }

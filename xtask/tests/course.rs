@@ -98,3 +98,17 @@ fn an_entry_whose_chapter_is_not_written_yet_points_at_the_diagnosis_chapter() {
         "{text}"
     );
 }
+
+#[test]
+fn eintr_leads_to_retrying_with_the_time_left() {
+    for query in ["EINTR", "4", "interrupted system call"] {
+        let (output, text) = xtask(&["explain", query]);
+        assert!(output.status.success(), "{text}");
+        let first = text.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("interrupted-call:"),
+            "`explain {query}` must lead with the entry that fixes EINTR\n{text}"
+        );
+        assert!(text.contains("with the time that is left"), "{text}");
+    }
+}

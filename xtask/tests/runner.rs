@@ -763,3 +763,26 @@ fn tidy_wants_two_known_mistakes_per_exercise() {
         "{misses:#?}"
     );
 }
+
+#[test]
+fn the_unmounted_mqueue_note_is_said_only_for_an_exercise_that_uses_queues() {
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("mqueue")));
+    let course = Course::with_pristine("mqueue-note");
+    let note = "/dev/mqueue is not mounted";
+    let run = course.xtask(&["check", "basics/failing"]);
+    run.assert_code(1);
+    assert!(!run.stderr().contains(note), "{}", run.describe());
+    if mounted {
+        eprintln!("skipped the second half: /dev/mqueue is mounted here, so there is no note");
+        return;
+    }
+    let test = course.read("crates/01-basics/tests/failing.rs")
+        + "\n// This exercise's helpers talk over mq_open'ed queues.\n";
+    course.write("crates/01-basics/tests/failing.rs", &test);
+    course.xtask(&["sync"]).assert_code(0);
+    course
+        .xtask(&["check", "basics/failing"])
+        .assert_code(1)
+        .assert_stderr_has(note);
+}
