@@ -104,7 +104,8 @@ fn eintr_leads_to_retrying_with_the_time_left() {
     for query in ["EINTR", "4", "interrupted system call"] {
         let (output, text) = xtask(&["explain", query]);
         assert!(output.status.success(), "{text}");
-        let first = text.lines().next().unwrap_or("");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let first = stdout.lines().next().unwrap_or("");
         assert!(
             first.starts_with("interrupted-call:"),
             "`explain {query}` must lead with the entry that fixes EINTR\n{text}"
