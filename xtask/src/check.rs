@@ -232,6 +232,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         println!("Nothing to check: no exercise is {which} here (`--pending`: the others).");
         return Ok(ExitCode::SUCCESS);
     }
+    crate::fetch::ensure(&root);
     sandbox::init();
     let verbose = !request.all;
     // Naming an exercise makes it the current one until it passes (one rule, see `status`).

@@ -257,6 +257,13 @@ fn check_tool(what: &'static str, program: &str, args: &[&str], missing: &'stati
     }
 }
 
+fn check_offline() -> Finding {
+    match crate::fetch::offline_ready(&crate::manifest::root()) {
+        Ok(detail) => finding("offline", Level::Ok, detail),
+        Err(detail) => finding("offline", Level::Note, detail),
+    }
+}
+
 /// Runs every check.
 pub fn findings() -> Vec<Finding> {
     vec![
@@ -278,6 +285,7 @@ pub fn findings() -> Vec<Finding> {
             "spawning exercises start hundreds of short processes: `ulimit -u 4096`",
         ),
         check_subreaper(),
+        check_offline(),
         check_tool(
             "cargo-nextest",
             "cargo",

@@ -11,6 +11,7 @@ mod cargo;
 mod check;
 mod doctor;
 mod explain;
+mod fetch;
 mod hint;
 mod libtest;
 mod list;
@@ -43,7 +44,8 @@ verbs:
   status            where you are and the exact next command (the default)
   list [FILTER]     the curriculum with done/pending (--pending, --done, --topic T, --week N)
   check [ID]        build and run an exercise's tests (default: the current exercise)
-  watch [--poll]    check the current exercise again on every save, moving on when it passes
+  watch [ID]        check the current exercise (or ID) again on every save, moving on when it
+                    passes (--poll: for network and WSL drives)
   hint [ID]         the next hint for an exercise (default: the current exercise)
   reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
   solution ID       the reference solution (--diff: compared with yours; --yes: no question)

@@ -80,6 +80,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
+    crate::fetch::ensure(&root);
     let progress = Progress::load(&root)?;
     let total = curriculum.exercises.len();
     if total == 0 {

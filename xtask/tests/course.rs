@@ -113,3 +113,18 @@ fn eintr_leads_to_retrying_with_the_time_left() {
         assert!(text.contains("with the time that is left"), "{text}");
     }
 }
+
+#[test]
+fn the_runner_alias_lets_cargo_show_its_progress() {
+    // `cargo xtask` on a fresh clone builds the runner first: with `--quiet` that minute is silent.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml")).expect("the alias");
+    let alias = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("xtask ="))
+        .expect("an xtask alias");
+    assert!(
+        alias.contains("run") && !alias.contains("--quiet") && !alias.contains(" -q"),
+        "{alias}"
+    );
+}

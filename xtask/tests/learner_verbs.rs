@@ -647,3 +647,36 @@ fn tidy_misses(course: &Course) -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
         .collect()
 }
+
+#[test]
+fn the_first_run_fetches_every_crate_once_and_doctor_says_the_course_works_offline() {
+    let course = Course::with_pristine("fetch");
+    let generate = std::process::Command::new(env!("CARGO"))
+        .args(["generate-lockfile", "--offline"])
+        .current_dir(course.root())
+        .status()
+        .expect("cargo starts");
+    assert!(generate.success(), "cannot make the fixture's Cargo.lock");
+    let mut cmd = course.command(&["status"]);
+    cmd.env_remove("PROCLINGS_NO_FETCH");
+    let first = course.run(cmd, &["status"]);
+    first
+        .assert_code(0)
+        .assert_stderr_has("fetching every crate the course needs, once");
+    assert!(
+        course.path(".proclings/fetched").is_file(),
+        "{}",
+        first.describe()
+    );
+    let mut cmd = course.command(&["status"]);
+    cmd.env_remove("PROCLINGS_NO_FETCH");
+    let second = course.run(cmd, &["status"]);
+    assert!(
+        !second.stderr().contains("fetching"),
+        "fetched again although Cargo.lock did not change\n{}",
+        second.describe()
+    );
+    course
+        .xtask(&["doctor"])
+        .assert_stdout_has("every crate the course needs is on disk: it works offline");
+}

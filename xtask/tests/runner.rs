@@ -766,8 +766,10 @@ fn tidy_wants_two_known_mistakes_per_exercise() {
 
 #[test]
 fn the_unmounted_mqueue_note_is_said_only_for_an_exercise_that_uses_queues() {
-    let mounted = std::fs::read_to_string("/proc/self/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("mqueue")));
+    let mounted = std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("mqueue"))
+    });
     let course = Course::with_pristine("mqueue-note");
     let note = "/dev/mqueue is not mounted";
     let run = course.xtask(&["check", "basics/failing"]);
