@@ -9,6 +9,7 @@
 mod bench;
 mod cargo;
 mod check;
+mod classroom;
 mod doctor;
 mod explain;
 mod fetch;
@@ -56,6 +57,7 @@ verbs:
   sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
+  classroom         teachers: write a GitHub Classroom autograding workflow (--stdout, --force)
   mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
   verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
                     known mistakes
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         "sync" => sync::run(rest),
         "tidy" => tidy::run(rest),
         "mistakes" => mistakes::run(rest),
+        "classroom" => classroom::run(rest),
         "new" => scaffold::run_new(rest),
         "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {

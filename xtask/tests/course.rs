@@ -128,3 +128,25 @@ fn the_runner_alias_lets_cargo_show_its_progress() {
         "{alias}"
     );
 }
+
+#[test]
+fn the_classroom_workflow_grades_every_topic_of_the_course() {
+    let (output, text) = xtask(&["classroom", "--stdout"]);
+    assert!(output.status.success(), "{text}");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let curriculum = std::fs::read_to_string(root.join("curriculum.toml")).unwrap();
+    let topics = curriculum.matches("[[topic]]").count();
+    let exercises = curriculum.matches("[[exercise]]").count();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.matches("autograding-command-grader@v1").count(),
+        topics,
+        "{stdout}"
+    );
+    let points: usize = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("max-score: "))
+        .map(|n| n.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(points, exercises, "{stdout}");
+}
