@@ -21,7 +21,6 @@ mod mistakes;
 mod pristine;
 mod progress;
 mod reset;
-mod sandbox;
 mod scaffold;
 mod solution;
 mod status;

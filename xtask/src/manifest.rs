@@ -98,6 +98,9 @@ pub struct Exercise {
     /// first, and `check`, `list` and `status` name one that is not done yet.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// The cap on the processes and threads its tests may run at once (default 1,024), for an
+    /// exercise whose tests legitimately start more.
+    pub tasks: Option<u32>,
 }
 
 impl Exercise {
@@ -109,6 +112,11 @@ impl Exercise {
     /// The name part of the id: the module, test target and chapter anchor.
     pub fn name(&self) -> &str {
         self.id.split_once('/').map_or(&self.id, |(_, name)| name)
+    }
+
+    /// The cap on its tests' tasks (processes and threads).
+    pub fn task_cap(&self) -> u32 {
+        self.tasks.unwrap_or(sandbox::contain::DEFAULT_TASKS)
     }
 
     /// The run-time limit of its tests.

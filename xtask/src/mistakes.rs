@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::libtest::{self, Outcome};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
-use crate::sandbox;
+
 use crate::term;
 
 /// How many known mistakes every exercise must have (tidy).

@@ -30,7 +30,7 @@ use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer_opt};
 
 use crate::manifest::Curriculum;
 use crate::progress::Progress;
-use crate::sandbox;
+
 use crate::term;
 
 /// How long file events must settle before a check starts.
