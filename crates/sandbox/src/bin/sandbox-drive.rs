@@ -29,14 +29,12 @@ fn main() -> ExitCode {
         .arg("1000")
         .spawn()
         .expect("the sentinel starts");
+    // SAFETY: getpgrp has no preconditions and cannot fail.
+    let pgid = unsafe { libc::getpgrp() };
     let mut cmd = Command::new(hostile);
     cmd.arg(mode)
         .env("HOSTILE_RUNNER_PID", std::process::id().to_string())
-        // SAFETY: getpgrp has no preconditions.
-        .env(
-            "HOSTILE_RUNNER_PGID",
-            unsafe { libc::getpgrp() }.to_string(),
-        );
+        .env("HOSTILE_RUNNER_PGID", pgid.to_string());
     let outcome = match sandbox::run_capped(cmd, Duration::from_secs(limit), false, tasks) {
         Ok(outcome) => outcome,
         Err(e) => {
