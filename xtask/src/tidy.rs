@@ -184,15 +184,28 @@ fn check_unused_dependencies(root: &Path, curriculum: &Curriculum, misses: &mut 
             continue;
         };
         let mut code = String::new();
-        for dir in std::iter::once(&crate_dir).chain(&extra) {
-            for file in files_under(dir) {
-                if file.extension().is_some_and(|e| e == "rs")
-                    && let Ok(source) = std::fs::read_to_string(&file)
-                {
-                    code.push_str(&source);
-                    code.push('\n');
+        let mut pending: Vec<PathBuf> = std::iter::once(&crate_dir)
+            .chain(&extra)
+            .flat_map(|dir| files_under(dir))
+            .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        // Modules included with `#[path = "..."]` (the bench compiles solutions so) count too.
+        while let Some(file) = pending.pop() {
+            let file = file.canonicalize().unwrap_or(file);
+            if !seen.insert(file.clone()) {
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            for rest in source.split("#[path = \"").skip(1) {
+                if let Some(rel) = rest.split('"').next() {
+                    pending.push(file.parent().unwrap_or(root).join(rel));
                 }
             }
+            code.push_str(&source);
+            code.push('\n');
         }
         let rel = crate_dir.strip_prefix(root).unwrap_or(&crate_dir);
         for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
