@@ -217,10 +217,25 @@ pub fn run(cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outcome>
 
 /// [`run`] with a cap of `tasks` processes and threads (where a cap can be enforced).
 pub fn run_capped(
-    mut cmd: Command,
+    cmd: Command,
     limit: Duration,
     echo: bool,
     tasks: u32,
+) -> anyhow::Result<Outcome> {
+    run_inner(cmd, limit, echo, Some(tasks))
+}
+
+/// [`run`] without containment, whatever the machine allows: what the sandbox costs without
+/// it (the benches compare the two).
+pub fn run_uncontained(cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outcome> {
+    run_inner(cmd, limit, echo, None)
+}
+
+fn run_inner(
+    mut cmd: Command,
+    limit: Duration,
+    echo: bool,
+    contain_with: Option<u32>,
 ) -> anyhow::Result<Outcome> {
     init();
     let before = snapshot();
@@ -230,7 +245,11 @@ pub fn run_capped(
         .try_clone()
         .context("cannot duplicate a pipe")?
         .into();
-    match contain::Contained::spawn(&cmd, output, tasks) {
+    let spawned = match contain_with {
+        Some(tasks) => contain::Contained::spawn(&cmd, output, tasks),
+        None => Ok(None),
+    };
+    match spawned {
         Ok(Some(contained)) => {
             drop(writer);
             drop(cmd);
@@ -355,7 +374,7 @@ fn collect_output(rx: &std::sync::mpsc::Receiver<Vec<u8>>) -> String {
     String::from_utf8_lossy(&output).into_owned()
 }
 
-/// The contained counterpart of the wait in [`run_capped`]: the init says how the command ended;
+/// The contained counterpart of the wait in [`run_inner`]: the init says how the command ended;
 /// at the limit SIGTERM goes to the init (which passes it on) and, after the grace period,
 /// SIGKILL ends the whole namespace. What the code left (processes, /dev/shm entries) is listed
 /// before the namespace goes.
