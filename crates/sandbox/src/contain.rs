@@ -764,13 +764,19 @@ impl Contained {
     /// How the command ended, once the init has said it (non-blocking: `None` until then, and
     /// `None` for ever if the init died without saying).
     pub fn ended(&mut self) -> Option<Ended> {
+        self.wait_ended(std::time::Duration::ZERO)
+    }
+
+    /// [`Contained::ended`], waiting up to `timeout` for the init's word.
+    pub fn wait_ended(&mut self, timeout: std::time::Duration) -> Option<Ended> {
         let mut fds = libc::pollfd {
             fd: self.status.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd, zero timeout.
-        if unsafe { libc::poll(&mut fds, 1, 0) } <= 0 {
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut fds, 1, ms) } <= 0 || fds.revents & libc::POLLIN == 0 {
             return None;
         }
         let mut buf = [0u8; 12];

@@ -247,7 +247,11 @@ fn run_inner(
         .into();
     let spawned = match contain_with {
         Some(tasks) => contain::Contained::spawn(&cmd, output, tasks),
-        None => Ok(None),
+        None => {
+            // Our copy of the write end must go, or the reader never sees EOF.
+            drop(output);
+            Ok(None)
+        }
     };
     match spawned {
         Ok(Some(contained)) => {
@@ -402,7 +406,8 @@ fn run_contained(
             .collect()
     };
     loop {
-        if let Some(e) = c.ended() {
+        // Sleeps in poll on the init's report, so the end is seen at once.
+        if let Some(e) = c.wait_ended(POLL) {
             ended = Some(e);
             break;
         }
@@ -420,15 +425,13 @@ fn run_contained(
             c.terminate();
             let grace = Instant::now() + GRACE;
             while Instant::now() < grace {
-                if let Some(e) = c.ended() {
+                if let Some(e) = c.wait_ended(POLL) {
                     ended = Some(e);
                     break;
                 }
-                std::thread::sleep(POLL);
             }
             break;
         }
-        std::thread::sleep(POLL);
     }
     let elapsed = start.elapsed();
     let mut processes = if interrupted_run {
@@ -447,21 +450,25 @@ fn run_contained(
         .map(|(pid, _)| pid)
         .collect();
     c.kill();
-    // The kernel kills what was left in the namespace; its processes are re-parented to us (the
-    // subreaper) as their parents die: reap until none of them is left.
+    // The kernel kills what was left in the namespace, and the dying init waits for every one of
+    // them before it exits: once it is reaped, the namespace is empty. What was re-parented to
+    // us (the subreaper) on the way is reaped as well.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut ignored = None;
     loop {
-        reap(0, &mut ignored);
+        reap(c.init, &mut init_status);
         let gone = |pid: &i32| !Path::new(&format!("/proc/{pid}")).exists();
-        if gone(&c.init) && members.iter().all(gone) {
-            break;
+        if init_status.is_some() || gone(&c.init) {
+            reap(0, &mut ignored);
+            if members.iter().all(gone) {
+                break;
+            }
         }
         if Instant::now() >= deadline {
             eprintln!("warning: the check's processes could not all be reaped in time");
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(Duration::from_millis(1));
     }
     drop(c);
     let output = collect_output(&rx);
