@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use crate::libtest::{self, Outcome};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
 use crate::progress::Progress;
-use crate::sandbox;
+
 use crate::term;
 
 /// Where the course explains processes left behind: waiting for children, zombies, orphans.
@@ -232,8 +232,16 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         println!("Nothing to check: no exercise is {which} here (`--pending`: the others).");
         return Ok(ExitCode::SUCCESS);
     }
+    crate::fetch::ensure(&root);
     sandbox::init();
     let verbose = !request.all;
+    // Naming an exercise makes it the current one until it passes (one rule, see `status`).
+    if let (false, Some(id)) = (request.all, request.id.as_ref()) {
+        progress.choose(id);
+    }
+    // An exercise whose prerequisites are not done fails in their code: say so first.
+    let needs_first =
+        verbose && crate::status::print_undone_requirements(&curriculum, &progress, selected[0]);
     let mut results: Vec<(Graded, bool)> = Vec::new();
     // One build per topic, then each exercise under its own limit.
     for topic in &curriculum.topics {
@@ -275,13 +283,16 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         print_summary(&results, failed);
     } else if failed == 0 {
         println!();
-        match curriculum.next_after(&selected[0].id) {
+        match crate::status::current(&curriculum, &progress) {
             Some(next) => crate::status::print_next_steps(&curriculum, next),
             None => println!(
                 "{}",
-                term::green("That was the last exercise of the course.")
+                term::green("That was the last exercise of the course: every one is done.")
             ),
         }
+    } else if needs_first {
+        println!();
+        crate::status::print_undone_requirements(&curriculum, &progress, selected[0]);
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -423,6 +434,12 @@ fn run_tests(
     verbose: bool,
 ) -> anyhow::Result<Option<Graded>> {
     let crate_dir = root.join(&paths.crate_dir);
+    // Only an exercise that uses message queues hears that their leftovers cannot be listed.
+    let uses_queues = [&paths.test, &paths.stub]
+        .iter()
+        .filter_map(|rel| std::fs::read_to_string(root.join(rel)).ok())
+        .any(|text| text.contains("mq_open") || text.contains("mqueue"));
+    sandbox::uses_message_queues(uses_queues);
     let listed = list_tests(executable, &crate_dir);
     let limit = ex.time_limit();
     if verbose {
@@ -433,7 +450,12 @@ fn run_tests(
         );
         println!("{}", term::dim(&what));
     }
-    let outcome = sandbox::run(test_command(executable, &crate_dir), limit, false)?;
+    let outcome = sandbox::run_capped(
+        test_command(executable, &crate_dir),
+        limit,
+        false,
+        ex.task_cap(),
+    )?;
     if outcome.interrupted {
         return Ok(None);
     }
@@ -446,6 +468,8 @@ fn run_tests(
     let (verdict, summary) = if passed {
         let secs = outcome.elapsed.as_secs_f64();
         (Verdict::Pass, format!("every test passed ({secs:.2} s)"))
+    } else if let Some(spawn_loop) = spawn_loop(&outcome) {
+        (Verdict::Timeout, spawn_loop)
     } else if outcome.timed_out {
         (
             Verdict::Timeout,
@@ -625,6 +649,15 @@ pub fn print_verdict(
         println!("{}", term::red(&title));
         println!("{}", readable_paths(message));
     }
+    if let Some(spawn_loop) = spawn_loop(outcome) {
+        println!();
+        println!("{}", term::red(&format!("{id}: {spawn_loop}")));
+        println!(
+            "  Every process and thread it started counts; at the cap, fork, spawn and thread \
+             creation fail with EAGAIN. Look for a loop that starts children without waiting \
+             for them, or a retry that spawns again on every error. `cargo xtask explain EAGAIN`."
+        );
+    }
     if outcome.timed_out {
         println!();
         println!(
@@ -636,8 +669,11 @@ pub fn print_verdict(
         );
         if !outcome.running_at_limit.is_empty() {
             println!("processes still running at the limit:");
-            for p in &outcome.running_at_limit {
+            for p in outcome.running_at_limit.iter().take(LISTED) {
                 println!("  {p}");
+            }
+            if outcome.running_at_limit.len() > LISTED {
+                println!("  ... and {} more", outcome.running_at_limit.len() - LISTED);
             }
         }
         println!("output so far:");
@@ -648,6 +684,21 @@ pub fn print_verdict(
     }
     print_leaks(&outcome.leaks);
     verdict_of(outcome, report)
+}
+
+/// How many processes a verdict lists before it says "and N more".
+const LISTED: usize = 20;
+
+/// The verdict line for a run that reached its cap on tasks: a spawn loop, most likely.
+fn spawn_loop(outcome: &sandbox::Outcome) -> Option<String> {
+    let cap = outcome.task_cap?;
+    // Where a cgroup enforces the cap the kernel says it was reached; under RLIMIT_NPROC, a run
+    // whose processes alone come near the cap reached it.
+    let near =
+        outcome.running_at_limit.len() + outcome.leaks.processes.len() >= cap as usize * 9 / 10;
+    (outcome.hit_task_cap || near).then(|| {
+        format!("your code started more than {cap} processes (a spawn loop?); the check stopped it")
+    })
 }
 
 /// A failure message with what differs between tests that failed the same way (the thread's
@@ -692,8 +743,16 @@ pub fn print_leaks(leaks: &sandbox::Leaks) {
         return;
     }
     println!();
-    for line in leaks.lines() {
+    let lines = leaks.lines();
+    for line in lines.iter().take(LISTED) {
         println!("  {} {line}", term::red("leak:"));
+    }
+    if lines.len() > LISTED {
+        println!(
+            "  {} ... and {} more",
+            term::red("leak:"),
+            lines.len() - LISTED
+        );
     }
     if !leaks.processes.is_empty() {
         println!(

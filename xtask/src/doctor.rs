@@ -257,9 +257,48 @@ fn check_tool(what: &'static str, program: &str, args: &[&str], missing: &'stati
     }
 }
 
+fn check_offline() -> Finding {
+    match crate::fetch::offline_ready(&crate::manifest::root()) {
+        Ok(detail) => finding("offline", Level::Ok, detail),
+        Err(detail) => finding("offline", Level::Note, detail),
+    }
+}
+
+/// Each containment protection of a check (see `crates/sandbox`), on or off, and why.
+fn check_containment() -> Vec<Finding> {
+    sandbox::contain::protections()
+        .into_iter()
+        .map(|p| {
+            let what: &'static str = match p.name {
+                "pid namespace" => "containment: pid namespace",
+                "mount namespace" => "containment: mount namespace",
+                "ipc namespace" => "containment: ipc namespace",
+                _ => "containment: task cap",
+            };
+            if p.on {
+                finding(what, Level::Ok, format!("on: {}", p.how))
+            } else {
+                let fix = p
+                    .fix
+                    .map(|f| format!("; to turn it on: {f}"))
+                    .unwrap_or_default();
+                finding(
+                    what,
+                    Level::Note,
+                    format!(
+                        "off ({}): checks still run, but a mistake such as kill(-1) or a spawn \
+                         loop can reach your other processes{fix}",
+                        p.how
+                    ),
+                )
+            }
+        })
+        .collect()
+}
+
 /// Runs every check.
 pub fn findings() -> Vec<Finding> {
-    vec![
+    let mut all = vec![
         check_platform(),
         check_rust(),
         check_user(),
@@ -278,6 +317,7 @@ pub fn findings() -> Vec<Finding> {
             "spawning exercises start hundreds of short processes: `ulimit -u 4096`",
         ),
         check_subreaper(),
+        check_offline(),
         check_tool(
             "cargo-nextest",
             "cargo",
@@ -292,7 +332,9 @@ pub fn findings() -> Vec<Finding> {
             "optional, not installed: one Unix-socket test talks to your server through socat \
              and says it skipped without it (`apt-get install socat`)",
         ),
-    ]
+    ];
+    all.extend(check_containment());
+    all
 }
 
 /// Runs `cargo xtask doctor`.

@@ -360,8 +360,22 @@ const ERRNOS: &[(&str, i32)] = &[
     ("ECONNABORTED", libc::ECONNABORTED), ("ECONNRESET", libc::ECONNRESET),
     ("ECONNREFUSED", libc::ECONNREFUSED), ("EINPROGRESS", libc::EINPROGRESS),
     ("EALREADY", libc::EALREADY), ("EOPNOTSUPP", libc::EOPNOTSUPP),
-    ("ECANCELED", libc::ECANCELED),
+    ("ECANCELED", libc::ECANCELED), ("EPROTOTYPE", libc::EPROTOTYPE),
+    ("EWOULDBLOCK", libc::EWOULDBLOCK), ("ENOBUFS", libc::ENOBUFS),
+    ("ENOTEMPTY", libc::ENOTEMPTY), ("EXDEV", libc::EXDEV), ("ENOLCK", libc::ENOLCK),
+    ("EOVERFLOW", libc::EOVERFLOW), ("ENODEV", libc::ENODEV), ("EIDRM", libc::EIDRM),
+    ("ENOMSG", libc::ENOMSG), ("EDQUOT", libc::EDQUOT), ("EMLINK", libc::EMLINK),
+    ("ENOTSUP", libc::ENOTSUP), ("EAFNOSUPPORT", libc::EAFNOSUPPORT),
+    ("EPROTONOSUPPORT", libc::EPROTONOSUPPORT), ("ENOPROTOOPT", libc::ENOPROTOOPT),
+    ("EDESTADDRREQ", libc::EDESTADDRREQ), ("ESHUTDOWN", libc::ESHUTDOWN),
+    ("ENETUNREACH", libc::ENETUNREACH), ("EHOSTUNREACH", libc::EHOSTUNREACH),
+    ("ESTALE", libc::ESTALE), ("EDOM", libc::EDOM), ("ETOOMANYREFS", libc::ETOOMANYREFS),
 ];
+
+/// Every errno name the runner knows.
+pub fn errno_names() -> impl Iterator<Item = &'static str> {
+    ERRNOS.iter().map(|(name, _)| *name)
+}
 
 /// The number of an errno name the diagnosis tree may use.
 pub fn errno_number(name: &str) -> Option<i32> {

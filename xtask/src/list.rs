@@ -78,7 +78,23 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             } else {
                 "[    ]".to_owned()
             };
-            println!("  {mark} w{}d{}  {:<40} {}", e.week, e.day, e.id, e.title);
+            let needs: Vec<&str> = curriculum
+                .undone_requirements(e, |id| progress.is_done(id))
+                .iter()
+                .map(|n| n.id.as_str())
+                .collect();
+            let needs = if needs.is_empty() || progress.is_done(&e.id) {
+                String::new()
+            } else {
+                format!(
+                    "  {}",
+                    term::dim(&format!("(needs {} first)", needs.join(", ")))
+                )
+            };
+            println!(
+                "  {mark} w{}d{}  {:<40} {}{needs}",
+                e.week, e.day, e.id, e.title
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,8 +9,10 @@
 mod bench;
 mod cargo;
 mod check;
+mod classroom;
 mod doctor;
 mod explain;
+mod fetch;
 mod hint;
 mod libtest;
 mod list;
@@ -19,7 +21,6 @@ mod mistakes;
 mod pristine;
 mod progress;
 mod reset;
-mod sandbox;
 mod scaffold;
 mod solution;
 mod status;
@@ -43,7 +44,8 @@ verbs:
   status            where you are and the exact next command (the default)
   list [FILTER]     the curriculum with done/pending (--pending, --done, --topic T, --week N)
   check [ID]        build and run an exercise's tests (default: the current exercise)
-  watch [--poll]    check the current exercise again on every save, moving on when it passes
+  watch [ID]        check the current exercise (or ID) again on every save, moving on when it
+                    passes (--poll: for network and WSL drives)
   hint [ID]         the next hint for an exercise (default: the current exercise)
   reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
   solution ID       the reference solution (--diff: compared with yours; --yes: no question)
@@ -54,6 +56,7 @@ verbs:
   sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
   explain TOPIC     what an error or a symptom means and what to do about it
   doctor            checks this machine for what the course needs
+  classroom         teachers: write a GitHub Classroom autograding workflow (--stdout, --force)
   mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
   verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
                     known mistakes
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         "sync" => sync::run(rest),
         "tidy" => tidy::run(rest),
         "mistakes" => mistakes::run(rest),
+        "classroom" => classroom::run(rest),
         "new" => scaffold::run_new(rest),
         "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {

@@ -94,6 +94,13 @@ pub struct Exercise {
     pub hints: Vec<String>,
     /// Seconds its tests may run (build time not counted).
     pub timeout: Option<u64>,
+    /// Exercises this one builds on (its tests or its code call theirs), by id: they come
+    /// first, and `check`, `list` and `status` name one that is not done yet.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// The cap on the processes and threads its tests may run at once (default 1,024), for an
+    /// exercise whose tests legitimately start more.
+    pub tasks: Option<u32>,
 }
 
 impl Exercise {
@@ -105,6 +112,11 @@ impl Exercise {
     /// The name part of the id: the module, test target and chapter anchor.
     pub fn name(&self) -> &str {
         self.id.split_once('/').map_or(&self.id, |(_, name)| name)
+    }
+
+    /// The cap on its tests' tasks (processes and threads).
+    pub fn task_cap(&self) -> u32 {
+        self.tasks.unwrap_or(sandbox::contain::DEFAULT_TASKS)
     }
 
     /// The run-time limit of its tests.
@@ -168,10 +180,16 @@ impl Curriculum {
         self.exercises.iter().find(|e| e.id == id)
     }
 
-    /// The exercise that follows `id` in learning order.
-    pub fn next_after(&self, id: &str) -> Option<&Exercise> {
-        let at = self.exercises.iter().position(|e| e.id == id)?;
-        self.exercises.get(at + 1)
+    /// The prerequisites of `ex` that `is_done` says are not done, in course order.
+    pub fn undone_requirements<'c>(
+        &'c self,
+        ex: &Exercise,
+        is_done: impl Fn(&str) -> bool,
+    ) -> Vec<&'c Exercise> {
+        self.exercises
+            .iter()
+            .filter(|e| ex.requires.contains(&e.id) && !is_done(&e.id))
+            .collect()
     }
 
     /// The files of `ex` (whose topic `load` has checked exists).

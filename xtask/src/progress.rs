@@ -35,6 +35,10 @@ pub struct Entry {
     /// How many of its hints have been shown.
     #[serde(default)]
     pub hint: u32,
+    /// The learner chose it (`check ID`, `watch ID`): it is the current exercise until it
+    /// passes. At most one entry has it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chosen: bool,
 }
 
 /// The progress file and its entries.
@@ -139,9 +143,29 @@ impl Progress {
         self.entries.get(id).is_some_and(|e| e.done)
     }
 
-    /// Marks `id` done.
+    /// Marks `id` done (and no longer chosen: a chosen exercise is current until it passes).
     pub fn mark_done(&mut self, id: &str) {
-        self.entries.entry(id.to_owned()).or_default().done = true;
+        let entry = self.entries.entry(id.to_owned()).or_default();
+        entry.done = true;
+        entry.chosen = false;
+    }
+
+    /// Makes `id` the learner's chosen exercise (the only one), while it is not done.
+    pub fn choose(&mut self, id: &str) {
+        for entry in self.entries.values_mut() {
+            entry.chosen = false;
+        }
+        if !self.is_done(id) {
+            self.entries.entry(id.to_owned()).or_default().chosen = true;
+        }
+    }
+
+    /// The exercise the learner chose, if any.
+    pub fn chosen(&self) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, e)| e.chosen && !e.done)
+            .map(|(id, _)| id.as_str())
     }
 
     /// Marks `id` pending again (its hint level is kept).
@@ -233,14 +257,16 @@ mod tests {
             entries.get("a/one"),
             Some(&Entry {
                 done: true,
-                hint: 2
+                hint: 2,
+                chosen: false
             })
         );
         assert_eq!(
             entries.get("c/three"),
             Some(&Entry {
                 done: false,
-                hint: 1
+                hint: 1,
+                chosen: false
             })
         );
         assert!(!entries.contains_key("b/two"), "got {entries:?}");

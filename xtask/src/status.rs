@@ -8,12 +8,39 @@ use crate::manifest::{Curriculum, Exercise};
 use crate::progress::Progress;
 use crate::term;
 
-/// The first exercise not done, in curriculum order.
+/// The current exercise, by one rule everywhere (`status`, `check`, `watch`, `list`, `hint`):
+/// the one the learner chose with `check ID` or `watch ID` until it passes, otherwise the first
+/// exercise not done, in course order.
 pub fn current<'c>(curriculum: &'c Curriculum, progress: &Progress) -> Option<&'c Exercise> {
-    curriculum
-        .exercises
-        .iter()
-        .find(|e| !progress.is_done(&e.id))
+    progress
+        .chosen()
+        .and_then(|id| curriculum.find(id))
+        .or_else(|| {
+            curriculum
+                .exercises
+                .iter()
+                .find(|e| !progress.is_done(&e.id))
+        })
+}
+
+/// Prints, for each prerequisite of `ex` that is not done, a line naming it and how to check
+/// it; returns whether there was any.
+pub fn print_undone_requirements(
+    curriculum: &Curriculum,
+    progress: &Progress,
+    ex: &Exercise,
+) -> bool {
+    let undone = curriculum.undone_requirements(ex, |id| progress.is_done(id));
+    for need in &undone {
+        println!(
+            "{} {} needs {}: do that first, {}",
+            term::yellow("note:"),
+            ex.name(),
+            term::bold(&need.id),
+            term::bold(&format!("cargo xtask check {}", need.id))
+        );
+    }
+    !undone.is_empty()
 }
 
 /// Prints where to go next after `ex` (or that the course is done).
@@ -53,6 +80,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
+    crate::fetch::ensure(&root);
     let progress = Progress::load(&root)?;
     let total = curriculum.exercises.len();
     if total == 0 {
@@ -86,7 +114,10 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     println!();
     match current(&curriculum, &progress) {
-        Some(ex) => print_next_steps(&curriculum, ex),
+        Some(ex) => {
+            print_undone_requirements(&curriculum, &progress, ex);
+            print_next_steps(&curriculum, ex);
+        }
         None => println!(
             "{}",
             term::green("Every exercise is done. Well done! `cargo xtask list` shows them all.")

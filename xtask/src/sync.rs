@@ -72,6 +72,16 @@ fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
             wanted,
         });
     }
+    if root.join(BENCH_GROUPS).is_file() && root.join(MEASURING).is_file() {
+        let wanted = read(BENCH_GROUPS).and_then(|source| {
+            let body = bench_groups_table(&source)?;
+            splice(&read(MEASURING)?, "bench-groups", BENCH_GROUPS, &body)
+        });
+        out.push(Output {
+            rel: MEASURING.into(),
+            wanted,
+        });
+    }
     for topic in &curriculum.topics {
         let rel = format!("docs/src/{}.md", topic.dir);
         if !root.join(&rel).is_file() {
@@ -90,6 +100,70 @@ fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
         });
     }
     out
+}
+
+/// The registry of benchmark groups, and the chapter that lists them.
+const BENCH_GROUPS: &str = "crates/bench/src/groups.rs";
+const MEASURING: &str = "docs/src/measuring.md";
+
+/// The table of benchmark groups, read from the `GROUPS` registry of `crates/bench`: each
+/// entry's first three string literals are its criterion group id, its bench target and its
+/// table's title.
+fn bench_groups_table(source: &str) -> Result<String, String> {
+    let start = source
+        .find("pub const GROUPS")
+        .ok_or("no `pub const GROUPS` in it")?;
+    let body = &source[start..];
+    let end = body.find("\n];").ok_or("its `GROUPS` has no end `];`")?;
+    let mut table =
+        String::from("| group | bench target | what its table shows |\n| --- | --- | --- |\n");
+    let mut rows = 0;
+    for entry in body[..end].split("\n    (").skip(1) {
+        let literals = string_literals(entry, 3);
+        let [id, target, title] = literals.as_slice() else {
+            return Err(format!(
+                "an entry of `GROUPS` without three strings: {entry:.60}"
+            ));
+        };
+        let _ = writeln!(table, "| `{id}` | `{target}` | {} |", cell(title));
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err("its `GROUPS` lists no group".into());
+    }
+    Ok(table)
+}
+
+/// The first `n` Rust string literals of `text`, unescaped (`\\`, `\"`, `\n` and a line
+/// continuation).
+fn string_literals(text: &str, n: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut chars = text.chars().peekable();
+    while found.len() < n {
+        // Skip to the next opening quote.
+        if !chars.by_ref().any(|c| c == '"') {
+            break;
+        }
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => literal.push('\n'),
+                    Some('\n') => {
+                        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                            chars.next();
+                        }
+                    }
+                    Some(other) => literal.push(other),
+                    None => {}
+                },
+                other => literal.push(other),
+            }
+        }
+        found.push(literal);
+    }
+    found
 }
 
 /// The known mistakes of a topic's exercises, for its chapter's pitfalls.
@@ -313,6 +387,18 @@ fn glance_topic(curriculum: &Curriculum, t: &Topic) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bench_groups_table_reads_the_registry_literals() {
+        let source = "pub const GROUPS: &[(&str, &str, &str, &str)] = &[\n    (\n        \"a_b\",\n        \"a\",\n        \"One \\\"quoted\\\" line, \\\n         continued\",\n        \"note\",\n    ),\n    (\"c\", \"c\", \"Two | three\", \"n\"),\n];\n";
+        assert_eq!(
+            super::bench_groups_table(source).unwrap(),
+            "| group | bench target | what its table shows |\n| --- | --- | --- |\n\
+             | `a_b` | `a` | One \"quoted\" line, continued |\n\
+             | `c` | `c` | Two \\| three |\n"
+        );
+        assert!(super::bench_groups_table("nothing").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -54,6 +54,9 @@ pub fn check(root: &Path) -> Vec<String> {
         Ok(curriculum) => {
             check_curriculum(root, &curriculum, &mut misses);
             check_binary_names(root, &curriculum, &mut misses);
+            check_unused_dependencies(root, &curriculum, &mut misses);
+            check_requirements(root, &curriculum, &mut misses);
+            check_errnos_explained(root, &curriculum, &mut misses);
             check_doc_links(root, &mut misses);
             misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
@@ -140,6 +143,220 @@ struct Bin {
     name: String,
     #[serde(default)]
     path: String,
+}
+
+/// Every dependency a member crate declares is used by its code: a crate's `.rs` files (for a
+/// topic crate also its stubs and solutions, which it compiles through `#[path]`) name it as a
+/// path (`name::`), a macro (`name!`), in a `use` or an `extern crate`. A declared dependency
+/// nothing uses costs every learner a download and a build.
+fn check_unused_dependencies(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    let mut members: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    let mut topic_dirs = std::collections::BTreeSet::new();
+    for topic in &curriculum.topics {
+        topic_dirs.insert(topic.dir.clone());
+        members.push((
+            root.join("crates").join(&topic.dir),
+            vec![
+                root.join("exercises").join(&topic.dir),
+                root.join("solutions").join(&topic.dir),
+            ],
+        ));
+    }
+    let others = std::fs::read_dir(root.join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.join("Cargo.toml").is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| topic_dirs.contains(n.to_string_lossy().as_ref()))
+        });
+    for dir in others.chain([root.join("xtask")]) {
+        members.push((dir, Vec::new()));
+    }
+    for (crate_dir, extra) in members {
+        let Ok(text) = std::fs::read_to_string(crate_dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let Ok(manifest) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let mut code = String::new();
+        let mut pending: Vec<PathBuf> = std::iter::once(&crate_dir)
+            .chain(&extra)
+            .flat_map(|dir| files_under(dir))
+            .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        // Modules included with `#[path = "..."]` (the bench compiles solutions so) count too.
+        while let Some(file) = pending.pop() {
+            let file = file.canonicalize().unwrap_or(file);
+            if !seen.insert(file.clone()) {
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            for rest in source.split("#[path = \"").skip(1) {
+                if let Some(rel) = rest.split('"').next() {
+                    pending.push(file.parent().unwrap_or(root).join(rel));
+                }
+            }
+            code.push_str(&source);
+            code.push('\n');
+        }
+        let rel = crate_dir.strip_prefix(root).unwrap_or(&crate_dir);
+        for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            let Some(deps) = manifest.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for name in deps.keys() {
+                let ident = name.replace('-', "_");
+                if !names_crate(&code, &ident) {
+                    misses.push(format!(
+                        "{}/Cargo.toml: [{section}] declares `{name}`, which no code of the crate uses; remove it",
+                        rel.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Every exercise's `requires` in curriculum.toml says exactly which exercises of its topic its
+/// tests, stub or solution call (`topic::other::`, `crate::other::`, `super::other::`, or a
+/// `use` of them), each one earlier in the course.
+fn check_requirements(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    for (at, ex) in curriculum.exercises.iter().enumerate() {
+        let paths = curriculum.paths(ex);
+        for need in &ex.requires {
+            match curriculum.exercises.iter().position(|e| e.id == *need) {
+                None => misses.push(format!(
+                    "curriculum.toml: {} requires `{need}`, which is not an exercise",
+                    ex.id
+                )),
+                Some(n) if n >= at => misses.push(format!(
+                    "curriculum.toml: {} requires {need}, which comes after it in the course",
+                    ex.id
+                )),
+                Some(_) => {}
+            }
+        }
+        let code: String = [&paths.test, &paths.stub, &paths.solution]
+            .iter()
+            .filter_map(|rel| std::fs::read_to_string(root.join(rel)).ok())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let krate = ex.topic().replace('-', "_");
+        for other in curriculum
+            .exercises
+            .iter()
+            .filter(|o| o.topic() == ex.topic() && o.id != ex.id)
+        {
+            let uses = calls_module(&code, &krate, other.name());
+            let listed = ex.requires.contains(&other.id);
+            if uses && !listed {
+                misses.push(format!(
+                    "curriculum.toml: {} uses {}'s code (its tests, stub or solution call it): \
+                     add `requires = [\"{}\"]` to its entry",
+                    ex.id, other.id, other.id
+                ));
+            } else if listed && !uses {
+                misses.push(format!(
+                    "curriculum.toml: {} requires {}, but neither its tests nor its stub nor its \
+                     solution call it",
+                    ex.id, other.id
+                ));
+            }
+        }
+    }
+}
+
+/// Every errno a topic chapter names leads to a diagnosis entry (`cargo xtask explain ERRNO`):
+/// a learner who meets it in a chapter or in a failing check can look it up.
+fn check_errnos_explained(root: &Path, curriculum: &Curriculum, misses: &mut Vec<String>) {
+    let Ok(tree) = crate::explain::Tree::load(root) else {
+        return; // sync's rule names an unreadable tree
+    };
+    for topic in &curriculum.topics {
+        let rel = format!("docs/src/{}.md", topic.dir);
+        let Ok(text) = std::fs::read_to_string(root.join(&rel)) else {
+            continue;
+        };
+        let mut named: Vec<&str> = crate::explain::errno_names()
+            .filter(|name| {
+                text.match_indices(name).any(|(at, _)| {
+                    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+                    !text[..at].chars().next_back().is_some_and(is_word)
+                        && !text[at + name.len()..].chars().next().is_some_and(is_word)
+                })
+            })
+            .collect();
+        named.sort_unstable();
+        for name in named {
+            if !tree
+                .lookup(name)
+                .iter()
+                .any(|e| e.errnos.iter().any(|n| n == name))
+            {
+                misses.push(format!(
+                    "{rel} names {name}, which no entry of docs/diagnosis.toml lists in its \
+                     `errnos`: `cargo xtask explain {name}` would find nothing"
+                ));
+            }
+        }
+    }
+}
+
+/// Whether `code` names module `name` of crate `krate` (as `krate::name`, `crate::name` or
+/// `super::name`, alone or in a `{...}` group of a `use`).
+fn calls_module(code: &str, krate: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for prefix in [krate, "crate", "super"] {
+        let needle = format!("{prefix}::");
+        for (at, _) in code.match_indices(&needle) {
+            if code[..at].chars().next_back().is_some_and(is_ident) {
+                continue;
+            }
+            let rest = &code[at + needle.len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|n| n.trim().split("::").next().unwrap_or("").trim())
+                    .collect(),
+                None => vec![rest.split(|c: char| !is_ident(c)).next().unwrap_or("")],
+            };
+            if names.contains(&name) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether `code` uses the crate `ident`: `ident::`, `ident!`, `use ident` or `extern crate ident`.
+fn names_crate(code: &str, ident: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(ident).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(is_ident) || before == Some(':') {
+            return false;
+        }
+        let after = code[at + ident.len()..].trim_start();
+        if after.starts_with(is_ident) {
+            return false;
+        }
+        let preceding = code[..at].trim_end();
+        after.starts_with("::")
+            || after.starts_with('!')
+            || preceding.ends_with("use")
+            || preceding.ends_with("extern crate")
+    })
 }
 
 /// The Cargo.toml of the crate in `crate_dir`, if it can be read.
@@ -436,6 +653,54 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_module_of_the_topic_is_found_by_path_or_in_a_use_group() {
+        use super::calls_module;
+        assert!(calls_module(
+            "shared_memory::segment::create()",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(calls_module(
+            "use crate::segment;",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(calls_module("super::segment::Segment", "x", "segment"));
+        assert!(calls_module(
+            "use crate::{config, reaper::group};",
+            "x",
+            "reaper"
+        ));
+        assert!(!calls_module(
+            "shared_memory::segments::x",
+            "shared_memory",
+            "segment"
+        ));
+        assert!(!calls_module("my_crate::segment::x", "crate", "segment"));
+        assert!(!calls_module(
+            "// a segment of memory",
+            "shared_memory",
+            "segment"
+        ));
+    }
+
+    #[test]
+    fn a_crate_is_named_by_a_path_a_macro_or_a_use() {
+        use super::names_crate;
+        assert!(names_crate("let x = nix::unistd::getpid();", "nix"));
+        assert!(names_crate("use tempfile;", "tempfile"));
+        assert!(names_crate("use assert_cmd::Command;", "assert_cmd"));
+        assert!(names_crate(
+            "let c = assert_cmd::cargo::cargo_bin!(\"x\");",
+            "assert_cmd"
+        ));
+        assert!(names_crate("    anyhow!(\"bad\")", "anyhow"));
+        assert!(!names_crate("let onix = 1; // nix", "nix"));
+        assert!(!names_crate("std::nix::x", "nix"));
+        assert!(!names_crate("predicates_core::x", "predicates"));
+    }
+
     use super::*;
 
     #[test]

@@ -28,11 +28,14 @@ use std::time::{Duration, Instant};
 use crate::cargo::{Artifact, cargo_program};
 use crate::libtest::{self, Outcome};
 use crate::manifest::Curriculum;
-use crate::sandbox;
+
 use crate::term;
 
 /// The limit for one cargo step (builds included: a cold build on two cores is slow).
 const CARGO_STEP_LIMIT: Duration = Duration::from_secs(40 * 60);
+/// The cap on a cargo step's tasks (every test binary of the workspace, one after the other,
+/// each with its tests in parallel).
+const CARGO_STEP_TASKS: u32 = 16_384;
 /// The limit for one demo.
 const DEMO_LIMIT: Duration = Duration::from_secs(60);
 
@@ -105,7 +108,8 @@ impl Verify {
     ) -> anyhow::Result<Result<sandbox::Outcome, Interrupted>> {
         let mut cmd = Command::new(cargo_program());
         cmd.args(args).current_dir(&self.root);
-        let outcome = sandbox::run(cmd, CARGO_STEP_LIMIT, false)?;
+        // A whole workspace's tests at once: a cap far above a single check's.
+        let outcome = sandbox::run_capped(cmd, CARGO_STEP_LIMIT, false, CARGO_STEP_TASKS)?;
         if outcome.interrupted {
             return Ok(Err(Interrupted));
         }

@@ -1,10 +1,14 @@
-//! `cargo xtask watch [--poll]`: checks the current exercise, then checks it again on every save
-//! of its file, and moves on to the next exercise when one passes.
+//! `cargo xtask watch [ID] [--poll]`: checks the current exercise (or ID, which becomes the
+//! current one), then checks it again on every save of its file, and moves on to the next
+//! exercise when one passes.
 //!
 //! - Saves are seen through the OS's file events (inotify, FSEvents, kqueue), debounced so that
 //!   an editor's burst of writes gives one check. Where file events do not arrive (WSL's Windows
 //!   drives, network and FUSE file systems, which are detected on Linux) or with `--poll` or
 //!   `PROCLINGS_WATCH_POLL=1`, the directory is polled instead, comparing contents.
+//! - A save is a change of the stub's contents, size, modification time or inode (a rename over
+//!   it, `touch`, `git checkout`): an event that changes none of them (the compiler or an editor
+//!   reading the file during a check, a write of the same bytes) starts no check.
 //! - On a terminal the screen is cleared before each re-check and single keys act at once:
 //!   `h` hint, `l` list, `r` re-run, `q` quit. The terminal is put in "cbreak" mode (no line
 //!   buffering, no echo; Ctrl-C and output processing unchanged) and restored on every way out,
@@ -26,7 +30,7 @@ use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer_opt};
 
 use crate::manifest::Curriculum;
 use crate::progress::Progress;
-use crate::sandbox;
+
 use crate::term;
 
 /// How long file events must settle before a check starts.
@@ -60,19 +64,36 @@ struct FileWatcher {
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let mut poll =
         std::env::var_os("PROCLINGS_WATCH_POLL").is_some_and(|v| !v.is_empty() && v != "0");
+    let mut chosen = None;
     for arg in args {
         match arg.as_str() {
             "--poll" => poll = true,
+            other if other.starts_with('-') => {
+                return Ok(crate::usage_error(&format!(
+                    "`watch` takes an exercise id and `--poll` (got `{other}`)"
+                )));
+            }
+            other if chosen.is_none() => chosen = Some(other.to_owned()),
             other => {
                 return Ok(crate::usage_error(&format!(
-                    "`watch` follows the current exercise and takes no id or option but \
-                     `--poll` (got `{other}`)"
+                    "`watch` takes one exercise id (got `{other}` too)"
                 )));
             }
         }
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
+    if let Some(id) = &chosen {
+        let mut progress = Progress::load(&root)?;
+        match crate::check::pick_exercise(&curriculum, &progress, Some(id))? {
+            Ok(ex) => {
+                let id = ex.id.clone();
+                progress.choose(&id);
+                progress.save()?;
+            }
+            Err(code) => return Ok(code),
+        }
+    }
     let Some(first) = crate::status::current(&curriculum, &Progress::load(&root)?) else {
         println!(
             "Every exercise is done: there is nothing to watch. `cargo xtask list` shows them all."
@@ -96,6 +117,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 
     let mut backlog: VecDeque<Event> = VecDeque::new();
     let mut check_due = true;
+    // The stub as the last check saw it: an event that leaves it so is not a save.
+    let mut checked: Option<Fingerprint> = None;
     let mut clear_first = false;
     loop {
         if check_due {
@@ -109,6 +132,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             if clear && clear_first {
                 print!("\x1b[H\x1b[2J");
             }
+            checked = stub_of(&root, &exercise).and_then(|stub| Fingerprint::of(&stub));
             clear_first = true;
             let passed = check_once(&exercise);
             if sandbox::interrupted() {
@@ -155,7 +179,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         };
         match event {
             Event::Changed(path) => {
-                if is_stub_of(&root, &exercise, &path) {
+                if is_stub_of(&root, &exercise, &path)
+                    && stub_of(&root, &exercise).and_then(|stub| Fingerprint::of(&stub)) != checked
+                {
                     check_due = true;
                 }
             }
@@ -223,6 +249,41 @@ fn print_waiting(root: &Path, id: &str, keys: bool) {
         term::bold("watching"),
         term::dim(&format!("({controls})"))
     );
+}
+
+/// What tells one version of a file from another: its size, modification time, inode and a hash
+/// of its contents (reading a file changes none of them).
+#[derive(Debug, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+    hash: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `path`, or `None` when it cannot be read (a save in progress).
+    fn of(path: &Path) -> Option<Self> {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let bytes = std::fs::read(path).ok()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        Some(Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode: meta.ino(),
+            hash: hasher.finish(),
+        })
+    }
+}
+
+/// The stub of exercise `id`.
+fn stub_of(root: &Path, id: &str) -> Option<PathBuf> {
+    let curriculum = Curriculum::load(root).ok()?;
+    let ex = curriculum.find(id)?;
+    Some(root.join(curriculum.paths(ex).stub))
 }
 
 /// Whether `path` (from a file event) is the stub of exercise `id`.

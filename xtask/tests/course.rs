@@ -98,3 +98,55 @@ fn an_entry_whose_chapter_is_not_written_yet_points_at_the_diagnosis_chapter() {
         "{text}"
     );
 }
+
+#[test]
+fn eintr_leads_to_retrying_with_the_time_left() {
+    for query in ["EINTR", "4", "interrupted system call"] {
+        let (output, text) = xtask(&["explain", query]);
+        assert!(output.status.success(), "{text}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let first = stdout.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("interrupted-call:"),
+            "`explain {query}` must lead with the entry that fixes EINTR\n{text}"
+        );
+        assert!(text.contains("with the time that is left"), "{text}");
+    }
+}
+
+#[test]
+fn the_runner_alias_lets_cargo_show_its_progress() {
+    // `cargo xtask` on a fresh clone builds the runner first: with `--quiet` that minute is silent.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml")).expect("the alias");
+    let alias = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("xtask ="))
+        .expect("an xtask alias");
+    assert!(
+        alias.contains("run") && !alias.contains("--quiet") && !alias.contains(" -q"),
+        "{alias}"
+    );
+}
+
+#[test]
+fn the_classroom_workflow_grades_every_topic_of_the_course() {
+    let (output, text) = xtask(&["classroom", "--stdout"]);
+    assert!(output.status.success(), "{text}");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let curriculum = std::fs::read_to_string(root.join("curriculum.toml")).unwrap();
+    let topics = curriculum.matches("[[topic]]").count();
+    let exercises = curriculum.matches("[[exercise]]").count();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.matches("autograding-command-grader@v1").count(),
+        topics,
+        "{stdout}"
+    );
+    let points: usize = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("max-score: "))
+        .map(|n| n.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(points, exercises, "{stdout}");
+}

@@ -525,3 +525,158 @@ fn watch_falls_back_to_polling_and_still_sees_a_save() {
     watch.wait_for("the watch stops", 1);
     assert_eq!(watch.wait_exit(), Some(0), "{}", watch.describe());
 }
+
+#[test]
+fn watch_checks_once_per_save_and_never_for_a_read() {
+    let course = Course::with_pristine("watch-once");
+    let mut cmd = course.command(&["watch", "basics/failing"]);
+    let mut watch = Watch::spawn(&mut cmd);
+    let waiting = format!("watching {FAILING_STUB}");
+    watch.wait_for(&waiting, 1);
+    // Reading the stub (as the compiler does during every check, or an editor) is not a save.
+    let _ = std::fs::read(course.path(FAILING_STUB));
+    let saved = course.read(FAILING_STUB) + "\n// one save\n";
+    course.write(FAILING_STUB, &saved);
+    watch.wait_for(&waiting, 2);
+    // A second, spurious check would start within a debounce period of a read or of the last
+    // check's compile: give it several before looking.
+    std::thread::sleep(Duration::from_millis(1500));
+    watch.send("q");
+    watch.wait_for("the watch stops", 1);
+    assert_eq!(watch.wait_exit(), Some(0), "{}", watch.describe());
+    let out = Watch::text(&watch.stdout);
+    assert_eq!(
+        out.matches(&waiting).count(),
+        2,
+        "one check at the start and one for the save, no more\n{}",
+        watch.describe()
+    );
+}
+
+#[test]
+fn the_current_exercise_is_the_first_pending_unless_the_learner_chose_one() {
+    let course = Course::with_pristine("current");
+    course
+        .xtask(&["status"])
+        .assert_code(0)
+        .assert_stdout_has("current: basics/passing");
+    // Naming an exercise makes it current while it fails ...
+    course.xtask(&["check", "basics/forever"]).assert_code(1);
+    course
+        .xtask(&["status"])
+        .assert_stdout_has("current: basics/forever");
+    let list = course.xtask(&["list"]);
+    assert!(
+        list.stdout()
+            .lines()
+            .any(|l| l.contains("[next]") && l.contains("basics/forever")),
+        "{}",
+        list.describe()
+    );
+    course
+        .xtask(&["hint"])
+        .assert_code(0)
+        .assert_stdout_has("for basics/forever");
+    // ... and once it passes, the first pending exercise in course order is current again.
+    course.solve("forever");
+    course
+        .xtask(&["check", "basics/forever"])
+        .assert_code(0)
+        .assert_stdout_has("current: basics/passing");
+    course
+        .xtask(&["status"])
+        .assert_stdout_has("current: basics/passing");
+}
+
+#[test]
+fn an_exercise_whose_prerequisite_is_not_done_names_it_first() {
+    let course = Course::with_pristine("requires");
+    let original = course.read("curriculum.toml");
+    // basics/leaky builds on basics/failing: one of its tests calls `double`.
+    let test = course.read("crates/01-basics/tests/leaky.rs")
+        + "\n#[test]\nfn doubles_through_failing() {\n    assert_eq!(basics::failing::double(2), 4);\n}\n";
+    course.write("crates/01-basics/tests/leaky.rs", &test);
+    course.xtask(&["sync"]).assert_code(0);
+    let misses = tidy_misses(&course);
+    assert!(
+        misses.iter().any(|m| m.contains(
+            "basics/leaky uses basics/failing's code (its tests, stub or solution call it): add `requires = [\"basics/failing\"]`"
+        )),
+        "{misses:#?}"
+    );
+    course.write(
+        "curriculum.toml",
+        &original.replace(
+            "id = \"basics/leaky\"\n",
+            "id = \"basics/leaky\"\nrequires = [\"basics/failing\"]\n",
+        ),
+    );
+    let misses = tidy_misses(&course);
+    assert!(
+        !misses.iter().any(|m| m.contains("requires")),
+        "{misses:#?}"
+    );
+    let needs = "note: leaky needs basics/failing: do that first, cargo xtask check basics/failing";
+    let run = course.xtask(&["check", "basics/leaky"]);
+    run.assert_code(1).assert_stdout_has(needs);
+    assert_eq!(run.stdout().matches(needs).count(), 2, "{}", run.describe());
+    let list = course.xtask(&["list"]);
+    assert!(
+        list.stdout()
+            .lines()
+            .any(|l| l.contains("basics/leaky") && l.contains("(needs basics/failing first)")),
+        "{}",
+        list.describe()
+    );
+    course
+        .xtask(&["status"])
+        .assert_stdout_has("current: basics/leaky")
+        .assert_stdout_has(needs);
+    course.solve("failing");
+    course.xtask(&["check", "basics/failing"]).assert_code(0);
+    course
+        .xtask(&["status"])
+        .assert_stdout_lacks("needs basics/failing");
+}
+
+/// The lines of a `tidy` run's misses.
+fn tidy_misses(course: &Course) -> Vec<String> {
+    let run = course.xtask(&["tidy"]);
+    run.stdout()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_first_run_fetches_every_crate_once_and_doctor_says_the_course_works_offline() {
+    let course = Course::with_pristine("fetch");
+    let generate = std::process::Command::new(env!("CARGO"))
+        .args(["generate-lockfile", "--offline"])
+        .current_dir(course.root())
+        .status()
+        .expect("cargo starts");
+    assert!(generate.success(), "cannot make the fixture's Cargo.lock");
+    let mut cmd = course.command(&["status"]);
+    cmd.env_remove("PROCLINGS_NO_FETCH");
+    let first = course.run(cmd, &["status"]);
+    first
+        .assert_code(0)
+        .assert_stderr_has("fetching every crate the course needs, once");
+    assert!(
+        course.path(".proclings/fetched").is_file(),
+        "{}",
+        first.describe()
+    );
+    let mut cmd = course.command(&["status"]);
+    cmd.env_remove("PROCLINGS_NO_FETCH");
+    let second = course.run(cmd, &["status"]);
+    assert!(
+        !second.stderr().contains("fetching"),
+        "fetched again although Cargo.lock did not change\n{}",
+        second.describe()
+    );
+    course
+        .xtask(&["doctor"])
+        .assert_stdout_has("every crate the course needs is on disk: it works offline");
+}

@@ -654,10 +654,10 @@ fn status_and_check_link_the_exercise_and_its_chapter_section_where_links_are_wa
         .assert_code(1)
         .assert_stdout_has("\x1b\\exercises/01-basics/failing.rs\x1b]8;;\x1b\\")
         .assert_stdout_has("01-basics.md#failing\x1b\\docs/src/01-basics.md#failing\x1b]8;;");
-    // Not on a terminal, and not forced: plain paths.
+    // Not on a terminal, and not forced: plain paths (of the exercise just chosen by `check`).
     course
         .xtask(&["status"])
-        .assert_stdout_has("  read  docs/src/01-basics.md#passing\n")
+        .assert_stdout_has("  read  docs/src/01-basics.md#failing\n")
         .assert_stdout_lacks("\x1b");
     course.assert_nothing_left();
 }
@@ -762,4 +762,89 @@ fn tidy_wants_two_known_mistakes_per_exercise() {
             .any(|m| m.contains("basics/leaky: 1 known mistake(s), at least 2 wanted")),
         "{misses:#?}"
     );
+}
+
+#[test]
+fn the_unmounted_mqueue_note_is_said_only_for_an_exercise_that_uses_queues() {
+    let mounted = std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("mqueue"))
+    });
+    let course = Course::with_pristine("mqueue-note");
+    let note = "/dev/mqueue is not mounted";
+    let run = course.xtask(&["check", "basics/failing"]);
+    run.assert_code(1);
+    assert!(!run.stderr().contains(note), "{}", run.describe());
+    if mounted {
+        eprintln!("skipped the second half: /dev/mqueue is mounted here, so there is no note");
+        return;
+    }
+    let test = course.read("crates/01-basics/tests/failing.rs")
+        + "\n// This exercise's helpers talk over mq_open'ed queues.\n";
+    course.write("crates/01-basics/tests/failing.rs", &test);
+    course.xtask(&["sync"]).assert_code(0);
+    course
+        .xtask(&["check", "basics/failing"])
+        .assert_code(1)
+        .assert_stderr_has(note);
+}
+
+#[test]
+fn classroom_writes_a_valid_workflow_with_a_grader_per_topic() {
+    use yaml_rust2::YamlLoader;
+    let course = Course::with_pristine("classroom");
+    course
+        .xtask(&["classroom"])
+        .assert_code(0)
+        .assert_stdout_has("wrote .github/workflows/classroom.yml: 1 grader step(s), 4 point(s)");
+    let text = course.read(".github/workflows/classroom.yml");
+    let docs = YamlLoader::load_from_str(&text).expect("the workflow is valid YAML");
+    let job = &docs[0]["jobs"]["run-autograding-tests"];
+    let steps = job["steps"].as_vec().expect("a list of steps");
+    let graders: Vec<_> = steps
+        .iter()
+        .filter(|s| s["uses"].as_str() == Some("classroom-resources/autograding-command-grader@v1"))
+        .collect();
+    assert_eq!(graders.len(), 1, "one grader per topic\n{text}");
+    let grader = graders[0];
+    assert_eq!(grader["id"].as_str(), Some("basics"));
+    assert_eq!(
+        grader["with"]["command"].as_str(),
+        Some("cargo xtask check --topic basics --pending --done")
+    );
+    assert_eq!(grader["with"]["max-score"].as_i64(), Some(4));
+    assert!(grader["with"]["timeout"].as_i64().is_some_and(|m| m >= 20));
+    let reporter = steps.last().expect("a reporter step");
+    assert_eq!(
+        reporter["uses"].as_str(),
+        Some("classroom-resources/autograding-grading-reporter@v1")
+    );
+    assert_eq!(reporter["with"]["runners"].as_str(), Some("basics"));
+    assert_eq!(
+        reporter["env"]["BASICS_RESULTS"].as_str(),
+        Some("${{steps.basics.outputs.result}}")
+    );
+    // The command the grader runs exists and grades the whole topic: all four exercises here.
+    let run = course.xtask(&["check", "--topic", "basics", "--pending", "--done"]);
+    run.assert_code(1);
+    for id in [
+        "basics/passing",
+        "basics/failing",
+        "basics/forever",
+        "basics/leaky",
+    ] {
+        assert!(
+            run.stdout().contains(id),
+            "{id} not graded\n{}",
+            run.describe()
+        );
+    }
+    // A workflow the teacher wrote is not overwritten without --force.
+    course.write(".github/workflows/classroom.yml", "name: mine\n");
+    course
+        .xtask(&["classroom"])
+        .assert_code(2)
+        .assert_stderr_has("was not written by `cargo xtask classroom`");
+    course.xtask(&["classroom", "--force"]).assert_code(0);
+    course.assert_nothing_left();
 }

@@ -7,6 +7,15 @@
 /// the report's title for its table, what to notice in it).
 pub const GROUPS: &[(&str, &str, &str, &str)] = &[
     (
+        "sandbox_setup",
+        "sandbox",
+        "One run of /bin/true by the runner's sandbox, contained or not, against a bare spawn \
+         (lower is better)",
+        "Containment adds a clone into new PID, mount and IPC namespaces, three mounts, a pids \
+         cgroup and a second process (the init) to every check: about a millisecond, small \
+         beside the sandbox's own bookkeeping and nothing beside building the tests.",
+    ),
+    (
         "spawn_latency",
         "spawn",
         "Spawn + wait of /bin/true (latency, lower is better)",
@@ -159,6 +168,9 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
 /// Readable names for benchmark ids (`function` or `function/value`), in the order the rows of
 /// every table follow; an id not listed here is shown as it is, after the listed ones.
 pub const LABELS: &[(&str, &str)] = &[
+    ("bare_spawn", "Command::status, no sandbox"),
+    ("sandbox_uncontained", "the sandbox, uncontained"),
+    ("sandbox_contained", "the sandbox, contained"),
     ("std_status", "std Command::status"),
     ("std_output", "std Command::output"),
     ("posix_spawn", "posix_spawn (libc)"),

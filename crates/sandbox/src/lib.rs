@@ -24,12 +24,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+pub mod contain;
+
 /// How long a group may take to exit after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(1);
 /// How often the wait loop looks at the child, the clock and the interrupt flag.
 const POLL: Duration = Duration::from_millis(5);
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the run at hand uses message queues, so that an unmounted /dev/mqueue is worth a
+/// note (`doctor` says it once for everything else).
+static MQUEUE_NOTE: AtomicBool = AtomicBool::new(false);
+
+/// Says whether the runs that follow use POSIX message queues: only then does an unmounted
+/// /dev/mqueue (whose leftovers cannot be listed) get a note.
+pub fn uses_message_queues(yes: bool) {
+    MQUEUE_NOTE.store(yes, Ordering::Relaxed);
+}
 
 /// One process, as reported to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +129,12 @@ pub struct Outcome {
     pub output: String,
     /// What it left behind.
     pub leaks: Leaks,
+    /// It ran contained (namespaces of its own, see [`contain`]).
+    pub contained: bool,
+    /// The cap on its tasks (processes and threads), where one was enforced.
+    pub task_cap: Option<u32>,
+    /// A fork or thread creation failed at that cap: a spawn loop, most likely.
+    pub hit_task_cap: bool,
 }
 
 impl Outcome {
@@ -170,6 +188,18 @@ pub fn init() {
                 );
             }
         }
+        // Once per session: which protections the runs go without, and why.
+        let off: Vec<String> = contain::protections()
+            .into_iter()
+            .filter(|p| !p.on)
+            .map(|p| format!("{} ({})", p.name, p.how))
+            .collect();
+        if !off.is_empty() {
+            eprintln!(
+                "note: checks run without {}; `cargo xtask doctor` says how to turn it on",
+                off.join(", ")
+            );
+        }
     });
 }
 
@@ -179,16 +209,68 @@ pub fn interrupted() -> bool {
 }
 
 /// Runs `cmd` in the sandbox with a run-time `limit`; `echo` copies its output to our stderr as
-/// it comes. Returns an error only if it cannot be started.
-pub fn run(mut cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outcome> {
+/// it comes. Returns an error only if it cannot be started. Contained where this machine allows
+/// it (see [`contain`]), with the default cap on tasks.
+pub fn run(cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outcome> {
+    run_capped(cmd, limit, echo, contain::DEFAULT_TASKS)
+}
+
+/// [`run`] with a cap of `tasks` processes and threads (where a cap can be enforced).
+pub fn run_capped(
+    cmd: Command,
+    limit: Duration,
+    echo: bool,
+    tasks: u32,
+) -> anyhow::Result<Outcome> {
+    run_inner(cmd, limit, echo, Some(tasks))
+}
+
+/// [`run`] without containment, whatever the machine allows: what the sandbox costs without
+/// it (the benches compare the two).
+pub fn run_uncontained(cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outcome> {
+    run_inner(cmd, limit, echo, None)
+}
+
+fn run_inner(
+    mut cmd: Command,
+    limit: Duration,
+    echo: bool,
+    contain_with: Option<u32>,
+) -> anyhow::Result<Outcome> {
     init();
     let before = snapshot();
-    let (mut reader, writer) = std::io::pipe().context("cannot create a pipe")?;
+    let (reader, writer) = std::io::pipe().context("cannot create a pipe")?;
+    let program = format!("{:?}", cmd.get_program());
+    let output: std::os::fd::OwnedFd = writer
+        .try_clone()
+        .context("cannot duplicate a pipe")?
+        .into();
+    let spawned = match contain_with {
+        Some(tasks) => contain::Contained::spawn(&cmd, output, tasks),
+        None => {
+            // Our copy of the write end must go, or the reader never sees EOF.
+            drop(output);
+            Ok(None)
+        }
+    };
+    match spawned {
+        Ok(Some(contained)) => {
+            drop(writer);
+            drop(cmd);
+            return run_contained(contained, reader, limit, echo, &before, &program);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                eprintln!("note: this run is not contained ({e}); it runs as without containment");
+            });
+        }
+    }
     cmd.stdin(Stdio::null())
         .stdout(writer.try_clone().context("cannot duplicate a pipe")?)
         .stderr(writer)
         .process_group(0);
-    let program = format!("{:?}", cmd.get_program());
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot start {program}"))?;
@@ -198,24 +280,7 @@ pub fn run(mut cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outc
     // The child is reaped by `reap`, not through `Child`; dropping `Child` neither waits nor kills.
     drop(child);
 
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if echo {
-                        use std::io::Write;
-                        let _ = std::io::stderr().write_all(&buf[..n]);
-                    }
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    let rx = read_output(reader, echo);
 
     let start = Instant::now();
     let mut status = None;
@@ -258,17 +323,7 @@ pub fn run(mut cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outc
         leaks.processes.retain(|p| !running_at_limit.contains(p));
     }
 
-    // Every writer is dead now, so the reader reaches EOF; the deadline is a last defence
-    // against a writer that escaped (one that is not our descendant).
-    let mut output = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(chunk) => output.extend_from_slice(&chunk),
-            Err(_) => break,
-        }
-    }
-
+    let output = collect_output(&rx);
     let ipc = sweep_ipc(&before);
     leaks.shm = ipc.shm;
     leaks.mqueues = ipc.mqueues;
@@ -278,8 +333,178 @@ pub fn run(mut cmd: Command, limit: Duration, echo: bool) -> anyhow::Result<Outc
         interrupted: interrupted_run,
         elapsed,
         running_at_limit,
-        output: String::from_utf8_lossy(&output).into_owned(),
+        output,
         leaks,
+        contained: false,
+        task_cap: None,
+        hit_task_cap: false,
+    })
+}
+
+/// Reads the run's output on a thread, copying it to our stderr with `echo`.
+fn read_output(mut reader: std::io::PipeReader, echo: bool) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if echo {
+                        use std::io::Write;
+                        let _ = std::io::stderr().write_all(&buf[..n]);
+                    }
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The output, once every writer is dead (the reader then reaches EOF); the deadline is a last
+/// defence against a writer that escaped (one that is not our descendant).
+fn collect_output(rx: &std::sync::mpsc::Receiver<Vec<u8>>) -> String {
+    let mut output = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(chunk) => output.extend_from_slice(&chunk),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&output).into_owned()
+}
+
+/// The contained counterpart of the wait in [`run_inner`]: the init says how the command ended;
+/// at the limit SIGTERM goes to the init (which passes it on) and, after the grace period,
+/// SIGKILL ends the whole namespace. What the code left (processes, /dev/shm entries) is listed
+/// before the namespace goes.
+fn run_contained(
+    mut c: contain::Contained,
+    reader: std::io::PipeReader,
+    limit: Duration,
+    echo: bool,
+    before: &Snapshot,
+    program: &str,
+) -> anyhow::Result<Outcome> {
+    let rx = read_output(reader, echo);
+    let start = Instant::now();
+    let mut ended = None;
+    let mut init_status = None;
+    let mut timed_out = false;
+    let mut interrupted_run = false;
+    let mut running_at_limit = Vec::new();
+    // The namespace's processes: the init's descendants (not the runner's other children).
+    let others = |init: i32| -> Vec<Proc> {
+        descendants_of(init)
+            .into_iter()
+            .filter(|&(_, state)| state != 'Z')
+            .map(|(pid, _)| describe(pid))
+            .collect()
+    };
+    loop {
+        // Sleeps in poll on the init's report, so the end is seen at once.
+        if let Some(e) = c.wait_ended(POLL) {
+            ended = Some(e);
+            break;
+        }
+        reap(c.init, &mut init_status);
+        if init_status.is_some() {
+            break;
+        }
+        if interrupted() {
+            interrupted_run = true;
+            break;
+        }
+        if start.elapsed() >= limit {
+            timed_out = true;
+            running_at_limit = others(c.init);
+            c.terminate();
+            let grace = Instant::now() + GRACE;
+            while Instant::now() < grace {
+                if let Some(e) = c.wait_ended(POLL) {
+                    ended = Some(e);
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let mut processes = if interrupted_run {
+        Vec::new()
+    } else {
+        others(c.init)
+    };
+    if timed_out {
+        processes.retain(|p| !running_at_limit.contains(p));
+    }
+    let shm = c.shm_entries();
+    let hit_task_cap = c.hit_cap();
+    let task_cap = c.cap;
+    let members: Vec<i32> = descendants_of(c.init)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect();
+    c.kill();
+    // The kernel kills what was left in the namespace, and the dying init waits for every one of
+    // them before it exits: once it is reaped, the namespace is empty. What was re-parented to
+    // us (the subreaper) on the way is reaped as well.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut ignored = None;
+    loop {
+        reap(c.init, &mut init_status);
+        let gone = |pid: &i32| !Path::new(&format!("/proc/{pid}")).exists();
+        if init_status.is_some() || gone(&c.init) {
+            reap(0, &mut ignored);
+            if members.iter().all(gone) {
+                break;
+            }
+        }
+        if Instant::now() >= deadline {
+            eprintln!("warning: the check's processes could not all be reaped in time");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(c);
+    let output = collect_output(&rx);
+    let ipc = sweep_ipc(before);
+    let status = match ended {
+        Some(contain::Ended::Exited(code)) => Status::Exited(code),
+        Some(contain::Ended::Signaled(signal)) => Status::Signaled(signal),
+        Some(contain::Ended::NotStarted(errno)) => {
+            anyhow::bail!(
+                "cannot start {program}: {}",
+                std::io::Error::from_raw_os_error(errno)
+            )
+        }
+        Some(contain::Ended::SetupFailed(step, errno)) => anyhow::bail!(
+            "cannot set up the check's namespaces (step {step}): {}",
+            std::io::Error::from_raw_os_error(errno)
+        ),
+        None => Status::Unknown,
+    };
+    let mut shm_leaks = shm;
+    shm_leaks.extend(ipc.shm);
+    Ok(Outcome {
+        status,
+        timed_out,
+        interrupted: interrupted_run,
+        elapsed,
+        running_at_limit,
+        output,
+        leaks: Leaks {
+            processes,
+            shm: shm_leaks,
+            mqueues: ipc.mqueues,
+        },
+        contained: true,
+        task_cap,
+        hit_task_cap,
     })
 }
 
@@ -389,7 +614,11 @@ pub fn kill_descendants() -> Vec<Proc> {
 
 /// Every descendant of this process with its state letter (from /proc).
 fn descendants() -> Vec<(i32, char)> {
-    let me = std::process::id() as i32;
+    descendants_of(std::process::id() as i32)
+}
+
+/// Every descendant of `me` with its state letter (from /proc).
+fn descendants_of(me: i32) -> Vec<(i32, char)> {
     let mut children: BTreeMap<i32, Vec<(i32, char)>> = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -468,6 +697,9 @@ fn mqueue_listing() -> Option<BTreeSet<String>> {
         })
     });
     if !mounted {
+        if !MQUEUE_NOTE.load(Ordering::Relaxed) {
+            return None;
+        }
         static SAID: Once = Once::new();
         SAID.call_once(|| {
             eprintln!(
