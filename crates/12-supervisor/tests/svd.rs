@@ -2863,3 +2863,36 @@ fn the_command_line_contract_usage_exit_statuses_stdout_and_stderr() {
         .stderr("svctl: no service named nosuch\n");
     svd.stop();
 }
+
+#[test]
+fn followers_that_leave_a_quiet_service_give_their_place_back() {
+    let svd = Svd::start(
+        "svd-followers",
+        "[service.quiet]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"once\"]\n",
+        &[],
+    );
+    let log = svd.path("logs/quiet.log");
+    testkit::wait_until(DEADLINE, "quiet's line in its log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("once"))
+    });
+    // More followers than svd serves clients at once, each gone after its first answer while
+    // the service says nothing more.
+    for _ in 0..80 {
+        let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(b"logs quiet -f\n").expect("request");
+        let mut first = [0u8; 3];
+        let _ = s.read(&mut first);
+    }
+    let served = testkit::try_wait_until(DEADLINE, "svctl status to be served", || {
+        svd.svctl(&["status"]).status.success()
+    });
+    assert!(
+        served.is_ok(),
+        "80 `logs -f` clients came and went, and svd still refuses `status` (`{}`): a \
+         follower's place (its thread, its descriptor) must be given back when the client \
+         leaves, also while its service writes nothing",
+        String::from_utf8_lossy(&svd.svctl(&["status"]).stderr).trim()
+    );
+    svd.stop();
+}
