@@ -2896,3 +2896,63 @@ fn followers_that_leave_a_quiet_service_give_their_place_back() {
     );
     svd.stop();
 }
+
+#[test]
+fn a_stop_sends_the_stop_signal_once_to_each_process() {
+    // Signals of one kind coalesce while pending, so the service itself cannot count them
+    // reliably; the system calls svd makes can be counted: strace, attached to svd.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("a_stop_sends_the_stop_signal_once_to_each_process: skipped: no strace");
+        return;
+    }
+    // web ignores SIGTERM, so that it is still there when svd looks for the group's members.
+    let mut svd = Svd::start(
+        "svd-once",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--ignore-term\"]\nstop_timeout_s = 0.5\n",
+        &[],
+    );
+    svd.saw("web started pid");
+    let trace = svd.path("trace");
+    let mut strace = ChildGuard::spawn(
+        Command::new("strace")
+            .args([
+                "-e",
+                "trace=kill,tgkill,pidfd_send_signal",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(&trace)
+            .arg("-p")
+            .arg(svd.pid().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
+    match said.next_line(DEADLINE) {
+        Some(l) if l.contains("attached") => {}
+        other => {
+            eprintln!(
+                "a_stop_sends_the_stop_signal_once_to_each_process: skipped: strace cannot \
+                 attach here ({other:?})"
+            );
+            return;
+        }
+    }
+    let out = svd.svctl(&["stop", "web"]);
+    assert!(out.status.success(), "svctl stop web: {out:?}");
+    kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
+    strace.wait(DEADLINE);
+    let calls = std::fs::read_to_string(&trace).expect("the trace");
+    let sent: Vec<&str> = calls.lines().filter(|l| l.contains("SIGTERM")).collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "stopping web (one process, its group's leader) svd sent SIGTERM {} times: {sent:?}. \
+         One killpg reaches the whole group; signal individually only the members outside it \
+         (a second SIGTERM often means \"now, not gracefully\")",
+        sent.len()
+    );
+    svd.stop();
+}
