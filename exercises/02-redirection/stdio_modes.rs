@@ -28,7 +28,8 @@ pub fn run_silenced(cmd: &mut Command) -> io::Result<ExitStatus> {
 }
 
 /// Runs `cmd` with stdin on `/dev/null`, stdout captured through a pipe and stderr inherited
-/// from this process, and returns its exit status and everything it wrote to stdout.
+/// from this process, and returns its exit status and everything it wrote to stdout. The child
+/// is waited for (reaped) also when reading its output fails.
 ///
 /// # References
 /// `pipe(7)`

@@ -65,8 +65,10 @@ impl RobustMutex {
         // SAFETY: `attr` is valid writable memory for an attribute object.
         check(unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) })?;
         let result = (|| {
-            // PTHREAD_PROCESS_SHARED: waiters in other processes sleep on the mutex's futex
-            // with the shared (not the per-process private) futex key.
+            // PTHREAD_PROCESS_SHARED: POSIX allows a mutex to be used by several processes only
+            // with this attribute. glibc uses shared futex operations for every robust mutex
+            // whatever it says (so forgetting it goes unnoticed here), but private ones for an
+            // ordinary mutex without it, whose waiters in other processes are then never woken.
             // SAFETY: `attr` was initialised above.
             check(unsafe {
                 libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED)

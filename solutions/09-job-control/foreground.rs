@@ -87,7 +87,10 @@ pub fn continue_job(pgid: Pid, leader: Pid) -> nix::Result<WaitStatus> {
     // background) before this wait starts. The stop then replaces the continue, which is no
     // longer reported, and a wait that asks only for continues waits until the job ends.
     loop {
-        match waitpid(leader, Some(WaitPidFlag::WCONTINUED | WaitPidFlag::WUNTRACED)) {
+        match waitpid(
+            leader,
+            Some(WaitPidFlag::WCONTINUED | WaitPidFlag::WUNTRACED),
+        ) {
             Err(Errno::EINTR) => continue,
             other => return other,
         }

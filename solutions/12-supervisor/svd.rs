@@ -50,7 +50,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -377,6 +377,24 @@ impl Drop for ClientSlot {
     }
 }
 
+/// How often a `logs -f` client's thread looks whether its client is still there.
+const FOLLOWER_CHECK: Duration = Duration::from_secs(2);
+
+/// Whether the client closed its end (or the connection broke): a peek that reads EOF.
+fn peer_gone(stream: &UnixStream) -> bool {
+    use nix::sys::socket::{MsgFlags, recv};
+    let mut byte = [0u8; 1];
+    match recv(
+        stream.as_raw_fd(),
+        &mut byte,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(0) => true,
+        Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => false,
+        Err(_) => true,
+    }
+}
+
 /// Writes all of `bytes` by `deadline`; false when the client left or did not take them.
 fn write_within(mut stream: &UnixStream, bytes: &[u8], deadline: Instant) -> bool {
     let mut rest = bytes;
@@ -440,9 +458,19 @@ fn serve_client(
             if !write_within(&stream, &history, Instant::now() + REPLY_DEADLINE) {
                 return;
             }
-            for line in follow.into_iter().flatten() {
-                if !write_within(&stream, &line, Instant::now() + REPLY_DEADLINE) {
-                    return; // dropping the receiver tells the loop
+            let Some(lines) = follow else { return };
+            // Dropping the receiver tells the loop. A follower that leaves while its service is
+            // quiet is seen here, by a look at the socket now and then: a thread and a client
+            // slot are not kept for a client that is gone.
+            loop {
+                match lines.recv_timeout(FOLLOWER_CHECK) {
+                    Ok(line) => {
+                        if !write_within(&stream, &line, Instant::now() + REPLY_DEADLINE) {
+                            return;
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) if !peer_gone(&stream) => {}
+                    Err(_) => return,
                 }
             }
         }

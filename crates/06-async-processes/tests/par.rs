@@ -7,12 +7,15 @@ use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::Duration;
 
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
+use predicates::prelude::*;
 use testkit::async_processes::{KillOnDrop, KillTagged, read_pid_file, wait_dead};
 use testkit::{
     ChildGuard, LineReader, call_with_deadline, children_of, describe_status, proc_cmdline,
@@ -21,8 +24,8 @@ use testkit::{
 
 const WAIT: Duration = testkit::DEFAULT_DEADLINE;
 
-fn par(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_par"));
+fn par(args: &[&str]) -> StdCommand {
+    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin!("par"));
     cmd.args(args).stdin(Stdio::null()).process_group(0);
     cmd
 }
@@ -448,53 +451,39 @@ fn bad_input_gets_one_line_and_status_2() {
         (vec![], b"echo \xff\n", "stdin that is not text", "stdin"),
     ];
     for (args, stdin, what, names) in cases {
-        let mut cmd = par(&args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut guard = ChildGuard::spawn(&mut cmd);
-        let mut input = guard.child().stdin.take().expect("piped");
-        let _ = input.write_all(stdin);
-        drop(input);
-        let out = guard.into_inner().wait_with_output().expect("par's output");
-        let stderr = text(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{what}: a usage error exits 2\n{}",
-            show(&out)
-        );
-        assert!(
-            stderr.lines().count() == 1
-                && stderr.starts_with("par: ")
-                && !stderr.contains("panicked"),
-            "{what}: one line on stderr starting with `par: `, no panic (check every value \
-             before using it: a semaphore has a maximum of permits, a Duration a largest \
-             value)\n{}",
-            show(&out)
-        );
-        assert!(
-            stderr.contains(names),
-            "{what}: the message should name {names:?}\n{}",
-            show(&out)
-        );
-        assert!(
-            out.stdout.is_empty(),
-            "{what}: nothing may run\n{}",
-            show(&out)
-        );
+        // The command-line contract, in assert_cmd's terms: on failure it shows the command,
+        // the status, stdout and stderr, and the name of the predicate that did not hold.
+        Command::from_std(par(&args))
+            .write_stdin(stdin)
+            .timeout(WAIT)
+            .assert()
+            .append_context("bad input", what)
+            .append_context("the message should name", names)
+            .code(predicate::eq(2).name("2: a usage error"))
+            .stdout(predicate::str::is_empty().name("nothing: after a usage error nothing runs"))
+            .stderr(
+                predicate::str::starts_with("par: ")
+                    .and(predicate::function(|err: &str| err.lines().count() == 1))
+                    .and(predicate::str::contains("panicked").not())
+                    .and(predicate::str::contains(names))
+                    .name(
+                        "one line starting with `par: ` that names what is wrong, no panic \
+                         (check every value before using it: a semaphore has a maximum of \
+                         permits, a Duration a largest value)",
+                    ),
+            );
     }
 }
 
 #[test]
 fn help_prints_the_usage_and_exits_0() {
-    let out = run(&["--help"]);
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert!(
-        text(&out.stdout).starts_with("usage: par "),
-        "--help prints `usage: par ...` on stdout\n{}",
-        show(&out)
-    );
+    cargo_bin_cmd!("par")
+        .arg("--help")
+        .timeout(WAIT)
+        .assert()
+        .code(predicate::eq(0).name("0: --help is no error"))
+        .stdout(predicate::str::starts_with("usage: par ").name("the usage line on stdout"))
+        .stderr(predicate::str::is_empty().name("nothing on stderr"));
 }
 
 #[test]
@@ -508,7 +497,7 @@ fn command_lines_mean_what_they_mean_to_sh() {
     // Written by another process: a file this test process had open for writing could be
     // inherited by a child that another test is starting, and executing it would fail with
     // ETXTBSY.
-    let made = Command::new("/bin/sh")
+    let made = StdCommand::new("/bin/sh")
         .args([
             "-c",
             "printf '%s\\n' 'echo script ran with $1' > \"$0\" && chmod 755 \"$0\"",

@@ -106,7 +106,14 @@ fn ctrl_z_stops_the_job_and_the_wait_returns() {
 #[test]
 fn the_shell_takes_the_terminal_back_after_a_job_that_ends() {
     let mut t = shell(&["exit", "3"]);
-    t.expect("exited 3", WAIT);
+    t.expect_or(
+        "exited 3",
+        WAIT,
+        "If run_in_foreground failed with ENOTTY (\"Inappropriate ioctl for device\"), \
+         take_terminal called tcsetpgrp from the background without blocking SIGTTOU: the \
+         shell's group is orphaned (it leads its session), so the kernel refuses instead of \
+         stopping it. Block SIGTTOU around the call.",
+    );
     shell_owns_terminal_again(&mut t);
 }
 

@@ -2863,3 +2863,96 @@ fn the_command_line_contract_usage_exit_statuses_stdout_and_stderr() {
         .stderr("svctl: no service named nosuch\n");
     svd.stop();
 }
+
+#[test]
+fn followers_that_leave_a_quiet_service_give_their_place_back() {
+    let svd = Svd::start(
+        "svd-followers",
+        "[service.quiet]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"once\"]\n",
+        &[],
+    );
+    let log = svd.path("logs/quiet.log");
+    testkit::wait_until(DEADLINE, "quiet's line in its log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("once"))
+    });
+    // More followers than svd serves clients at once, each gone after its first answer while
+    // the service says nothing more.
+    for _ in 0..80 {
+        let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(b"logs quiet -f\n").expect("request");
+        let mut first = [0u8; 3];
+        let _ = s.read(&mut first);
+    }
+    let served = testkit::try_wait_until(DEADLINE, "svctl status to be served", || {
+        svd.svctl(&["status"]).status.success()
+    });
+    assert!(
+        served.is_ok(),
+        "80 `logs -f` clients came and went, and svd still refuses `status` (`{}`): a \
+         follower's place (its thread, its descriptor) must be given back when the client \
+         leaves, also while its service writes nothing",
+        String::from_utf8_lossy(&svd.svctl(&["status"]).stderr).trim()
+    );
+    svd.stop();
+}
+
+#[test]
+fn a_stop_sends_the_stop_signal_once_to_each_process() {
+    // Signals of one kind coalesce while pending, so the service itself cannot count them
+    // reliably; the system calls svd makes can be counted: strace, attached to svd.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("a_stop_sends_the_stop_signal_once_to_each_process: skipped: no strace");
+        return;
+    }
+    // web ignores SIGTERM, so that it is still there when svd looks for the group's members.
+    let mut svd = Svd::start(
+        "svd-once",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--ignore-term\"]\nstop_timeout_s = 0.5\n",
+        &[],
+    );
+    svd.saw("web started pid");
+    let trace = svd.path("trace");
+    let mut strace = ChildGuard::spawn(
+        Command::new("strace")
+            .args([
+                "-e",
+                "trace=kill,tgkill,pidfd_send_signal",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(&trace)
+            .arg("-p")
+            .arg(svd.pid().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
+    match said.next_line(DEADLINE) {
+        Some(l) if l.contains("attached") => {}
+        other => {
+            eprintln!(
+                "a_stop_sends_the_stop_signal_once_to_each_process: skipped: strace cannot \
+                 attach here ({other:?})"
+            );
+            return;
+        }
+    }
+    let out = svd.svctl(&["stop", "web"]);
+    assert!(out.status.success(), "svctl stop web: {out:?}");
+    kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
+    strace.wait(DEADLINE);
+    let calls = std::fs::read_to_string(&trace).expect("the trace");
+    let sent: Vec<&str> = calls.lines().filter(|l| l.contains("SIGTERM")).collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "stopping web (one process, its group's leader) svd sent SIGTERM {} times: {sent:?}. \
+         One killpg reaches the whole group; signal individually only the members outside it \
+         (a second SIGTERM often means \"now, not gracefully\")",
+        sent.len()
+    );
+    svd.stop();
+}

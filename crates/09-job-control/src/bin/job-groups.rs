@@ -37,7 +37,7 @@ use nix::fcntl::OFlag;
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, execv, fork, getpgid, pipe2};
+use nix::unistd::{ForkResult, Pid, fork, getpgid, pipe2};
 
 /// The read end of the probe's pipe, for the atfork parent handler of `late-child` (-1: none).
 static HOLD_FD: AtomicI32 = AtomicI32::new(-1);
@@ -78,6 +78,15 @@ extern "C" fn atfork_parent() {
         libc::close(fd);
         HELD_LEN.store(len as i32, Ordering::SeqCst);
     }
+}
+
+/// `argv` as `execv` takes it: pointers to its strings, then a null pointer. Built before
+/// `fork`, so that the child allocates nothing.
+fn pointers(argv: &[CString]) -> Vec<*const libc::c_char> {
+    argv.iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// A pipe whose ends are closed on exec: only the processes meant to hold an end hold it.
@@ -182,6 +191,7 @@ fn parent_half() -> Result<(), Box<dyn std::error::Error>> {
 
 fn child_half(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
     let argv = [helper.clone(), CString::new("probe")?];
+    let ptrs = pointers(&argv);
     let (gate_r, gate_w) = pipe()?;
     let (ready_r, ready_w) = pipe()?;
     let (gr, gw, rw) = (gate_r.as_raw_fd(), gate_w.as_raw_fd(), ready_w.as_raw_fd());
@@ -212,7 +222,8 @@ fn child_half(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
         match unsafe { fork() }? {
             ForkResult::Child => {
                 let _ = child_join(group);
-                let _ = execv(&argv[0], &argv);
+                // SAFETY: NUL-terminated strings alive until exec; the array ends with null.
+                unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
                 // SAFETY: exec failed; end the child at once.
                 unsafe { libc::_exit(127) }
             }
@@ -228,6 +239,7 @@ fn child_half(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
 
 fn late_parent(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
     let argv = [helper.clone(), CString::new("read")?];
+    let ptrs = pointers(&argv);
     let (in_r, in_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (ir, ow) = (in_r.as_raw_fd(), out_w.as_raw_fd());
@@ -238,7 +250,7 @@ fn late_parent(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
             libc::dup2(ir, 0);
             libc::dup2(ow, 1);
             let _ = child_join(None);
-            let _ = execv(&argv[0], &argv);
+            libc::execv(ptrs[0], ptrs.as_ptr());
             libc::_exit(127)
         },
         ForkResult::Parent { child } => child,
