@@ -150,16 +150,20 @@ pub fn status(path: &Path) -> io::Result<Status> {
             Ok(Status::Stale(pid))
         }
         Err(TryLockError::WouldBlock) => match (lock_holder(&file)?, pid) {
-            // Not in the table: released since our test, or held by a process outside our pid
-            // namespace (/proc/locks lists only ours). Test again to tell which.
+            // Not in the table: released since our test, or held by a process /proc/locks does
+            // not list. A flock belongs to the open file description, and the table names the
+            // process that took it; outside the initial pid namespace a holder that has exited
+            // (its descriptor inherited by a process that lives on) or one in another pid
+            // namespace is left out. Test again to tell a release from those.
             (None, _) => match file.try_lock_shared() {
                 Ok(()) => {
                     file.unlock()?;
                     Ok(Status::Stale(pid))
                 }
                 Err(TryLockError::WouldBlock) => Err(io::Error::other(format!(
-                    "{} is locked by a process that /proc/locks does not show (another pid \
-                     namespace)",
+                    "{} is locked, and /proc/locks does not name a live process of this pid \
+                     namespace as the holder (the locker exited and left its descriptor to \
+                     another process, or lives in another pid namespace)",
                     path.display()
                 ))),
                 Err(TryLockError::Error(e)) => Err(e),
