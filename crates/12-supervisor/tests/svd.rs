@@ -2956,3 +2956,76 @@ fn a_stop_sends_the_stop_signal_once_to_each_process() {
     );
     svd.stop();
 }
+
+/// Attaches strace to svd, tracing the system calls that send signals, into `trace`; `None`
+/// (with a message) where strace is missing or cannot attach.
+fn trace_signals(svd: &Svd, trace: &Path, test: &str) -> Option<ChildGuard> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("{test}: skipped: no strace");
+        return None;
+    }
+    let mut strace = ChildGuard::spawn(
+        Command::new("strace")
+            .args([
+                "-e",
+                "trace=kill,tgkill,pidfd_send_signal",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(trace)
+            .arg("-p")
+            .arg(svd.pid().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
+    match said.next_line(DEADLINE) {
+        Some(l) if l.contains("attached") => Some(strace),
+        other => {
+            eprintln!("{test}: skipped: strace cannot attach here ({other:?})");
+            None
+        }
+    }
+}
+
+#[test]
+fn after_a_crash_svd_never_signals_the_dead_leaders_group_number() {
+    let mut svd = Svd::start_with(
+        "svd-no-killpg",
+        r#"
+[service.crash]
+command = ["/bin/sh", "-c", 'read x < "$0"; exit 3', "@DIR/gate"]
+restart = "never"
+"#,
+        &[],
+        |dir, _| make_gate(&dir.join("gate")),
+    );
+    let pgid = pid_in(&svd.saw("crash started pid"));
+    let trace = svd.path("trace");
+    let Some(mut strace) = trace_signals(
+        &svd,
+        &trace,
+        "after_a_crash_svd_never_signals_the_dead_leaders_group_number",
+    ) else {
+        return;
+    };
+    open_gate(&svd.path("gate"));
+    svd.expect("crash exited exit=3");
+    svd.status(); // answered after the death was dealt with
+    kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
+    strace.wait(DEADLINE);
+    let calls = std::fs::read_to_string(&trace).expect("the trace");
+    let to_group: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.starts_with(&format!("kill(-{pgid},")))
+        .collect();
+    assert!(
+        to_group.is_empty(),
+        "crash's leader (pid {pgid}) was reaped, and then svd signalled group {pgid}: {to_group:?}. \
+         Once the leader is reaped and its group empty, the number may be a new group of \
+         strangers; signal what is left through pidfds of members found in /proc instead"
+    );
+    svd.stop();
+}
