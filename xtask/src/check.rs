@@ -697,8 +697,24 @@ fn spawn_loop(outcome: &sandbox::Outcome) -> Option<String> {
     let near =
         outcome.running_at_limit.len() + outcome.leaks.processes.len() >= cap as usize * 9 / 10;
     (outcome.hit_task_cap || near).then(|| {
-        format!("your code started more than {cap} processes (a spawn loop?); the check stopped it")
+        format!(
+            "your code started more than {} processes (a spawn loop?); the check stopped it",
+            thousands(cap)
+        )
     })
+}
+
+/// `1024` as `1,024`.
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A failure message with what differs between tests that failed the same way (the thread's

@@ -848,3 +848,100 @@ fn classroom_writes_a_valid_workflow_with_a_grader_per_topic() {
     course.xtask(&["classroom", "--force"]).assert_code(0);
     course.assert_nothing_left();
 }
+
+/// Runs `xtask ARGS` on `course` inside an outer PID namespace (so that a containment bug cannot
+/// reach the machine running the tests), beside a sentinel process in that namespace; returns
+/// the run and whether the sentinel survived. `None` (having said why) where no outer namespace
+/// can be made.
+fn run_beside_a_sentinel(course: &Course, args: &[&str]) -> Option<(common::Run, bool)> {
+    let is_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+    });
+    let outer: &[&str] = if is_root {
+        &["--pid", "--fork", "--mount-proc"]
+    } else {
+        &[
+            "--user",
+            "--map-root-user",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+        ]
+    };
+    let probe = std::process::Command::new("unshare")
+        .args(outer)
+        .arg("true")
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no outer PID namespace can be made here (unshare)");
+        return None;
+    }
+    let inner = course.command(args);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(outer).args([
+        "sh",
+        "-c",
+        "sleep 1000 & sentinel=$!; \"$@\"; status=$?; \
+         if kill -0 $sentinel 2>/dev/null; then echo SENTINEL-ALIVE; kill $sentinel; fi; \
+         exit $status",
+        "sh",
+    ]);
+    cmd.arg(inner.get_program()).args(inner.get_args());
+    if let Some(dir) = inner.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let run = course.run(cmd, args);
+    let alive = run.stdout().contains("SENTINEL-ALIVE");
+    Some((run, alive))
+}
+
+#[test]
+fn a_stub_that_runs_kill_minus_one_reaches_nothing_outside_its_check() {
+    let course = Course::with_pristine("kill-all");
+    course.write(
+        "exercises/01-basics/failing.rs",
+        "//! A stub that kills every process it may.\n\n/// Doubles `x`.\npub fn double(x: u32) \
+         -> u32 {\n    let _ = std::process::Command::new(\"sh\").args([\"-c\", \"kill -9 -1\"]).status();\n    x + 1\n}\n",
+    );
+    let Some((run, alive)) = run_beside_a_sentinel(&course, &["check", "basics/failing"]) else {
+        return;
+    };
+    assert!(
+        alive,
+        "`kill -9 -1` in the code under test killed a process outside the check\n{}",
+        run.describe()
+    );
+    run.assert_code(1).assert_stdout_has("FAIL basics/failing");
+    course.assert_nothing_left();
+}
+
+#[test]
+fn a_stub_that_spawns_without_end_is_stopped_named_and_cleaned_up() {
+    let course = Course::with_pristine("spawn-loop");
+    course.write(
+        "exercises/01-basics/failing.rs",
+        "//! A stub that spawns without end.\n\n/// Doubles `x`.\npub fn double(x: u32) -> u32 \
+         {\n    let mut kids = Vec::new();\n    loop {\n        if let Ok(k) = \
+         std::process::Command::new(\"sleep\").arg(\"1000\").spawn() {\n            kids.push(k);\n        }\n        \
+         if kids.len() > 100_000 {\n            return x;\n        }\n    }\n}\n",
+    );
+    let Some((run, alive)) = run_beside_a_sentinel(&course, &["check", "basics/failing"]) else {
+        return;
+    };
+    assert!(
+        alive,
+        "the spawn loop reached outside the check\n{}",
+        run.describe()
+    );
+    run.assert_code(1)
+        .assert_stdout_has("your code started more than 1,024 processes (a spawn loop?)");
+    course.assert_nothing_left();
+}
