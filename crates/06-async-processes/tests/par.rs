@@ -199,25 +199,25 @@ fn never_more_than_j_commands_run_at_once() {
     let mut released = [false; N];
     for done in 0..N {
         let expected = J.min(N - done);
-        let mut live = Vec::new();
+        // Jobs not released yet that are running; a released job may still be on its way out.
+        let mut waiting = Vec::new();
         try_wait_until(WAIT, &format!("{expected} commands running"), || {
-            live = live_commands(par_pid, &tag);
+            let live = live_commands(par_pid, &tag);
             assert!(
                 live.len() <= J,
                 "{} commands ran at once with -j {J}",
                 live.len()
             );
-            live.len() == expected
+            let lines: Vec<String> = live.iter().map(|&pid| proc_cmdline(pid)).collect();
+            waiting = (0..N)
+                .filter(|&i| {
+                    !released[i] && lines.iter().any(|l| l.contains(&format!("job{i}")))
+                })
+                .collect();
+            waiting.len() == expected
         })
-        .unwrap_or_else(|msg| panic!("{msg}: {} were running", live.len()));
-        let job = (0..N)
-            .find(|&i| {
-                !released[i]
-                    && live
-                        .iter()
-                        .any(|&pid| proc_cmdline(pid).contains(&format!("job{i}")))
-            })
-            .expect("a running job not yet released");
+        .unwrap_or_else(|msg| panic!("{msg}: {} were running", waiting.len()));
+        let job = waiting[0];
         released[job] = true;
         release(&fifos[job]);
     }
