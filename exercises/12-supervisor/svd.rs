@@ -46,7 +46,16 @@
 //!   `svd_service_backoff_seconds` and the histogram `svd_service_start_to_ready_seconds`.
 //! - `svctl [--socket S] status|start|stop|restart|logs|reload ...` prints the answer (`status`:
 //!   one line per service, `NAME STATE PID UPTIME RESTARTS LAST_EXIT`); exit 0 on `ok`, 1 when
-//!   svd answered an error, 2 on a usage error or when svd cannot be reached.
+//!   svd answered an error, 2 on a usage error or when svd cannot be reached, or when the
+//!   socket is served by another uid than ours or root's (`SO_PEERCRED`).
+//! - Others may wish svd harm. Its directories (the runtime one, `$TMPDIR/svd-UID` without
+//!   `XDG_RUNTIME_DIR`; the socket's; the logs') are created 0700 and refused (exit 1, one line)
+//!   when another uid owns them or group or others may write into them; logs are 0600 and never
+//!   opened through a symlink. Nothing a client or a service does may stop supervision: no
+//!   read of or write to a client in the loop (a deadline for the whole request), a log line
+//!   capped at `logs::MAX_LINE` and a bounded read per wake-up, EMFILE at `accept` handled,
+//!   metrics connections bounded and dropped when idle. A stop sends each process its signal
+//!   once, and services start with every signal at its default action and an empty mask.
 //!
 //! The pieces are the week's exercises: the config, the reaper, readiness, the backoff, the
 //! logs and the control socket. What is new here is the loop that ties them together: one

@@ -24,6 +24,17 @@ struct Driver {
     out: LineReader,
 }
 
+impl Drop for Driver {
+    /// A test that fails midway leaves the driver's jobs running (each in a group of its
+    /// own, out of the guard's reach): kill them before the guard kills the driver.
+    fn drop(&mut self) {
+        for (pid, _) in testkit::children_of(self.guard.id()) {
+            // SAFETY: kill(2) on a child of the driver this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
 fn start(scenario: &str, n: usize) -> Driver {
     let (r, w) = std::io::pipe().expect("pipe");
     let w2 = w.try_clone().expect("dup");
