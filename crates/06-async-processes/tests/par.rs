@@ -210,9 +210,7 @@ fn never_more_than_j_commands_run_at_once() {
             );
             let lines: Vec<String> = live.iter().map(|&pid| proc_cmdline(pid)).collect();
             waiting = (0..N)
-                .filter(|&i| {
-                    !released[i] && lines.iter().any(|l| l.contains(&format!("job{i}")))
-                })
+                .filter(|&i| !released[i] && lines.iter().any(|l| l.contains(&format!("job{i}"))))
                 .collect();
             waiting.len() == expected
         })

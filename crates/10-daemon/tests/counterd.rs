@@ -793,13 +793,13 @@ fn stop_never_signals_the_pid_of_a_file_another_user_holds_locked() {
     let pid = stranger.id();
     std::fs::write(&c.pidfile, format!("{pid}\n")).expect("write the stale pid file");
     std::fs::set_permissions(&c.pidfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    // flock(1) takes the lock and holds it while its command runs, so the holder that
-    // /proc/locks names stays alive (a holder that exited is not listed inside a pid namespace,
-    // as under the runner's containment).
+    // flock(1) takes the lock and, with --no-fork, becomes its command, so the holder that
+    // /proc/locks names stays alive while the lock is held (a holder that exited is not listed
+    // inside a pid namespace, as under the runner's containment) and the guard ends it.
     let mut locker_cmd = Command::new("setpriv");
     locker_cmd
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .args(["flock", "-x"])
+        .args(["flock", "--no-fork", "-x"])
         .arg(&c.pidfile)
         .args(["sh", "-c", "echo locked && exec sleep 60"])
         .stdin(Stdio::null())

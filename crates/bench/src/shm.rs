@@ -205,7 +205,11 @@ impl Ring {
                 std::hint::spin_loop();
             }
         }
-        let slot = self.slots[head as usize % SLOTS].0.get().cast::<u8>().cast_const();
+        let slot = self.slots[head as usize % SLOTS]
+            .0
+            .get()
+            .cast::<u8>()
+            .cast_const();
         // SAFETY: the Acquire load of `tail` above made the slot's bytes visible; the producer
         // does not reuse it before we publish `head`.
         unsafe { std::ptr::copy_nonoverlapping(slot, out.as_mut_ptr(), MESSAGE_BYTES) };

@@ -120,9 +120,15 @@ fn continue_restop(helper: &str) -> Result<(), Box<dyn std::error::Error>> {
         // alarm(2) only arms a timer.
         libc::alarm(10);
     }
-    let report = continue_job(getpgrp(), pid);
+    let report = std::panic::catch_unwind(|| continue_job(getpgrp(), pid));
     // SAFETY: disarms the timer.
     unsafe { libc::alarm(0) };
+    let Ok(report) = report else {
+        // An unfinished continue_job (a stub's todo!()) must not leave the stopped job behind.
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err("continue_job panicked".into());
+    };
     match report {
         Ok(status) => say(&format!("continue_job returned: {}", describe(&status))),
         Err(e) => say(&format!("continue_job failed: {e}")),
