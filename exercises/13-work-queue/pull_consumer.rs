@@ -1,0 +1,13 @@
+//! SCAFFOLD: the exercise's title.
+//!
+//! Scenario: SCAFFOLD: the situation, as the learner meets it.
+//!
+//! Goal: implement [`pull_consumer`]: SCAFFOLD: what it must do and its contract (not how).
+//!
+//! Chapter: `docs/src/13-work-queue.md#pull_consumer`. Check it with `cargo xtask check work-queue/pull_consumer`.
+
+/// SCAFFOLD: what this function does, its arguments, what it returns, its errors.
+pub fn pull_consumer() -> std::io::Result<()> {
+    // TODO: SCAFFOLD: the step to write, on the exact line where it goes.
+    todo!("pull_consumer")
+}
