@@ -3,6 +3,11 @@
 //! One module per exercise. Without the `solution` feature each module is the learner's stub
 //! from `exercises/13-work-queue/`; with it, the reference solution from `solutions/13-work-queue/`.
 //! The chapter is `docs/src/13-work-queue.md`; `cargo run -p work-queue` narrates the topic.
+//!
+//! [`natsd`] is not an exercise: it starts and stops the real `nats-server` that the tests, the
+//! demo and the helper binaries talk to.
+
+pub mod natsd;
 
 #[cfg(not(feature = "solution"))]
 #[path = "../../../exercises/13-work-queue/request_reply.rs"]
