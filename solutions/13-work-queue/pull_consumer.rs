@@ -14,9 +14,9 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
-use async_nats::jetstream::Context;
 use futures_util::StreamExt;
 
 /// Opens the queue: the stream `stream` holding the messages published on `subject`, with

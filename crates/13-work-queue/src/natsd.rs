@@ -97,15 +97,16 @@ impl NatsServer {
                     if let Some(at) = line.find(LISTENING) {
                         url = Some(format!("nats://{}", line[at + LISTENING.len()..].trim()));
                     }
-                    if line.contains("Server is ready") {
-                        if let Some(url) = url {
-                            return Ok(url);
-                        }
+                    if line.contains("Server is ready")
+                        && let Some(url) = url
+                    {
+                        return Ok(url);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
-                        "nats-server (pid {}) did not log `Server is ready` within {:?}; its log:\n{}",
+                        "nats-server (pid {}) did not log `Server is ready` within {:?}; \
+                         its log:\n{}",
                         self.child.id(),
                         READY_DEADLINE,
                         self.log()
@@ -158,7 +159,8 @@ impl NatsServer {
                 }
                 Ok(None) => {
                     return Err(format!(
-                        "nats-server {pid} did not exit within {STOP_DEADLINE:?} of SIGTERM; its log:\n{}",
+                        "nats-server {pid} did not exit within {STOP_DEADLINE:?} of SIGTERM; \
+                         its log:\n{}",
                         self.log()
                     ));
                 }
@@ -184,15 +186,19 @@ impl Drop for NatsServer {
     }
 }
 
-/// Starts a server for a test, or prints why the test is skipped and returns `None`.
+/// Starts a server for a test, or prints why the test is skipped and returns `None`. The test's
+/// name, for the messages, is its thread's name (the test harness names each test's thread).
 ///
 /// Panics (failing the test) when the server is installed but does not start.
-pub fn start_or_skip(store: &Path, test: &str) -> Option<NatsServer> {
+pub fn start_or_skip(store: &Path) -> Option<NatsServer> {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
     match NatsServer::start(store) {
         Ok(Some(server)) => Some(server),
         Ok(None) => {
             println!(
-                "{test}: skipped: nats-server is not installed (apt-get install nats-server, or see https://github.com/nats-io/nats-server/releases)"
+                "{test}: skipped: nats-server is not installed (apt-get install nats-server, \
+                 or see https://github.com/nats-io/nats-server/releases)"
             );
             None
         }

@@ -11,7 +11,9 @@ use async_nats::jetstream::stream::{RetentionPolicy, StorageType};
 use work_queue::natsd::{self, NatsServer};
 use work_queue::pull_consumer::{open_queue, take_batch};
 
-const DEADLINE: Duration = Duration::from_secs(15);
+/// Every wait on the learner's code and on the server has this deadline (local round trips take
+/// milliseconds; a wrong program must not make the binary outlive its time limit).
+const DEADLINE: Duration = Duration::from_secs(8);
 const STREAM: &str = "TASKS";
 const SUBJECT: &str = "tasks";
 const CONSUMER: &str = "workers";
@@ -37,10 +39,15 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what} did not return within {DEADLINE:?}"))
 }
 
-async fn open(js: &async_nats::jetstream::Context) -> async_nats::jetstream::consumer::PullConsumer {
-    within("open_queue", open_queue(js, STREAM, SUBJECT, CONSUMER, ACK_WAIT))
-        .await
-        .unwrap_or_else(|e| panic!("open_queue({STREAM:?}, {SUBJECT:?}, {CONSUMER:?}) failed: {e}"))
+async fn open(
+    js: &async_nats::jetstream::Context,
+) -> async_nats::jetstream::consumer::PullConsumer {
+    within(
+        "open_queue",
+        open_queue(js, STREAM, SUBJECT, CONSUMER, ACK_WAIT),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("open_queue({STREAM:?}, {SUBJECT:?}, {CONSUMER:?}) failed: {e}"))
 }
 
 /// Publishes tasks with the test's own client, each confirmed by the server.
@@ -82,14 +89,21 @@ async fn wait_stored(js: &async_nats::jetstream::Context, want: u64) -> u64 {
 #[tokio::test]
 async fn the_queue_is_a_file_backed_work_queue_with_a_durable_explicit_ack_consumer() {
     let store = temp_store("config");
-    let Some(server) = natsd::start_or_skip(store.path(), "the_queue_is_a_work_queue") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = jetstream(&server).await;
     open(&js).await;
-    let stream = js.get_stream(STREAM).await.expect("open_queue created the stream");
+    let stream = js
+        .get_stream(STREAM)
+        .await
+        .expect("open_queue created the stream");
     let config = &stream.cached_info().config;
-    assert_eq!(config.subjects, [SUBJECT], "the stream holds the messages published on its subject");
+    assert_eq!(
+        config.subjects,
+        [SUBJECT],
+        "the stream holds the messages published on its subject"
+    );
     assert_eq!(
         config.retention,
         RetentionPolicy::WorkQueue,
@@ -116,7 +130,10 @@ async fn the_queue_is_a_file_backed_work_queue_with_a_durable_explicit_ack_consu
         AckPolicy::Explicit,
         "ack policy: every task acknowledged one by one (explicit)"
     );
-    assert_eq!(info.config.ack_wait, ACK_WAIT, "the ack wait given to open_queue");
+    assert_eq!(
+        info.config.ack_wait, ACK_WAIT,
+        "the ack wait given to open_queue"
+    );
     assert!(
         info.config.deliver_subject.is_none(),
         "a pull consumer has no deliver subject (a push consumer has)"
@@ -126,7 +143,7 @@ async fn the_queue_is_a_file_backed_work_queue_with_a_durable_explicit_ack_consu
 #[tokio::test]
 async fn opening_the_queue_again_keeps_the_tasks_already_queued() {
     let store = temp_store("reopen");
-    let Some(server) = natsd::start_or_skip(store.path(), "opening_the_queue_again") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = jetstream(&server).await;
@@ -140,32 +157,50 @@ async fn opening_the_queue_again_keeps_the_tasks_already_queued() {
          they are; the stream now holds {held} of the 2 queued tasks: was it deleted and created \
          again?"
     );
-    let got = within("take_batch", take_batch(&consumer, 10, Duration::from_secs(1)))
-        .await
-        .expect("take_batch");
-    assert_eq!(got, ["a", "b"], "the queued tasks, in order, through the reopened consumer");
+    let got = within(
+        "take_batch",
+        take_batch(&consumer, 10, Duration::from_secs(1)),
+    )
+    .await
+    .expect("take_batch");
+    assert_eq!(
+        got,
+        ["a", "b"],
+        "the queued tasks, in order, through the reopened consumer"
+    );
 }
 
 #[tokio::test]
 async fn a_batch_takes_the_tasks_in_order_and_acknowledges_each() {
     let store = temp_store("batch");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_batch_takes_the_tasks") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = jetstream(&server).await;
     let consumer = open(&js).await;
     publish(&js, &["t1", "t2", "t3", "t4", "t5"]).await;
-    let first = within("take_batch(max 3)", take_batch(&consumer, 3, Duration::from_secs(5)))
-        .await
-        .expect("take_batch");
-    assert_eq!(first, ["t1", "t2", "t3"], "take_batch(max 3) takes the first three, in order");
+    let first = within(
+        "take_batch(max 3)",
+        take_batch(&consumer, 3, Duration::from_secs(5)),
+    )
+    .await
+    .expect("take_batch");
+    assert_eq!(
+        first,
+        ["t1", "t2", "t3"],
+        "take_batch(max 3) takes the first three, in order"
+    );
     let left = wait_stored(&js, 2).await;
     assert_eq!(
         left, 2,
         "after 3 of 5 tasks were taken and acknowledged, a work-queue stream holds 2; it holds \
          {left}: were the tasks acknowledged (ack), and is the retention work-queue?"
     );
-    let rest = tokio::time::timeout(DEADLINE, take_batch(&consumer, 10, Duration::from_millis(500))).await;
+    let rest = tokio::time::timeout(
+        DEADLINE,
+        take_batch(&consumer, 10, Duration::from_millis(500)),
+    )
+    .await;
     let Ok(rest) = rest else {
         panic!(
             "take_batch(max 10, wait 500 ms) with 2 tasks queued did not return within \
@@ -173,7 +208,11 @@ async fn a_batch_takes_the_tasks_in_order_and_acknowledges_each() {
              full batch"
         );
     };
-    assert_eq!(rest.expect("take_batch"), ["t4", "t5"], "the rest, in order");
+    assert_eq!(
+        rest.expect("take_batch"),
+        ["t4", "t5"],
+        "the rest, in order"
+    );
     let info = js
         .get_stream(STREAM)
         .await
@@ -191,33 +230,44 @@ async fn a_batch_takes_the_tasks_in_order_and_acknowledges_each() {
 #[tokio::test]
 async fn a_batch_from_an_empty_queue_is_empty_after_its_wait() {
     let store = temp_store("empty");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_batch_from_an_empty_queue") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = jetstream(&server).await;
     let consumer = open(&js).await;
-    let got = tokio::time::timeout(DEADLINE, take_batch(&consumer, 5, Duration::from_millis(300))).await;
+    let got = tokio::time::timeout(
+        DEADLINE,
+        take_batch(&consumer, 5, Duration::from_millis(300)),
+    )
+    .await;
     let Ok(got) = got else {
         panic!(
             "take_batch(max 5, wait 300 ms) on an empty queue did not return within \
              {DEADLINE:?}: a worker must get control back when no task comes"
         );
     };
-    assert_eq!(got.expect("take_batch"), Vec::<String>::new(), "nothing queued, nothing taken");
+    assert_eq!(
+        got.expect("take_batch"),
+        Vec::<String>::new(),
+        "nothing queued, nothing taken"
+    );
 }
 
 #[tokio::test]
 async fn queued_tasks_survive_a_server_restart_and_taken_ones_do_not_come_back() {
     let store = temp_store("restart");
-    let Some(server) = natsd::start_or_skip(store.path(), "queued_tasks_survive_a_restart") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = jetstream(&server).await;
     let consumer = open(&js).await;
     publish(&js, &["one", "two", "three"]).await;
-    let taken = within("take_batch(max 1)", take_batch(&consumer, 1, Duration::from_secs(5)))
-        .await
-        .expect("take_batch");
+    let taken = within(
+        "take_batch(max 1)",
+        take_batch(&consumer, 1, Duration::from_secs(5)),
+    )
+    .await
+    .expect("take_batch");
     assert_eq!(taken, ["one"]);
     drop((consumer, js));
     let server = server
@@ -225,9 +275,12 @@ async fn queued_tasks_survive_a_server_restart_and_taken_ones_do_not_come_back()
         .unwrap_or_else(|e| panic!("restarting nats-server on the same store: {e}"));
     let js = jetstream(&server).await;
     let consumer = open(&js).await;
-    let got = within("take_batch after the restart", take_batch(&consumer, 10, Duration::from_secs(1)))
-        .await
-        .expect("take_batch");
+    let got = within(
+        "take_batch after the restart",
+        take_batch(&consumer, 10, Duration::from_secs(1)),
+    )
+    .await
+    .expect("take_batch");
     assert_eq!(
         got,
         ["two", "three"],

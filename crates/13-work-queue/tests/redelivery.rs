@@ -150,7 +150,7 @@ async fn publish_result(client: &async_nats::Client, id: &str, result: &str) {
 #[tokio::test]
 async fn a_task_submitted_twice_under_one_id_is_stored_once() {
     let store = temp_store("dedupe");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_task_submitted_twice") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let js = async_nats::jetstream::new(connect(&server).await);
@@ -164,40 +164,72 @@ async fn a_task_submitted_twice_under_one_id_is_stored_once() {
     let other = within("submit task-2", submit(&js, SUBJECT, "task-2", "spin 20"))
         .await
         .expect("submit task-2");
-    let held = js.get_stream(STREAM).await.expect("stream").get_info().await.expect("info").state.messages;
+    let held = js
+        .get_stream(STREAM)
+        .await
+        .expect("stream")
+        .get_info()
+        .await
+        .expect("info")
+        .state
+        .messages;
     assert_eq!(
         held, 2,
         "task-1 submitted twice and task-2 once: the stream must hold 2 tasks, it holds {held}. \
          The server drops a second publish only when both carry the same id in the \
          Nats-Msg-Id header"
     );
-    assert_eq!(first, Submitted { sequence: 1, duplicate: false }, "the first submit is stored at sequence 1");
+    assert_eq!(
+        first,
+        Submitted {
+            sequence: 1,
+            duplicate: false
+        },
+        "the first submit is stored at sequence 1"
+    );
     assert_eq!(
         again,
-        Submitted { sequence: 1, duplicate: true },
+        Submitted {
+            sequence: 1,
+            duplicate: true
+        },
         "the second submit of task-1: the server's publish ack says duplicate, and names the \
          sequence of the first"
     );
-    assert_eq!(other, Submitted { sequence: 2, duplicate: false }, "task-2 is new");
+    assert_eq!(
+        other,
+        Submitted {
+            sequence: 2,
+            duplicate: false
+        },
+        "task-2 is new"
+    );
 }
 
 #[tokio::test]
 async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
     let store = temp_store("redeliver");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_task_whose_worker_is_killed") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let client = connect(&server).await;
     let js = async_nats::jetstream::new(client.clone());
     make_queue(&js).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe to results");
+    let mut results = client
+        .subscribe(RESULTS)
+        .await
+        .expect("subscribe to results");
     client.flush().await.expect("flush");
     for (id, task) in [("t1", "first"), ("t2", "second")] {
-        js.publish_with_headers(SUBJECT, HeaderMap::from_iter([(ID_HEADER.parse().unwrap(), id.parse().unwrap())]), task.into())
-            .await
-            .expect("publish")
-            .await
-            .expect("publish ack");
+        js.publish_with_headers(
+            SUBJECT,
+            HeaderMap::from_iter([(ID_HEADER.parse().unwrap(), id.parse().unwrap())]),
+            task.into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("publish ack");
     }
     // Worker A takes t1 and hangs in it; the test kills it there, as a machine dies.
     let mut a = Worker::start(&server, "A", true);
@@ -215,8 +247,16 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
              its worker dies: the ack must come after the result was published"
         )
     });
-    assert_eq!(got.get("t1").map(String::as_str), Some("done first"), "t1's result, from worker B");
-    assert_eq!(got.get("t2").map(String::as_str), Some("done second"), "t2's result");
+    assert_eq!(
+        got.get("t1").map(String::as_str),
+        Some("done first"),
+        "t1's result, from worker B"
+    );
+    assert_eq!(
+        got.get("t2").map(String::as_str),
+        Some("done second"),
+        "t2's result"
+    );
     let line = b.wait_running("t1");
     assert_eq!(line, "running t1 first", "worker B ran t1");
     let deadline = Instant::now() + DEADLINE;
@@ -236,11 +276,14 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
 #[tokio::test]
 async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked() {
     let store = temp_store("collect");
-    let Some(server) = natsd::start_or_skip(store.path(), "the_submitter_reports_each_task_once") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let client = connect(&server).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe to results");
+    let mut results = client
+        .subscribe(RESULTS)
+        .await
+        .expect("subscribe to results");
     client.flush().await.expect("flush");
     let sender = connect(&server).await;
     publish_result(&sender, "t1", "first run").await;
@@ -264,25 +307,39 @@ async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked(
          must not replace it"
     );
     assert_eq!(got.get("t2").map(String::as_str), Some("only run"));
-    assert_eq!(got.len(), 2, "one entry per submitted task, no `ghost`: {got:?}");
+    assert_eq!(
+        got.len(),
+        2,
+        "one entry per submitted task, no `ghost`: {got:?}"
+    );
 }
 
 #[tokio::test]
 async fn the_submitter_names_the_tasks_left_unanswered_when_its_time_runs_out() {
     let store = temp_store("missing");
-    let Some(server) = natsd::start_or_skip(store.path(), "the_submitter_names_the_tasks_left") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let client = connect(&server).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe to results");
+    let mut results = client
+        .subscribe(RESULTS)
+        .await
+        .expect("subscribe to results");
     client.flush().await.expect("flush");
     let sender = connect(&server).await;
     publish_result(&sender, "t2", "done").await;
     sender.flush().await.expect("flush");
     let ids = vec!["t1".to_string(), "t2".to_string(), "t3".to_string()];
-    let got = tokio::time::timeout(DEADLINE, collect(&mut results, &ids, Duration::from_millis(500))).await;
+    let got = tokio::time::timeout(
+        DEADLINE,
+        collect(&mut results, &ids, Duration::from_millis(500)),
+    )
+    .await;
     let Ok(got) = got else {
-        panic!("collect with a timeout of 500 ms did not return within {DEADLINE:?}: it must stop waiting when its time is up");
+        panic!(
+            "collect with a timeout of 500 ms did not return within {DEADLINE:?}: it must stop \
+             waiting when its time is up"
+        );
     };
     assert_eq!(
         got,

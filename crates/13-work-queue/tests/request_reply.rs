@@ -33,16 +33,19 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
 #[tokio::test]
 async fn a_served_request_gets_the_reply_from_the_service() {
     let store = temp_store("served");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_served_request_gets_the_reply") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
-    let service = within("Service::start", Service::start(connect(&server).await, "upper"))
-        .await
-        .expect("Service::start subscribes");
+    let service = within(
+        "Service::start",
+        Service::start(connect(&server).await, "upper"),
+    )
+    .await
+    .expect("Service::start subscribes");
     let answering = tokio::spawn(service.answer(2));
     let client = connect(&server).await;
     for (word, want) in [("hello", "HELLO"), ("world", "WORLD")] {
-        let got = within("ask", ask(&client, "upper", word, Duration::from_secs(10))).await;
+        let got = within("ask", ask(&client, "upper", word, Duration::from_secs(5))).await;
         assert_eq!(
             got,
             Ok(want.to_string()),
@@ -56,13 +59,17 @@ async fn a_served_request_gets_the_reply_from_the_service() {
         .await
         .expect("the answering task did not panic")
         .expect("Service::answer returns Ok");
-    assert_eq!(answered, ["hello", "world"], "Service::answer returns what it answered, in order");
+    assert_eq!(
+        answered,
+        ["hello", "world"],
+        "Service::answer returns what it answered, in order"
+    );
 }
 
 #[tokio::test]
 async fn a_request_nobody_serves_fails_with_no_responders() {
     let store = temp_store("noresp");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_request_nobody_serves") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let client = connect(&server).await;
@@ -83,7 +90,7 @@ async fn a_request_nobody_serves_fails_with_no_responders() {
 #[tokio::test]
 async fn a_request_nobody_answers_times_out_after_the_given_timeout() {
     let store = temp_store("timeout");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_request_nobody_answers") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     // Someone listens (so there are responders) but never replies: a hung service.
@@ -91,10 +98,16 @@ async fn a_request_nobody_answers_times_out_after_the_given_timeout() {
     let mut silent = listener.subscribe("slow").await.expect("subscribe");
     listener.flush().await.expect("flush");
     let client = connect(&server).await;
-    let asked = tokio::time::timeout(DEADLINE, ask(&client, "slow", "ping", Duration::from_millis(300))).await;
+    // Shorter than the client's default request timeout (10 s), longer than any scheduling.
+    let patience = Duration::from_secs(5);
+    let asked = tokio::time::timeout(
+        patience,
+        ask(&client, "slow", "ping", Duration::from_millis(300)),
+    )
+    .await;
     let Ok(got) = asked else {
         panic!(
-            "ask with a timeout of 300 ms did not return within {DEADLINE:?} from a service \
+            "ask with a timeout of 300 ms did not return within {patience:?} from a service \
              that never replies: the request must carry the caller's timeout (the client's \
              default request timeout is not the caller's)"
         );
@@ -105,13 +118,16 @@ async fn a_request_nobody_answers_times_out_after_the_given_timeout() {
         "a subscriber that never replies: ask must report AskError::TimedOut"
     );
     let request = within("the silent subscriber's message", silent.next()).await;
-    assert!(request.is_some(), "the request did reach the silent subscriber");
+    assert!(
+        request.is_some(),
+        "the request did reach the silent subscriber"
+    );
 }
 
 #[tokio::test]
 async fn a_request_sent_while_the_service_is_down_is_lost_not_queued() {
     let store = temp_store("lost");
-    let Some(server) = natsd::start_or_skip(store.path(), "a_request_sent_while_down") else {
+    let Some(server) = natsd::start_or_skip(store.path()) else {
         return;
     };
     let client = connect(&server).await;
@@ -119,10 +135,17 @@ async fn a_request_sent_while_the_service_is_down_is_lost_not_queued() {
         ask(&client, "late.service", "early", Duration::from_secs(60)).await
     })
     .await;
-    assert_eq!(early, Err(AskError::NoResponders), "no service yet: no responders");
-    let service = within("Service::start", Service::start(connect(&server).await, "late.service"))
-        .await
-        .expect("Service::start subscribes");
+    assert_eq!(
+        early,
+        Err(AskError::NoResponders),
+        "no service yet: no responders"
+    );
+    let service = within(
+        "Service::start",
+        Service::start(connect(&server).await, "late.service"),
+    )
+    .await
+    .expect("Service::start subscribes");
     let answering = tokio::spawn(service.answer(1));
     let late = within("ask after the service started", async {
         ask(&client, "late.service", "late", Duration::from_secs(10)).await
