@@ -94,12 +94,12 @@ where
         let result = run(&id, &task);
         let mut headers = HeaderMap::new();
         headers.insert(ID_HEADER, id.as_str());
+        // The result first: a worker that dies between the result and the ack makes the task
+        // run again (a second result, which the submitter drops), never vanish. Both leave on
+        // the same connection, in this order, so the server has the result before the ack.
         client
             .publish_with_headers(results.to_string(), headers, result.into())
             .await?;
-        // The result must have left before the ack: a worker that dies between the two makes
-        // the task run again (a duplicate result, which the submitter drops), never vanish.
-        client.flush().await?;
         // Acknowledge last, and wait for the server to confirm it: until then the task is only
         // leased to this worker and comes back after the ack wait if the worker dies.
         message.double_ack().await?;

@@ -205,3 +205,21 @@ pub fn start_or_skip(store: &Path) -> Option<NatsServer> {
         Err(e) => panic!("{test}: {e}"),
     }
 }
+
+/// Returns once the server has processed everything `client` sent before it, a subscription
+/// included, so that a message published afterwards from another connection reaches that
+/// subscription. `Client::flush` only writes the client's buffer to the socket; this makes a
+/// round trip: a message of the client's own, on a fresh inbox it subscribed to, comes back
+/// through the server, which handles one connection's commands in order.
+pub async fn round_trip(client: &async_nats::Client) -> Result<(), async_nats::Error> {
+    use futures_util::StreamExt;
+    let inbox = client.new_inbox();
+    let mut back = client.subscribe(inbox.clone()).await?;
+    client.publish(inbox, "".into()).await?;
+    let deadline = READY_DEADLINE;
+    match tokio::time::timeout(deadline, back.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("the connection closed during a round trip to the server".into()),
+        Err(_) => Err(format!("no round trip through the server within {deadline:?}").into()),
+    }
+}

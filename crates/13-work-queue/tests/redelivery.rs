@@ -219,7 +219,9 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
         .subscribe(RESULTS)
         .await
         .expect("subscribe to results");
-    client.flush().await.expect("flush");
+    natsd::round_trip(&client)
+        .await
+        .expect("the server has the subscription");
     for (id, task) in [("t1", "first"), ("t2", "second")] {
         js.publish_with_headers(
             SUBJECT,
@@ -284,20 +286,26 @@ async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked(
         .subscribe(RESULTS)
         .await
         .expect("subscribe to results");
-    client.flush().await.expect("flush");
+    natsd::round_trip(&client)
+        .await
+        .expect("the server has the subscription");
     let sender = connect(&server).await;
     publish_result(&sender, "t1", "first run").await;
     publish_result(&sender, "t1", "second run").await;
     publish_result(&sender, "ghost", "from a task nobody submitted").await;
+    sender
+        .publish(RESULTS, "a result without an id".into())
+        .await
+        .expect("publish a result without an id");
     publish_result(&sender, "t2", "only run").await;
     sender.flush().await.expect("flush");
     let ids = vec!["t1".to_string(), "t2".to_string()];
     let got = within("collect", collect(&mut results, &ids, DEADLINE)).await;
     let got = got.unwrap_or_else(|Missing(missing)| {
         panic!(
-            "collect says {missing:?} got no result, but t1 (twice), `ghost` and then t2 were \
-             published: did it stop after as many messages as tasks, counting t1's second \
-             result as another task's?"
+            "collect says {missing:?} got no result, but t1 (twice), `ghost`, one without an \
+             id and then t2 were published: did it stop after as many messages as tasks, \
+             counting t1's second result as another task's?"
         )
     });
     assert_eq!(
@@ -310,7 +318,8 @@ async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked(
     assert_eq!(
         got.len(),
         2,
-        "one entry per submitted task, no `ghost`: {got:?}"
+        "one entry per submitted task, no `ghost` and nothing for the result without an id: \
+         {got:?}"
     );
 }
 
@@ -325,7 +334,9 @@ async fn the_submitter_names_the_tasks_left_unanswered_when_its_time_runs_out() 
         .subscribe(RESULTS)
         .await
         .expect("subscribe to results");
-    client.flush().await.expect("flush");
+    natsd::round_trip(&client)
+        .await
+        .expect("the server has the subscription");
     let sender = connect(&server).await;
     publish_result(&sender, "t2", "done").await;
     sender.flush().await.expect("flush");

@@ -96,7 +96,9 @@ async fn a_request_nobody_answers_times_out_after_the_given_timeout() {
     // Someone listens (so there are responders) but never replies: a hung service.
     let listener = connect(&server).await;
     let mut silent = listener.subscribe("slow").await.expect("subscribe");
-    listener.flush().await.expect("flush");
+    natsd::round_trip(&listener)
+        .await
+        .expect("the server has the subscription");
     let client = connect(&server).await;
     // Shorter than the client's default request timeout (10 s), longer than any scheduling.
     let patience = Duration::from_secs(5);
