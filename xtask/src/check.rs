@@ -433,7 +433,12 @@ fn run_tests(
         );
         println!("{}", term::dim(&what));
     }
-    let outcome = sandbox::run(test_command(executable, &crate_dir), limit, false)?;
+    let mut cmd = test_command(executable, &crate_dir);
+    // Tests that need a tool the machine lacks (the NATS server of week 9) skip under a plain
+    // `cargo test`; when a learner's work is graded they fail instead, saying what to install,
+    // so that a stub is never marked done by tests that did not run.
+    cmd.env("PROCLINGS_GRADING", "1");
+    let outcome = sandbox::run(cmd, limit, false)?;
     if outcome.interrupted {
         return Ok(None);
     }
