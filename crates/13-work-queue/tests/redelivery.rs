@@ -300,7 +300,19 @@ async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked(
     publish_result(&sender, "t2", "only run").await;
     sender.flush().await.expect("flush");
     let ids = vec!["t1".to_string(), "t2".to_string()];
-    let got = within("collect", collect(&mut results, &ids, DEADLINE)).await;
+    // A timeout far beyond the test's deadline: every id has its result, so collect must return
+    // on the last one, not when its time is up.
+    let collected = tokio::time::timeout(
+        DEADLINE,
+        collect(&mut results, &ids, Duration::from_secs(3600)),
+    )
+    .await;
+    let Ok(got) = collected else {
+        panic!(
+            "collect did not return within {DEADLINE:?} although t1 and t2 both had a result: \
+             it must return as soon as every id has one, not wait for its timeout"
+        );
+    };
     let got = got.unwrap_or_else(|Missing(missing)| {
         panic!(
             "collect says {missing:?} got no result, but t1 (twice), `ghost`, one without an \
