@@ -450,12 +450,12 @@ fn run_tests(
         );
         println!("{}", term::dim(&what));
     }
-    let outcome = sandbox::run_capped(
-        test_command(executable, &crate_dir),
-        limit,
-        false,
-        ex.task_cap(),
-    )?;
+    let mut cmd = test_command(executable, &crate_dir);
+    // Tests that need a tool the machine lacks (the NATS server of week 9) skip under a plain
+    // `cargo test`; when a learner's work is graded they fail instead, saying what to install,
+    // so that a stub is never marked done by tests that did not run.
+    cmd.env("PROCLINGS_GRADING", "1");
+    let outcome = sandbox::run_capped(cmd, limit, false, ex.task_cap())?;
     if outcome.interrupted {
         return Ok(None);
     }

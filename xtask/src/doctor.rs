@@ -332,6 +332,19 @@ pub fn findings() -> Vec<Finding> {
             "optional, not installed: one Unix-socket test talks to your server through socat \
              and says it skipped without it (`apt-get install socat`)",
         ),
+        // Debian installs the broker in /usr/sbin, which is not on every user's PATH; the
+        // work-queue tests look there too.
+        check_tool(
+            "nats-server",
+            if std::path::Path::new("/usr/sbin/nats-server").is_file() {
+                "/usr/sbin/nats-server"
+            } else {
+                "nats-server"
+            },
+            &["--version"],
+            "optional, not installed: the work-queue tests (week 9) run a real NATS server and \
+             say they skipped without it (`apt-get install nats-server`)",
+        ),
     ];
     all.extend(check_containment());
     all

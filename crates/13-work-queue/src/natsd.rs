@@ -1,0 +1,232 @@
+//! A real `nats-server` for the tests and the demo (not an exercise).
+//!
+//! [`NatsServer::start`] runs `nats-server -js -a 127.0.0.1 -p -1 -sd STORE`: JetStream on, bound
+//! to the loopback interface, on a port the kernel picks (`-p -1`), with its store in a directory
+//! the caller owns. Readiness is an event, not a sleep: the server logs
+//! `Listening for client connections on 127.0.0.1:PORT` and then `Server is ready` on its
+//! stderr, which a thread reads line by line (and keeps reading, so the server never blocks on a
+//! full pipe). The guard stops the server on drop (SIGKILL, then reaps it), also when a test
+//! panics; [`NatsServer::stop`] stops it the polite way (SIGTERM), as an operator would.
+//!
+//! Debian installs the server as `/usr/sbin/nats-server` (`apt-get install nats-server`), a
+//! directory that is not on every user's `PATH`, so [`find`] looks there too.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to say it is ready (a loaded 2-core machine, a cold disk).
+pub const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a server may take to exit after SIGTERM before it is killed.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The `nats-server` executable: on `PATH`, or where Debian and the official packages put it.
+pub fn find() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(["/usr/sbin", "/usr/local/bin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A running `nats-server`, stopped and reaped when dropped.
+pub struct NatsServer {
+    child: Child,
+    url: String,
+    store: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl NatsServer {
+    /// Starts a server with JetStream whose store lives in `store` (created if absent).
+    ///
+    /// Returns `Ok(None)` when `nats-server` is not installed, and an error (with the server's
+    /// log) when it does not become ready within [`READY_DEADLINE`].
+    pub fn start(store: &Path) -> Result<Option<NatsServer>, String> {
+        let Some(exe) = find() else {
+            return Ok(None);
+        };
+        std::fs::create_dir_all(store)
+            .map_err(|e| format!("cannot create the store dir {}: {e}", store.display()))?;
+        let mut child = Command::new(&exe)
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
+            .arg(store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        let stderr = child.stderr.take().expect("stderr was piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (lines_tx, lines) = mpsc::channel();
+        let thread_log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                thread_log.lock().unwrap().push_str(&line);
+                thread_log.lock().unwrap().push('\n');
+                // The receiver is gone once the server is ready; the log keeps growing.
+                let _ = lines_tx.send(line);
+            }
+        });
+        let mut server = NatsServer {
+            child,
+            url: String::new(),
+            store: store.to_path_buf(),
+            log,
+        };
+        server.url = server.wait_until_ready(&lines)?;
+        Ok(Some(server))
+    }
+
+    /// Waits for the log lines that say the server listens and is ready; returns its URL.
+    fn wait_until_ready(&mut self, lines: &Receiver<String>) -> Result<String, String> {
+        const LISTENING: &str = "Listening for client connections on ";
+        let deadline = Instant::now() + READY_DEADLINE;
+        let mut url = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(at) = line.find(LISTENING) {
+                        url = Some(format!("nats://{}", line[at + LISTENING.len()..].trim()));
+                    }
+                    if line.contains("Server is ready")
+                        && let Some(url) = url
+                    {
+                        return Ok(url);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "nats-server (pid {}) did not log `Server is ready` within {:?}; \
+                         its log:\n{}",
+                        self.child.id(),
+                        READY_DEADLINE,
+                        self.log()
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().map(|s| s.to_string());
+                    return Err(format!(
+                        "nats-server exited before it was ready ({status:?}); its log:\n{}",
+                        self.log()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The URL clients connect to, `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The directory JetStream keeps its streams in.
+    pub fn store(&self) -> &Path {
+        &self.store
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops the server with SIGTERM (it flushes its store and exits) and reaps it; SIGKILL if
+    /// it is still there after [`STOP_DEADLINE`]. Returns the server's log.
+    pub fn stop(mut self) -> Result<String, String> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
+            .map_err(|e| format!("cannot send SIGTERM to nats-server {pid}: {e}"))?;
+        let deadline = Instant::now() + STOP_DEADLINE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return Ok(self.log()),
+                Ok(None) if Instant::now() < deadline => {
+                    // No event to wait on without a pidfd here; the poll has a deadline.
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    return Err(format!(
+                        "nats-server {pid} did not exit within {STOP_DEADLINE:?} of SIGTERM; \
+                         its log:\n{}",
+                        self.log()
+                    ));
+                }
+                Err(e) => return Err(format!("cannot wait for nats-server {pid}: {e}")),
+            }
+        }
+    }
+
+    /// Stops the server (as [`stop`](Self::stop)) and starts a new one on the same store.
+    pub fn restart(self) -> Result<NatsServer, String> {
+        let store = self.store.clone();
+        self.stop()?;
+        NatsServer::start(&store)?.ok_or_else(|| "nats-server disappeared".to_string())
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a server for a test, or prints why the test is skipped and returns `None`. The test's
+/// name, for the messages, is its thread's name (the test harness names each test's thread).
+///
+/// Panics (failing the test) when the server is installed but does not start, and when it is
+/// not installed while `cargo xtask check` grades the exercise (it sets `PROCLINGS_GRADING`):
+/// a skipped test must not count as a passed one there.
+pub fn start_or_skip(store: &Path) -> Option<NatsServer> {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    match NatsServer::start(store) {
+        Ok(Some(server)) => Some(server),
+        Ok(None) if std::env::var_os("PROCLINGS_GRADING").is_some() => panic!(
+            "{test}: nats-server is not installed, and this exercise runs against a real one: \
+             install it (apt-get install nats-server, or see \
+             https://github.com/nats-io/nats-server/releases), then check again"
+        ),
+        Ok(None) => {
+            println!(
+                "{test}: skipped: nats-server is not installed (apt-get install nats-server, \
+                 or see https://github.com/nats-io/nats-server/releases)"
+            );
+            None
+        }
+        Err(e) => panic!("{test}: {e}"),
+    }
+}
+
+/// Returns once the server has processed everything `client` sent before it, a subscription
+/// included, so that a message published afterwards from another connection reaches that
+/// subscription. `Client::flush` only writes the client's buffer to the socket; this makes a
+/// round trip: a message of the client's own, on a fresh inbox it subscribed to, comes back
+/// through the server, which handles one connection's commands in order.
+pub async fn round_trip(client: &async_nats::Client) -> Result<(), async_nats::Error> {
+    use futures_util::StreamExt;
+    let inbox = client.new_inbox();
+    let mut back = client.subscribe(inbox.clone()).await?;
+    client.publish(inbox, "".into()).await?;
+    let deadline = READY_DEADLINE;
+    match tokio::time::timeout(deadline, back.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("the connection closed during a round trip to the server".into()),
+        Err(_) => Err(format!("no round trip through the server within {deadline:?}").into()),
+    }
+}
