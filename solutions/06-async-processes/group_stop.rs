@@ -54,7 +54,14 @@ pub async fn run_stoppable(
     let mut child = cmd.spawn()?;
     let pgid = child.id().expect("a child not yet waited for has a pid");
     let stop_as_cancel = tokio::select! {
-        status = child.wait() => return Ok(Outcome::Exited(status?)),
+        status = child.wait() => {
+            let status = status?;
+            // The command ended by itself, but a job it started in the background may run on
+            // in its group: nothing the command started may outlive this call. (The group id
+            // cannot have been reused while a member lives, as in `stop_group`.)
+            signal_group(pgid, Signal::SIGKILL)?;
+            return Ok(Outcome::Exited(status));
+        }
         () = tokio::time::sleep(limit) => false,
         () = cancel.cancelled() => true,
     };

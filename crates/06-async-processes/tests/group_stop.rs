@@ -73,6 +73,36 @@ fn a_command_that_ends_in_time_reports_its_status() {
 }
 
 #[test]
+fn a_command_that_exits_by_itself_leaves_nothing_it_started_running() {
+    let tag = unique_name("gs-exit-bg");
+    let _cleanup = KillTagged(tag.clone());
+    let mut guard = KillOnDrop::new();
+    let (cmd, mut out) = shell("sleep 1000 & echo $!; exit 0", &tag);
+    let outcome = runtime()
+        .block_on(async {
+            tokio::time::timeout(
+                WAIT,
+                run_stoppable(cmd, LONG, LONG, CancellationToken::new()),
+            )
+            .await
+        })
+        .expect("run_stoppable did not return after the command exited")
+        .expect("run_stoppable failed");
+    let sleeper = grandchild(&mut out, &mut guard);
+    match outcome {
+        Outcome::Exited(status) => assert_eq!(status.code(), Some(0), "the exit status"),
+        other => panic!("expected Exited(exit status 0), got {other:?}"),
+    }
+    wait_dead(
+        sleeper,
+        WAIT,
+        "the command exited by itself, but the job it started in the background still runs: \
+         nothing the command started may outlive run_stoppable. When the leader exits, clear \
+         the rest of its group too",
+    );
+}
+
+#[test]
 fn a_timeout_stops_the_command_and_its_grandchild() {
     let tag = unique_name("gs-timeout");
     let _cleanup = KillTagged(tag.clone());
