@@ -543,6 +543,7 @@ fn run_batch(
             }
             return Ok(verdicts.into_iter().map(Option::flatten).collect());
         }
+        let mut runnable = Vec::new();
         for &i in &applied {
             let case = batch[i];
             if !build.success {
@@ -563,11 +564,68 @@ fn run_batch(
                 )));
                 continue;
             };
-            verdicts[i] = Some(judge(case, &artifact.executable, &crate_dir)?);
+            runnable.push((i, artifact.executable.clone(), crate_dir));
+        }
+        for (i, verdict) in judge_all(batch, &runnable)? {
+            verdicts[i] = Some(verdict);
         }
     }
     files.restore_all();
     Ok(verdicts.into_iter().map(Option::flatten).collect())
+}
+
+/// How many mistakes' tests run at once. Most of a mistake's run is a test waiting out its own
+/// deadline (the program under test hangs, or never sends what the test waits for), so runs
+/// overlap well even on two cores. Only contained runs go in parallel: each has its own
+/// namespace and init, while uncontained runs share the runner's reaping.
+const PARALLEL_RUNS: usize = 4;
+
+/// [`judge`] for each `(index, test binary, crate dir)`, several at once where runs are
+/// contained. A mistake that contention made fail another way is tried again alone by the
+/// caller, so running in parallel cannot turn a caught mistake into a missed one.
+fn judge_all(
+    batch: &[&Case<'_>],
+    runnable: &[(usize, PathBuf, PathBuf)],
+) -> anyhow::Result<Vec<(usize, Option<Verdict>)>> {
+    let workers = if sandbox::contain::enabled() {
+        PARALLEL_RUNS
+    } else {
+        1
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    let failure = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(runnable.len()) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((i, executable, crate_dir)) = runnable.get(at) else {
+                        break;
+                    };
+                    match judge(batch[*i], executable, crate_dir) {
+                        Ok(verdict) => {
+                            let stop = verdict.is_none();
+                            results.lock().expect("results").push((*i, verdict));
+                            if stop {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            failure.lock().expect("failure").get_or_insert(e);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("failure") {
+        return Err(e);
+    }
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results)
 }
 
 /// Runs the exercise's tests with the mistake in place; `None` when interrupted.
