@@ -10,6 +10,7 @@ mod bench;
 mod cargo;
 mod check;
 mod classroom;
+mod doc_commands;
 mod doctor;
 mod explain;
 mod fetch;

@@ -15,8 +15,10 @@
 //! 7. demos: one `cargo build --bins`, then every topic's demo runs to completion in the sandbox;
 //! 8. known mistakes: every mistake of `crates/DIR/mistakes/` is applied to its solution,
 //!    built and run (`crate::mistakes`), and each must make its named test fail with its message;
-//! 9. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
-//!    warning a miss; said skipped otherwise (`.ci/run` installs it).
+//! 9. the chapters' commands: every `console` block of the book runs as written
+//!    (`crate::doc_commands`);
+//! 10. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
+//!     warning a miss; said skipped otherwise (`.ci/run` installs it).
 //!
 //! Every command runs in the sandbox, and verify is a child subreaper throughout: what any step
 //! leaves behind (a process, a /dev/shm entry, a queue) is a miss, and a last sweep checks the
@@ -68,7 +70,7 @@ impl Verify {
     ) -> anyhow::Result<Result<(), Interrupted>> {
         println!(
             "{} {}",
-            term::bold(&format!("==> [{number}/9]")),
+            term::bold(&format!("==> [{number}/10]")),
             term::bold(name)
         );
         let before = self.misses.len();
@@ -262,7 +264,12 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
     step!(6, "every test fails on its stub", stubs_step);
     step!(7, "every demo runs to completion", demos_step);
     step!(8, "every known mistake is caught", mistakes_step);
-    step!(9, "the book builds without warnings", book_step);
+    step!(
+        9,
+        "the chapters' commands run as written",
+        doc_commands_step
+    );
+    step!(10, "the book builds without warnings", book_step);
     Ok(Ok(()))
 }
 
@@ -280,6 +287,19 @@ fn mistakes_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         summary.total,
         summary.elapsed.as_secs_f64()
     );
+    Ok(Ok(()))
+}
+
+/// Replays every `console` block of the book; each that does not run as written is a miss.
+fn doc_commands_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
+    for block in crate::doc_commands::blocks(&v.root) {
+        let at = format!("{}:{}", block.file.display(), block.line);
+        match crate::doc_commands::run(&v.root, &block)? {
+            None => return Ok(Err(Interrupted)),
+            Some(Ok(())) => println!("    {at}: {} command(s) ran as written", block.steps.len()),
+            Some(Err(why)) => v.miss(format!("{at}: {why}")),
+        }
+    }
     Ok(Ok(()))
 }
 

@@ -452,6 +452,9 @@ fn new_topic_scaffolds_a_crate_whose_demo_runs_and_new_adds_its_first_exercise()
     // The demo and its test build and pass as scaffolded (verify runs both).
     let run = course.xtask(&["verify"]);
     run.assert_stdout_has("extras: the demo ran to completion");
+    // The chapter's console block ran as written.
+    run.assert_stdout_has("docs/src/01-basics.md:");
+    run.assert_stdout_has(": 1 command(s) ran as written");
     course
         .xtask(&["new-topic", "02-extras", "--title", "Again", "--week", "2"])
         .assert_code(2);
