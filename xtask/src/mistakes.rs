@@ -322,31 +322,10 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let mut per_exercise: Vec<Vec<Case<'_>>> = Vec::new();
-    let mut broken = Vec::new();
-    for ex in &curriculum.exercises {
-        if id.as_deref().is_some_and(|id| id != ex.id)
-            || topic.as_deref().is_some_and(|t| t != ex.topic())
-        {
-            continue;
-        }
-        let paths = curriculum.paths(ex);
-        match load(&root, &paths) {
-            Ok(mistakes) => per_exercise.push(
-                mistakes
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, mistake)| Case {
-                        ex,
-                        paths: paths.clone(),
-                        mistake,
-                        index: i + 1,
-                    })
-                    .collect(),
-            ),
-            Err(e) => broken.push(format!("{e:#}")),
-        }
-    }
+    let (per_exercise, broken) = cases(&root, &curriculum, |ex| {
+        id.as_deref().is_none_or(|id| id == ex.id)
+            && topic.as_deref().is_none_or(|t| t == ex.topic())
+    });
     let total: usize = per_exercise.iter().map(Vec::len).sum();
 
     if list_only {
@@ -405,9 +384,23 @@ pub struct Summary {
 /// interrupted. A mistake file that cannot be read counts as a miss.
 pub fn run_all(root: &Path) -> anyhow::Result<Option<Summary>> {
     let curriculum = Curriculum::load(root)?;
+    let (per_exercise, unreadable) = cases(root, &curriculum, |_| true);
+    Ok(execute(root, per_exercise)?.map(|mut summary| {
+        summary.missed.extend(unreadable);
+        summary
+    }))
+}
+
+/// The mistakes of the exercises `keep` selects, one list per exercise in course order, and a
+/// line for each mistake file that cannot be read.
+fn cases<'c>(
+    root: &Path,
+    curriculum: &'c Curriculum,
+    keep: impl Fn(&Exercise) -> bool,
+) -> (Vec<Vec<Case<'c>>>, Vec<String>) {
     let mut per_exercise = Vec::new();
     let mut unreadable = Vec::new();
-    for ex in &curriculum.exercises {
+    for ex in curriculum.exercises.iter().filter(|ex| keep(ex)) {
         let paths = curriculum.paths(ex);
         match load(root, &paths) {
             Ok(mistakes) => per_exercise.push(
@@ -425,10 +418,7 @@ pub fn run_all(root: &Path) -> anyhow::Result<Option<Summary>> {
             Err(e) => unreadable.push(format!("{e:#}")),
         }
     }
-    Ok(execute(root, per_exercise)?.map(|mut summary| {
-        summary.missed.extend(unreadable);
-        summary
-    }))
+    (per_exercise, unreadable)
 }
 
 /// Runs the mistakes, batch by batch, printing a line for each; `None` when interrupted.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Course;
+use common::{Course, tidy_misses};
 
 /// How long a wait on the runner may take: it builds the fixture course from scratch.
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -637,15 +637,6 @@ fn an_exercise_whose_prerequisite_is_not_done_names_it_first() {
     course
         .xtask(&["status"])
         .assert_stdout_lacks("needs basics/failing");
-}
-
-/// The lines of a `tidy` run's misses.
-fn tidy_misses(course: &Course) -> Vec<String> {
-    let run = course.xtask(&["tidy"]);
-    run.stdout()
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
-        .collect()
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 mod common;
-use common::Course;
+use common::{Course, tidy_misses};
 
 /// The pids in `leak: process still running: pid N ...` lines.
 fn leaked_pids(stdout: &str) -> Vec<u32> {
@@ -320,15 +320,6 @@ fn sync_writes_every_generated_file_and_tidy_fails_while_one_is_stale() {
         .assert_stdout_lacks("out of date");
     // `pristine --refresh`, the former name, still works.
     course.xtask(&["pristine", "--refresh"]).assert_code(0);
-}
-
-/// The lines of a `tidy` run's misses.
-fn tidy_misses(course: &Course) -> Vec<String> {
-    let run = course.xtask(&["tidy"]);
-    run.stdout()
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
-        .collect()
 }
 
 #[test]

@@ -689,76 +689,17 @@ impl Contained {
             _ => None,
         };
         let rlimit = (s.cap == CapKind::Rlimit).then(|| processes_of_user() + u64::from(tasks));
-        let prepared = Prepared::new(cmd, rlimit)?;
-        let (status_r, status_w) = pipe()?;
-        let (go_r, go_w) = pipe()?;
-        let root = is_root();
-        let mut flags = libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWIPC;
-        if !root {
-            flags |= libc::CLONE_NEWUSER;
-        }
-        // The maps a user namespace needs, made before the clone.
-        // SAFETY: getuid/getgid have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        // SAFETY: the child calls only async-signal-safe functions (init_main) on memory made
-        // before this call, and leaves through execve or _exit.
-        let pid = unsafe { raw_fork(flags as libc::c_long) };
-        if pid < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if pid == 0 {
-            // SAFETY: see above; the fds are valid in the child (inherited copies).
-            unsafe {
-                init_main(
-                    &prepared,
-                    output.as_raw_fd(),
-                    status_w.as_raw_fd(),
-                    go_r.as_raw_fd(),
-                )
-            }
-        }
-        let pid = pid as i32;
-        drop(status_w);
-        drop(go_r);
-        drop(output);
-        let mut setup_error = None;
-        if !root {
-            let maps = [
-                ("setgroups", "deny".to_owned()),
-                ("uid_map", format!("{uid} {uid} 1")),
-                ("gid_map", format!("{gid} {gid} 1")),
-            ];
-            for (file, text) in maps {
-                if let Err(e) = std::fs::write(format!("/proc/{pid}/{file}"), text) {
-                    setup_error = Some(format!("cannot write /proc/PID/{file}: {e}"));
-                    break;
-                }
-            }
-        }
-        if let Some(cg) = &cgroup
-            && !cg.add(pid)
-        {
-            setup_error.get_or_insert_with(|| "cannot join the pids cgroup".to_owned());
-        }
-        let contained = Contained {
-            init: pid,
-            status: std::fs::File::from(status_r),
+        let (init, status) = start(cmd, output, rlimit, cgroup.as_ref())?;
+        Ok(Some(Contained {
+            init,
+            status,
             cap: if cgroup.is_some() || rlimit.is_some() {
                 Some(tasks)
             } else {
                 None
             },
             cgroup,
-        };
-        if let Some(why) = setup_error {
-            contained.kill();
-            return Err(std::io::Error::other(why));
-        }
-        // Go.
-        // SAFETY: writing one byte from a valid buffer to a pipe we own.
-        unsafe { libc::write(go_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-        drop(go_w);
-        Ok(Some(contained))
+        }))
     }
 
     /// How the command ended, once the init has said it (non-blocking: `None` until then, and
@@ -832,16 +773,19 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Probes, in a throw-away child, whether the namespaces can be made and set up here.
-fn probe() -> Result<bool, String> {
-    let mut cmd = Command::new("/bin/true");
-    cmd.env("PROCLINGS_CONTAIN_PROBE", "1");
-    let (reader, writer) = pipe().map_err(|e| e.to_string())?;
-    drop(reader);
-    // Temporarily pretend containment is on for this one spawn.
-    let prepared = Prepared::new(&cmd, None).map_err(|e| e.to_string())?;
-    let (status_r, status_w) = pipe().map_err(|e| e.to_string())?;
-    let (go_r, go_w) = pipe().map_err(|e| e.to_string())?;
+/// Clones the init of a run of `cmd` into new namespaces, its output on `output`; `rlimit` caps
+/// its processes, `cgroup` (when given) holds it. The init waits until the user namespace's maps
+/// are written and it is in the cgroup, then sets up its mounts and starts `cmd`. Returns its pid
+/// and the pipe it reports on.
+fn start(
+    cmd: &Command,
+    output: OwnedFd,
+    rlimit: Option<u64>,
+    cgroup: Option<&Cgroup>,
+) -> std::io::Result<(i32, std::fs::File)> {
+    let prepared = Prepared::new(cmd, rlimit)?;
+    let (status_r, status_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
     let root = is_root();
     let mut flags = libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWIPC;
     if !root {
@@ -849,25 +793,18 @@ fn probe() -> Result<bool, String> {
     }
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    // SAFETY: the child runs init_main, which only makes async-signal-safe calls.
+    // SAFETY: the child calls only async-signal-safe functions (init_main) on memory made before
+    // this call, and leaves through execve or _exit.
     let pid = unsafe { raw_fork(flags as libc::c_long) };
     if pid < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::EPERM) if !root => {
-                "user namespaces are not allowed for your user here (EPERM)".to_owned()
-            }
-            Some(libc::ENOSPC) => "the limit on namespaces is reached (ENOSPC)".to_owned(),
-            Some(libc::EINVAL) => "this kernel lacks one of the namespaces (EINVAL)".to_owned(),
-            _ => format!("clone with new namespaces failed: {e}"),
-        });
+        return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: see above.
+        // SAFETY: see above; the fds are valid in the child (inherited copies).
         unsafe {
             init_main(
                 &prepared,
-                writer.as_raw_fd(),
+                output.as_raw_fd(),
                 status_w.as_raw_fd(),
                 go_r.as_raw_fd(),
             )
@@ -876,8 +813,8 @@ fn probe() -> Result<bool, String> {
     let pid = pid as i32;
     drop(status_w);
     drop(go_r);
-    drop(writer);
-    let mut result = Ok(true);
+    drop(output);
+    let mut setup_error = None;
     if !root {
         for (file, text) in [
             ("setgroups", "deny".to_owned()),
@@ -885,15 +822,54 @@ fn probe() -> Result<bool, String> {
             ("gid_map", format!("{gid} {gid} 1")),
         ] {
             if let Err(e) = std::fs::write(format!("/proc/{pid}/{file}"), text) {
-                result = Err(format!("cannot map your uid into a user namespace: {e}"));
+                setup_error = Some(format!(
+                    "cannot map your uid into a user namespace ({file}): {e}"
+                ));
                 break;
             }
         }
     }
-    // SAFETY: one byte from a valid buffer to a pipe we own.
+    if let Some(cg) = cgroup
+        && !cg.add(pid)
+    {
+        setup_error.get_or_insert_with(|| "cannot join the pids cgroup".to_owned());
+    }
+    if let Some(why) = setup_error {
+        // SAFETY: kill and waitpid on our own unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            let mut raw = 0;
+            libc::waitpid(pid, &mut raw, 0);
+        }
+        return Err(std::io::Error::other(why));
+    }
+    // Go.
+    // SAFETY: writing one byte from a valid buffer to a pipe we own.
     unsafe { libc::write(go_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    drop(go_w);
-    let mut status = std::fs::File::from(status_r);
+    Ok((pid, std::fs::File::from(status_r)))
+}
+
+/// Probes, in a throw-away run of `/bin/true`, whether the namespaces can be made and set up
+/// here.
+fn probe() -> Result<bool, String> {
+    let null: OwnedFd = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| e.to_string())?
+        .into();
+    let (pid, mut status) = match start(&Command::new("/bin/true"), null, None, None) {
+        Ok(started) => started,
+        Err(e) => {
+            return Err(match e.raw_os_error() {
+                Some(libc::EPERM) if !is_root() => {
+                    "user namespaces are not allowed for your user here (EPERM)".to_owned()
+                }
+                Some(libc::ENOSPC) => "the limit on namespaces is reached (ENOSPC)".to_owned(),
+                Some(libc::EINVAL) => "this kernel lacks one of the namespaces (EINVAL)".to_owned(),
+                _ => format!("clone with new namespaces failed: {e}"),
+            });
+        }
+    };
     let mut buf = [0u8; 12];
     let n = status.read(&mut buf).unwrap_or(0);
     // SAFETY: kill and waitpid on our own unreaped child.
@@ -903,7 +879,7 @@ fn probe() -> Result<bool, String> {
         libc::waitpid(pid, &mut raw, 0);
     }
     let word = |i: usize| i32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-    if result.is_ok() && n >= 8 && word(0) == 4 {
+    if n >= 8 && word(0) == 4 {
         let step = match word(4) {
             STEP_PRIVATE => "making the mounts private",
             STEP_PROC => "mounting /proc for the new PID namespace",
@@ -912,12 +888,13 @@ fn probe() -> Result<bool, String> {
             _ => "starting",
         };
         let e = if n >= 12 { word(8) } else { 0 };
-        result = Err(format!(
+        return Err(format!(
             "{step} failed: {}",
             std::io::Error::from_raw_os_error(e)
         ));
-    } else if result.is_ok() && n < 8 {
-        result = Err("the probe ended without a word".to_owned());
     }
-    result
+    if n < 8 {
+        return Err("the probe ended without a word".to_owned());
+    }
+    Ok(true)
 }

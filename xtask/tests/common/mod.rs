@@ -256,3 +256,12 @@ pub fn copy_tree_with(from: &Path, to: &Path, with_target: bool) {
         }
     }
 }
+
+/// The lines of a `tidy` run's misses on `course`.
+pub fn tidy_misses(course: &Course) -> Vec<String> {
+    let run = course.xtask(&["tidy"]);
+    run.stdout()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("miss: ").map(str::to_owned))
+        .collect()
+}
