@@ -274,7 +274,7 @@ fn signal_and_wait(
             fds.retain(|(pid, _)| {
                 let exited = done[i];
                 i += 1;
-                if exited && let Some(r) = reap_one(*pid) {
+                if exited && let Some(r) = reap_exited(*pid) {
                     reaped.push(r);
                 }
                 !exited
@@ -300,6 +300,21 @@ fn reap_members(pgid: Pid, tag: &str) -> Vec<(Pid, WaitStatus)> {
         }
     }
     out
+}
+
+/// Reaps `pid`, which its pidfd says has exited, if it is a child of ours. The wait blocks: a
+/// WNOHANG wait at the moment the pidfd turns readable can still find the child not yet
+/// waitable, and a member that left the group (a daemon) is not found again afterwards, since a
+/// zombie's environment, which carries the tag, can no longer be read. A process that is not
+/// our child answers ECHILD at once.
+fn reap_exited(pid: Pid) -> Option<(Pid, WaitStatus)> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(status) => return Some((pid, status)),
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Reaps `pid` if it is an exited child of ours.
