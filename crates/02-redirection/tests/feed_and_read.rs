@@ -145,25 +145,6 @@ fn a_child_that_stops_reading_early_is_not_an_error() {
     assert_eq!(out, pattern(10), "expected the first 10 bytes back");
 }
 
-/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
-/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
-/// open file description, so the code under test sees it on its own fd.
-fn make_our_pipe_read_end_nonblocking() {
-    let ends: Vec<i32> = testkit::pipe_fds(std::process::id())
-        .iter()
-        .filter(|l| l.ends_with("(read end)"))
-        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
-        .collect();
-    let [fd] = ends[..] else {
-        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
-    };
-    // SAFETY: fcntl on an fd number this process holds; only its status flags change.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    let rc = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    assert_eq!(rc, 0, "fcntl(F_SETFL): {}", std::io::Error::last_os_error());
-}
-
 #[test]
 fn a_failed_read_does_not_leave_the_writer_blocked() {
     testkit::isolated!();
@@ -193,7 +174,7 @@ fn a_failed_read_does_not_leave_the_writer_blocked() {
         !feeding.is_finished(),
         "feed_and_read returned before the child wrote anything: it must read to EOF"
     );
-    make_our_pipe_read_end_nonblocking();
+    testkit::make_our_pipe_read_end_nonblocking();
     std::fs::write(&go, b"").expect("create the go file");
     let returned = testkit::try_wait_until(DEADLINE, "feed_and_read to return", || {
         feeding.is_finished()

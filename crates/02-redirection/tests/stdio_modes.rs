@@ -180,25 +180,6 @@ fn call_with_deadline<T: Send + 'static>(
     })
 }
 
-/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
-/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
-/// open file description, so the code under test sees it on its own fd.
-fn make_our_pipe_read_end_nonblocking() {
-    let ends: Vec<i32> = testkit::pipe_fds(std::process::id())
-        .iter()
-        .filter(|l| l.ends_with("(read end)"))
-        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
-        .collect();
-    let [fd] = ends[..] else {
-        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
-    };
-    // SAFETY: fcntl on an fd number this process holds; only its status flags change.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    let rc = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    assert_eq!(rc, 0, "fcntl(F_SETFL): {}", std::io::Error::last_os_error());
-}
-
 #[test]
 fn capture_stdout_reaps_the_child_when_reading_fails() {
     testkit::isolated!();
@@ -231,7 +212,7 @@ fn capture_stdout_reaps_the_child_when_reading_fails() {
         .trim()
         .parse()
         .expect("a pid");
-    make_our_pipe_read_end_nonblocking();
+    testkit::make_our_pipe_read_end_nonblocking();
     std::fs::write(&go, b"").expect("create the go file");
     // Now the read fails. A correct capture_stdout waits for the child, which exits once `go`
     // is removed; a wrong one returns at once and leaves it behind.

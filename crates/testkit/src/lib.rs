@@ -749,6 +749,25 @@ pub fn pipe_fds(pid: u32) -> Vec<String> {
     out.into_iter().map(|(_, line)| line).collect()
 }
 
+/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
+/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
+/// open file description, so the code under test sees it on its own fd.
+pub fn make_our_pipe_read_end_nonblocking() {
+    let ends: Vec<i32> = pipe_fds(std::process::id())
+        .iter()
+        .filter(|l| l.ends_with("(read end)"))
+        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
+        .collect();
+    let [fd] = ends[..] else {
+        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
+    };
+    // SAFETY: fcntl on an fd number this process holds; only its status flags change.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    assert_eq!(rc, 0, "fcntl(F_SETFL): {}", std::io::Error::last_os_error());
+}
+
 /// Kills (SIGKILL) and reaps every child of this process, returning their pids.
 ///
 /// Only for a test that runs alone in its process ([`isolated!`]) and must clean up after code
