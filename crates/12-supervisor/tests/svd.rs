@@ -2136,7 +2136,15 @@ fn another_user(test: &str) -> Option<(u32, u32)> {
     }
     // Root without CAP_SETUID (a container that dropped it) cannot become anyone either.
     let (uid, gid) = (65534, 65534);
-    match Command::new("/bin/true").uid(uid).gid(gid).status() {
+    // It must also reach this build's helper programs: a checkout under a directory only root
+    // may enter (mktemp -d makes 0700 ones) keeps them from it.
+    let helper = env!("CARGO_BIN_EXE_sv-service");
+    match Command::new("/bin/sh")
+        .args(["-c", "test -x \"$1\"", "sh", helper])
+        .uid(uid)
+        .gid(gid)
+        .status()
+    {
         Ok(s) if s.success() => Some((uid, gid)),
         other => {
             eprintln!("{test}: skipped: cannot run a program as uid {uid}: {other:?}");

@@ -62,6 +62,28 @@ fn drive(mode: &str, as_nobody: bool) -> Option<String> {
         eprintln!("skipped: only root can drop to nobody for the unprivileged run");
         return None;
     }
+    if as_nobody {
+        // nobody must reach this build's programs: a checkout under a directory only root may
+        // enter (mktemp -d makes 0700 ones) keeps them from it.
+        let reachable = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args([
+                "sh",
+                "-c",
+                "test -x \"$1\" && test -x \"$2\"",
+                "sh",
+                DRIVE,
+                HOSTILE,
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !reachable {
+            eprintln!(
+                "skipped: nobody cannot reach this build's programs (a directory on the way is closed to it)"
+            );
+            return None;
+        }
+    }
     let cgroup = OuterCgroup::new(&format!("{mode}-{as_nobody}"));
     let join = cgroup
         .as_ref()
