@@ -305,6 +305,8 @@ fn every_sampler_reads_the_whole_tree_and_the_tree_leaves_nothing() {
 
 #[test]
 fn only_a_parallel_that_names_gnu_parallel_is_measured() {
+    // It starts children too, which another test's count of its own children would see.
+    let _lock = one_at_a_time();
     let dir = testkit::temp_dir("bench-parallel");
     let script = |name: &str, body: &str| {
         let path = dir.path().join(name);
