@@ -333,7 +333,9 @@ fn serve(args: &ServerArgs) -> io::Result<()> {
     println!("ready");
     io::stdout().flush()?;
     let mut connections: Vec<Connection> = Vec::new();
-    let (finished_tx, finished_rx) = mpsc::channel::<()>();
+    // Each connection's thread says here, by its number, that it has written all it owes.
+    let (finished_tx, finished_rx) = mpsc::channel::<u64>();
+    let mut next_id = 0u64;
     let mut spare = spare_fd();
     let mut backoff = false;
     loop {
@@ -357,8 +359,9 @@ fn serve(args: &ServerArgs) -> io::Result<()> {
             match listener.accept() {
                 Ok((stream, _)) => {
                     connections.retain(|c| !c.handle.is_finished());
+                    next_id += 1;
                     if let Some(c) =
-                        Connection::start(stream, &pool, args.max_workers, &finished_tx)
+                        Connection::start(next_id, stream, &pool, args.max_workers, &finished_tx)
                     {
                         connections.push(c);
                     }
@@ -404,13 +407,18 @@ fn serve(args: &ServerArgs) -> io::Result<()> {
     }
     drop(finished_tx);
     let deadline = end.max(Instant::now() + WRITE_DEADLINE);
-    let mut left = connections
+    // Wait for these connections by number: the channel also holds the word of connections
+    // that ended long ago, and counting words instead would cut off a writer still at work.
+    let mut left: HashSet<u64> = connections
         .iter()
         .filter(|c| !c.handle.is_finished())
-        .count();
-    while left > 0 {
+        .map(|c| c.id)
+        .collect();
+    while !left.is_empty() {
         match finished_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(()) => left -= 1,
+            Ok(id) => {
+                left.remove(&id);
+            }
             Err(_) => break,
         }
     }
@@ -475,6 +483,8 @@ impl Pending {
 
 /// An accepted client, as the accept loop keeps it for shutdown.
 struct Connection {
+    /// Its number, as its thread reports it when it has finished.
+    id: u64,
     /// A clone of the client's socket, to shut it down.
     stream: UnixStream,
     pending: Arc<Pending>,
@@ -484,10 +494,11 @@ struct Connection {
 impl Connection {
     /// Starts the client's threads; `None` (the client is hung up on) if that fails.
     fn start(
+        id: u64,
         stream: UnixStream,
         pool: &Arc<Pool>,
         max_workers: usize,
-        finished: &Sender<()>,
+        finished: &Sender<u64>,
     ) -> Option<Connection> {
         // Accepted sockets do not inherit the listener's O_NONBLOCK on Linux; say so anyway.
         stream.set_nonblocking(false).ok()?;
@@ -501,10 +512,11 @@ impl Connection {
             .name("poold-client".into())
             .spawn(move || {
                 connection(stream, &pool, max_workers, &theirs);
-                let _ = finished.send(());
+                let _ = finished.send(id);
             });
         match spawned {
             Ok(handle) => Some(Connection {
+                id,
                 stream: control,
                 pending,
                 handle,

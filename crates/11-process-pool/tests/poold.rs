@@ -483,6 +483,64 @@ fn sigterm_drains_in_flight_tasks_refuses_new_ones_and_exits_0() {
 }
 
 #[test]
+fn a_client_that_reads_late_still_gets_every_answer_within_the_grace() {
+    const TASKS: usize = 400;
+    const SIZE: usize = 32 * 1024;
+    let server = Server::start("poold-late", &["--workers", "2"]);
+    let workers = server.workers();
+    let stream = testkit::connect_unix(&server.socket, DEADLINE);
+    let mut writer = stream.try_clone().expect("clone");
+    // 400 answers of 32 KiB each: far more than a socket buffer holds, so poold's writer for
+    // this client is blocked when SIGTERM comes, with most of them still to write.
+    let payload = "x".repeat(SIZE);
+    let feeder = std::thread::spawn(move || {
+        let tasks: String = (1..=TASKS)
+            .map(|n| format!("{n} echo {payload}\n"))
+            .collect();
+        writer.write_all(tasks.as_bytes()).expect("send the tasks");
+        writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+    });
+    // Other clients come and go meanwhile (these `stats` connections): their end must not be
+    // taken for this one's.
+    testkit::wait_until(DEADLINE, "poold to have done every task", || {
+        let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .skip_while(|w| *w != "done")
+            .nth(1)
+            .and_then(|d| d.parse::<usize>().ok())
+            .is_some_and(|d| d >= TASKS)
+    });
+    feeder.join().expect("feeder");
+    server.signal(Signal::SIGTERM);
+    // Not one byte read until the pool has stopped: the answers are all in poold's hands.
+    wait_all_gone(&workers, "every worker gone after SIGTERM");
+    let mut stream = stream;
+    let received = testkit::call_with_deadline(DEADLINE, move || {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut all).map(|_| all)
+    })
+    .expect("poold should end the connection once it has written every answer")
+    .expect("read the answers");
+    let lines = received.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let whole = lines.filter(|l| l.len() > SIZE).count();
+    assert_eq!(
+        whole,
+        TASKS,
+        "a client owed {TASKS} answers received {whole} (and {} bytes): poold cut it off while \
+         its writer still had answers to write, within the --grace of 10 s. Wait for this \
+         connection's writer itself; a count of finished connections also counts the ones that \
+         ended before the shutdown",
+        received.len()
+    );
+    let mut server = server;
+    let status = server.guard.wait(DEADLINE);
+    assert_eq!(status.code(), Some(0), "poold should exit 0 after draining");
+}
+
+#[test]
 fn a_task_past_the_grace_of_a_sigterm_is_failed_and_its_worker_killed() {
     let server = Server::start("poold-grace", &["--workers", "1", "--grace", "300"]);
     testkit::wait_until(DEADLINE, "1 worker", || server.workers().len() == 1);
