@@ -30,6 +30,28 @@ fn blocker(name: &str, tag: &str) -> (Command, PipeWriter) {
     (cmd, writer)
 }
 
+/// Like [`blocker`], but the job first fills `mib` MiB of memory: killed, it takes milliseconds
+/// to die while the kernel gives its pages back.
+fn heavy_blocker(mib: usize, name: &str, tag: &str) -> (Command, PipeWriter) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_async-processes-heavy-job"));
+    cmd.arg(mib.to_string())
+        .args([name, tag, &format!("{name}-job")])
+        .stdin(Stdio::from(reader));
+    (cmd, writer)
+}
+
+/// The resident memory of `pid` in KiB, 0 when it cannot be read.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,7 +66,7 @@ fn live_jobs(tag: &str) -> BTreeMap<String, u32> {
         .into_iter()
         .filter_map(|pid| {
             let cmdline = proc_cmdline(pid);
-            let name = cmdline.split_whitespace().find(|w| w.ends_with("-job"))?;
+            let name = cmdline.split_whitespace().rfind(|w| w.ends_with("-job"))?;
             Some((name.trim_end_matches("-job").to_owned(), pid))
         })
         .collect()
@@ -135,14 +157,17 @@ fn a_cancelled_run_keeps_its_slot_until_its_child_is_reaped() {
     unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) }
         .expect("reset SIGCHLD");
     let pool = ProcessPool::new(1);
-    let (first, _hold_first) = blocker("first", &tag);
+    // The first job holds 256 MiB: after SIGKILL it is still there, dying, for milliseconds,
+    // so a slot given back when the kill is only sent is seen here every time.
+    const HEAVY_MIB: usize = 256;
+    let (first, _hold_first) = heavy_blocker(HEAVY_MIB, "first", &tag);
     let (second, mut go_second) = blocker("second", &tag);
     let p = pool.clone();
     let first_run = rt.spawn(async move { p.output(first).await });
     let mut first_pid = None;
-    try_wait_until(WAIT, "the first child to start", || {
+    try_wait_until(WAIT, "the first child to start and fill its memory", || {
         first_pid = live_jobs(&tag).get("first").copied();
-        first_pid.is_some()
+        first_pid.is_some_and(|pid| rss_kib(pid) >= (HEAVY_MIB as u64) << 10)
     })
     .unwrap_or_else(|msg| panic!("{msg}"));
     let first_pid = first_pid.expect("seen");
@@ -174,9 +199,13 @@ fn a_cancelled_run_keeps_its_slot_until_its_child_is_reaped() {
              and only then drops the permit"
         ),
         Some(state) => panic!(
-            "the second child started while the cancelled first one still ran (state \
-             {state}): the slot was given back with the dropped future, the child was not \
-             stopped. Kill the child when its run is cancelled"
+            "the second child started while the cancelled first one was still alive (state \
+             {state}): either it was never stopped, or it was sent SIGKILL and not waited for \
+             (this one holds {HEAVY_MIB} MiB, and a process takes milliseconds to die while \
+             the kernel gives its memory back). Kill the child when its run is cancelled and \
+             give its slot back only once it is reaped: kill_on_drop only sends SIGKILL, and a \
+             permit held by the cancelled future goes with it. Keep the permit with the child, \
+             in a task that kills, reaps, and only then drops the permit"
         ),
     }
     go_second
