@@ -115,6 +115,18 @@ impl At {
         cmd
     }
 
+    /// The `done` count of `poolc stats` (0 when it cannot be read), through a connection of its
+    /// own that comes and goes.
+    fn tasks_done(&self) -> u64 {
+        let out = testkit::run_with_deadline(&mut self.poolc(&["stats"]), DEADLINE);
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .skip_while(|w| *w != "done")
+            .nth(1)
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    }
+
     fn run_tasks(&self, tasks: &str) -> Output {
         let mut cmd = self.poolc(&["run"]);
         cmd.stdin(Stdio::piped())
@@ -505,13 +517,7 @@ fn a_client_that_reads_late_still_gets_every_answer_within_the_grace() {
     // Other clients come and go meanwhile (these `stats` connections): their end must not be
     // taken for this one's.
     testkit::wait_until(DEADLINE, "poold to have done every task", || {
-        let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
-        String::from_utf8_lossy(&out.stdout)
-            .split(' ')
-            .skip_while(|w| *w != "done")
-            .nth(1)
-            .and_then(|d| d.parse::<usize>().ok())
-            .is_some_and(|d| d >= TASKS)
+        server.tasks_done() >= TASKS as u64
     });
     feeder.join().expect("feeder");
     server.signal(Signal::SIGTERM);
@@ -1005,13 +1011,7 @@ fn a_client_that_never_reads_does_not_hold_up_shutdown() {
         let _ = writer.write_all(tasks.as_bytes());
     });
     testkit::wait_until(DEADLINE, "poold to have answered 100 tasks", || {
-        let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
-        String::from_utf8_lossy(&out.stdout)
-            .split(' ')
-            .skip_while(|w| *w != "done")
-            .nth(1)
-            .and_then(|d| d.parse::<u64>().ok())
-            .is_some_and(|d| d >= 100)
+        server.tasks_done() >= 100
     });
     let rss = status_kib(server.pid(), "VmHWM");
     server.signal(Signal::SIGTERM);
