@@ -43,10 +43,28 @@ impl Report {
 }
 
 /// Parses the result lines and failure blocks of libtest's plain output.
+///
+/// A child process that shares the test's stderr can write between `test NAME ... ` and its
+/// result, newlines included, and leave no whole result line: the summary's list of failed
+/// tests (`failures:` then one indented name per line) still names the test.
 pub fn parse(output: &str) -> Report {
     let mut report = Report::default();
     let mut block: Option<(String, Vec<&str>)> = None;
+    let mut listed_failures: Vec<&str> = Vec::new();
+    let mut in_list = false;
     for line in output.lines() {
+        if line == "failures:" {
+            in_list = true;
+        } else if line.starts_with("test result:") {
+            in_list = false;
+        } else if in_list
+            && block.is_none()
+            && let Some(name) = line.strip_prefix("    ")
+            && !name.is_empty()
+            && !name.contains(char::is_whitespace)
+        {
+            listed_failures.push(name);
+        }
         if let Some(name) = line
             .strip_prefix("---- ")
             .and_then(|l| l.strip_suffix(" stdout ----"))
@@ -73,6 +91,11 @@ pub fn parse(output: &str) -> Report {
     }
     if let Some((name, lines)) = block.take() {
         report.failures.insert(name, lines.join("\n"));
+    }
+    for name in listed_failures {
+        if report.outcome(name).is_none() {
+            report.results.push((name.to_owned(), Outcome::Failed));
+        }
     }
     for text in report.failures.values_mut() {
         *text = text.trim_end().to_owned();
@@ -121,6 +144,19 @@ mod tests {
         let message = &report.failures["b_fails"];
         assert!(message.contains("expected 1, got 2"), "got {message:?}");
         assert!(!message.contains("failures:"), "got {message:?}");
+    }
+
+    #[test]
+    fn a_result_line_broken_by_a_child_s_output_is_read_from_the_summary() {
+        let output = "\nrunning 2 tests\ntest a_passes ... ok\ntest b_fails ... thread 'main' \
+                      panicked at src/x.rs:74:5:\nnot yet implemented\nnote: run with \
+                      `RUST_BACKTRACE=1`\nFAILED\n\nfailures:\n\n---- b_fails stdout ----\n\n\
+                      thread 'b_fails' panicked at tests/x.rs:3:5:\n    the driver ended\n\n\n\
+                      failures:\n    b_fails\n\ntest result: FAILED. 1 passed; 1 failed\n";
+        let report = parse(output);
+        assert_eq!(report.with(Outcome::Passed), ["a_passes"]);
+        assert_eq!(report.with(Outcome::Failed), ["b_fails"]);
+        assert!(report.failures["b_fails"].contains("the driver ended"));
     }
 
     #[test]
