@@ -120,27 +120,29 @@ impl Drop for DaemonGuard {
                 0,
             );
         }
-        let exited = pidfd_exited(&pidfd, DEFAULT_DEADLINE);
-        let me = std::process::id();
-        if exited
-            && proc_ppid(self.pid) == Some(me)
-            && let Ok(pid) = libc::pid_t::try_from(self.pid)
-        {
-            let mut status = 0;
-            // SAFETY: the pid is our child (its parent is us), and an exited child keeps its
-            // pid until its parent reaps it, so `pid` still names it; `status` is a live local.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
+        if pidfd_exited(&pidfd, DEFAULT_DEADLINE) {
+            // Reaped through the pidfd, which names this very process: by the pid, a waitpid
+            // could take (and wait for) another child of ours that got the pid since, if the
+            // daemon was reaped already. ECHILD: not our child, or reaped already.
+            // SAFETY: `info` is a live, zeroed siginfo_t that waitid fills in; the pidfd is open.
+            unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PIDFD,
+                    pidfd.as_raw_fd() as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG,
+                );
+            }
         }
-        // Someone else (init or a subreaper above us) reaps it otherwise.
+        // Someone else (init or a subreaper above us) reaps it otherwise. A zombie at its pid is
+        // it, not yet reaped; a live process there is another that got the pid since.
         let pid = self.pid;
         let gone = try_wait_until(DEFAULT_DEADLINE, "the daemon to vanish", || {
-            proc_state(pid).is_none()
+            proc_state(pid) != Some('Z')
         });
         if gone.is_err() && !std::thread::panicking() {
-            panic!(
-                "daemon pid {pid} is still in /proc (state {:?}) after SIGKILL",
-                proc_state(pid)
-            );
+            panic!("daemon pid {pid} is still a zombie after SIGKILL: nobody reaps it");
         }
     }
 }
