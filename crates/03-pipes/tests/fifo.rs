@@ -78,48 +78,6 @@ extern "C" fn forbidden_call(_: libc::c_int) {
 /// seccomp filter, for a test that runs alone (see `testkit::isolated!`).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn forbid_system_calls(calls: &[libc::c_long], why: &str) {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
-    // Offsets in `struct seccomp_data`: the system call's number, then the architecture.
-    const NR: u32 = 0;
-    const ARCH: u32 = 4;
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let n = u8::try_from(calls.len()).expect("a few system calls");
-    let mut program = vec![
-        stmt(load, ARCH),
-        // Another architecture's system call: allow it (jump over the checks).
-        jump(AUDIT_ARCH, 0, n + 1),
-        stmt(load, NR),
-    ];
-    for (i, &call) in calls.iter().enumerate() {
-        let left = n - 1 - u8::try_from(i).expect("a few system calls");
-        // Equal: jump over the remaining checks and the ALLOW to the TRAP.
-        program.push(jump(
-            u32::try_from(call).expect("a system call number"),
-            left + 1,
-            0,
-        ));
-    }
-    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRAP));
-    let fprog = libc::sock_fprog {
-        len: u16::try_from(program.len()).expect("a short program"),
-        filter: program.as_mut_ptr(),
-    };
     FORBIDDEN_WHY
         .set(format!("\n{why}\n"))
         .expect("one forbidden set per process");
@@ -134,26 +92,8 @@ fn forbid_system_calls(calls: &[libc::c_long], why: &str) {
             0
         );
     }
-    // SAFETY: plain prctl calls; `fprog` points at `program`, alive during the call (the kernel
-    // copies the filter).
-    unsafe {
-        assert_eq!(
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-            0,
-            "PR_SET_NO_NEW_PRIVS: {}",
-            std::io::Error::last_os_error()
-        );
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &fprog as *const libc::sock_fprog
-            ),
-            0,
-            "installing a seccomp filter: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    testkit::seccomp::install(calls, testkit::seccomp::Action::Trap)
+        .expect("installing a seccomp filter");
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]

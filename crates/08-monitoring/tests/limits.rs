@@ -213,47 +213,17 @@ fn a_missing_pid_is_an_error() {
 /// it starts, through a seccomp filter; `setrlimit` (`prlimit64` with pid 0, as glibc and musl
 /// implement it) stays allowed. A filter cannot be removed: call this only in an isolated test.
 fn refuse_prlimit_on_other_processes() {
+    use testkit::seccomp::{install_program, jump_if_equal, load, ret};
     const ARG0_LOW: u32 = 16; // offsetof(struct seccomp_data, args[0]), its low half (LE)
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let mut program = [
-        stmt(load, 0),                          // 0: the system call's number
-        jump(libc::SYS_prlimit64 as u32, 0, 2), // 1: not prlimit64: to 4
-        stmt(load, ARG0_LOW),                   // 2: its pid argument
-        jump(0, 0, 1),                          // 3: pid 0 (this process): to 4, else to 5
-        stmt(libc::BPF_RET, libc::SECCOMP_RET_ALLOW),
-        stmt(libc::BPF_RET, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        load(0),                                         // 0: the system call's number
+        jump_if_equal(libc::SYS_prlimit64 as u32, 0, 2), // 1: not prlimit64: to 4
+        load(ARG0_LOW),                                  // 2: its pid argument
+        jump_if_equal(0, 0, 1),                          // 3: pid 0 (this process): to 4, else to 5
+        ret(libc::SECCOMP_RET_ALLOW),
+        ret(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
     ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl calls; `fprog` points at a live filter for the duration of the call,
-    // and the kernel copies it.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &fprog as *const libc::sock_fprog
-            ),
-            0,
-            "install the seccomp filter: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    install_program(&mut program, false).expect("install the seccomp filter");
 }
 
 #[test]

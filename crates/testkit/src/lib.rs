@@ -35,6 +35,7 @@ pub mod async_processes;
 pub mod daemon;
 pub mod job_control;
 pub mod monitoring;
+pub mod seccomp;
 pub mod shm;
 
 use std::collections::BTreeMap;
