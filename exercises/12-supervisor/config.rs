@@ -42,7 +42,10 @@
 //! log = { max_bytes = 1048576, files = 5 }
 //! ```
 //!
-//! Seconds (`*_s`) may have a fraction (`stop_timeout_s = 0.5`).
+//! Seconds (`*_s`) may have a fraction (`stop_timeout_s = 0.5`). A `connect` address is a Unix
+//! socket path (starting with `/`) or a numeric `IP:PORT` (`127.0.0.1:8000`, `[::1]:8000`): a
+//! host name is refused at load, because resolving it (`getaddrinfo(3)`) can block for seconds
+//! and svd's one loop must never wait.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,7 +140,8 @@ pub enum Ready {
     None,
     /// `"notify"`: it sends `READY=1` to `$NOTIFY_SOCKET`.
     Notify,
-    /// `{ connect = "HOST:PORT" }` or `{ connect = "/unix/path" }`: ready once a connect succeeds.
+    /// `{ connect = "IP:PORT" }` or `{ connect = "/unix/path" }`: ready once a connect succeeds.
+    /// The address is numeric (`127.0.0.1:8000`, `[::1]:8000`): a host name is refused at load.
     Connect(String),
 }
 
@@ -183,7 +187,7 @@ pub struct Health {
 pub enum HealthCheck {
     /// A command that must exit 0.
     Exec(Vec<String>),
-    /// An address (`HOST:PORT` or a Unix socket path) that must accept a connection.
+    /// An address (a numeric `IP:PORT` or a Unix socket path) that must accept a connection.
     Connect(String),
 }
 

@@ -38,7 +38,10 @@
 //! log = { max_bytes = 1048576, files = 5 }
 //! ```
 //!
-//! Seconds (`*_s`) may have a fraction (`stop_timeout_s = 0.5`).
+//! Seconds (`*_s`) may have a fraction (`stop_timeout_s = 0.5`). A `connect` address is a Unix
+//! socket path (starting with `/`) or a numeric `IP:PORT` (`127.0.0.1:8000`, `[::1]:8000`): a
+//! host name is refused at load, because resolving it (`getaddrinfo(3)`) can block for seconds
+//! and svd's one loop must never wait.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -137,7 +140,8 @@ pub enum Ready {
     None,
     /// `"notify"`: it sends `READY=1` to `$NOTIFY_SOCKET`.
     Notify,
-    /// `{ connect = "HOST:PORT" }` or `{ connect = "/unix/path" }`: ready once a connect succeeds.
+    /// `{ connect = "IP:PORT" }` or `{ connect = "/unix/path" }`: ready once a connect succeeds.
+    /// The address is numeric (`127.0.0.1:8000`, `[::1]:8000`): a host name is refused at load.
     Connect(String),
 }
 
@@ -183,7 +187,7 @@ pub struct Health {
 pub enum HealthCheck {
     /// A command that must exit 0.
     Exec(Vec<String>),
-    /// An address (`HOST:PORT` or a Unix socket path) that must accept a connection.
+    /// An address (a numeric `IP:PORT` or a Unix socket path) that must accept a connection.
     Connect(String),
 }
 
@@ -364,6 +368,27 @@ impl Origin<'_> {
 
     fn at<T>(&self, value: &Spanned<T>, reason: impl Into<String>) -> ConfigError {
         self.error(Some(value.span()), reason)
+    }
+
+    /// A `connect` address that svd can use without waiting: a Unix socket path, or a numeric
+    /// `IP:PORT` (which std parses without a lookup). A host name would need `getaddrinfo(3)`,
+    /// which blocks for as long as a DNS server takes to answer, or not to.
+    fn connect_address<T>(
+        &self,
+        at: &Spanned<T>,
+        key: &str,
+        addr: &str,
+    ) -> Result<String, ConfigError> {
+        if addr.starts_with('/') || addr.parse::<std::net::SocketAddr>().is_ok() {
+            return Ok(addr.to_string());
+        }
+        Err(self.at(
+            at,
+            format!(
+                "`{key}` must be a Unix socket path or a numeric IP:PORT such as 127.0.0.1:8000 \
+                 or [::1]:8000, got {addr:?}: svd resolves no host names (getaddrinfo blocks)"
+            ),
+        ))
     }
 
     /// Seconds as a `Duration`, from 0 to [`MAX_DURATION`]; negative, NaN or larger values
@@ -606,7 +631,9 @@ fn health(o: &Origin<'_>, h: &Spanned<RawHealth>) -> Result<Health, ConfigError>
     let r = h.get_ref();
     let check = match (&r.exec, &r.connect) {
         (Some(cmd), None) if !cmd.is_empty() => HealthCheck::Exec(cmd.clone()),
-        (None, Some(addr)) if !addr.is_empty() => HealthCheck::Connect(addr.clone()),
+        (None, Some(addr)) if !addr.is_empty() => {
+            HealthCheck::Connect(o.connect_address(h, "health.connect", addr)?)
+        }
         _ => {
             return Err(o.at(
                 h,
@@ -639,7 +666,11 @@ fn ready(o: &Origin<'_>, v: &Spanned<toml::Value>) -> Result<Ready, ConfigError>
             if let Some(toml::Value::String(addr)) = t.get("connect")
                 && !addr.is_empty()
             {
-                return Ok(Ready::Connect(addr.clone()));
+                return Ok(Ready::Connect(o.connect_address(
+                    v,
+                    "ready.connect",
+                    addr,
+                )?));
             }
         }
         _ => {}

@@ -647,11 +647,11 @@ fn failed_exit(status: WaitStatus) -> bool {
     !matches!(status, WaitStatus::Exited(_, 0))
 }
 
-/// Starts a connect to `target` (`HOST:PORT` or a Unix socket path) on a non-blocking socket:
-/// `Ok(None)` when it completed at once (a Unix socket, or a loopback port that accepts),
-/// `Ok(Some(fd))` when it is in progress (POLLOUT on `fd` tells when it is done, `SO_ERROR`
-/// how), an error when it failed at once (refused, no such file, a full Unix backlog). Of the
-/// addresses a name resolves to, the first that does not fail at once is the one tried.
+/// Starts a connect to `target` (a numeric `IP:PORT` or a Unix socket path, as the config
+/// allows) on a non-blocking socket: `Ok(None)` when it completed at once (a Unix socket, or a
+/// loopback port that accepts), `Ok(Some(fd))` when it is in progress (POLLOUT on `fd` tells
+/// when it is done, `SO_ERROR` how), an error when it failed at once (refused, no such file, a
+/// full Unix backlog). No name is resolved here: `getaddrinfo(3)` would block the loop.
 fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
@@ -665,20 +665,19 @@ fn start_connect(target: &str) -> io::Result<Option<OwnedFd>> {
         let addr = SocketAddrUnix::new(target)?;
         return pending(rustix::net::connect(&fd, &addr), fd);
     }
-    let mut last = io::Error::from(ErrorKind::AddrNotAvailable);
-    for addr in std::net::ToSocketAddrs::to_socket_addrs(target)? {
-        let family = if addr.is_ipv4() {
-            AddressFamily::INET
-        } else {
-            AddressFamily::INET6
-        };
-        let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
-        match pending(rustix::net::connect(&fd, &addr), fd) {
-            Err(e) => last = e,
-            done => return done,
-        }
-    }
-    Err(last)
+    let addr: std::net::SocketAddr = target.parse().map_err(|_| {
+        io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("{target:?} is not a numeric IP:PORT"),
+        )
+    })?;
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    pending(rustix::net::connect(&fd, &addr), fd)
 }
 
 /// `sig` to the living processes of a service found by `reaper::group_members`, through a

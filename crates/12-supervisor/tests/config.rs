@@ -273,6 +273,34 @@ fn values_out_of_their_range_are_refused_at_their_line() {
 }
 
 #[test]
+fn a_connect_address_is_a_socket_path_or_a_numeric_ip_and_port() {
+    let head = "[service.a]\ncommand = [\"/bin/true\"]\n";
+    // A name would be resolved with getaddrinfo(3), which can block svd's loop for seconds.
+    for (line, name) in [
+        ("ready = { connect = \"localhost:8000\" }", "localhost:8000"),
+        ("ready = { connect = \"8000\" }", "8000"),
+        (
+            "health = { connect = \"db.example.com:5432\" }",
+            "db.example.com:5432",
+        ),
+        ("health = { connect = \"run/app.sock\" }", "run/app.sock"),
+    ] {
+        refused(&format!("{head}\n{line}\n"), 4, &[name, "numeric"]);
+    }
+    let cfg = parse(&format!(
+        "{head}ready = {{ connect = \"[::1]:8000\" }}\n\
+         health = {{ connect = \"/run/app.sock\" }}\n"
+    ))
+    .expect("an IPv6 address and a socket path are accepted");
+    let svc = &cfg.services["a"];
+    assert_eq!(svc.ready, Ready::Connect("[::1]:8000".into()));
+    assert_eq!(
+        svc.health.as_ref().map(|h| &h.check),
+        Some(&HealthCheck::Connect("/run/app.sock".into()))
+    );
+}
+
+#[test]
 fn a_dependency_on_an_undefined_service_is_refused() {
     let err = refused(
         "[service.web]\ncommand = [\"/bin/true\"]\ndepends_on = { dbb = \"ready\" }\n\n[service.db]\ncommand = [\"/bin/true\"]\n",
