@@ -202,6 +202,55 @@ fn stop_and_reload_without_a_pid_file_say_not_running() {
     assert_eq!((code, line.as_str()), (3, "victim is stopped"));
 }
 
+/// Runs `f` on a thread of its own where every way of sending a signal (kill, tgkill,
+/// rt_sigqueueinfo, pidfd_send_signal) fails with ESRCH, as it does once the process is gone
+/// and reaped.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn as_if_the_daemon_had_just_exited<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    use testkit::seccomp::{Action, install};
+    let calls = [
+        libc::SYS_kill,
+        libc::SYS_tgkill,
+        libc::SYS_tkill,
+        libc::SYS_rt_sigqueueinfo,
+        libc::SYS_pidfd_send_signal,
+    ];
+    std::thread::spawn(move || {
+        install(&calls, Action::Errno(libc::ESRCH)).expect("install a seccomp filter");
+        f()
+    })
+    .join()
+    .expect("the thread with the filter panicked")
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn a_daemon_that_exits_just_before_its_signal_is_stopped_and_not_reloaded() {
+    // The daemon exits (and is reaped) between the check of the pid file and the signal: the
+    // kernel answers the signal with ESRCH. Here the victim still runs, but the signal calls of
+    // the thread that stops it fail as they would then.
+    let v = Victim::start("control-esrch", &["exit"]);
+    let pidfile = v.pidfile.clone();
+    let got = as_if_the_daemon_had_just_exited(move || stop(&pidfile, Duration::from_millis(300)));
+    match got {
+        Ok(Stopped::Terminated(pid)) => assert_eq!(pid, v.pid()),
+        other => panic!(
+            "stop returned {other:?} when sending SIGTERM failed with ESRCH (no such process): \
+             the daemon exited since the pid file was checked, which is what stop wants: \
+             report it stopped (Stopped::Terminated), not an error, and do not wait out the grace"
+        ),
+    }
+    let pidfile = v.pidfile.clone();
+    let got = as_if_the_daemon_had_just_exited(move || reload(&pidfile));
+    assert!(
+        matches!(got, Err(ControlError::NotRunning)),
+        "reload returned {got:?} when SIGHUP failed with ESRCH: a daemon that exited has nothing \
+         to reload; say it is not running (ControlError::NotRunning)"
+    );
+}
+
 #[test]
 fn reload_sends_sighup() {
     let mut v = Victim::start("control-hup", &["exit"]);
