@@ -495,3 +495,129 @@ fn a_daemon_ignoring_its_stop_signal_is_killed_at_the_timeout_too() {
     );
     assert_gone(daemon, "the daemon");
 }
+
+/// Starts a process that gets the pid `want`, which must be free: through the pid namespace's
+/// `ns_last_pid` (checkpoint/restore's way), retried while other forks take it first.
+fn spawn_with_pid(want: Pid) -> Option<Child> {
+    for _ in 0..100 {
+        std::fs::write(
+            "/proc/sys/kernel/ns_last_pid",
+            (want.as_raw() - 1).to_string(),
+        )
+        .ok()?;
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        if child.id() as i32 == want.as_raw() {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled() {
+    use testkit::seccomp::{Action, install, next_paused, resume};
+    testkit::isolated!();
+    // Choosing the next pid takes CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over the pid
+    // namespace: root, or a check run by root.
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/kernel/ns_last_pid")
+        .is_err()
+    {
+        eprintln!(
+            "a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled: skipped: \
+             /proc/sys/kernel/ns_last_pid is not writable here (it needs root)"
+        );
+        return;
+    }
+    become_subreaper().expect("become_subreaper");
+    let mut svc = Service::start("setsid sleep 60 & echo $!; exit 0");
+    let daemon = svc.read_pid();
+    let guard = DaemonGuard::new(daemon.as_raw() as u32);
+    wait_until(DEADLINE, "the daemon to lead its own session", || {
+        stat_field(daemon.as_raw() as u32, 6).as_deref() == Some(&daemon.to_string())
+    });
+    assert!(
+        pidfd_exited(&svc.pidfd, DEADLINE),
+        "the service's main process exits at once"
+    );
+    let (pid, tag) = (svc.pid(), svc.tag.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopping = std::thread::spawn(move || {
+        // Each pidfd_open of this thread waits for the test's answer: the test decides what
+        // happens in the world between the scan of /proc and the pidfd.
+        match install(&[libc::SYS_pidfd_open], Action::Notify) {
+            Ok(listener) => {
+                let _ = tx.send(Ok(listener.expect("a listener")));
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return None;
+            }
+        }
+        Some(stop_group(
+            pid,
+            &tag,
+            Signal::SIGTERM,
+            Duration::from_secs(1),
+        ))
+    });
+    let listener = match rx.recv().expect("the stopping thread's listener") {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled: \
+                 skipped: seccomp user notifications are not available here ({e})"
+            );
+            return;
+        }
+    };
+    // Between stop_group's scan and its pidfd_open of the daemon, the daemon dies, is reaped
+    // (by us, its subreaper), and its pid goes to a stranger: a process of ours, outside the
+    // service's group, without its tag.
+    let mut stranger = None;
+    while let Some(call) = next_paused(&listener, DEADLINE) {
+        if call.args[0] as i32 == daemon.as_raw() && stranger.is_none() {
+            kill(daemon, Signal::SIGKILL).expect("kill the daemon");
+            waitpid(daemon, None).expect("reap the daemon");
+            stranger = Some(
+                spawn_with_pid(daemon)
+                    .unwrap_or_else(|| panic!("no process could be given pid {daemon}")),
+            );
+        }
+        resume(&listener, call.id);
+    }
+    drop(guard);
+    let stopped = stopping.join().expect("stop_group panicked");
+    let mut stranger = stranger.unwrap_or_else(|| {
+        panic!(
+            "stop_group never opened a pidfd for the daemon (pid {daemon}), a member by its \
+             tag; it returned {stopped:?}"
+        )
+    });
+    // Still running, or ended (and perhaps reaped by stop_group, as a child of ours).
+    let ended = match stranger.try_wait() {
+        Ok(None) => None,
+        Ok(Some(status)) => Some(testkit::describe_status(status)),
+        Err(e) => Some(format!("reaped by someone else: {e}")),
+    };
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    if let Some(how) = ended {
+        panic!(
+            "stop_group signalled pid {daemon} after its member had died and the pid had gone to \
+             an unrelated process (which ended: {how}): open the pidfd first, then check again \
+             that the process it names is a member (group or tag, and ours), and only then \
+             signal it through the pidfd"
+        );
+    }
+    stopped
+        .expect("the filter was installed")
+        .expect("stop_group");
+}
