@@ -32,3 +32,11 @@ pub mod redelivery;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/13-work-queue/redelivery.rs"]
 pub mod redelivery;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/13-work-queue/leases.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod leases;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/13-work-queue/leases.rs"]
+pub mod leases;

@@ -1,10 +1,13 @@
-//! A queue worker for the `redelivery` tests: runs the learner's `redelivery::work` loop in a
-//! process of its own, so that a test can SIGKILL it in the middle of a task.
+//! A queue worker for the `redelivery` and `leases` tests: runs the learner's worker loop in a
+//! process of its own, so that a test can SIGKILL or SIGSTOP it in the middle of a task.
 //!
-//! Usage: `work-queue-worker URL STREAM CONSUMER RESULTS [--hang]`. Each task is announced on
-//! stdout as `running ID TASK` before it runs; its result is `done TASK`. With `--hang` the
-//! worker announces its first task and then never finishes it (a worker stuck or about to be
-//! killed), so the test knows exactly which task died with it.
+//! Usage: `work-queue-worker URL STREAM CONSUMER RESULTS [--hang | --lease]`. Each task is
+//! announced on stdout as `running ID TASK` before it runs; its result is `done TASK`. With
+//! `--hang` the worker announces its first task and then never finishes it (a worker stuck or
+//! about to be killed), so the test knows exactly which task died with it. With `--lease` it
+//! runs `leases::work` instead of `redelivery::work`, and a task `sleep MS` takes MS
+//! milliseconds (awaited, not blocking the thread); it prints `finished ID` when a task's run
+//! is over, before its result and ack.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,15 +15,20 @@ use std::process::ExitCode;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, stream, consumer, results, hang) = match args.as_slice() {
-        [u, s, c, r] => (u, s, c, r, false),
-        [u, s, c, r, flag] if flag == "--hang" => (u, s, c, r, true),
+    let (url, stream, consumer, results, mode) = match args.as_slice() {
+        [u, s, c, r] => (u, s, c, r, ""),
+        [u, s, c, r, flag] if flag == "--hang" || flag == "--lease" => (u, s, c, r, flag.as_str()),
         _ => {
-            eprintln!("usage: work-queue-worker URL STREAM CONSUMER RESULTS [--hang]");
+            eprintln!("usage: work-queue-worker URL STREAM CONSUMER RESULTS [--hang | --lease]");
             return ExitCode::from(2);
         }
     };
-    match run(url, stream, consumer, results, hang).await {
+    let outcome = if mode == "--lease" {
+        run_leased(url, stream, consumer, results).await
+    } else {
+        run(url, stream, consumer, results, mode == "--hang").await
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("work-queue-worker: {e}");
@@ -50,6 +58,35 @@ async fn run(
                 std::thread::park();
             }
         }
+        format!("done {task}")
+    })
+    .await
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn run_leased(
+    url: &str,
+    stream: &str,
+    consumer: &str,
+    results: &str,
+) -> Result<(), async_nats::Error> {
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let consumer: async_nats::jetstream::consumer::PullConsumer =
+        js.get_stream(stream).await?.get_consumer(consumer).await?;
+    work_queue::leases::work(&client, &consumer, results, |id, task| async move {
+        say(&format!("running {id} {task}"));
+        let millis = task
+            .strip_prefix("sleep ")
+            .and_then(|ms| ms.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        say(&format!("finished {id}"));
         format!("done {task}")
     })
     .await
