@@ -40,3 +40,11 @@ pub mod leases;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/13-work-queue/leases.rs"]
 pub mod leases;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/13-work-queue/poison.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod poison;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/13-work-queue/poison.rs"]
+pub mod poison;

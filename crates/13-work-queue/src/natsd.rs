@@ -230,3 +230,102 @@ pub async fn round_trip(client: &async_nats::Client) -> Result<(), async_nats::E
         Err(_) => Err(format!("no round trip through the server within {deadline:?}").into()),
     }
 }
+
+/// A client connected to `server`; panics with the server's log when it cannot connect.
+pub async fn connect(server: &NatsServer) -> async_nats::Client {
+    async_nats::connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}\n{}", server.url(), server.log()))
+}
+
+/// `fut`'s output, or a panic naming `what` when it takes longer than `deadline`.
+pub async fn within<T>(
+    deadline: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::time::timeout(deadline, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {deadline:?}"))
+}
+
+/// A queue as the tests make it (not with the learner's code): a work-queue stream `stream` on
+/// `subject`, and a durable pull consumer `consumer` with explicit acks, the ack wait
+/// `ack_wait` and at most `max_deliver` deliveries per task (-1: no cap).
+pub async fn make_work_queue(
+    js: &async_nats::jetstream::Context,
+    (stream, subject, consumer): (&str, &str, &str),
+    ack_wait: Duration,
+    max_deliver: i64,
+) -> async_nats::jetstream::consumer::PullConsumer {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    use async_nats::jetstream::stream::{Config, RetentionPolicy};
+    let stream = js
+        .create_stream(Config {
+            name: stream.into(),
+            subjects: vec![subject.into()],
+            retention: RetentionPolicy::WorkQueue,
+            ..Default::default()
+        })
+        .await
+        .expect("create the stream");
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(consumer.into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait,
+            max_deliver,
+            ..Default::default()
+        })
+        .await
+        .expect("create the consumer")
+}
+
+/// Publishes `task` on `subject` under the id `id` (the `Nats-Msg-Id` header), waits for the
+/// server to store it, and returns its sequence.
+pub async fn publish_task(
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    id: &str,
+    task: &str,
+) -> u64 {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", id);
+    js.publish_with_headers(subject.to_string(), headers, task.to_string().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("publish ack")
+        .sequence
+}
+
+/// The next message on `results` as (its `Nats-Msg-Id` header, or "", its payload); panics
+/// when none comes within `deadline`.
+pub async fn next_answer(
+    results: &mut async_nats::Subscriber,
+    deadline: Duration,
+) -> (String, String) {
+    use futures_util::StreamExt;
+    let result = within(deadline, "a result", results.next())
+        .await
+        .expect("a result");
+    let id = result
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Msg-Id"))
+        .map(|v| v.as_str().to_string())
+        .unwrap_or_default();
+    (id, String::from_utf8_lossy(&result.payload).into_owned())
+}
+
+/// How many messages `stream` holds.
+pub async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> u64 {
+    js.get_stream(stream)
+        .await
+        .expect("stream")
+        .get_info()
+        .await
+        .expect("stream info")
+        .state
+        .messages
+}

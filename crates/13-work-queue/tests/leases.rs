@@ -14,15 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use async_nats::HeaderMap;
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use async_nats::jetstream::stream::{Config, RetentionPolicy};
+use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use work_queue::leases::{heartbeat_every, keep_lease};
-use work_queue::natsd::{self, NatsServer};
-use work_queue::redelivery::ID_HEADER;
+use work_queue::natsd::{self, NatsServer, connect};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const STREAM: &str = "TASKS";
@@ -40,49 +37,18 @@ fn temp_store(test: &str) -> tempfile::TempDir {
         .expect("a temp dir for the server's store")
 }
 
-async fn connect(server: &NatsServer) -> async_nats::Client {
-    async_nats::connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}\n{}", server.url(), server.log()))
-}
-
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not return within {DEADLINE:?}"))
+    natsd::within(DEADLINE, what, fut).await
 }
 
-/// The queue, made by the test: a work-queue stream and a durable pull consumer with explicit
-/// acks and an ack wait of [`ACK_WAIT`].
+/// A work-queue stream and a durable pull consumer with explicit acks and an ack wait of
+/// [`ACK_WAIT`].
 async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
-    let stream = js
-        .create_stream(Config {
-            name: STREAM.into(),
-            subjects: vec![SUBJECT.into()],
-            retention: RetentionPolicy::WorkQueue,
-            ..Default::default()
-        })
-        .await
-        .expect("create the stream");
-    stream
-        .create_consumer(pull::Config {
-            durable_name: Some(CONSUMER.into()),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: ACK_WAIT,
-            ..Default::default()
-        })
-        .await
-        .expect("create the consumer")
+    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
 }
 
 async fn publish_task(js: &async_nats::jetstream::Context, id: &str, task: &str) {
-    let mut headers = HeaderMap::new();
-    headers.insert(ID_HEADER, id);
-    js.publish_with_headers(SUBJECT, headers, task.to_string().into())
-        .await
-        .expect("publish")
-        .await
-        .expect("publish ack");
+    natsd::publish_task(js, SUBJECT, id, task).await;
 }
 
 /// Takes one task from the consumer, as a worker would.
@@ -314,16 +280,8 @@ impl Drop for Worker {
     }
 }
 
-/// Results by id, in the order they came.
 async fn next_result(results: &mut async_nats::Subscriber) -> (String, String) {
-    let result = within("a result", results.next()).await.expect("a result");
-    let id = result
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(ID_HEADER))
-        .map(|v| v.as_str().to_string())
-        .unwrap_or_default();
-    (id, String::from_utf8_lossy(&result.payload).into_owned())
+    natsd::next_answer(results, DEADLINE).await
 }
 
 #[tokio::test]

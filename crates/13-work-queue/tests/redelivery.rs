@@ -9,9 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::consumer::{AckPolicy, pull};
-use async_nats::jetstream::stream::{Config, RetentionPolicy};
-use work_queue::natsd::{self, NatsServer};
+use work_queue::natsd::{self, NatsServer, connect};
 use work_queue::redelivery::{ID_HEADER, Missing, Submitted, collect, submit};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -29,39 +27,14 @@ fn temp_store(test: &str) -> tempfile::TempDir {
         .expect("a temp dir for the server's store")
 }
 
-async fn connect(server: &NatsServer) -> async_nats::Client {
-    async_nats::connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}\n{}", server.url(), server.log()))
-}
-
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not return within {DEADLINE:?}"))
+    natsd::within(DEADLINE, what, fut).await
 }
 
 /// The queue, made by the test itself (not by the learner's code): a work-queue stream with
 /// the default duplicate window (2 minutes) and a durable pull consumer with explicit acks.
 async fn make_queue(js: &async_nats::jetstream::Context) {
-    let stream = js
-        .create_stream(Config {
-            name: STREAM.into(),
-            subjects: vec![SUBJECT.into()],
-            retention: RetentionPolicy::WorkQueue,
-            ..Default::default()
-        })
-        .await
-        .expect("create the stream");
-    stream
-        .create_consumer(pull::Config {
-            durable_name: Some(CONSUMER.into()),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: ACK_WAIT,
-            ..Default::default()
-        })
-        .await
-        .expect("create the consumer");
+    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await;
 }
 
 /// A worker process (`work-queue-worker`, which runs `redelivery::work`), killed and reaped on
