@@ -48,3 +48,11 @@ pub mod poison;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/13-work-queue/poison.rs"]
 pub mod poison;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/13-work-queue/drain.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod drain;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/13-work-queue/drain.rs"]
+pub mod drain;

@@ -1,0 +1,323 @@
+//! Tests for `work-queue/drain`, against a real `nats-server` whose consumer has an ack wait of
+//! 30 s, so that a task left to the ack wait cannot come back within a test's deadline. A worker
+//! process SIGTERMed in the middle of its first task of a batch of three finishes and answers
+//! that task, starts no other, gives the other two back, and exits 0, and a second worker gets
+//! them at once; a stop before a batch is run gives every task back; without a stop every task
+//! is run, answered and acknowledged in order.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::PullConsumer;
+use futures_util::StreamExt;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use work_queue::drain::{Drained, work_until};
+use work_queue::natsd::{self, NatsServer, connect};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+const STREAM: &str = "TASKS";
+const SUBJECT: &str = "tasks";
+const CONSUMER: &str = "workers";
+const RESULTS: &str = "results";
+/// Longer than any deadline here: a task that waits for it is a task the worker did not give
+/// back.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+fn temp_store(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wq-{test}-"))
+        .tempdir()
+        .expect("a temp dir for the server's store")
+}
+
+async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
+    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
+}
+
+/// A `work-queue-worker --drain` process (batches of 3, `sleep MS` tasks), killed and reaped
+/// on drop; its stdout lines arrive on a channel.
+struct Worker {
+    child: Child,
+    lines: Receiver<String>,
+    said: Vec<String>,
+    name: &'static str,
+}
+
+impl Worker {
+    fn start(server: &NatsServer, name: &'static str) -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_work-queue-worker"))
+            .args([server.url(), STREAM, CONSUMER, RESULTS, "--drain"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn work-queue-worker");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Worker {
+            child,
+            lines,
+            said: Vec::new(),
+            name,
+        }
+    }
+
+    /// Waits for a line that starts with `prefix`, at most `deadline`; returns it.
+    fn wait_for(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.said.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                // Also at once when the worker has ended (its stdout closed).
+                Err(_) => panic!(
+                    "worker {} did not say `{prefix}...` within {DEADLINE:?} (its status: {:?}; \
+                     it printed: {:?})",
+                    self.name,
+                    self.child.try_wait(),
+                    self.said
+                ),
+            }
+        }
+    }
+
+    /// Everything it printed until it exited, and how it ended.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.said.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return testkit::wait_for_exit(&mut self.child, DEADLINE);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "worker {} did not exit within {DEADLINE:?} of SIGTERM (it printed: {:?}): \
+                     finish the task at hand, give back the others, and return",
+                    self.name, self.said
+                ),
+            }
+        }
+    }
+
+    fn terminate(&self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_mid_task_finishes_it_gives_back_the_rest_and_exits_0() {
+    let store = temp_store("sigterm");
+    let Some(server) = natsd::start_or_skip(store.path()) else {
+        return;
+    };
+    let client = connect(&server).await;
+    let js = async_nats::jetstream::new(client.clone());
+    make_queue(&js).await;
+    let mut results = client.subscribe(RESULTS).await.expect("subscribe");
+    natsd::round_trip(&client).await.expect("round trip");
+    for id in ["t1", "t2", "t3"] {
+        natsd::publish_task(&js, SUBJECT, id, "sleep 1500").await;
+    }
+    // A takes all three in one batch, starts t1, and is told to stop.
+    let mut a = Worker::start(&server, "A");
+    a.wait_for("running t1 ");
+    a.terminate();
+    let status = a.wait_exit();
+    let said = a.said.clone();
+    assert!(
+        said.iter().any(|l| l == "finished t1"),
+        "worker A was stopped in the middle of t1 and did not finish it (it printed {said:?}): \
+         a task that is running runs to its end; stopping it halfway throws its work away"
+    );
+    assert!(
+        !said
+            .iter()
+            .any(|l| l.starts_with("running t2") || l.starts_with("running t3")),
+        "worker A started another task after SIGTERM (it printed {said:?}): after the stop, \
+         only the task at hand is finished"
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "worker A should exit 0 after draining; it ended {}; it printed {said:?}",
+        testkit::describe_status(status)
+    );
+    assert!(
+        said.iter().any(|l| l == "drained: done 1, given back 2"),
+        "work_until should report 1 task done and 2 given back; worker A printed {said:?}"
+    );
+    let (id, result) = natsd::next_answer(&mut results, DEADLINE).await;
+    assert_eq!(
+        (id.as_str(), result.as_str()),
+        ("t1", "done sleep 1500"),
+        "t1 is answered by A before it exits"
+    );
+    // B gets t2 and t3 now, not after the ack wait (30 s).
+    let _b = Worker::start(&server, "B");
+    let mut answered = Vec::new();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while answered.len() < 2 {
+        match tokio::time::timeout_at(deadline, results.next()).await {
+            Ok(Some(result)) => {
+                let id = result.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id"));
+                answered.push(id.map(|v| v.as_str().to_string()).unwrap_or_default());
+            }
+            _ => panic!(
+                "worker B answered only {answered:?} of t2 and t3 within {DEADLINE:?}: the tasks \
+                 A held but had not started must be given back (AckKind::Nak) when it stops, or \
+                 they wait out the ack wait ({ACK_WAIT:?}) before anyone may have them"
+            ),
+        }
+    }
+    answered.sort();
+    assert_eq!(answered, ["t2", "t3"]);
+}
+
+#[tokio::test]
+async fn a_stop_before_the_batch_is_run_gives_every_task_back() {
+    let store = temp_store("early");
+    let Some(server) = natsd::start_or_skip(store.path()) else {
+        return;
+    };
+    let client = connect(&server).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let consumer = make_queue(&js).await;
+    for id in ["t1", "t2"] {
+        natsd::publish_task(&js, SUBJECT, id, "sleep 0").await;
+    }
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&ran);
+    let drained = natsd::within(
+        DEADLINE,
+        "work_until with a stop that has already come",
+        work_until(
+            &client,
+            &consumer,
+            RESULTS,
+            2,
+            move |_, _| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { String::new() }
+            },
+            async {},
+        ),
+    )
+    .await
+    .expect("work_until");
+    assert_eq!(
+        (drained, ran.load(std::sync::atomic::Ordering::SeqCst)),
+        (
+            Drained {
+                done: 0,
+                given_back: 2
+            },
+            0
+        ),
+        "a stop that came while the batch was being taken: no task is started, both are given \
+         back, and work_until says so"
+    );
+    // Given back, they are there for the next pull at once, each on its second delivery.
+    let mut again = consumer
+        .fetch()
+        .max_messages(2)
+        .messages()
+        .await
+        .expect("fetch");
+    let mut deliveries = Vec::new();
+    while let Some(message) = natsd::within(DEADLINE, "the tasks given back", again.next()).await {
+        let message = message.expect("a message");
+        deliveries.push(message.info().expect("info").delivered);
+    }
+    assert_eq!(
+        deliveries,
+        [2, 2],
+        "both tasks should be delivered again at once after they were given back (a Nak)"
+    );
+}
+
+#[tokio::test]
+async fn without_a_stop_every_task_is_run_answered_and_acknowledged_in_order() {
+    let store = temp_store("order");
+    let Some(server) = natsd::start_or_skip(store.path()) else {
+        return;
+    };
+    let client = connect(&server).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let consumer = make_queue(&js).await;
+    let mut results = client.subscribe(RESULTS).await.expect("subscribe");
+    natsd::round_trip(&client).await.expect("round trip");
+    let ids = ["t1", "t2", "t3", "t4"];
+    for id in ids {
+        natsd::publish_task(&js, SUBJECT, id, &format!("task {id}")).await;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_client = client.clone();
+    let mut worker = tokio::spawn(async move {
+        work_until(
+            &worker_client,
+            &consumer,
+            RESULTS,
+            3,
+            |id, task| async move { format!("{task} by {id}") },
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+    let mut answers = Vec::new();
+    for _ in ids {
+        tokio::select! {
+            answer = natsd::next_answer(&mut results, DEADLINE) => answers.push(answer),
+            ended = &mut worker => panic!(
+                "work_until returned before it was told to stop: {ended:?} (answers so far: \
+                 {answers:?})"
+            ),
+        }
+    }
+    let _ = stop_tx.send(());
+    let drained = natsd::within(DEADLINE, "work_until after its stop", worker)
+        .await
+        .expect("work_until panicked")
+        .expect("work_until");
+    let want: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (id.to_string(), format!("task {id} by {id}")))
+        .collect();
+    assert_eq!(
+        answers, want,
+        "each task answered once, in order, under its id"
+    );
+    assert_eq!(
+        drained,
+        Drained {
+            done: 4,
+            given_back: 0
+        }
+    );
+    assert_eq!(
+        natsd::stream_messages(&js, STREAM).await,
+        0,
+        "every task answered is acknowledged, and leaves the stream"
+    );
+}
