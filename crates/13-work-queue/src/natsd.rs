@@ -329,3 +329,123 @@ pub async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) 
         .state
         .messages
 }
+
+/// A worker process for the tests (`work-queue-worker` in one of its modes), SIGCONTed, killed
+/// and reaped on drop; its stdout lines arrive on a channel and are kept in [`Worker::said`].
+pub struct Worker {
+    child: Child,
+    lines: Receiver<String>,
+    /// Every line it printed that was read so far.
+    pub said: Vec<String>,
+    /// Its name in the messages.
+    pub name: &'static str,
+    deadline: Duration,
+}
+
+impl Worker {
+    /// Starts `program ARGS`, stdin closed, stdout read line by line; `deadline` bounds every
+    /// wait for it.
+    pub fn start(program: &str, args: &[&str], name: &'static str, deadline: Duration) -> Worker {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Worker {
+            child,
+            lines,
+            said: Vec::new(),
+            name,
+            deadline,
+        }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a line that starts with `prefix` and returns it; panics, with what it printed,
+    /// after the deadline or at once when it has ended (its stdout closed).
+    pub fn wait_for(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + self.deadline;
+        let from = self.said.len();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.said.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "worker {} did not say `{prefix}...` within {:?} (its status: {:?}; it \
+                     printed: {:?})",
+                    self.name,
+                    self.deadline,
+                    self.child.try_wait(),
+                    &self.said[from..]
+                ),
+            }
+        }
+    }
+
+    /// Reads the lines it printed so far into [`Worker::said`], without waiting.
+    pub fn read_said(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.said.push(line);
+        }
+        &self.said
+    }
+
+    /// Reads everything it prints until it exits, and returns how it ended; `None` when it is
+    /// still running after the deadline.
+    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + self.deadline;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.said.push(line),
+                // Its stdout is closed: it has exited, or is about to.
+                Err(RecvTimeoutError::Disconnected) => return self.child.wait().ok(),
+                Err(RecvTimeoutError::Timeout) => return None,
+            }
+        }
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends it `sig`.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, sig).expect("signal the worker");
+    }
+
+    /// Kills it and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // A stopped process dies of SIGKILL too; continuing it first changes nothing else.
+            self.signal(nix::sys::signal::Signal::SIGCONT);
+        }
+        self.kill();
+    }
+}

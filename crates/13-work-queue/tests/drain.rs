@@ -5,17 +5,13 @@
 //! them at once; a stop before a batch is run gives every task back; without a stop every task
 //! is run, answered and acknowledged in order.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use work_queue::drain::{Drained, work_until};
-use work_queue::natsd::{self, NatsServer, connect};
+use work_queue::natsd::{self, NatsServer, Worker, connect};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const STREAM: &str = "TASKS";
@@ -37,91 +33,15 @@ async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
     natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
 }
 
-/// A `work-queue-worker --drain` process (batches of 3, `sleep MS` tasks), killed and reaped
-/// on drop; its stdout lines arrive on a channel.
-struct Worker {
-    child: Child,
-    lines: Receiver<String>,
-    said: Vec<String>,
-    name: &'static str,
-}
-
-impl Worker {
-    fn start(server: &NatsServer, name: &'static str) -> Worker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_work-queue-worker"))
-            .args([server.url(), STREAM, CONSUMER, RESULTS, "--drain"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn work-queue-worker");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Worker {
-            child,
-            lines,
-            said: Vec::new(),
-            name,
-        }
-    }
-
-    /// Waits for a line that starts with `prefix`, at most `deadline`; returns it.
-    fn wait_for(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.said.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                // Also at once when the worker has ended (its stdout closed).
-                Err(_) => panic!(
-                    "worker {} did not say `{prefix}...` within {DEADLINE:?} (its status: {:?}; \
-                     it printed: {:?})",
-                    self.name,
-                    self.child.try_wait(),
-                    self.said
-                ),
-            }
-        }
-    }
-
-    /// Everything it printed until it exited, and how it ended.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.said.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return testkit::wait_for_exit(&mut self.child, DEADLINE);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                    "worker {} did not exit within {DEADLINE:?} of SIGTERM (it printed: {:?}): \
-                     finish the task at hand, give back the others, and return",
-                    self.name, self.said
-                ),
-            }
-        }
-    }
-
-    fn terminate(&self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `work-queue-worker --drain` process: batches of 3, `sleep MS` tasks, until SIGTERM.
+fn drain_worker(server: &NatsServer, name: &'static str) -> Worker {
+    let args = [server.url(), STREAM, CONSUMER, RESULTS, "--drain"];
+    Worker::start(
+        env!("CARGO_BIN_EXE_work-queue-worker"),
+        &args,
+        name,
+        DEADLINE,
+    )
 }
 
 #[tokio::test]
@@ -139,10 +59,16 @@ async fn sigterm_mid_task_finishes_it_gives_back_the_rest_and_exits_0() {
         natsd::publish_task(&js, SUBJECT, id, "sleep 1500").await;
     }
     // A takes all three in one batch, starts t1, and is told to stop.
-    let mut a = Worker::start(&server, "A");
+    let mut a = drain_worker(&server, "A");
     a.wait_for("running t1 ");
-    a.terminate();
-    let status = a.wait_exit();
+    a.signal(Signal::SIGTERM);
+    let Some(status) = a.wait_exit() else {
+        panic!(
+            "worker A did not exit within {DEADLINE:?} of SIGTERM (it printed: {:?}): finish \
+             the task at hand, give back the others, and return",
+            a.said
+        );
+    };
     let said = a.said.clone();
     assert!(
         said.iter().any(|l| l == "finished t1"),
@@ -173,7 +99,7 @@ async fn sigterm_mid_task_finishes_it_gives_back_the_rest_and_exits_0() {
         "t1 is answered by A before it exits"
     );
     // B gets t2 and t3 now, not after the ack wait (30 s).
-    let _b = Worker::start(&server, "B");
+    let _b = drain_worker(&server, "B");
     let mut answered = Vec::new();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while answered.len() < 2 {

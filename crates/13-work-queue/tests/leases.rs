@@ -9,17 +9,13 @@
 //! final one.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use work_queue::leases::{heartbeat_every, keep_lease};
-use work_queue::natsd::{self, NatsServer, connect};
+use work_queue::natsd::{self, NatsServer, Worker, connect};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const STREAM: &str = "TASKS";
@@ -209,75 +205,15 @@ async fn a_task_three_ack_waits_long_keeps_its_lease_on_a_live_worker() {
     );
 }
 
-/// A worker process running `leases::work` (`work-queue-worker --lease`), killed (and continued
-/// first, if it was stopped) and reaped on drop; its stdout lines arrive on a channel.
-struct Worker {
-    child: Child,
-    lines: Receiver<String>,
-    /// Every line read so far.
-    said: Vec<String>,
-    name: &'static str,
-}
-
-impl Worker {
-    fn start(server: &NatsServer, name: &'static str) -> Worker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_work-queue-worker"))
-            .args([server.url(), STREAM, CONSUMER, RESULTS, "--lease"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn work-queue-worker");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Worker {
-            child,
-            lines,
-            said: Vec::new(),
-            name,
-        }
-    }
-
-    /// Waits for a line that starts with `prefix`; returns it.
-    fn wait_for(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let from = self.said.len();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.said.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                // Also at once when the worker has ended (its stdout closed).
-                Err(_) => panic!(
-                    "worker {} did not say `{prefix}...` within {DEADLINE:?} (its status: {:?}; \
-                     it printed: {:?})",
-                    self.name,
-                    self.child.try_wait(),
-                    &self.said[from..]
-                ),
-            }
-        }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), sig).expect("signal the worker");
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.signal(Signal::SIGCONT);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `work-queue-worker --lease` process, which runs `leases::work` with `sleep MS` tasks.
+fn lease_worker(server: &NatsServer, name: &'static str) -> Worker {
+    let args = [server.url(), STREAM, CONSUMER, RESULTS, "--lease"];
+    Worker::start(
+        env!("CARGO_BIN_EXE_work-queue-worker"),
+        &args,
+        name,
+        DEADLINE,
+    )
 }
 
 async fn next_result(results: &mut async_nats::Subscriber) -> (String, String) {
@@ -303,11 +239,11 @@ async fn a_stopped_worker_loses_its_lease_to_a_live_one_and_its_late_answer_chan
     publish_task(&js, "t1", "sleep 3000").await;
     // Worker A takes t1 and is stopped in the middle of it, as a machine cut off from the
     // network: it renews nothing any more.
-    let mut a = Worker::start(&server, "A");
+    let mut a = lease_worker(&server, "A");
     a.wait_for("running t1 ");
     a.signal(Signal::SIGSTOP);
     // Worker B was not there when t1 was handed out: it gets t1 once A's lease has lapsed.
-    let mut b = Worker::start(&server, "B");
+    let mut b = lease_worker(&server, "B");
     b.wait_for("running t1 ");
     b.wait_for("finished t1");
     let (id, result) = next_result(&mut results).await;
@@ -331,11 +267,11 @@ async fn a_stopped_worker_loses_its_lease_to_a_live_one_and_its_late_answer_chan
         "a task after A came back"
     );
     assert!(
-        matches!(a.child.try_wait(), Ok(None)),
-        "worker A ended after it came back ({:?}): acknowledging a task whose lease it lost is \
+        a.running(),
+        "worker A ended after it came back: acknowledging a task whose lease it lost is \
          not an error (the server confirms it and changes nothing); a worker goes on with the \
-         next task",
-        a.child.try_wait()
+         next task; it printed {:?}",
+        a.said
     );
 }
 
@@ -359,7 +295,7 @@ async fn workers_run_each_task_longer_than_the_ack_wait_once() {
     for id in ids {
         publish_task(&js, id, "sleep 2500").await;
     }
-    let mut workers = [Worker::start(&server, "A"), Worker::start(&server, "B")];
+    let mut workers = [lease_worker(&server, "A"), lease_worker(&server, "B")];
     for worker in &mut workers {
         worker.wait_for("running ");
     }
@@ -372,15 +308,13 @@ async fn workers_run_each_task_longer_than_the_ack_wait_once() {
     // Every `running` line so far: a task run twice was delivered again while it ran.
     let mut runs: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for worker in &mut workers {
-        while let Ok(line) = worker.lines.try_recv() {
-            worker.said.push(line);
-        }
-        for line in &worker.said {
+        let name = worker.name;
+        for line in worker.read_said() {
             if let Some(id) = line
                 .strip_prefix("running ")
                 .and_then(|r| r.split(' ').next())
             {
-                runs.entry(id.to_string()).or_default().push(worker.name);
+                runs.entry(id.to_string()).or_default().push(name);
             }
         }
     }

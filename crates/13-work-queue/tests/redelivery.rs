@@ -3,13 +3,10 @@
 //! task loses it to another worker once the ack wait has passed; the submitter reports one
 //! result per task id, whatever arrives twice or unasked, and names what never came.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use work_queue::natsd::{self, NatsServer, connect};
+use work_queue::natsd::{self, NatsServer, Worker, connect};
 use work_queue::redelivery::{ID_HEADER, Missing, Submitted, collect, submit};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -37,68 +34,19 @@ async fn make_queue(js: &async_nats::jetstream::Context) {
     natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await;
 }
 
-/// A worker process (`work-queue-worker`, which runs `redelivery::work`), killed and reaped on
-/// drop; its stdout lines arrive on a channel.
-struct Worker {
-    child: Child,
-    lines: Receiver<String>,
-    name: &'static str,
-}
-
-impl Worker {
-    fn start(server: &NatsServer, name: &'static str, hang: bool) -> Worker {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_work-queue-worker"));
-        cmd.args([server.url(), STREAM, CONSUMER, RESULTS]);
-        if hang {
-            cmd.arg("--hang");
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn work-queue-worker");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Worker { child, lines, name }
+/// A worker process (`work-queue-worker`, which runs `redelivery::work`); with `hang` it
+/// announces its first task and never finishes it.
+fn worker(server: &NatsServer, name: &'static str, hang: bool) -> Worker {
+    let mut args = vec![server.url(), STREAM, CONSUMER, RESULTS];
+    if hang {
+        args.push("--hang");
     }
-
-    /// Waits for the worker to announce `running ID ...`; returns the line.
-    fn wait_running(&mut self, id: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(&format!("running {id} ")) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let status = self.child.try_wait();
-                    panic!(
-                        "worker {} did not start task {id} within {DEADLINE:?} (its status: \
-                         {status:?}; it printed: {seen:?}): does work() take tasks from the \
-                         consumer and call run(id, task) for each?",
-                        self.name
-                    );
-                }
-            }
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    Worker::start(
+        env!("CARGO_BIN_EXE_work-queue-worker"),
+        &args,
+        name,
+        DEADLINE,
+    )
 }
 
 async fn ack_pending(js: &async_nats::jetstream::Context) -> u64 {
@@ -207,12 +155,12 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
         .expect("publish ack");
     }
     // Worker A takes t1 and hangs in it; the test kills it there, as a machine dies.
-    let mut a = Worker::start(&server, "A", true);
-    a.wait_running("t1");
+    let mut a = worker(&server, "A", true);
+    a.wait_for("running t1 ");
     a.kill();
     // Worker B was not there when t1 was handed out: it gets t1 only because the server, not
     // seeing an ack within the ack wait, delivers it again.
-    let mut b = Worker::start(&server, "B", false);
+    let mut b = worker(&server, "B", false);
     let ids = vec!["t1".to_string(), "t2".to_string()];
     let got = within("collect", collect(&mut results, &ids, DEADLINE)).await;
     let got = got.unwrap_or_else(|Missing(missing)| {
@@ -232,7 +180,7 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
         Some("done second"),
         "t2's result"
     );
-    let line = b.wait_running("t1");
+    let line = b.wait_for("running t1 ");
     assert_eq!(line, "running t1 first", "worker B ran t1");
     let deadline = Instant::now() + DEADLINE;
     let mut pending = ack_pending(&js).await;
