@@ -23,6 +23,10 @@ fn the_demo_runs_to_completion_and_narrates_each_step() {
         "== pulled \"count /etc/passwd\", delivery 1;",
         "== pulled \"count /etc/passwd\" again after",
         ": delivery 2 (the ack wait",
+        "in-progress acks (+WPI); another worker's pull meanwhile got nothing",
+        "== pulled \"crash\", delivery 2 of at most 2",
+        "== a third worker asked and got nothing; the server gave up on the task and said so on \
+         $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES",
         "== stopped nats-server (pid ",
         "== done",
     ] {
