@@ -23,6 +23,8 @@ struct Streaming {
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
     result: Receiver<std::io::Result<ExitStatus>>,
+    /// Whether `stream_lines` returned (and so reaped the child, or said why not).
+    returned: bool,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -49,6 +51,7 @@ impl Streaming {
             stdin,
             lines,
             result,
+            returned: false,
             handle: Some(handle),
         }
     }
@@ -81,15 +84,18 @@ impl Streaming {
     fn finish(&mut self, stuck: &str) -> ExitStatus {
         self.stdin = None;
         match self.result.recv_timeout(DEADLINE) {
-            Ok(result) => result.unwrap_or_else(|e| {
-                let why = if e.kind() == std::io::ErrorKind::InvalidData {
-                    ". Output that is not UTF-8 is not an error: read bytes with read_until, not \
-                     BufRead::lines, and convert them with String::from_utf8_lossy"
-                } else {
-                    ""
-                };
-                panic!("stream_lines returned an error: {e}{why}")
-            }),
+            Ok(result) => {
+                self.returned = true;
+                result.unwrap_or_else(|e| {
+                    let why = if e.kind() == std::io::ErrorKind::InvalidData {
+                        ". Output that is not UTF-8 is not an error: read bytes with read_until, \
+                         not BufRead::lines, and convert them with String::from_utf8_lossy"
+                    } else {
+                        ""
+                    };
+                    panic!("stream_lines returned an error: {e}{why}")
+                })
+            }
             Err(_) => {
                 self.raise_panic_of_the_call();
                 panic!("{stuck}")
@@ -118,8 +124,17 @@ impl Drop for Streaming {
             {
                 let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
             }
-            let _ = self.result.recv_timeout(DEADLINE);
+            if self.result.recv_timeout(DEADLINE).is_ok() {
+                self.returned = true;
+            }
             let _ = h.join();
+        }
+        if !self.returned {
+            // The call panicked (the stub's todo!, say) with the child it owned: dropped, not
+            // reaped, so the pid is still our child's. Stop it and reap it: left running, it
+            // would outlive the test.
+            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(self.pid as i32), None);
         }
     }
 }
