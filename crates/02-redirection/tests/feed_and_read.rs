@@ -38,11 +38,27 @@ fn pattern(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Stops and reaps the process behind its pidfd when dropped during a panic only.
+struct PanicGuard(Option<std::os::fd::OwnedFd>);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(pidfd) = &self.0
+        {
+            testkit::daemon::kill_and_reap(pidfd);
+        }
+    }
+}
+
 /// Calls `feed_and_read(child, input)` on a thread. If it has not returned by the deadline,
 /// kills the child (still ours: the call never reaped it), which closes the pipes and unblocks
 /// the call, then panics with `stuck`.
 fn feed_with_deadline(child: Child, input: Vec<u8>, stuck: &str) -> (ExitStatus, Vec<u8>) {
     let pid = child.id();
+    // If the call panics (the stub's todo!, say) it drops the child, perhaps never reaped: the
+    // guard stops and reaps exactly that process (through its pidfd) as the panic passes by.
+    let guard = PanicGuard(testkit::daemon::pidfd_open(pid));
     let result = testkit::call_or_unblock(
         DEADLINE,
         move || feed_and_read(child, input),
@@ -55,6 +71,7 @@ fn feed_with_deadline(child: Child, input: Vec<u8>, stuck: &str) -> (ExitStatus,
             }
         },
     );
+    drop(guard);
     match result {
         Some(result) => result.unwrap_or_else(|e| {
             let why = if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -25,6 +25,8 @@ struct Streaming {
     result: Receiver<std::io::Result<ExitStatus>>,
     /// Whether `stream_lines` returned (and so reaped the child, or said why not).
     returned: bool,
+    /// The child's pidfd, to stop and reap exactly that process if the call panics with it.
+    pidfd: Option<std::os::fd::OwnedFd>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -41,6 +43,7 @@ impl Streaming {
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
         let stdin = child.stdin.take();
         let pid = child.id();
+        let pidfd = testkit::daemon::pidfd_open(pid);
         let (line_tx, lines) = mpsc::channel();
         let (result_tx, result) = mpsc::channel();
         let handle = thread::spawn(move || {
@@ -52,6 +55,7 @@ impl Streaming {
             lines,
             result,
             returned: false,
+            pidfd,
             handle: Some(handle),
         }
     }
@@ -129,12 +133,13 @@ impl Drop for Streaming {
             }
             let _ = h.join();
         }
-        if !self.returned {
-            // The call panicked (the stub's todo!, say) with the child it owned: dropped, not
-            // reaped, so the pid is still our child's. Stop it and reap it: left running, it
-            // would outlive the test.
-            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(Pid::from_raw(self.pid as i32), None);
+        if !self.returned
+            && let Some(pidfd) = &self.pidfd
+        {
+            // The call panicked (the stub's todo!, say) with the child it owned, dropped and
+            // perhaps never reaped: stop it and reap it (through its pidfd: by now its pid may
+            // name another process), or it could outlive the test.
+            testkit::daemon::kill_and_reap(pidfd);
         }
     }
 }

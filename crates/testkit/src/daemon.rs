@@ -105,36 +105,43 @@ impl DaemonGuard {
     }
 }
 
+/// SIGKILLs the process behind `pidfd`, waits (up to the default deadline) for it to exit, and
+/// reaps it if it is our child. Through the pidfd, which names that very process: a pid could
+/// meanwhile name another process. Harmless for a process already reaped (ESRCH, ECHILD).
+pub fn kill_and_reap(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal takes the pidfd, a signal number and a null siginfo.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
+    if pidfd_exited(pidfd, DEFAULT_DEADLINE) {
+        // Reaped through the pidfd, which names this very process: by the pid, a waitpid
+        // could take (and wait for) another child of ours that got the pid since, if the
+        // daemon was reaped already. ECHILD: not our child, or reaped already.
+        // SAFETY: `info` is a live, zeroed siginfo_t that waitid fills in; the pidfd is open.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG,
+            );
+        }
+    }
+}
+
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
         let Some(pidfd) = self.pidfd.take() else {
             return;
         };
-        // SAFETY: pidfd_send_signal takes the pidfd, a signal number and a null siginfo.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd.as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
-        if pidfd_exited(&pidfd, DEFAULT_DEADLINE) {
-            // Reaped through the pidfd, which names this very process: by the pid, a waitpid
-            // could take (and wait for) another child of ours that got the pid since, if the
-            // daemon was reaped already. ECHILD: not our child, or reaped already.
-            // SAFETY: `info` is a live, zeroed siginfo_t that waitid fills in; the pidfd is open.
-            unsafe {
-                let mut info: libc::siginfo_t = std::mem::zeroed();
-                libc::waitid(
-                    libc::P_PIDFD,
-                    pidfd.as_raw_fd() as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOHANG,
-                );
-            }
-        }
+        kill_and_reap(&pidfd);
         // Someone else (init or a subreaper above us) reaps it otherwise. A zombie at its pid is
         // it, not yet reaped; a live process there is another that got the pid since.
         let pid = self.pid;
