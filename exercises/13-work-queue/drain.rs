@@ -5,8 +5,8 @@
 //! it would die of SIGKILL costs twice: the task it was running is done again from the start,
 //! and every task it had taken but not started waits out the ack wait (minutes, in production)
 //! before anyone else may have it. A worker that drains instead stops taking tasks, finishes the
-//! one at hand (result and ack), hands back the others at once with a negative ack, and only
-//! then exits: nothing runs twice and nothing waits.
+//! one at hand (result and ack), hands back the others at once, and only then exits: nothing
+//! runs twice and nothing waits.
 //!
 //! Goal: implement [`work_until`], a worker loop that takes tasks in batches (several at a time,
 //! as a fast worker does to save round trips) until `stop` completes, and then drains.
@@ -32,7 +32,7 @@ pub const PULL_WAIT: Duration = Duration::from_secs(1);
 pub struct Drained {
     /// Tasks run, answered and acknowledged.
     pub done: usize,
-    /// Tasks taken but not started, handed back to the server with a negative ack.
+    /// Tasks taken but not started, handed back to the server.
     pub given_back: usize,
 }
 
@@ -42,8 +42,8 @@ pub struct Drained {
 ///
 /// When `stop` completes (a SIGTERM, say), the worker takes no new task: the task that is
 /// running runs to its end and is answered and acknowledged as usual, every task it holds but
-/// has not started is given back at once (`AckKind::Nak`, confirmed by the server) so that
-/// another worker can take it now rather than after the ack wait, and the loop returns what it
+/// has not started is given back at once (confirmed by the server) so that another worker
+/// can take it now rather than after the ack wait, and the loop returns what it
 /// did. Returns an error only when the server cannot be talked to.
 pub async fn work_until<F, Fut>(
     client: &Client,
