@@ -449,3 +449,63 @@ impl Drop for Worker {
         self.kill();
     }
 }
+
+/// What most of the topic's tests start from: a server of their own on a temporary store, a
+/// client, its JetStream context and the queue the tests make (see [`make_work_queue`]). The
+/// server is stopped and the store removed when it is dropped. Destructure it with a name for
+/// every field (`server: _server`): a field matched by `_` alone is dropped at once, and with
+/// the server goes the test.
+pub struct TestQueue {
+    /// The queue's durable pull consumer.
+    pub consumer: async_nats::jetstream::consumer::PullConsumer,
+    /// The client's JetStream context.
+    pub js: async_nats::jetstream::Context,
+    /// A client connected to the server.
+    pub client: async_nats::Client,
+    /// The server.
+    pub server: NatsServer,
+    /// Its store; removed after the server has stopped (fields drop in order).
+    pub store: tempfile::TempDir,
+}
+
+/// Starts a server on a temporary store named after `tag`, connects to it and makes the queue
+/// `names` (stream, subject, consumer) with `ack_wait` and `max_deliver`; `None` when the test
+/// is skipped (see [`start_or_skip`]).
+pub async fn queue_or_skip(
+    tag: &str,
+    names: (&str, &str, &str),
+    ack_wait: Duration,
+    max_deliver: i64,
+) -> Option<TestQueue> {
+    let store = tempfile::Builder::new()
+        .prefix(&format!("wq-{tag}-"))
+        .tempdir()
+        .expect("a temp dir for the server's store");
+    let server = start_or_skip(store.path())?;
+    let client = connect(&server).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let consumer = make_work_queue(&js, names, ack_wait, max_deliver).await;
+    Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server,
+        store,
+    })
+}
+
+/// Subscribes `client` to `subject` and returns once the server has the subscription (see
+/// [`round_trip`]), so that a message published from then on, by anyone, reaches it.
+pub async fn subscribe_confirmed(
+    client: &async_nats::Client,
+    subject: impl ToString,
+) -> async_nats::Subscriber {
+    let subscriber = client
+        .subscribe(subject.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("subscribe to {}: {e}", subject.to_string()));
+    round_trip(client)
+        .await
+        .expect("the server has the subscription");
+    subscriber
+}

@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
 use nix::sys::signal::Signal;
 use work_queue::drain::{Drained, work_until};
-use work_queue::natsd::{self, NatsServer, Worker, connect};
+use work_queue::natsd::{self, NatsServer, TestQueue, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const STREAM: &str = "TASKS";
@@ -22,15 +21,10 @@ const RESULTS: &str = "results";
 /// back.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 
-fn temp_store(test: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("wq-{test}-"))
-        .tempdir()
-        .expect("a temp dir for the server's store")
-}
-
-async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
-    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
+/// A server of this test's own, with a work-queue stream and a durable pull consumer with
+/// explicit acks and an ack wait of [`ACK_WAIT`].
+async fn queue(tag: &str) -> Option<TestQueue> {
+    natsd::queue_or_skip(tag, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
 }
 
 /// A `work-queue-worker --drain` process: batches of 3, `sleep MS` tasks, until SIGTERM.
@@ -46,15 +40,17 @@ fn drain_worker(server: &NatsServer, name: &'static str) -> Worker {
 
 #[tokio::test]
 async fn sigterm_mid_task_finishes_it_gives_back_the_rest_and_exits_0() {
-    let store = temp_store("sigterm");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("sigterm").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe");
-    natsd::round_trip(&client).await.expect("round trip");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     for id in ["t1", "t2", "t3"] {
         natsd::publish_task(&js, SUBJECT, id, "sleep 1500").await;
     }
@@ -121,13 +117,16 @@ async fn sigterm_mid_task_finishes_it_gives_back_the_rest_and_exits_0() {
 
 #[tokio::test]
 async fn a_stop_before_the_batch_is_run_gives_every_task_back() {
-    let store = temp_store("early");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server: _server,
+        store: _store,
+    }) = queue("early").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let consumer = make_queue(&js).await;
     for id in ["t1", "t2"] {
         natsd::publish_task(&js, SUBJECT, id, "sleep 0").await;
     }
@@ -183,15 +182,17 @@ async fn a_stop_before_the_batch_is_run_gives_every_task_back() {
 
 #[tokio::test]
 async fn without_a_stop_every_task_is_run_answered_and_acknowledged_in_order() {
-    let store = temp_store("order");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server: _server,
+        store: _store,
+    }) = queue("order").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let consumer = make_queue(&js).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe");
-    natsd::round_trip(&client).await.expect("round trip");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     let ids = ["t1", "t2", "t3", "t4"];
     for id in ids {
         natsd::publish_task(&js, SUBJECT, id, &format!("task {id}")).await;

@@ -15,7 +15,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
 use nix::sys::signal::Signal;
 use work_queue::leases::{heartbeat_every, keep_lease};
-use work_queue::natsd::{self, NatsServer, Worker, connect};
+use work_queue::natsd::{self, NatsServer, TestQueue, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const STREAM: &str = "TASKS";
@@ -26,21 +26,14 @@ const RESULTS: &str = "results";
 /// as long.
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
-fn temp_store(test: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("wq-{test}-"))
-        .tempdir()
-        .expect("a temp dir for the server's store")
-}
-
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
     natsd::within(DEADLINE, what, fut).await
 }
 
-/// A work-queue stream and a durable pull consumer with explicit acks and an ack wait of
-/// [`ACK_WAIT`].
-async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
-    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
+/// A server of this test's own, with a work-queue stream and a durable pull consumer with
+/// explicit acks and an ack wait of [`ACK_WAIT`].
+async fn queue(tag: &str) -> Option<TestQueue> {
+    natsd::queue_or_skip(tag, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
 }
 
 async fn publish_task(js: &async_nats::jetstream::Context, id: &str, task: &str) {
@@ -101,13 +94,16 @@ fn heartbeat_every_is_well_inside_the_ack_wait_and_never_zero() {
 
 #[tokio::test]
 async fn a_task_shorter_than_a_renewal_period_sends_no_renewal() {
-    let store = temp_store("short");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server: _server,
+        store: _store,
+    }) = queue("short").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let consumer = make_queue(&js).await;
     let mut acks = watch_acks(&client).await;
     publish_task(&js, "t1", "quick").await;
     let message = take_one(&consumer).await;
@@ -147,13 +143,16 @@ async fn a_task_shorter_than_a_renewal_period_sends_no_renewal() {
 
 #[tokio::test]
 async fn a_task_three_ack_waits_long_keeps_its_lease_on_a_live_worker() {
-    let store = temp_store("long");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server: _server,
+        store: _store,
+    }) = queue("long").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let consumer = make_queue(&js).await;
     let mut acks = watch_acks(&client).await;
     publish_task(&js, "t1", "long").await;
     let message = take_one(&consumer).await;
@@ -222,20 +221,17 @@ async fn next_result(results: &mut async_nats::Subscriber) -> (String, String) {
 
 #[tokio::test]
 async fn a_stopped_worker_loses_its_lease_to_a_live_one_and_its_late_answer_changes_nothing() {
-    let store = temp_store("stopped");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("stopped").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
-    let mut results = client
-        .subscribe(RESULTS)
-        .await
-        .expect("subscribe to results");
-    natsd::round_trip(&client)
-        .await
-        .expect("the server has the subscription");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     publish_task(&js, "t1", "sleep 3000").await;
     // Worker A takes t1 and is stopped in the middle of it, as a machine cut off from the
     // network: it renews nothing any more.
@@ -277,20 +273,17 @@ async fn a_stopped_worker_loses_its_lease_to_a_live_one_and_its_late_answer_chan
 
 #[tokio::test]
 async fn workers_run_each_task_longer_than_the_ack_wait_once() {
-    let store = temp_store("once");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("once").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
-    let mut results = client
-        .subscribe(RESULTS)
-        .await
-        .expect("subscribe to results");
-    natsd::round_trip(&client)
-        .await
-        .expect("the server has the subscription");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     let ids = ["t1", "t2", "t3"];
     for id in ids {
         publish_task(&js, id, "sleep 2500").await;

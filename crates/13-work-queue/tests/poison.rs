@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
 use testkit::daemon::DaemonGuard;
-use work_queue::natsd::{self, NatsServer, connect};
+use work_queue::natsd::{self, NatsServer, TestQueue, connect};
 use work_queue::poison::{
     DeadLetter, MAX_DELIVERIES, Outcome, dead_letter, watch_dead_letters, work,
 };
@@ -26,21 +25,14 @@ const RESULTS: &str = "results";
 const ACK_WAIT: Duration = Duration::from_secs(1);
 const MAX_DELIVER: i64 = 3;
 
-fn temp_store(test: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("wq-{test}-"))
-        .tempdir()
-        .expect("a temp dir for the server's store")
-}
-
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
     natsd::within(DEADLINE, what, fut).await
 }
 
-/// A work-queue stream and a durable pull consumer with explicit acks, an ack wait of
-/// [`ACK_WAIT`] and at most [`MAX_DELIVER`] deliveries per task.
-async fn make_queue(js: &async_nats::jetstream::Context) -> PullConsumer {
-    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, MAX_DELIVER).await
+/// A server of this test's own, with a work-queue stream and a durable pull consumer with
+/// explicit acks, an ack wait of [`ACK_WAIT`] and at most [`MAX_DELIVER`] deliveries per task.
+async fn queue(tag: &str) -> Option<TestQueue> {
+    natsd::queue_or_skip(tag, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, MAX_DELIVER).await
 }
 
 async fn publish_task(js: &async_nats::jetstream::Context, id: &str, task: &str) -> u64 {
@@ -57,13 +49,16 @@ async fn stream_messages(js: &async_nats::jetstream::Context) -> u64 {
 
 #[tokio::test]
 async fn a_rejected_task_is_answered_as_an_error_and_never_delivered_again() {
-    let store = temp_store("reject");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("reject").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let consumer = make_queue(&js).await;
     let mut results = client.subscribe(RESULTS).await.expect("subscribe");
     let mut acks = client
         .subscribe(format!("$JS.ACK.{STREAM}.{CONSUMER}.>"))
@@ -252,15 +247,17 @@ impl Drop for Fleet {
 
 #[tokio::test]
 async fn a_task_that_kills_every_worker_becomes_a_dead_letter_after_max_deliver() {
-    let store = temp_store("deadletter");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("deadletter").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
-    let mut results = client.subscribe(RESULTS).await.expect("subscribe");
-    natsd::round_trip(&client).await.expect("round trip");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     let mut advisories = within(
         "watch_dead_letters",
         watch_dead_letters(&client, STREAM, CONSUMER),
@@ -315,13 +312,16 @@ async fn a_task_that_kills_every_worker_becomes_a_dead_letter_after_max_deliver(
 
 #[tokio::test]
 async fn the_dead_letter_watch_hears_its_own_consumer_from_the_moment_it_returns() {
-    let store = temp_store("watch");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js: _js,
+        client,
+        server,
+        store: _store,
+    }) = queue("watch").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
     let mut advisories = within(
         "watch_dead_letters",
         watch_dead_letters(&client, STREAM, CONSUMER),
@@ -363,13 +363,16 @@ async fn the_dead_letter_watch_hears_its_own_consumer_from_the_moment_it_returns
 
 #[tokio::test]
 async fn dead_letter_reads_the_task_the_advisory_names_and_refuses_garbage() {
-    let store = temp_store("letter");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server: _server,
+        store: _store,
+    }) = queue("letter").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
     for (id, task) in [("a", "first"), ("b", "second"), ("c", "third")] {
         publish_task(&js, id, task).await;
     }

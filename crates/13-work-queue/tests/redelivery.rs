@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use work_queue::natsd::{self, NatsServer, Worker, connect};
+use work_queue::natsd::{self, NatsServer, TestQueue, Worker, connect};
 use work_queue::redelivery::{ID_HEADER, Missing, Submitted, collect, submit};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -17,21 +17,15 @@ const RESULTS: &str = "results";
 /// Short, so that a redelivery comes soon; the tests wait for events, not for this.
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
-fn temp_store(test: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("wq-{test}-"))
-        .tempdir()
-        .expect("a temp dir for the server's store")
-}
-
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
     natsd::within(DEADLINE, what, fut).await
 }
 
-/// The queue, made by the test itself (not by the learner's code): a work-queue stream with
-/// the default duplicate window (2 minutes) and a durable pull consumer with explicit acks.
-async fn make_queue(js: &async_nats::jetstream::Context) {
-    natsd::make_work_queue(js, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await;
+/// A server of this test's own with the queue, made by the test itself (not by the learner's
+/// code): a work-queue stream with the default duplicate window (2 minutes) and a durable pull
+/// consumer with explicit acks.
+async fn queue(tag: &str) -> Option<TestQueue> {
+    natsd::queue_or_skip(tag, (STREAM, SUBJECT, CONSUMER), ACK_WAIT, -1).await
 }
 
 /// A worker process (`work-queue-worker`, which runs `redelivery::work`); with `hang` it
@@ -70,12 +64,16 @@ async fn publish_result(client: &async_nats::Client, id: &str, result: &str) {
 
 #[tokio::test]
 async fn a_task_submitted_twice_under_one_id_is_stored_once() {
-    let store = temp_store("dedupe");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client: _client,
+        server: _server,
+        store: _store,
+    }) = queue("dedupe").await
+    else {
         return;
     };
-    let js = async_nats::jetstream::new(connect(&server).await);
-    make_queue(&js).await;
     let first = within("submit", submit(&js, SUBJECT, "task-1", "spin 10"))
         .await
         .expect("submit");
@@ -129,20 +127,17 @@ async fn a_task_submitted_twice_under_one_id_is_stored_once() {
 
 #[tokio::test]
 async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
-    let store = temp_store("redeliver");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js,
+        client,
+        server,
+        store: _store,
+    }) = queue("redeliver").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let js = async_nats::jetstream::new(client.clone());
-    make_queue(&js).await;
-    let mut results = client
-        .subscribe(RESULTS)
-        .await
-        .expect("subscribe to results");
-    natsd::round_trip(&client)
-        .await
-        .expect("the server has the subscription");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     for (id, task) in [("t1", "first"), ("t2", "second")] {
         js.publish_with_headers(
             SUBJECT,
@@ -198,18 +193,17 @@ async fn a_task_whose_worker_is_killed_mid_task_runs_again_on_another_worker() {
 
 #[tokio::test]
 async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked() {
-    let store = temp_store("collect");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js: _js,
+        client,
+        server,
+        store: _store,
+    }) = queue("collect").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let mut results = client
-        .subscribe(RESULTS)
-        .await
-        .expect("subscribe to results");
-    natsd::round_trip(&client)
-        .await
-        .expect("the server has the subscription");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     let sender = connect(&server).await;
     publish_result(&sender, "t1", "first run").await;
     publish_result(&sender, "t1", "second run").await;
@@ -258,18 +252,17 @@ async fn the_submitter_reports_each_task_once_whatever_arrives_twice_or_unasked(
 
 #[tokio::test]
 async fn the_submitter_names_the_tasks_left_unanswered_when_its_time_runs_out() {
-    let store = temp_store("missing");
-    let Some(server) = natsd::start_or_skip(store.path()) else {
+    let Some(TestQueue {
+        consumer: _consumer,
+        js: _js,
+        client,
+        server,
+        store: _store,
+    }) = queue("missing").await
+    else {
         return;
     };
-    let client = connect(&server).await;
-    let mut results = client
-        .subscribe(RESULTS)
-        .await
-        .expect("subscribe to results");
-    natsd::round_trip(&client)
-        .await
-        .expect("the server has the subscription");
+    let mut results = natsd::subscribe_confirmed(&client, RESULTS).await;
     let sender = connect(&server).await;
     publish_result(&sender, "t2", "done").await;
     sender.flush().await.expect("flush");
