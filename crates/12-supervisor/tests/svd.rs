@@ -2136,11 +2136,8 @@ fn another_user(test: &str) -> Option<(u32, u32)> {
     }
     // Root without CAP_SETUID (a container that dropped it) cannot become anyone either.
     let (uid, gid) = (65534, 65534);
-    // It must also reach this build's helper programs: a checkout under a directory only root
-    // may enter (mktemp -d makes 0700 ones) keeps them from it.
-    let helper = env!("CARGO_BIN_EXE_sv-service");
     match Command::new("/bin/sh")
-        .args(["-c", "test -x \"$1\"", "sh", helper])
+        .args(["-c", "true"])
         .uid(uid)
         .gid(gid)
         .status()
@@ -2163,6 +2160,22 @@ fn shared_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir(&shared).expect("mkdir shared");
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
     (dir, shared)
+}
+
+/// A copy of this build's `program` in `dir` (one that another user can reach, from
+/// [`shared_dir`]), for that user to run: the build itself may lie under a directory only we
+/// can enter (`mktemp -d` makes 0700 ones). Copied by `cp`, a process of its own, so that no
+/// descriptor of ours open for writing the file can reach a child and make its exec fail with
+/// ETXTBSY.
+fn program_for_another_user(dir: &Path, program: &str) -> PathBuf {
+    let copy = dir.join(Path::new(program).file_name().expect("a file name"));
+    let out = testkit::run_with_deadline(Command::new("cp").arg(program).arg(&copy), DEADLINE);
+    assert!(
+        out.status.success(),
+        "cp {program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    copy
 }
 
 /// Runs `script` with /bin/sh as `uid:gid`, no supplementary groups; panics unless it succeeds.
@@ -2321,8 +2334,9 @@ fn svctl_does_not_believe_a_socket_served_by_another_user() {
             .into_owned(),
     );
     let socket = shared.join("svd.sock");
+    let service = program_for_another_user(dir.path(), service());
     let mut fake = ChildGuard::spawn(
-        Command::new(service())
+        Command::new(&service)
             .args(["answer"])
             .arg(&socket)
             .arg("ok\nweb stopped")
