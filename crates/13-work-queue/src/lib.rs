@@ -56,3 +56,11 @@ pub mod drain;
 #[cfg(feature = "solution")]
 #[path = "../../../solutions/13-work-queue/drain.rs"]
 pub mod drain;
+
+#[cfg(not(feature = "solution"))]
+#[path = "../../../exercises/13-work-queue/jobq.rs"]
+#[allow(unused_variables, unused_imports)] // a stub's parameters are used once it is solved
+pub mod jobq;
+#[cfg(feature = "solution")]
+#[path = "../../../solutions/13-work-queue/jobq.rs"]
+pub mod jobq;

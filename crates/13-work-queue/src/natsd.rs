@@ -49,13 +49,21 @@ impl NatsServer {
     /// Returns `Ok(None)` when `nats-server` is not installed, and an error (with the server's
     /// log) when it does not become ready within [`READY_DEADLINE`].
     pub fn start(store: &Path) -> Result<Option<NatsServer>, String> {
+        NatsServer::start_on(store, None)
+    }
+
+    /// Starts a server as [`start`](Self::start) does, on `port` when given (a port the kernel
+    /// picks otherwise).
+    pub fn start_on(store: &Path, port: Option<u16>) -> Result<Option<NatsServer>, String> {
         let Some(exe) = find() else {
             return Ok(None);
         };
         std::fs::create_dir_all(store)
             .map_err(|e| format!("cannot create the store dir {}: {e}", store.display()))?;
         let mut child = Command::new(&exe)
-            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p"])
+            .arg(port.map_or_else(|| "-1".to_string(), |p| p.to_string()))
+            .arg("-sd")
             .arg(store)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -174,6 +182,23 @@ impl NatsServer {
         let store = self.store.clone();
         self.stop()?;
         NatsServer::start(&store)?.ok_or_else(|| "nats-server disappeared".to_string())
+    }
+}
+
+impl NatsServer {
+    /// Stops the server (as [`stop`](Self::stop)) and starts a new one on the same store and the
+    /// same port, where its clients reconnect by themselves, as they do after an operator
+    /// restarts a server.
+    pub fn restart_in_place(self) -> Result<NatsServer, String> {
+        let store = self.store.clone();
+        let port: u16 = self
+            .url
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .ok_or_else(|| format!("no port in {}", self.url))?;
+        self.stop()?;
+        NatsServer::start_on(&store, Some(port))?
+            .ok_or_else(|| "nats-server disappeared".to_string())
     }
 }
 
@@ -346,12 +371,19 @@ impl Worker {
     /// Starts `program ARGS`, stdin closed, stdout read line by line; `deadline` bounds every
     /// wait for it.
     pub fn start(program: &str, args: &[&str], name: &'static str, deadline: Duration) -> Worker {
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::piped());
+        Worker::from_command(command, name, deadline)
+    }
+
+    /// Starts `command` (whose stdout must be piped) as a worker, as [`start`](Self::start) does.
+    pub fn from_command(mut command: Command, name: &'static str, deadline: Duration) -> Worker {
+        let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", command.get_program()));
         let stdout = child.stdout.take().expect("piped");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -1,0 +1,67 @@
+//! Practice: `jobq`, a work queue on NATS JetStream that loses no task.
+//!
+//! Scenario: the tasks of week 7's `poold` (`spin N`, `sleep MS`, `hash PATH`, `count PATH`,
+//! `crash`, and `echo TEXT` for tests) no longer fit one machine. `jobq` puts them on a
+//! JetStream work queue that any number of workers on any number of hosts take from. No pidfd
+//! reaches another host: a worker is known to be alive by its acks, and a task is known to be
+//! lost when its ack wait passes. Workers are killed, stopped and cut off, the server itself
+//! restarts, and every task is still answered exactly once.
+//!
+//! The verbs (`--nats URL` names the server, `nats://HOST:PORT`):
+//! - `jobq init --nats URL [--ack-wait SECONDS] [--max-deliver N]` creates, when absent, the
+//!   work-queue stream `JOBQ` (subject `jobq.tasks`, file storage), its durable pull consumer
+//!   `workers` (explicit acks, the ack wait, default 30 s, and the delivery cap, default 5),
+//!   the results stream `JOBQ_RESULTS` (`jobq.results.>`, kept a day) and the dead-letter
+//!   stream `JOBQ_DEAD`, which stores the server's max-deliveries advisories of `workers`.
+//!   Running it again changes nothing; asking for other settings than the existing ones is an
+//!   error that says how to change them (`--update`, which applies them).
+//! - `jobq worker --nats URL [--jobs N]` takes tasks and runs them in a local pre-forked pool
+//!   of N processes (default 2; week 7's `process_pool::pool::Pool`, whose workers are this
+//!   program run as `jobq pool-worker`), so a `crash` kills a pool worker and never the queue
+//!   worker. It holds at most N tasks, renews the lease of each running task (an in-progress
+//!   ack every third of the ack wait), publishes each result to the results stream and only
+//!   then acknowledges the task. A task whose pool worker died under it is handed back (a
+//!   negative ack): the server counts deliveries, and after `max-deliver` of them gives up on
+//!   the task and says so in an advisory. It prints `ready NAME` on stdout once it takes
+//!   tasks. SIGTERM or SIGINT drains: no new task is taken, a task that arrives anyway is
+//!   handed back, running tasks finish and are answered, the pool stops, exit 0.
+//! - `jobq submit --nats URL [--timeout SECONDS] [FILE]` reads one task per line (stdin
+//!   without FILE; blank lines and lines starting with `#` are skipped but counted), refuses a
+//!   malformed line before anything is published, publishes every task with an id of its own
+//!   (`Nats-Msg-Id`, so a publish repeated after a lost acknowledgement is stored once), and
+//!   prints `LINE ok RESULT` or `LINE error REASON` in input order, each task once however
+//!   many times it ran. A task the server gave up on (read from `JOBQ_DEAD`) is answered
+//!   `LINE error dead-lettered after N deliveries` and removed from the queue. Exit 0 when
+//!   every task was answered (errors included), 1 when some were not within `--timeout`
+//!   (default 600 s; stderr names them).
+//! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (answered
+//!   tasks that were delivered more than once, plus the redeliveries now outstanding),
+//!   `dead-lettered N` and `workers seen N` (distinct workers in the results kept).
+//!
+//! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
+//! number out of range, a malformed task line), 1 for everything else (a server that cannot be
+//! reached, a queue that was never initialised, tasks left unanswered). Never a panic.
+//!
+//! Goal: [`main`].
+//! Chapter: `docs/src/13-work-queue.md#jobq`. Check: `cargo xtask check work-queue/jobq`.
+
+use std::process::ExitCode;
+
+/// The work-queue stream and the subject tasks are published on.
+pub const STREAM: &str = "JOBQ";
+pub const TASKS: &str = "jobq.tasks";
+/// The workers' durable pull consumer.
+pub const CONSUMER: &str = "workers";
+/// The results stream; a submitter's results go to `jobq.results.RUN`.
+pub const RESULTS_STREAM: &str = "JOBQ_RESULTS";
+pub const RESULTS: &str = "jobq.results";
+/// The dead-letter stream: the server's max-deliveries advisories for `JOBQ`/`workers`.
+pub const DEAD_STREAM: &str = "JOBQ_DEAD";
+pub const DEAD_SUBJECT: &str = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBQ.workers";
+
+/// The command-line entry point: `args` without the program name. `jobq pool-worker` (not for
+/// people) is one worker of the local pool: `process_pool::worker_loop::serve` on stdin and
+/// stdout with `process_pool::task::run`.
+pub fn main(args: Vec<String>) -> ExitCode {
+    todo!("the work queue: init, worker, submit and stats")
+}
