@@ -19,6 +19,7 @@ mod libtest;
 mod list;
 mod manifest;
 mod mistakes;
+mod po;
 mod pristine;
 mod progress;
 mod reset;
