@@ -7,6 +7,7 @@
 //! (the repository's conventions, also checked by a `#[test]`).
 
 mod bench;
+mod book;
 mod cargo;
 mod check;
 mod classroom;
@@ -60,6 +61,8 @@ verbs:
   doctor            checks this machine for what the course needs
   classroom         teachers: write a GitHub Classroom autograding workflow (--stdout, --force)
   mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
+  book              builds the book into target/book and says where (--lang zh-CN: the Chinese
+                    translation; --open: opens it in the browser)
   verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
                     known mistakes
   bench             runs the benchmarks and prints the comparison table
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         "hint" => hint::run(rest),
         "verify" => verify::run(rest),
         "bench" => bench::run(rest),
+        "book" => book::run(rest),
         "doctor" => doctor::run(rest),
         "explain" => explain::run(rest),
         "watch" => watch::run(rest),
