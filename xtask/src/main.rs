@@ -39,6 +39,11 @@ use std::process::ExitCode;
 /// The mdbook release the book is built with (by `.ci/run` and `verify`).
 pub const MDBOOK_VERSION: &str = "0.5.4";
 
+/// The mdbook-i18n-helpers release (mdbook-xgettext, mdbook-gettext) that extracts, checks and
+/// builds the book's translations (installed by `.ci/run`; used by `sync`, `tidy`, `verify` and
+/// `book`).
+pub const MDBOOK_I18N_HELPERS_VERSION: &str = "0.4.0";
+
 /// The usage text printed by `--help` and after an unknown verb.
 const USAGE: &str = "\
 usage: cargo xtask [VERB] [ARGS]

@@ -27,10 +27,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The mdbook-i18n-helpers release (mdbook-xgettext, mdbook-gettext) the book is built with
-/// (by `.ci/run`, `tidy`, `sync` and `verify`).
-pub const I18N_HELPERS_VERSION: &str = "0.4.0";
-
 /// Where the translations live, relative to the repository's root.
 pub const PO_DIR: &str = "docs/po";
 
@@ -299,7 +295,10 @@ pub fn install_command(program: &str) -> String {
             crate::MDBOOK_VERSION
         ),
         "mdbook-xgettext" | "mdbook-gettext" => {
-            format!("cargo install --locked mdbook-i18n-helpers --version {I18N_HELPERS_VERSION}")
+            format!(
+                "cargo install --locked mdbook-i18n-helpers --version {}",
+                crate::MDBOOK_I18N_HELPERS_VERSION
+            )
         }
         "msgmerge" => "sudo apt-get install gettext".to_owned(),
         other => other.to_owned(),

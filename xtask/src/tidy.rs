@@ -84,11 +84,11 @@ pub fn check_with_notes(root: &Path) -> (Vec<String>, Vec<String>) {
     }
     let pinned = format!(
         "MDBOOK_I18N_HELPERS_VERSION={}",
-        crate::po::I18N_HELPERS_VERSION
+        crate::MDBOOK_I18N_HELPERS_VERSION
     );
     if ci.contains("MDBOOK_I18N_HELPERS_VERSION=") && !ci.contains(&pinned) {
         misses.push(format!(
-            ".ci/run: pin mdbook-i18n-helpers as {pinned}, as xtask/src/po.rs does"
+            ".ci/run: pin mdbook-i18n-helpers as {pinned}, as xtask/src/main.rs does"
         ));
     }
     let translations = crate::po::tidy(root);
