@@ -789,6 +789,30 @@ mod tests {
     }
 
     #[test]
+    fn a_link_into_a_translation_must_name_a_chapter() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("docs/src")).expect("create docs/src");
+        std::fs::create_dir_all(root.join("docs/po")).expect("create docs/po");
+        std::fs::write(
+            root.join("docs/po/translations.toml"),
+            "[zh-CN]\ncomplete = false\n",
+        )
+        .expect("write translations.toml");
+        std::fs::write(
+            root.join("docs/src/introduction.md"),
+            "# Introduction\n\n[中文](zh-CN/introduction.html), [x](zh-CN/gone.html), \
+             [y](fr/introduction.html)\n",
+        )
+        .expect("write introduction.md");
+        let mut misses = Vec::new();
+        check_doc_links(root, &mut misses);
+        assert_eq!(misses.len(), 2, "got {misses:?}");
+        assert!(misses[0].contains("zh-CN/gone.html"), "got {misses:?}");
+        assert!(misses[1].contains("points at no file"), "got {misses:?}");
+    }
+
+    #[test]
     fn a_file_without_a_module_doc_is_found() {
         let mut misses = Vec::new();
         check_source("c.rs", "\n// a plain comment\nfn main() {}\n", &mut misses);
