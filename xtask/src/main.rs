@@ -7,6 +7,7 @@
 //! (the repository's conventions, also checked by a `#[test]`).
 
 mod bench;
+mod book;
 mod cargo;
 mod check;
 mod classroom;
@@ -19,6 +20,7 @@ mod libtest;
 mod list;
 mod manifest;
 mod mistakes;
+mod po;
 mod pristine;
 mod progress;
 mod reset;
@@ -36,6 +38,11 @@ use std::process::ExitCode;
 
 /// The mdbook release the book is built with (by `.ci/run` and `verify`).
 pub const MDBOOK_VERSION: &str = "0.5.4";
+
+/// The mdbook-i18n-helpers release (mdbook-xgettext, mdbook-gettext) that extracts, checks and
+/// builds the book's translations (installed by `.ci/run`; used by `sync`, `tidy`, `verify` and
+/// `book`).
+pub const MDBOOK_I18N_HELPERS_VERSION: &str = "0.4.0";
 
 /// The usage text printed by `--help` and after an unknown verb.
 const USAGE: &str = "\
@@ -59,6 +66,8 @@ verbs:
   doctor            checks this machine for what the course needs
   classroom         teachers: write a GitHub Classroom autograding workflow (--stdout, --force)
   mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
+  book              builds the book into target/book and says where (--lang zh-CN: the Chinese
+                    translation; --open: opens it in the browser)
   verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
                     known mistakes
   bench             runs the benchmarks and prints the comparison table
@@ -88,6 +97,7 @@ fn main() -> ExitCode {
         "hint" => hint::run(rest),
         "verify" => verify::run(rest),
         "bench" => bench::run(rest),
+        "book" => book::run(rest),
         "doctor" => doctor::run(rest),
         "explain" => explain::run(rest),
         "watch" => watch::run(rest),

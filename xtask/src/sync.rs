@@ -8,7 +8,9 @@
 //! - the book's diagnosis tree (`docs/src/diagnosis.md`), from `docs/diagnosis.toml` (see
 //!   `explain`);
 //! - the known mistakes in each topic chapter's pitfalls, from `crates/DIR/mistakes/` (see
-//!   `mistakes`).
+//!   `mistakes`);
+//! - the book's translations (`docs/po/LANG.po`), merged with the messages of today's English
+//!   book (see `po`; skipped with a note when mdbook-xgettext or msgmerge is missing).
 //!
 //! A generated part of a Markdown file sits between two HTML comments, invisible in the rendered
 //! page; the text around them is written by hand:
@@ -270,7 +272,12 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
-    let changed = write_all(&root, &curriculum)?;
+    let mut changed = write_all(&root, &curriculum)?;
+    // The translations last: the template is extracted from the book just written.
+    match crate::po::sync(&root)? {
+        Ok(written) => changed.extend(written.into_iter().map(PathBuf::from)),
+        Err(skipped) => println!("  {} {skipped}", term::yellow("skipped:")),
+    }
     for rel in &changed {
         println!("  wrote  {}", rel.display());
     }

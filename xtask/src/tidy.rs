@@ -11,7 +11,9 @@
 //! - every generated file is up to date (`sync`): the pristine copies, the curriculum tables,
 //!   the diagnosis chapter; every topic has a summary;
 //! - no `SCAFFOLD:` place that `cargo xtask new` or `new-topic` left to write remains;
-//! - every `.rs` file opens with a `//!` doc comment.
+//! - every `.rs` file opens with a `//!` doc comment;
+//! - every translation of the book (docs/po/) is up to date with the English sources once it is
+//!   marked complete (`crate::po::tidy`; while in progress its counts are noted, not missed).
 //!
 //! That every `unsafe` block or impl has a `// SAFETY:` comment is clippy's
 //! `undocumented_unsafe_blocks`, a workspace lint every crate inherits, which verify's clippy
@@ -31,7 +33,10 @@ pub fn run(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
             "`tidy` takes no arguments (got `{extra}`)"
         )));
     }
-    let misses = check(&crate::manifest::root());
+    let (misses, notes) = check_with_notes(&crate::manifest::root());
+    for note in &notes {
+        println!("  {} {note}", crate::term::dim("note:"));
+    }
     for miss in &misses {
         println!("  {} {miss}", crate::term::red("miss:"));
     }
@@ -49,6 +54,12 @@ pub fn run(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
 
 /// Every miss of the conventions under `root`, each a sentence naming the file.
 pub fn check(root: &Path) -> Vec<String> {
+    check_with_notes(root).0
+}
+
+/// The misses of [`check`], and the notes that are no miss: a translation in progress, or its
+/// check skipped for want of a tool.
+pub fn check_with_notes(root: &Path) -> (Vec<String>, Vec<String>) {
     let mut misses = Vec::new();
     match Curriculum::load(root) {
         Ok(curriculum) => {
@@ -71,6 +82,17 @@ pub fn check(root: &Path) -> Vec<String> {
             ".ci/run: pin mdbook as {pinned}, as xtask/src/main.rs does"
         ));
     }
+    let pinned = format!(
+        "MDBOOK_I18N_HELPERS_VERSION={}",
+        crate::MDBOOK_I18N_HELPERS_VERSION
+    );
+    if ci.contains("MDBOOK_I18N_HELPERS_VERSION=") && !ci.contains(&pinned) {
+        misses.push(format!(
+            ".ci/run: pin mdbook-i18n-helpers as {pinned}, as xtask/src/main.rs does"
+        ));
+    }
+    let translations = crate::po::tidy(root);
+    misses.extend(translations.misses);
     let text_files: Vec<PathBuf> = files_under(root)
         .into_iter()
         .filter(|f| {
@@ -90,7 +112,7 @@ pub fn check(root: &Path) -> Vec<String> {
             Err(e) => misses.push(format!("{rel}: cannot be read ({e})")),
         }
     }
-    misses
+    (misses, translations.notes)
 }
 
 /// Binary names must be unique across the topic crates: every member's binaries are written to
@@ -368,7 +390,12 @@ fn crate_manifest(crate_dir: &Path) -> Option<CrateManifest> {
 /// Every relative link in the book and the top-level documents points at a file that exists,
 /// and every `FILE.md#ANCHOR` at a heading of that file (an explicit `{#ANCHOR}` or the slug
 /// mdBook derives from the heading's text).
+///
+/// A link into a translation of the book (`LANG/PAGE.html`, LANG a language of
+/// docs/po/translations.toml; the translations are built into target/book/LANG beside the
+/// English book) points at a page whose chapter exists.
 fn check_doc_links(root: &Path, misses: &mut Vec<String>) {
+    let languages = crate::po::languages(root).unwrap_or_default();
     let mut docs: Vec<PathBuf> = files_under(&root.join("docs/src"))
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "md"))
@@ -386,6 +413,22 @@ fn check_doc_links(root: &Path, misses: &mut Vec<String>) {
                 continue;
             }
             let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            if let Some((lang, page)) = path.split_once('/')
+                && languages.contains_key(lang)
+                && doc.starts_with(root.join("docs/src"))
+            {
+                let chapter = page.strip_suffix(".html").unwrap_or(page);
+                if !root
+                    .join("docs/src")
+                    .join(format!("{chapter}.md"))
+                    .is_file()
+                {
+                    misses.push(format!(
+                        "{rel}: the link `{target}` points at no chapter of the {lang} book"
+                    ));
+                }
+                continue;
+            }
             let file = if path.is_empty() {
                 doc.clone()
             } else {
@@ -743,6 +786,30 @@ mod tests {
         assert!(anchors.contains(&"top".to_owned()), "{anchors:?}");
         assert!(anchors.contains(&"two_stage".to_owned()), "{anchors:?}");
         assert!(anchors.contains(&"21-here".to_owned()), "{anchors:?}");
+    }
+
+    #[test]
+    fn a_link_into_a_translation_must_name_a_chapter() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("docs/src")).expect("create docs/src");
+        std::fs::create_dir_all(root.join("docs/po")).expect("create docs/po");
+        std::fs::write(
+            root.join("docs/po/translations.toml"),
+            "[zh-CN]\ncomplete = false\n",
+        )
+        .expect("write translations.toml");
+        std::fs::write(
+            root.join("docs/src/introduction.md"),
+            "# Introduction\n\n[中文](zh-CN/introduction.html), [x](zh-CN/gone.html), \
+             [y](fr/introduction.html)\n",
+        )
+        .expect("write introduction.md");
+        let mut misses = Vec::new();
+        check_doc_links(root, &mut misses);
+        assert_eq!(misses.len(), 2, "got {misses:?}");
+        assert!(misses[0].contains("zh-CN/gone.html"), "got {misses:?}");
+        assert!(misses[1].contains("points at no file"), "got {misses:?}");
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //!    built and run (`crate::mistakes`), and each must make its named test fail with its message;
 //! 9. the chapters' commands: every `console` block of the book runs as written
 //!    (`crate::doc_commands`);
-//! 10. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, any error or
-//!     warning a miss; said skipped otherwise (`.ci/run` installs it).
+//! 10. the book: `mdbook build docs` (into target/book) when mdbook is on PATH, then each
+//!     translation of docs/po/translations.toml (into target/book/LANG) when mdbook-gettext is,
+//!     any error or warning a miss; said skipped otherwise (`.ci/run` installs both).
 //!
 //! Every command runs in the sandbox, and verify is a child subreaper throughout: what any step
 //! leaves behind (a process, a /dev/shm entry, a queue) is a miss, and a last sweep checks the
@@ -199,7 +200,11 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         };
     }
     step!(1, "tidy", |v| {
-        for miss in crate::tidy::check(&v.root) {
+        let (misses, notes) = crate::tidy::check_with_notes(&v.root);
+        for note in notes {
+            println!("    note: {note}");
+        }
+        for miss in misses {
             v.miss(format!("tidy: {miss}"));
         }
         Ok(Ok(()))
@@ -309,9 +314,7 @@ fn book_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         println!("    skipped: there is no docs/book.toml");
         return Ok(Ok(()));
     }
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("mdbook").is_file()));
-    if !on_path {
+    if !crate::po::on_path("mdbook") {
         println!(
             "    skipped: mdbook is not on PATH (`cargo install --locked mdbook --version {}`; \
              .ci/run installs it)",
@@ -319,10 +322,42 @@ fn book_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         );
         return Ok(Ok(()));
     }
-    let mut cmd = Command::new("mdbook");
-    cmd.args(["build", "docs", "--dest-dir"])
-        .arg(v.root.join("target/book"))
-        .current_dir(&v.root);
+    // English first: its build empties target/book, where the translations go too.
+    let english = v.root.join("target/book");
+    if let Err(Interrupted) = build_book(v, None, &english)? {
+        return Ok(Err(Interrupted));
+    }
+    let languages = match crate::po::languages(&v.root) {
+        Ok(languages) => languages,
+        Err(e) => {
+            v.miss(format!("{e:#}"));
+            return Ok(Ok(()));
+        }
+    };
+    if !languages.is_empty() && !crate::po::on_path("mdbook-gettext") {
+        println!(
+            "    skipped the translations: mdbook-gettext is not on PATH (`{}`; .ci/run installs \
+             it)",
+            crate::po::install_command("mdbook-gettext")
+        );
+        return Ok(Ok(()));
+    }
+    for lang in languages.keys() {
+        if let Err(Interrupted) = build_book(v, Some(lang), &english.join(lang))? {
+            return Ok(Err(Interrupted));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Builds the book in `lang` (`None`: English) into `dest`; a failure, or any warning or error
+/// line, is a miss.
+fn build_book(
+    v: &mut Verify,
+    lang: Option<&str>,
+    dest: &std::path::Path,
+) -> anyhow::Result<Result<(), Interrupted>> {
+    let cmd = crate::po::mdbook_command(&v.root, lang, dest);
     let outcome = sandbox::run(cmd, CARGO_STEP_LIMIT, false)?;
     if outcome.interrupted {
         return Ok(Err(Interrupted));
@@ -332,15 +367,17 @@ fn book_step(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))
         .collect();
+    let rel = dest.strip_prefix(&v.root).unwrap_or(dest).display();
+    let which = lang.map_or(String::new(), |l| format!(" ({l})"));
     if outcome.status != sandbox::Status::Exited(0) || !complaints.is_empty() {
         print_tail(&outcome.output, 60);
         v.miss(format!(
-            "`mdbook build docs` ended with {} and {} warning or error line(s) (see above)",
+            "`mdbook build docs`{which} ended with {} and {} warning or error line(s) (see above)",
             outcome.status,
             complaints.len()
         ));
     } else {
-        println!("    the book built into target/book/");
+        println!("    the book{which} built into {rel}/");
     }
     Ok(Ok(()))
 }

@@ -31,6 +31,16 @@ fn the_repository_is_tidy() {
 }
 
 #[test]
+fn the_book_verb_refuses_what_it_does_not_know_without_building() {
+    let (output, text) = xtask(&["book", "--lang", "fr"]);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("the languages are: en, zh-CN"), "{text}");
+    let (output, text) = xtask(&["book", "--bogus"]);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("unknown option for `book`"), "{text}");
+}
+
+#[test]
 fn errno_names_numbers_and_words_find_the_same_entry() {
     for query in [&["EPIPE"][..], &["epipe"], &["32"], &["broken", "pipe"]] {
         let (output, text) = xtask(&[&["explain"], query].concat());
