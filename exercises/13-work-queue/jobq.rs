@@ -34,8 +34,8 @@
 //!   `LINE error dead-lettered after N deliveries` and removed from the queue. Exit 0 when
 //!   every task was answered (errors included), 1 when some were not within `--timeout`
 //!   (default 600 s; stderr names them).
-//! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (answered
-//!   tasks that were delivered more than once, plus the redeliveries now outstanding),
+//! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (deliveries
+//!   beyond each task's first, since the queue was made),
 //!   `dead-lettered N` and `workers seen N` (distinct workers in the results kept).
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a

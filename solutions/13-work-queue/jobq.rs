@@ -34,8 +34,8 @@
 //!   `LINE error dead-lettered after N deliveries` and removed from the queue. Exit 0 when
 //!   every task was answered (errors included), 1 when some were not within `--timeout`
 //!   (default 600 s; stderr names them).
-//! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (answered
-//!   tasks that were delivered more than once, plus the redeliveries now outstanding),
+//! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (deliveries
+//!   beyond each task's first, since the queue was made),
 //!   `dead-lettered N` and `workers seen N` (distinct workers in the results kept).
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
@@ -809,7 +809,7 @@ async fn dead_letter(
 async fn stats(options: &Options) -> Result<ExitCode, Fail> {
     let url = &options.nats;
     let js = jetstream::new(connect(url).await?);
-    let tasks = existing_stream(&js, STREAM, url).await?;
+    let mut tasks = existing_stream(&js, STREAM, url).await?;
     let mut results = existing_stream(&js, RESULTS_STREAM, url).await?;
     let mut dead = existing_stream(&js, DEAD_STREAM, url).await?;
     let info = tasks
@@ -832,7 +832,20 @@ async fn stats(options: &Options) -> Result<ExitCode, Fail> {
         .await
         .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?;
     let mut workers = std::collections::HashSet::new();
-    let mut redelivered = info.num_redelivered as u64;
+    // Every delivery has a consumer sequence; every task, a stream sequence. The tasks delivered
+    // at least once are the ones published (the stream's last sequence) minus the ones still
+    // waiting for their first delivery; every delivery beyond those was a redelivery.
+    let published = tasks
+        .info()
+        .await
+        .map_err(|e| Fail::run(format!("cannot read {STREAM}: {e}")))?
+        .state
+        .last_sequence;
+    let first_deliveries = published.saturating_sub(info.num_pending);
+    let redelivered = info
+        .delivered
+        .consumer_sequence
+        .saturating_sub(first_deliveries);
     let mut read = 0;
     while read < kept {
         let mut batch = reader
@@ -847,9 +860,6 @@ async fn stats(options: &Options) -> Result<ExitCode, Fail> {
             let headers = message.headers.as_ref();
             if let Some(worker) = header(headers, WORKER) {
                 workers.insert(worker);
-            }
-            if header(headers, DELIVERIES).and_then(|d| d.parse::<u64>().ok()) > Some(1) {
-                redelivered += 1;
             }
         }
         if got == 0 {
