@@ -23,6 +23,7 @@ use crate::libtest::{self, Outcome};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
 use crate::progress::Progress;
 
+use crate::i18n::{self, tr};
 use crate::term;
 
 /// Where the course explains processes left behind: waiting for children, zombies, orphans.
@@ -38,35 +39,32 @@ pub fn pick_exercise<'c>(
     id: Option<&String>,
 ) -> anyhow::Result<Result<&'c Exercise, ExitCode>> {
     match id {
-        Some(id) if id.starts_with('-') => {
-            Ok(Err(crate::usage_error(&format!("unknown option `{id}`"))))
-        }
+        Some(id) if id.starts_with('-') => Ok(Err(crate::usage_error(&tr!(
+            "check.unknown_option",
+            option = id
+        )))),
         Some(id) => match curriculum.find(id) {
             Some(ex) => Ok(Ok(ex)),
             None => {
                 let close = curriculum.suggest(id);
                 if close.is_empty() {
-                    eprintln!("error: there is no exercise `{id}`");
+                    eprintln!("{}", tr!("check.no_exercise", id));
                 } else {
-                    eprintln!(
-                        "error: there is no exercise `{id}`; did you mean {}?",
-                        close
-                            .iter()
-                            .map(|c| format!("`{c}`"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    );
+                    let close = close
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(tr!("check.or"));
+                    eprintln!("{}", tr!("check.no_exercise_did_you_mean", id, close));
                 }
-                eprintln!("`cargo xtask list` shows every exercise id");
+                eprintln!("{}", tr!("check.list_shows_ids"));
                 Ok(Err(ExitCode::from(2)))
             }
         },
         None => match crate::status::current(curriculum, progress) {
             Some(ex) => Ok(Ok(ex)),
             None => {
-                println!(
-                    "Every exercise is done. Name one to check it again: cargo xtask check ID"
-                );
+                println!("{}", tr!("check.all_done_name_one"));
                 Ok(Err(ExitCode::SUCCESS))
             }
         },
@@ -80,12 +78,12 @@ fn explain_pointer(output: &str) -> Option<String> {
     if entries.is_empty() {
         return None;
     }
-    let mut text = String::from("  the output mentions something `explain` covers:");
+    let mut text = tr!("check.explain_covers").to_owned();
     for entry in entries {
         text.push_str(&format!(
             "\n    {}  {}",
             term::bold(&format!("cargo xtask explain {}", entry.id)),
-            term::dim(&entry.title)
+            term::dim(i18n::course(&entry.title))
         ));
     }
     Some(text)
@@ -112,6 +110,19 @@ impl Verdict {
             Verdict::Timeout => ("timeout", "fail"),
             Verdict::Leak => ("leak", "fail"),
             Verdict::CompileError => ("compile-error", "error"),
+        }
+    }
+}
+
+impl Verdict {
+    /// Its name in the summary table, in the run's language.
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => tr!("check.verdict_pass"),
+            Verdict::Fail => tr!("check.verdict_fail"),
+            Verdict::Timeout => tr!("check.verdict_timeout"),
+            Verdict::Leak => tr!("check.verdict_leak"),
+            Verdict::CompileError => tr!("check.verdict_compile_error"),
         }
     }
 }
@@ -172,15 +183,19 @@ fn parse_request(args: &[String]) -> Result<Request, String> {
             "--done" => r.done = true,
             "--pending" => r.pending = true,
             "--json" => r.json = true,
-            "--topic" => r.topic = Some(args.next().ok_or("`--topic` needs a topic")?.clone()),
-            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            "--topic" => {
+                r.topic = Some(args.next().ok_or(tr!("check.topic_needs_topic"))?.clone());
+            }
+            flag if flag.starts_with('-') => {
+                return Err(tr!("check.unknown_option", option = flag));
+            }
             id if r.id.is_none() => r.id = Some(id.to_owned()),
-            _ => return Err("`check` takes at most one exercise id".to_owned()),
+            _ => return Err(tr!("check.one_id").to_owned()),
         }
     }
     r.all |= r.done || r.pending || r.topic.is_some();
     if r.all && r.id.is_some() {
-        return Err("an exercise id and `--all` (or a selection) exclude each other".to_owned());
+        return Err(tr!("check.id_and_all").to_owned());
     }
     Ok(r)
 }
@@ -205,7 +220,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             .as_ref()
             .filter(|t| curriculum.topic(t).is_none())
         {
-            eprintln!("error: no topic named `{t}`; `cargo xtask list` shows them");
+            eprintln!("{}", tr!("check.no_topic", topic = t));
             return Ok(ExitCode::from(2));
         }
         // Done ones by default, pending ones with --pending, both with --done --pending.
@@ -228,8 +243,10 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
     };
     if selected.is_empty() {
-        let which = if request.pending { "pending" } else { "done" };
-        println!("Nothing to check: no exercise is {which} here (`--pending`: the others).");
+        match request.pending {
+            true => println!("{}", tr!("check.nothing_pending")),
+            false => println!("{}", tr!("check.nothing_done")),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     crate::fetch::ensure(&root);
@@ -256,11 +273,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         if !verbose {
             println!(
                 "{}",
-                term::bold(&format!("{} ({})", topic.title, topic.name))
+                term::bold(&format!("{} ({})", i18n::course(&topic.title), topic.name))
             );
         }
         let Some(graded) = check_group(&root, &curriculum, &group, verbose, request.json)? else {
-            eprintln!("interrupted: the tests and every process they started were stopped");
+            eprintln!("{}", tr!("check.interrupted"));
             return Ok(ExitCode::from(130));
         };
         for g in graded {
@@ -285,10 +302,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         println!();
         match crate::status::current(&curriculum, &progress) {
             Some(next) => crate::status::print_next_steps(&curriculum, next),
-            None => println!(
-                "{}",
-                term::green("That was the last exercise of the course: every one is done.")
-            ),
+            None => println!("{}", term::green(tr!("check.last_exercise"))),
         }
     } else if needs_first {
         println!();
@@ -304,33 +318,39 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 /// The summary table of `check --all`.
 fn print_summary(results: &[(Graded, bool)], failed: usize) {
     let width = results.iter().map(|(g, _)| g.id.len()).max().unwrap_or(2);
+    let (verdict_head, time_head) = (tr!("check.head_verdict"), tr!("check.head_time"));
     let head = format!(
-        "{:<width$}  {:<13}  {:>8}  details",
-        "id", "verdict", "time"
+        "{:<width$}  {verdict_head}{}  {}{time_head}  {}",
+        tr!("check.head_id"),
+        i18n::pad(verdict_head, 13, 0),
+        i18n::pad(time_head, 8, 0),
+        tr!("check.head_details")
     );
     println!("\n{}", term::bold(&head));
     for (g, was_done) in results {
-        let verdict = format!("{:<13}", g.verdict.names().0);
+        let name = g.verdict.label();
+        let verdict = format!("{name}{}", i18n::pad(name, 13, 0));
         let (verdict, details) = match (g.verdict, was_done) {
             (Verdict::Pass, _) => (term::green(&verdict), String::new()),
             (_, false) => (term::red(&verdict), g.summary.clone()),
             (_, true) => (
                 term::red(&verdict),
-                format!(
-                    "{} (was done: it stays done; check it for the details)",
-                    g.summary
-                ),
+                tr!("check.was_done", summary = g.summary),
             ),
         };
         let secs = g.elapsed.as_secs_f64();
         println!("{:<width$}  {verdict}  {secs:>6.2} s  {details}", g.id);
     }
     match failed {
-        0 => println!("{} all {} passed", term::green("PASS"), results.len()),
+        0 => println!(
+            "{} {}",
+            term::green(tr!("check.pass")),
+            tr!("check.all_passed", n = results.len())
+        ),
         _ => println!(
-            "{} {failed} of {} did not pass; `cargo xtask check ID` shows why",
-            term::red("FAIL"),
-            results.len()
+            "{} {}",
+            term::red(tr!("check.fail")),
+            tr!("check.some_failed", failed, n = results.len())
         ),
     }
 }
@@ -366,7 +386,7 @@ fn check_group(
         let what = term::bold(&group[0].id);
         println!(
             "{} {what}  {}",
-            term::bold("checking"),
+            term::bold(tr!("check.checking")),
             term::dim(&format!("({stub})"))
         );
     }
@@ -401,16 +421,17 @@ fn check_group(
             },
             None => {
                 let stub = term::link(root, &paths.stub);
-                let (fail, id) = (term::red("FAIL"), &ex.id);
+                let (fail, id) = (term::red(tr!("check.fail")), &ex.id);
+                let not_yet = tr!("check.does_not_compile");
                 if verbose {
-                    println!("{fail} {id} does not compile yet: fix the errors above ({stub})");
+                    println!("{fail} {}", tr!("check.fix_errors_above", id, stub));
                     print_help_line(ex, paths);
                 } else {
-                    println!("  {fail}  {id}: does not compile yet  {}", term::dim(&stub));
+                    println!("  {fail}  {id}: {not_yet}  {}", term::dim(&stub));
                 }
                 let summary = match keep_diagnostics {
-                    true => format!("does not compile yet:\n{}", truncated(&build.diagnostics)),
-                    false => "does not compile yet".to_owned(),
+                    true => format!("{not_yet}:\n{}", truncated(&build.diagnostics)),
+                    false => not_yet.to_owned(),
                 };
                 graded.push(Graded {
                     id: ex.id.clone(),
@@ -443,11 +464,7 @@ fn run_tests(
     let listed = list_tests(executable, &crate_dir);
     let limit = ex.time_limit();
     if verbose {
-        let what = format!(
-            "running {} test(s), time limit {} s",
-            listed.len(),
-            limit.as_secs()
-        );
+        let what = tr!("check.running", n = listed.len(), secs = limit.as_secs());
         println!("{}", term::dim(&what));
     }
     let mut cmd = test_command(executable, &crate_dir);
@@ -467,33 +484,31 @@ fn run_tests(
     let failed = report.with(Outcome::Failed).len();
     let (verdict, summary) = if passed {
         let secs = outcome.elapsed.as_secs_f64();
-        (Verdict::Pass, format!("every test passed ({secs:.2} s)"))
+        let secs = format!("{secs:.2}");
+        (Verdict::Pass, tr!("check.every_test_passed", secs))
     } else if let Some(spawn_loop) = spawn_loop(&outcome) {
         (Verdict::Timeout, spawn_loop)
     } else if outcome.timed_out {
         (
             Verdict::Timeout,
-            format!("timed out after {} s", limit.as_secs()),
+            tr!("check.timed_out", secs = limit.as_secs()),
         )
     } else if !outcome.leaks.is_empty() && failed == 0 {
         let leaks = outcome.leaks.lines().join("; ");
-        (
-            Verdict::Leak,
-            format!("the tests passed but left things behind: {leaks}"),
-        )
+        (Verdict::Leak, tr!("check.left_behind", leaks))
     } else if failed > 0 {
         let of = listed.len().max(failed);
-        (Verdict::Fail, format!("{failed} of {of} test(s) failed"))
+        (Verdict::Fail, tr!("check.tests_failed", failed, of))
     } else {
         (
             Verdict::Fail,
-            format!("the test binary ended with {}", outcome.status),
+            tr!("check.binary_ended", status = outcome.status),
         )
     };
     let mark = if passed {
-        term::green("PASS")
+        term::green(tr!("check.pass"))
     } else {
-        term::red("FAIL")
+        term::red(tr!("check.fail"))
     };
     if !verbose {
         println!(
@@ -502,7 +517,7 @@ fn run_tests(
             term::dim(&term::link(root, &paths.stub))
         );
     } else if passed {
-        println!("{mark} {}: {summary}; marked done", ex.id);
+        println!("{mark} {}", tr!("check.marked_done", id = ex.id, summary));
     } else {
         println!("{mark} {}: {summary}", ex.id);
         if let Some(pointer) = explain_pointer(&outcome.output) {
@@ -580,9 +595,12 @@ fn verdict_of(outcome: &sandbox::Outcome, report: &libtest::Report) -> bool {
 
 fn print_help_line(ex: &Exercise, paths: &ExercisePaths) {
     println!(
-        "  stuck? {}   read {}",
-        term::bold(&format!("cargo xtask hint {}", ex.id)),
-        term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
+        "  {}",
+        tr!(
+            "check.stuck",
+            hint = term::bold(&format!("cargo xtask hint {}", ex.id)),
+            section = term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
+        )
     );
 }
 
@@ -613,16 +631,19 @@ pub fn print_verdict(
     report: &libtest::Report,
 ) -> bool {
     for name in &test_names(listed, report) {
+        let tag = |text: &str, paint: fn(&str) -> String| {
+            format!("  {}{}{name}", paint(text), i18n::pad(text, 8, 1))
+        };
         let line = match report.outcome(name) {
-            Some(Outcome::Passed) => format!("  {}      {name}", term::green("ok")),
-            Some(Outcome::Failed) => format!("  {}  {name}", term::red("FAILED")),
-            Some(Outcome::Ignored) => format!("  {} {name}", term::yellow("ignored")),
+            Some(Outcome::Passed) => tag(tr!("check.test_ok"), term::green),
+            Some(Outcome::Failed) => tag(tr!("check.test_failed"), term::red),
+            Some(Outcome::Ignored) => tag(tr!("check.test_ignored"), term::yellow),
             None if outcome.timed_out => format!(
-                "  {} {name} {}",
-                term::red("TIMEOUT"),
-                term::dim("(still running at the limit)")
+                "{} {}",
+                tag(tr!("check.test_timeout"), term::red),
+                term::dim(tr!("check.still_running"))
             ),
-            None => format!("  {} {name}", term::yellow("no result")),
+            None => tag(tr!("check.test_no_result"), term::yellow),
         };
         println!("{line}");
     }
@@ -640,11 +661,7 @@ pub fn print_verdict(
         println!();
         let title = match names.as_slice() {
             [one] => format!("---- {one} ----"),
-            many => format!(
-                "---- {} tests failed the same way: {} ----",
-                many.len(),
-                many.join(", ")
-            ),
+            many => tr!("check.same_way", n = many.len(), names = many.join(", ")),
         };
         println!("{}", term::red(&title));
         println!("{}", readable_paths(message));
@@ -652,34 +669,37 @@ pub fn print_verdict(
     if let Some(spawn_loop) = spawn_loop(outcome) {
         println!();
         println!("{}", term::red(&format!("{id}: {spawn_loop}")));
-        println!(
-            "  Every process and thread it started counts; at the cap, fork, spawn and thread \
-             creation fail with EAGAIN. Look for a loop that starts children without waiting \
-             for them, or a retry that spawns again on every error. `cargo xtask explain EAGAIN`."
-        );
+        println!("  {}", tr!("check.spawn_loop_help"));
     }
     if outcome.timed_out {
         println!();
         println!(
             "{}",
-            term::red(&format!(
-                "{id}: timed out after {} s; the test binary's process group got SIGTERM, then SIGKILL",
-                outcome.elapsed.as_secs()
+            term::red(&tr!(
+                "check.timed_out_killed",
+                id,
+                secs = outcome.elapsed.as_secs()
             ))
         );
         if !outcome.running_at_limit.is_empty() {
-            println!("processes still running at the limit:");
+            println!("{}", tr!("check.running_at_limit"));
             for p in outcome.running_at_limit.iter().take(LISTED) {
                 println!("  {p}");
             }
             if outcome.running_at_limit.len() > LISTED {
-                println!("  ... and {} more", outcome.running_at_limit.len() - LISTED);
+                println!(
+                    "  {}",
+                    tr!(
+                        "check.and_more",
+                        n = outcome.running_at_limit.len() - LISTED
+                    )
+                );
             }
         }
-        println!("output so far:");
+        println!("{}", tr!("check.output_so_far"));
         print_tail(&outcome.output, 40);
     } else if report.results.is_empty() && outcome.status != sandbox::Status::Exited(0) {
-        println!("the test binary ended with {}; its output:", outcome.status);
+        println!("{}", tr!("check.binary_output", status = outcome.status));
         print_tail(&outcome.output, 60);
     }
     print_leaks(&outcome.leaks);
@@ -696,12 +716,7 @@ fn spawn_loop(outcome: &sandbox::Outcome) -> Option<String> {
     // whose processes alone come near the cap reached it.
     let near =
         outcome.running_at_limit.len() + outcome.leaks.processes.len() >= cap as usize * 9 / 10;
-    (outcome.hit_task_cap || near).then(|| {
-        format!(
-            "your code started more than {} processes (a spawn loop?); the check stopped it",
-            thousands(cap)
-        )
-    })
+    (outcome.hit_task_cap || near).then(|| tr!("check.spawn_loop", cap = thousands(cap)))
 }
 
 /// `1024` as `1,024`.
@@ -761,29 +776,23 @@ pub fn print_leaks(leaks: &sandbox::Leaks) {
     println!();
     let lines = leaks.lines();
     for line in lines.iter().take(LISTED) {
-        println!("  {} {line}", term::red("leak:"));
+        println!("  {} {line}", term::red(tr!("check.leak")));
     }
     if lines.len() > LISTED {
         println!(
-            "  {} ... and {} more",
-            term::red("leak:"),
-            lines.len() - LISTED
+            "  {} {}",
+            term::red(tr!("check.leak")),
+            tr!("check.and_more", n = lines.len() - LISTED)
         );
     }
     if !leaks.processes.is_empty() {
         println!(
-            "  Processes were still running after the tests ended. Every child must be waited \
-             for (or killed and then waited for) before the code that started it returns; a \
-             child that outlives its parent becomes an orphan, one never waited for stays a \
-             zombie. See {PROCESS_LEAK_CHAPTER}, or run `cargo xtask explain leftover-process`."
+            "  {}",
+            tr!("check.leaked_processes", chapter = PROCESS_LEAK_CHAPTER)
         );
     }
     if !leaks.shm.is_empty() || !leaks.mqueues.is_empty() {
-        println!(
-            "  Named IPC objects outlive the processes that create them: unlink every shared \
-             memory segment, semaphore and message queue when done. See {IPC_LEAK_CHAPTER}, \
-             or run `cargo xtask explain shm-leak`."
-        );
+        println!("  {}", tr!("check.leaked_ipc", chapter = IPC_LEAK_CHAPTER));
     }
 }
 
@@ -791,10 +800,7 @@ fn print_tail(output: &str, lines: usize) {
     let all: Vec<&str> = output.lines().collect();
     let start = all.len().saturating_sub(lines);
     if start > 0 {
-        println!(
-            "  {}",
-            term::dim(&format!("({start} earlier lines not shown)"))
-        );
+        println!("  {}", term::dim(&tr!("check.earlier_lines", n = start)));
     }
     for line in &all[start..] {
         println!("  {line}");

@@ -6,6 +6,8 @@
 
 use std::process::{Command, ExitCode, Stdio};
 
+use crate::i18n::{self, tr};
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -48,31 +50,16 @@ fn parse_rustc_version(s: &str) -> Option<(u32, u32)> {
 
 fn check_platform() -> Finding {
     if cfg!(windows) {
-        return finding(
-            "platform",
-            Level::Fail,
-            "Windows has no fork, signals or Unix sockets as this course teaches them: install \
-             WSL 2 (wsl --install), clone the course inside it, and run it there",
-        );
+        return finding("platform", Level::Fail, tr!("doctor.windows"));
     }
     let version = std::fs::read_to_string("/proc/version").unwrap_or_default();
     if version.to_lowercase().contains("microsoft") {
-        return finding(
-            "platform",
-            Level::Note,
-            "Linux under WSL: everything works; keep the course inside the Linux file system \
-             (not under /mnt/c), where file watching and permissions behave",
-        );
+        return finding("platform", Level::Note, tr!("doctor.wsl"));
     }
     if cfg!(target_os = "linux") {
-        finding("platform", Level::Ok, "Linux: every exercise can run")
+        finding("platform", Level::Ok, tr!("doctor.linux"))
     } else {
-        finding(
-            "platform",
-            Level::Note,
-            "a Unix other than Linux: the POSIX exercises work; Linux-only parts (subreaper, \
-             /proc, abstract sockets, pidfd, futex) are skipped or fail, as their chapters say",
-        )
+        finding("platform", Level::Note, tr!("doctor.other_unix"))
     }
 }
 
@@ -90,23 +77,20 @@ fn check_rust() -> Finding {
                 Some(_) => finding(
                     "rust",
                     Level::Fail,
-                    format!(
-                        "{text} is older than the course's rust-version {}.{}: run `rustup update`",
-                        MIN_RUST.0, MIN_RUST.1
+                    tr!(
+                        "doctor.rust_old",
+                        text,
+                        version = format!("{}.{}", MIN_RUST.0, MIN_RUST.1)
                     ),
                 ),
                 None => finding(
                     "rust",
                     Level::Note,
-                    format!("cannot read the version in `{text}`"),
+                    tr!("doctor.rust_version_unreadable", text),
                 ),
             }
         }
-        _ => finding(
-            "rust",
-            Level::Fail,
-            format!("cannot run `{rustc} --version`: install Rust with rustup"),
-        ),
+        _ => finding("rust", Level::Fail, tr!("doctor.no_rust", rustc)),
     }
 }
 
@@ -119,20 +103,9 @@ fn check_dev_shm() -> Finding {
     {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
-            finding(
-                "/dev/shm",
-                Level::Ok,
-                "present and writable (POSIX shared memory works)",
-            )
+            finding("/dev/shm", Level::Ok, tr!("doctor.shm_ok"))
         }
-        Err(e) => finding(
-            "/dev/shm",
-            Level::Fail,
-            format!(
-                "cannot create a file in /dev/shm ({e}): shm_open will fail; on Linux mount it \
-                 with `mount -t tmpfs tmpfs /dev/shm` (as root)"
-            ),
-        ),
+        Err(e) => finding("/dev/shm", Level::Fail, tr!("doctor.shm_fail", error = e)),
     }
 }
 
@@ -142,25 +115,11 @@ fn check_mqueue() -> Finding {
         .lines()
         .any(|l| l.split_whitespace().nth(2) == Some("mqueue"));
     if mounted {
-        finding(
-            "/dev/mqueue",
-            Level::Ok,
-            "mounted: message queues work and the runner can list leftover queues",
-        )
+        finding("/dev/mqueue", Level::Ok, tr!("doctor.mqueue_ok"))
     } else if cfg!(target_os = "linux") {
-        finding(
-            "/dev/mqueue",
-            Level::Note,
-            "not mounted: message queues still work (mq_open), but the runner cannot list \
-             leftover queues after a check; as root: `mkdir -p /dev/mqueue && mount -t mqueue \
-             none /dev/mqueue`",
-        )
+        finding("/dev/mqueue", Level::Note, tr!("doctor.mqueue_not_mounted"))
     } else {
-        finding(
-            "/dev/mqueue",
-            Level::Note,
-            "not a Linux system: queues are not listed",
-        )
+        finding("/dev/mqueue", Level::Note, tr!("doctor.mqueue_not_linux"))
     }
 }
 
@@ -177,20 +136,28 @@ fn check_limit(
     // SAFETY: getrlimit writes one rlimit into the valid, exclusively borrowed `lim`.
     let rc = unsafe { libc::getrlimit(resource as _, &mut lim) };
     if rc != 0 {
-        return finding(what, Level::Note, "cannot read the limit");
+        return finding(what, Level::Note, tr!("doctor.limit_unreadable"));
     }
     let show = |v: libc::rlim_t| {
         if v == libc::RLIM_INFINITY {
-            "unlimited".to_string()
+            tr!("doctor.unlimited").to_string()
         } else {
             v.to_string()
         }
     };
-    let text = format!("soft {} / hard {}", show(lim.rlim_cur), show(lim.rlim_max));
+    let text = tr!(
+        "doctor.soft_hard",
+        soft = show(lim.rlim_cur),
+        hard = show(lim.rlim_max)
+    );
     if lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur >= want {
         finding(what, Level::Ok, text)
     } else {
-        finding(what, Level::Note, format!("{text}: below {want}; {advice}"))
+        finding(
+            what,
+            Level::Note,
+            tr!("doctor.limit_low", text, want, advice),
+        )
     }
 }
 
@@ -200,19 +167,14 @@ fn check_subreaper() -> Finding {
     // own flag; doctor starts no children that depend on it.
     let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if rc == 0 {
-        finding(
-            "subreaper",
-            Level::Ok,
-            "available: the runner sees and kills orphaned and daemonized leftovers of a check",
-        )
+        finding("subreaper", Level::Ok, tr!("doctor.subreaper_ok"))
     } else {
         finding(
             "subreaper",
             Level::Note,
-            format!(
-                "prctl(PR_SET_CHILD_SUBREAPER) failed ({}): leftovers that daemonize escape \
-                 the runner's leak check",
-                std::io::Error::last_os_error()
+            tr!(
+                "doctor.subreaper_fail",
+                error = std::io::Error::last_os_error()
             ),
         )
     }
@@ -220,30 +182,20 @@ fn check_subreaper() -> Finding {
 
 #[cfg(not(target_os = "linux"))]
 fn check_subreaper() -> Finding {
-    finding(
-        "subreaper",
-        Level::Note,
-        "Linux only: here the runner only sees leftovers still in the run's process group",
-    )
+    finding("subreaper", Level::Note, tr!("doctor.subreaper_not_linux"))
 }
 
 fn check_user() -> Finding {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     if euid == 0 {
-        finding(
-            "user",
-            Level::Note,
-            "running as root: root bypasses file permission checks, so permission exercises \
-             may behave differently than for a normal user; the tests are written to hold for \
-             both",
-        )
+        finding("user", Level::Note, tr!("doctor.root"))
     } else {
-        finding("user", Level::Ok, format!("uid {euid} (not root)"))
+        finding("user", Level::Ok, tr!("doctor.not_root", euid))
     }
 }
 
-fn check_tool(what: &'static str, program: &str, args: &[&str], missing: &'static str) -> Finding {
+fn check_tool(what: &'static str, program: &str, args: &[&str], missing: &str) -> Finding {
     let ok = Command::new(program)
         .args(args)
         .stdout(Stdio::null())
@@ -251,7 +203,7 @@ fn check_tool(what: &'static str, program: &str, args: &[&str], missing: &'stati
         .status()
         .is_ok_and(|s| s.success());
     if ok {
-        finding(what, Level::Ok, "installed")
+        finding(what, Level::Ok, tr!("doctor.installed"))
     } else {
         finding(what, Level::Note, missing)
     }
@@ -276,21 +228,13 @@ fn check_containment() -> Vec<Finding> {
                 _ => "containment: task cap",
             };
             if p.on {
-                finding(what, Level::Ok, format!("on: {}", p.how))
+                finding(what, Level::Ok, tr!("doctor.on", how = p.how))
             } else {
                 let fix = p
                     .fix
-                    .map(|f| format!("; to turn it on: {f}"))
+                    .map(|f| tr!("doctor.turn_on", fix = f))
                     .unwrap_or_default();
-                finding(
-                    what,
-                    Level::Note,
-                    format!(
-                        "off ({}): checks still run, but a mistake such as kill(-1) or a spawn \
-                         loop can reach your other processes{fix}",
-                        p.how
-                    ),
-                )
+                finding(what, Level::Note, tr!("doctor.off", how = p.how, fix))
             }
         })
         .collect()
@@ -308,13 +252,13 @@ pub fn findings() -> Vec<Finding> {
             "open files",
             libc::RLIMIT_NOFILE as libc::c_int,
             1024,
-            "some exercises open many pipes and sockets: `ulimit -n 4096`",
+            tr!("doctor.nofile_advice"),
         ),
         check_limit(
             "processes",
             libc::RLIMIT_NPROC as libc::c_int,
             512,
-            "spawning exercises start hundreds of short processes: `ulimit -u 4096`",
+            tr!("doctor.nproc_advice"),
         ),
         check_subreaper(),
         check_offline(),
@@ -322,16 +266,9 @@ pub fn findings() -> Vec<Finding> {
             "cargo-nextest",
             "cargo",
             &["nextest", "--version"],
-            "optional, not installed: `cargo install cargo-nextest` runs each test in its own \
-             process; `cargo test` works without it",
+            tr!("doctor.nextest"),
         ),
-        check_tool(
-            "socat",
-            "socat",
-            &["-V"],
-            "optional, not installed: one Unix-socket test talks to your server through socat \
-             and says it skipped without it (`apt-get install socat`)",
-        ),
+        check_tool("socat", "socat", &["-V"], tr!("doctor.socat")),
         // Debian installs the broker in /usr/sbin, which is not on every user's PATH; the
         // work-queue tests look there too.
         check_tool(
@@ -342,8 +279,7 @@ pub fn findings() -> Vec<Finding> {
                 "nats-server"
             },
             &["--version"],
-            "optional, not installed: the work-queue tests (week 9) run a real NATS server and \
-             say they skipped without it (`apt-get install nats-server`)",
+            tr!("doctor.nats"),
         ),
     ];
     all.extend(check_containment());
@@ -354,26 +290,27 @@ pub fn findings() -> Vec<Finding> {
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if let Some(a) = args.first() {
         if a == "-h" || a == "--help" {
-            println!("usage: cargo xtask doctor\n\nChecks that this machine can run the course.");
+            println!("{}", tr!("doctor.usage"));
             return Ok(ExitCode::SUCCESS);
         }
-        anyhow::bail!("doctor takes no arguments (got `{a}`)");
+        anyhow::bail!("{}", tr!("doctor.no_arguments", arg = a));
     }
     let all = findings();
     for f in &all {
         let tag = match f.level {
-            Level::Ok => "ok  ",
-            Level::Note => "note",
-            Level::Fail => "FAIL",
+            Level::Ok => tr!("doctor.ok"),
+            Level::Note => tr!("doctor.note"),
+            Level::Fail => tr!("doctor.fail"),
         };
+        let tag = format!("{tag}{}", i18n::pad(tag, 4, 0));
         println!("{tag}  {:<14} {}", f.what, f.detail);
     }
     let failed = all.iter().filter(|f| f.level == Level::Fail).count();
     if failed == 0 {
-        println!("\nThis machine can run the course.");
+        println!("\n{}", tr!("doctor.all_ok"));
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("\n{failed} check(s) failed: see above.");
+        println!("\n{}", tr!("doctor.failed", failed));
         Ok(ExitCode::from(1))
     }
 }

@@ -18,6 +18,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::i18n::{self, course, tr};
+
 /// The data file, relative to the root.
 pub const DATA: &str = "docs/diagnosis.toml";
 /// The chapter written from it, relative to the root.
@@ -251,10 +253,11 @@ impl Tree {
             .collect()
     }
 
-    /// Renders one entry for the terminal.
+    /// Renders one entry for the terminal, in the run's language.
     pub fn render(&self, e: &Entry) -> String {
-        let mut s = format!("{}: {}\n  ({})\n\n", e.id, e.title, e.branch);
+        let mut s = format!("{}: {}\n  ({})\n\n", e.id, course(&e.title), e.branch);
         let indent = " ".repeat(10);
+        let label = |text: &str| format!("{text}{}", i18n::pad(text, 10, 1));
         if !e.errnos.is_empty() {
             let names: Vec<String> = e
                 .errnos
@@ -266,20 +269,27 @@ impl Tree {
                     Some(format!("{n} ({v}, \"{msg}\")"))
                 })
                 .collect();
-            s.push_str(&wrap("errno:    ", &names.join(", "), 96, &indent));
+            let errno = label(tr!("explain.errno"));
+            s.push_str(&wrap(&errno, &names.join(", "), 96, &indent));
         }
-        s.push_str(&wrap("you see:  ", &plain(&e.see), 96, &indent));
-        s.push_str(&wrap("confirm:  ", &plain(&e.confirm), 96, &indent));
+        let see = label(tr!("explain.see"));
+        s.push_str(&wrap(&see, &plain(course(&e.see)), 96, &indent));
+        let confirm = label(tr!("explain.confirm"));
+        s.push_str(&wrap(&confirm, &plain(course(&e.confirm)), 96, &indent));
         for c in &e.commands {
-            let _ = writeln!(s, "  $ {c}");
+            let _ = writeln!(s, "  $ {}", i18n::course_command(c));
         }
-        s.push_str(&wrap("fix:      ", &plain(&e.fix), 96, &indent));
+        let fix = label(tr!("explain.fix"));
+        s.push_str(&wrap(&fix, &plain(course(&e.fix)), 96, &indent));
+        let read = label(tr!("explain.read"));
+        let section = format!("{CHAPTER}#{}", e.id);
         match self.chapters_of(e).next() {
             Some(chapter) => {
-                let _ = writeln!(s, "read:     docs/src/{chapter} (and {CHAPTER}#{})", e.id);
+                let chapter = format!("docs/src/{chapter}");
+                let _ = writeln!(s, "{read}{}", tr!("explain.read_both", chapter, section));
             }
             None => {
-                let _ = writeln!(s, "read:     {CHAPTER}#{}", e.id);
+                let _ = writeln!(s, "{read}{section}");
             }
         }
         s
@@ -317,26 +327,59 @@ fn plain(markdown: &str) -> String {
 }
 
 /// `prefix` then `text`, its whitespace folded, wrapped at `width` columns; every line but the
-/// first starts with `indent`; ends with a newline.
+/// first starts with `indent`; ends with a newline. Chinese text, which has no spaces between
+/// words, may break between any two of its characters, but never before a closing punctuation
+/// mark; a CJK character counts two columns.
 fn wrap(prefix: &str, text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
     let mut line = prefix.to_owned();
     let mut fresh = true; // nothing but the prefix or indent on the line yet
-    for word in text.split_whitespace() {
-        if !fresh && line.chars().count() + 1 + word.chars().count() > width {
+    for (piece, spaced) in pieces(text) {
+        let gap = usize::from(spaced);
+        if !fresh && i18n::width(&line) + gap + i18n::width(piece) > width {
             out.push_str(&line);
             out.push('\n');
             line = indent.to_owned();
             fresh = true;
         }
-        if !fresh {
+        if !fresh && spaced {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(piece);
         fresh = false;
     }
     out.push_str(&line);
     out.push('\n');
+    out
+}
+
+/// The pieces a line may break between, each with whether a space comes before it: the words
+/// of `text`, and within a word each CJK character apart (a closing punctuation mark stays with
+/// what it follows).
+fn pieces(text: &str) -> Vec<(&str, bool)> {
+    let wide = |c: char| u32::from(c) >= 0x2E80;
+    let closing = |c: char| "，。、；：？！）」』》】".contains(c);
+    let mut out = Vec::new();
+    for word in text.split_whitespace() {
+        let mut start = 0;
+        let mut first = true;
+        let mut chars = word.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            // A piece ends after a wide character, or before one, unless what follows closes.
+            let next = chars.peek().map(|&(_, n)| n);
+            let end = match next {
+                None => true,
+                Some(n) if closing(n) => false,
+                Some(n) => wide(c) || wide(n),
+            };
+            if end {
+                let stop = at + c.len_utf8();
+                out.push((&word[start..stop], first));
+                first = false;
+                start = stop;
+            }
+        }
+    }
     out
 }
 
@@ -385,17 +428,12 @@ pub fn errno_number(name: &str) -> Option<i32> {
 /// Runs `cargo xtask explain [QUERY...]`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!(
-            "usage: cargo xtask explain [ID | ERRNO | NUMBER | SYMPTOM WORDS]\n\n\
-             With no argument, lists every entry of the diagnosis tree.\n\
-             Examples: cargo xtask explain EPIPE; cargo xtask explain 13; \
-             cargo xtask explain broken pipe; cargo xtask explain zombie"
-        );
+        println!("{}", tr!("explain.usage"));
         return Ok(ExitCode::SUCCESS);
     }
     let tree = Tree::load(&crate::manifest::root())?;
     if args.is_empty() {
-        println!("The diagnosis tree: `cargo xtask explain ID` shows one entry.\n");
+        println!("{}\n", tr!("explain.tree"));
         for (branch, ids) in tree.branches() {
             println!("{branch}");
             for e in tree.entries.iter().filter(|e| ids.contains(&e.id.as_str())) {
@@ -404,7 +442,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 } else {
                     format!(" [{}]", e.errnos.join(", "))
                 };
-                println!("  {:<18} {}{}", e.id, e.title, errnos);
+                println!("  {:<18} {}{}", e.id, course(&e.title), errnos);
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -412,11 +450,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let query = args.join(" ");
     let found = tree.lookup(&query);
     if found.is_empty() {
-        eprintln!(
-            "error: nothing in the diagnosis tree matches `{query}`\n\
-             try an errno name (EPIPE), its number (32), words of the message (broken pipe), \
-             or `cargo xtask explain` for the list"
-        );
+        eprintln!("{}", tr!("explain.no_match", query));
         return Ok(ExitCode::from(2));
     }
     for (i, e) in found.iter().enumerate() {
@@ -442,5 +476,16 @@ mod tests {
     fn text_wraps_under_its_label() {
         let got = super::wrap("fix:  ", "one two three four", 14, "      ");
         assert_eq!(got, "fix:  one two\n      three\n      four\n");
+    }
+
+    #[test]
+    fn chinese_wraps_between_characters_but_not_before_a_closing_mark() {
+        // Width 20: `回` still fits on the first line (CJK characters count two columns), and `，`
+        // stays with the character before it.
+        let got = super::wrap("解决：", "用 `wait()` 回收子进程，然后退出。", 20, "      ");
+        assert_eq!(
+            got,
+            "解决：用 `wait()` 回\n      收子进程，然后\n      退出。\n"
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cargo::cargo_program;
+use crate::i18n::tr;
 use crate::term;
 
 /// The marker: the fingerprint of the `Cargo.lock` whose crates are on disk.
@@ -56,13 +57,7 @@ pub fn ensure(root: &Path) {
     if std::fs::read_to_string(marker(root)).is_ok_and(|m| m.trim() == wanted) {
         return;
     }
-    eprintln!(
-        "{}",
-        term::bold(
-            "fetching every crate the course needs, once, so that it works offline from now on \
-             (cargo fetch):"
-        )
-    );
+    eprintln!("{}", term::bold(tr!("fetch.fetching")));
     let status = Command::new(cargo_program())
         .args(["fetch", "--target", &host])
         .current_dir(root)
@@ -78,11 +73,8 @@ pub fn ensure(root: &Path) {
                 eprintln!("warning: cannot write {} ({e})", path.display());
             }
         }
-        Ok(s) => eprintln!(
-            "warning: `cargo fetch` ended with {s}: the course works while online, and the next \
-             run tries again (`cargo xtask doctor` says what is missing)"
-        ),
-        Err(e) => eprintln!("warning: cannot run cargo fetch ({e})"),
+        Ok(s) => eprintln!("{}", tr!("fetch.failed", status = s)),
+        Err(e) => eprintln!("{}", tr!("fetch.cannot_run", error = e)),
     }
 }
 
@@ -97,7 +89,7 @@ pub fn offline_ready(root: &Path) -> Result<String, String> {
         .output()
         .map_err(|e| format!("cannot run cargo ({e})"))?;
     if output.status.success() {
-        Ok("every crate the course needs is on disk: it works offline".to_owned())
+        Ok(tr!("fetch.offline_ok").to_owned())
     } else {
         let why = String::from_utf8_lossy(&output.stderr);
         let first = why
@@ -105,9 +97,6 @@ pub fn offline_ready(root: &Path) -> Result<String, String> {
             .find(|l| l.starts_with("error"))
             .unwrap_or("some crates are missing")
             .trim();
-        Err(format!(
-            "not every crate is on disk ({first}): run `cargo fetch` once while online, then the \
-             course works offline"
-        ))
+        Err(tr!("fetch.offline_missing", first))
     }
 }

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::i18n::{self, tr};
 use crate::manifest::Curriculum;
 use crate::progress::Progress;
 use crate::term;
@@ -10,7 +11,7 @@ use crate::term;
 /// Runs `hint`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if args.len() > 1 {
-        return Ok(crate::usage_error("`hint` takes at most one exercise id"));
+        return Ok(crate::usage_error(tr!("hint.usage")));
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
@@ -26,48 +27,32 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let total = ex.hints.len();
     if total == 0 {
-        println!(
-            "{} has no hints; its chapter section is {}",
-            ex.id, paths.section
-        );
+        println!("{}", tr!("hint.none", id = ex.id, section = paths.section));
         return Ok(ExitCode::SUCCESS);
     }
     let shown = usize::try_from(progress.get(&ex.id).hint).unwrap_or(usize::MAX);
     let level = (shown + 1).min(total);
     println!(
         "{} {}",
-        term::yellow(&format!("hint {level} of {total}")),
-        term::dim(&format!("for {}", ex.id))
+        term::yellow(&tr!("hint.level", level, total)),
+        term::dim(&tr!("hint.for", id = ex.id))
     );
-    println!("{}", ex.hints[level - 1]);
+    println!("{}", i18n::course(&ex.hints[level - 1]));
     // From the second hint on, one known mistake of this exercise, a different one each time.
     if level >= 2
         && let Ok(mistakes) = crate::mistakes::load(&root, &paths)
         && !mistakes.is_empty()
     {
         let m = &mistakes[(shown + 1 - 2) % mistakes.len()];
-        println!(
-            "{} {}",
-            term::yellow("a common mistake here:"),
-            m.what.trim()
-        );
+        println!("{} {}", term::yellow(tr!("hint.mistake")), m.what.trim());
     }
     if shown >= total {
         println!(
             "{}",
-            term::dim(&format!(
-                "(that was the last hint, shown again; the chapter section {} goes further)",
-                paths.section
-            ))
+            term::dim(&tr!("hint.last_again", section = paths.section))
         );
     } else if level < total {
-        println!(
-            "{}",
-            term::dim(&format!(
-                "(run `cargo xtask hint {}` again for the next one)",
-                ex.id
-            ))
-        );
+        println!("{}", term::dim(&tr!("hint.again", id = ex.id)));
     }
     progress.set_hint_level(&ex.id, u32::try_from(level).unwrap_or(u32::MAX));
     progress.save()?;

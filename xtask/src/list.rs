@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::i18n::{self, tr};
 use crate::manifest::Curriculum;
 use crate::progress::Progress;
 use crate::term;
@@ -18,15 +19,16 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             "--done" => only_done = Some(true),
             "--topic" => match args.next() {
                 Some(t) => topic = Some(t.clone()),
-                None => return Ok(crate::usage_error("`--topic` needs a topic name")),
+                None => return Ok(crate::usage_error(tr!("list.topic_needs_name"))),
             },
             "--week" => match args.next().and_then(|w| w.parse::<u32>().ok()) {
                 Some(w) => week = Some(w),
-                None => return Ok(crate::usage_error("`--week` needs a number")),
+                None => return Ok(crate::usage_error(tr!("list.week_needs_number"))),
             },
             other => {
-                return Ok(crate::usage_error(&format!(
-                    "unknown option for `list`: `{other}`"
+                return Ok(crate::usage_error(&tr!(
+                    "list.unknown_option",
+                    option = other
                 )));
             }
         }
@@ -38,8 +40,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     {
         let names: Vec<&str> = curriculum.topics.iter().map(|t| t.name.as_str()).collect();
         eprintln!(
-            "error: no topic named `{t}`; the topics are: {}",
-            names.join(", ")
+            "{}",
+            tr!("list.no_topic", topic = t, topics = names.join(", "))
         );
         return Ok(ExitCode::from(2));
     }
@@ -62,21 +64,24 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
         println!(
             "{}",
-            term::bold(&format!(
-                "{} ({}): week {}, days {}",
-                t.title, t.name, t.week, t.days
+            term::bold(&tr!(
+                "list.topic",
+                title = i18n::course(&t.title),
+                name = t.name,
+                week = t.week,
+                days = t.days
             ))
         );
         if rows.is_empty() {
-            println!("  {}", term::dim("(no exercises yet)"));
+            println!("  {}", term::dim(tr!("list.no_exercises")));
         }
         for e in rows {
             let mark = if progress.is_done(&e.id) {
-                term::green("[done]")
+                term::green(tr!("list.done"))
             } else if current.as_deref() == Some(e.id.as_str()) {
-                term::yellow("[next]")
+                term::yellow(tr!("list.next"))
             } else {
-                "[    ]".to_owned()
+                tr!("list.pending").to_owned()
             };
             let needs: Vec<&str> = curriculum
                 .undone_requirements(e, |id| progress.is_done(id))
@@ -88,12 +93,15 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             } else {
                 format!(
                     "  {}",
-                    term::dim(&format!("(needs {} first)", needs.join(", ")))
+                    term::dim(&tr!("list.needs_first", needs = needs.join(", ")))
                 )
             };
             println!(
                 "  {mark} w{}d{}  {:<40} {}{needs}",
-                e.week, e.day, e.id, e.title
+                e.week,
+                e.day,
+                e.id,
+                i18n::course(&e.title)
             );
         }
     }

@@ -16,6 +16,7 @@ mod doctor;
 mod explain;
 mod fetch;
 mod hint;
+mod i18n;
 mod libtest;
 mod list;
 mod manifest;
@@ -44,35 +45,12 @@ pub const MDBOOK_VERSION: &str = "0.5.4";
 /// `book`).
 pub const MDBOOK_I18N_HELPERS_VERSION: &str = "0.4.0";
 
+use crate::i18n::tr;
+
 /// The usage text printed by `--help` and after an unknown verb.
-const USAGE: &str = "\
-usage: cargo xtask [VERB] [ARGS]
-
-verbs:
-  status            where you are and the exact next command (the default)
-  list [FILTER]     the curriculum with done/pending (--pending, --done, --topic T, --week N)
-  check [ID]        build and run an exercise's tests (default: the current exercise)
-  watch [ID]        check the current exercise (or ID) again on every save, moving on when it
-                    passes (--poll: for network and WSL drives)
-  hint [ID]         the next hint for an exercise (default: the current exercise)
-  reset ID          restore an exercise's original stub and mark it pending (--yes: no question)
-  solution ID       the reference solution (--diff: compared with yours; --yes: no question)
-  pristine          which exercise files differ from the originals
-  new TOPIC/NAME    authors: scaffold an exercise (--title T, --week W, --day D)
-  new-topic NN-NAME authors: scaffold a topic crate and chapter (--title T --week W, --days D)
-  tidy              maintainers: the repository's conventions, and what is left to write
-  sync              maintainers: rewrite every generated file (pristine copies, tables, diagnosis)
-  explain TOPIC     what an error or a symptom means and what to do about it
-  doctor            checks this machine for what the course needs
-  classroom         teachers: write a GitHub Classroom autograding workflow (--stdout, --force)
-  mistakes [ID]     maintainers: prove the tests reject every known mistake (--topic T, --list)
-  book              builds the book into target/book and says where (--lang zh-CN: the Chinese
-                    translation; --open: opens it in the browser)
-  verify            maintainers and CI: tidy, fmt, clippy, solutions pass, stubs fail, demos, book,
-                    known mistakes
-  bench             runs the benchmarks and prints the comparison table
-
-An ID looks like `command-basics/spawn_and_wait`; `cargo xtask list` shows them all.";
+fn usage() -> &'static str {
+    tr!("main.usage")
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -111,11 +89,14 @@ fn main() -> ExitCode {
         "new" => scaffold::run_new(rest),
         "new-topic" => scaffold::run_new_topic(rest),
         "help" | "--help" | "-h" => {
-            println!("{USAGE}");
+            println!("{}", usage());
             Ok(ExitCode::SUCCESS)
         }
         other => {
-            eprintln!("error: unknown verb `{other}`\n\n{USAGE}");
+            eprintln!(
+                "{}",
+                tr!("main.unknown_verb", verb = other, usage = usage())
+            );
             Ok(ExitCode::from(2))
         }
     };
@@ -131,6 +112,6 @@ fn main() -> ExitCode {
 
 /// Returns the exit status for a usage error after printing `message` and the usage text.
 pub fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}\n\n{USAGE}");
+    eprintln!("{}", tr!("main.usage_error", message, usage = usage()));
     ExitCode::from(2)
 }

@@ -11,6 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::i18n::tr;
 use crate::manifest::Curriculum;
 use crate::pristine::{self, State};
 use crate::progress::Progress;
@@ -22,13 +23,16 @@ pub fn confirm(question: &str) -> Option<bool> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    print!("{question} [y/N] ");
+    print!("{question} {} ", tr!("reset.yes_no"));
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return Some(false);
     }
-    Some(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+    Some(matches!(
+        answer.trim(),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "是" | "好"
+    ))
 }
 
 /// Runs `reset`.
@@ -39,18 +43,17 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         match arg.as_str() {
             "--yes" | "-y" => yes = true,
             other if other.starts_with('-') => {
-                return Ok(crate::usage_error(&format!(
-                    "unknown option for `reset`: `{other}`"
+                return Ok(crate::usage_error(&tr!(
+                    "reset.unknown_option",
+                    option = other
                 )));
             }
             other if id.is_none() => id = Some(other.to_owned()),
-            _ => return Ok(crate::usage_error("`reset` takes one exercise id")),
+            _ => return Ok(crate::usage_error(tr!("reset.one_id"))),
         }
     }
     let Some(id) = id else {
-        return Ok(crate::usage_error(
-            "`reset` needs the id of the exercise to restore, such as `cargo xtask reset ID`",
-        ));
+        return Ok(crate::usage_error(tr!("reset.needs_id")));
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
@@ -69,10 +72,12 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             State::NoCopy => {
                 if rel == &paths.stub {
                     eprintln!(
-                        "error: there is no original of {} to restore ({} is missing); \
-                         maintainers create it with `cargo xtask sync`",
-                        rel.display(),
-                        pristine::copy_of(std::path::Path::new(""), rel).display()
+                        "{}",
+                        tr!(
+                            "reset.no_original",
+                            path = rel.display(),
+                            copy = pristine::copy_of(std::path::Path::new(""), rel).display()
+                        )
                     );
                     return Ok(ExitCode::FAILURE);
                 }
@@ -82,9 +87,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 
     if to_restore.is_empty() {
         println!(
-            "{} {} is already as shipped",
-            term::green("ok"),
-            term::link(&root, &paths.stub)
+            "{} {}",
+            term::green(tr!("reset.ok")),
+            tr!("reset.as_shipped", path = term::link(&root, &paths.stub))
         );
     } else {
         let files: Vec<String> = to_restore
@@ -92,22 +97,21 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             .map(|rel| rel.display().to_string())
             .collect();
         if !yes {
-            let question = format!(
-                "Reset {} to the original? Your changes will be replaced (a copy is kept).",
-                files.join(" and ")
-            );
+            let question = tr!("reset.ask", files = files.join(tr!("reset.and")));
             match confirm(&question) {
                 Some(true) => {}
                 Some(false) => {
-                    println!("nothing was changed");
+                    println!("{}", tr!("reset.unchanged"));
                     return Ok(ExitCode::FAILURE);
                 }
                 None => {
                     eprintln!(
-                        "error: `reset` would overwrite {} and there is no terminal to ask on; \
-                         run `cargo xtask reset {} --yes` to reset without asking",
-                        files.join(" and "),
-                        ex.id
+                        "{}",
+                        tr!(
+                            "reset.no_terminal",
+                            files = files.join(tr!("reset.and")),
+                            id = ex.id
+                        )
                     );
                     return Ok(ExitCode::from(2));
                 }
@@ -128,11 +132,15 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             match kept {
                 Some(kept) => println!(
                     "{} {}  {}",
-                    term::green("restored"),
+                    term::green(tr!("reset.restored")),
                     term::link(&root, rel),
-                    term::dim(&format!("(your version is kept at {})", kept.display()))
+                    term::dim(&tr!("reset.kept", path = kept.display()))
                 ),
-                None => println!("{} {}", term::green("restored"), term::link(&root, rel)),
+                None => println!(
+                    "{} {}",
+                    term::green(tr!("reset.restored")),
+                    term::link(&root, rel)
+                ),
             }
         }
     }
@@ -140,10 +148,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     progress.mark_pending(&ex.id);
     progress.save()?;
     if was_done {
-        println!("{} is pending again", ex.id);
+        println!("{}", tr!("reset.pending_again", id = ex.id));
     }
     println!(
-        "  next  {}",
+        "  {}  {}",
+        tr!("status.next"),
         term::bold(&format!("cargo xtask check {}", ex.id))
     );
     Ok(ExitCode::SUCCESS)

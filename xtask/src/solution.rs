@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::i18n::{self, tr};
 use crate::manifest::{Curriculum, Exercise, ExercisePaths};
 use crate::progress::Progress;
 use crate::term;
@@ -28,18 +29,17 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             "--yes" | "-y" => yes = true,
             "--diff" => diff = true,
             other if other.starts_with('-') => {
-                return Ok(crate::usage_error(&format!(
-                    "unknown option for `solution`: `{other}`"
+                return Ok(crate::usage_error(&tr!(
+                    "solution.unknown_option",
+                    option = other
                 )));
             }
             other if id.is_none() => id = Some(other.to_owned()),
-            _ => return Ok(crate::usage_error("`solution` takes one exercise id")),
+            _ => return Ok(crate::usage_error(tr!("solution.one_id"))),
         }
     }
     let Some(id) = id else {
-        return Ok(crate::usage_error(
-            "`solution` needs an exercise id, such as `cargo xtask solution ID`",
-        ));
+        return Ok(crate::usage_error(tr!("solution.needs_id")));
     };
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
@@ -50,24 +50,21 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let paths = curriculum.paths(ex);
     if !progress.is_done(&ex.id) && !yes {
-        let question = format!(
-            "{} is not done yet. Trying first is how it sticks (`cargo xtask hint {}` helps). \
-             Show the solution anyway?",
-            ex.id, ex.id
-        );
+        let question = tr!("solution.ask", id = ex.id);
         match crate::reset::confirm(&question) {
             Some(true) => {}
             Some(false) => {
-                println!("not shown");
+                println!("{}", tr!("solution.not_shown"));
                 return Ok(ExitCode::FAILURE);
             }
             None => {
                 eprintln!(
-                    "error: {} is not done yet, and there is no terminal to ask whether to show \
-                     its solution anyway; run `cargo xtask solution {}{} --yes` to see it",
-                    ex.id,
-                    ex.id,
-                    if diff { " --diff" } else { "" }
+                    "{}",
+                    tr!(
+                        "solution.no_terminal",
+                        id = ex.id,
+                        diff = if diff { " --diff" } else { "" }
+                    )
                 );
                 return Ok(ExitCode::from(2));
             }
@@ -79,7 +76,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if !diff {
         println!(
             "{} {}  {}",
-            term::bold("solution of"),
+            term::bold(tr!("solution.of")),
             term::bold(&ex.id),
             term::link(&root, &paths.solution)
         );
@@ -96,19 +93,25 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let lines = diff_lines(&yours, &solution);
     if lines.iter().all(|l| matches!(l, Line::Same(_))) {
         println!(
-            "{} is the same as the reference solution {}",
-            term::link(&root, &paths.stub),
-            term::link(&root, &paths.solution)
+            "{}",
+            tr!(
+                "solution.same",
+                stub = term::link(&root, &paths.stub),
+                solution = term::link(&root, &paths.solution)
+            )
         );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "{}",
-        term::red(&format!("--- yours      {}", paths.stub.display()))
+        term::red(&tr!("solution.diff_yours", path = paths.stub.display()))
     );
     println!(
         "{}",
-        term::green(&format!("+++ reference  {}", paths.solution.display()))
+        term::green(&tr!(
+            "solution.diff_reference",
+            path = paths.solution.display()
+        ))
     );
     print!("{}", unified(&lines, CONTEXT));
     Ok(ExitCode::SUCCESS)
@@ -118,23 +121,24 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
 pub fn print_all_hints(root: &Path, ex: &Exercise, paths: &ExercisePaths) {
     println!(
         "{} {}",
-        term::green(&format!("{} is done:", ex.id)),
-        term::dim("every hint, and the reference solution to compare with")
+        term::green(&tr!("solution.done", id = ex.id)),
+        term::dim(tr!("solution.every_hint"))
     );
     let total = ex.hints.len();
     for (i, hint) in ex.hints.iter().enumerate() {
         println!(
-            "{} {hint}",
-            term::yellow(&format!("hint {} of {total}:", i + 1))
+            "{} {}",
+            term::yellow(&tr!("solution.hint_level", level = i + 1, total)),
+            i18n::course(hint)
         );
     }
-    println!("solution  {}", term::link(root, &paths.solution));
+    println!(
+        "{}",
+        tr!("solution.path", path = term::link(root, &paths.solution))
+    );
     println!(
         "          {}",
-        term::dim(&format!(
-            "(cargo xtask solution {} --diff compares it with yours)",
-            ex.id
-        ))
+        term::dim(&tr!("solution.compare", id = ex.id))
     );
 }
 

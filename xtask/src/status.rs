@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use crate::i18n::{self, tr};
 use crate::manifest::{Curriculum, Exercise};
 use crate::progress::Progress;
 use crate::term;
@@ -33,11 +34,14 @@ pub fn print_undone_requirements(
     let undone = curriculum.undone_requirements(ex, |id| progress.is_done(id));
     for need in &undone {
         println!(
-            "{} {} needs {}: do that first, {}",
-            term::yellow("note:"),
-            ex.name(),
-            term::bold(&need.id),
-            term::bold(&format!("cargo xtask check {}", need.id))
+            "{} {}",
+            term::yellow(tr!("status.note")),
+            tr!(
+                "status.needs",
+                name = ex.name(),
+                need = term::bold(&need.id),
+                command = term::bold(&format!("cargo xtask check {}", need.id))
+            )
         );
     }
     !undone.is_empty()
@@ -48,35 +52,33 @@ pub fn print_next_steps(curriculum: &Curriculum, ex: &Exercise) {
     let paths = curriculum.paths(ex);
     println!(
         "{} {}  {}  {}",
-        term::bold("current:"),
+        term::bold(tr!("status.current")),
         term::bold(&ex.id),
-        ex.title,
-        term::dim(&format!("(week {}, day {})", ex.week, ex.day))
+        i18n::course(&ex.title),
+        term::dim(&tr!("status.week_day", week = ex.week, day = ex.day))
     );
     println!(
-        "  edit  {}",
+        "  {}  {}",
+        tr!("status.edit"),
         term::link(&crate::manifest::root(), &paths.stub)
     );
     println!(
-        "  read  {}",
+        "  {}  {}",
+        tr!("status.read"),
         term::link_to(&crate::manifest::root(), &paths.chapter, Some(ex.name()))
     );
     println!(
-        "  next  {}",
+        "  {}  {}",
+        tr!("status.next"),
         term::bold(&format!("cargo xtask check {}", ex.id))
     );
-    println!(
-        "        {}",
-        term::dim(&format!("(stuck? cargo xtask hint {})", ex.id))
-    );
+    println!("        {}", term::dim(&tr!("status.stuck", id = ex.id)));
 }
 
 /// Runs `status`.
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if let Some(extra) = args.first() {
-        return Ok(crate::usage_error(&format!(
-            "`status` takes no arguments (got `{extra}`)"
-        )));
+        return Ok(crate::usage_error(&tr!("status.no_arguments", extra)));
     }
     let root = crate::manifest::root();
     let curriculum = Curriculum::load(&root)?;
@@ -84,7 +86,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let progress = Progress::load(&root)?;
     let total = curriculum.exercises.len();
     if total == 0 {
-        println!("proclings: the curriculum has no exercises yet.");
+        println!("{}", tr!("status.empty"));
         return Ok(ExitCode::SUCCESS);
     }
     let done = curriculum
@@ -93,8 +95,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         .filter(|e| progress.is_done(&e.id))
         .count();
     println!(
-        "{}  {done} of {total} exercises done  {}  {}%",
+        "{}  {}  {}  {}%",
         term::bold("proclings"),
+        tr!("status.done_of", done, total),
         term::bar(done, total, 30),
         done * 100 / total
     );
@@ -107,8 +110,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
     }
     for (week, (done, total)) in weeks {
+        // Weeks 1 to 9 are padded to the width of week 10.
+        let pad = " ".repeat(2usize.saturating_sub(week.to_string().len()));
         println!(
-            "  week {week:<2} {}  {done}/{total}",
+            "  {}{pad} {}  {done}/{total}",
+            tr!("status.week", week),
             term::bar(done, total, 20)
         );
     }
@@ -118,10 +124,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             print_undone_requirements(&curriculum, &progress, ex);
             print_next_steps(&curriculum, ex);
         }
-        None => println!(
-            "{}",
-            term::green("Every exercise is done. Well done! `cargo xtask list` shows them all.")
-        ),
+        None => println!("{}", term::green(tr!("status.all_done"))),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,9 @@
 //!   `mistakes`);
 //! - the book's translations (`docs/po/LANG.po`), merged with the messages of today's English
 //!   book (see `po`; skipped with a note when mdbook-xgettext or msgmerge is missing).
+//! - the course's PO template for translators (`docs/po/course/messages.pot`), from
+//!   curriculum.toml and `docs/diagnosis.toml` (see `i18n`), which `sync` then merges into each
+//!   translation (`docs/po/course/LANG.po`) with `msgmerge` when it is installed.
 //!
 //! A generated part of a Markdown file sits between two HTML comments, invisible in the rendered
 //! page; the text around them is written by hand:
@@ -82,6 +85,12 @@ fn outputs(root: &Path, curriculum: &Curriculum) -> Vec<Output> {
         out.push(Output {
             rel: MEASURING.into(),
             wanted,
+        });
+    }
+    if root.join(crate::i18n::COURSE_PO_DIR).is_dir() {
+        out.push(Output {
+            rel: crate::i18n::COURSE_TEMPLATE.into(),
+            wanted: crate::i18n::course_template(root),
         });
     }
     for topic in &curriculum.topics {
@@ -280,6 +289,19 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     }
     for rel in &changed {
         println!("  wrote  {}", rel.display());
+    }
+    if root.join(crate::i18n::COURSE_TEMPLATE).is_file() {
+        match crate::i18n::merge_course_po(&root) {
+            Ok(merged) => {
+                for rel in merged {
+                    println!("  merged {rel} with msgmerge");
+                }
+            }
+            Err(why) => println!(
+                "  {} skipped merging the course template into its translations: {why}",
+                term::yellow("note:")
+            ),
+        }
     }
     println!(
         "{} every generated file is up to date ({} file(s) written; pristine copies of {} file(s))",

@@ -9,7 +9,12 @@
 //!   (src/bin/demo.rs) with its test (tests/demo.rs), a chapter, and inherits the workspace's
 //!   lints (`[lints] workspace = true`);
 //! - every generated file is up to date (`sync`): the pristine copies, the curriculum tables,
-//!   the diagnosis chapter; every topic has a summary;
+//!   the diagnosis chapter, the course's PO template; every topic has a summary;
+//! - the runner's tables of words (see `i18n`) have every key in every language, with the same
+//!   placeholders, and no key that no code uses;
+//! - each course translation (`docs/po/course/LANG.po`) can be read; how many of its messages
+//!   are untranslated or fuzzy is reported, and is a miss only for a language that
+//!   `docs/po/course/COMPLETE` lists as complete;
 //! - no `SCAFFOLD:` place that `cargo xtask new` or `new-topic` left to write remains;
 //! - every `.rs` file opens with a `//!` doc comment;
 //! - every translation of the book (docs/po/) is up to date with the English sources once it is
@@ -33,7 +38,9 @@ pub fn run(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
             "`tidy` takes no arguments (got `{extra}`)"
         )));
     }
-    let (misses, notes) = check_with_notes(&crate::manifest::root());
+    let root = crate::manifest::root();
+    let (misses, mut notes) = check_with_notes(&root);
+    notes.extend(crate::i18n::course_report(&root).1);
     for note in &notes {
         println!("  {} {note}", crate::term::dim("note:"));
     }
@@ -71,9 +78,11 @@ pub fn check_with_notes(root: &Path) -> (Vec<String>, Vec<String>) {
             check_doc_links(root, &mut misses);
             misses.extend(crate::mistakes::problems(root, &curriculum));
             misses.extend(crate::sync::stale(root, &curriculum));
+            misses.extend(crate::i18n::course_report(root).0);
         }
         Err(e) => misses.push(format!("curriculum.toml: {e:#}")),
     }
+    misses.extend(crate::i18n::table_problems(root));
     // CI installs the mdbook release that verify names.
     let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap_or_default();
     let pinned = format!("MDBOOK_VERSION={}", crate::MDBOOK_VERSION);

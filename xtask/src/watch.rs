@@ -31,6 +31,7 @@ use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer_opt};
 use crate::manifest::Curriculum;
 use crate::progress::Progress;
 
+use crate::i18n::tr;
 use crate::term;
 
 /// How long file events must settle before a check starts.
@@ -69,15 +70,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         match arg.as_str() {
             "--poll" => poll = true,
             other if other.starts_with('-') => {
-                return Ok(crate::usage_error(&format!(
-                    "`watch` takes an exercise id and `--poll` (got `{other}`)"
-                )));
+                return Ok(crate::usage_error(&tr!("watch.usage", other)));
             }
             other if chosen.is_none() => chosen = Some(other.to_owned()),
             other => {
-                return Ok(crate::usage_error(&format!(
-                    "`watch` takes one exercise id (got `{other}` too)"
-                )));
+                return Ok(crate::usage_error(&tr!("watch.one_id", other)));
             }
         }
     }
@@ -95,9 +92,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
     }
     let Some(first) = crate::status::current(&curriculum, &Progress::load(&root)?) else {
-        println!(
-            "Every exercise is done: there is nothing to watch. `cargo xtask list` shows them all."
-        );
+        println!("{}", tr!("watch.nothing"));
         return Ok(ExitCode::SUCCESS);
     };
     let mut exercise = first.id.clone();
@@ -113,7 +108,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let _cbreak = if keys { Cbreak::enable() } else { None };
     spawn_input_reader(keys, tx);
     let clear = std::io::stdout().is_terminal();
-    println!("{}", term::dim(&format!("watching for saves ({how})")));
+    println!("{}", term::dim(&tr!("watch.watching_for_saves", how)));
 
     let mut backlog: VecDeque<Event> = VecDeque::new();
     let mut check_due = true;
@@ -136,7 +131,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             clear_first = true;
             let passed = check_once(&exercise);
             if sandbox::interrupted() {
-                println!("interrupted: the watch stops");
+                println!("{}", tr!("watch.interrupted"));
                 return Ok(ExitCode::from(130));
             }
             if passed {
@@ -144,7 +139,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 match crate::status::current(&curriculum, &Progress::load(&root)?) {
                     Some(next) => {
                         println!();
-                        println!("{} {}", term::green("moving on to"), term::bold(&next.id));
+                        println!(
+                            "{} {}",
+                            term::green(tr!("watch.moving_on")),
+                            term::bold(&next.id)
+                        );
                         exercise = next.id.clone();
                         // Keep the verdict that just passed on screen above the next one.
                         clear_first = false;
@@ -152,10 +151,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                         continue;
                     }
                     None => {
-                        println!(
-                            "{}",
-                            term::green("Every exercise is done. Well done! The watch stops.")
-                        );
+                        println!("{}", term::green(tr!("watch.all_done")));
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -169,7 +165,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 Err(RecvTimeoutError::Timeout) => {
                     if sandbox::interrupted() {
                         println!();
-                        println!("interrupted: the watch stops");
+                        println!("{}", tr!("watch.interrupted"));
                         return Ok(ExitCode::from(130));
                     }
                     continue;
@@ -187,7 +183,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             }
             Event::Key('r') => check_due = true,
             Event::Key('q') => {
-                println!("the watch stops");
+                println!("{}", tr!("watch.stops"));
                 break;
             }
             Event::Key('h') => {
@@ -206,14 +202,14 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             }
             Event::Key(other) => {
                 if !other.is_whitespace() {
-                    println!("`{other}` does nothing here: h hint, l list, r re-run, q quit");
+                    println!("{}", tr!("watch.unknown_key", key = other));
                 }
             }
             Event::InputClosed => {
-                println!("end of input: the watch stops");
+                println!("{}", tr!("watch.end_of_input"));
                 break;
             }
-            Event::WatchError(e) => eprintln!("warning: the file watcher: {e}"),
+            Event::WatchError(e) => eprintln!("{}", tr!("watch.watcher_error", error = e)),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -239,14 +235,15 @@ fn print_waiting(root: &Path, id: &str, keys: bool) {
         .and_then(|c| c.find(id).map(|ex| c.paths(ex).stub));
     let file = stub.map_or_else(|| id.to_owned(), |rel| term::link(root, &rel));
     let controls = if keys {
-        "h hint, l list, r re-run, q quit"
+        tr!("watch.keys")
     } else {
-        "type h, l, r or q and Enter: hint, list, re-run, quit"
+        tr!("watch.lines")
     };
     println!();
     println!(
-        "{} {file}: save it to check again  {}",
-        term::bold("watching"),
+        "{} {}  {}",
+        term::bold(tr!("watch.watching")),
+        tr!("watch.save_to_check", file),
         term::dim(&format!("({controls})"))
     );
 }
@@ -343,19 +340,16 @@ fn start_watcher(
                     _native: Some(debouncer),
                     ..FileWatcher::default()
                 };
-                return Ok((watcher, "file events"));
+                return Ok((watcher, tr!("watch.file_events")));
             }
             Err(e) => eprintln!(
-                "note: file events are not available here ({e}); polling {} instead",
-                dir.display()
+                "{}",
+                tr!("watch.no_file_events", error = e, dir = dir.display())
             ),
         }
     }
     if let Some(kind) = remote {
-        eprintln!(
-            "note: {} is on {kind}, which may not deliver file events; polling it instead",
-            dir.display()
-        );
+        eprintln!("{}", tr!("watch.remote", dir = dir.display(), kind));
     }
     let config = notify_debouncer_mini::Config::default()
         .with_timeout(DEBOUNCE)
@@ -374,7 +368,7 @@ fn start_watcher(
         _polling: Some(debouncer),
         ..FileWatcher::default()
     };
-    Ok((watcher, "polling"))
+    Ok((watcher, tr!("watch.polling")))
 }
 
 /// The kind of file system `dir` is on when file events are known not to arrive from it

@@ -12,6 +12,7 @@ fn xtask(args: &[&str]) -> (Output, String) {
         .args(args)
         .env("PROCLINGS_ROOT", &root)
         .env("NO_COLOR", "1")
+        .env("PROCLINGS_LANG", "en")
         .output()
         .expect("the xtask binary starts");
     let text = format!(

@@ -100,6 +100,8 @@ impl Course {
             .env("CARGO_TARGET_DIR", self.root().join("target"))
             .env("FIXTURE_MARKER", &self.marker)
             .env("NO_COLOR", "1")
+            // The runner's words are matched in English, whatever the machine's locale.
+            .env("PROCLINGS_LANG", "en")
             .env_remove("FORCE_HYPERLINK")
             .env_remove("PROCLINGS_WATCH_POLL");
         cmd
