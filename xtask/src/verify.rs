@@ -261,6 +261,12 @@ fn run_steps(v: &mut Verify) -> anyhow::Result<Result<(), Interrupted>> {
             Err(Interrupted) => return Ok(Err(Interrupted)),
         };
         for failed in failed_tests_by_binary(&outcome.output) {
+            // What the test said (its panic message) is what the next person needs; the tail
+            // of cargo's output shows only the doc-tests that ran last.
+            let name = failed.rsplit(": ").next().unwrap_or(&failed);
+            if let Some(said) = failure_report(&outcome.output, name) {
+                print_tail(&said, 40);
+            }
             v.miss(format!("fails with the solution: {failed}"));
         }
         v.solution_tests = test_totals(&outcome.output);
@@ -418,6 +424,20 @@ fn failed_tests_by_binary(output: &str) -> Vec<String> {
         }
     }
     failed
+}
+
+/// What libtest printed for the failed test `name` (its `---- NAME stdout ----` section: the
+/// panic message and the test's own output), if it is there.
+fn failure_report(output: &str, name: &str) -> Option<String> {
+    let header = format!("---- {name} stdout ----");
+    let start = output.find(&header)?;
+    let body = &output[start..];
+    let end = body[header.len()..]
+        .find("\n---- ")
+        .map(|i| i + header.len())
+        .or_else(|| body.find("\nfailures:\n"))
+        .unwrap_or(body.len());
+    Some(body[..end].to_string())
 }
 
 /// The topic packages that exist on disk, with their crate directories.
@@ -606,6 +626,20 @@ fn print_tail(output: &str, lines: usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_failed_tests_report_is_its_own_section() {
+        let output = "failures:\n\n---- a stdout ----\nthread 'a' panicked at x.rs:1:\nboom\n\n---- b stdout ----\nother\n\nfailures:\n    a\n    b\n";
+        assert_eq!(
+            super::failure_report(output, "a").as_deref(),
+            Some("---- a stdout ----\nthread 'a' panicked at x.rs:1:\nboom\n")
+        );
+        assert_eq!(
+            super::failure_report(output, "b").as_deref(),
+            Some("---- b stdout ----\nother\n")
+        );
+        assert_eq!(super::failure_report(output, "c"), None);
+    }
+
     #[test]
     fn failed_tests_are_named_with_their_binary() {
         let output = "     Running tests/spawn.rs (target/debug/deps/spawn-1)\n\nrunning 2 tests\ntest a ... ok\ntest b ... FAILED\n   Doc-tests testkit\ntest src/lib.rs - x (line 3) ... FAILED\n";
