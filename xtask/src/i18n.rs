@@ -30,13 +30,12 @@
 //! docs/diagnosis.toml — are translated in a gettext PO file, `docs/po/course/zh-CN.po`, which
 //! translators fill with the usual tools. `cargo xtask sync` writes its template
 //! `docs/po/course/messages.pot` from the two TOML files ([`course_template`]) and merges it
-//! into each PO with `msgmerge`; the runner reads the PO at run time ([`course`]) and shows the
-//! English text of any message it has no translation for (untranslated or fuzzy). A diagnosis
+//! into each PO with `msgmerge`; the runner reads the PO at run time ([`course`], with the one PO
+//! parser, `crate::po`) and shows the English text of any message it has no translation for
+//! (untranslated or fuzzy). A diagnosis
 //! entry's `commands` are shell lines and stay as they are, except a trailing comment (the text
 //! after `  # `, two spaces then `#`), which is a message of its own: the learner copies the
 //! command and reads the comment. Errno names, exercise ids and paths are never translated.
-
-mod po;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
@@ -219,11 +218,11 @@ fn load_catalog(root: &Path, lang: Lang) -> BTreeMap<String, String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return BTreeMap::new();
     };
-    po::parse(&text)
+    crate::po::parse(&text)
         .unwrap_or_default()
         .into_iter()
-        .filter(|m| m.ctxt.is_none() && !m.id.is_empty() && m.translated())
-        .map(|m| (m.id, m.text))
+        .filter(|m| m.msgctxt.is_none() && !m.msgid.is_empty())
+        .filter_map(|m| Some((m.msgid.clone(), m.translation()?.to_owned())))
         .collect()
 }
 
@@ -300,7 +299,7 @@ pub fn course_template(root: &Path) -> Result<String, String> {
                   curriculum.toml,\nand the diagnosis tree from docs/diagnosis.toml. \
                   `cargo xtask sync` writes this file; do not edit it.\n\
                   Translations: docs/po/course/LANG.po (CONTRIBUTING.md says how).";
-    Ok(po::template(header, &course_messages(root)?))
+    Ok(crate::po::template(header, &course_messages(root)?))
 }
 
 /// Merges the template into each language's PO with `msgmerge --update`; returns the POs it
@@ -358,7 +357,7 @@ pub fn course_report(root: &Path) -> (Vec<String>, Vec<String>) {
                 ));
                 continue;
             }
-            Ok(text) => match po::parse(&text) {
+            Ok(text) => match crate::po::parse(&text) {
                 Ok(entries) => entries,
                 Err(e) => {
                     misses.push(format!("{rel}: not a valid PO file: {e}"));
@@ -366,14 +365,18 @@ pub fn course_report(root: &Path) -> (Vec<String>, Vec<String>) {
                 }
             },
         };
-        let found = |id: &str| entries.iter().find(|m| m.ctxt.is_none() && m.id == id);
+        let found = |id: &str| {
+            entries
+                .iter()
+                .find(|m| !m.obsolete && m.msgctxt.is_none() && m.msgid == id)
+        };
         let fuzzy = messages
             .iter()
-            .filter(|(id, _)| found(id).is_some_and(|m| m.fuzzy && !m.text.is_empty()))
+            .filter(|(id, _)| found(id).is_some_and(|m| m.fuzzy && !m.text().is_empty()))
             .count();
         let untranslated = messages
             .iter()
-            .filter(|(id, _)| found(id).is_none_or(|m| m.text.is_empty()))
+            .filter(|(id, _)| found(id).is_none_or(|m| m.text().is_empty()))
             .count();
         let left = match fuzzy {
             0 => format!("{untranslated} untranslated"),
