@@ -20,14 +20,17 @@
 //!
 //! What is translated is what a learner reads in the normal loop: `status`, `list`, `check`'s
 //! verdicts and footers, `watch`, `hint`, `explain`, `reset` and `solution` (prompts included),
-//! `doctor`, and the usage text. The verbs for authors and maintainers (`verify`, `mistakes`,
+//! `doctor`, and the usage text. What the sandbox crate says of its containment (why a
+//! namespace is on or off, how the task cap is enforced) stays English: it is composed there
+//! from probes and error messages. The verbs for authors and maintainers (`verify`, `mistakes`,
 //! `sync`, `tidy`, `bench`, `new`, `new-topic`, `classroom`, `pristine`) stay English, as do
 //! error messages from deep inside the runner (`error: cannot read ...`) and everything the
 //! exercises' tests print themselves.
 //!
 //! **The course's words** — each topic's and exercise's `title` and each exercise's `hints` in
-//! curriculum.toml, and each diagnosis entry's `title`, `heading`, `see`, `confirm` and `fix` in
-//! docs/diagnosis.toml — are translated in a gettext PO file, `docs/po/course/zh-CN.po`, which
+//! curriculum.toml, the `what` of each known mistake in `crates/*/mistakes/*.toml` (which `hint`
+//! shows), and each diagnosis branch name and entry's `title`, `heading`, `see`, `confirm` and
+//! `fix` in docs/diagnosis.toml — are translated in a gettext PO file, `docs/po/course/zh-CN.po`, which
 //! translators fill with the usual tools. `cargo xtask sync` writes its template
 //! `docs/po/course/messages.pot` from the two TOML files ([`course_template`]) and merges it
 //! into each PO with `msgmerge`; the runner reads the PO at run time ([`course`], with the one PO
@@ -254,7 +257,8 @@ pub fn course_command(command: &str) -> String {
 }
 
 /// Every message of the course, in file order, each with its `#:` references: topic and
-/// exercise titles and hints from curriculum.toml, then the diagnosis entries' fields.
+/// exercise titles and hints from curriculum.toml (each exercise's known mistakes after its
+/// hints), then the diagnosis tree's branch names and entries' fields.
 fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
     let curriculum = crate::manifest::Curriculum::load(root).map_err(|e| format!("{e:#}"))?;
     let tree = crate::explain::Tree::load(root).map_err(|e| format!("{e:#}"))?;
@@ -276,8 +280,23 @@ fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
         for (i, hint) in e.hints.iter().enumerate() {
             add(hint, format!("curriculum.toml:{}:hint{}", e.id, i + 1));
         }
+        // The known mistakes `hint` shows from the second hint on, beside the exercise's hints.
+        let mistakes =
+            crate::mistakes::load(root, &curriculum.paths(e)).map_err(|e| format!("{e:#}"))?;
+        for m in &mistakes {
+            add(m.what.trim(), format!("mistakes:{}:{}", e.id, m.slug));
+        }
     }
+    let mut branches: Vec<&str> = Vec::new();
     for e in &tree.entries {
+        // Each branch name once, before its first entry (a PO reference has no spaces).
+        if !branches.contains(&e.branch.as_str()) {
+            branches.push(&e.branch);
+            add(
+                &e.branch,
+                format!("diagnosis.toml:branch:{}", e.branch.replace(' ', "-")),
+            );
+        }
         let at = |field: &str| format!("diagnosis.toml:{}:{field}", e.id);
         add(&e.title, at("title"));
         add(&e.heading, at("heading"));
@@ -296,7 +315,8 @@ fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
 /// The course's PO template as `sync` writes it.
 pub fn course_template(root: &Path) -> Result<String, String> {
     let header = "The course's text for translators: topic and exercise titles and hints from \
-                  curriculum.toml,\nand the diagnosis tree from docs/diagnosis.toml. \
+                  curriculum.toml,\nthe known mistakes' `what` from crates/*/mistakes/*.toml, \
+                  and the diagnosis tree from docs/diagnosis.toml.\n\
                   `cargo xtask sync` writes this file; do not edit it.\n\
                   Translations: docs/po/course/LANG.po (CONTRIBUTING.md says how).";
     Ok(crate::po::template(header, &course_messages(root)?))
