@@ -273,7 +273,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         if !verbose {
             println!(
                 "{}",
-                term::bold(&format!("{} ({})", i18n::course(&topic.title), topic.name))
+                term::bold(&tr!(
+                    "check.topic",
+                    title = i18n::course(&topic.title),
+                    name = topic.name
+                ))
             );
         }
         let Some(graded) = check_group(&root, &curriculum, &group, verbose, request.json)? else {
@@ -494,7 +498,7 @@ fn run_tests(
             tr!("check.timed_out", secs = limit.as_secs()),
         )
     } else if !outcome.leaks.is_empty() && failed == 0 {
-        let leaks = outcome.leaks.lines().join("; ");
+        let leaks = leak_lines(&outcome.leaks).join(tr!("check.leak_separator"));
         (Verdict::Leak, tr!("check.left_behind", leaks))
     } else if failed > 0 {
         let of = listed.len().max(failed);
@@ -502,7 +506,7 @@ fn run_tests(
     } else {
         (
             Verdict::Fail,
-            tr!("check.binary_ended", status = outcome.status),
+            tr!("check.binary_ended", status = status_text(outcome.status)),
         )
     };
     let mark = if passed {
@@ -699,7 +703,10 @@ pub fn print_verdict(
         println!("{}", tr!("check.output_so_far"));
         print_tail(&outcome.output, 40);
     } else if report.results.is_empty() && outcome.status != sandbox::Status::Exited(0) {
-        println!("{}", tr!("check.binary_output", status = outcome.status));
+        println!(
+            "{}",
+            tr!("check.binary_output", status = status_text(outcome.status))
+        );
         print_tail(&outcome.output, 60);
     }
     print_leaks(&outcome.leaks);
@@ -768,13 +775,41 @@ fn readable_paths(message: &str) -> String {
     out
 }
 
+/// How a test binary ended, in the run's language (the sandbox's `Display` is English).
+fn status_text(status: sandbox::Status) -> String {
+    match status {
+        sandbox::Status::Exited(code) => tr!("check.status_exited", code),
+        sandbox::Status::Signaled(signal) => tr!(
+            "check.status_signaled",
+            signal,
+            name = sandbox::signal_name(signal)
+        ),
+        sandbox::Status::Unknown => tr!("check.status_unknown").to_owned(),
+    }
+}
+
+/// One line per object a run left behind, each saying that it was cleaned up, in the run's
+/// language (`Leaks::lines` is the sandbox's English, which the maintainers' verbs print).
+fn leak_lines(leaks: &sandbox::Leaks) -> Vec<String> {
+    let processes = leaks
+        .processes
+        .iter()
+        .map(|process| tr!("check.leak_process", process));
+    let shm = leaks.shm.iter().map(|name| tr!("check.leak_shm", name));
+    let mqueues = leaks
+        .mqueues
+        .iter()
+        .map(|name| tr!("check.leak_mqueue", name));
+    processes.chain(shm).chain(mqueues).collect()
+}
+
 /// Reports what a run left behind and where the course explains it.
 pub fn print_leaks(leaks: &sandbox::Leaks) {
     if leaks.is_empty() {
         return;
     }
     println!();
-    let lines = leaks.lines();
+    let lines = leak_lines(leaks);
     for line in lines.iter().take(LISTED) {
         println!("  {} {line}", term::red(tr!("check.leak")));
     }

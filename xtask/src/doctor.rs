@@ -38,6 +38,25 @@ fn finding(what: &'static str, level: Level, detail: impl Into<String>) -> Findi
     }
 }
 
+/// The name of a check as the learner reads it, in the run's language; `what` itself for the
+/// names of files and programs (`/dev/shm`, `socat`), which are never translated.
+fn label(what: &'static str) -> &'static str {
+    match what {
+        "platform" => tr!("doctor.item_platform"),
+        "rust" => tr!("doctor.item_rust"),
+        "user" => tr!("doctor.item_user"),
+        "open files" => tr!("doctor.item_open_files"),
+        "processes" => tr!("doctor.item_processes"),
+        "subreaper" => tr!("doctor.item_subreaper"),
+        "offline" => tr!("doctor.item_offline"),
+        "containment: pid namespace" => tr!("doctor.item_pid_namespace"),
+        "containment: mount namespace" => tr!("doctor.item_mount_namespace"),
+        "containment: ipc namespace" => tr!("doctor.item_ipc_namespace"),
+        "containment: task cap" => tr!("doctor.item_task_cap"),
+        other => other,
+    }
+}
+
 /// The `rust-version` the workspace declares, read from the root Cargo.toml.
 const MIN_RUST: (u32, u32) = (1, 90);
 
@@ -303,7 +322,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             Level::Fail => tr!("doctor.fail"),
         };
         let tag = format!("{tag}{}", i18n::pad(tag, 4, 0));
-        println!("{tag}  {:<14} {}", f.what, f.detail);
+        let name = label(f.what);
+        println!("{tag}  {name}{} {}", i18n::pad(name, 14, 0), f.detail);
     }
     let failed = all.iter().filter(|f| f.level == Level::Fail).count();
     if failed == 0 {

@@ -255,7 +255,8 @@ impl Tree {
 
     /// Renders one entry for the terminal, in the run's language.
     pub fn render(&self, e: &Entry) -> String {
-        let mut s = format!("{}: {}\n  ({})\n\n", e.id, course(&e.title), e.branch);
+        let branch = tr!("explain.branch", branch = course(&e.branch));
+        let mut s = format!("{}: {}\n  {branch}\n\n", e.id, course(&e.title));
         let indent = " ".repeat(10);
         let label = |text: &str| format!("{text}{}", i18n::pad(text, 10, 1));
         if !e.errnos.is_empty() {
@@ -435,7 +436,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if args.is_empty() {
         println!("{}\n", tr!("explain.tree"));
         for (branch, ids) in tree.branches() {
-            println!("{branch}");
+            println!("{}", course(branch));
             for e in tree.entries.iter().filter(|e| ids.contains(&e.id.as_str())) {
                 let errnos = if e.errnos.is_empty() {
                     String::new()

@@ -95,7 +95,7 @@ pub fn offline_ready(root: &Path) -> Result<String, String> {
         let first = why
             .lines()
             .find(|l| l.starts_with("error"))
-            .unwrap_or("some crates are missing")
+            .unwrap_or(tr!("fetch.some_missing"))
             .trim();
         Err(tr!("fetch.offline_missing", first))
     }

@@ -44,7 +44,11 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         && !mistakes.is_empty()
     {
         let m = &mistakes[(shown + 1 - 2) % mistakes.len()];
-        println!("{} {}", term::yellow(tr!("hint.mistake")), m.what.trim());
+        println!(
+            "{} {}",
+            term::yellow(tr!("hint.mistake")),
+            i18n::course(m.what.trim())
+        );
     }
     if shown >= total {
         println!(

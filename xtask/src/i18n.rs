@@ -20,23 +20,25 @@
 //!
 //! What is translated is what a learner reads in the normal loop: `status`, `list`, `check`'s
 //! verdicts and footers, `watch`, `hint`, `explain`, `reset` and `solution` (prompts included),
-//! `doctor`, and the usage text. The verbs for authors and maintainers (`verify`, `mistakes`,
+//! `doctor`, and the usage text. What the sandbox crate says of its containment (why a
+//! namespace is on or off, how the task cap is enforced) stays English: it is composed there
+//! from probes and error messages. The verbs for authors and maintainers (`verify`, `mistakes`,
 //! `sync`, `tidy`, `bench`, `new`, `new-topic`, `classroom`, `pristine`) stay English, as do
 //! error messages from deep inside the runner (`error: cannot read ...`) and everything the
 //! exercises' tests print themselves.
 //!
 //! **The course's words** — each topic's and exercise's `title` and each exercise's `hints` in
-//! curriculum.toml, and each diagnosis entry's `title`, `heading`, `see`, `confirm` and `fix` in
-//! docs/diagnosis.toml — are translated in a gettext PO file, `docs/po/course/zh-CN.po`, which
+//! curriculum.toml, the `what` of each known mistake in `crates/*/mistakes/*.toml` (which `hint`
+//! shows), and each diagnosis branch name and entry's `title`, `heading`, `see`, `confirm` and
+//! `fix` in docs/diagnosis.toml — are translated in a gettext PO file, `docs/po/course/zh-CN.po`, which
 //! translators fill with the usual tools. `cargo xtask sync` writes its template
 //! `docs/po/course/messages.pot` from the two TOML files ([`course_template`]) and merges it
-//! into each PO with `msgmerge`; the runner reads the PO at run time ([`course`]) and shows the
-//! English text of any message it has no translation for (untranslated or fuzzy). A diagnosis
+//! into each PO with `msgmerge`; the runner reads the PO at run time ([`course`], with the one PO
+//! parser, `crate::po`) and shows the English text of any message it has no translation for
+//! (untranslated or fuzzy). A diagnosis
 //! entry's `commands` are shell lines and stay as they are, except a trailing comment (the text
 //! after `  # `, two spaces then `#`), which is a message of its own: the learner copies the
 //! command and reads the comment. Errno names, exercise ids and paths are never translated.
-
-mod po;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
@@ -219,11 +221,11 @@ fn load_catalog(root: &Path, lang: Lang) -> BTreeMap<String, String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return BTreeMap::new();
     };
-    po::parse(&text)
+    crate::po::parse(&text)
         .unwrap_or_default()
         .into_iter()
-        .filter(|m| m.ctxt.is_none() && !m.id.is_empty() && m.translated())
-        .map(|m| (m.id, m.text))
+        .filter(|m| m.msgctxt.is_none() && !m.msgid.is_empty())
+        .filter_map(|m| Some((m.msgid.clone(), m.translation()?.to_owned())))
         .collect()
 }
 
@@ -255,7 +257,8 @@ pub fn course_command(command: &str) -> String {
 }
 
 /// Every message of the course, in file order, each with its `#:` references: topic and
-/// exercise titles and hints from curriculum.toml, then the diagnosis entries' fields.
+/// exercise titles and hints from curriculum.toml (each exercise's known mistakes after its
+/// hints), then the diagnosis tree's branch names and entries' fields.
 fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
     let curriculum = crate::manifest::Curriculum::load(root).map_err(|e| format!("{e:#}"))?;
     let tree = crate::explain::Tree::load(root).map_err(|e| format!("{e:#}"))?;
@@ -277,8 +280,23 @@ fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
         for (i, hint) in e.hints.iter().enumerate() {
             add(hint, format!("curriculum.toml:{}:hint{}", e.id, i + 1));
         }
+        // The known mistakes `hint` shows from the second hint on, beside the exercise's hints.
+        let mistakes =
+            crate::mistakes::load(root, &curriculum.paths(e)).map_err(|e| format!("{e:#}"))?;
+        for m in &mistakes {
+            add(m.what.trim(), format!("mistakes:{}:{}", e.id, m.slug));
+        }
     }
+    let mut branches: Vec<&str> = Vec::new();
     for e in &tree.entries {
+        // Each branch name once, before its first entry (a PO reference has no spaces).
+        if !branches.contains(&e.branch.as_str()) {
+            branches.push(&e.branch);
+            add(
+                &e.branch,
+                format!("diagnosis.toml:branch:{}", e.branch.replace(' ', "-")),
+            );
+        }
         let at = |field: &str| format!("diagnosis.toml:{}:{field}", e.id);
         add(&e.title, at("title"));
         add(&e.heading, at("heading"));
@@ -297,10 +315,11 @@ fn course_messages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
 /// The course's PO template as `sync` writes it.
 pub fn course_template(root: &Path) -> Result<String, String> {
     let header = "The course's text for translators: topic and exercise titles and hints from \
-                  curriculum.toml,\nand the diagnosis tree from docs/diagnosis.toml. \
+                  curriculum.toml,\nthe known mistakes' `what` from crates/*/mistakes/*.toml, \
+                  and the diagnosis tree from docs/diagnosis.toml.\n\
                   `cargo xtask sync` writes this file; do not edit it.\n\
                   Translations: docs/po/course/LANG.po (CONTRIBUTING.md says how).";
-    Ok(po::template(header, &course_messages(root)?))
+    Ok(crate::po::template(header, &course_messages(root)?))
 }
 
 /// Merges the template into each language's PO with `msgmerge --update`; returns the POs it
@@ -358,7 +377,7 @@ pub fn course_report(root: &Path) -> (Vec<String>, Vec<String>) {
                 ));
                 continue;
             }
-            Ok(text) => match po::parse(&text) {
+            Ok(text) => match crate::po::parse(&text) {
                 Ok(entries) => entries,
                 Err(e) => {
                     misses.push(format!("{rel}: not a valid PO file: {e}"));
@@ -366,14 +385,18 @@ pub fn course_report(root: &Path) -> (Vec<String>, Vec<String>) {
                 }
             },
         };
-        let found = |id: &str| entries.iter().find(|m| m.ctxt.is_none() && m.id == id);
+        let found = |id: &str| {
+            entries
+                .iter()
+                .find(|m| !m.obsolete && m.msgctxt.is_none() && m.msgid == id)
+        };
         let fuzzy = messages
             .iter()
-            .filter(|(id, _)| found(id).is_some_and(|m| m.fuzzy && !m.text.is_empty()))
+            .filter(|(id, _)| found(id).is_some_and(|m| m.fuzzy && !m.text().is_empty()))
             .count();
         let untranslated = messages
             .iter()
-            .filter(|(id, _)| found(id).is_none_or(|m| m.text.is_empty()))
+            .filter(|(id, _)| found(id).is_none_or(|m| m.text().is_empty()))
             .count();
         let left = match fuzzy {
             0 => format!("{untranslated} untranslated"),
@@ -667,6 +690,14 @@ pub const EN: &[(&str, &str)] = &[
     ("check.leaked_processes", "Processes were still running after the tests ended. Every child must be waited for (or killed and then waited for) before the code that started it returns; a child that outlives its parent becomes an orphan, one never waited for stays a zombie. See {chapter}, or run `cargo xtask explain leftover-process`."),
     ("check.leaked_ipc", "Named IPC objects outlive the processes that create them: unlink every shared memory segment, semaphore and message queue when done. See {chapter}, or run `cargo xtask explain shm-leak`."),
     ("check.earlier_lines", "({n} earlier lines not shown)"),
+    ("check.topic", "{title} ({name})"),
+    ("check.leak_separator", "; "),
+    ("check.leak_process", "process still running: {process} (killed)"),
+    ("check.leak_shm", "/dev/shm/{name} was not removed (removed now)"),
+    ("check.leak_mqueue", "/dev/mqueue/{name} was not removed (removed now)"),
+    ("check.status_exited", "exit code {code}"),
+    ("check.status_signaled", "killed by signal {signal} ({name})"),
+    ("check.status_unknown", "unknown status"),
     ("watch.usage", "`watch` takes an exercise id and `--poll` (got `{other}`)"),
     ("watch.one_id", "`watch` takes one exercise id (got `{other}` too)"),
     ("watch.nothing", "Every exercise is done: there is nothing to watch. `cargo xtask list` shows them all."),
@@ -680,18 +711,22 @@ pub const EN: &[(&str, &str)] = &[
     ("watch.watcher_error", "warning: the file watcher: {error}"),
     ("watch.keys", "h hint, l list, r re-run, q quit"),
     ("watch.lines", "type h, l, r or q and Enter: hint, list, re-run, quit"),
+    ("watch.controls", "({controls})"),
     ("watch.watching", "watching"),
     ("watch.save_to_check", "{file}: save it to check again"),
     ("watch.file_events", "file events"),
     ("watch.no_file_events", "note: file events are not available here ({error}); polling {dir} instead"),
     ("watch.remote", "note: {dir} is on {kind}, which may not deliver file events; polling it instead"),
     ("watch.polling", "polling"),
+    ("watch.fs_9p", "a 9p file system (WSL's Windows drives)"),
+    ("watch.fs_fuse", "a FUSE file system"),
     ("explain.errno", "errno:"),
     ("explain.see", "you see:"),
     ("explain.confirm", "confirm:"),
     ("explain.fix", "fix:"),
     ("explain.read", "read:"),
     ("explain.read_both", "{chapter} (and {section})"),
+    ("explain.branch", "({branch})"),
     ("explain.usage", "usage: cargo xtask explain [ID | ERRNO | NUMBER | SYMPTOM WORDS]\n\nWith no argument, lists every entry of the diagnosis tree.\nExamples: cargo xtask explain EPIPE; cargo xtask explain 13; cargo xtask explain broken pipe; cargo xtask explain zombie"),
     ("explain.tree", "The diagnosis tree: `cargo xtask explain ID` shows one entry."),
     ("explain.no_match", "error: nothing in the diagnosis tree matches `{query}`\ntry an errno name (EPIPE), its number (32), words of the message (broken pipe), or `cargo xtask explain` for the list"),
@@ -700,6 +735,7 @@ pub const EN: &[(&str, &str)] = &[
     ("fetch.cannot_run", "warning: cannot run cargo fetch ({error})"),
     ("fetch.offline_ok", "every crate the course needs is on disk: it works offline"),
     ("fetch.offline_missing", "not every crate is on disk ({first}): run `cargo fetch` once while online, then the course works offline"),
+    ("fetch.some_missing", "some crates are missing"),
     ("doctor.windows", "Windows has no fork, signals or Unix sockets as this course teaches them: install WSL 2 (wsl --install), clone the course inside it, and run it there"),
     ("doctor.wsl", "Linux under WSL: everything works; keep the course inside the Linux file system (not under /mnt/c), where file watching and permissions behave"),
     ("doctor.linux", "Linux: every exercise can run"),
@@ -737,6 +773,17 @@ pub const EN: &[(&str, &str)] = &[
     ("doctor.fail", "FAIL"),
     ("doctor.all_ok", "This machine can run the course."),
     ("doctor.failed", "{failed} check(s) failed: see above."),
+    ("doctor.item_platform", "platform"),
+    ("doctor.item_rust", "rust"),
+    ("doctor.item_user", "user"),
+    ("doctor.item_open_files", "open files"),
+    ("doctor.item_processes", "processes"),
+    ("doctor.item_subreaper", "subreaper"),
+    ("doctor.item_offline", "offline"),
+    ("doctor.item_pid_namespace", "containment: pid namespace"),
+    ("doctor.item_mount_namespace", "containment: mount namespace"),
+    ("doctor.item_ipc_namespace", "containment: ipc namespace"),
+    ("doctor.item_task_cap", "containment: task cap"),
 ];
 
 /// The Simplified Chinese table: the same keys, translated.
@@ -862,6 +909,14 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("check.leaked_processes", "测试结束后仍有进程在运行。启动子进程的代码在返回之前，必须等待（wait）每个子进程（或先 kill 再等待）；比父进程活得更久的子进程会成为孤儿进程，从未被等待的子进程会一直是僵尸进程。参见 {chapter}，或运行 `cargo xtask explain leftover-process`。"),
     ("check.leaked_ipc", "具名 IPC 对象的生命周期比创建它们的进程更长：用完后要 unlink 每个共享内存段、信号量和消息队列。参见 {chapter}，或运行 `cargo xtask explain shm-leak`。"),
     ("check.earlier_lines", "（前面还有 {n} 行未显示）"),
+    ("check.topic", "{title}（{name}）"),
+    ("check.leak_separator", "；"),
+    ("check.leak_process", "进程仍在运行：{process}（已杀掉）"),
+    ("check.leak_shm", "/dev/shm/{name} 没有被删除（现已删除）"),
+    ("check.leak_mqueue", "/dev/mqueue/{name} 没有被删除（现已删除）"),
+    ("check.status_exited", "退出码 {code}"),
+    ("check.status_signaled", "被信号 {signal}（{name}）杀死"),
+    ("check.status_unknown", "未知状态"),
     ("watch.usage", "`watch` 接受一个练习 ID 和 `--poll`（收到了 `{other}`）"),
     ("watch.one_id", "`watch` 只接受一个练习 ID（还收到了 `{other}`）"),
     ("watch.nothing", "所有练习都已完成，没有需要监视的了。`cargo xtask list` 会列出全部练习。"),
@@ -875,18 +930,22 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("watch.watcher_error", "警告：文件监视器：{error}"),
     ("watch.keys", "h 提示，l 列表，r 重新运行，q 退出"),
     ("watch.lines", "输入 h、l、r 或 q 后回车：提示、列表、重新运行、退出"),
+    ("watch.controls", "（{controls}）"),
     ("watch.watching", "正在监视"),
     ("watch.save_to_check", "{file}：保存后会重新检查"),
     ("watch.file_events", "文件事件"),
     ("watch.no_file_events", "注意：这里无法使用文件事件（{error}）；改为轮询 {dir}"),
     ("watch.remote", "注意：{dir} 位于 {kind} 上，可能收不到文件事件；改为轮询"),
     ("watch.polling", "轮询"),
+    ("watch.fs_9p", "9p 文件系统（WSL 中的 Windows 盘）"),
+    ("watch.fs_fuse", "FUSE 文件系统"),
     ("explain.errno", "errno："),
     ("explain.see", "现象："),
     ("explain.confirm", "确认："),
     ("explain.fix", "解决："),
     ("explain.read", "阅读："),
     ("explain.read_both", "{chapter}（以及 {section}）"),
+    ("explain.branch", "（{branch}）"),
     ("explain.usage", "用法：cargo xtask explain [ID | ERRNO | 错误码数字 | 现象中的词]\n\n不带参数时，列出诊断树中的所有条目。\n示例：cargo xtask explain EPIPE；cargo xtask explain 13；cargo xtask explain broken pipe；cargo xtask explain zombie"),
     ("explain.tree", "诊断树：`cargo xtask explain ID` 显示单个条目。"),
     ("explain.no_match", "错误：诊断树中没有与 `{query}` 匹配的条目\n可以试试 errno 名称（EPIPE）、它的数字（32）、错误信息中的词（broken pipe），或者用 `cargo xtask explain` 查看列表"),
@@ -895,6 +954,7 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("fetch.cannot_run", "警告：无法运行 cargo fetch（{error}）"),
     ("fetch.offline_ok", "课程所需的全部 crate 都已在本地：可以离线使用"),
     ("fetch.offline_missing", "并非所有 crate 都已在本地（{first}）：联网时运行一次 `cargo fetch`，之后课程就能离线使用"),
+    ("fetch.some_missing", "缺少一些 crate"),
     ("doctor.windows", "Windows 没有本课程所讲的 fork、信号和 Unix 套接字：请安装 WSL 2（wsl --install），在其中克隆课程并运行"),
     ("doctor.wsl", "WSL 中的 Linux：一切正常；请把课程放在 Linux 文件系统中（不要放在 /mnt/c 下），文件监视和权限在那里才表现正常"),
     ("doctor.linux", "Linux：所有练习都能运行"),
@@ -932,6 +992,17 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("doctor.fail", "失败"),
     ("doctor.all_ok", "本机可以运行本课程。"),
     ("doctor.failed", "{failed} 项检查未通过：见上文。"),
+    ("doctor.item_platform", "平台"),
+    ("doctor.item_rust", "Rust 工具链"),
+    ("doctor.item_user", "用户"),
+    ("doctor.item_open_files", "打开文件数"),
+    ("doctor.item_processes", "进程数"),
+    ("doctor.item_subreaper", "subreaper"),
+    ("doctor.item_offline", "离线使用"),
+    ("doctor.item_pid_namespace", "隔离：pid 命名空间"),
+    ("doctor.item_mount_namespace", "隔离：mount 命名空间"),
+    ("doctor.item_ipc_namespace", "隔离：ipc 命名空间"),
+    ("doctor.item_task_cap", "隔离：任务数上限"),
 ];
 
 #[cfg(test)]

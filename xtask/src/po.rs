@@ -1,7 +1,16 @@
-//! The book's translations: gettext PO files, read by a small parser, counted, refreshed from
-//! the English sources and checked.
+//! Gettext PO files: the one reader and writer of the course's PO files, and the book's
+//! translations, counted, refreshed from the English sources and checked.
 //!
-//! The translations are listed in `docs/po/translations.toml`, one table per language:
+//! **The format.** [`parse`] reads a PO file into its entries: `msgctxt`, `msgid`,
+//! `msgid_plural`, `msgstr` and `msgstr[N]`, strings continued over several lines, C escapes,
+//! `#,` flags (`fuzzy`), and obsolete entries (`#~`), which are kept and marked. Two kinds of
+//! reader use it: the runner, which shows a message's [`Entry::translation`] (none when it is
+//! empty, fuzzy or obsolete), and tidy, which counts the messages by state ([`status_of`],
+//! [`po_status`]). [`template`] writes a PO template, as `sync` does for the course's text
+//! (`docs/po/course/messages.pot`, see `crate::i18n`).
+//!
+//! **The book's translations** are listed in `docs/po/translations.toml`, one table per
+//! language:
 //!
 //! ```toml
 //! [zh-CN]
@@ -20,10 +29,11 @@
 //!   `mdbook-gettext` preprocessor, enabled from the environment ([`mdbook_command`]) so that
 //!   docs/book.toml does not need it and the English book builds with mdbook alone.
 //!
-//! [`po_status`] takes any PO file, so other translations (the runner's own messages) can be
-//! checked with it too.
+//! [`po_status`] takes any PO file, so other translations (the course's text) can be counted
+//! with it too.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,6 +74,16 @@ impl Entry {
 
     fn is_translated(&self) -> bool {
         !self.msgstr.is_empty() && self.msgstr.iter().all(|s| !s.is_empty())
+    }
+
+    /// The translation (`msgstr`, or `msgstr[0]` of a plural entry), empty when there is none.
+    pub fn text(&self) -> &str {
+        self.msgstr.first().map_or("", String::as_str)
+    }
+
+    /// The translation a reader may show: `None` when it is empty, fuzzy or obsolete.
+    pub fn translation(&self) -> Option<&str> {
+        Some(self.text()).filter(|t| !t.is_empty() && !self.fuzzy && !self.obsolete)
     }
 }
 
@@ -217,6 +237,53 @@ fn unquote(quoted: &str) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// `text` as a PO string: one quoted line, or (when it holds newlines) `""` followed by one
+/// quoted line per line of text, as gettext's tools write it.
+fn quote(keyword: &str, text: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+    };
+    if !text.contains('\n') || text == "\n" {
+        return format!("{keyword} \"{}\"\n", escape(text));
+    }
+    let mut out = format!("{keyword} \"\"\n");
+    for piece in text.split_inclusive('\n') {
+        let _ = writeln!(out, "\"{}\"", escape(piece));
+    }
+    out
+}
+
+/// A PO template: `header` (each line a `#` comment), the header entry, then one entry per
+/// message with its `#:` references, in the order given.
+pub fn template(header: &str, messages: &[(String, Vec<String>)]) -> String {
+    let mut out = String::new();
+    for line in header.lines() {
+        match line {
+            "" => out.push_str("#\n"),
+            _ => {
+                let _ = writeln!(out, "# {line}");
+            }
+        }
+    }
+    out.push_str(
+        "msgid \"\"\nmsgstr \"\"\n\"Project-Id-Version: proclings\\n\"\n\
+         \"MIME-Version: 1.0\\n\"\n\"Content-Type: text/plain; charset=UTF-8\\n\"\n\
+         \"Content-Transfer-Encoding: 8bit\\n\"\n",
+    );
+    for (id, references) in messages {
+        out.push('\n');
+        for r in references {
+            let _ = writeln!(out, "#: {r}");
+        }
+        out.push_str(&quote("msgid", id));
+        out.push_str("msgstr \"\"\n");
+    }
+    out
 }
 
 /// The counts of `entries`.
@@ -671,5 +738,70 @@ msgstr[0] ""
         let a = "msgid \"\"\nmsgstr \"\"\n\"POT-Creation-Date: 1\\n\"\n";
         let b = "msgid \"\"\nmsgstr \"\"\n\"POT-Creation-Date: 2\\n\"\n";
         assert_eq!(without_creation_date(a), without_creation_date(b));
+    }
+
+    // The runner's side: what it reads of the course's PO, and the template sync writes.
+
+    #[test]
+    fn entries_escapes_and_continued_strings_are_read() {
+        let po = "# header\nmsgid \"\"\nmsgstr \"\"\n\"Language: zh_CN\\n\"\n\n\
+                  #: a:b\nmsgid \"one\"\nmsgstr \"一\"\n\n\
+                  msgctxt \"menu\"\nmsgid \"\"\n\"two \\\"quoted\\\"\\n\"\n\"lines\\t\\\\\"\n\
+                  msgstr \"\"\n\"二\\n\"\n\"行\"\n\n\
+                  #, fuzzy, c-format\nmsgid \"three\"\nmsgstr \"三\"\n\n\
+                  #~ msgid \"old\"\n#~ msgstr \"旧\"\n\n\
+                  msgid \"four\"\nmsgstr \"\"\n";
+        let all = parse(po).expect("a valid PO");
+        // An obsolete entry is read, marked, and never a translation to show.
+        let old = all
+            .iter()
+            .find(|m| m.msgid == "old")
+            .expect("the obsolete entry");
+        assert!(old.obsolete && old.text() == "旧" && old.translation().is_none());
+        let got: Vec<&Entry> = all.iter().filter(|m| !m.obsolete).collect();
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert_eq!(got[0].msgid, "");
+        assert_eq!(got[0].text(), "Language: zh_CN\n");
+        assert_eq!((got[1].msgid.as_str(), got[1].text()), ("one", "一"));
+        assert_eq!(got[1].translation(), Some("一"));
+        assert_eq!(got[2].msgctxt.as_deref(), Some("menu"));
+        assert_eq!(got[2].msgid, "two \"quoted\"\nlines\t\\");
+        assert_eq!(got[2].text(), "二\n行");
+        assert!(got[3].fuzzy && got[3].translation().is_none());
+        assert_eq!(got[4].msgid, "four");
+        assert!(got[4].translation().is_none());
+    }
+
+    #[test]
+    fn entries_without_blank_lines_between_them_are_told_apart() {
+        let got = parse("msgid \"a\"\nmsgstr \"甲\"\n#, fuzzy\nmsgid \"b\"\nmsgstr \"乙\"\n")
+            .expect("a valid PO");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(!got[0].fuzzy && got[1].fuzzy, "{got:?}");
+    }
+
+    #[test]
+    fn a_malformed_line_is_an_error_naming_it() {
+        let err = parse("msgid \"a\"\nmsgstr unquoted\n").expect_err("not a string");
+        assert!(err.starts_with("line 2:"), "{err}");
+        assert!(parse("msgid \"\\q\"\nmsgstr \"\"\n").is_err());
+    }
+
+    #[test]
+    fn a_written_template_reads_back() {
+        let messages = vec![
+            ("plain".to_owned(), vec!["x.toml:a:title".to_owned()]),
+            (
+                "two\nlines with \"quotes\"".to_owned(),
+                vec!["x.toml:a:hint1".to_owned(), "x.toml:b:hint2".to_owned()],
+            ),
+        ];
+        let text = template("Course text.\n\nSecond paragraph.", &messages);
+        assert!(text.starts_with("# Course text.\n#\n# Second paragraph.\nmsgid \"\""));
+        assert!(text.contains("#: x.toml:a:hint1\n#: x.toml:b:hint2\nmsgid \"\"\n\"two\\n\"\n"));
+        let back = parse(&text).expect("the template parses");
+        let ids: Vec<&str> = back.iter().map(|m| m.msgid.as_str()).collect();
+        assert_eq!(ids, ["", "plain", "two\nlines with \"quotes\""]);
+        assert_eq!(status_of(&back).untranslated, 2);
     }
 }

@@ -244,7 +244,7 @@ fn print_waiting(root: &Path, id: &str, keys: bool) {
         "{} {}  {}",
         term::bold(tr!("watch.watching")),
         tr!("watch.save_to_check", file),
-        term::dim(&format!("({controls})"))
+        term::dim(&tr!("watch.controls", controls))
     );
 }
 
@@ -392,8 +392,8 @@ fn remote_file_system(dir: &Path) -> Option<&'static str> {
         match info.f_type as i64 {
             0x6969 => Some("NFS"),
             0x517B | 0xFF53_4D42 | 0xFE53_4D42 => Some("SMB/CIFS"),
-            0x0102_1997 => Some("a 9p file system (WSL's Windows drives)"),
-            0x6573_5546 => Some("a FUSE file system"),
+            0x0102_1997 => Some(tr!("watch.fs_9p")),
+            0x6573_5546 => Some(tr!("watch.fs_fuse")),
             _ => None,
         }
     }

@@ -114,3 +114,82 @@ fn the_usage_text_follows_the_language() {
         .assert_code(0)
         .assert_stdout_has("usage: cargo xtask [VERB] [ARGS]");
 }
+
+/// A course PO translating the fixture's first diagnosis entry (its branch, title and fix) and
+/// the first known mistake of basics/failing.
+const COURSE_PO: &str = "msgid \"\"\nmsgstr \"\"\n\"Language: zh_CN\\n\"\n\
+                         \"Content-Type: text/plain; charset=UTF-8\\n\"\n\n\
+                         #: diagnosis.toml:branch:spawning-fails\n\
+                         msgid \"spawning fails\"\nmsgstr \"启动失败\"\n\n\
+                         #: diagnosis.toml:not-found:title\n\
+                         msgid \"the command (or its directory) does not exist\"\n\
+                         msgstr \"命令（或其所在目录）不存在\"\n\n\
+                         #: diagnosis.toml:not-found:fix\n\
+                         msgid \"Use an absolute path.\"\nmsgstr \"使用绝对路径。\"\n\n\
+                         #: mistakes:basics/failing:adds-one\n\
+                         msgid \"adds one instead of doubling\"\nmsgstr \"加了一，而不是乘以二\"\n";
+
+#[test]
+fn doctor_and_explain_speak_chinese_from_the_tables_and_the_course_po() {
+    let course = Course::new("lang-doctor");
+    std::fs::create_dir_all(course.path("docs/po/course")).expect("create docs/po/course");
+    course.write("docs/po/course/zh-CN.po", COURSE_PO);
+    let zh = [("PROCLINGS_LANG", "zh-CN")];
+    // doctor's item names and verdicts are the runner's own words; its exit status depends on
+    // the machine, so only the words are checked.
+    run_with(&course, &["doctor"], &zh)
+        .assert_stdout_has("平台")
+        .assert_stdout_has("打开文件数")
+        .assert_stdout_has("进程数")
+        .assert_stdout_has("隔离：pid 命名空间")
+        .assert_stdout_lacks("platform ")
+        .assert_stdout_lacks("open files");
+    run_with(&course, &["doctor"], &[("LANG", "C")])
+        .assert_stdout_has("platform ")
+        .assert_stdout_has("open files")
+        .assert_stdout_has("containment: pid namespace")
+        .assert_stdout_lacks("平台")
+        .assert_stdout_lacks("打开文件数");
+    // explain: the branch, title and fix from the PO, the labels from the tables; the
+    // untranslated `see` stays English.
+    run_with(&course, &["explain", "not-found"], &zh)
+        .assert_code(0)
+        .assert_stdout_has("not-found: 命令（或其所在目录）不存在")
+        .assert_stdout_has("（启动失败）")
+        .assert_stdout_has("解决：")
+        .assert_stdout_has("使用绝对路径。")
+        .assert_stdout_has("spawn() returning NotFound.")
+        .assert_stdout_lacks("spawning fails");
+    run_with(&course, &["explain"], &zh)
+        .assert_code(0)
+        .assert_stdout_has("\n启动失败\n")
+        .assert_stdout_has("\nIPC fails\n");
+    run_with(&course, &["explain", "not-found"], &[("LANG", "C")])
+        .assert_code(0)
+        .assert_stdout_has("not-found: the command (or its directory) does not exist")
+        .assert_stdout_has("(spawning fails)")
+        .assert_stdout_has("Use an absolute path.")
+        .assert_stdout_lacks("启动失败")
+        .assert_stdout_lacks("使用绝对路径");
+}
+
+#[test]
+fn the_known_mistake_after_the_second_hint_comes_from_the_course_po() {
+    let course = Course::new("lang-mistake");
+    std::fs::create_dir_all(course.path("docs/po/course")).expect("create docs/po/course");
+    course.write("docs/po/course/zh-CN.po", COURSE_PO);
+    let zh = [("PROCLINGS_LANG", "zh-CN")];
+    run_with(&course, &["hint", "basics/failing"], &zh).assert_stdout_lacks("这里常见的错误");
+    // The second hint shows the first mistake, translated.
+    run_with(&course, &["hint", "basics/failing"], &zh)
+        .assert_code(0)
+        .assert_stdout_has("这里常见的错误：")
+        .assert_stdout_has("加了一，而不是乘以二")
+        .assert_stdout_lacks("adds one instead of doubling");
+    // Shown again in English, the same mistake is in English.
+    std::fs::remove_file(course.path(".proclings/progress.toml")).expect("forget the hints shown");
+    run_with(&course, &["hint", "basics/failing"], &[("LANG", "C")]);
+    run_with(&course, &["hint", "basics/failing"], &[("LANG", "C")])
+        .assert_stdout_has("adds one instead of doubling")
+        .assert_stdout_lacks("加了一");
+}
