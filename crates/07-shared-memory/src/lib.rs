@@ -64,3 +64,8 @@ pub mod shmchan;
 pub mod shmchan;
 
 pub mod support;
+
+// A loom model of the futex exercise's EventCount (the solution's protocol): `cargo test -p
+// shared-memory --lib loom`.
+#[cfg(test)]
+mod loom_eventcount;
