@@ -8,8 +8,9 @@
 //!   its confirmation), which add up to most of the difference;
 //! - `queue_scaling`: batches of `sleep 20` through 1, 4 and 16 workers (one `jobq worker
 //!   --jobs 1` process each, 20 tasks per worker per batch, 10 in the quick mode), timed from
-//!   the start of `jobq submit` to its end; the ideal is N x 50 tasks/s, and the report prints
-//!   the percentage reached;
+//!   the start of `jobq submit` to its end, and the same batch of a single worker through
+//!   `poolc run` to `poold --workers 1`; the ideal is N x 50 tasks/s, and the report prints the
+//!   percentage reached;
 //! - `queue_recovery`: one iteration is one task (`count FIFO`, which runs until the bench
 //!   closes the FIFO) taken by one of two workers, that worker SIGKILLed as soon as the task
 //!   runs, and the wait until the task runs on the other worker; with an ack wait of 1 s and
@@ -83,9 +84,11 @@ fn queue_vs_pool(c: &mut Criterion, bins: &Bins, findings: &mut Findings, extras
         return;
     }
 
-    // The same two, timed here in alternation, and one task alone through each (what a batch
-    // pays once: the client's start, connection and set-up).
+    // The same two, timed here in alternation, one task alone through each (what a batch pays
+    // once: the client's start, connection and set-up), and the broker's round trips timed
+    // alone, in each round, so that load coming and going on a shared machine hits all alike.
     let rounds = if Settings::from_env().quick { 3 } else { 10 };
+    let probes = 20;
     let single = task_file(dir.path(), "one.tasks", "echo x", 1).expect("a task file");
     let time = |f: &dyn Fn()| {
         let t = std::time::Instant::now();
@@ -93,22 +96,30 @@ fn queue_vs_pool(c: &mut Criterion, bins: &Bins, findings: &mut Findings, extras
         t.elapsed().as_secs_f64() * 1e6
     };
     let (mut pool_us, mut queue_us, mut pool_one, mut queue_one) = (0.0, 0.0, 0.0, 0.0);
+    let mut costs = [0.0; 4];
     for _ in 0..rounds {
         pool_us += time(&|| poold.run(&tasks, TRIVIAL).expect("poolc run"));
         queue_us +=
             time(&|| jobq_submit(&bins.jobq, broker.url(), &tasks, TRIVIAL).expect("jobq submit"));
         pool_one += time(&|| poold.run(&single, 1).expect("poolc run"));
         queue_one += time(&|| jobq_submit(&bins.jobq, broker.url(), &single, 1).expect("submit"));
+        let c = broker_costs(broker.url(), probes).expect("time the broker's round trips");
+        for (sum, us) in costs
+            .iter_mut()
+            .zip([c.round_trip_us, c.publish_us, c.pull_us, c.ack_us])
+        {
+            *sum += us;
+        }
     }
     let r = rounds as f64;
     let (pool_us, queue_us, pool_one, queue_one) =
         (pool_us / r, queue_us / r, pool_one / r, queue_one / r);
+    let [round_trip, publish, pull, ack] = costs.map(|sum| sum / r);
     // Per task beyond the first: the batch less one task alone, over the other tasks.
     let per = |batch: f64, one: f64| (batch - one) / (TRIVIAL - 1) as f64;
     let (pool_per, queue_per) = (per(pool_us, pool_one), per(queue_us, queue_one));
     findings.jobq_one_ms = Some(queue_one / 1e3);
     drop(worker);
-    let costs = broker_costs(broker.url(), 200).expect("time the broker's round trips");
     drop(broker);
     drop(poold);
     findings.lines.push(format!(
@@ -121,21 +132,34 @@ fn queue_vs_pool(c: &mut Criterion, bins: &Bins, findings: &mut Findings, extras
         queue_one / 1e3,
     ));
     findings.lines.push(format!(
-        "  per task beyond the first: poold {pool_per:.0} us, jobq {queue_per:.0} us \
-         ({:.0}x); the broker's round trips alone (200 each, means): core NATS {:.0} us, \
-         JetStream publish + ack {:.0} us, pull of one {:.0} us, ack with confirmation {:.0} us",
+        "  per task beyond the first: poold {pool_per:.0} us, jobq {queue_per:.0} us ({:.0}x)",
         queue_per / pool_per,
-        costs.round_trip_us,
-        costs.publish_us,
-        costs.pull_us,
-        costs.ack_us,
     ));
     findings.lines.push(format!(
-        "  a task's broker round trips in jobq (task publish, pull, result publish, ack): \
-         {:.0} us, {:.0}% of jobq's per-task time",
-        2.0 * costs.publish_us + costs.pull_us + costs.ack_us,
-        100.0 * (2.0 * costs.publish_us + costs.pull_us + costs.ack_us) / queue_per,
+        "  the broker's round trips timed alone ({probes} of each per round, means): core NATS \
+         {round_trip:.0} us, JetStream publish + ack {publish:.0} us, pull of one {pull:.0} us, \
+         ack with confirmation {ack:.0} us; a worker's path per task (pull, result publish, ack) \
+         {:.0} us, {:.0}% of jobq's per-task time (the submitter's publishes run beside it)",
+        pull + publish + ack,
+        100.0 * (pull + publish + ack) / queue_per,
     ));
+}
+
+/// What runs a scaling row's batches: jobq workers on a server of their own, or poold.
+enum Runner {
+    Jobq(Fleet),
+    Poold(Poold),
+}
+
+impl Runner {
+    fn batch(&self, bins: &Bins, tasks: &std::path::Path, count: usize) {
+        match self {
+            Runner::Jobq(fleet) => {
+                jobq_submit(&bins.jobq, fleet.broker.url(), tasks, count).expect("jobq submit")
+            }
+            Runner::Poold(poold) => poold.run(tasks, count).expect("poolc run"),
+        }
+    }
 }
 
 fn queue_scaling(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
@@ -146,8 +170,13 @@ fn queue_scaling(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
+    let ideal = Duration::from_millis(SLEEP_MS * per_worker as u64);
+    // 10 samples of two batches each (a batch takes a little more than the ideal).
+    group.measurement_time(ideal * 14);
     let mut rates = Vec::new();
-    for workers in WORKERS {
+    // poold with one worker first: what the same batch loses without a broker.
+    let rows = std::iter::once(("poold_workers", 1)).chain(WORKERS.map(|w| ("jobq_workers", w)));
+    for (name, workers) in rows {
         let count = workers * per_worker;
         let tasks = task_file(
             dir.path(),
@@ -156,59 +185,58 @@ fn queue_scaling(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
             count,
         )
         .expect("a task file");
-        let fleet = Fleet::start(&bins.jobq, broker(bins, 30), workers).expect("start workers");
-        let ideal = Duration::from_millis(SLEEP_MS * per_worker as u64);
-        // 10 samples of two batches each (a batch takes a little more than the ideal).
-        group.measurement_time(ideal * 14);
+        let runner = if name == "poold_workers" {
+            Runner::Poold(Poold::start(bins, workers).expect("start poold"))
+        } else {
+            Runner::Jobq(Fleet::start(&bins.jobq, broker(bins, 30), workers).expect("workers"))
+        };
         group.throughput(Throughput::Elements(count as u64));
         let mut total = Duration::ZERO;
         let mut batches = 0u32;
-        group.bench_with_input(
-            BenchmarkId::new("jobq_workers", workers),
-            &workers,
-            |b, _| {
-                b.iter_custom(|iters| {
-                    let t = std::time::Instant::now();
-                    for _ in 0..iters {
-                        jobq_submit(&bins.jobq, fleet.broker.url(), &tasks, count)
-                            .expect("jobq submit");
-                    }
-                    let took = t.elapsed();
-                    total += took;
-                    batches += iters as u32;
-                    took
-                });
-            },
-        );
-        drop(fleet);
-        let rate = count as f64 * f64::from(batches) / total.as_secs_f64();
-        rates.push((
-            workers,
-            rate,
-            total.as_secs_f64() * 1e3 / f64::from(batches),
-        ));
+        group.bench_with_input(BenchmarkId::new(name, workers), &workers, |b, _| {
+            b.iter_custom(|iters| {
+                let t = std::time::Instant::now();
+                for _ in 0..iters {
+                    runner.batch(bins, &tasks, count);
+                }
+                let took = t.elapsed();
+                total += took;
+                batches += iters as u32;
+                took
+            });
+        });
+        drop(runner);
+        let batch_ms = total.as_secs_f64() * 1e3 / f64::from(batches);
+        let rate = count as f64 / batch_ms * 1e3;
+        rates.push((name, workers, rate, batch_ms));
     }
     group.finish();
-    let ideal_ms = (SLEEP_MS * per_worker as u64) as f64;
+    let ideal_ms = ideal.as_secs_f64() * 1e3;
     let shown: Vec<String> = rates
         .iter()
-        .map(|&(workers, rate, batch_ms)| {
-            let ideal = workers as f64 * 1000.0 / SLEEP_MS as f64;
-            // What a batch lost against the ideal, less what one task alone costs (the
+        .map(|&(name, workers, rate, batch_ms)| {
+            let best = workers as f64 * 1000.0 / SLEEP_MS as f64;
+            // What a jobq batch lost against the ideal, less what one task alone costs (the
             // submitter's start and set-up), spread over the tasks each worker ran.
             let per_task = findings
                 .jobq_one_ms
+                .filter(|_| name == "jobq_workers")
                 .map(|one| {
                     format!(
-                        ", {:.2} ms per task beyond it",
+                        ", {:.2} ms per task beyond one task alone",
                         (batch_ms - ideal_ms - one) / per_worker as f64
                     )
                 })
                 .unwrap_or_default();
+            let who = if name == "poold_workers" {
+                "poold, "
+            } else {
+                ""
+            };
             format!(
-                "{workers} workers {rate:.0}/s, {:.0}% of {ideal:.0}/s (a batch {batch_ms:.0} ms \
-                 for an ideal {ideal_ms:.0} ms{per_task})",
-                100.0 * rate / ideal
+                "{who}{workers} workers {rate:.0}/s, {:.1}% of {best:.0}/s (a batch {batch_ms:.0} \
+                 ms for an ideal {ideal_ms:.0} ms{per_task})",
+                100.0 * rate / best
             )
         })
         .collect();

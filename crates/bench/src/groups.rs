@@ -176,11 +176,12 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
     (
         "queue_scaling",
         "queue",
-        "sleep 20 tasks through jobq with 1, 4 and 16 workers of one job each (tasks/s, higher \
-         is better; the ideal is N x 50/s)",
+        "sleep 20 tasks through jobq with 1, 4 and 16 workers of one job each, and through poold \
+         with 1 (tasks/s, higher is better; the ideal is N x 50/s)",
         "A worker holds one task at a time and spends the broker's round trips (pull, result \
-         publish, ack) between two tasks; the submitter's start and the last tasks' tail are \
-         paid once per batch. Sleeping tasks leave the two cores to the broker traffic.",
+         publish, ack) between two tasks, from cores that went idle while it slept; the \
+         submitter's start is paid once per batch. poold's row is the same batch with no broker: \
+         what sleeping itself costs.",
     ),
     (
         "queue_recovery",
@@ -247,6 +248,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("workers/4", "4 workers"),
     ("poold_1_worker", "poold, 1 worker (poolc run)"),
     ("jobq_1_worker", "jobq, 1 worker (jobq submit)"),
+    ("poold_workers/1", "poold, 1 worker"),
     ("jobq_workers/1", "1 jobq worker"),
     ("jobq_workers/4", "4 jobq workers"),
     ("jobq_workers/16", "16 jobq workers"),
