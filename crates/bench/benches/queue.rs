@@ -233,8 +233,9 @@ fn queue_scaling(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
             } else {
                 ""
             };
+            let plural = if workers == 1 { "" } else { "s" };
             format!(
-                "{who}{workers} workers {rate:.0}/s, {:.1}% of {best:.0}/s (a batch {batch_ms:.0} \
+                "{who}{workers} worker{plural} {rate:.0}/s, {:.1}% of {best:.0}/s (a batch {batch_ms:.0} \
                  ms for an ideal {ideal_ms:.0} ms{per_task})",
                 100.0 * rate / best
             )

@@ -179,9 +179,8 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
         "sleep 20 tasks through jobq with 1, 4 and 16 workers of one job each, and through poold \
          with 1 (tasks/s, higher is better; the ideal is N x 50/s)",
         "A worker holds one task at a time and spends the broker's round trips (pull, result \
-         publish, ack) between two tasks; the \
-         submitter's start is paid once per batch. poold's row is the same batch with no broker: \
-         what sleeping itself costs.",
+         publish, ack) between two tasks; the submitter's start is paid once per batch. poold's \
+         row is the same batch with no broker: what sleeping itself costs.",
     ),
     (
         "queue_recovery",
