@@ -305,8 +305,16 @@ fn queue_recovery(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
 fn main() {
     let mut c = common::criterion().configure_from_args();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Listed as criterion lists them, without starting a server or building anything.
     if args.iter().any(|a| a == "--list") {
-        for id in ["queue_vs_pool", "queue_scaling", "queue_recovery"] {
+        let scaling = std::iter::once("poold_workers/1".to_string())
+            .chain(WORKERS.map(|w| format!("jobq_workers/{w}")));
+        let ids = ["poold_1_worker", "jobq_1_worker"]
+            .map(|id| format!("queue_vs_pool/{id}"))
+            .into_iter()
+            .chain(scaling.map(|id| format!("queue_scaling/{id}")))
+            .chain(ACK_WAITS.map(|s| format!("queue_recovery/ack_wait_s/{s}")));
+        for id in ids {
             println!("{id}: benchmark");
         }
         return;
