@@ -163,6 +163,34 @@ pub const GROUPS: &[(&str, &str, &str, &str)] = &[
          nothing happens. A supervisor that polls its children (supervisord's 1 s select \
          timeout, a `while sleep` loop) pays at every tick.",
     ),
+    (
+        "queue_vs_pool",
+        "queue",
+        "A trivial task through the work queue: jobq with one worker vs poold with one worker \
+         (tasks/s, higher is better)",
+        "poold answers a task with two pipe messages and a socket line each way. Through jobq \
+         each task is a JetStream publish that waits for the server to store it, a pull by the \
+         worker, a second publish for the result and an ack that waits for its confirmation: \
+         four round trips through nats-server, each a file write on its side, no fsync.",
+    ),
+    (
+        "queue_scaling",
+        "queue",
+        "sleep 20 tasks through jobq with 1, 4 and 16 workers of one job each, and through poold \
+         with 1 (tasks/s, higher is better; the ideal is N x 50/s)",
+        "A worker holds one task at a time and spends the broker's round trips (pull, result \
+         publish, ack) between two tasks; the submitter's start is paid once per batch. poold's \
+         row is the same batch with no broker: what sleeping itself costs.",
+    ),
+    (
+        "queue_recovery",
+        "queue",
+        "A task whose worker was SIGKILLed, running on another worker: with an ack wait of 1 s \
+         and 2 s (lower is better; it should track the ack wait)",
+        "No pidfd reaches another host: the server redelivers a task once its ack wait has \
+         passed since it was delivered or its lease last renewed, to a worker whose pull is \
+         waiting. Killed as soon as it starts, a task is back after about one ack wait.",
+    ),
 ];
 
 /// Readable names for benchmark ids (`function` or `function/value`), in the order the rows of
@@ -217,4 +245,12 @@ pub const LABELS: &[(&str, &str)] = &[
     ("workers/1", "1 worker"),
     ("workers/2", "2 workers"),
     ("workers/4", "4 workers"),
+    ("poold_1_worker", "poold, 1 worker (poolc run)"),
+    ("jobq_1_worker", "jobq, 1 worker (jobq submit)"),
+    ("poold_workers/1", "poold, 1 worker"),
+    ("jobq_workers/1", "1 jobq worker"),
+    ("jobq_workers/4", "4 jobq workers"),
+    ("jobq_workers/16", "16 jobq workers"),
+    ("ack_wait_s/1", "ack wait 1 s: SIGKILL to running elsewhere"),
+    ("ack_wait_s/2", "ack wait 2 s: SIGKILL to running elsewhere"),
 ];

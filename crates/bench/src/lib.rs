@@ -23,6 +23,9 @@
 //!   (week 7);
 //! - [`supervisor`]: `svd`'s restart of a crashed service against a bare spawn of it, and the
 //!   CPU time of an idle svd supervising 50 sleeping services (week 8);
+//! - [`queue`]: `jobq`'s per-task cost through the broker against `poold`, its scaling with
+//!   `sleep 20` tasks, and the recovery of a task whose worker was SIGKILLed, against the ack
+//!   wait (week 9);
 //! - [`settings`]: how long each benchmark runs (`PROCLINGS_BENCH_QUICK=1` for the quick mode);
 //! - [`report`] (the `bench-report` binary behind `cargo xtask bench`): runs the benches and
 //!   writes the comparison tables, the SVG chart and the machine description; [`groups`] is
@@ -38,6 +41,7 @@ pub mod monitor;
 pub mod par;
 #[cfg(feature = "solution")]
 pub mod pool_bench;
+pub mod queue;
 pub mod report;
 pub mod settings;
 pub mod shm;

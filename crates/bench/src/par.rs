@@ -37,11 +37,20 @@ pub fn solution_binary(package: &str, bin: &str, env: &str) -> io::Result<PathBu
             )))
         };
     }
+    let dir = build_solutions(&[package], &[bin], &format!("{bin}-bench"))?;
+    Ok(dir.join(bin))
+}
+
+/// Several binaries of the workspace, built from the reference solutions in release mode in one
+/// `cargo build --release -p P... --features solution --bin B...` into `<target>/NAME` (a target
+/// of its own, as for [`solution_binary`]); returns the directory that holds them, where a
+/// program that looks for a sibling next to its own executable finds it.
+pub fn build_solutions(packages: &[&str], bins: &[&str], name: &str) -> io::Result<PathBuf> {
     // Cargo sets CARGO_MANIFEST_DIR (this crate's directory) and CARGO for the benches it runs.
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
-        io::Error::other(format!(
-            "CARGO_MANIFEST_DIR is not set: run through `cargo bench`, or set {env}"
-        ))
+        io::Error::other(
+            "CARGO_MANIFEST_DIR is not set: run through `cargo bench`, or name the binaries to use",
+        )
     })?;
     let root = Path::new(&manifest)
         .ancestors()
@@ -50,23 +59,36 @@ pub fn solution_binary(package: &str, bin: &str, env: &str) -> io::Result<PathBu
         .to_owned();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
-        .join(format!("{bin}-bench"));
+        .join(name);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     eprintln!(
-        "building {bin} (release, reference solution) into {}",
+        "building {} (release, reference solution) into {}",
+        bins.join(", "),
         target.display()
     );
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(&root)
-        .args(["build", "--quiet", "--release", "-p", package])
-        .args(["--features", "solution", "--bin", bin, "--target-dir"])
+        .args(["build", "--quiet", "--release"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    command.args(["--features", "solution"]);
+    for bin in bins {
+        command.args(["--bin", bin]);
+    }
+    let status = command
+        .arg("--target-dir")
         .arg(&target)
         .stdin(Stdio::null())
         .status()?;
     if !status.success() {
-        return Err(io::Error::other(format!("building {bin} failed: {status}")));
+        return Err(io::Error::other(format!(
+            "building {} failed: {status}",
+            bins.join(", ")
+        )));
     }
-    Ok(target.join("release").join(bin))
+    Ok(target.join("release"))
 }
 
 /// Whether `program` is found on `PATH` (GNU parallel is optional).

@@ -343,3 +343,96 @@ fn only_a_parallel_that_names_gnu_parallel_is_measured() {
         &dir.path().join("absent")
     ));
 }
+
+/// The work-queue bench's programs: the reference `jobq`, `poold` and `poolc` (built once in
+/// release mode into a target of their own), or `None` with a note when nats-server is missing.
+fn queue_bins(test: &str) -> Option<proclings_bench::queue::Bins> {
+    if !proclings_bench::queue::broker_installed() {
+        println!("{test}: skipped: nats-server is not installed (apt-get install nats-server)");
+        return None;
+    }
+    Some(proclings_bench::queue::binaries().expect("build jobq, poold and poolc"))
+}
+
+/// Waits until no process (zombies aside) is left in any of the process groups `pgids`.
+fn assert_groups_gone(after: &str, pgids: &[i32]) {
+    testkit::wait_until(
+        std::time::Duration::from_secs(20),
+        &format!("every process of groups {pgids:?} to end after {after}"),
+        || {
+            !pgids
+                .iter()
+                .any(|&g| proclings_bench::queue::group_alive(g))
+        },
+    );
+}
+
+#[test]
+fn a_batch_runs_through_poold_and_through_jobq_and_nothing_is_left() {
+    use proclings_bench::queue::{Broker, Fleet, Poold, broker_costs, jobq_submit, task_file};
+    let _lock = one_at_a_time();
+    let Some(bins) = queue_bins("queue_vs_pool") else {
+        return;
+    };
+    let dir = testkit::temp_dir("bench-queue");
+    let tasks = task_file(dir.path(), "echo.tasks", "echo x", 20).expect("a task file");
+    let sleeps = task_file(dir.path(), "sleep.tasks", "sleep 20", 8).expect("a task file");
+    let pgids;
+    {
+        let poold = Poold::start(&bins, 1).expect("start poold");
+        poold
+            .run(&tasks, 20)
+            .expect("20 tasks through poolc, each answered ok");
+        let broker = Broker::start(&bins.jobq, 30)
+            .expect("start nats-server and init the queue")
+            .expect("nats-server is installed");
+        let fleet = Fleet::start(&bins.jobq, broker, 4).expect("start 4 workers");
+        for worker in &fleet.workers {
+            assert_eq!(worker.pool_pids().len(), 1, "a pool of one job per worker");
+        }
+        jobq_submit(&bins.jobq, fleet.broker.url(), &tasks, 20)
+            .expect("20 tasks through jobq, each answered ok once");
+        jobq_submit(&bins.jobq, fleet.broker.url(), &sleeps, 8)
+            .expect("8 sleeping tasks through jobq");
+        let costs = broker_costs(fleet.broker.url(), 5).expect("time the broker's round trips");
+        for (what, us) in [
+            ("round trip", costs.round_trip_us),
+            ("publish", costs.publish_us),
+            ("pull", costs.pull_us),
+            ("ack", costs.ack_us),
+        ] {
+            assert!(us > 0.0 && us.is_finite(), "{what}: {us} us");
+        }
+        pgids = std::iter::once(poold.pid())
+            .chain(fleet.workers.iter().map(|w| w.pid()))
+            .collect::<Vec<_>>();
+    }
+    assert_groups_gone("dropping poold, the workers and the server", &pgids);
+    assert_no_children("the queue-vs-pool mechanisms");
+}
+
+#[test]
+fn a_task_whose_worker_is_killed_runs_on_the_other_worker() {
+    use proclings_bench::queue::Recovery;
+    let _lock = one_at_a_time();
+    let Some(bins) = queue_bins("queue_recovery") else {
+        return;
+    };
+    let mut pgids;
+    {
+        let mut recovery = Recovery::start(&bins.jobq, 1)
+            .expect("start nats-server and two workers")
+            .expect("nats-server is installed");
+        pgids = recovery.worker_pids();
+        // It fails unless the task ran on the other worker and was answered exactly once.
+        recovery
+            .once()
+            .expect("the task runs again on the other worker, and is answered once");
+        // The killed worker was replaced: both groups, old and new, must end on drop.
+        pgids.extend(recovery.worker_pids());
+    }
+    pgids.sort_unstable();
+    pgids.dedup();
+    assert_groups_gone("dropping the recovery set-up", &pgids);
+    assert_no_children("the recovery mechanism");
+}
