@@ -120,6 +120,37 @@ fn spawn_in_group_reports_a_missing_program_as_exit_127() {
 }
 
 #[test]
+fn spawn_in_group_searches_path_for_a_bare_name_as_execvp_does() {
+    // PATH: a directory whose `jc-prog` is a plain file (not executable), then one whose
+    // `jc-prog` is the helper. execvp skips the first and runs the second.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    std::fs::create_dir(&first).expect("mkdir");
+    std::fs::create_dir(&second).expect("mkdir");
+    std::fs::write(first.join("jc-prog"), "not a program\n").expect("write");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_job-helper"), second.join("jc-prog"))
+        .expect("symlink");
+    let path = format!("{}:{}:/bin:/usr/bin", first.display(), second.display());
+    let out = run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_job-groups"))
+            .arg("spawn")
+            .arg(env!("CARGO_BIN_EXE_job-helper"))
+            .env("PATH", &path)
+            .env("JOB_GROUPS_BARE_NAME", "jc-prog"),
+        DEFAULT_DEADLINE,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("bare name exited 9"),
+        "spawn_in_group([\"jc-prog\", ...]) with PATH={path} must search PATH as execvp does, \
+         passing over a file that is not executable, and run the helper (which exits 9); \
+         got ({}):\n{stdout}\n{}",
+        testkit::describe_status(out.status),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn spawn_in_group_lets_the_child_join_before_exec_when_the_parent_is_late() {
     let out = driver("late-child");
     let l = line(&out, "held probe ");

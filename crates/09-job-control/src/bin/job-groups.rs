@@ -332,6 +332,21 @@ fn spawn(helper: &CString) -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(e) => say(&format!("empty argv: {e}")),
     }
+    // A bare name, searched on the PATH the test gave this driver (`execvp`'s search, done
+    // before fork): the test puts a file of that name that is not executable in an earlier
+    // directory, which the search must pass over.
+    if let Some(name) = std::env::var_os("JOB_GROUPS_BARE_NAME") {
+        let argv = [
+            CString::new(name.into_encoded_bytes())?,
+            CString::new("exit")?,
+            CString::new("9")?,
+        ];
+        let pid = spawn_in_group(&argv, None)?;
+        match waitpid(pid, None)? {
+            WaitStatus::Exited(_, code) => say(&format!("bare name exited {code}")),
+            other => say(&format!("bare name: {other:?}")),
+        }
+    }
     Ok(())
 }
 
