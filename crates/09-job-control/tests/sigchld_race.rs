@@ -36,9 +36,14 @@ impl Drop for Driver {
 }
 
 fn start(scenario: &str, n: usize) -> Driver {
+    start_with_env(scenario, n, &[])
+}
+
+fn start_with_env(scenario: &str, n: usize, env: &[(&str, &str)]) -> Driver {
     let (r, w) = std::io::pipe().expect("pipe");
     let w2 = w.try_clone().expect("dup");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_job-sigchld"));
+    cmd.envs(env.iter().copied());
     cmd.args([scenario, &n.to_string(), env!("CARGO_BIN_EXE_job-helper")])
         .stdin(Stdio::piped())
         .stdout(w)
@@ -250,6 +255,34 @@ fn a_program_that_cannot_be_executed_ends_its_child_with_127() {
         "when exec fails the child must end at once with _exit(127), as a shell does: \
          returning an error (or panicking) runs a second copy of the caller's program, and \
          exit() runs the caller's atexit handlers and flushes its copied buffers"
+    );
+    d.finish();
+}
+
+#[test]
+fn a_bare_name_is_searched_on_path_as_execvp_does() {
+    // PATH: a directory whose `jc-prog` is a plain file (not executable), then one whose
+    // `jc-prog` is the helper. execvp skips the first and runs the second.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    std::fs::create_dir(&first).expect("mkdir");
+    std::fs::create_dir(&second).expect("mkdir");
+    std::fs::write(first.join("jc-prog"), "not a program\n").expect("write");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_job-helper"), second.join("jc-prog"))
+        .expect("symlink");
+    let path = format!("{}:{}:/bin:/usr/bin", first.display(), second.display());
+    let mut d = start_with_env(
+        "contract",
+        1,
+        &[("PATH", &path), ("JOB_SIGCHLD_BARE_NAME", "jc-prog")],
+    );
+    d.out.expect("allocated before exec: ", WAIT * 2);
+    let seen = d.out.seen().to_vec();
+    assert_eq!(
+        find(&seen, "bare name "),
+        "bare name finished with 9",
+        "launch([\"jc-prog\", ...]) with PATH={path} must search PATH as execvp does, passing \
+         over a file that is not executable, and run the helper (which exits 9)"
     );
     d.finish();
 }

@@ -15,7 +15,8 @@
 //!   handler ran and the read resumed) or `read failed: ERROR`.
 //! - `contract`: launches `job-helper probe` (which prints its ids), a missing program (prints
 //!   `missing program finished with S`), an empty argv (prints `empty argv: RESULT recorded
-//!   BOOL`), and prints `allocated before exec: K`, the children that allocated memory between
+//!   BOOL`), with `JOB_SIGCHLD_BARE_NAME` set that name searched on PATH with the arguments
+//!   `exit 9` (prints `bare name finished with S`), and prints `allocated before exec: K`, the children that allocated memory between
 //!   `fork` and `exec` (this driver's allocator ends them with status 86, `fork_guard.rs`).
 //! - `errno`: with SIGCHLD blocked, launches a job and waits until it has exited; sets errno to
 //!   EDOM and unblocks SIGCHLD, so the handler runs inside that call; prints `errno after the
@@ -229,6 +230,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 Err(_) => "panicked".to_string(),
             };
             say(&format!("empty argv: {result} recorded {recorded}"));
+            // A bare name, searched on the PATH the test gave this driver (as execvp does);
+            // the test puts a file of that name that is not executable in an earlier directory.
+            if let Some(name) = std::env::var_os("JOB_SIGCHLD_BARE_NAME") {
+                let argv = [
+                    CString::new(name.into_encoded_bytes())?,
+                    CString::new("exit")?,
+                    CString::new("9")?,
+                ];
+                let pid = launch(&argv, |pid| {
+                    JOBS.add(pid);
+                })?;
+                wait_finished(pid)?;
+                say(&format!(
+                    "bare name finished with {}",
+                    finished_with(pid).map_or("nothing".to_string(), |s| s.to_string())
+                ));
+            }
             say(&format!("allocated before exec: {allocated}"));
         }
         "errno" => {
