@@ -262,7 +262,22 @@ fn bad_usage_is_one_line_on_stderr_and_exit_2() {
         (
             &["submit", "--nats", "nats://127.0.0.1:1"],
             "crash now\n",
-            "line 1",
+            "takes no argument",
+        ),
+        (
+            &["submit", "--nats", "nats://127.0.0.1:1"],
+            "echo a\nhash\n",
+            "line 2: `hash` takes a path",
+        ),
+        (
+            &["submit", "--nats", "nats://127.0.0.1:1"],
+            "sleep 3600001\n",
+            "at most an hour",
+        ),
+        (
+            &["worker", "--nats", "nats://127.0.0.1:1", "--jobs", "300"],
+            "",
+            "--jobs",
         ),
     ];
     for (args, input, says) in cases {
@@ -352,6 +367,54 @@ fn init_is_idempotent_and_a_change_says_how() {
         out.contains("ack wait 7 s, max deliver 4"),
         "--update changed it: {out}"
     );
+    // What init made, read back from the server.
+    use async_nats::jetstream::stream::{RetentionPolicy, StorageType};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        let day = Duration::from_secs(86_400);
+        for (name, subject, retention, max_age) in [
+            (
+                "JOBQ",
+                "jobq.tasks",
+                RetentionPolicy::WorkQueue,
+                Duration::ZERO,
+            ),
+            (
+                "JOBQ_RESULTS",
+                "jobq.results.>",
+                RetentionPolicy::Limits,
+                day,
+            ),
+            (
+                "JOBQ_DEAD",
+                "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBQ.workers",
+                RetentionPolicy::Limits,
+                day * 7,
+            ),
+        ] {
+            let mut stream = js
+                .get_stream(name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let config = &stream.info().await.expect("stream info").config;
+            assert_eq!(config.subjects, [subject], "{name}'s subject");
+            assert_eq!(
+                config.retention, retention,
+                "{name}: the task stream must be a work queue (an acknowledged task leaves it); \
+                 results and dead letters are kept by limits"
+            );
+            assert_eq!(
+                config.storage,
+                StorageType::File,
+                "{name} must be on file storage, to survive a restart of the server"
+            );
+            assert_eq!(config.max_age, max_age, "{name}'s max age");
+        }
+    });
 }
 
 #[test]
