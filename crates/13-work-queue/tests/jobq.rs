@@ -452,6 +452,17 @@ fn every_task_is_answered_once_in_input_order_and_a_crash_is_a_dead_letter() {
         w.running(),
         "`crash` must kill a pool worker, never the queue worker (run tasks in the pool)"
     );
+    // A second submit sees its own results only, not the first one's (still in the stream).
+    let (status, out, err) = jobq(
+        &["submit", "--nats", &url, "--timeout", "50"],
+        "echo again\n",
+        &tag,
+    );
+    assert!(
+        status.success() && out == "1 ok again\n" && !err.contains("unknown task id"),
+        "a second submit must read only its own results (a consumer filtered to its subject): \
+         {status}, stdout {out:?}, stderr {err:?}"
+    );
     let (_, stats, _) = jobq(&["stats", "--nats", &url], "", &tag);
     assert!(stats.contains("dead-lettered 1"), "{stats}");
     assert!(stats.contains("pending 0"), "{stats}");
