@@ -269,6 +269,11 @@ async fn existing_stream(js: &Context, name: &str, url: &str) -> Result<stream::
                     "there is no queue at {url} (no stream {name}): run `jobq init --nats {url}` first"
                 )))
             }
+            // No responder for the JetStream API: the server runs without it.
+            async_nats::jetstream::context::GetStreamErrorKind::Request => Err(Fail::run(format!(
+                "cannot read the stream {name} at {url}: {e} (does the server run JetStream? \
+                 nats-server -js)"
+            ))),
             _ => Err(Fail::run(format!(
                 "cannot read the stream {name} at {url}: {e}"
             ))),

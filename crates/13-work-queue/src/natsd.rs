@@ -55,16 +55,32 @@ impl NatsServer {
     /// Starts a server as [`start`](Self::start) does, on `port` when given (a port the kernel
     /// picks otherwise).
     pub fn start_on(store: &Path, port: Option<u16>) -> Result<Option<NatsServer>, String> {
+        NatsServer::start_with(store, port, true)
+    }
+
+    /// Starts a server without JetStream (core NATS only), as [`start`](Self::start) does
+    /// otherwise: what a client meets when the server it was given keeps no streams.
+    pub fn start_without_jetstream(dir: &Path) -> Result<Option<NatsServer>, String> {
+        NatsServer::start_with(dir, None, false)
+    }
+
+    fn start_with(
+        store: &Path,
+        port: Option<u16>,
+        jetstream: bool,
+    ) -> Result<Option<NatsServer>, String> {
         let Some(exe) = find() else {
             return Ok(None);
         };
         std::fs::create_dir_all(store)
             .map_err(|e| format!("cannot create the store dir {}: {e}", store.display()))?;
-        let mut child = Command::new(&exe)
-            .args(["-js", "-a", "127.0.0.1", "-p"])
+        let mut command = Command::new(&exe);
+        if jetstream {
+            command.arg("-js").arg("-sd").arg(store);
+        }
+        let mut child = command
+            .args(["-a", "127.0.0.1", "-p"])
             .arg(port.map_or_else(|| "-1".to_string(), |p| p.to_string()))
-            .arg("-sd")
-            .arg(store)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

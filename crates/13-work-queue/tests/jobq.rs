@@ -341,6 +341,28 @@ fn a_queue_never_initialised_says_to_run_init() {
 }
 
 #[test]
+fn a_server_without_jetstream_is_named_as_such_not_as_a_missing_queue() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = match NatsServer::start_without_jetstream(dir.path()) {
+        Ok(Some(server)) => server,
+        Ok(None) if std::env::var_os("PROCLINGS_GRADING").is_some() => {
+            panic!("nats-server is not installed (apt-get install nats-server)")
+        }
+        Ok(None) => return println!("skipped: nats-server is not installed"),
+        Err(e) => panic!("{e}"),
+    };
+    let tag = tag("nojs");
+    let (status, _, err) = jobq(&["submit", "--nats", server.url()], "echo hi\n", &tag);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        !err.contains("jobq init") && err.contains("JetStream") && err.lines().count() == 1,
+        "a server whose JetStream is off is not a queue that init would create: say what the \
+         server answered, not `run jobq init` ({err:?})"
+    );
+    assert_nothing_left(&tag);
+}
+
+#[test]
 fn init_is_idempotent_and_a_change_says_how() {
     let Some(server) = Server::start("init") else {
         return;
