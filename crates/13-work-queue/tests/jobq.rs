@@ -125,6 +125,26 @@ fn wait_output(mut child: Child, deadline: Duration) -> (ExitStatus, String, Str
     )
 }
 
+/// A `jobq submit` of the test, started with `input` written to its stdin (then closed), its
+/// stdout and stderr piped (read them with `wait_output`).
+fn spawn_submit(url: &str, timeout: &str, input: &[u8], tag: &str) -> Child {
+    let mut submit = Command::new(JOBQ)
+        .args(["submit", "--nats", url, "--timeout", timeout])
+        .env("JOBQ_TEST_TAG", tag)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn submit");
+    submit
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input)
+        .expect("write the tasks");
+    submit
+}
+
 fn init(url: &str, extra: &[&str], tag: &str) {
     let mut args = vec!["init", "--nats", url];
     args.extend_from_slice(extra);
@@ -363,6 +383,71 @@ fn a_server_without_jetstream_is_named_as_such_not_as_a_missing_queue() {
 }
 
 #[test]
+fn results_under_unknown_task_ids_are_reported_and_ignored() {
+    let Some(server) = Server::start("forged") else {
+        return;
+    };
+    let url = server.url();
+    let tag = tag("forged");
+    init(&url, &["--ack-wait", "30"], &tag);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = runtime.block_on(async { async_nats::connect(&url).await.expect("connect") });
+    // The test sees the task as it is published, to learn the submit's result subject and id.
+    let mut tasks = runtime.block_on(work_queue::natsd::subscribe_confirmed(
+        &client,
+        "jobq.tasks",
+    ));
+    let submit = spawn_submit(&url, "50", b"echo one\n", &tag);
+    runtime.block_on(async {
+        use futures_util::StreamExt;
+        let task = tokio::time::timeout(DEADLINE, tasks.next())
+            .await
+            .expect("the task is published")
+            .expect("a task");
+        let headers = task.headers.expect("the task has headers");
+        let reply = headers.get("Jobq-Reply").expect("Jobq-Reply").to_string();
+        let id = headers.get("Jobq-Id").expect("Jobq-Id").to_string();
+        let run = id.rsplit_once('.').expect("RUN.INDEX").0.to_string();
+        let js = async_nats::jetstream::new(client.clone());
+        // One past the last index, another run's id, and no id at all.
+        for forged in [
+            format!("{run}.1"),
+            "another-run.0".to_string(),
+            String::new(),
+        ] {
+            let mut h = async_nats::HeaderMap::new();
+            if !forged.is_empty() {
+                h.insert("Jobq-Id", forged.as_str());
+            }
+            js.publish_with_headers(reply.clone(), h, "ok forged".into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+    });
+    let w = worker(&url, "1", &tag, "worker");
+    let (status, out, err) = wait_output(submit, DEADLINE);
+    assert!(
+        status.success() && out == "1 ok one\n",
+        "forged results must not answer a task nor stop the submit: {status}, stdout {out:?}, \
+         stderr {err:?}"
+    );
+    assert_eq!(
+        err.matches("unknown task id").count(),
+        3,
+        "each result under an id that is not one of this submit's tasks is one line on stderr: \
+         {err:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    drain(w);
+    assert_nothing_left(&tag);
+}
+
+#[test]
 fn init_is_idempotent_and_a_change_says_how() {
     let Some(server) = Server::start("init") else {
         return;
@@ -528,21 +613,7 @@ fn sigterm_lets_the_running_task_finish_then_the_worker_exits_0() {
     let tag = tag("drain");
     init(&url, &["--ack-wait", "30"], &tag);
     let w = worker(&url, "1", &tag, "worker");
-    let submit = Command::new(JOBQ)
-        .args(["submit", "--nats", &url, "--timeout", "15"])
-        .env("JOBQ_TEST_TAG", &tag)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn submit");
-    let mut submit = submit;
-    submit
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(b"sleep 1500\n")
-        .expect("write the task");
+    let submit = spawn_submit(&url, "15", b"sleep 1500\n", &tag);
     // The task runs once the worker's pool holds it: a pool worker of the tag is then busy.
     testkit::wait_until(DEADLINE, "the task to reach the worker", || {
         consumer_in_flight(&url, &tag) == 1
