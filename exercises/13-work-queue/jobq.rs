@@ -18,18 +18,17 @@
 //! - `jobq worker --nats URL [--jobs N]` takes tasks and runs them in a local pre-forked pool
 //!   of N processes (default 2; week 7's `process_pool::pool::Pool`, whose workers are this
 //!   program run as `jobq pool-worker`), so a `crash` kills a pool worker and never the queue
-//!   worker. It holds at most N tasks, renews the lease of each running task (an in-progress
-//!   ack every third of the ack wait), publishes each result to the results stream and only
-//!   then acknowledges the task. A task whose pool worker died under it is handed back (a
-//!   negative ack): the server counts deliveries, and after `max-deliver` of them gives up on
-//!   the task and says so in an advisory. It prints `ready NAME` on stdout once it takes
-//!   tasks. SIGTERM or SIGINT drains: no new task is taken, a task that arrives anyway is
-//!   handed back, running tasks finish and are answered, the pool stops, exit 0.
+//!   worker. It holds at most N tasks. A task that runs longer than the ack wait on a live
+//!   worker is never delivered to another; a worker killed at any moment loses no task and
+//!   answers none twice. A task that kills every pool worker that runs it ends, after
+//!   `max-deliver` deliveries, as a dead letter (not a loop). It prints `ready NAME` on stdout
+//!   once it takes tasks. SIGTERM or SIGINT drains: no new task is taken, nothing it holds
+//!   waits out the ack wait, running tasks finish and are answered, the pool stops, exit 0.
 //! - `jobq submit --nats URL [--timeout SECONDS] [FILE]` reads one task per line (stdin
 //!   without FILE; blank lines and lines starting with `#` are skipped but counted), refuses a
-//!   malformed line before anything is published, publishes every task with an id of its own
-//!   (`Nats-Msg-Id`, so a publish repeated after a lost acknowledgement is stored once), and
-//!   prints `LINE ok RESULT` or `LINE error REASON` in input order, each task once however
+//!   malformed line before anything is published, publishes every task once (a publish
+//!   repeated after a lost acknowledgement must not make two tasks), and prints
+//!   `LINE ok RESULT` or `LINE error REASON` in input order, each task once however
 //!   many times it ran. A task the server gave up on (read from `JOBQ_DEAD`) is answered
 //!   `LINE error dead-lettered after N deliveries` and removed from the queue. Exit 0 when
 //!   every task was answered (errors included), 1 when some were not within `--timeout`
