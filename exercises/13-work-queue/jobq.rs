@@ -35,7 +35,8 @@
 //!   (default 600 s; stderr names them).
 //! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (deliveries
 //!   beyond each task's first, since the queue was made),
-//!   `dead-lettered N` and `workers seen N` (distinct workers in the results kept).
+//!   `dead-lettered N` and `workers seen N` (distinct workers in all the results kept, however
+//!   many). `submit` and `stats` leave no consumer of their own on the server when they end.
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be

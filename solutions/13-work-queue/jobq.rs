@@ -36,7 +36,8 @@
 //!   (default 600 s; stderr names them).
 //! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (deliveries
 //!   beyond each task's first, since the queue was made),
-//!   `dead-lettered N` and `workers seen N` (distinct workers in the results kept).
+//!   `dead-lettered N` and `workers seen N` (distinct workers in all the results kept, however
+//!   many). `submit` and `stats` leave no consumer of their own on the server when they end.
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be
@@ -811,6 +812,36 @@ async fn dead_letter(
     Some((index, deliveries))
 }
 
+/// The distinct workers named by the first `kept` results, read in batches (a fetch returns at
+/// most 1,000) until they are all read or the consumer has no more.
+async fn workers_seen(
+    reader: &PullConsumer,
+    kept: u64,
+) -> Result<std::collections::HashSet<String>, Fail> {
+    let mut workers = std::collections::HashSet::new();
+    let mut read = 0;
+    while read < kept {
+        let mut batch = reader
+            .fetch()
+            .max_messages(1_000)
+            .messages()
+            .await
+            .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?;
+        let mut got = 0;
+        while let Some(Ok(message)) = batch.next().await {
+            got += 1;
+            if let Some(worker) = header(message.headers.as_ref(), WORKER) {
+                workers.insert(worker);
+            }
+        }
+        if got == 0 {
+            break;
+        }
+        read += got;
+    }
+    Ok(workers)
+}
+
 async fn stats(options: &Options) -> Result<ExitCode, Fail> {
     let url = &options.nats;
     let js = jetstream::new(connect(url).await?);
@@ -827,16 +858,25 @@ async fn stats(options: &Options) -> Result<ExitCode, Fail> {
         .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?
         .state
         .messages;
-    // Read every result kept, once, without acks, through a consumer of our own.
-    let reader: PullConsumer = results
+    // Read every result kept, once, without acks, through a consumer of our own: ephemeral, so
+    // that the server removes it by itself (its inactive threshold) if this process dies, and
+    // deleted below when it does not.
+    let mut reader: PullConsumer = results
         .create_consumer(pull::Config {
             ack_policy: AckPolicy::None,
-            inactive_threshold: Duration::from_secs(60),
             ..Default::default()
         })
         .await
         .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?;
-    let mut workers = std::collections::HashSet::new();
+    let reader_name = reader
+        .info()
+        .await
+        .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?
+        .name
+        .clone();
+    let workers = workers_seen(&reader, kept).await;
+    let _ = results.delete_consumer(&reader_name).await;
+    let workers = workers?;
     // Every delivery has a consumer sequence; every task, a stream sequence. The tasks delivered
     // at least once are the ones published (the stream's last sequence) minus the ones still
     // waiting for their first delivery; every delivery beyond those was a redelivery.
@@ -851,27 +891,6 @@ async fn stats(options: &Options) -> Result<ExitCode, Fail> {
         .delivered
         .consumer_sequence
         .saturating_sub(first_deliveries);
-    let mut read = 0;
-    while read < kept {
-        let mut batch = reader
-            .fetch()
-            .max_messages(1_000)
-            .messages()
-            .await
-            .map_err(|e| Fail::run(format!("cannot read {RESULTS_STREAM}: {e}")))?;
-        let mut got = 0;
-        while let Some(Ok(message)) = batch.next().await {
-            got += 1;
-            let headers = message.headers.as_ref();
-            if let Some(worker) = header(headers, WORKER) {
-                workers.insert(worker);
-            }
-        }
-        if got == 0 {
-            break;
-        }
-        read += got;
-    }
     let dead_letters = dead
         .info()
         .await

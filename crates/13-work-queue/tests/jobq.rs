@@ -44,6 +44,25 @@ impl Server {
         self.server.as_ref().expect("running").url().to_string()
     }
 
+    /// Stops the server; [`start_again`](Self::start_again) brings it back on its store and port.
+    fn stop(&mut self) -> u16 {
+        let server = self.server.take().expect("running");
+        let port = server
+            .url()
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("a port in the url");
+        server.stop().expect("the server stops");
+        port
+    }
+
+    fn start_again(&mut self, port: u16) {
+        let server = NatsServer::start_on(self._store.path(), Some(port))
+            .expect("the server starts again on its store")
+            .expect("nats-server is still installed");
+        self.server = Some(server);
+    }
+
     fn restart_in_place(&mut self) {
         let server = self.server.take().expect("running");
         self.server = Some(
@@ -299,6 +318,23 @@ fn bad_usage_is_one_line_on_stderr_and_exit_2() {
             "",
             "--jobs",
         ),
+        // One file for submit, none for the other verbs.
+        (
+            &[
+                "submit",
+                "--nats",
+                "nats://127.0.0.1:1",
+                "tasks",
+                "more-tasks",
+            ],
+            "",
+            "unexpected argument `more-tasks`",
+        ),
+        (
+            &["stats", "--nats", "nats://127.0.0.1:1", "tasks"],
+            "",
+            "unexpected argument `tasks`",
+        ),
     ];
     for (args, input, says) in cases {
         assert_cmd::Command::new(cargo_bin!("jobq"))
@@ -322,9 +358,21 @@ fn an_unreachable_server_is_one_line_and_exit_1() {
         .expect("a free port")
         .port();
     let url = format!("nats://127.0.0.1:{port}");
-    for verb in ["init", "worker", "stats"] {
+    // Each verb, and the largest value of every number (accepted: the next error is the server).
+    let cases: &[&[&str]] = &[
+        &["init"],
+        &["worker"],
+        &["stats"],
+        &["submit"],
+        &["init", "--ack-wait", "86400", "--max-deliver", "1000"],
+        &["worker", "--jobs", "256"],
+        &["submit", "--timeout", "604800"],
+    ];
+    for args in cases {
         assert_cmd::Command::new(cargo_bin!("jobq"))
-            .args([verb, "--nats", &url])
+            .args(*args)
+            .args(["--nats", &url])
+            .write_stdin("echo a\n")
             .timeout(DEADLINE)
             .assert()
             .code(1)
@@ -625,6 +673,129 @@ fn sigterm_lets_the_running_task_finish_then_the_worker_exits_0() {
         "the task running at SIGTERM must run to its end and be answered before the worker \
          exits (submit: {status}, stdout {out:?}, stderr {err:?})"
     );
+    assert_nothing_left(&tag);
+}
+
+#[test]
+fn stats_reads_every_result_kept_and_leaves_no_consumer_behind() {
+    let Some(server) = Server::start("stats") else {
+        return;
+    };
+    let url = server.url();
+    let tag = tag("stats");
+    init(&url, &["--ack-wait", "30"], &tag);
+    // More results than one fetch returns (1,000) from one worker, then one from another: the
+    // second worker is seen only by a stats that reads past the first batch.
+    let a = worker(&url, "4", &tag, "a");
+    let input = "echo x\n".repeat(1_001);
+    let (status, out, err) = jobq(
+        &["submit", "--nats", &url, "--timeout", "100"],
+        &input,
+        &tag,
+    );
+    assert!(
+        status.success() && out.lines().count() == 1_001,
+        "submit: {status}\n{err}"
+    );
+    drain(a);
+    let b = worker(&url, "1", &tag, "b");
+    let (status, out, err) = jobq(
+        &["submit", "--nats", &url, "--timeout", "50"],
+        "echo y\n",
+        &tag,
+    );
+    assert!(
+        status.success() && out == "1 ok y\n",
+        "submit: {status}\n{out}{err}"
+    );
+    let (status, stats, err) = jobq(&["stats", "--nats", &url], "", &tag);
+    assert!(status.success(), "stats: {status}\n{err}");
+    assert!(
+        stats.contains("workers seen 2"),
+        "1,002 results from two workers, the second's last: read them all, batch after batch \
+         (a fetch returns at most 1,000):\n{stats}"
+    );
+    assert_eq!(
+        consumers(&url),
+        [("JOBQ", 1), ("JOBQ_DEAD", 0), ("JOBQ_RESULTS", 0)],
+        "submit and stats must delete the consumers they made when they end (the workers' \
+         durable consumer stays); a consumer left behind costs the server until it expires"
+    );
+    drain(b);
+    assert_nothing_left(&tag);
+}
+
+/// How many consumers each stream of the queue has, read from the server.
+fn consumers(url: &str) -> Vec<(&'static str, usize)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+        let mut counts = Vec::new();
+        for name in ["JOBQ", "JOBQ_DEAD", "JOBQ_RESULTS"] {
+            let mut stream = js
+                .get_stream(name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let info = stream.info().await.expect("stream info");
+            counts.push((name, info.state.consumer_count));
+        }
+        counts
+    })
+}
+
+#[test]
+fn a_result_that_finds_the_server_down_is_published_when_it_returns() {
+    let Some(mut server) = Server::start("outage") else {
+        return;
+    };
+    let url = server.url();
+    let tag = tag("outage");
+    init(&url, &["--ack-wait", "60"], &tag);
+    let said = tempfile::NamedTempFile::new().expect("a file for the worker's stderr");
+    let mut command = Command::new(JOBQ);
+    command
+        .args(["worker", "--nats", &url, "--jobs", "1"])
+        .env("JOBQ_TEST_TAG", &tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(said.reopen().expect("reopen"));
+    let mut w = Worker::from_command(command, "worker", DEADLINE);
+    w.wait_for("ready ");
+    let submit = spawn_submit(&url, "100", b"sleep 1500\n", &tag);
+    testkit::wait_until(DEADLINE, "the task to reach the worker", || {
+        consumer_in_flight(&url, &tag) == 1
+    });
+    // The task ends while the server is down: its result cannot be published yet.
+    let port = server.stop();
+    let stderr = || std::fs::read_to_string(said.path()).unwrap_or_default();
+    testkit::wait_until(DEADLINE, "the worker to try to publish the result", || {
+        let e = stderr();
+        e.contains("cannot publish it") || e.contains("gave up")
+    });
+    let outage = stderr();
+    assert!(
+        !outage.contains("gave up"),
+        "a result that cannot be published yet must be tried again until the server is back \
+         (for a while: say 30 s), not given up at the first failure (the task would wait out \
+         its ack wait and run again):\n{outage}"
+    );
+    server.start_again(port);
+    let (status, out, err) = wait_output(submit, DEADLINE);
+    assert!(
+        status.success() && out == "1 ok slept\n",
+        "submit: {status}, stdout {out:?}, stderr {err:?}"
+    );
+    let (_, stats, _) = jobq(&["stats", "--nats", &url], "", &tag);
+    assert!(
+        stats.contains("redelivered 0"),
+        "the result published after the outage, then the ack: the task ran once\n{stats}\n\
+         the worker said:\n{}",
+        stderr()
+    );
+    drain(w);
     assert_nothing_left(&tag);
 }
 
