@@ -37,7 +37,8 @@
 //! - `jobq stats --nats URL` prints `pending N`, `in flight N`, `redelivered N` (deliveries
 //!   beyond each task's first, since the queue was made),
 //!   `dead-lettered N` and `workers seen N` (distinct workers in all the results kept, however
-//!   many). `submit` and `stats` leave no consumer of their own on the server when they end.
+//!   many). `submit` and `stats` leave no consumer of their own on the server when they end,
+//!   and the ones of a `submit` that was killed expire once idle.
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be

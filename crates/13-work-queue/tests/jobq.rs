@@ -725,6 +725,47 @@ fn stats_reads_every_result_kept_and_leaves_no_consumer_behind() {
     assert_nothing_left(&tag);
 }
 
+#[test]
+fn the_consumers_of_a_killed_submit_expire_by_themselves() {
+    let Some(server) = Server::start("killed") else {
+        return;
+    };
+    let url = server.url();
+    let tag = tag("killed");
+    init(&url, &["--ack-wait", "30"], &tag);
+    // No worker: the submit waits for its answer, its consumers made.
+    let mut submit = spawn_submit(&url, "100", b"echo a\n", &tag);
+    testkit::wait_until(DEADLINE, "the submit's consumers", || {
+        consumers(&url) == [("JOBQ", 1), ("JOBQ_DEAD", 1), ("JOBQ_RESULTS", 1)]
+    });
+    submit.kill().expect("SIGKILL the submit");
+    submit.wait().expect("reap the submit");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        use futures_util::StreamExt;
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        for name in ["JOBQ_DEAD", "JOBQ_RESULTS"] {
+            let stream = js.get_stream(name).await.expect("the stream");
+            let mut list = stream.consumers();
+            while let Some(info) = list.next().await {
+                let info = info.expect("consumer info");
+                let threshold = info.config.inactive_threshold;
+                assert!(
+                    threshold > Duration::ZERO && threshold <= Duration::from_secs(86_400),
+                    "{name}'s consumer {} has an inactive threshold of {threshold:?}: a submit \
+                     killed before it deletes its consumers leaves them on the server forever \
+                     unless they expire once idle",
+                    info.name
+                );
+            }
+        }
+    });
+    assert_nothing_left(&tag);
+}
+
 /// How many consumers each stream of the queue has, read from the server.
 fn consumers(url: &str) -> Vec<(&'static str, usize)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
