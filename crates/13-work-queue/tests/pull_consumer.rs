@@ -17,7 +17,8 @@ const DEADLINE: Duration = Duration::from_secs(8);
 const STREAM: &str = "TASKS";
 const SUBJECT: &str = "tasks";
 const CONSUMER: &str = "workers";
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Not the server's default ack wait (30 s), so that a consumer made without it is told apart.
+const ACK_WAIT: Duration = Duration::from_secs(45);
 
 fn temp_store(test: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
