@@ -257,8 +257,11 @@ fn queue_recovery(c: &mut Criterion, bins: &Bins, findings: &mut Findings) {
         let mut recovery = Recovery::start(&bins.jobq, ack_wait)
             .expect("start the recovery set-up")
             .expect("nats-server is installed");
-        // One recovery per sample: 10 of them, after the one of the warm-up.
-        group.measurement_time(Duration::from_secs(ack_wait) * 10);
+        // One recovery per sample: 10 of them, after the one of the warm-up. Each takes a little
+        // more than the ack wait (the redelivery timer's tick, the new worker's start), so the
+        // target leaves room for 10 of them: at exactly 10 ack waits, criterion warns that it
+        // cannot complete its samples in time.
+        group.measurement_time(Duration::from_secs(ack_wait) * 12);
         let mut seen = Vec::new();
         group.bench_with_input(
             BenchmarkId::new("ack_wait_s", ack_wait),
