@@ -41,7 +41,10 @@
 //!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be
-//! reached, a queue that was never initialised, tasks left unanswered). Never a panic.
+//! reached, a queue that was never initialised, tasks left unanswered). Never a panic. Each
+//! says what to do where there is something to do: a queue never initialised names
+//! `jobq init --nats URL`; a server that runs without JetStream (nothing answers its JetStream
+//! API) names `nats-server -js`.
 //!
 //! Goal: [`main`].
 //! Chapter: `docs/src/13-work-queue.md#jobq`. Check: `cargo xtask check work-queue/jobq`.

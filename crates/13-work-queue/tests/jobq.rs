@@ -423,9 +423,9 @@ fn a_server_without_jetstream_is_named_as_such_not_as_a_missing_queue() {
     let (status, _, err) = jobq(&["submit", "--nats", server.url()], "echo hi\n", &tag);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        !err.contains("jobq init") && err.contains("JetStream") && err.lines().count() == 1,
-        "a server whose JetStream is off is not a queue that init would create: say what the \
-         server answered, not `run jobq init` ({err:?})"
+        !err.contains("jobq init") && err.contains("nats-server -js") && err.lines().count() == 1,
+        "a server whose JetStream is off is not a queue that init would create: say so, and how \
+         to start one (`nats-server -js`), not `run jobq init` ({err:?})"
     );
     assert_nothing_left(&tag);
 }
