@@ -39,6 +39,16 @@
 //!   many). `submit` and `stats` leave no consumer of their own on the server when they end,
 //!   and the ones of a `submit` that was killed expire once idle.
 //!
+//! The messages, which other programs may read and write too: a task is a message on
+//! `jobq.tasks` whose payload is the task line, with the headers `Jobq-Id` (`RUN.INDEX`: the
+//! submit's run and the task's place among its tasks) and `Jobq-Reply` (the subject of its
+//! result, `jobq.results.RUN`). A result goes to that subject: payload `ok RESULT` or
+//! `error REASON`, header `Jobq-Id` (and whatever else the worker adds, its name say). Anyone
+//! who may publish a task may write these headers: a worker refuses for good (never runs it,
+//! never gets it again) a task that lacks one or whose `Jobq-Reply` is not under
+//! `jobq.results.`, and a submit ignores, with one line on stderr, a result whose id is not one
+//! of its own tasks.
+//!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be
 //! reached, a queue that was never initialised, tasks left unanswered). Never a panic. Each
@@ -62,6 +72,9 @@ pub const RESULTS: &str = "jobq.results";
 /// The dead-letter stream: the server's max-deliveries advisories for `JOBQ`/`workers`.
 pub const DEAD_STREAM: &str = "JOBQ_DEAD";
 pub const DEAD_SUBJECT: &str = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBQ.workers";
+/// Headers: a task's id and where its result goes.
+pub const ID: &str = "Jobq-Id";
+pub const REPLY: &str = "Jobq-Reply";
 
 /// The command-line entry point: `args` without the program name. `jobq pool-worker` (not for
 /// people) is one worker of the local pool: `process_pool::worker_loop::serve` on stdin and

@@ -40,6 +40,16 @@
 //!   many). `submit` and `stats` leave no consumer of their own on the server when they end,
 //!   and the ones of a `submit` that was killed expire once idle.
 //!
+//! The messages, which other programs may read and write too: a task is a message on
+//! `jobq.tasks` whose payload is the task line, with the headers `Jobq-Id` (`RUN.INDEX`: the
+//! submit's run and the task's place among its tasks) and `Jobq-Reply` (the subject of its
+//! result, `jobq.results.RUN`). A result goes to that subject: payload `ok RESULT` or
+//! `error REASON`, header `Jobq-Id` (and whatever else the worker adds, its name say). Anyone
+//! who may publish a task may write these headers: a worker refuses for good (never runs it,
+//! never gets it again) a task that lacks one or whose `Jobq-Reply` is not under
+//! `jobq.results.`, and a submit ignores, with one line on stderr, a result whose id is not one
+//! of its own tasks.
+//!
 //! Errors are one line on stderr: exit status 2 for bad usage (an unknown verb or option, a
 //! number out of range, a malformed task line), 1 for everything else (a server that cannot be
 //! reached, a queue that was never initialised, tasks left unanswered). Never a panic. Each
@@ -547,7 +557,9 @@ async fn take(
 async fn answer(js: &Context, task: Held, outcome: pool::Outcome, name: &str) -> bool {
     let text = match outcome {
         pool::Outcome::Ok(result) => format!("ok {result}"),
-        pool::Outcome::Failed(reason) if reason != "pool shut down" => format!("error {reason}"),
+        // The pool's own "pool shut down" never reaches here: it is shut down once nothing is
+        // held. A failure is the task's: an answer.
+        pool::Outcome::Failed(reason) => format!("error {reason}"),
         other => {
             eprintln!(
                 "jobq worker {name}: task {} ended {other:?} on delivery {}: handed back",

@@ -496,6 +496,69 @@ fn results_under_unknown_task_ids_are_reported_and_ignored() {
 }
 
 #[test]
+fn a_task_that_wants_its_result_outside_the_results_stream_is_refused() {
+    let Some(server) = Server::start("reply") else {
+        return;
+    };
+    let url = server.url();
+    let tag = tag("reply");
+    init(&url, &["--ack-wait", "30"], &tag);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = runtime.block_on(async { async_nats::connect(&url).await.expect("connect") });
+    // Anyone who may publish a task may name its reply subject: one outside `jobq.results.`
+    // would make the worker publish wherever the task says.
+    let mut elsewhere = runtime.block_on(work_queue::natsd::subscribe_confirmed(
+        &client,
+        "elsewhere.>",
+    ));
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(client.clone());
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Jobq-Id", "forged.0");
+        h.insert("Jobq-Reply", "elsewhere.results");
+        js.publish_with_headers("jobq.tasks", h, "echo leaked".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    // One worker taking one task at a time: the forged task is taken before the submit's.
+    let w = worker(&url, "1", &tag, "worker");
+    let mut submit = spawn_submit(&url, "50", b"echo mine\n", &tag);
+    let deadline = Instant::now() + DEADLINE;
+    runtime.block_on(async {
+        use futures_util::StreamExt;
+        while Instant::now() < deadline {
+            if let Ok(Some(message)) =
+                tokio::time::timeout(Duration::from_millis(50), elsewhere.next()).await
+            {
+                let _ = submit.kill();
+                panic!(
+                    "the worker published to `{}` ({:?}), the subject a task named: results go \
+                     under `jobq.results.` only; refuse (terminate) a task that asks for \
+                     another subject",
+                    message.subject,
+                    String::from_utf8_lossy(&message.payload)
+                );
+            }
+            if submit.try_wait().expect("wait for submit").is_some() {
+                break;
+            }
+        }
+    });
+    let (status, out, err) = wait_output(submit, DEADLINE);
+    assert!(
+        status.success() && out == "1 ok mine\n",
+        "the submit after the forged task: {status}, stdout {out:?}, stderr {err:?}"
+    );
+    drain(w);
+    assert_nothing_left(&tag);
+}
+
+#[test]
 fn init_is_idempotent_and_a_change_says_how() {
     let Some(server) = Server::start("init") else {
         return;
