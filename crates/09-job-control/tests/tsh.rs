@@ -756,6 +756,47 @@ fn a_long_line_costs_time_in_proportion_to_its_length_and_is_refused() {
     finish(s);
 }
 
+#[test]
+fn a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused() {
+    use assert_cmd::assert::OutputAssertExt;
+    // 65,536 bytes before the newline is the longest line; the first one starts the input, so
+    // its first 64 KiB fill the shell's reads exactly and its newline comes in the next one.
+    let pad = |line: &str, len: usize| format!("{line}{}\n", " ".repeat(len - line.len()));
+    let input = [
+        pad("echo exact", 65_536),
+        pad("echo over", 65_537),
+        pad("echo again", 65_536),
+        "echo done\n".to_string(),
+    ]
+    .concat();
+    let out = tsh_cmd()
+        .write_stdin(input)
+        .timeout(WAIT * 3)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    let lines: Vec<&str> = out
+        .split("tsh> ")
+        .flat_map(str::lines)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "exact",
+            "tsh: line too long (more than 65536 bytes), ignored",
+            "again",
+            "done"
+        ],
+        "a line of 65,536 bytes (the limit) runs; one of 65,537 is refused once; the next lines \
+         run (compare with `>`, not `>=`, both where a complete line is found and where a \
+         partial line has grown past the limit)"
+    );
+}
+
 // ---- the command-line contract, with assert_cmd ----
 
 fn tsh_cmd() -> assert_cmd::Command {
