@@ -758,7 +758,6 @@ fn a_long_line_costs_time_in_proportion_to_its_length_and_is_refused() {
 
 #[test]
 fn a_line_of_exactly_the_limit_runs_and_one_byte_more_is_refused() {
-    use assert_cmd::assert::OutputAssertExt;
     // 65,536 bytes before the newline is the longest line; the first one starts the input, so
     // its first 64 KiB fill the shell's reads exactly and its newline comes in the next one.
     let pad = |line: &str, len: usize| format!("{line}{}\n", " ".repeat(len - line.len()));
