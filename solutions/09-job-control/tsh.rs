@@ -28,7 +28,9 @@
 //! terminal back afterwards. A shell started in the background of its terminal (`tsh &` from
 //! another shell) waits until it is brought to the foreground, stopping itself with SIGTTIN
 //! as often as it finds itself in the background, before it takes the terminal. Without a terminal, SIGINT and SIGTSTP sent to the shell are
-//! forwarded to the foreground job's group; the shell itself never dies or stops from them.
+//! forwarded to the foreground job's group, also one that comes while a foreground job is
+//! being started (it reaches the job once the job exists); the shell itself never dies or
+//! stops from them.
 //! Every child is reaped; the shell waits without busy polling. A SIGHUP (the terminal hung up)
 //! is passed on to every job, and the shell ends with status 129 once it has reaped them.
 //!

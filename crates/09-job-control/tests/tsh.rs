@@ -133,6 +133,71 @@ fn the_ampersand_is_not_an_argument_of_the_program() {
 }
 
 #[test]
+fn a_sigint_that_comes_while_the_job_is_being_started_reaches_it() {
+    // The window between fork and exec is short; strace makes it 2 s long by holding every
+    // execve of the shell's children at its entry, and the test signals the shell inside it.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!(
+            "a_sigint_that_comes_while_the_job_is_being_started_reaches_it: skipped: no strace"
+        );
+        return;
+    }
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=execve",
+        "-e",
+        "inject=execve:delay_enter=2000000",
+        "-o",
+        "/dev/null",
+        env!("CARGO_BIN_EXE_tsh"),
+        "-p",
+    ]);
+    let mut s = Session::spawn(
+        &mut cmd,
+        "tsh -p under strace, whose SIGINT came while its job was being started (a signal that \
+         comes before the job's group is known must be kept and passed on once it is)",
+    );
+    let mut tsh = 0;
+    wait_until(WAIT, "strace to start tsh", || {
+        tsh = testkit::children_of(s.pid())
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .find(|&pid| comm(pid) == "tsh")
+            .unwrap_or(0);
+        tsh != 0
+    });
+    s.send_line(&format!("{HELPER} spin"));
+    // Forked, not yet executed: the job still has the shell's name.
+    let mut job = 0;
+    wait_until(WAIT, "the job to be forked", || {
+        job = testkit::children_of(tsh)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .find(|&pid| comm(pid) == "tsh")
+            .unwrap_or(0);
+        job != 0
+    });
+    // SAFETY: kill(2) has no memory-safety requirements; tsh is the test's own process.
+    unsafe { libc::kill(tsh as libc::pid_t, libc::SIGINT) };
+    let line = s.out.expect("terminated by signal", WAIT);
+    assert_eq!(
+        line,
+        format!("Job [1] ({job}) terminated by signal 2"),
+        "the SIGINT that came while the job was being started goes to the job"
+    );
+}
+
+/// A process's command name (`/proc/PID/comm`), empty once it is gone.
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
 fn sigint_sent_to_the_shell_is_forwarded_to_the_foreground_job() {
     let mut s = piped();
     s.send_line(&format!("{HELPER} spin"));
