@@ -191,7 +191,7 @@ fn a_failed_read_does_not_leave_the_writer_blocked() {
         !feeding.is_finished(),
         "feed_and_read returned before the child wrote anything: it must read to EOF"
     );
-    testkit::make_our_pipe_read_end_nonblocking();
+    testkit::make_our_read_end_nonblocking(pid, 1);
     std::fs::write(&go, b"").expect("create the go file");
     let returned = testkit::try_wait_until(DEADLINE, "feed_and_read to return", || {
         feeding.is_finished()

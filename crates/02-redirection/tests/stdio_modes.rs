@@ -212,7 +212,7 @@ fn capture_stdout_reaps_the_child_when_reading_fails() {
         .trim()
         .parse()
         .expect("a pid");
-    testkit::make_our_pipe_read_end_nonblocking();
+    testkit::make_our_read_end_nonblocking(pid, 1);
     std::fs::write(&go, b"").expect("create the go file");
     // Now the read fails. A correct capture_stdout waits for the child, which exits once `go`
     // is removed; a wrong one returns at once and leaves it behind.

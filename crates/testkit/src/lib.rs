@@ -750,17 +750,30 @@ pub fn pipe_fds(pid: u32) -> Vec<String> {
     out.into_iter().map(|(_, line)| line).collect()
 }
 
-/// Sets `O_NONBLOCK` on the one pipe read end this (isolated) process holds, so that its next
-/// read of an empty pipe fails with EAGAIN: a read error on demand. The flag belongs to the
-/// open file description, so the code under test sees it on its own fd.
-pub fn make_our_pipe_read_end_nonblocking() {
-    let ends: Vec<i32> = pipe_fds(std::process::id())
-        .iter()
-        .filter(|l| l.ends_with("(read end)"))
-        .filter_map(|l| l.strip_prefix("fd ")?.split(' ').next()?.parse().ok())
+/// Sets `O_NONBLOCK` on this process's read end of the pipe that process `pid` holds as its
+/// fd `child_fd` (a child's stdout: 1), so that the next read of the empty pipe fails with
+/// EAGAIN: a read error on demand. The flag belongs to the open file description, so the code
+/// under test sees it on its own fd. The end is found by the pipe's inode, not by being the only
+/// pipe here: a test may inherit others (a jobserver's, say).
+pub fn make_our_read_end_nonblocking(pid: u32, child_fd: i32) {
+    let pipe = std::fs::read_link(format!("/proc/{pid}/fd/{child_fd}"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/fd/{child_fd}: {e}"));
+    let ends: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|fd| {
+            std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|t| t == pipe)
+                // SAFETY: F_GETFL on an fd number only reads its status flags.
+                && unsafe { libc::fcntl(*fd, libc::F_GETFL) } & libc::O_ACCMODE == libc::O_RDONLY
+        })
         .collect();
     let [fd] = ends[..] else {
-        panic!("expected this process to hold one pipe read end, found fds {ends:?}");
+        panic!(
+            "expected this process to hold one read end of {} (fd {child_fd} of {pid}), found \
+             fds {ends:?}",
+            pipe.display()
+        );
     };
     // SAFETY: fcntl on an fd number this process holds; only its status flags change.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
