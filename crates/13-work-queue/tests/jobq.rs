@@ -73,6 +73,19 @@ impl Server {
     }
 }
 
+/// A runtime for the tests' own async calls to the server (jobq itself runs as a process).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A client of the test's own.
+fn connect(runtime: &tokio::runtime::Runtime, url: &str) -> async_nats::Client {
+    runtime.block_on(async { async_nats::connect(url).await.expect("connect") })
+}
+
 /// A unique tag for the processes of one test.
 fn tag(test: &str) -> String {
     format!("{test}-{}-{}", std::process::id(), rand_u32())
@@ -438,11 +451,8 @@ fn results_under_unknown_task_ids_are_reported_and_ignored() {
     let url = server.url();
     let tag = tag("forged");
     init(&url, &["--ack-wait", "30"], &tag);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let client = runtime.block_on(async { async_nats::connect(&url).await.expect("connect") });
+    let runtime = runtime();
+    let client = connect(&runtime, &url);
     // The test sees the task as it is published, to learn the submit's result subject and id.
     let mut tasks = runtime.block_on(work_queue::natsd::subscribe_confirmed(
         &client,
@@ -503,11 +513,8 @@ fn a_task_that_wants_its_result_outside_the_results_stream_is_refused() {
     let url = server.url();
     let tag = tag("reply");
     init(&url, &["--ack-wait", "30"], &tag);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let client = runtime.block_on(async { async_nats::connect(&url).await.expect("connect") });
+    let runtime = runtime();
+    let client = connect(&runtime, &url);
     // Anyone who may publish a task may name its reply subject: one outside `jobq.results.`
     // would make the worker publish wherever the task says.
     let mut elsewhere = runtime.block_on(work_queue::natsd::subscribe_confirmed(
@@ -587,10 +594,7 @@ fn init_is_idempotent_and_a_change_says_how() {
     );
     // What init made, read back from the server.
     use async_nats::jetstream::stream::{RetentionPolicy, StorageType};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
         let day = Duration::from_secs(86_400);
@@ -803,10 +807,7 @@ fn the_consumers_of_a_killed_submit_expire_by_themselves() {
     });
     submit.kill().expect("SIGKILL the submit");
     submit.wait().expect("reap the submit");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         use futures_util::StreamExt;
         let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
@@ -831,10 +832,7 @@ fn the_consumers_of_a_killed_submit_expire_by_themselves() {
 
 /// How many consumers each stream of the queue has, read from the server.
 fn consumers(url: &str) -> Vec<(&'static str, usize)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
         let mut counts = Vec::new();
