@@ -134,7 +134,8 @@ async fn a_stop_before_the_batch_is_run_gives_every_task_back() {
     let counter = std::sync::Arc::clone(&ran);
     let drained = natsd::within(
         DEADLINE,
-        "work_until with a stop that has already come",
+        "work_until with a stop that has already come (no task is started, both are given \
+         back: listen for the stop while a pull waits)",
         work_until(
             &client,
             &consumer,
