@@ -258,3 +258,27 @@ fn a_child_that_closes_its_stdout_and_lives_on_is_not_waited_for() {
     );
     assert_reaped(pid);
 }
+
+#[test]
+fn a_child_that_closes_its_stdout_then_exits_within_the_deadline_is_dead_not_hung() {
+    // End of file first, the exit a second later: one check with a deadline longer than that
+    // must wait for the exit and say Dead. A check that looks once (try_wait) right after end
+    // of file finds the child still running and calls it hung.
+    let m = start(
+        Command::new("sh")
+            .args(["-c", "echo ready; exec >&-; sleep 1; exit 7"])
+            .stdin(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("start(sh) failed: {e}"));
+    let (m, ready) = wait_ready(m, DEFAULT_DEADLINE);
+    assert!(ready, "the child says `ready` before it closes its stdout");
+    let pid = m.pid();
+    let (_m, h) = check(m, DEFAULT_DEADLINE);
+    assert!(
+        matches!(h, Health::Dead(s) if s.code() == Some(7)),
+        "the child closed its stdout, then exited with 7 a second later, well inside the \
+         {DEFAULT_DEADLINE:?} deadline: after end of file, wait for its exit until the deadline \
+         (a pidfd in poll, say) instead of looking once; expected Dead(exit 7), got {h:?}"
+    );
+    assert_reaped(pid);
+}
