@@ -272,3 +272,76 @@ fn the_elapsed_time_reads_like_gnu_time_past_an_hour() {
         );
     }
 }
+
+#[test]
+fn a_signal_sent_to_the_child_still_reaches_it() {
+    // A traced child stops at every signal sent to it (a signal-delivery stop), and the tracer
+    // decides whether it is delivered: PTRACE_CONT with the signal passes it on, with 0 drops
+    // it. Only ptrace's own stops are the tracer's to swallow: the SIGTRAP of the execve and
+    // the exit event. A SIGTRAP the program sends itself is a signal like any other (its
+    // default action dumps core: `ulimit -c 0` keeps the core file away).
+    for signal in [libc::SIGTERM, libc::SIGTRAP] {
+        let script = format!("ulimit -c 0; kill -{signal} $$; exit 0");
+        let usage = run_measured(
+            Command::new("sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null()),
+        )
+        .unwrap_or_else(|e| panic!("run_measured(sh) failed: {e}"));
+        assert_reaped(usage.pid);
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&usage.status),
+            Some(signal),
+            "the child sent itself signal {signal} and should have died of it, but {:?} came \
+             back: a stop that is neither the execve's SIGTRAP nor the exit event \
+             (PTRACE_EVENT_EXIT in status >> 16) is that signal on its way to the child; \
+             continue it with that signal (PTRACE_CONT's last argument), not 0",
+            usage.status
+        );
+    }
+}
+
+#[test]
+fn a_wait_interrupted_by_a_signal_handler_is_tried_again() {
+    testkit::isolated!();
+    testkit::handle_sigusr1_without_restart();
+    // The child waits on a pipe this test holds, so it is still running when the waiting
+    // thread is interrupted, and exits only when the pipe is closed after that.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let waiting = std::thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        run_measured(
+            Command::new("sh")
+                .args(["-c", "read line; exit 3"])
+                .stdin(reader),
+        )
+    });
+    let tid = tid_rx.recv().expect("the waiting thread's id");
+    testkit::wait_until(
+        testkit::DEFAULT_DEADLINE,
+        "run_measured to block in wait4",
+        || waiting.is_finished() || testkit::thread_sleeps_in(tid, &[libc::SYS_wait4]),
+    );
+    assert!(
+        !waiting.is_finished(),
+        "run_measured returned while the child was still running: it must wait for it"
+    );
+    // The handler runs as the interrupted wait4 returns: EINTR, the child still running.
+    testkit::interrupt_thread(&waiting);
+    drop(writer);
+    testkit::wait_until(testkit::DEFAULT_DEADLINE, "run_measured to return", || {
+        waiting.is_finished()
+    });
+    let usage = match waiting.join() {
+        Err(panic) => std::panic::resume_unwind(panic),
+        Ok(r) => r.unwrap_or_else(|e| {
+            panic!(
+                "run_measured failed after a signal handler interrupted its wait4 ({e}): EINTR \
+                 is no answer about the child, which still runs; call wait4 again"
+            )
+        }),
+    };
+    assert_eq!(usage.status.code(), Some(3), "the child's own exit status");
+    assert_reaped(usage.pid);
+}
