@@ -462,6 +462,41 @@ fn logs_can_go_to_syslog_as_datagrams() {
 }
 
 #[test]
+fn log_syslog_alone_names_dev_log_not_a_file_called_syslog() {
+    // `--log syslog` is the system logger's socket, `/dev/log`: whether or not this machine
+    // has one, it is never a file named `syslog` in the caller's directory.
+    let c = Counterd::new("counterd-devlog");
+    let ran = c.run_in(
+        Some(c.dir.path()),
+        "start",
+        &c.args(),
+        &["--log", "syslog"],
+        &[],
+        false,
+    );
+    if ran.code() == Some(0) {
+        let d = DaemonGuard::new(c.pid());
+        let stop = c.run("stop");
+        assert_eq!(stop.code(), Some(0), "{}", stop.show());
+        assert!(d.wait_exit(WAIT), "the daemon still runs after `stop`");
+    } else {
+        assert!(
+            ran.err.contains("/dev/log"),
+            "`counterd start --log syslog` failed without naming /dev/log: {}",
+            ran.show()
+        );
+    }
+    let file = c.dir.path().join("syslog");
+    assert!(
+        !file.exists(),
+        "`--log syslog` wrote the log to the file {}: `syslog` alone names the system \
+         logger's socket, /dev/log, and `syslog:PATH` another socket; only other values are \
+         files",
+        file.display()
+    );
+}
+
+#[test]
 fn run_serves_a_passed_socket_and_notifies_the_manager() {
     let c = Counterd::new("counterd-run");
     let notify_path = c.dir.path().join("notify.sock");
