@@ -158,10 +158,10 @@ fn at(path: &Path, e: io::Error) -> io::Error {
 }
 
 /// An exclusive `flock` on `SOCKET.lock`, held for the server's life: two servers of one socket
-/// cannot run at once, whatever state the socket file is in. Removed (while still locked) when
-/// dropped.
+/// cannot run at once, whatever state the socket file is in. The kernel drops the lock when the
+/// last descriptor of its open file closes, however the server ends. The file stays: removed,
+/// a server starting later could create and lock a new one while another still holds the old.
 struct LockFile {
-    path: PathBuf,
     _file: File,
 }
 
@@ -170,45 +170,22 @@ impl LockFile {
         let mut path = socket.as_os_str().to_owned();
         path.push(".lock");
         let path = PathBuf::from(path);
-        loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| at(&path, e))?;
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(Errno::WOULDBLOCK) => {
-                    return Err(io::Error::new(
-                        ErrorKind::AddrInUse,
-                        format!("another poold serves {}", socket.display()),
-                    ));
-                }
-                Err(e) => return Err(with_path(&path, e, ErrorKind::Other)),
-            }
-            // A server that was exiting may have removed the file between our open and our
-            // lock: then we hold a lock on a file nobody else can find. Lock the one at the path.
-            let held = file.metadata()?;
-            match std::fs::metadata(&path) {
-                Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
-                    return Ok(LockFile { path, _file: file });
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(at(&path, e)),
-            }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| at(&path, e))?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(LockFile { _file: file }),
+            Err(Errno::WOULDBLOCK) => Err(io::Error::new(
+                ErrorKind::AddrInUse,
+                format!("another poold serves {}", socket.display()),
+            )),
+            Err(e) => Err(with_path(&path, e, ErrorKind::Other)),
         }
-    }
-}
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        // Still locked: a server starting now either waits for this file to go or finds its
-        // lock taken, then retries on the new file.
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -88,6 +88,15 @@ impl Server {
             self.err.rest(Duration::from_secs(1))
         );
         assert!(!self.socket.exists(), "poold should remove its socket file");
+        let mut lock = self.socket.clone().into_os_string();
+        lock.push(".lock");
+        assert!(
+            Path::new(&lock).exists(),
+            "poold removed {}: leave the lock file in place (a server that removes it lets a \
+             later one create and lock a new file while another still holds the old one), and \
+             remove no file but the socket it created",
+            Path::new(&lock).display()
+        );
         let _ = self.out.rest(Duration::from_secs(1));
     }
 }
@@ -915,6 +924,10 @@ fn workers_beyond_the_maximum_are_refused() {
         out.status.code() == Some(2) && err.starts_with("poold: ") && err.contains("--max-workers"),
         "--workers above --max-workers is a usage error (exit 2): {out:?}"
     );
+    // The maximum itself is allowed, at start as at run time.
+    let server = Server::start("poold-cap-equal", &["--workers", "3", "--max-workers", "3"]);
+    testkit::wait_until(DEADLINE, "3 workers", || server.workers().len() == 3);
+    server.stop();
     let server = Server::start("poold-cap", &["--workers", "2", "--max-workers", "3"]);
     testkit::wait_until(DEADLINE, "2 workers", || server.workers().len() == 2);
     for n in ["4", "1000000"] {
@@ -934,8 +947,20 @@ fn workers_beyond_the_maximum_are_refused() {
     let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "3"]), DEADLINE);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok workers 3");
     server.stop();
-    // Without --max-workers there is still a maximum (a small multiple of the CPUs).
+    // Without --max-workers the maximum is four per CPU: that many are allowed, a million not.
     let server = Server::start("poold-cap-default", &["--workers", "1"]);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let four_per_cpu = (4 * cpus).to_string();
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", &four_per_cpu]), DEADLINE);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("ok workers {four_per_cpu}"),
+        "with {cpus} CPUs and no --max-workers, `workers {four_per_cpu}` (four per CPU, the \
+         default maximum) should be allowed: {out:?}"
+    );
+    let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "1"]), DEADLINE);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok workers 1");
+    testkit::wait_until(DEADLINE, "1 worker", || server.workers().len() == 1);
     let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "1000000"]), DEADLINE);
     assert!(
         out.status.code() == Some(1) && String::from_utf8_lossy(&out.stdout).starts_with("error "),
