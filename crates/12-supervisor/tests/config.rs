@@ -515,6 +515,12 @@ fn values_too_large_to_use_are_refused_at_load_with_their_bound() {
             "`{line}` is refused, and the error says the largest value allowed; got `{shown}`"
         );
     }
+    // The bounds are the ones the chapter states: a week, 1000 files, 1 TiB.
+    assert_eq!(
+        (week, MAX_LOG_FILES, MAX_LOG_BYTES),
+        (7 * 24 * 3600, 1000, 1 << 40),
+        "MAX_DURATION, MAX_LOG_FILES and MAX_LOG_BYTES are given: a week, 1000 and 1 TiB"
+    );
     // The bounds themselves are fine.
     let edge = format!(
         "{head}stop_timeout_s = {week}\nbackoff = {{ max_ms = {} }}\nlog = {{ files = {MAX_LOG_FILES}, max_bytes = {MAX_LOG_BYTES} }}\n",

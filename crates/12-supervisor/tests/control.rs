@@ -337,3 +337,44 @@ fn a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout() {
         "a request not in by the deadline is a timeout error; got {r:?}"
     );
 }
+
+#[test]
+fn a_read_interrupted_by_a_signal_handler_goes_on_reading() {
+    // With a receive timeout set (SO_RCVTIMEO), a read that a handler interrupts fails with
+    // EINTR even when the handler was installed with SA_RESTART (signal(7)); svd's own signal
+    // handling must not cost a client its request.
+    testkit::isolated!();
+    testkit::handle_sigusr1_without_restart();
+    let dir = testkit::temp_dir("control-eintr");
+    let path = dir.path().join("svd.sock");
+    let sock = ControlSocket::bind(&path, my_uid()).expect("bind");
+    let mut s = UnixStream::connect(&path).expect("connect");
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let reading = thread::spawn(move || {
+        let _ = tid_tx.send(nix::unistd::gettid().as_raw());
+        let mut conn = sock.accept().expect("accept").expect("allowed");
+        conn.read_request().map_err(|e| (e.kind(), e.to_string()))
+    });
+    let tid = tid_rx.recv().expect("the reading thread's id");
+    // accept returns at once (the client is connected); then the read waits for the line.
+    testkit::wait_until(DEADLINE, "read_request to block in a read", || {
+        reading.is_finished()
+            || testkit::thread_sleeps_in(tid, &[libc::SYS_read, libc::SYS_recvfrom])
+    });
+    assert!(
+        !reading.is_finished(),
+        "read_request returned before the client sent anything"
+    );
+    testkit::interrupt_thread(&reading);
+    // A reader that gave up has closed the connection already (EPIPE): the answer says so.
+    let _ = s.write_all(b"status\n");
+    let got = testkit::call_with_deadline(DEADLINE, move || reading.join())
+        .expect("read_request did not return after the whole line was sent")
+        .expect("the reading thread panicked");
+    assert_eq!(
+        got,
+        Ok(Request::Status),
+        "a signal handler interrupted the read (EINTR) before the client sent its line: that is \
+         no error of the client's, read again until the deadline"
+    );
+}
