@@ -362,6 +362,11 @@ fn a_symlink_at_the_log_path_is_refused_and_a_new_log_is_owner_only() {
 #[test]
 fn a_line_longer_than_max_line_is_logged_in_marked_pieces_as_it_arrives() {
     use supervisor::logs::{MAX_LINE, SPLIT_MARK};
+    assert_eq!(
+        MAX_LINE,
+        64 * 1024,
+        "MAX_LINE is given: 64 KiB, the bound the chapter states"
+    );
     let dir = testkit::temp_dir("logs-long");
     let log = RotatingLog::open(dir.path(), "web", 1 << 30, 2).expect("open");
     let path = log.path().to_path_buf();

@@ -621,3 +621,72 @@ fn a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled() {
         .expect("the filter was installed")
         .expect("stop_group");
 }
+
+#[test]
+fn a_member_still_in_the_group_gets_the_stop_signal_once() {
+    testkit::isolated!();
+    // Signals of one kind coalesce while pending, so the service cannot count them itself;
+    // the system calls that send them can be counted: strace, attached to this process.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("a_member_still_in_the_group_gets_the_stop_signal_once: skipped: no strace");
+        return;
+    }
+    become_subreaper().expect("become_subreaper");
+    // The service ignores SIGTERM, so that it is still there when stop_group looks for the
+    // group's members, and it never leaves its group: the killpg reached it already.
+    let svc = Service::start("trap '' TERM; echo started; exec sleep 60");
+    let mut svc = svc;
+    svc.out.expect("started", DEADLINE);
+    let dir = testkit::temp_dir("reaper-once");
+    let trace = dir.path().join("trace");
+    let mut strace = testkit::ChildGuard::spawn(
+        Command::new("strace")
+            .args([
+                "-f",
+                "-e",
+                "trace=kill,tgkill,pidfd_send_signal",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(&trace)
+            .arg("-p")
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
+    match said.next_line(DEADLINE) {
+        Some(l) if l.contains("attached") => {}
+        other => {
+            eprintln!(
+                "a_member_still_in_the_group_gets_the_stop_signal_once: skipped: strace cannot \
+                 attach here ({other:?})"
+            );
+            return;
+        }
+    }
+    // "Process PID attached with N threads": all of them, and (-f) the threads started later.
+    let (pid, tag) = (svc.pid(), svc.tag.clone());
+    let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
+        stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(300))
+    })
+    .expect("stop_group did not return")
+    .expect("stop_group");
+    kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
+    strace.wait(DEADLINE);
+    assert!(stopped.killed, "the service ignores SIGTERM: {stopped:?}");
+    let calls = std::fs::read_to_string(&trace).expect("the trace");
+    let sent: Vec<&str> = calls.lines().filter(|l| l.contains("SIGTERM")).collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "stopping a service of one process, its group's leader, stop_group sent SIGTERM {} \
+         times: {sent:?}. The killpg reaches every member still in the group; signal \
+         individually only the members that left it (a second SIGTERM often means \"now, not \
+         gracefully\")",
+        sent.len()
+    );
+    assert_gone(pid, "the service");
+}
