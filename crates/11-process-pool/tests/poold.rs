@@ -88,6 +88,12 @@ impl Server {
             self.err.rest(Duration::from_secs(1))
         );
         assert!(!self.socket.exists(), "poold should remove its socket file");
+        let said = self.err.rest(Duration::from_secs(1));
+        assert!(
+            !said.iter().any(|l| l.contains("os error 11")),
+            "poold logged EAGAIN as an error: {said:?}; on a non-blocking listener accept says \
+             WouldBlock when no client is waiting, which ends the accept loop, not an error"
+        );
         let mut lock = self.socket.clone().into_os_string();
         lock.push(".lock");
         assert!(
@@ -238,6 +244,28 @@ fn stats_and_workers_report_and_change_the_pool_at_run_time() {
     testkit::wait_until(DEADLINE, "4 worker processes under poold", || {
         server.workers().len() == 4
     });
+    // Workers are spawned after poold opened its socket, lock file, eventfd and pidfds: none
+    // of those may leak into them (close-on-exec on every descriptor poold makes).
+    for worker in server.workers() {
+        let leaked: Vec<String> = std::fs::read_dir(format!("/proc/{worker}/fd"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| std::fs::read_link(e.path()).ok())
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .filter(|t| {
+                        t.starts_with("socket:")
+                            || t.starts_with("anon_inode:")
+                            || t.ends_with(".lock")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            leaked.is_empty(),
+            "worker {worker} inherited poold's descriptors {leaked:?}: open every one with \
+             close-on-exec (EFD_CLOEXEC for the eventfd)"
+        );
+    }
     let out = testkit::run_with_deadline(&mut server.poolc(&["workers", "0"]), DEADLINE);
     assert!(
         out.status.code() == Some(1)
@@ -365,6 +393,49 @@ fn a_socket_that_cannot_be_served_or_reached_is_a_one_line_error_and_exit_2() {
         "precious\n",
         "poold must not remove or replace a file that is not a socket"
     );
+    // A live socket of another kind (a datagram service's) at the path: connect fails with
+    // EPROTOTYPE, not ECONNREFUSED. It is not stale; it is someone's.
+    let theirs = dir.path().join("dgram.sock");
+    let dgram = std::os::unix::net::UnixDatagram::bind(&theirs).expect("bind a datagram socket");
+    // A poold that took the path over serves there until it is killed: give it a deadline.
+    let mut poold = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_poold"))
+            .arg("--socket")
+            .arg(&theirs)
+            .args(["--workers", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let err_pipe = poold.child().stderr.take().expect("stderr");
+    let exited = testkit::try_wait_until(DEADLINE, "poold to give up on the path", || {
+        !matches!(poold.child().try_wait(), Ok(None))
+    })
+    .is_ok();
+    let peer = std::os::unix::net::UnixDatagram::unbound().expect("a datagram socket");
+    peer.send_to(b"still mine", &theirs).unwrap_or_else(|e| {
+        panic!(
+            "poold removed or replaced a live datagram socket it could not connect to ({e}): \
+             only ECONNREFUSED means nobody listens; any other connect error leaves the file \
+             alone"
+        )
+    });
+    assert!(
+        exited,
+        "poold still runs on a path held by a live datagram socket"
+    );
+    let status = poold.wait(DEADLINE);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut { err_pipe }, &mut err).expect("read poold's stderr");
+    assert!(
+        status.code() == Some(2)
+            && err.starts_with("poold: ")
+            && err.lines().count() == 1
+            && err.contains("dgram.sock"),
+        "a path held by another kind of socket is a one-line error naming it, exit 2: {}, \
+         stderr {err:?}",
+        testkit::describe_status(status)
+    );
+    drop(dgram);
     // poolc: no server, and a task file that does not exist (read before connecting).
     tool("poolc")
         .args(["--socket", "/nonexistent/x.sock", "stats"])
@@ -1006,6 +1077,23 @@ fn a_request_line_past_the_limit_is_answered_without_buffering_it() {
         "poold's peak memory grew by {grew} KiB for one 32 MiB line: a request line must be \
          bounded, not read whole before it is looked at"
     );
+    // The limit itself: a line of exactly 64 KiB (its newline not counted) is a task, one
+    // byte more is too long.
+    let exact = format!("7 echo {}", "y".repeat(64 * 1024 - "7 echo ".len()));
+    conn.send(format!("{exact}\n").as_bytes());
+    let answer = conn.answer("a task line of exactly 64 KiB");
+    assert!(
+        answer.starts_with("7 ok yyy"),
+        "a request line of exactly 64 KiB is within the limit and runs: got {:?}",
+        &answer[..answer.len().min(60)]
+    );
+    conn.send(format!("8 echo {}\n", "z".repeat(64 * 1024 - "8 echo ".len() + 1)).as_bytes());
+    let answer = conn.answer("a task line of 64 KiB and one byte");
+    assert!(
+        answer.starts_with("8 error ") && answer.contains("long"),
+        "a request line of 64 KiB and one byte is too long: got {:?}",
+        &answer[..answer.len().min(60)]
+    );
     server.stop();
 }
 
@@ -1110,6 +1198,21 @@ fn running_out_of_descriptors_does_not_make_the_server_spin() {
          (EMFILE): poll keeps reporting the listener and accept keeps failing, a busy loop; back \
          off, or keep a spare descriptor to accept and close the connection"
     );
+    // Turned away, not left waiting: each client is accepted on a spare descriptor and hung
+    // up on at once, so it reads end of file.
+    for (i, client) in clients.iter().enumerate() {
+        let mut c = client;
+        c.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let mut byte = [0u8; 1];
+        let got = std::io::Read::read(&mut c, &mut byte);
+        assert!(
+            matches!(got, Ok(0)),
+            "client {i} of 8, connected while poold had no descriptor left (EMFILE), got {got:?} \
+             instead of end of file: keep a spare descriptor (open /dev/null), and when accept \
+             fails with EMFILE close it, accept the waiting client, hang up on it, and open the \
+             spare again"
+        );
+    }
     drop(clients);
     let out = testkit::run_with_deadline(&mut server.poolc(&["stats"]), DEADLINE);
     assert!(
