@@ -722,12 +722,15 @@ fn worker_threads_that_spin_make_a_hog() {
 
 /// Runs pmon with its soft and hard limits on open files at `limit`: (exit code, stdout, stderr).
 fn pmon_with_fd_limit(limit: u32, args: &[&str]) -> (Option<i32>, String, String) {
+    // Only stdio below the limit: a descriptor inherited from the test runner (a jobserver's
+    // pipe) would take one of the few places, and the dynamic loader then fails first.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")])
+        .arg(PMON)
+        .args(args)
+        .stdin(Stdio::null());
     let out = run_with_deadline(
-        Command::new("sh")
-            .args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")])
-            .arg(PMON)
-            .args(args)
-            .stdin(Stdio::null()),
+        testkit::close_on_exec_from(&mut cmd, 3),
         DEFAULT_DEADLINE * 3,
     );
     (

@@ -332,8 +332,8 @@ pub fn socket_activated(program: &std::path::Path, listener: i32) -> std::proces
         .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
         .arg(program)
         .env("LISTEN_FDS", "1");
-    // SAFETY: the closure runs in the forked child before exec and makes only system calls
-    // (fcntl, dup2, close_range) on integers, which are async-signal-safe.
+    // SAFETY: the closure runs in the forked child before exec and calls only dup2 and fcntl,
+    // which are async-signal-safe, on integers.
     unsafe {
         cmd.pre_exec(move || {
             let rc = if listener == 3 {
@@ -345,21 +345,13 @@ pub fn socket_activated(program: &std::path::Path, listener: i32) -> std::proces
             if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // Exactly the passed socket, as a service manager hands it: any other descriptor
-            // this process inherited without close-on-exec (a jobserver's pipe, from cargo or
-            // a test runner) would otherwise sit at fd 4 and up, where LISTEN_FDS > 1 looks.
-            // Marked close-on-exec, not closed: std's own error pipe is among them until exec.
-            if libc::close_range(
-                4,
-                libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
-            ) < 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
             Ok(())
         });
     }
+    // Exactly the passed socket, as a service manager hands it: any other descriptor this
+    // process inherited without close-on-exec would otherwise sit at fd 4 and up, where
+    // LISTEN_FDS > 1 looks. (Hooks run in order: this one after the dup2 above.)
+    crate::close_on_exec_from(&mut cmd, 4);
     cmd
 }
 

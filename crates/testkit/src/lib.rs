@@ -530,6 +530,26 @@ pub fn run_demo(bin: impl AsRef<OsStr>, deadline: Duration) -> String {
     stdout
 }
 
+/// Makes `cmd`'s program start with no descriptor from `first` up: every one this process
+/// would pass down without close-on-exec (a jobserver's pipe inherited from cargo or a test
+/// runner, say) is marked close-on-exec in the child, so the program's fd table is what the
+/// test means it to be: stdio, and what `cmd` itself places below `first`. Marked, not closed:
+/// std's own error pipe is among them until the exec.
+pub fn close_on_exec_from(cmd: &mut Command, first: u32) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and makes one system call on
+    // integers, which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            let flags = libc::CLOSE_RANGE_CLOEXEC as libc::c_int;
+            if libc::close_range(first, libc::c_uint::MAX, flags) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// A `/bin/sh -c SCRIPT` command: the simplest way for a test to make a child that behaves in a
 /// chosen way (writes, exits with a code, kills itself with a signal).
 pub fn sh(script: &str) -> Command {
