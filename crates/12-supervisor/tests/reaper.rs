@@ -690,3 +690,39 @@ fn a_member_still_in_the_group_gets_the_stop_signal_once() {
     );
     assert_gone(pid, "the service");
 }
+
+#[test]
+fn a_daemon_whose_parent_is_still_alive_gets_the_stop_signal() {
+    testkit::isolated!();
+    become_subreaper().expect("become_subreaper");
+    // The service ignores SIGTERM and keeps running; its child leaves the group (setsid) and
+    // dies at SIGTERM. The daemon is our grandchild, not our child: its parent, the service,
+    // is alive all along, so the walk up its ancestors must go past the service to reach us.
+    let mut svc = Service::start(
+        "trap '' TERM; (trap - TERM; exec setsid sleep 60) & echo $!; wait $!; \
+         echo \"daemon ended $?\"; exec sleep 60",
+    );
+    let daemon = svc.read_pid();
+    let _guard = DaemonGuard::new(daemon.as_raw() as u32);
+    wait_until(DEADLINE, "the daemon to lead its own session", || {
+        stat_field(daemon.as_raw() as u32, 6).as_deref() == Some(&daemon.to_string())
+    });
+    let (pid, tag) = (svc.pid(), svc.tag.clone());
+    let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
+        stop_group(pid, &tag, Signal::SIGTERM, Duration::from_secs(1))
+    })
+    .expect("stop_group did not return")
+    .expect("stop_group");
+    assert!(stopped.killed, "the service ignores SIGTERM: {stopped:?}");
+    // The service reaped the daemon and said how it ended, unless it was killed first.
+    let said = svc.out.rest(DEADLINE);
+    assert!(
+        said.iter().any(|l| l == "daemon ended 143"),
+        "the daemon (pid {daemon}, out of the group, tagged, child of the service's pid {pid}) \
+         should have died of the SIGTERM, which its parent reports as 143; the service said \
+         {said:?}. A member's ancestry goes up through its parents until this process: a parent \
+         that is itself a member (or any other process) is not the end of the walk"
+    );
+    assert_gone(daemon, "the daemon");
+    assert_gone(pid, "the service");
+}
