@@ -1149,6 +1149,58 @@ fn a_client_that_never_reads_does_not_hold_up_shutdown() {
     );
 }
 
+/// Whether a thread of `pid` named `name` is asleep in a futex (a condition variable or a
+/// lock), read from /proc.
+fn thread_waits_in_futex(pid: u32, name: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let call = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+        comm.trim() == name && call.split(' ').next() == Some(&libc::SYS_futex.to_string())
+    })
+}
+
+#[test]
+fn a_client_that_does_not_read_stops_being_read_at_1024_waiting_answers() {
+    let server = Server::start("poold-bound", &["--workers", "2", "--grace", "500"]);
+    let stream = testkit::connect_unix(&server.socket, DEADLINE);
+    let mut writer = stream.try_clone().expect("clone");
+    // 4,000 tasks whose answers are 4 KiB each, and not one answer read: the socket buffers
+    // hold a few dozen answers, 1024 more may wait in poold, and then it stops reading.
+    let tasks = 4000;
+    let feeder = std::thread::spawn(move || {
+        let arg = "w".repeat(4096);
+        let all: String = (1..=tasks).map(|n| format!("{n} echo {arg}\n")).collect();
+        let _ = writer.write_all(all.as_bytes());
+    });
+    let pid = server.pid();
+    let stopped_reading = testkit::try_wait_until(
+        DEADLINE * 3,
+        "poold's reader of this client to wait for room",
+        || {
+            let done = server.tasks_done();
+            (done >= 1000 && thread_waits_in_futex(pid, "poold-client")) || done >= tasks
+        },
+    )
+    .is_ok();
+    let done = server.tasks_done();
+    assert!(
+        stopped_reading && done < 1024 + 256,
+        "a client that sends {tasks} tasks and reads no answer should stop being read once \
+         1024 answers wait for it (plus the few the socket buffers hold), but poold ran {done} \
+         of them: take a place for each answer before reading the next request, and wait for \
+         one while 1024 are taken"
+    );
+    server.signal(Signal::SIGTERM);
+    let mut server = server;
+    let status = server.guard.wait(DEADLINE);
+    assert_eq!(status.code(), Some(0), "poold should exit 0 after SIGTERM");
+    drop(stream);
+    feeder.join().expect("feeder");
+}
+
 #[test]
 fn running_out_of_descriptors_does_not_make_the_server_spin() {
     let server = Server::start("poold-emfile", &["--workers", "1"]);
