@@ -1109,6 +1109,26 @@ fn a_line_that_is_not_utf8_is_answered_and_later_tasks_still_run() {
          connection: got {first:?}"
     );
     assert_eq!(conn.answer("the task after it"), "2 ok fine");
+    // A line that is no request is quoted in its answer, but only its first 200 bytes, cut
+    // where a character begins: here byte 200 falls inside an `é`, so 199 bytes are quoted.
+    let junk = format!("x{}", "é".repeat(500));
+    conn.send(format!("{junk}\n3 echo still\n").as_bytes());
+    let answer = conn.lines.next_line(DEADLINE).unwrap_or_else(|| {
+        panic!(
+            "poold closed the connection instead of answering a line that is not a request: \
+             did cutting it to 200 bytes slice inside a character (a panic)? Cut back to a \
+             character boundary (str::is_char_boundary)"
+        )
+    });
+    let quoted = &junk[..199];
+    assert!(
+        answer.starts_with("error ") && answer.contains(&format!("\"{quoted}\"")),
+        "a line that is not a request should be answered `error ...` quoting its first 200 \
+         bytes, cut back to a character boundary (199 here); got {} bytes: {:?}",
+        answer.len(),
+        &answer[..answer.len().min(120)]
+    );
+    assert_eq!(conn.answer("the task after it"), "3 ok still");
     server.stop();
 }
 
