@@ -428,36 +428,126 @@ fn a_creator_killed_before_anyone_opened_does_not_block_the_name() {
     );
 }
 
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read its stat");
+    let after = &stat[stat.rfind(')').expect("a stat line") + 1..];
+    after
+        .split_whitespace()
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .expect("a start time")
+}
+
+/// Clock ticks since boot now, on the clock that start times count.
+fn ticks_since_boot() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `now`, a valid local.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_BOOTTIME)");
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
+    let ns = now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64;
+    ns / (1_000_000_000 / per_second)
+}
+
+#[test]
+fn a_dead_creator_whose_pid_went_to_another_process_does_not_block_the_name() {
+    // The pid alone does not name a process for good: once the creator is dead and reaped, the
+    // kernel may give its pid to any new process. The start time recorded beside it tells them
+    // apart.
+    if !testkit::can_choose_pids() {
+        eprintln!(
+            "a_dead_creator_whose_pid_went_to_another_process_does_not_block_the_name: skipped: \
+             /proc/sys/kernel/ns_last_pid is not writable here (it needs root)"
+        );
+        return;
+    }
+    let name = ShmName::new("chan-reused", Kind::Segment);
+    let mut creator = Peer::spawn(PEER, &["create-and-hang", name.name()]);
+    creator.expect("created");
+    let pid = creator.pid();
+    let started = start_time(pid);
+    creator.kill();
+    // A start time counts clock ticks (100 a second): a newcomer that started within the
+    // creator's own tick would look the same. Give the newcomer a later tick, as a pid that
+    // went round all of pid_max would have.
+    testkit::wait_until(
+        DEFAULT_DEADLINE,
+        "the clock to pass the creator's tick",
+        || ticks_since_boot() > started,
+    );
+    let mut stranger = testkit::ChildGuard::new(
+        testkit::spawn_with_pid(pid)
+            .unwrap_or_else(|| panic!("no process could be given pid {pid}")),
+    );
+    let chan = shmchan::create(name.name()).unwrap_or_else(|e| {
+        panic!(
+            "the creator of {} (pid {pid}) was SIGKILLed before anyone opened it, and its pid now \
+             belongs to another process, started later: the creator is dead all the same. \
+             Compare the start time recorded in the segment with the process's now (field 22 \
+             of /proc/PID/stat, read after opening a pidfd), not only that the pid is alive; \
+             got {e:?}",
+            name.name()
+        )
+    });
+    assert!(
+        matches!(stranger.child().try_wait(), Ok(None)),
+        "the process that has the creator's old pid must be left alone"
+    );
+    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
+    peer.expect("connected");
+    let chan = within_deadline(chan, "echo through the new channel", |mut chan| {
+        chan.send(b"fresh").expect("send");
+        assert_eq!(chan.recv().expect("recv the echo"), b"fresh");
+        chan
+    });
+    chan.close().expect("close");
+    peer.finish();
+}
+
 #[test]
 fn a_channel_whose_counters_are_impossible_is_corrupt_not_a_panic() {
     use std::io::Write as _;
-    let name = ShmName::new("chan-corrupt", Kind::Segment);
-    let mut chan = shmchan::create(name.name()).expect("create the channel");
     // Overwrite the start of the segment (every header, whatever its layout) with 64-bit words
-    // that decrease with the offset: a counter placed before another holds a larger value, so
-    // a read position lies past its write position (or the two are far more than RING_BYTES
-    // apart, if the layout puts them the other way round).
-    let words: Vec<u8> = (0..8192u64)
-        .flat_map(|i| ((8192 - i) << 40 | 0x55).to_le_bytes())
-        .collect();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .and_then(|mut f| f.write_all(&words))
-        .expect("overwrite the segment's headers");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chan.try_recv()));
-    match result {
-        Ok(Err(Error::Corrupt(_))) => {}
-        Ok(other) => panic!(
-            "the segment's counters are impossible (a head past its tail): try_recv must \
-             return Error::Corrupt, got {other:?}"
+    // that change with the offset by 2^40 each. Decreasing, a counter placed before another
+    // holds the larger value: a read position past its write position. Increasing, a write
+    // position lies far more than RING_BYTES ahead of its read position. Either way the ring
+    // cannot hold what the counters claim.
+    for (order, word) in [
+        (
+            "decreasing",
+            (|i: u64| (8192 - i) << 40 | 0x55) as fn(u64) -> u64,
         ),
-        Err(_) => panic!(
-            "try_recv panicked on a segment with a head past its tail: another process wrote \
-             those counters, so check them (tail - head must lie within 0..=RING_BYTES) and \
-             return Error::Corrupt instead of subtracting blindly"
-        ),
+        ("increasing", |i: u64| (i + 1) << 40 | 0x55),
+    ] {
+        let name = ShmName::new("chan-corrupt", Kind::Segment);
+        let mut chan = shmchan::create(name.name()).expect("create the channel");
+        let words: Vec<u8> = (0..8192u64).flat_map(|i| word(i).to_le_bytes()).collect();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(name.path())
+            .and_then(|mut f| f.write_all(&words))
+            .expect("overwrite the segment's headers");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chan.try_recv()));
+        match result {
+            Ok(Err(Error::Corrupt(_))) => {}
+            Ok(other) => panic!(
+                "the segment's counters are impossible ({order} words over the headers: a head \
+                 past its tail, or a tail more than RING_BYTES past its head): try_recv must \
+                 return Error::Corrupt, got {other:?}"
+            ),
+            Err(_) => panic!(
+                "try_recv panicked on a segment with impossible counters ({order} words over \
+                 the headers): another process wrote those counters, so check them (tail - \
+                 head must lie within 0..=RING_BYTES) and return Error::Corrupt instead of \
+                 subtracting blindly"
+            ),
+        }
+        // Dropping may not panic either, whatever the state word holds.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(chan)));
     }
-    // Dropping may not panic either, whatever the state word holds.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(chan)));
 }

@@ -496,28 +496,6 @@ fn a_daemon_ignoring_its_stop_signal_is_killed_at_the_timeout_too() {
     assert_gone(daemon, "the daemon");
 }
 
-/// Starts a process that gets the pid `want`, which must be free: through the pid namespace's
-/// `ns_last_pid` (checkpoint/restore's way), retried while other forks take it first.
-fn spawn_with_pid(want: Pid) -> Option<Child> {
-    for _ in 0..100 {
-        std::fs::write(
-            "/proc/sys/kernel/ns_last_pid",
-            (want.as_raw() - 1).to_string(),
-        )
-        .ok()?;
-        let mut child = Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .expect("spawn sleep");
-        if child.id() as i32 == want.as_raw() {
-            return Some(child);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    None
-}
-
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[test]
 fn a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled() {
@@ -525,11 +503,7 @@ fn a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled() {
     testkit::isolated!();
     // Choosing the next pid takes CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over the pid
     // namespace: root, or a check run by root.
-    if std::fs::OpenOptions::new()
-        .write(true)
-        .open("/proc/sys/kernel/ns_last_pid")
-        .is_err()
-    {
+    if !testkit::can_choose_pids() {
         eprintln!(
             "a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled: skipped: \
              /proc/sys/kernel/ns_last_pid is not writable here (it needs root)"
@@ -587,7 +561,7 @@ fn a_member_whose_pid_goes_to_a_stranger_during_the_stop_is_not_signalled() {
             kill(daemon, Signal::SIGKILL).expect("kill the daemon");
             waitpid(daemon, None).expect("reap the daemon");
             stranger = Some(
-                spawn_with_pid(daemon)
+                testkit::spawn_with_pid(daemon.as_raw() as u32)
                     .unwrap_or_else(|| panic!("no process could be given pid {daemon}")),
             );
         }

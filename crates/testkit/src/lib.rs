@@ -530,6 +530,36 @@ pub fn run_demo(bin: impl AsRef<OsStr>, deadline: Duration) -> String {
     stdout
 }
 
+/// Whether this process may choose the pid of its next child (writing the pid namespace's
+/// `/proc/sys/kernel/ns_last_pid` takes CAP_SYS_ADMIN over it, or CAP_CHECKPOINT_RESTORE: root).
+/// Tests that need a pid reused on purpose skip, saying so, where it cannot.
+pub fn can_choose_pids() -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/kernel/ns_last_pid")
+        .is_ok()
+}
+
+/// Starts `sleep 60` with the pid `want`, which must be free (a process that ended and was
+/// reaped): through `ns_last_pid`, checkpoint/restore's way, retried while other forks take
+/// it first. `None` where pids cannot be chosen ([`can_choose_pids`]) or it never worked. The
+/// caller kills and reaps the child.
+pub fn spawn_with_pid(want: u32) -> Option<std::process::Child> {
+    for _ in 0..100 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (want - 1).to_string()).ok()?;
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        if child.id() == want {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
 /// Makes `cmd`'s program start with no descriptor from `first` up: every one this process
 /// would pass down without close-on-exec (a jobserver's pipe inherited from cargo or a test
 /// runner, say) is marked close-on-exec in the child, so the program's fd table is what the
