@@ -393,6 +393,20 @@ fn messages_sent_before_the_peer_died_arrive_before_peer_died() {
     );
 }
 
+/// Checks that the channel `create` just made on `name` works: a peer opens it and echoes one
+/// message back; then both ends close.
+fn echo_through_a_new_channel(chan: Channel, name: &ShmName) {
+    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
+    peer.expect("connected");
+    let chan = within_deadline(chan, "echo through the new channel", |mut chan| {
+        chan.send(b"fresh").expect("send");
+        assert_eq!(chan.recv().expect("recv the echo"), b"fresh");
+        chan
+    });
+    chan.close().expect("close");
+    peer.finish();
+}
+
 #[test]
 fn a_creator_killed_before_anyone_opened_does_not_block_the_name() {
     let name = ShmName::new("chan-stale", Kind::Segment);
@@ -412,15 +426,7 @@ fn a_creator_killed_before_anyone_opened_does_not_block_the_name() {
             name.name()
         )
     });
-    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
-    peer.expect("connected");
-    let chan = within_deadline(chan, "echo through the new channel", |mut chan| {
-        chan.send(b"fresh").expect("send");
-        assert_eq!(chan.recv().expect("recv the echo"), b"fresh");
-        chan
-    });
-    chan.close().expect("close");
-    peer.finish();
+    echo_through_a_new_channel(chan, &name);
     assert!(
         !name.exists(),
         "{} is left in /dev/shm",
@@ -498,15 +504,7 @@ fn a_dead_creator_whose_pid_went_to_another_process_does_not_block_the_name() {
         matches!(stranger.child().try_wait(), Ok(None)),
         "the process that has the creator's old pid must be left alone"
     );
-    let mut peer = Peer::spawn(PEER, &["echo", name.name()]);
-    peer.expect("connected");
-    let chan = within_deadline(chan, "echo through the new channel", |mut chan| {
-        chan.send(b"fresh").expect("send");
-        assert_eq!(chan.recv().expect("recv the echo"), b"fresh");
-        chan
-    });
-    chan.close().expect("close");
-    peer.finish();
+    echo_through_a_new_channel(chan, &name);
 }
 
 #[test]
