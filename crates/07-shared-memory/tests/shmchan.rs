@@ -508,6 +508,39 @@ fn a_dead_creator_whose_pid_went_to_another_process_does_not_block_the_name() {
 }
 
 #[test]
+fn a_segment_that_is_not_a_dead_channel_is_never_removed() {
+    // Another program's segment under the name: one still being made (size 0, as between its
+    // shm_open and its ftruncate) and one of zeros that is no channel. Neither is a channel
+    // whose creator died: create must fail with AlreadyExists and leave both alone.
+    for (what, len) in [
+        ("an empty segment, still being made", 0),
+        ("a segment of zeros", 1 << 16),
+    ] {
+        let name = ShmName::new("chan-foreign", Kind::Segment);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(name.path())
+            .expect("make the other program's segment");
+        file.set_len(len).expect("size it");
+        let made = std::panic::catch_unwind(|| shmchan::create(name.name()));
+        match made {
+            Ok(Err(Error::Io(e))) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            other => panic!(
+                "create over {what} ({len} bytes, another program's) should fail with \
+                 AlreadyExists and leave it alone: only a channel (its magic) still waiting \
+                 (its state) whose creator is dead is stale; got {:?}",
+                other.map(|r| r.map(|_| "a channel"))
+            ),
+        }
+        assert!(
+            std::fs::metadata(name.path()).is_ok_and(|m| m.len() == len),
+            "{what} was removed or changed by create: it is not a channel of ours to judge"
+        );
+    }
+}
+
+#[test]
 fn a_channel_whose_counters_are_impossible_is_corrupt_not_a_panic() {
     use std::io::Write as _;
     // Overwrite the start of the segment (every header, whatever its layout) with 64-bit words
