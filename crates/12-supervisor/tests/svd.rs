@@ -1128,6 +1128,18 @@ fn scrape(addr: &str) -> (String, String) {
     (head.to_string(), body.to_string())
 }
 
+/// The address of svd's metrics endpoint, which it announces before it listens on its socket
+/// (so the line has been seen once `Svd::start` returns).
+fn metrics_addr(svd: &Svd) -> String {
+    svd.out
+        .seen()
+        .iter()
+        .find_map(|l| l.strip_prefix("svd: metrics on http://"))
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .expect("svd: metrics on ...")
+        .to_string()
+}
+
 fn metrics_svd(tag: &str) -> (Svd, String) {
     let mut svd = Svd::start(
         tag,
@@ -1143,18 +1155,7 @@ start_limit = { burst = 3, interval_s = 300 }
 "#,
         &["--metrics", "127.0.0.1:0"],
     );
-    // svd announces its metrics address before it listens on its socket: already seen.
-    let addr = svd
-        .out
-        .seen()
-        .iter()
-        .find(|l| l.contains("metrics on http://"))
-        .cloned()
-        .expect("svd: metrics on ...");
-    let addr = addr
-        .trim_start_matches("svd: metrics on http://")
-        .trim_end_matches("/metrics")
-        .to_string();
+    let addr = metrics_addr(&svd);
     svd.saw("crash failed");
     svd.saw("ok ready");
     (svd, addr)
@@ -2607,6 +2608,117 @@ fn threads_of(pid: u32) -> usize {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("Threads:")
+}
+
+/// The bytes that the socket from `local` to `peer` (both TCP ports on 127.0.0.1) has received
+/// and its owner not yet read: the rx_queue column of /proc/net/tcp.
+fn tcp_unread(local: u16, peer: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let want = (
+        format!("0100007F:{local:04X}"),
+        format!("0100007F:{peer:04X}"),
+    );
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&want.0.as_str()) && f.get(2) == Some(&want.1.as_str()))
+            .then(|| u64::from_str_radix(f.get(4)?.split(':').nth(1)?, 16).ok())
+            .flatten()
+    })
+}
+
+#[test]
+fn a_scrape_whose_request_comes_in_pieces_is_answered_once_it_is_whole() {
+    let (svd, addr) = metrics_svd("svd-metrics-pieces");
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let (mine, theirs) = (
+        s.local_addr().expect("our address").port(),
+        s.peer_addr().expect("svd's address").port(),
+    );
+    // Each piece is read by svd before the next is sent: its socket's receive queue empties.
+    for piece in ["GET /met", "rics HTTP/1.0\r\nHost: x\r\n", "\r\n"] {
+        if s.write_all(piece.as_bytes()).is_err() {
+            break; // svd closed the connection already: its answer says why
+        }
+        // (Or closed it: gone from the table, the answer says why.)
+        testkit::wait_until(
+            DEADLINE,
+            "svd to read the piece",
+            || !matches!(tcp_unread(theirs, mine), Some(n) if n > 0),
+        );
+    }
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    assert!(
+        text.starts_with("HTTP/1.") && text.contains(" 200 ") && text.contains("svd_service_up"),
+        "a request that arrives in three reads (\"GET /met\", the rest of its line and a \
+         header, the blank line) is one request: answer it once its head is whole (an empty \
+         line), not after the first read; got {:?}",
+        &text[..text.len().min(200)]
+    );
+    svd.stop();
+}
+
+#[test]
+fn out_of_file_descriptors_the_metrics_port_does_not_make_svd_spin() {
+    let mut svd = Svd::start_with(
+        "svd-metrics-emfile",
+        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\"]\n",
+        &["--metrics", "127.0.0.1:0"],
+        |_, cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only calls setrlimit(2), a system call
+            // that allocates nothing.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        32,
+                        32,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        },
+    );
+    svd.saw("web started pid");
+    let addr = metrics_addr(&svd);
+    // Followers of the log hold an fd of svd's each: open them until svd has none left. Then
+    // metrics clients wait in the backlog, accept fails with EMFILE, the listener stays
+    // readable, and no metrics connection is there to close for room.
+    let mut followers = Vec::new();
+    for _ in 0..64 {
+        let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(b"logs web -f\n").expect("request");
+        let mut first = [0u8; 3];
+        match s.read(&mut first) {
+            Ok(n) if &first[..n] == b"ok\n" => followers.push(s),
+            _ => break,
+        }
+    }
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    let pid = svd.pid() as i32;
+    let before = testkit::monitoring::cpu_ticks(pid);
+    // Not a wait for an event: the window over which svd's CPU time is measured.
+    std::thread::sleep(Duration::from_secs(1));
+    let used = testkit::monitoring::cpu_ticks(pid) - before;
+    assert!(
+        used <= 20,
+        "svd used {used} clock ticks of CPU in 1 s with connections to its metrics port it could \
+         not accept (EMFILE): poll keeps reporting the listener and accept keeps failing, a busy \
+         loop; stop polling the listener for a while (and free a slot)"
+    );
+    drop(idle);
+    drop(followers);
+    let (head, _) = or_explain(
+        "a scrape got no answer once the followers and idle connections were gone",
+        || scrape(&addr),
+    );
+    assert!(head.contains(" 200 "), "{head}");
+    svd.stop();
 }
 
 #[test]
