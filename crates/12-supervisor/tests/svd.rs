@@ -2547,22 +2547,23 @@ log = {{ max_bytes = 100000000, files = 1 }}
     svd.stop();
 }
 
-#[test]
-fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
+/// An svd serving one service `web`, with `extra` arguments, whose descriptors are limited to
+/// `limit` (RLIMIT_NOFILE, set between fork and exec).
+fn svd_with_fd_limit(tag: &str, extra: &[&str], limit: u64) -> Svd {
     let mut svd = Svd::start_with(
-        "svd-emfile",
+        tag,
         "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\"]\n",
-        &[],
-        |_, cmd| {
+        extra,
+        move |_, cmd| {
             use std::os::unix::process::CommandExt;
             // SAFETY: between fork and exec the closure only calls setrlimit(2), a system call
             // that allocates nothing.
             unsafe {
-                cmd.pre_exec(|| {
+                cmd.pre_exec(move || {
                     nix::sys::resource::setrlimit(
                         nix::sys::resource::Resource::RLIMIT_NOFILE,
-                        24,
-                        24,
+                        limit,
+                        limit,
                     )
                     .map_err(std::io::Error::from)
                 });
@@ -2570,10 +2571,18 @@ fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
         },
     );
     svd.saw("web started pid");
-    // Followers hold an fd of svd's each, for as long as they stay: open them until svd has
-    // none left, then one more.
+    svd
+}
+
+/// Followers of web's log hold an fd of svd's each, for as long as they stay: opens them until
+/// svd has none left and turns one away. Returns the followers and the one turned away.
+fn follow_until_refused(
+    svd: &Svd,
+) -> (
+    Vec<std::os::unix::net::UnixStream>,
+    Option<std::os::unix::net::UnixStream>,
+) {
     let mut followers = Vec::new();
-    let mut refused = None;
     for _ in 0..64 {
         let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
         s.set_read_timeout(Some(DEADLINE)).expect("timeout");
@@ -2581,10 +2590,7 @@ fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
         let mut first = [0u8; 3];
         match s.read(&mut first) {
             Ok(n) if &first[..n] == b"ok\n" => followers.push(s),
-            Ok(_) => {
-                refused = Some(s);
-                break;
-            }
+            Ok(_) => return (followers, Some(s)),
             Err(e) => panic!(
                 "a client connected while svd was out of file descriptors got no answer \
                  within {DEADLINE:?} ({e}): at EMFILE the connection stays in the backlog and \
@@ -2593,6 +2599,13 @@ fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
             ),
         }
     }
+    (followers, None)
+}
+
+#[test]
+fn out_of_file_descriptors_svd_closes_the_connections_it_cannot_serve() {
+    let svd = svd_with_fd_limit("svd-emfile", &[], 24);
+    let (followers, refused) = follow_until_refused(&svd);
     assert!(
         refused.is_some(),
         "64 followers and svd (limited to 24 fds) never ran out: the test did not test"
@@ -2661,42 +2674,11 @@ fn a_scrape_whose_request_comes_in_pieces_is_answered_once_it_is_whole() {
 
 #[test]
 fn out_of_file_descriptors_the_metrics_port_does_not_make_svd_spin() {
-    let mut svd = Svd::start_with(
-        "svd-metrics-emfile",
-        "[service.web]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\"]\n",
-        &["--metrics", "127.0.0.1:0"],
-        |_, cmd| {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: between fork and exec the closure only calls setrlimit(2), a system call
-            // that allocates nothing.
-            unsafe {
-                cmd.pre_exec(|| {
-                    nix::sys::resource::setrlimit(
-                        nix::sys::resource::Resource::RLIMIT_NOFILE,
-                        32,
-                        32,
-                    )
-                    .map_err(std::io::Error::from)
-                });
-            }
-        },
-    );
-    svd.saw("web started pid");
+    let svd = svd_with_fd_limit("svd-metrics-emfile", &["--metrics", "127.0.0.1:0"], 32);
     let addr = metrics_addr(&svd);
-    // Followers of the log hold an fd of svd's each: open them until svd has none left. Then
-    // metrics clients wait in the backlog, accept fails with EMFILE, the listener stays
-    // readable, and no metrics connection is there to close for room.
-    let mut followers = Vec::new();
-    for _ in 0..64 {
-        let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
-        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
-        s.write_all(b"logs web -f\n").expect("request");
-        let mut first = [0u8; 3];
-        match s.read(&mut first) {
-            Ok(n) if &first[..n] == b"ok\n" => followers.push(s),
-            _ => break,
-        }
-    }
+    // Followers of the log take svd's descriptors until it has none left. Then metrics clients
+    // wait in the backlog, accept fails with EMFILE and the listener stays readable.
+    let (followers, _) = follow_until_refused(&svd);
     let idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(&addr).expect("connect"))
         .collect();
