@@ -1235,6 +1235,20 @@ fn metrics_are_in_the_prometheus_text_format_and_follow_the_services() {
         1.0,
         "one start, one readiness observed",
     );
+    // Anything else is not found (another path) or not allowed (another method).
+    for (request, status) in [("GET /other", " 404 "), ("POST /metrics", " 405 ")] {
+        let mut s = TcpStream::connect(&addr).expect("connect to the metrics endpoint");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        write!(s, "{request} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let head = text.lines().next().unwrap_or_default();
+        assert!(
+            head.starts_with("HTTP/1.") && head.contains(status),
+            "`{request}` should be answered{status}(only GET or HEAD of /metrics is served); got \
+             {head:?}"
+        );
+    }
     svd.stop();
 }
 
@@ -2700,6 +2714,75 @@ fn out_of_file_descriptors_the_metrics_port_does_not_make_svd_spin() {
         || scrape(&addr),
     );
     assert!(head.contains(" 200 "), "{head}");
+    svd.stop();
+}
+
+/// A raw `logs SERVICE -f` client of svd's socket, past its `ok` line and the history up to a
+/// line that ends with `last`: its thread in svd has written all it had and now waits.
+fn follower(svd: &Svd, service: &str, last: &str) -> std::os::unix::net::UnixStream {
+    let mut s = std::os::unix::net::UnixStream::connect(&svd.socket).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    writeln!(s, "logs {service} -f").expect("request");
+    let mut lines = std::io::BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    while !line.trim_end().ends_with(last) {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut lines, &mut line).expect("svd's answer");
+        assert!(
+            n > 0,
+            "`logs {service} -f` ended before its history showed {last:?}"
+        );
+    }
+    s
+}
+
+#[test]
+fn a_follower_that_leaves_a_quiet_service_is_let_go_and_one_that_stays_is_kept() {
+    // quiet says `up`, then nothing until the test opens its gate, then `late` (on stdout and
+    // on stderr: two lines). Followers of it wait in svd with nothing to write.
+    let mut svd = Svd::start_with(
+        "svd-follow-quiet",
+        "[service.quiet]\ncommand = [\"@SV\", \"run\", \"--tag\", \"@DIR\", \"--say\", \"up\", \"--gate\", \"@DIR/quiet.gate\", \"--say\", \"late\"]\n",
+        &[],
+        |dir, _| make_gate(&dir.join("quiet.gate")),
+    );
+    svd.saw("quiet started pid");
+    let pid = svd.pid();
+    let before = threads_of(pid);
+    // The history ends with `up (stderr)` or `up`, in either order: wait for both.
+    let stays = follower(&svd, "quiet", "up (stderr)");
+    let leaves = follower(&svd, "quiet", "up (stderr)");
+    drop(leaves);
+    let let_go = testkit::try_wait_until(DEADLINE, "svd to let the follower that left go", || {
+        threads_of(pid) <= before + 1
+    })
+    .is_ok();
+    assert!(
+        let_go,
+        "a follower closed its connection while its service wrote nothing: {DEADLINE:?} later \
+         svd still has {} threads ({before} before the followers came); look now and then \
+         whether a follower is still there (a peek that reads end of file), so that a client \
+         that left does not keep a thread and a client slot",
+        threads_of(pid)
+    );
+    // The one that stayed has been through those looks as well: it is still followed.
+    open_gate(&svd.path("quiet.gate"));
+    let mut lines = LineReader::new(stays, "the follower that stayed");
+    // Two pipes, so in either order; each line ends with what the service said.
+    let mut want = vec!["late", "late (stderr)"];
+    while !want.is_empty() {
+        let Some(line) = lines.next_line(DEADLINE) else {
+            break;
+        };
+        want.retain(|w| !line.ends_with(w));
+    }
+    assert!(
+        want.is_empty(),
+        "the follower that stayed connected through the quiet spell should get the service's \
+         next lines, {want:?} missing; it got {:?}: a follower is let go only when it has \
+         left, and every new line is written to it",
+        lines.seen()
+    );
     svd.stop();
 }
 
