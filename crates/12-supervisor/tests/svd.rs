@@ -1656,6 +1656,16 @@ depends_on = { app = "ready" }
     svd.stop();
 }
 
+/// The CPU time `pid` has used so far (user and system), in milliseconds.
+fn cpu_ms_of(pid: u32) -> u64 {
+    let ticks = testkit::monitoring::cpu_ticks(pid as i32);
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    ticks * 1000 / per_second
+}
+
 #[test]
 fn a_connect_probe_that_keeps_failing_is_retried_on_a_timer_not_in_a_loop() {
     let mut svd = Svd::start(
@@ -1673,18 +1683,63 @@ ready_timeout_s = 2
     // Two seconds of a probe that fails at once (no such socket): retried every 50 ms, that is
     // 40 connect attempts, a few milliseconds of CPU with svd's own start-up. Retried at once,
     // it is a busy loop that takes a whole core.
-    let ticks = testkit::monitoring::cpu_ticks(svd.pid() as i32);
-    let tick_ms = 1000
-        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .ok()
-            .flatten()
-            .unwrap_or(100) as u64;
+    let cpu_ms = cpu_ms_of(svd.pid());
     assert!(
-        ticks * tick_ms < 250,
+        cpu_ms < 250,
         "svd used {} ms of CPU while a connect probe failed for 2 s: a failed probe is \
          retried on a timer, with svd asleep in poll in between",
-        ticks * tick_ms
+        cpu_ms
     );
+    svd.stop();
+}
+
+#[test]
+fn a_connect_probe_over_tcp_finishes_in_the_poll_set_and_a_refused_one_waits_its_turn() {
+    // A non-blocking TCP connect never finishes in the call (EINPROGRESS, even on loopback):
+    // the probe's socket joins the poll set, and SO_ERROR says how it went once it is
+    // writable. `up` has a listener (the test's); `refused` has none: its port is held bound
+    // but not listening, so every attempt is refused, asynchronously.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let up = listener.local_addr().expect("address").port();
+    let (_held, refused) = reserve_port();
+    let mut svd = Svd::start(
+        "svd-probe-tcp",
+        &format!(
+            r#"
+[service.up]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = {{ connect = "127.0.0.1:{up}" }}
+
+[service.refused]
+command = ["@SV", "run", "--tag", "@DIR"]
+ready = {{ connect = "127.0.0.1:{refused}" }}
+ready_timeout_s = 2
+"#
+        ),
+        &[],
+    );
+    let start = std::time::Instant::now();
+    let mut ready = false;
+    while !ready && start.elapsed() < DEADLINE {
+        match svd.out.next_line(DEADLINE.saturating_sub(start.elapsed())) {
+            Some(line) => ready = line.contains("up ready"),
+            None => break,
+        }
+    }
+    assert!(
+        ready,
+        "up listens on 127.0.0.1:{up}, yet svd never said `up ready`: a probe whose connect is \
+         in progress is done when its socket polls writable; then read SO_ERROR (0: connected)"
+    );
+    svd.saw("refused not ready within 2s: restarting");
+    let cpu_ms = cpu_ms_of(svd.pid());
+    assert!(
+        cpu_ms < 250,
+        "svd used {} ms of CPU while a TCP connect probe was refused for 2 s: a probe whose \
+         SO_ERROR says refused is retried on a timer (50 ms), not at once",
+        cpu_ms
+    );
+    drop(listener);
     svd.stop();
 }
 
@@ -1702,8 +1757,16 @@ stop_timeout_s = 0.5
 "#,
         &[],
     );
-    svd.expect("leaver started pid");
+    let pgid = pid_in(&svd.expect("leaver started pid"));
     svd.expect("leaver ready");
+    // Where strace can attach: the SIGKILL at the timeout comes after the leader was reaped,
+    // so it goes to the helper through a pidfd, never to the group's number.
+    let trace = svd.path("trace");
+    let strace = trace_signals(
+        &svd,
+        &trace,
+        "a_helper_left_behind_by_the_main_process_is_killed_at_the_stop_timeout",
+    );
     let out = svd.svctl(&["stop", "leaver"]);
     assert_eq!(
         out.status.code(),
@@ -1722,6 +1785,22 @@ stop_timeout_s = 0.5
         ],
     );
     assert_eq!(svd.row("leaver")[1], "stopped");
+    if let Some(mut strace) = strace {
+        kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
+        strace.wait(DEADLINE);
+        let calls = std::fs::read_to_string(&trace).expect("the trace");
+        let killpg: Vec<&str> = calls
+            .lines()
+            .filter(|l| l.starts_with(&format!("kill(-{pgid}, SIGKILL")))
+            .collect();
+        assert!(
+            killpg.is_empty(),
+            "leaver's leader (pid {pgid}) had exited and been reaped when the stop timeout \
+             came, and svd sent SIGKILL to group {pgid}: {killpg:?}. Once the leader is reaped \
+             its number may name a new group as soon as the last member is gone: signal what \
+             is left through pidfds of the members found in /proc"
+        );
+    }
     svd.stop();
 }
 
@@ -2073,6 +2152,50 @@ stop_timeout_s = 120
         "{}",
         events.join("\n")
     );
+}
+
+#[test]
+fn a_daemon_whose_parent_still_runs_is_stopped_with_its_service() {
+    // The service ignores SIGTERM and waits for its child, which left the group (setsid) and
+    // dies at SIGTERM. The daemon is svd's grandchild: its parent, the service, runs all along,
+    // so svd must walk its ancestry past the service to know it as one of its own.
+    let mut svd = Svd::start(
+        "svd-daemon-parent",
+        r#"
+[service.dmn]
+command = ["/bin/sh", "-c", 'trap "" TERM; (trap - TERM; exec setsid sleep 60) & echo "daemon $!"; wait $!; echo "daemon ended $?"; exec sleep 60']
+stop_timeout_s = 1
+"#,
+        &[],
+    );
+    svd.saw("dmn started pid");
+    let log = svd.path("logs/dmn.log");
+    testkit::wait_until(DEADLINE, "the daemon's pid in dmn's log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon "))
+    });
+    // svctl stop answers once every process of dmn is gone: never, if the daemon is missed.
+    let mut stop = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_svctl"))
+            .arg("--socket")
+            .arg(&svd.socket)
+            .args(["stop", "dmn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let stopped = testkit::try_wait_until(DEADLINE, "svctl stop dmn to answer", || {
+        !matches!(stop.child().try_wait(), Ok(None))
+    })
+    .is_ok();
+    let text = std::fs::read_to_string(&log).expect("dmn's log");
+    assert!(
+        stopped && text.lines().any(|l| l.ends_with("daemon ended 143")),
+        "dmn's daemon (out of the group, tagged, a child of dmn's main process) should have died \
+         of the stop signal, which its parent reports as 143, and the stop should have ended \
+         (answered: {stopped}); dmn's log:\n{text}\nA member's \
+         ancestry goes up through its parents until svd: a parent that is itself a member is \
+         not the end of the walk"
+    );
+    svd.stop();
 }
 
 #[test]
@@ -2431,6 +2554,46 @@ command = ["@SV", "exit", "1", "@DIR"]
 backoff = { initial_ms = 1, max_ms = 1 }
 start_limit = { burst = 1000000, interval_s = 1 }
 "#;
+
+#[test]
+fn a_line_longer_than_max_line_is_logged_as_a_full_piece_and_the_rest() {
+    // 70,000 bytes and a newline, then `end`: a pipe holds 64 KiB, so the line reaches svd in
+    // several reads. Its first 3 bytes come alone, before the rest is even started, so that
+    // the reads do not line up with the 64 KiB a piece holds.
+    let mut svd = Svd::start(
+        "svd-long-line",
+        r#"
+[service.long]
+command = ["/bin/sh", "-c", 'printf yyy; head -c 69997 /dev/zero | tr "\0" y; echo; echo end; exec sleep 60']
+"#,
+        &[],
+    );
+    svd.saw("long started pid");
+    let log = svd.path("logs/long.log");
+    testkit::wait_until(DEADLINE, "`end` in long's log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(|l| l.ends_with(" end")))
+    });
+    let text = std::fs::read_to_string(&log).expect("long's log");
+    // Each logged line ends with what the service wrote: count the run of y before the end.
+    let runs: Vec<(usize, bool)> = text
+        .lines()
+        .filter(|l| l.contains('y'))
+        .map(|l| {
+            let (body, split) = match l.strip_suffix(" [split]") {
+                Some(b) => (b, true),
+                None => (l, false),
+            };
+            (body.len() - body.trim_end_matches('y').len(), split)
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        vec![(64 * 1024, true), (70_000 - 64 * 1024, false)],
+        "a line of 70,000 bytes is logged as a piece of exactly 64 KiB (logs::MAX_LINE) ending \
+         with logs::SPLIT_MARK, then the rest of the line; got (length, split) {runs:?}"
+    );
+    svd.stop();
+}
 
 #[test]
 fn a_service_that_never_writes_a_newline_neither_stalls_svd_nor_grows_it() {
