@@ -541,6 +541,99 @@ fn a_segment_that_is_not_a_dead_channel_is_never_removed() {
 }
 
 #[test]
+fn a_stale_segment_replaced_while_create_looks_at_it_is_not_removed() {
+    use testkit::seccomp::{Action, install, next_paused, resume};
+    // Between judging a stale segment and removing its name, another process may have removed
+    // it already, and perhaps made a new segment under the name. The test plays that process:
+    // create's threads stat calls wait for the test (seccomp user notification), and at the
+    // one that looks the name up again (statx by path, the last look before the unlink) the
+    // test removes the stale file, and in the second round puts another program's segment
+    // there. Whatever is at the name by then was not judged, and is not create's to remove.
+    for replaced_by_another in [false, true] {
+        let name = ShmName::new("chan-swap", Kind::Segment);
+        let mut creator = Peer::spawn(PEER, &["create-and-hang", name.name()]);
+        creator.expect("created");
+        creator.kill();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let n = name.name().to_owned();
+        let creating = std::thread::spawn(move || {
+            match install(&[libc::SYS_statx], Action::Notify) {
+                Ok(listener) => {
+                    let _ = tx.send(Ok(listener.expect("a listener")));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return None;
+                }
+            }
+            Some(shmchan::create(&n))
+        });
+        let listener = match rx.recv().expect("the creating thread's listener") {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!(
+                    "a_stale_segment_replaced_while_create_looks_at_it_is_not_removed: skipped: \
+                     seccomp user notifications are not available here ({e})"
+                );
+                return;
+            }
+        };
+        let mut swapped = false;
+        while let Some(call) = next_paused(&listener, DEFAULT_DEADLINE) {
+            // statx(dirfd, path, flags, ...): by path from the working directory, not by fd.
+            let by_path = call.args[0] as i32 == libc::AT_FDCWD
+                && call.args[2] as i32 & libc::AT_EMPTY_PATH == 0;
+            if by_path && !swapped {
+                std::fs::remove_file(name.path()).expect("remove the stale segment");
+                if replaced_by_another {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(name.path())
+                        .and_then(|f| f.set_len(1 << 16))
+                        .expect("another program's segment");
+                }
+                swapped = true;
+            }
+            resume(&listener, call.id);
+        }
+        let made = creating
+            .join()
+            .expect("create panicked")
+            .expect("create ran");
+        if replaced_by_another {
+            assert!(
+                matches!(&made, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists)
+                    && std::fs::metadata(name.path()).is_ok_and(|m| m.len() == 1 << 16),
+                "while create decided that the segment was stale, another process removed it and \
+                 made a segment of its own under the name: create must look the name up again \
+                 (device and inode) before removing it, leave the newcomer alone and fail with \
+                 AlreadyExists; got {:?}, the newcomer {}",
+                made.as_ref().map(|_| "a channel"),
+                if name.exists() {
+                    "still there"
+                } else {
+                    "removed"
+                }
+            );
+        } else {
+            let chan = made.unwrap_or_else(|e| {
+                panic!(
+                    "while create decided that the segment was stale, another process removed \
+                     it: the name is free, so create must make its channel (a name that is no \
+                     longer there is no error); got {e:?}"
+                )
+            });
+            echo_through_a_new_channel(chan, &name);
+        }
+        assert!(
+            swapped || !replaced_by_another,
+            "create never looked the name up by path"
+        );
+    }
+}
+
+#[test]
 fn a_channel_whose_counters_are_impossible_is_corrupt_not_a_panic() {
     use std::io::Write as _;
     // Overwrite the start of the segment (every header, whatever its layout) with 64-bit words
