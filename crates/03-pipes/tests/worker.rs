@@ -227,6 +227,11 @@ fn header(len: usize) -> [u8; 4] {
 
 #[test]
 fn a_frame_of_exactly_max_frame_bytes_is_accepted() {
+    assert_eq!(
+        MAX_FRAME,
+        16 * 1024 * 1024,
+        "MAX_FRAME is given: 16 MiB, the largest payload the protocol carries"
+    );
     let (mut reader, mut writer) = io::pipe().expect("pipe");
     let sender = thread::spawn(move || -> io::Result<()> {
         writer.write_all(&header(MAX_FRAME))?;
