@@ -2,8 +2,8 @@
 //!
 //! Usage: `reap_children N`. Prints `no children: reaped K` (a reap with no child at all), starts
 //! N children that all block reading one pipe, prints `spawned PID...` and `while running:
-//! reaped K`, then closes the pipe so that every child exits at the same moment, reaps them on
-//! SIGCHLD and prints `reaped PID:CODE...` and `done`. It then waits for EOF on stdin, so the test
+//! reaped K`, then calls `reap_all` and, once it sleeps waiting for a SIGCHLD, closes the pipe so
+//! that every child exits at the same moment; prints `reaped PID:CODE...` and `done`. It then waits for EOF on stdin, so the test
 //! can look at its children in /proc while it is still alive, and exits 0.
 
 use std::io::{Read, Write};
@@ -53,9 +53,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "while running: reaped {}", reap_ready()?.len())?;
     out.flush()?;
 
-    // Every child sees EOF at once: a burst of exits, a few coalesced SIGCHLDs.
-    drop(gate_w);
-    let mut reaped: Vec<String> = reap_all(&mut sigchld, n)?
+    // Every child sees EOF at once: a burst of exits, a few coalesced SIGCHLDs. The gate
+    // closes only once this thread sleeps, that is inside reap_all, waiting for a SIGCHLD:
+    // reap_all must wait for children that are still running when it is called.
+    let me = nix::unistd::gettid();
+    let opener = std::thread::spawn(move || {
+        let stat = format!("/proc/self/task/{me}/stat");
+        while !std::fs::read_to_string(&stat).is_ok_and(|s| {
+            s.rfind(')')
+                .and_then(|i| s[i + 1..].split_whitespace().next())
+                == Some("S")
+        }) {
+            std::thread::yield_now();
+        }
+        drop(gate_w);
+    });
+    let all = reap_all(&mut sigchld, n);
+    let _ = opener.join();
+    let mut reaped: Vec<String> = all?
         .into_iter()
         .map(|(pid, status)| match status {
             WaitStatus::Exited(_, code) => format!("{pid}:{code}"),
