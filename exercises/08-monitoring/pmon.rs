@@ -34,7 +34,8 @@
 //! fails because pmon itself ran out of something (EMFILE, ENFILE: too many open files; ENOMEM)
 //! says nothing about the process: that is a one-line error naming the cause, exit 1, never a
 //! smaller tree or "no process". Bad arguments (an `--rss-limit` too large to count in KiB
-//! included): a one-line error and the usage on stderr, exit 2.
+//! included; an option pmon does not know is named as an unknown option): a one-line error and
+//! the usage on stderr, exit 2.
 //!
 //! A tree may be large and pmon runs for hours: watching 200 sleeping processes at 10 Hz
 //! should cost well under 5% of one core (`cargo xtask bench monitor` measures it). The usual

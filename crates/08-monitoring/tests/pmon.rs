@@ -520,6 +520,21 @@ fn bad_arguments_are_refused_with_the_usage() {
             .stdout(predicate::str::is_empty())
             .stderr(error_and_usage());
     }
+    // An option pmon does not know is named as such, not taken for a pid.
+    let out = pmon_cmd()
+        .args(["--bogus", "1"])
+        .output()
+        .expect("run pmon");
+    let first = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        first.contains("option") && first.contains("--bogus"),
+        "`pmon --bogus 1` should say that --bogus is an option it does not know; its first line \
+         was {first:?}"
+    );
 }
 
 #[test]
