@@ -2,8 +2,8 @@
 //! read it.
 //!
 //! - [`SleeperTree`]: a shell with N `sleep` children, in a process group of its own; dropping
-//!   it kills the group and reaps everything (this process becomes a child subreaper, so the
-//!   orphaned sleeps come back to it).
+//!   it kills the group and reaps everything (this process is a child subreaper while the tree
+//!   lives, so the orphaned sleeps come back to it).
 //! - `PmonSampler` (with this crate's `solution` feature): the reference `pmon`
 //!   (solutions/08-monitoring/pmon.rs, compiled into this crate as [`crate::pmon`]) taking a
 //!   sample and rendering its table, as its main loop does every interval.
@@ -95,6 +95,13 @@ impl Drop for SleeperTree {
             if rc <= 0 {
                 break;
             }
+        }
+        // A subreaper no more: orphans of whatever this process starts later (a queue
+        // benchmark's pool workers, say) go back to their usual reaper instead of staying here
+        // as zombies nobody waits for.
+        // SAFETY: prctl with plain integer arguments; it only clears this process's flag.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0);
         }
     }
 }
