@@ -894,7 +894,8 @@ fn stop_and_reload_never_signal_another_program_that_holds_the_pid_file() {
         );
         assert!(
             ran.code() != Some(0) && ran.err.contains("not counterd"),
-            "`counterd {command}` must fail and say the holder is not counterd: {}",
+            "`counterd {command}` must fail and say the holder is not counterd (check what \
+             the process runs, /proc/PID/exe, before signalling it): {}",
             ran.show()
         );
     }
