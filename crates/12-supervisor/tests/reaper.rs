@@ -261,6 +261,11 @@ fn a_service_that_daemonizes_is_still_stopped_and_reaped() {
     wait_until(DEADLINE, "the daemon to lead its own session", || {
         stat_field(daemon.as_raw() as u32, 6).as_deref() == Some(&daemon.to_string())
     });
+    // setsid(1) calls setsid(2) and then execs sleep: while the exec replaces its memory, its
+    // environment (where the tag is) cannot be read. Wait for the sleep.
+    wait_until(DEADLINE, "the daemon to exec sleep", || {
+        testkit::proc_cmdline(daemon.as_raw() as u32).starts_with("sleep")
+    });
     assert!(
         pidfd_exited(&svc.pidfd, DEADLINE),
         "the service's main process exits at once"
