@@ -606,47 +606,22 @@ fn a_member_still_in_the_group_gets_the_stop_signal_once() {
     testkit::isolated!();
     // Signals of one kind coalesce while pending, so the service cannot count them itself;
     // the system calls that send them can be counted: strace, attached to this process.
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("a_member_still_in_the_group_gets_the_stop_signal_once: skipped: no strace");
-        return;
-    }
     become_subreaper().expect("become_subreaper");
     // The service ignores SIGTERM, so that it is still there when stop_group looks for the
     // group's members, and it never leaves its group: the killpg reached it already.
-    let svc = Service::start("trap '' TERM; echo started; exec sleep 60");
-    let mut svc = svc;
+    let mut svc = Service::start("trap '' TERM; echo started; exec sleep 60");
     svc.out.expect("started", DEADLINE);
     let dir = testkit::temp_dir("reaper-once");
     let trace = dir.path().join("trace");
-    let mut strace = testkit::ChildGuard::spawn(
-        Command::new("strace")
-            .args([
-                "-f",
-                "-e",
-                "trace=kill,tgkill,pidfd_send_signal",
-                "-e",
-                "signal=none",
-                "-o",
-            ])
-            .arg(&trace)
-            .arg("-p")
-            .arg(std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
-    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
-    match said.next_line(DEADLINE) {
-        Some(l) if l.contains("attached") => {}
-        other => {
-            eprintln!(
-                "a_member_still_in_the_group_gets_the_stop_signal_once: skipped: strace cannot \
-                 attach here ({other:?})"
-            );
-            return;
-        }
-    }
-    // "Process PID attached with N threads": all of them, and (-f) the threads started later.
+    // Every thread of this process, and (-f) the one stop_group runs on.
+    let Some(mut strace) = testkit::trace_signals(
+        std::process::id(),
+        true,
+        &trace,
+        "a_member_still_in_the_group_gets_the_stop_signal_once",
+    ) else {
+        return;
+    };
     let (pid, tag) = (svc.pid(), svc.tag.clone());
     let stopped = testkit::call_with_deadline(DEADLINE * 2, move || {
         stop_group(pid, &tag, Signal::SIGTERM, Duration::from_millis(300))

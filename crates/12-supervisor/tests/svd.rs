@@ -3272,10 +3272,6 @@ fn followers_that_leave_a_quiet_service_give_their_place_back() {
 fn a_stop_sends_the_stop_signal_once_to_each_process() {
     // Signals of one kind coalesce while pending, so the service itself cannot count them
     // reliably; the system calls svd makes can be counted: strace, attached to svd.
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("a_stop_sends_the_stop_signal_once_to_each_process: skipped: no strace");
-        return;
-    }
     // web ignores SIGTERM, so that it is still there when svd looks for the group's members.
     let mut svd = Svd::start(
         "svd-once",
@@ -3284,33 +3280,13 @@ fn a_stop_sends_the_stop_signal_once_to_each_process() {
     );
     svd.saw("web started pid");
     let trace = svd.path("trace");
-    let mut strace = ChildGuard::spawn(
-        Command::new("strace")
-            .args([
-                "-e",
-                "trace=kill,tgkill,pidfd_send_signal",
-                "-e",
-                "signal=none",
-                "-o",
-            ])
-            .arg(&trace)
-            .arg("-p")
-            .arg(svd.pid().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
-    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
-    match said.next_line(DEADLINE) {
-        Some(l) if l.contains("attached") => {}
-        other => {
-            eprintln!(
-                "a_stop_sends_the_stop_signal_once_to_each_process: skipped: strace cannot \
-                 attach here ({other:?})"
-            );
-            return;
-        }
-    }
+    let Some(mut strace) = trace_signals(
+        &svd,
+        &trace,
+        "a_stop_sends_the_stop_signal_once_to_each_process",
+    ) else {
+        return;
+    };
     let out = svd.svctl(&["stop", "web"]);
     assert!(out.status.success(), "svctl stop web: {out:?}");
     kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT).expect("detach strace");
@@ -3328,37 +3304,9 @@ fn a_stop_sends_the_stop_signal_once_to_each_process() {
     svd.stop();
 }
 
-/// Attaches strace to svd, tracing the system calls that send signals, into `trace`; `None`
-/// (with a message) where strace is missing or cannot attach.
+/// strace on svd's main thread, counting the signals it sends (see testkit::trace_signals).
 fn trace_signals(svd: &Svd, trace: &Path, test: &str) -> Option<ChildGuard> {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("{test}: skipped: no strace");
-        return None;
-    }
-    let mut strace = ChildGuard::spawn(
-        Command::new("strace")
-            .args([
-                "-e",
-                "trace=kill,tgkill,pidfd_send_signal",
-                "-e",
-                "signal=none",
-                "-o",
-            ])
-            .arg(trace)
-            .arg("-p")
-            .arg(svd.pid().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
-    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
-    match said.next_line(DEADLINE) {
-        Some(l) if l.contains("attached") => Some(strace),
-        other => {
-            eprintln!("{test}: skipped: strace cannot attach here ({other:?})");
-            None
-        }
-    }
+    testkit::trace_signals(svd.pid(), false, trace, test)
 }
 
 #[test]

@@ -530,6 +530,44 @@ pub fn run_demo(bin: impl AsRef<OsStr>, deadline: Duration) -> String {
     stdout
 }
 
+/// Attaches strace to `pid` (with `follow`, every thread and those started later too), tracing
+/// only the system calls that send signals, into `trace`: the way to count signals, which
+/// coalesce while pending. `None` (with a message naming `test`) where strace is missing or
+/// cannot attach. Detach with SIGINT to the returned strace, then wait for it.
+pub fn trace_signals(pid: u32, follow: bool, trace: &Path, test: &str) -> Option<ChildGuard> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("{test}: skipped: no strace");
+        return None;
+    }
+    let mut cmd = Command::new("strace");
+    if follow {
+        cmd.arg("-f");
+    }
+    cmd.args([
+        "-e",
+        "trace=kill,tgkill,pidfd_send_signal",
+        "-e",
+        "signal=none",
+        "-o",
+    ])
+    .arg(trace)
+    .arg("-p")
+    .arg(pid.to_string())
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut strace = ChildGuard::spawn(&mut cmd);
+    let mut said = LineReader::new(strace.child().stderr.take().expect("stderr"), "strace");
+    // "Process PID attached" (with -f: "... with N threads").
+    match said.next_line(DEFAULT_DEADLINE) {
+        Some(l) if l.contains("attached") => Some(strace),
+        other => {
+            eprintln!("{test}: skipped: strace cannot attach here ({other:?})");
+            None
+        }
+    }
+}
+
 /// Whether this process may choose the pid of its next child (writing the pid namespace's
 /// `/proc/sys/kernel/ns_last_pid` takes CAP_SYS_ADMIN over it, or CAP_CHECKPOINT_RESTORE: root).
 /// Tests that need a pid reused on purpose skip, saying so, where it cannot.
